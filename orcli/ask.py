@@ -1,0 +1,196 @@
+"""`orcli ask`: build the route, run the executor, stream the answer, record outcomes, report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orcli.errors import AttemptsFailedError, NoRouteError, UsageError
+from orcli.types import Outcome, Plan
+
+
+@dataclass(frozen=True, slots=True)
+class AskFlags:
+    stream: bool = True
+    verbose: bool = False
+    as_json: bool = False
+    timeout: float | None = None
+
+
+def _rejected_json(plan: Plan) -> list[dict[str, str]]:
+    from orcli.render import rejection_json
+
+    return [rejection_json(r) for r in plan.rejected]
+
+
+def _stdout_sink() -> Callable[[str], None]:
+    """Write each chunk as it arrives and flush it: the answer is a stream, not a buffered page."""
+    stream = sys.stdout
+
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return write
+
+
+def run_ask(inp: Any, flags: AskFlags, out: Any, env: Mapping[str, str] | None = None) -> None:
+    from orcli.health_source import open_health
+    from orcli.profile import load_profile
+    from orcli.route import build_route
+
+    env = os.environ if env is None else env
+    profile = load_profile(inp.profile, env)
+    store, snapshot, notes = open_health(profile, env)
+    try:
+        for note in notes:
+            out.warn(note)
+        stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+        try:
+            stdin_tty = sys.stdin is None or sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            stdin_tty = True
+        route = build_route(inp, env, stdin, stdin_tty, health=snapshot, profile=profile)
+        for warning in route.warnings:
+            out.warn(warning)
+        if route.prompt is None or not route.prompt.strip():
+            raise UsageError(
+                'no prompt: give it as an argument (orcli ask "...") or on standard input '
+                "(echo ... | orcli ask); `-` reads standard input alone."
+            )
+        if not route.plan.attempts:
+            error = NoRouteError(
+                f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected before any attempt: "
+                + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
+                + ("; ..." if len(route.plan.rejected) > 8 else "")
+                + ". `orcli explain-route` shows why."
+            )
+            error.document = {"attempts": [], "rejected": _rejected_json(route.plan)}  # type: ignore[attr-defined]
+            raise error
+        _execute(route, flags, out, env, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _check_transport_security(route: Any) -> None:
+    """SPEC §9: keys must not cross the network in clear text."""
+    from orcli.executor import is_loopback
+
+    for attempt in route.plan.attempts:
+        provider = route.profile.providers[attempt.endpoint.provider]
+        if provider.base_url.startswith("http://") and not provider.allow_insecure and not is_loopback(provider.base_url):
+            raise UsageError(
+                f"provider `{provider.name}` uses plain http:// to a non-loopback host ({provider.base_url}): "
+                "keys and prompts would cross the network in clear text. Use https://, or set "
+                f"allow_insecure = true in [providers.{provider.name}] of {route.profile.path} if you must."
+            )
+
+
+def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
+    import httpx
+
+    from orcli.executor import Event, Executor, Failed
+    from orcli.wire.openai import build_messages
+
+    _check_transport_security(route)
+    record: Callable[[Outcome], None] = (lambda o: None) if store is None else store.record
+    streaming_out = flags.stream and not flags.as_json
+    wrote_any = False
+
+    def sink(text: str) -> None:
+        nonlocal wrote_any
+        wrote_any = True
+        write(text)
+
+    write = _stdout_sink()
+
+    def on_event(event: Event) -> None:
+        if not flags.verbose:
+            return
+        e = event.attempt.endpoint
+        name = f"{e.model} via {e.provider}"
+        if event.kind == "start":
+            out.note(f"-> attempt {event.attempt.rank}: {name} ({e.upstream_model})")
+        elif event.kind == "failed":
+            out.note(f"   failed: {event.detail}", style="yellow")
+        elif event.kind == "skip_model":
+            out.note(f"   {event.detail}: skipping the other providers of {e.model}", style="yellow")
+        elif event.kind == "served":
+            out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
+
+    timeouts = route.profile.timeouts
+    with httpx.Client(follow_redirects=False, timeout=timeouts.total) as client:
+        executor = Executor(
+            client,
+            route.profile.providers,
+            env,
+            timeouts,
+            sink=sink if streaming_out else None,
+            on_event=on_event,
+            on_outcome=record,
+            overall_timeout=flags.timeout,
+        )
+        messages = build_messages(route.prompt, route.system)
+        try:
+            result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
+        except Failed as failure:
+            if wrote_any:
+                write("\n")
+            _report_failure(failure, route, flags, out)
+            return
+        finally:
+            for warning in store.take_warnings() if store is not None else ():
+                out.warn(warning)
+    if store is not None:
+        for warning in store.take_warnings():
+            out.warn(warning)
+    if flags.as_json:
+        out.json(_result_json(result, route))
+        return
+    if not streaming_out:
+        write(result.content)
+    if not result.content.endswith("\n") and sys.stdout.isatty():
+        write("\n")
+    if flags.verbose:
+        cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+        out.note(f"route: {result.attempt.endpoint.model} via {result.attempt.endpoint.provider}; cost {cost}")
+
+
+def _result_json(result: Any, route: Any) -> dict[str, Any]:
+    e = result.attempt.endpoint
+    return {
+        "content": result.content,
+        "model": e.model,
+        "provider": e.provider,
+        "upstream_model": e.upstream_model,
+        "finish_reason": result.finish_reason,
+        "usage": result.usage or {},
+        "cost_usd": result.cost_usd,
+        "attempts": [a.as_json() for a in result.attempts],
+        "rejected": _rejected_json(route.plan),
+    }
+
+
+def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:
+    lines = [
+        f"  {i}. {a.model} via {a.provider}: {a.error_class} failure: {a.error}"
+        for i, a in enumerate(failure.attempts, start=1)
+    ]
+    headline = {
+        "request": "the upstream rejected the request",
+        "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
+        "timeout": failure.message,
+        "all_failed": f"all {len(failure.attempts)} attempts failed",
+    }[failure.reason]
+    error = AttemptsFailedError(headline + (":\n" + "\n".join(lines) if lines else "."))
+    error.kind = {"request": "request_rejected", "stream": "stream_broken"}.get(failure.reason, "all_attempts_failed")
+    error.document = {  # type: ignore[attr-defined]
+        "content": None,
+        "attempts": [a.as_json() for a in failure.attempts],
+        "rejected": _rejected_json(route.plan),
+    }
+    raise error

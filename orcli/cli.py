@@ -1,0 +1,364 @@
+"""Typer app: parse flags, call the core, hand results to render. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from orcli import __version__
+from orcli.errors import EXIT_INTERRUPTED, EXIT_NO_ROUTE, NoRouteError, OrcliError
+
+app = typer.Typer(
+    name="orcli",
+    help="Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown.",
+    # Pretty exceptions print local variables, which can hold API keys (SPEC §9).
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+health_app = typer.Typer(help="Show, probe or reset endpoint health.", rich_markup_mode=None)
+
+
+# -- options shared by every command (SPEC §5) -------------------------------------------------------
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", envvar="ORCLI_PROFILE", help="Profile name or path.", show_envvar=True)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks (never local variables).")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).")]
+
+# -- routing and request flags shared by ask and explain-route ----------------------------------------
+ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", help="Model; repeat for fallbacks (primary first).")]
+SortOpt = Annotated[str | None, typer.Option("--sort", help="price | latency | throughput.")]
+PartitionOpt = Annotated[str | None, typer.Option("--partition", help="model (default) | none.")]
+OrderOpt = Annotated[list[str] | None, typer.Option("--order", help="Providers to try first, in order (a,b).")]
+OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Allow only these providers.")]
+IgnoreOpt = Annotated[list[str] | None, typer.Option("--ignore", help="Never use these providers.")]
+NoFallbacksOpt = Annotated[bool, typer.Option("--no-fallbacks", help="Only providers named in --order may serve.")]
+RequireParamsOpt = Annotated[
+    bool, typer.Option("--require-parameters", help="Drop providers lacking a parameter the request uses.")
+]
+DataCollectionOpt = Annotated[str | None, typer.Option("--data-collection", help="allow | deny.")]
+ZdrOpt = Annotated[bool, typer.Option("--zdr", help="Only zero-data-retention providers.")]
+QuantOpt = Annotated[list[str] | None, typer.Option("--quantizations", help="Allowed quantizations (fp8,bf16).")]
+MaxPriceOpt = Annotated[str | None, typer.Option("--max-price", help="e.g. prompt=1,completion=2 (USD per 1M tokens).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Make the load-balancing draw repeatable.")]
+SkipUnhealthyOpt = Annotated[bool, typer.Option("--skip-unhealthy", help="Reject endpoints whose circuit is open.")]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
+OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Request option KEY=VALUE (repeatable).")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Maximum completion tokens.", min=1)]
+NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.")]
+PromptArg = Annotated[str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False)]
+
+
+class Output:
+    """Where a command's words go: stdout for the answer or JSON, stderr for notes; decided once."""
+
+    def __init__(self, as_json: bool, quiet: bool, no_color: bool, debug: bool) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+        self.no_color = no_color
+        self.debug = debug
+        self._out = None
+        self._err = None
+
+    @property
+    def out(self):
+        if self._out is None:
+            from orcli.render import make_console
+
+            self._out = make_console(stderr=False, no_color=self.no_color)
+        return self._out
+
+    @property
+    def err(self):
+        if self._err is None:
+            from orcli.render import make_console
+
+            self._err = make_console(stderr=True, no_color=self.no_color)
+        return self._err
+
+    def note(self, text: str, style: str = "dim") -> None:
+        if not self.quiet:
+            self.err.print(text, style=style, markup=False, highlight=False)
+
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(f"warning: {text}", style="yellow", markup=False, highlight=False)
+
+    def json(self, doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def error(self, exc: OrcliError, extra: dict[str, Any] | None = None) -> None:
+        if self.as_json:
+            doc = dict(extra or {})
+            doc["error"] = {"kind": exc.kind, "message": exc.message, "exit_code": exc.exit_code}
+            self.json(doc)
+        sys.stderr.write(f"orcli: error: {exc.message}\n")
+        sys.stderr.flush()
+
+
+def handled(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn OrcliError, Ctrl-C and broken pipes into a message and an exit code: the one place that does."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        out = Output(kwargs.get("as_json", False), kwargs.get("quiet", False), kwargs.get("no_color", False),
+                     kwargs.get("debug", False))  # fmt: skip
+        try:
+            command(*args, out=out, **kwargs)
+        except OrcliError as exc:
+            if out.debug:
+                _print_traceback()
+            out.error(exc, getattr(exc, "document", None))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("\norcli: interrupted\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _silence_broken_pipe()
+            raise typer.Exit(0) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+            if out.debug:
+                _print_traceback()
+            sys.stderr.write(f"orcli: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+            raise typer.Exit(1) from None
+
+    # Typer reads the signature: show it the command's own parameters, without the injected `out`.
+    signature = inspect.signature(command, eval_str=True)
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name != "out"]
+    )
+    wrapper.__name__ = command.__name__
+    wrapper.__doc__ = command.__doc__
+    wrapper.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != "out"}
+    wrapper.__module__ = command.__module__
+    return wrapper
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    # format_exc never includes local variables, which could hold keys.
+    sys.stderr.write(traceback.format_exc())
+
+
+def _silence_broken_pipe() -> None:
+    """The reader went away (`| head`): point stdout at devnull so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"orcli {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."""
+
+
+def _route_input(**kw: Any):
+    from orcli.route import RouteInput
+
+    return RouteInput(
+        profile=kw["profile"],
+        models=tuple(kw["model"] or ()),
+        sort=kw["sort"],
+        partition=kw["partition"],
+        order=tuple(kw["order"] or ()),
+        only=tuple(kw["only"] or ()),
+        ignore=tuple(kw["ignore"] or ()),
+        no_fallbacks=kw["no_fallbacks"],
+        require_parameters=kw["require_parameters"],
+        data_collection=kw["data_collection"],
+        zdr=kw["zdr"],
+        quantizations=tuple(kw["quantizations"] or ()),
+        max_price=kw["max_price"],
+        seed=kw["seed"],
+        skip_unhealthy=kw["skip_unhealthy"],
+        system=kw["system"],
+        options=tuple(kw["option"] or ()),
+        max_tokens=kw["max_tokens"],
+        prompt_argument=kw["prompt"],
+        no_stdin=kw["no_stdin"],
+        assume_down=tuple(kw.get("assume_down") or ()),
+    )
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is None or sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def _stdin_buffer():
+    return getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+
+
+@app.command("explain-route")
+@handled
+def explain_route(
+    prompt: PromptArg = None,
+    model: ModelOpt = None,
+    sort: SortOpt = None,
+    partition: PartitionOpt = None,
+    order: OrderOpt = None,
+    only: OnlyOpt = None,
+    ignore: IgnoreOpt = None,
+    no_fallbacks: NoFallbacksOpt = False,
+    require_parameters: RequireParamsOpt = False,
+    data_collection: DataCollectionOpt = None,
+    zdr: ZdrOpt = False,
+    quantizations: QuantOpt = None,
+    max_price: MaxPriceOpt = None,
+    seed: SeedOpt = None,
+    skip_unhealthy: SkipUnhealthyOpt = False,
+    system: SystemOpt = None,
+    option: OptionOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    no_stdin: NoStdinOpt = False,
+    assume_down: Annotated[
+        list[str] | None, typer.Option("--assume-down", help="Plan as if this provider had just failed.")
+    ] = None,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Show the attempt plan and every rejected endpoint, with reasons. No network."""
+    from orcli import render
+    from orcli.health_source import load_snapshot
+    from orcli.profile import load_profile
+    from orcli.route import build_route
+
+    inp = _route_input(**locals())
+    loaded = load_profile(inp.profile, os.environ)
+    snapshot, notes = load_snapshot(loaded, os.environ)
+    for note in notes:
+        out.warn(note)
+    route = build_route(inp, os.environ, _stdin_buffer(), _stdin_is_tty(), health=snapshot, profile=loaded)
+    for warning in route.warnings:
+        out.warn(warning)
+    if as_json:
+        doc = render.explain_json(route)
+        if not route.plan.attempts:
+            exc = NoRouteError("no route: every candidate endpoint was rejected")
+            doc["error"] = {"kind": exc.kind, "message": exc.message, "exit_code": exc.exit_code}
+            out.json(doc)
+            raise typer.Exit(EXIT_NO_ROUTE)
+        out.json(doc)
+        return
+    console = out.out
+    console.print(render.preferences_table(route, console))
+    console.print(render.plan_table(route.plan, console))
+    if route.plan.rejected:
+        console.print(render.rejections_table(route.plan, console))
+    if not route.plan.attempts:
+        raise NoRouteError(
+            f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."
+        )
+
+
+@app.command("ask")
+@handled
+def ask(
+    prompt: PromptArg = None,
+    model: ModelOpt = None,
+    sort: SortOpt = None,
+    partition: PartitionOpt = None,
+    order: OrderOpt = None,
+    only: OnlyOpt = None,
+    ignore: IgnoreOpt = None,
+    no_fallbacks: NoFallbacksOpt = False,
+    require_parameters: RequireParamsOpt = False,
+    data_collection: DataCollectionOpt = None,
+    zdr: ZdrOpt = False,
+    quantizations: QuantOpt = None,
+    max_price: MaxPriceOpt = None,
+    seed: SeedOpt = None,
+    skip_unhealthy: SkipUnhealthyOpt = False,
+    system: SystemOpt = None,
+    option: OptionOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    no_stdin: NoStdinOpt = False,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001)
+    ] = None,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Send a prompt along the plan: stream the answer, fail over, fall back."""
+    from orcli.ask import AskFlags, run_ask
+
+    inp = _route_input(**locals())
+    flags = AskFlags(stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout)
+    run_ask(inp, flags, out)
+
+
+@app.command("providers")
+@handled
+def providers(
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """List the profile's providers and endpoints: prices, context, policy, key status, health."""
+    from orcli import render
+    from orcli.health_source import load_snapshot
+    from orcli.profile import load_profile
+
+    loaded = load_profile(profile, os.environ)
+    snapshot, notes = load_snapshot(loaded, os.environ)
+    for note in notes:
+        out.warn(note)
+    doc = render.providers_json(loaded, os.environ, snapshot)
+    if as_json:
+        out.json(doc)
+        return
+    out.out.print(render.providers_table(doc, out.out))
+
+
+from orcli.health_cli import register_health  # noqa: E402 - after the shared options it uses
+
+register_health(app, health_app)
+
+
+def run() -> None:
+    """Console-script entry: let Typer parse; every command's own errors are handled by `handled`."""
+    app(prog_name="orcli")

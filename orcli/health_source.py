@@ -1,0 +1,42 @@
+"""The health snapshot a command routes with: read from the store, or empty (with a warning) without one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from orcli.types import HealthSnapshot, Profile
+
+if TYPE_CHECKING:
+    from orcli.store import Store
+
+
+def open_health(
+    profile: Profile, env: Mapping[str, str], now: float | None = None
+) -> tuple[Store | None, HealthSnapshot, list[str]]:
+    """Open the store and derive the snapshot; never raises on a broken store: routing without history
+    beats not routing. The caller closes the store (it stays open so `ask` can record outcomes)."""
+    from orcli.store import Store, default_state_dir
+
+    now = time.time() if now is None else now
+    store, warnings = Store.open(default_state_dir(env))
+    if store is None:
+        return None, HealthSnapshot(), warnings
+    snapshot = snapshot_from(store, profile, now)
+    warnings.extend(store.take_warnings())
+    return store, snapshot, warnings
+
+
+def snapshot_from(store: Store, profile: Profile, now: float | None = None) -> HealthSnapshot:
+    from orcli.health import derive, history_horizon
+
+    now = time.time() if now is None else now
+    return derive(store.outcomes(since=now - history_horizon(profile.health)), now, profile.health)
+
+
+def load_snapshot(profile: Profile, env: Mapping[str, str], now: float | None = None) -> tuple[HealthSnapshot, list[str]]:
+    store, snapshot, warnings = open_health(profile, env, now)
+    if store is not None:
+        store.close()
+    return snapshot, warnings

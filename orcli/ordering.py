@@ -1,0 +1,146 @@
+"""SPEC §4 ordering: order-first, sort, the inverse-square draw, health demotion, soft preferences; pure."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orcli.names import name_matches
+from orcli.types import Endpoint, EndpointHealth, HealthState, Partition, Preferences, Sort
+
+_UNKNOWN = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    endpoint: Endpoint
+    cost: float
+    health: EndpointHealth
+    model_rank: int
+
+    @property
+    def latency(self) -> float | None:
+        """Observed median time to first token, else the profile's static hint."""
+        return self.health.median_ttft if self.health.median_ttft is not None else self.endpoint.latency
+
+    @property
+    def throughput(self) -> float | None:
+        return self.health.median_tps if self.health.median_tps is not None else self.endpoint.throughput
+
+
+Ranked = list[tuple[Candidate, str]]
+
+
+def sort_key(sort: Sort, c: Candidate) -> tuple[float, float]:
+    """Smaller is better; unknown values go last."""
+    latency = c.latency if c.latency is not None else _UNKNOWN
+    if sort is Sort.PRICE:
+        return (c.cost, latency)
+    if sort is Sort.LATENCY:
+        return (latency, c.cost)
+    throughput = -c.throughput if c.throughput is not None else _UNKNOWN
+    return (throughput, c.cost)
+
+
+def _sort_reason(sort: Sort, c: Candidate) -> str:
+    if sort is Sort.PRICE:
+        return f"sort=price: ${c.cost:.6f} expected"
+    if sort is Sort.LATENCY:
+        source = "observed" if c.health.median_ttft is not None else "hint"
+        return f"sort=latency: {c.latency:.2f}s ({source})" if c.latency is not None else "sort=latency: unknown, last"
+    source = "observed" if c.health.median_tps is not None else "hint"
+    return f"sort=throughput: {c.throughput:.0f} tok/s ({source})" if c.throughput is not None else "sort=throughput: unknown, last"
+
+
+def inverse_square_draw(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
+    """OpenRouter's default: repeated weighted draws with weight 1/price², without replacement.
+
+    Sequential weighted draws without replacement equal sorting by u^(1/w) (Efraimidis–Spirakis), which
+    is O(n log n) instead of O(n²). With w = 1/cost² the key's logarithm is cost² · ln(u): a free
+    endpoint's key is 0, the largest possible, so it wins outright.
+    """
+    keyed = []
+    for c in candidates:
+        u = rng.random() or 1e-300
+        keyed.append((c.cost * c.cost * math.log(u), u, c))
+    keyed.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [c for _, _, c in keyed]
+
+
+def _order_position(order: Sequence[str], provider: str) -> int | None:
+    for i, rule in enumerate(order):
+        if name_matches(rule, provider):
+            return i
+    return None
+
+
+def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Random) -> Ranked:
+    """Rank endpoints not pinned by `order`: by sort key, or by the load-balanced draw."""
+    if prefs.sort is not None:
+        ranked = sorted(candidates, key=lambda c: sort_key(prefs.sort, c))  # type: ignore[arg-type]
+        return [(c, _sort_reason(prefs.sort, c)) for c in ranked]
+    stable = [c for c in candidates if c.health.stable]
+    unstable = sorted((c for c in candidates if not c.health.stable), key=lambda c: (c.cost, c.endpoint.provider))
+    out: Ranked = []
+    drawn = inverse_square_draw(stable, rng)
+    for c in drawn:
+        why = "free: wins the draw" if c.cost == 0 else f"weighted draw (1/price², ${c.cost:.6f}) among {len(stable)} stable"
+        out.append((c, why if len(stable) > 1 else f"only stable endpoint (${c.cost:.6f})"))
+    for c in unstable:
+        out.append((c, f"{c.health.describe()}: after stable endpoints, cheapest first"))
+    return out
+
+
+def _misses_soft_preferences(c: Candidate, prefs: Preferences) -> str | None:
+    misses = []
+    if prefs.preferred_max_latency is not None and c.latency is not None and c.latency > prefs.preferred_max_latency:
+        misses.append(f"latency {c.latency:.2f}s > preferred {prefs.preferred_max_latency:g}s")
+    if (
+        prefs.preferred_min_throughput is not None
+        and c.throughput is not None
+        and c.throughput < prefs.preferred_min_throughput
+    ):
+        misses.append(f"throughput {c.throughput:.0f} < preferred {prefs.preferred_min_throughput:g} tok/s")
+    return "; ".join(misses) or None
+
+
+def _rank_group(candidates: list[Candidate], prefs: Preferences, rng: random.Random) -> Ranked:
+    """Order-pinned endpoints first in `order`'s order, then the rest; soft misses after soft hits."""
+    pinned: list[tuple[int, int, Candidate]] = []
+    free: list[Candidate] = []
+    for i, c in enumerate(candidates):
+        pos = _order_position(prefs.order, c.endpoint.provider) if prefs.order else None
+        if pos is None:
+            free.append(c)
+        else:
+            pinned.append((pos, i, c))
+    pinned.sort(key=lambda t: (t[0], sort_key(prefs.sort or Sort.PRICE, t[2]), t[1]))
+    ranked: Ranked = [(c, f"order #{pos + 1} ({prefs.order[pos]})") for pos, _, c in pinned]
+    rest = _rank_free(free, prefs, rng)
+    meets = [(c, why) for c, why in rest if _misses_soft_preferences(c, prefs) is None]
+    misses = [(c, f"{why}; demoted: {_misses_soft_preferences(c, prefs)}") for c, why in rest
+              if _misses_soft_preferences(c, prefs) is not None]  # fmt: skip
+    return ranked + meets + misses
+
+
+def order_candidates(by_model: list[list[Candidate]], prefs: Preferences, rng: random.Random) -> Ranked:
+    """Partition `model` ranks each model's endpoints in turn; `none` ranks them all together."""
+    groups = by_model if prefs.partition is Partition.MODEL else [[c for group in by_model for c in group]]
+    ready: Ranked = []
+    cooling: Ranked = []
+    for group in groups:
+        for c, why in _rank_group(group, prefs, rng):
+            if c.health.state is HealthState.COOLDOWN and not c.health.half_open:
+                cooling.append((c, f"{c.health.describe()}: circuit open, tried last ({why})"))
+            else:
+                if c.health.half_open:
+                    why = f"{why}; half-open: one trial attempt"
+                ready.append((c, why))
+        if prefs.partition is Partition.MODEL:
+            ready.extend(cooling)
+            cooling = []
+    if prefs.partition is Partition.NONE:
+        ready = [(c, f"partition none: {why}") for c, why in ready + cooling]
+    return ready

@@ -1,0 +1,215 @@
+"""The pure planner: (profile, request, preferences, health, seed) -> ordered attempts plus rejections."""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Callable, Mapping
+
+from orcli.names import matches_any, name_matches
+from orcli.ordering import Candidate, order_candidates
+from orcli.types import (
+    Endpoint,
+    HealthSnapshot,
+    HealthState,
+    Plan,
+    PlannedAttempt,
+    Preferences,
+    Profile,
+    Provider,
+    Rejection,
+    RejectionCode,
+    Request,
+)
+
+# SPEC §3: tools and format parameters narrow a model's providers even without require_parameters.
+SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
+
+# A requested quantization also admits the finer-grained formats OpenRouter files under it.
+_QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
+
+
+def expected_cost(endpoint: Endpoint, request: Request) -> float:
+    """SPEC §4 "price": expected USD cost of this request on this endpoint."""
+    p = endpoint.price
+    return (
+        p.prompt * request.prompt_tokens / 1e6
+        + p.completion * request.expected_completion_tokens / 1e6
+        + p.request
+    )
+
+
+def _quantization_allowed(wanted: tuple[str, ...], actual: str | None) -> bool:
+    actual = (actual or "unknown").lower()
+    return any(actual == q or actual in _QUANTIZATION_FAMILY.get(q, ()) for q in wanted)
+
+
+def _money(value: float) -> str:
+    return f"${value:.4g}"
+
+
+Filter = Callable[[Endpoint, Provider], "tuple[RejectionCode, str] | None"]
+
+
+def _policy_filters(prefs: Preferences) -> list[Filter]:
+    """Filters that depend on the provider and the preferences only, in the order their codes win."""
+    filters: list[Filter] = []
+    if prefs.ignore:
+        filters.append(lambda e, p: (RejectionCode.IGNORED, f"`{p.name}` is in ignore")
+                       if matches_any(prefs.ignore, p.name) else None)  # fmt: skip
+    if prefs.only:
+        filters.append(lambda e, p: None if matches_any(prefs.only, p.name)
+                       else (RejectionCode.NOT_IN_ONLY, f"only = {list(prefs.only)} does not name `{p.name}`"))  # fmt: skip
+    if not prefs.allow_fallbacks and prefs.order:
+        filters.append(lambda e, p: None if matches_any(prefs.order, p.name)
+                       else (RejectionCode.NOT_IN_ORDER,
+                             f"allow_fallbacks = false and order = {list(prefs.order)} does not name `{p.name}`"))  # fmt: skip
+    if prefs.data_collection == "deny":
+        filters.append(lambda e, p: (RejectionCode.DATA_COLLECTION,
+                                     f"`{p.name}` may store or train on prompts (data_collection = \"allow\")")
+                       if p.data_collection != "deny" else None)  # fmt: skip
+    if prefs.zdr:
+        filters.append(lambda e, p: None if p.zdr
+                       else (RejectionCode.ZDR, f"`{p.name}` is not a zero-data-retention provider"))  # fmt: skip
+    if prefs.quantizations:
+        filters.append(lambda e, p: None if _quantization_allowed(prefs.quantizations, e.quantization)
+                       else (RejectionCode.QUANTIZATION,
+                             f"quantization {e.quantization or 'unknown'} is not in {list(prefs.quantizations)}"))  # fmt: skip
+    return filters
+
+
+def _size_and_price_filters(prefs: Preferences, request: Request, has_key: Callable[[Provider], bool]) -> list[Filter]:
+    def context(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+        needed = request.prompt_tokens + (request.max_tokens or 0)
+        if e.context_length is None or needed <= e.context_length:
+            return None
+        what = f"~{request.prompt_tokens:,} prompt tokens (estimated)"
+        if request.max_tokens:
+            what += f" + {request.max_tokens:,} max_tokens"
+        return RejectionCode.CONTEXT_LENGTH, f"{what} = {needed:,} > context length {e.context_length:,}"
+
+    def max_tokens(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+        if request.max_tokens is None or e.max_completion_tokens is None:
+            return None
+        if request.max_tokens <= e.max_completion_tokens:
+            return None
+        return RejectionCode.MAX_TOKENS, (
+            f"max_tokens {request.max_tokens:,} > max completion tokens {e.max_completion_tokens:,}"
+        )
+
+    def max_price(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+        over = []
+        for part in ("prompt", "completion", "request"):
+            cap = getattr(prefs.max_price, part)
+            price = getattr(e.price, part)
+            if cap is not None and price > cap:
+                unit = "" if part == "request" else "/M"
+                over.append(f"{part} {_money(price)}{unit} > max {_money(cap)}{unit} (by {_money(price - cap)})")
+        return (RejectionCode.MAX_PRICE, "; ".join(over)) if over else None
+
+    def credentials(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+        if has_key(p):
+            return None
+        return RejectionCode.NO_CREDENTIALS, f"${p.api_key_env} is not set"
+
+    filters: list[Filter] = [context, max_tokens]
+    if prefs.max_price.is_set():
+        filters.append(max_price)
+    filters.append(credentials)
+    return filters
+
+
+def _missing_parameters(
+    model_endpoints: list[Endpoint], request: Request, prefs: Preferences
+) -> dict[tuple[str, str], frozenset[str]]:
+    """Which endpoints of one model lack which request parameters they are required to support."""
+    required = request.parameters if prefs.require_parameters else frozenset()
+    soft_used = request.parameters & SOFT_PARAMETERS
+    # A soft parameter is required only if some of this model's remaining endpoints support it.
+    soft_required = {s for s in soft_used if any(s in e.parameters for e in model_endpoints)}
+    needed = required | soft_required
+    missing = {}
+    for e in model_endpoints:
+        lacking = needed - e.parameters
+        if lacking:
+            missing[e.key] = frozenset(lacking)
+    return missing
+
+
+def unknown_name_warnings(prefs: Preferences, providers: Mapping[str, Provider]) -> list[str]:
+    """SPEC §3: a name in order/only/ignore that no provider bears is reported, not silently dropped."""
+    known = set(providers) | {p.base_name for p in providers.values()}
+    warnings = []
+    for field in ("order", "only", "ignore"):
+        for rule in getattr(prefs, field):
+            if not any(name_matches(rule, name) for name in providers):
+                close = difflib.get_close_matches(rule, sorted(known), n=1, cutoff=0.6)
+                hint = f" (did you mean `{close[0]}`?)" if close else ""
+                warnings.append(f"{field} names `{rule}`, which no provider in this profile bears{hint}")
+    return warnings
+
+
+def plan(
+    profile: Profile,
+    request: Request,
+    prefs: Preferences,
+    health: HealthSnapshot,
+    seed: int | None = None,
+    has_key: Callable[[Provider], bool] = lambda p: True,
+    rng: random.Random | None = None,
+) -> Plan:
+    """Filter every candidate endpoint of the requested models, then order the survivors."""
+    rng = rng or random.Random(seed)
+    warnings = unknown_name_warnings(prefs, profile.providers)
+    by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
+    for endpoint in profile.endpoints:
+        if endpoint.model in by_model:
+            by_model[endpoint.model].append(endpoint)
+
+    policy = _policy_filters(prefs)
+    sizing = _size_and_price_filters(prefs, request, has_key)
+    rejected: list[Rejection] = []
+    survivors_by_model: list[list[Candidate]] = []
+    for model_rank, (model, endpoints) in enumerate(by_model.items()):
+        after_policy: list[Endpoint] = []
+        for e in endpoints:
+            verdict = _first_verdict(policy, e, profile.providers[e.provider])
+            if verdict:
+                rejected.append(Rejection(e.model, e.provider, *verdict))
+            else:
+                after_policy.append(e)
+        missing = _missing_parameters(after_policy, request, prefs)
+        survivors: list[Candidate] = []
+        for e in after_policy:
+            provider = profile.providers[e.provider]
+            if e.key in missing:
+                lacking = ", ".join(sorted(missing[e.key]))
+                rejected.append(Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS,
+                                          f"does not support: {lacking}"))  # fmt: skip
+                continue
+            verdict = _first_verdict(sizing, e, provider)
+            if verdict:
+                rejected.append(Rejection(e.model, e.provider, *verdict))
+                continue
+            h = health.get(e.model, e.provider)
+            if prefs.skip_unhealthy and h.state is HealthState.COOLDOWN:
+                rejected.append(Rejection(e.model, e.provider, RejectionCode.UNHEALTHY,
+                                          f"circuit open: {h.describe()} (--skip-unhealthy)"))  # fmt: skip
+                continue
+            survivors.append(Candidate(e, expected_cost(e, request), h, model_rank))
+        survivors_by_model.append(survivors)
+
+    ordered = order_candidates(survivors_by_model, prefs, rng)
+    attempts = tuple(
+        PlannedAttempt(rank=i, endpoint=c.endpoint, cost_usd=c.cost, health=c.health, reason=reason)
+        for i, (c, reason) in enumerate(ordered, start=1)
+    )
+    return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
+
+
+def _first_verdict(filters: list[Filter], e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+    for check in filters:
+        verdict = check(e, p)
+        if verdict:
+            return verdict
+    return None

@@ -1,0 +1,413 @@
+"""TOML profile -> typed `Profile`: resolution by name or path, and validation with precise errors."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from orcli.errors import ProfileError
+from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
+
+SORT_VALUES = ("price", "latency", "throughput")
+PARTITION_VALUES = ("model", "none")
+POLICY_VALUES = ("allow", "deny")
+API_VALUES = ("openai",)
+
+ROUTING_KEYS = (
+    "models", "sort", "partition", "order", "allow_fallbacks", "only", "ignore", "require_parameters",
+    "data_collection", "zdr", "quantizations", "max_price", "preferred_max_latency",
+    "preferred_min_throughput", "skip_unhealthy",
+)  # fmt: skip
+TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
+PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
+ENDPOINT_KEYS = (
+    "model", "provider", "upstream_model", "price", "context_length", "max_completion_tokens",
+    "quantization", "parameters", "latency", "throughput",
+)  # fmt: skip
+PRICE_KEYS = ("prompt", "completion", "request")
+TIMEOUT_KEYS = ("connect", "first_token", "idle", "total")
+HEALTH_KEYS = ("window", "outage_window", "cooldown")
+
+_MAX_ERRORS = 6
+
+
+def bundled_profiles_dir() -> Path:
+    """The profiles shipped with orcli: the installed package data, else the checkout's `profiles/`."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "profiles", here.parent / "profiles"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "profiles"
+
+
+def user_profiles_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("orcli")) / "profiles"
+
+
+def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
+    """SPEC §2: a path is read as is; a bare name is looked up in the user config dir, then bundled."""
+    spec = spec or env.get("ORCLI_PROFILE") or "default"
+    looks_like_path = "/" in spec or os.sep in spec or spec.endswith(".toml")
+    if looks_like_path:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ProfileError(f"{spec}: no such profile file.")
+        return path
+    searched = [user_profiles_dir() / f"{spec}.toml", bundled_profiles_dir() / f"{spec}.toml"]
+    for path in searched:
+        if path.is_file():
+            return path
+    if spec == "default":
+        # With no default of the user's own, the bundled example keeps a fresh install usable.
+        return bundled_profiles_dir() / "example.toml"
+    known = sorted({p.stem for d in (user_profiles_dir(), bundled_profiles_dir()) if d.is_dir() for p in d.glob("*.toml")})
+    hint = _did_you_mean(spec, known)
+    raise ProfileError(
+        f"no profile named `{spec}` (looked for {', '.join(str(p) for p in searched)}).{hint} "
+        f"Known profiles: {', '.join(known) or 'none'}. Pass a path to use a file elsewhere."
+    )
+
+
+def load_profile(spec: str | None, env: Mapping[str, str]) -> Profile:
+    path = resolve_profile_path(spec, env)
+    return load_profile_file(path)
+
+
+def load_profile_file(path: Path) -> Profile:
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile: {exc.strerror or exc}.") from None
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: the profile is not UTF-8 text (byte {exc.start}).") from None
+    return parse_profile(text, path)
+
+
+def parse_profile(text: str, path: Path | str) -> Profile:
+    """Parse and validate a profile's text; every problem found is reported in one ProfileError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ProfileError(f"{where}: not valid TOML: {reason}.") from None
+    v = _Validator(text, str(path))
+    profile = v.profile(data, Path(path).stem)
+    if v.errors:
+        shown = v.errors[:_MAX_ERRORS]
+        more = len(v.errors) - len(shown)
+        tail = f" (and {more} more)" if more else ""
+        raise ProfileError("invalid profile: " + "; ".join(shown) + tail + ".")
+    assert profile is not None
+    return profile
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def _type_name(value: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def _show(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Validator:
+    """Walks the parsed TOML, converting values and collecting errors with their place in the file."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+        self.errors: list[str] = []
+
+    # -- error reporting ---------------------------------------------------------------------------
+    def error(self, keypath: str, message: str) -> None:
+        line = self._locate(keypath)
+        where = f"{self.path}:{line}" if line else self.path
+        self.errors.append(f"{where}: {keypath}: {message}")
+
+    def _locate(self, keypath: str) -> int | None:
+        """Best-effort line of a key path, found by scanning table headers: TOML itself gives none."""
+        parts = re.findall(r"[^.\[\]]+|\[\d+\]", keypath)
+        if not parts:
+            return None
+        start, end = 0, len(self.lines)
+        first = parts[0]
+        rest = parts[1:]
+        if rest and rest[0].startswith("["):
+            index = int(rest[0][1:-1]) - 1
+            headers = [i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\[\s*{re.escape(first)}\s*\]\]", ln)]
+            if index >= len(headers):
+                return None
+            start = headers[index]
+            rest = rest[1:]
+        elif first == "providers" and rest:
+            name = rest[0]
+            pattern = rf"\s*\[\s*providers\.(\"?){re.escape(name)}\1\s*\]"
+            hit = next((i for i, ln in enumerate(self.lines) if re.match(pattern, ln)), None)
+            if hit is None:
+                return None
+            start, rest = hit, rest[1:]
+        else:
+            hit = next((i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\s*{re.escape(first)}\s*\]", ln)), None)
+            if hit is None:
+                return hit
+            start = hit
+        for i in range(start + 1, end):
+            if i > start + 1 and re.match(r"\s*\[", self.lines[i]):
+                break
+            if rest and re.match(rf"\s*{re.escape(rest[0])}\s*=", self.lines[i]):
+                return i + 1
+        return start + 1
+
+    # -- typed readers -----------------------------------------------------------------------------
+    def table(self, value: object, keypath: str, known: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.error(keypath, f"expected a table, got {_type_name(value)}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.error(f"{keypath}.{key}" if keypath else key, f"unknown key.{_did_you_mean(key, known)}")
+        return value
+
+    def number(self, value: object, keypath: str, minimum: float = 0.0, positive: bool = False) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(keypath, f"expected a number, got {_type_name(value)} {_show(value)}")
+            return None
+        if not math.isfinite(value) or (value <= minimum if positive else value < minimum):
+            bound = f"> {minimum:g}" if positive else f">= {minimum:g}"
+            self.error(keypath, f"expected a finite number {bound}, got {_show(value)}")
+            return None
+        return float(value)
+
+    def integer(self, value: object, keypath: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(keypath, f"expected a whole number, got {_type_name(value)} {_show(value)}")
+            return None
+        if value <= 0:
+            self.error(keypath, f"expected a whole number > 0, got {value}")
+            return None
+        return value
+
+    def boolean(self, value: object, keypath: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.error(keypath, f"expected true or false, got {_type_name(value)} {_show(value)}")
+            return None
+        return value
+
+    def string(self, value: object, keypath: str, choices: tuple[str, ...] | None = None) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.error(keypath, f"expected a non-empty string, got {_type_name(value)} {_show(value)}")
+            return None
+        if choices is not None and value not in choices:
+            options = " | ".join(f'"{c}"' for c in choices)
+            self.error(keypath, f"expected one of {options}, got {_show(value)}.{_did_you_mean(value, choices)}")
+            return None
+        return value
+
+    def strings(self, value: object, keypath: str) -> tuple[str, ...] | None:
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+            self.error(keypath, f"expected an array of non-empty strings, got {_show(value)}")
+            return None
+        return tuple(value)
+
+    def prices(self, value: object, keypath: str) -> dict[str, float]:
+        table = self.table(value, keypath, PRICE_KEYS)
+        out: dict[str, float] = {}
+        for key, raw in table.items():
+            if key in PRICE_KEYS and (number := self.number(raw, f"{keypath}.{key}")) is not None:
+                out[key] = number
+        return out
+
+    # -- sections ----------------------------------------------------------------------------------
+    def profile(self, data: dict[str, Any], name: str) -> Profile | None:
+        self.table(data, "", TOP_KEYS)
+        routing = self.routing(data.get("routing", {}))
+        timeouts = self.section(data.get("timeouts", {}), "timeouts", TIMEOUT_KEYS, Timeouts)
+        health = self.section(data.get("health", {}), "health", HEALTH_KEYS, HealthSettings)
+        providers = self.providers(data.get("providers", {}))
+        endpoints = self.endpoints(data.get("endpoint", []), providers)
+        if self.errors:
+            return None
+        return Profile(
+            name=name,
+            path=self.path,
+            providers=MappingProxyType(providers),
+            endpoints=tuple(endpoints),
+            routing=MappingProxyType(routing),
+            timeouts=timeouts,
+            health=health,
+        )
+
+    def section(self, value: object, keypath: str, keys: tuple[str, ...], factory: Callable[..., Any]) -> Any:
+        table = self.table(value, keypath, keys)
+        values = {}
+        for key, raw in table.items():
+            if key in keys and (number := self.number(raw, f"{keypath}.{key}", positive=True)) is not None:
+                values[key] = number
+        return factory(**values)
+
+    def routing(self, value: object) -> dict[str, object]:
+        table = self.table(value, "routing", ROUTING_KEYS)
+        return {key: raw for key, raw in table.items() if key in ROUTING_KEYS and self.routing_value(key, raw)}
+
+    def routing_value(self, key: str, raw: object) -> bool:
+        """Check one [routing] value; the values themselves are converted by `preferences`."""
+        before = len(self.errors)
+        keypath = f"routing.{key}"
+        if key in ("models", "order", "only", "ignore", "quantizations"):
+            self.strings(raw, keypath)
+        elif key in ("allow_fallbacks", "require_parameters", "zdr", "skip_unhealthy"):
+            self.boolean(raw, keypath)
+        elif key == "data_collection":
+            self.string(raw, keypath, POLICY_VALUES)
+        elif key == "partition":
+            self.string(raw, keypath, PARTITION_VALUES)
+        elif key == "sort":
+            if isinstance(raw, dict):
+                table = self.table(raw, keypath, ("by", "partition"))
+                if "by" not in table:
+                    self.error(keypath, 'a sort table needs `by`, e.g. { by = "price", partition = "none" }')
+                else:
+                    self.string(table["by"], f"{keypath}.by", SORT_VALUES)
+                if "partition" in table:
+                    self.string(table["partition"], f"{keypath}.partition", PARTITION_VALUES)
+            else:
+                self.string(raw, keypath, SORT_VALUES)
+        elif key == "max_price":
+            self.prices(raw, keypath)
+        elif key in ("preferred_max_latency", "preferred_min_throughput"):
+            self.number(raw, keypath)
+        return len(self.errors) == before
+
+    def providers(self, value: object) -> dict[str, Provider]:
+        if not isinstance(value, dict):
+            self.error("providers", f"expected a table of providers, got {_type_name(value)}")
+            return {}
+        providers: dict[str, Provider] = {}
+        for name, raw in value.items():
+            keypath = f"providers.{name}"
+            if isinstance(raw, dict) and "base_url" not in raw and all(isinstance(v, dict) for v in raw.values()):
+                # `[providers.deepinfra.turbo]` is how TOML spells the variant `deepinfra/turbo`.
+                for variant, sub in raw.items():
+                    self.add_provider(providers, f"{name}/{variant}", sub, f"{keypath}.{variant}")
+            else:
+                self.add_provider(providers, name, raw, keypath)
+        return providers
+
+    def add_provider(self, providers: dict[str, Provider], name: str, raw: object, keypath: str) -> None:
+        table = self.table(raw, keypath, PROVIDER_KEYS)
+        if not table and not isinstance(raw, dict):
+            return
+        before = len(self.errors)
+        base_url = self.string(table.get("base_url"), f"{keypath}.base_url") if "base_url" in table else None
+        if "base_url" not in table:
+            self.error(keypath, "missing `base_url` (the provider's OpenAI-compatible API root)")
+        elif base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.error(f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}")
+        api = self.string(table["api"], f"{keypath}.api", API_VALUES) if "api" in table else "openai"
+        key_env = self.string(table["api_key_env"], f"{keypath}.api_key_env") if "api_key_env" in table else None
+        policy = table.get("data_collection", "allow")
+        policy = self.string(policy, f"{keypath}.data_collection", POLICY_VALUES)
+        zdr = self.boolean(table["zdr"], f"{keypath}.zdr") if "zdr" in table else False
+        insecure = self.boolean(table["allow_insecure"], f"{keypath}.allow_insecure") if "allow_insecure" in table else False
+        headers = table.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            self.error(f"{keypath}.headers", "expected a table of string values, e.g. { X-Title = \"orcli\" }")
+            headers = {}
+        if len(self.errors) != before:
+            return
+        providers[name] = Provider(
+            name=name,
+            base_url=str(base_url).rstrip("/"),
+            api=str(api),
+            api_key_env=key_env,
+            data_collection=str(policy),
+            zdr=bool(zdr),
+            headers=MappingProxyType(dict(headers)),
+            allow_insecure=bool(insecure),
+        )
+
+    def endpoints(self, value: object, providers: dict[str, Provider]) -> list[Endpoint]:
+        if not isinstance(value, list):
+            self.error("endpoint", "expected [[endpoint]] tables (an array of tables)")
+            return []
+        seen: dict[tuple[str, str], int] = {}
+        endpoints: list[Endpoint] = []
+        for number, raw in enumerate(value, start=1):
+            keypath = f"endpoint[{number}]"
+            before = len(self.errors)
+            table = self.table(raw, keypath, ENDPOINT_KEYS)
+            if not isinstance(raw, dict):
+                continue
+            for required in ("model", "provider"):
+                if required not in table:
+                    self.error(keypath, f"missing `{required}`")
+            model = self.string(table["model"], f"{keypath}.model") if "model" in table else None
+            provider = self.string(table["provider"], f"{keypath}.provider") if "provider" in table else None
+            if provider is not None and provider not in providers and not self._provider_failed(provider):
+                self.error(
+                    f"{keypath}.provider",
+                    f"unknown provider `{provider}`: no [providers.{provider}] table.{_did_you_mean(provider, providers)}",
+                )
+            upstream = self.string(table["upstream_model"], f"{keypath}.upstream_model") if "upstream_model" in table else model
+            price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else Price()
+            context = self.integer(table["context_length"], f"{keypath}.context_length") if "context_length" in table else None
+            max_out = (
+                self.integer(table["max_completion_tokens"], f"{keypath}.max_completion_tokens")
+                if "max_completion_tokens" in table
+                else None
+            )
+            quant = self.string(table["quantization"], f"{keypath}.quantization") if "quantization" in table else None
+            params = self.strings(table["parameters"], f"{keypath}.parameters") if "parameters" in table else ()
+            latency = self.number(table["latency"], f"{keypath}.latency") if "latency" in table else None
+            throughput = self.number(table["throughput"], f"{keypath}.throughput") if "throughput" in table else None
+            if model and provider:
+                if (model, provider) in seen:
+                    self.error(
+                        keypath,
+                        f"duplicate endpoint: model `{model}` with provider `{provider}` is already "
+                        f"endpoint[{seen[(model, provider)]}]",
+                    )
+                seen.setdefault((model, provider), number)
+            if len(self.errors) != before or not model or not provider:
+                continue
+            endpoints.append(
+                Endpoint(
+                    model=model,
+                    provider=provider,
+                    upstream_model=str(upstream),
+                    price=price,
+                    context_length=context,
+                    max_completion_tokens=max_out,
+                    quantization=quant.lower() if quant else None,
+                    parameters=frozenset(params or ()),
+                    latency=latency,
+                    throughput=throughput,
+                )
+            )
+        return endpoints
+
+    def _provider_failed(self, name: str) -> bool:
+        """A provider whose own table had errors is reported there, not again for each endpoint."""
+        return any(f"providers.{name}" in e for e in self.errors)

@@ -1,0 +1,199 @@
+"""Everything between parsed flags and a Plan: profile, preferences, request, health snapshot."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from orcli import preferences as prefs_mod
+from orcli.errors import UsageError
+from orcli.names import name_matches
+from orcli.planner import plan as make_plan
+from orcli.profile import load_profile
+from orcli.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens, read_prompt
+from orcli.types import (
+    EndpointHealth,
+    HealthSnapshot,
+    HealthState,
+    Plan,
+    Preferences,
+    Profile,
+    Provider,
+    Request,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInput:
+    """The routing and request flags shared by `ask` and `explain-route`, as given (None = not given)."""
+
+    profile: str | None = None
+    models: tuple[str, ...] = ()
+    sort: str | None = None
+    partition: str | None = None
+    order: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    no_fallbacks: bool = False
+    require_parameters: bool = False
+    data_collection: str | None = None
+    zdr: bool = False
+    quantizations: tuple[str, ...] = ()
+    max_price: str | None = None
+    seed: int | None = None
+    skip_unhealthy: bool = False
+    system: str | None = None
+    options: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    prompt_argument: str | None = None
+    no_stdin: bool = False
+    assume_down: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    profile: Profile
+    prefs: Preferences
+    request: Request
+    plan: Plan
+    prompt: str | None
+    system: str | None
+    options: Mapping[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def overrides_from(inp: RouteInput) -> dict[str, object]:
+    """Only the flags actually given override the profile (an absent flag is not `false`)."""
+    out: dict[str, object] = {}
+    if inp.models:
+        out["models"] = prefs_mod.split_names(inp.models)
+    if inp.sort is not None:
+        out["sort"] = inp.sort
+    if inp.partition is not None:
+        out["partition"] = inp.partition
+    for key in ("order", "only", "ignore", "quantizations"):
+        if getattr(inp, key):
+            out[key] = prefs_mod.split_names(getattr(inp, key))
+    if inp.no_fallbacks:
+        out["allow_fallbacks"] = False
+    if inp.require_parameters:
+        out["require_parameters"] = True
+    if inp.data_collection is not None:
+        out["data_collection"] = inp.data_collection
+    if inp.zdr:
+        out["zdr"] = True
+    if inp.max_price is not None:
+        out["max_price"] = prefs_mod.parse_max_price(inp.max_price)
+    if inp.skip_unhealthy:
+        out["skip_unhealthy"] = True
+    return out
+
+
+def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
+    from orcli.wire.openai import parse_option
+
+    options: dict[str, object] = {}
+    for text in raw:
+        try:
+            key, value = parse_option(text)
+        except ValueError as exc:
+            raise UsageError(f"-o/--option {text!r}: {exc}") from None
+        options[key] = value
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    if "max_tokens" in options:
+        value = options["max_tokens"]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UsageError(f"max_tokens must be a whole number > 0, got {value!r}.")
+    return options
+
+
+def has_key_in(env: Mapping[str, str]):
+    def has_key(provider: Provider) -> bool:
+        return provider.api_key_env is None or bool(env.get(provider.api_key_env, "").strip())
+
+    return has_key
+
+
+def assumed_down(profile: Profile, names: tuple[str, ...], base: HealthSnapshot) -> HealthSnapshot:
+    """`--assume-down`: plan as if these providers had just failed (unstable, not yet in cooldown)."""
+    names = prefs_mod.split_names(names)
+    known = set(profile.providers)
+    for rule in names:
+        if not any(name_matches(rule, p) for p in known):
+            raise UsageError(f"--assume-down: no provider `{rule}` in profile {profile.name}.")
+    endpoints = dict(base.endpoints)
+    for e in profile.endpoints:
+        if any(name_matches(rule, e.provider) for rule in names):
+            old = base.get(e.model, e.provider)
+            endpoints[e.key] = EndpointHealth(
+                state=HealthState.COOLDOWN if old.state is HealthState.COOLDOWN else HealthState.UNSTABLE,
+                stable=False,
+                cooldown_left=old.cooldown_left,
+                requests=old.requests + 1,
+                failures=old.failures + 1,
+                consecutive_failures=old.consecutive_failures + 1,
+                last_error="assumed down (--assume-down)",
+                last_error_age=0.0,
+                median_ttft=old.median_ttft,
+                median_tps=old.median_tps,
+            )
+    return HealthSnapshot(endpoints)
+
+
+def build_route(
+    inp: RouteInput,
+    env: Mapping[str, str],
+    stdin: BinaryIO | None,
+    stdin_is_tty: bool,
+    health: HealthSnapshot | None = None,
+    profile: Profile | None = None,
+) -> Route:
+    profile = profile or load_profile(inp.profile, env)
+    prefs = prefs_mod.merge(profile.routing, overrides_from(inp))
+    if not prefs.models:
+        raise UsageError(
+            "no model to route: pass -m/--model MODEL or set models = [...] in the profile's [routing] "
+            f"({profile.path})."
+        )
+    known_models = {e.model for e in profile.endpoints}
+    unknown = [m for m in prefs.models if m not in known_models]
+    if len(unknown) == len(prefs.models):
+        import difflib
+
+        hints = [difflib.get_close_matches(m, sorted(known_models), n=1) for m in unknown]
+        hint = "".join(f" Did you mean `{h[0]}`?" for h in hints if h)
+        raise UsageError(
+            f"no endpoint in profile {profile.name} serves {', '.join(f'`{m}`' for m in unknown)}.{hint} "
+            "`orcli providers` lists the models it knows."
+        )
+    warnings = [f"model `{m}` has no endpoint in profile {profile.name}; skipped" for m in unknown]
+    options = parse_options(inp.options, inp.max_tokens)
+    prompt = read_prompt(inp.prompt_argument, stdin, stdin_is_tty, inp.no_stdin)
+    prompt_tokens = estimate_tokens(prompt, inp.system) if prompt else DEFAULT_PROMPT_TOKENS
+    request = Request(
+        prompt_tokens=prompt_tokens,
+        max_tokens=options.get("max_tokens"),  # type: ignore[arg-type]
+        parameters=frozenset(options),
+        prompt_given=prompt is not None,
+    )
+    snapshot = health or HealthSnapshot()
+    if inp.assume_down:
+        snapshot = assumed_down(profile, inp.assume_down, snapshot)
+    plan = make_plan(profile, request, prefs, snapshot, seed=inp.seed, has_key=has_key_in(env))
+    return Route(
+        profile=profile,
+        prefs=prefs,
+        request=request,
+        plan=plan,
+        prompt=prompt,
+        system=inp.system,
+        options=options,
+        warnings=tuple(warnings) + plan.warnings,
+    )
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,255 @@
+"""Frozen value types that cross module boundaries: profile, request, plan, health, outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class Sort(StrEnum):
+    PRICE = "price"
+    LATENCY = "latency"
+    THROUGHPUT = "throughput"
+
+
+class Partition(StrEnum):
+    MODEL = "model"
+    NONE = "none"
+
+
+class RejectionCode(StrEnum):
+    """SPEC §3: stable codes that scripts match on."""
+
+    IGNORED = "ignored"
+    NOT_IN_ONLY = "not_in_only"
+    NOT_IN_ORDER = "not_in_order"
+    DATA_COLLECTION = "data_collection"
+    ZDR = "zdr"
+    QUANTIZATION = "quantization"
+    MISSING_PARAMETERS = "missing_parameters"
+    CONTEXT_LENGTH = "context_length"
+    MAX_TOKENS = "max_tokens"
+    MAX_PRICE = "max_price"
+    NO_CREDENTIALS = "no_credentials"
+    UNHEALTHY = "unhealthy"
+
+
+class FailureClass(StrEnum):
+    """SPEC §6: what kind of failure an attempt ended in, which decides what ask does next."""
+
+    PROVIDER = "provider"
+    MODEL = "model"
+    REQUEST = "request"
+    STREAM = "stream"
+    CANCELLED = "cancelled"
+
+
+class HealthState(StrEnum):
+    HEALTHY = "healthy"
+    UNSTABLE = "unstable"
+    COOLDOWN = "cooldown"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per 1M prompt/completion tokens, and USD per request."""
+
+    prompt: float = 0.0
+    completion: float = 0.0
+    request: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPrice:
+    """Hard price ceilings; None means no ceiling on that component."""
+
+    prompt: float | None = None
+    completion: float | None = None
+    request: float | None = None
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in (self.prompt, self.completion, self.request))
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    base_url: str
+    api: str = "openai"
+    api_key_env: str | None = None
+    data_collection: str = "allow"
+    zdr: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    allow_insecure: bool = False
+
+    @property
+    def base_name(self) -> str:
+        """`deepinfra` for `deepinfra/turbo`: SPEC §3 variant matching."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    model: str
+    provider: str
+    upstream_model: str
+    price: Price = Price()
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
+    quantization: str | None = None
+    parameters: frozenset[str] = frozenset()
+    latency: float | None = None
+    throughput: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model, self.provider)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    first_token: float = 20.0
+    idle: float = 30.0
+    total: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    window: float = 300.0
+    outage_window: float = 30.0
+    cooldown: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    path: str
+    providers: Mapping[str, Provider]
+    endpoints: tuple[Endpoint, ...]
+    routing: Mapping[str, object]
+    timeouts: Timeouts = Timeouts()
+    health: HealthSettings = HealthSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """Effective routing preferences after merging profile and CLI; `sources` says where each came from."""
+
+    models: tuple[str, ...] = ()
+    sort: Sort | None = None
+    partition: Partition = Partition.MODEL
+    order: tuple[str, ...] = ()
+    allow_fallbacks: bool = True
+    only: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    require_parameters: bool = False
+    data_collection: str = "allow"
+    zdr: bool = False
+    quantizations: tuple[str, ...] = ()
+    max_price: MaxPrice = MaxPrice()
+    preferred_max_latency: float | None = None
+    preferred_min_throughput: float | None = None
+    skip_unhealthy: bool = False
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the planner needs to know of a request: its size and the parameters it uses."""
+
+    prompt_tokens: int = 1000
+    max_tokens: int | None = None
+    parameters: frozenset[str] = frozenset()
+    prompt_given: bool = False
+
+    @property
+    def expected_completion_tokens(self) -> int:
+        return self.max_tokens if self.max_tokens is not None else 1000
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointHealth:
+    """What the health store knows of one (model, provider) endpoint at one instant."""
+
+    state: HealthState = HealthState.HEALTHY
+    stable: bool = True
+    cooldown_left: float = 0.0
+    requests: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_error_age: float | None = None
+    median_ttft: float | None = None
+    median_tps: float | None = None
+    half_open: bool = False
+
+    @property
+    def success_rate(self) -> float | None:
+        return None if self.requests == 0 else (self.requests - self.failures) / self.requests
+
+    def describe(self) -> str:
+        if self.state is HealthState.COOLDOWN:
+            return f"cooldown {self.cooldown_left:.0f}s"
+        if self.state is HealthState.UNSTABLE:
+            ago = f" {self.last_error_age:.0f}s ago" if self.last_error_age is not None else ""
+            return f"unstable (failed{ago})"
+        return "healthy"
+
+
+HEALTHY = EndpointHealth()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """Health of every endpoint with history; endpoints without history are healthy."""
+
+    endpoints: Mapping[tuple[str, str], EndpointHealth] = field(default_factory=dict)
+
+    def get(self, model: str, provider: str) -> EndpointHealth:
+        return self.endpoints.get((model, provider), HEALTHY)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAttempt:
+    rank: int
+    endpoint: Endpoint
+    cost_usd: float
+    health: EndpointHealth
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    model: str
+    provider: str
+    code: RejectionCode
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    attempts: tuple[PlannedAttempt, ...]
+    rejected: tuple[Rejection, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's result as the health store records it: never prompts, answers or keys."""
+
+    at: float
+    model: str
+    provider: str
+    ok: bool
+    error_class: FailureClass | None = None
+    status: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds the provider asked us to wait (429/503)
