@@ -1,0 +1,647 @@
+"""wire/openai: request building, option parsing, SSE decoding and body parsing, sans-I/O."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orcli.wire.openai import (
+    ApiError,
+    Completion,
+    MalformedResponse,
+    SSEDecoder,
+    SSEEvent,
+    StreamChunk,
+    StreamProtocolError,
+    UpstreamErrorInBody,
+    WireError,
+    build_body,
+    build_headers,
+    build_messages,
+    parse_completion,
+    parse_error_body,
+    parse_option,
+    parse_option_value,
+    parse_stream_event,
+)
+
+
+def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
+    return {
+        "id": "gen-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "meta-llama/llama-3.3-70b-instruct",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+
+
+USAGE = {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
+PAYLOADS = [
+    chunk({"role": "assistant", "content": ""}),
+    chunk({"reasoning": "the user greets me"}),
+    chunk({"content": "Hel"}),
+    chunk({"content": "lo, wörld ✓"}),
+    chunk({}, "stop"),
+    {"id": "gen-1", "object": "chat.completion.chunk", "model": "m", "choices": [], "usage": USAGE},
+]
+STREAM = (
+    b": OPENROUTER PROCESSING\n\n"
+    + b"".join(b"data: " + json.dumps(p, ensure_ascii=False).encode() + b"\n\n" for p in PAYLOADS)
+    + b": OPENROUTER PROCESSING\n\n"
+    + b"data: [DONE]\n\n"
+)
+
+
+def decode(chunks: list[bytes], **limits: int) -> list[SSEEvent]:
+    decoder = SSEDecoder(**limits)
+    events: list[SSEEvent] = []
+    for c in chunks:
+        events += decoder.feed(c)
+    return events + decoder.close()
+
+
+def answer(events: list[SSEEvent]) -> tuple[str, str | None, dict | None, bool]:
+    parsed = [parse_stream_event(e.data) for e in events]
+    finish = next((c.finish_reason for c in parsed if c.finish_reason), None)
+    usage = next((c.usage for c in parsed if c.usage), None)
+    return "".join(c.content for c in parsed), finish, usage, parsed[-1].done
+
+
+# -- requests --------------------------------------------------------------------------------------
+
+
+def test_messages_put_the_system_prompt_first() -> None:
+    assert build_messages("hi", "be brief") == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+
+
+@pytest.mark.parametrize("system", [None, ""])
+def test_messages_without_a_system_prompt_have_only_the_user_turn(system: str | None) -> None:
+    assert build_messages("hi", system) == [{"role": "user", "content": "hi"}]
+
+
+def test_body_merges_options_and_asks_for_usage_when_streaming() -> None:
+    msgs = build_messages("hi", None)
+    body = build_body("llama-3.3-70b-versatile", msgs, {"temperature": 0.2, "max_tokens": 50, "stop": ["\n"]}, True)
+    assert body == {
+        "model": "llama-3.3-70b-versatile",
+        "messages": msgs,
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "stop": ["\n"],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def test_body_without_streaming_has_no_stream_options() -> None:
+    body = build_body("m", [], {}, False)
+    assert body == {"model": "m", "messages": [], "stream": False}
+
+
+@pytest.mark.parametrize("key", ["model", "messages", "stream", "stream_options"])
+def test_an_option_may_not_replace_what_orcli_sets(key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        build_body("m", [], {key: 1}, True)
+
+
+def test_headers_carry_the_key_as_a_bearer_token() -> None:
+    assert build_headers("k-123", {}) == {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": build_headers(None, {})["User-Agent"],
+        "Authorization": "Bearer k-123",
+    }
+
+
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_headers_without_a_key_have_no_authorization(key: str | None) -> None:
+    assert "Authorization" not in build_headers(key, {})
+
+
+def test_streaming_headers_accept_event_streams() -> None:
+    assert build_headers(None, {}, stream=True)["Accept"] == "text/event-stream"
+
+
+def test_extra_headers_are_added_and_replace_ours_case_insensitively() -> None:
+    headers = build_headers(None, {"HTTP-Referer": "https://example.org", "accept": "*/*"})
+    assert headers["HTTP-Referer"] == "https://example.org"
+    assert headers["accept"] == "*/*" and "Accept" not in headers
+
+
+def test_extra_headers_never_replace_the_key() -> None:
+    headers = build_headers("real-key", {"authorization": "Bearer profile-value"})
+    assert [v for k, v in headers.items() if k.lower() == "authorization"] == ["Bearer real-key"]
+
+
+# -- -o KEY=VALUE ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("42", 42),
+        ("-7", -7),
+        ("0.2", 0.2),
+        ("1e-3", 0.001),
+        (".5", 0.5),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ('["a","b"]', ["a", "b"]),
+        ('{"type": "json_object"}', {"type": "json_object"}),
+        ('"42"', "42"),
+        ("[END]", "[END]"),
+        ("hello world", "hello world"),
+        ("True", "True"),
+        ("nan", "nan"),
+        ("", ""),
+    ],
+)
+def test_option_values_are_typed(raw: str, value: object) -> None:
+    parsed = parse_option_value(raw)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_option_splits_on_the_first_equals_sign() -> None:
+    assert parse_option("stop=a=b") == ("stop", "a=b")
+    assert parse_option(" temperature =0.5") == ("temperature", 0.5)
+
+
+@pytest.mark.parametrize(("text", "why"), [("temperature", "expected KEY=VALUE"), ("=1", "key before '=' is empty")])
+def test_malformed_options_are_refused_with_a_clear_message(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_option(text)
+
+
+# -- SSE decoding ----------------------------------------------------------------------------------
+
+
+def test_a_realistic_stream_decodes_to_its_events_and_answer() -> None:
+    events = decode([STREAM])
+    assert len(events) == len(PAYLOADS) + 1
+    assert all(e.event == "message" for e in events)
+    assert answer(events) == ("Hello, wörld ✓", "stop", USAGE, True)
+
+
+def test_every_split_point_gives_the_same_events() -> None:
+    whole = decode([STREAM])
+    for i in range(len(STREAM) + 1):
+        assert decode([STREAM[:i], STREAM[i:]]) == whole, i
+
+
+def test_byte_at_a_time_gives_the_same_events() -> None:
+    assert decode([STREAM[i : i + 1] for i in range(len(STREAM))]) == decode([STREAM])
+
+
+@given(st.lists(st.integers(0, len(STREAM)), max_size=12))
+def test_random_splits_give_the_same_events(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(STREAM)]
+    assert decode([STREAM[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]) == decode([STREAM])
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+def test_all_three_line_endings_decode_alike(eol: bytes) -> None:
+    stream = STREAM.replace(b"\n", eol)
+    assert decode([stream]) == decode([STREAM])
+    for i in range(len(stream) + 1):
+        assert decode([stream[:i], stream[i:]]) == decode([STREAM])
+
+
+def test_a_crlf_split_between_its_two_bytes_does_not_end_an_event_early() -> None:
+    stream = b"event: update\r\nid: 1\r\ndata: a\r\ndata: b\r\n\r\n"
+    expected = [SSEEvent(data="a\nb", event="update", id="1")]
+    for i in range(len(stream) + 1):
+        assert decode([stream[:i], stream[i:]]) == expected, i
+
+
+def test_a_line_of_exactly_the_cap_is_accepted_wherever_its_crlf_is_split() -> None:
+    line = b"data: " + b"x" * 94
+    for i in range(len(line), len(line) + 4):
+        raw = line + b"\r\n\r\n"
+        assert decode([raw[:i], raw[i:]], max_line=100) == [SSEEvent(data="x" * 94)]
+
+
+def test_keep_alive_comments_yield_nothing_but_are_counted() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b": keep-alive\n\n:\n\n") == []
+    assert decoder.comments == 2
+    assert decoder.bytes_fed == 17
+
+
+def test_event_id_and_retry_fields_are_kept() -> None:
+    events = decode([b"event: error\nid: 7\nretry: 1500\ndata: {}\n\ndata: x\n\n"])
+    assert events == [SSEEvent(data="{}", event="error", id="7", retry=1500), SSEEvent(data="x", id="7")]
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    assert decode([b"data: line one\ndata:line two\ndata\n\n"]) == [SSEEvent(data="line one\nline two\n")]
+
+
+def test_a_field_without_data_dispatches_nothing() -> None:
+    assert decode([b"event: ping\n\nid: 3\n\n"]) == []
+
+
+def test_unknown_fields_and_bad_retry_are_ignored() -> None:
+    assert decode([b"foo: bar\nretry: soon\ndata: x\n\n"]) == [SSEEvent(data="x")]
+
+
+def test_a_leading_byte_order_mark_is_dropped() -> None:
+    assert decode([b"\xef\xbb", b"\xbfdata: x\n\n"]) == [SSEEvent(data="x")]
+
+
+def test_close_flushes_a_last_event_without_its_blank_line() -> None:
+    assert decode([b"data: [DONE]"]) == [SSEEvent(data="[DONE]")]
+    assert decode([b"data: a\n"]) == [SSEEvent(data="a")]
+    assert decode([b"data: a\r"]) == [SSEEvent(data="a")]
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    assert decode([b"data: caf\xc3\n\ndata: \xff\xfe ok\n\n"]) == [
+        SSEEvent(data="caf\ufffd"),
+        SSEEvent(data="\ufffd\ufffd ok"),
+    ]
+
+
+def test_a_multi_byte_character_split_across_chunks_survives() -> None:
+    raw = "data: ✓\n\n".encode()
+    assert decode([raw[:7], raw[7:]]) == [SSEEvent(data="✓")]
+
+
+def test_an_oversized_line_raises_even_before_its_newline_arrives() -> None:
+    decoder = SSEDecoder(max_line=100)
+    decoder.feed(b"data: " + b"x" * 90)
+    with pytest.raises(StreamProtocolError, match="longer than 100"):
+        decoder.feed(b"x" * 20)
+
+
+def test_an_oversized_line_in_one_chunk_raises() -> None:
+    with pytest.raises(StreamProtocolError):
+        SSEDecoder(max_line=100).feed(b"data: " + b"x" * 200 + b"\n\n")
+
+
+def test_an_oversized_event_raises() -> None:
+    with pytest.raises(StreamProtocolError, match="event larger"):
+        SSEDecoder(max_event=100).feed(b"data: 0123456789\n" * 20)
+
+
+def test_default_cap_is_one_mebibyte() -> None:
+    decoder = SSEDecoder()
+    decoder.feed(b"data: " + b"x" * ((1 << 20) - 10))
+    with pytest.raises(StreamProtocolError):
+        decoder.feed(b"x" * (1 << 20))
+
+
+GARBAGE = st.lists(
+    st.one_of(
+        st.binary(max_size=40),
+        st.sampled_from([b"\n", b"\r", b"\r\n", b"data: ", b"data:{}", b": ping", b"event: x", b"id: 1", b"\xff"]),
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=300)
+@given(GARBAGE, st.lists(st.integers(0, 400), max_size=8))
+def test_any_bytes_split_anywhere_decode_the_same_or_raise_only_wire_errors(raw: bytes, cuts: list[int]) -> None:
+    bounds = [0, *sorted(min(c, len(raw)) for c in cuts), len(raw)]
+    pieces = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    outcomes = []
+    for chunks in ([raw], pieces):
+        try:
+            outcomes.append(decode(chunks, max_line=64, max_event=128))
+        except WireError:
+            outcomes.append("error")
+    assert outcomes[0] == outcomes[1]
+
+
+# -- stream chunks ---------------------------------------------------------------------------------
+
+
+def test_done_marker_ends_the_stream() -> None:
+    assert parse_stream_event("[DONE]") == StreamChunk(done=True)
+
+
+def test_role_only_first_chunk_has_no_content() -> None:
+    got = parse_stream_event(json.dumps(chunk({"role": "assistant"})))
+    assert (got.content, got.finish_reason, got.done) == ("", None, False)
+    assert got.model == "meta-llama/llama-3.3-70b-instruct"
+
+
+def test_content_chunk_carries_its_text() -> None:
+    assert parse_stream_event(json.dumps(chunk({"content": "Hi"}))).content == "Hi"
+
+
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])
+def test_reasoning_is_not_content(field: str) -> None:
+    assert parse_stream_event(json.dumps(chunk({field: "hmm", "content": None}))).content == ""
+
+
+def test_content_given_as_parts_keeps_only_the_text_parts() -> None:
+    parts = [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "Hi"}]
+    assert parse_stream_event(json.dumps(chunk({"content": parts}))).content == "Hi"
+
+
+def test_usage_only_final_chunk() -> None:
+    got = parse_stream_event(json.dumps({"choices": [], "usage": USAGE}))
+    assert (got.content, got.usage, got.finish_reason) == ("", USAGE, None)
+
+
+@pytest.mark.parametrize("reason", ["stop", "length", "error", "content_filter", "tool_calls"])
+def test_finish_reason_is_reported(reason: str) -> None:
+    assert parse_stream_event(json.dumps(chunk({}, reason))).finish_reason == reason
+
+
+def test_openrouter_mid_stream_error_chunk() -> None:
+    data = (
+        '{"id":"gen-abc123","object":"chat.completion.chunk","created":1234567890,"model":"openai/gpt-4o",'
+        '"provider":"OpenAI","error":{"code":429,"message":"Rate limit exceeded","metadata":{"error_type":'
+        '"rate_limit_exceeded"}},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}'
+    )
+    got = parse_stream_event(data)
+    assert got.finish_reason == "error"
+    assert got.error is not None
+    assert (got.error.message, got.error.code, got.error.type) == ("Rate limit exceeded", "429", "rate_limit_exceeded")
+
+
+def test_error_chunk_without_choices() -> None:
+    got = parse_stream_event('{"error": {"message": "the request exceeds the available context size", "code": 400}}')
+    assert got.error is not None and got.error.code == "400"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        "",
+        "{",
+        "[1, 2]",
+        '"text"',
+        "42",
+        "null",
+        '{"choices": {}}',
+        '{"choices": "x"}',
+        '{"choices": [1]}',
+        '{"choices": [{"delta": "x"}]}',
+        '{"choices": [{"delta": {"content": 5}}]}',
+        '{"choices": [{"delta": {}, "finish_reason": 3}]}',
+        "[" * 100_000,
+        '{"a": ' * 50_000,
+    ],
+)
+def test_malformed_chunks_raise_stream_protocol_error(data: str) -> None:
+    with pytest.raises(StreamProtocolError):
+        parse_stream_event(data)
+
+
+def test_informational_fields_of_a_wrong_type_are_ignored() -> None:
+    got = parse_stream_event('{"model": 5, "usage": "many", "choices": [{"delta": {"content": "x"}}]}')
+    assert (got.content, got.model, got.usage) == ("x", None, None)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["choices", "delta", "content", "finish_reason", "usage", "model", "error", "message", "text", "type"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),  # fmt: skip
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=200), JSON.map(json.dumps)))
+def test_any_chunk_parses_or_raises_stream_protocol_error_only(data: str) -> None:
+    with contextlib.suppress(StreamProtocolError):
+        assert isinstance(parse_stream_event(data), StreamChunk)
+
+
+# -- non-streamed completions ----------------------------------------------------------------------
+
+
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "llama-3.3-70b-versatile",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi there"}, "finish_reason": "stop"}],
+    "usage": USAGE,
+}
+
+
+def test_completion_is_parsed() -> None:
+    assert parse_completion(json.dumps(COMPLETION).encode()) == Completion(
+        content="Hi there", finish_reason="stop", usage=USAGE, model="llama-3.3-70b-versatile"
+    )
+
+
+def test_completion_after_openrouter_whitespace_padding() -> None:
+    assert parse_completion(b"\n" * 20 + json.dumps(COMPLETION).encode()).content == "Hi there"
+
+
+def test_completion_with_null_content_is_empty_text() -> None:
+    body = {"choices": [{"message": {"role": "assistant", "content": None}, "finish_reason": "tool_calls"}]}
+    assert parse_completion(json.dumps(body).encode()) == Completion("", "tool_calls", None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"", "not JSON"),
+        (b"<html>502</html>", "not JSON"),
+        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"[]", "not an object"),
+        (b"{}", "no choices"),
+        (b'{"choices": []}', "no choices"),
+        (b'{"choices": "x"}', "no choices"),
+        (b'{"choices": [1]}', "no message"),
+        (b'{"choices": [{"finish_reason": "stop"}]}', "no message"),
+        (b'{"choices": [{"message": "hi"}]}', "no message"),
+        (b'{"choices": [{"message": {"content": 3}}]}', "neither text"),
+        (b"[" * 100_000, "not JSON"),
+    ],
+)
+def test_malformed_completions_raise(body: bytes, why: str) -> None:
+    with pytest.raises(MalformedResponse, match=why):
+        parse_completion(body)
+
+
+def test_a_200_error_body_raises_with_the_parsed_error() -> None:
+    body = b'{"error": {"message": "Provider returned error", "code": 502, "metadata": {"raw": "upstream down"}}}'
+    with pytest.raises(UpstreamErrorInBody) as info:
+        parse_completion(body)
+    assert info.value.error.message == "upstream down"
+    assert info.value.error.code == "502"
+
+
+def test_openrouter_non_streamed_finish_error_raises_with_the_choice_error() -> None:
+    body = {
+        "choices": [{"message": {"content": "part"}, "finish_reason": "error", "error": {"code": 502, "message": "x"}}]
+    }
+    with pytest.raises(UpstreamErrorInBody) as info:
+        parse_completion(json.dumps(body).encode())
+    assert info.value.error.code == "502"
+
+
+@given(st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode())))
+def test_any_body_parses_or_raises_a_wire_error_only(body: bytes) -> None:
+    with contextlib.suppress(WireError):
+        assert isinstance(parse_completion(body), Completion)
+
+
+# -- error bodies ----------------------------------------------------------------------------------
+
+
+def test_openai_error_body() -> None:
+    body = (
+        '{"error": {"message": "This model\'s maximum context length is 8192 tokens.", '
+        '"type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}'
+    )
+    err = parse_error_body(body)
+    assert (err.message, err.type, err.code, err.raw) == (
+        "This model's maximum context length is 8192 tokens.",
+        "invalid_request_error",
+        "context_length_exceeded",
+        body,
+    )
+
+
+def test_openrouter_error_body_uses_the_upstream_raw_message() -> None:
+    raw = json.dumps({"error": {"message": "prompt is too long: 215000 tokens > 200000 maximum"}})
+    body = json.dumps(
+        {
+            "error": {
+                "code": 400,
+                "message": "Provider returned error",
+                "metadata": {"raw": raw, "provider_name": "Anthropic"},
+            }
+        }
+    )  # noqa: E501
+    err = parse_error_body(body.encode())
+    assert err.message == "prompt is too long: 215000 tokens > 200000 maximum"
+    assert (err.code, err.provider, err.detail) == ("400", "Anthropic", raw)
+
+
+def test_openrouter_moderation_reasons_are_kept() -> None:
+    body = (
+        '{"error": {"code": 403, "message": "flagged", "metadata": {"reasons": ["violence", 3], "flagged_input": "x"}}}'
+    )
+    assert parse_error_body(body).reasons == ("violence",)
+
+
+def test_openrouter_error_type_becomes_the_type() -> None:
+    body = '{"error": {"code": 429, "message": "busy", "metadata": {"error_type": "rate_limit_exceeded"}}}'
+    assert parse_error_body(body).type == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"detail": "Not authenticated"}', "Not authenticated"),
+        ('{"detail": [{"loc": ["body", "messages"], "msg": "Field required"}, {"msg": "bad"}]}', "Field required; bad"),
+        ('{"detail": {"message": "nested"}}', "nested"),
+        ('{"object": "error", "message": "vLLM says no", "type": "BadRequestError", "code": 400}', "vLLM says no"),
+        (
+            '{"error": "model \\"llama3\\" not found, try pulling it first"}',
+            'model "llama3" not found, try pulling it first',
+        ),
+        (
+            '[{"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}]',
+            "Resource exhausted",
+        ),  # noqa: E501
+        (
+            "  upstream connect error or disconnect/reset before headers  ",
+            "upstream connect error or disconnect/reset before headers",
+        ),  # noqa: E501
+        ("<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>", "502 Bad Gateway"),
+        ("<html><body><h1>Service</h1> <p>Unavailable</p></body></html>", "Service Unavailable"),
+        ('{"unexpected": true}', '{"unexpected": true}'),
+        ("[1, 2]", "[1, 2]"),
+        ("", ""),
+        (b"bad \xff bytes", "bad \ufffd bytes"),
+    ],
+)
+def test_error_bodies_of_every_common_shape(body: str | bytes, message: str) -> None:
+    assert parse_error_body(body).message == message
+
+
+def test_fastapi_and_google_shapes_keep_their_type_and_code() -> None:
+    vllm = parse_error_body('{"object": "error", "message": "no", "type": "BadRequestError", "code": 400}')
+    assert (vllm.type, vllm.code) == ("BadRequestError", "400")
+    google = parse_error_body('{"error": {"code": 400, "message": "m", "status": "INVALID_ARGUMENT"}}')
+    assert google.type == "INVALID_ARGUMENT"
+
+
+def test_long_text_is_cut_to_one_short_line_but_kept_for_matching() -> None:
+    body = "Error:\n" + "word " * 200 + "maximum context length"
+    err = parse_error_body(body)
+    assert len(err.message) <= 300 and "\n" not in err.message
+    assert "maximum context length" in err.detail
+
+
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300), JSON.map(json.dumps)))
+def test_parse_error_body_never_raises(body: bytes | str) -> None:
+    err = parse_error_body(body)
+    assert isinstance(err, ApiError) and len(err.message) <= 300
+
+
+# -- through httpx ---------------------------------------------------------------------------------
+
+
+def test_an_sse_body_from_httpx_mock_transport_decodes_to_the_answer() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        # Awkward chunk sizes, so lines and UTF-8 characters straddle reads.
+        pieces = [STREAM[i : i + 7] for i in range(0, len(STREAM), 7)]
+        return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=iter(pieces))
+
+    body = build_body("llama-3.3-70b-versatile", build_messages("hi", None), {"temperature": 0}, True)
+    headers = build_headers("test-key-1234", {"X-Title": "orcli"}, stream=True)
+    decoder = SSEDecoder()
+    events: list[SSEEvent] = []
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler), base_url="https://api.example/v1") as client,
+        client.stream("POST", "/chat/completions", json=body, headers=headers) as response,
+    ):
+        for data in response.iter_bytes():
+            events += decoder.feed(data)
+    events += decoder.close()
+
+    assert answer(events) == ("Hello, wörld ✓", "stop", USAGE, True)
+    assert decoder.comments == 2
+    request = seen[0]
+    assert request.headers["authorization"] == "Bearer test-key-1234"
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.headers["x-title"] == "orcli"
+    assert json.loads(request.content)["stream_options"] == {"include_usage": True}
+
+
+def test_a_non_streamed_response_and_an_error_response_through_httpx() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["model"] == "bad":
+            return httpx.Response(
+                400, json={"error": {"message": "Unknown parameter: foo", "type": "invalid_request_error"}}
+            )
+        return httpx.Response(200, json=COMPLETION)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        ok = client.post("https://api.example/v1/chat/completions", json=build_body("m", [], {}, False))
+        bad = client.post("https://api.example/v1/chat/completions", json=build_body("bad", [], {}, False))
+    assert parse_completion(ok.content).content == "Hi there"
+    assert parse_error_body(bad.content).message == "Unknown parameter: foo"
