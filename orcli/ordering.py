@@ -85,9 +85,17 @@ def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Rand
     unstable = sorted((c for c in candidates if not c.health.stable), key=lambda c: (c.cost, c.endpoint.provider))
     out: Ranked = []
     drawn = inverse_square_draw(stable, rng)
+    free = sum(1 for c in stable if c.cost == 0)
+    total_weight = sum(1 / (c.cost * c.cost) for c in stable if c.cost > 0)
     for c in drawn:
-        why = "free: wins the draw" if c.cost == 0 else f"weighted draw (1/price², ${c.cost:.6f}) among {len(stable)} stable"
-        out.append((c, why if len(stable) > 1 else f"only stable endpoint (${c.cost:.6f})"))
+        if len(stable) == 1:
+            why = "only stable endpoint"
+        elif c.cost == 0:
+            why = "free: wins the weighted draw outright"
+        else:
+            share = 0.0 if free else (1 / (c.cost * c.cost)) / total_weight
+            why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(stable)} stable"
+        out.append((c, why))
     for c in unstable:
         out.append((c, f"{c.health.describe()}: after stable endpoints, cheapest first"))
     return out
@@ -132,7 +140,9 @@ def order_candidates(by_model: list[list[Candidate]], prefs: Preferences, rng: r
     cooling: Ranked = []
     for group in groups:
         for c, why in _rank_group(group, prefs, rng):
-            if c.health.state is HealthState.COOLDOWN and not c.health.half_open:
+            # COOLDOWN means a breaker period or a Retry-After backoff is still running (health.py): a
+            # half-open endpoint is HEALTHY/UNSTABLE, so half_open with COOLDOWN is a backoff and waits too.
+            if c.health.state is HealthState.COOLDOWN:
                 cooling.append((c, f"{c.health.describe()}: circuit open, tried last ({why})"))
             else:
                 if c.health.half_open:
