@@ -1,0 +1,92 @@
+"""Health store schema: numbered migrations, applied once in order and recorded by name (after llm's)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration; its name is what `_migrations` records, so never rename one."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+class SchemaTooNew(Exception):
+    """The store records migrations this orcli does not know: a newer orcli wrote it."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        super().__init__(f"unknown migrations: {', '.join(unknown)}")
+        self.unknown = tuple(unknown)
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    # SPEC §8 and §9: outcomes only; no prompt, answer or key has a column to land in.
+    db.execute(
+        """
+        CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            error_class TEXT,
+            status INTEGER,
+            latency_s REAL,
+            ttft_s REAL,
+            tokens_per_s REAL,
+            error TEXT,
+            retry_after REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX outcomes_at ON outcomes (at)")
+    db.execute("CREATE INDEX outcomes_provider ON outcomes (provider)")
+
+
+def applied(db: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in `db`, oldest first; empty for a fresh database."""
+    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
+    if not has_table:
+        return []
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def check(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Names still to apply; raises SchemaTooNew when `db` records a migration not in `migrations`."""
+    done = applied(db)
+    known = [m.__name__ for m in migrations]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaTooNew(unknown)
+    return [name for name in known if name not in done]
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply pending migrations in one transaction (`db` in autocommit mode); returns the names applied now."""
+    if not check(db, migrations):  # raises SchemaTooNew, before any write
+        return []
+    # BEGIN IMMEDIATE takes the write lock before re-reading what is applied: processes racing to open a
+    # fresh store migrate it exactly once.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        pending = set(check(db, migrations))
+        done: list[str] = []
+        for fn in migrations:
+            if fn.__name__ in pending:
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
+                done.append(fn.__name__)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:  # SQLite may already have rolled back (disk full, I/O error)
+            db.execute("ROLLBACK")
+        raise
+    return done
