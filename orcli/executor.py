@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import threading
@@ -122,11 +123,13 @@ class Executor:
     ) -> Result:
         reports: list[AttemptReport] = []
         skipped_models: set[str] = set()
+        tried: set[tuple[str, str]] = set()
         started = self.clock()
         for attempt in attempts:
             e = attempt.endpoint
-            if e.model in skipped_models:
-                continue
+            if e.model in skipped_models or e.key in tried:
+                continue  # a skipped model, or an endpoint already tried: each endpoint at most once
+            tried.add(e.key)
             remaining = None if self.overall_timeout is None else self.overall_timeout - (self.clock() - started)
             if remaining is not None and remaining <= 0:
                 raise Failed("timeout", reports, f"--timeout of {self.overall_timeout:g}s reached")
@@ -160,6 +163,17 @@ class Executor:
                     skipped_models.add(e.model)
                     self.on_event(Event("skip_model", attempt, failure.kind))
                 continue
+            except BaseException as exc:
+                # The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still
+                # gets its outcome (SPEC §6), a neutral one, and the exception goes on to the caller.
+                failure = cancelled(f"abandoned: {type(exc).__name__}")
+                report.outcome = "cancelled"
+                report.error_class = failure.cls.value
+                report.error = failure.message
+                report.kind = str(failure.kind)
+                report.latency_s = round(self.clock() - t0, 4)
+                self._record(attempt, report, failure)
+                raise
             content, finish, usage, served_model, ttft = result
             report.outcome = "success"
             report.latency_s = round(self.clock() - t0, 4)
@@ -219,7 +233,8 @@ class Executor:
                     raise _AttemptFailed(finish_failure)
                 raise _AttemptFailed(_transport_failure("malformed", "the completion has no content"))
             finish_failure = classify_finish_reason(completion.finish_reason)
-            if finish_failure and finish_failure.cls is not FailureClass.PROVIDER:
+            if finish_failure:
+                # content_filter (model) or "error" (provider): a partial answer is not one to serve.
                 raise _AttemptFailed(finish_failure)
             ttft = self.clock() - start
             if self.sink is not None:
@@ -236,6 +251,7 @@ class Executor:
         ttft: float | None = None
         done = False
         wrote = False
+        last_event_at = start  # idle counts from the last SSE event: keep-alive comments are silence too
 
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote_output=wrote, ttft=ttft)
@@ -246,7 +262,7 @@ class Executor:
                 if first_token_deadline >= total_deadline:
                     on_timeout = Kind.TIMEOUT_TOTAL
             else:
-                deadline = min(self.clock() + self.timeouts.idle, total_deadline)
+                deadline = min(last_event_at + self.timeouts.idle, total_deadline)
                 on_timeout = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
             item = pump.get(deadline - self.clock())
             if item is None:
@@ -261,6 +277,8 @@ class Executor:
                     events = decoder.feed(payload)
                 except wire.WireError as exc:
                     raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
+            if events:
+                last_event_at = self.clock()
             for event in events:
                 try:
                     chunk = wire.parse_stream_event(event.data)
@@ -375,12 +393,12 @@ class Executor:
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
-    seconds = {Kind.TIMEOUT_FIRST_TOKEN: t.first_token, Kind.IDLE: t.idle}.get(kind)
-    text = {
-        Kind.TIMEOUT_FIRST_TOKEN: f"no content token within {seconds:g}s (first_token timeout)",
-        Kind.IDLE: f"the stream stalled for more than {seconds:g}s (idle timeout)",
-        Kind.TIMEOUT_TOTAL: "the total time limit was reached",
-    }[kind]
+    if kind is Kind.TIMEOUT_FIRST_TOKEN:
+        text = f"no content token within {t.first_token:g}s (first_token timeout)"
+    elif kind is Kind.IDLE:
+        text = f"the stream stalled for more than {t.idle:g}s (idle timeout)"
+    else:
+        text = "the total time limit was reached"
     return _transport_failure(str(kind), text)
 
 
@@ -411,7 +429,9 @@ class _Pump:
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.abandoned = threading.Event()
         self.response: httpx.Response | None = None
-        self.timeout = httpx.Timeout(connect=t.connect, read=max(t.first_token, t.idle), write=t.connect, pool=t.connect)
+        self.timeout = httpx.Timeout(
+            connect=t.connect, read=max(t.first_token, t.idle), write=t.connect, pool=t.connect
+        )
         self.thread = threading.Thread(target=self._run, name="orcli-attempt", daemon=True)
 
     def start(self) -> None:
@@ -437,11 +457,10 @@ class _Pump:
                 self.queue.put(("error", exc))
 
     def get(self, timeout: float) -> tuple[str, Any] | None:
+        """The next item, or None once `timeout` has run out: a deadline that has passed is final, even
+        while items (a flood of keep-alives) are still queued."""
         if timeout <= 0:
-            try:
-                return self.queue.get_nowait()
-            except queue.Empty:
-                return None
+            return None
         try:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
@@ -452,7 +471,5 @@ class _Pump:
         self.abandoned.set()
         response = self.response
         if response is not None and self.thread.is_alive():
-            try:
+            with contextlib.suppress(Exception):  # best effort from another thread
                 response.close()
-            except Exception:  # noqa: BLE001 - best effort from another thread
-                pass

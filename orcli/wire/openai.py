@@ -345,9 +345,11 @@ def parse_completion(body: bytes) -> Completion:
     if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
         raise MalformedResponse("response choice has no message")
     finish = _opt_str(choice.get("finish_reason"))
-    if finish == "error" and isinstance(choice.get("error"), dict | str):
-        # OpenRouter: partial content plus choices[0].error; the error says what went wrong.
-        raise UpstreamErrorInBody(_error_from(choice["error"], _text(body)))
+    if finish == "error":
+        # OpenRouter: partial content plus an error (in the choice or at the top); it says what went wrong.
+        for err in (choice.get("error"), obj.get("error")):
+            if isinstance(err, dict | str):
+                raise UpstreamErrorInBody(_error_from(err, _text(body)))
     content = _content_text(choice["message"].get("content"))
     if content is None:
         raise MalformedResponse("response message content is neither text nor a list of parts")
