@@ -82,7 +82,11 @@ def _check_transport_security(route: Any) -> None:
 
     for attempt in route.plan.attempts:
         provider = route.profile.providers[attempt.endpoint.provider]
-        if provider.base_url.startswith("http://") and not provider.allow_insecure and not is_loopback(provider.base_url):
+        if (
+            provider.base_url.startswith("http://")
+            and not provider.allow_insecure
+            and not is_loopback(provider.base_url)
+        ):
             raise UsageError(
                 f"provider `{provider.name}` uses plain http:// to a non-loopback host ({provider.base_url}): "
                 "keys and prompts would cross the network in clear text. Use https://, or set "

@@ -37,7 +37,9 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks (never 
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).")]
 
 # -- routing and request flags shared by ask and explain-route ----------------------------------------
-ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", help="Model; repeat for fallbacks (primary first).")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option("--model", "-m", help="Model; repeat for fallbacks (primary first).")
+]
 SortOpt = Annotated[str | None, typer.Option("--sort", help="price | latency | throughput.")]
 PartitionOpt = Annotated[str | None, typer.Option("--partition", help="model (default) | none.")]
 OrderOpt = Annotated[list[str] | None, typer.Option("--order", help="Providers to try first, in order (a,b).")]
@@ -52,7 +54,7 @@ ZdrOpt = Annotated[bool, typer.Option("--zdr", help="Only zero-data-retention pr
 QuantOpt = Annotated[list[str] | None, typer.Option("--quantizations", help="Allowed quantizations (fp8,bf16).")]
 MaxPriceOpt = Annotated[str | None, typer.Option("--max-price", help="e.g. prompt=1,completion=2 (USD per 1M tokens).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Make the load-balancing draw repeatable.")]
-SkipUnhealthyOpt = Annotated[bool, typer.Option("--skip-unhealthy", help="Reject endpoints whose circuit is open.")]
+SkipUnhealthyOpt = Annotated[bool, typer.Option("--skip-unhealthy", help="Reject endpoints in cooldown or unstable.")]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
 OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Request option KEY=VALUE (repeatable).")]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Maximum completion tokens.", min=1)]
@@ -121,9 +123,10 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
                 _print_traceback()
             out.error(exc, getattr(exc, "document", None))
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("\norcli: interrupted\n")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            sys.stderr.write("\norcli: terminated\n" if terminated else "\norcli: interrupted\n")
+            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             _silence_broken_pipe()
             raise typer.Exit(0) from None
@@ -137,12 +140,15 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
 
     # Typer reads the signature: show it the command's own parameters, without the injected `out`.
     signature = inspect.signature(command, eval_str=True)
-    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[p for p in signature.parameters.values() if p.name != "out"]
-    )
+    parameters = [p for p in signature.parameters.values() if p.name != "out"]
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__name__ = command.__name__
     wrapper.__doc__ = command.__doc__
-    wrapper.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != "out"}
+    # The annotations evaluated once above, not the strings of `from __future__ import annotations`: Typer's
+    # get_type_hints would evaluate every string again on each run (start-up time, not behaviour).
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters if p.annotation is not p.empty}
+    if signature.return_annotation is not signature.empty:
+        wrapper.__annotations__["return"] = signature.return_annotation
     wrapper.__module__ = command.__module__
     return wrapper
 
@@ -307,7 +313,9 @@ def ask(
     max_tokens: MaxTokensOpt = None,
     no_stdin: NoStdinOpt = False,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")
+    ] = False,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001)
     ] = None,
@@ -359,6 +367,54 @@ from orcli.health_cli import register_health  # noqa: E402 - after the shared op
 register_health(app, health_app)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that it unwinds like Ctrl-C: output kept, attempt recorded."""
+
+
+EXIT_TERMINATED = 128 + 15
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def run() -> None:
     """Console-script entry: let Typer parse; every command's own errors are handled by `handled`."""
-    app(prog_name="orcli")
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    argv = sys.argv[1:]
+    try:
+        code = _app_for(argv[:1])(prog_name="orcli", standalone_mode=False)
+    except Exception as exc:
+        # Click's own usage errors (a bad flag value, an unknown option) raised before any command runs.
+        if not (hasattr(exc, "exit_code") and hasattr(exc, "show") and hasattr(exc, "format_message")):
+            raise
+        if "--json" in argv:
+            error = {"kind": "usage", "message": exc.format_message(), "exit_code": exc.exit_code}
+            sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+        exc.show()
+        code = exc.exit_code
+    except KeyboardInterrupt:  # Click's Abort is raised only by prompts, which orcli never shows
+        code = EXIT_INTERRUPTED
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _app_for(first: list[str]) -> typer.Typer:
+    """The app to run: when the first argument names a command, a view of `app` with that command alone.
+
+    Typer builds a Click command for every registered command on each run (~5 ms of start-up); a command's
+    parsing, help and errors do not depend on its siblings, so building just the one invoked is the same
+    CLI. Anything else (options first, --help, an unknown name) runs the whole app.
+    """
+    import copy
+
+    name = first[0] if first else None
+    commands = [c for c in app.registered_commands if c.name == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    view = copy.copy(app)
+    view.registered_commands = commands
+    view.registered_groups = groups
+    return view

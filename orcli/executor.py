@@ -74,6 +74,7 @@ class _AttemptFailed(Exception):
     def __init__(self, failure: Failure, wrote_output: bool = False, ttft: float | None = None) -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.interrupt: KeyboardInterrupt | None = None
         self.wrote_output = wrote_output
         self.ttft = ttft
 
@@ -154,7 +155,7 @@ class Executor:
                 self._record(attempt, report, failure)
                 self.on_event(Event("failed", attempt, report.error or ""))
                 if failure.cls is FailureClass.CANCELLED:
-                    raise KeyboardInterrupt from None
+                    raise exc.interrupt or KeyboardInterrupt() from None
                 if failure.cls is FailureClass.STREAM:
                     raise Failed("stream", reports, report.error or "the stream broke") from None
                 if failure.cls is FailureClass.REQUEST:
@@ -208,8 +209,10 @@ class Executor:
         pump.start()
         try:
             return self._consume(pump, stream, start, total_deadline)
-        except KeyboardInterrupt:
-            raise _AttemptFailed(cancelled("interrupted by the user (Ctrl-C)")) from None
+        except KeyboardInterrupt as interrupt:
+            failed = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
+            failed.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
+            raise failed from None
         finally:
             pump.abandon()
 

@@ -26,9 +26,15 @@ def register_health(app: typer.Typer, health_app: typer.Typer) -> None:
 @handled
 def health_main(
     ctx: typer.Context,
-    probe: Annotated[bool, typer.Option("--probe", help="Send a tiny request to each endpoint; exit 1 on any failure.")] = False,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Probe only this model (repeatable).")] = None,
-    provider: Annotated[list[str] | None, typer.Option("--provider", help="Probe only this provider (repeatable).")] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Send a tiny request to each endpoint; exit 1 on any failure.")
+    ] = False,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Probe only this model (repeatable).")
+    ] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", help="Probe only this provider (repeatable).")
+    ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,

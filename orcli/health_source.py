@@ -35,7 +35,9 @@ def snapshot_from(store: Store, profile: Profile, now: float | None = None) -> H
     return derive(store.outcomes(since=now - history_horizon(profile.health)), now, profile.health)
 
 
-def load_snapshot(profile: Profile, env: Mapping[str, str], now: float | None = None) -> tuple[HealthSnapshot, list[str]]:
+def load_snapshot(
+    profile: Profile, env: Mapping[str, str], now: float | None = None
+) -> tuple[HealthSnapshot, list[str]]:
     store, snapshot, warnings = open_health(profile, env, now)
     if store is not None:
         store.close()

@@ -51,7 +51,11 @@ def _sort_reason(sort: Sort, c: Candidate) -> str:
         source = "observed" if c.health.median_ttft is not None else "hint"
         return f"sort=latency: {c.latency:.2f}s ({source})" if c.latency is not None else "sort=latency: unknown, last"
     source = "observed" if c.health.median_tps is not None else "hint"
-    return f"sort=throughput: {c.throughput:.0f} tok/s ({source})" if c.throughput is not None else "sort=throughput: unknown, last"
+    return (
+        f"sort=throughput: {c.throughput:.0f} tok/s ({source})"
+        if c.throughput is not None
+        else "sort=throughput: unknown, last"
+    )
 
 
 def inverse_square_draw(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
@@ -77,26 +81,34 @@ def _order_position(order: Sequence[str], provider: str) -> int | None:
 
 
 def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Random) -> Ranked:
-    """Rank endpoints not pinned by `order`: by sort key, or by the load-balanced draw."""
-    if prefs.sort is not None:
-        ranked = sorted(candidates, key=lambda c: sort_key(prefs.sort, c))  # type: ignore[arg-type]
-        return [(c, _sort_reason(prefs.sort, c)) for c in ranked]
+    """Rank endpoints not pinned by `order`: by sort key, or by the load-balanced draw.
+
+    Either way an endpoint with a recent outage (unstable) goes after the stable ones (SPEC §3: health
+    moves it to the back of its model's list, it does not reject it).
+    """
     stable = [c for c in candidates if c.health.stable]
-    unstable = sorted((c for c in candidates if not c.health.stable), key=lambda c: (c.cost, c.endpoint.provider))
-    out: Ranked = []
+    unstable = [c for c in candidates if not c.health.stable]
+    if prefs.sort is not None:
+        by = prefs.sort
+        out = [(c, _sort_reason(by, c)) for c in sorted(stable, key=lambda c: sort_key(by, c))]
+        for c in sorted(unstable, key=lambda c: sort_key(by, c)):
+            out.append((c, f"{c.health.describe()}: after stable endpoints; {_sort_reason(by, c)}"))
+        return out
+    out = []
     drawn = inverse_square_draw(stable, rng)
-    free = sum(1 for c in stable if c.cost == 0)
-    total_weight = sum(1 / (c.cost * c.cost) for c in stable if c.cost > 0)
+    # A price so small that its square underflows is free as far as the draw is concerned.
+    free = sum(1 for c in stable if c.cost * c.cost == 0)
+    total_weight = sum(1 / (c.cost * c.cost) for c in stable if c.cost * c.cost > 0)
     for c in drawn:
         if len(stable) == 1:
             why = "only stable endpoint"
-        elif c.cost == 0:
+        elif c.cost * c.cost == 0:
             why = "free: wins the weighted draw outright"
         else:
             share = 0.0 if free else (1 / (c.cost * c.cost)) / total_weight
             why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(stable)} stable"
         out.append((c, why))
-    for c in unstable:
+    for c in sorted(unstable, key=lambda c: (c.cost, c.endpoint.provider)):
         out.append((c, f"{c.health.describe()}: after stable endpoints, cheapest first"))
     return out
 

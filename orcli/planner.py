@@ -32,11 +32,7 @@ _QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
 def expected_cost(endpoint: Endpoint, request: Request) -> float:
     """SPEC §4 "price": expected USD cost of this request on this endpoint."""
     p = endpoint.price
-    return (
-        p.prompt * request.prompt_tokens / 1e6
-        + p.completion * request.expected_completion_tokens / 1e6
-        + p.request
-    )
+    return p.prompt * request.prompt_tokens / 1e6 + p.completion * request.expected_completion_tokens / 1e6 + p.request
 
 
 def _quantization_allowed(wanted: tuple[str, ...], actual: str | None) -> bool:
@@ -170,7 +166,7 @@ def plan(
     sizing = _size_and_price_filters(prefs, request, has_key)
     rejected: list[Rejection] = []
     survivors_by_model: list[list[Candidate]] = []
-    for model_rank, (model, endpoints) in enumerate(by_model.items()):
+    for model_rank, endpoints in enumerate(by_model.values()):
         after_policy: list[Endpoint] = []
         for e in endpoints:
             verdict = _first_verdict(policy, e, profile.providers[e.provider])
@@ -192,9 +188,11 @@ def plan(
                 rejected.append(Rejection(e.model, e.provider, *verdict))
                 continue
             h = health.get(e.model, e.provider)
-            if prefs.skip_unhealthy and h.state is HealthState.COOLDOWN:
+            # SPEC §3: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
+            if prefs.skip_unhealthy and h.state is not HealthState.HEALTHY:
+                what = "circuit open" if h.state is HealthState.COOLDOWN else "recent outage"
                 rejected.append(Rejection(e.model, e.provider, RejectionCode.UNHEALTHY,
-                                          f"circuit open: {h.describe()} (--skip-unhealthy)"))  # fmt: skip
+                                          f"{what}: {h.describe()} (--skip-unhealthy)"))  # fmt: skip
                 continue
             survivors.append(Candidate(e, expected_cost(e, request), h, model_rank))
         survivors_by_model.append(survivors)

@@ -29,7 +29,9 @@ def parse_max_price(text: str) -> MaxPrice:
             key, raw = "", part
         key = key.strip()
         if key not in ("", "prompt", "completion", "request"):
-            raise UsageError(f"--max-price: unknown price `{key}`; use prompt=, completion= or request= (USD per 1M tokens).")
+            raise UsageError(
+                f"--max-price: unknown price `{key}`; use prompt=, completion= or request= (USD per 1M tokens)."
+            )
         try:
             number = float(raw)
         except ValueError:
@@ -70,14 +72,17 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
     for key, raw in overrides.items():
         take(key, raw, FLAG)
 
-    try:
-        sort = Sort(values["sort"]) if values.get("sort") is not None else None
-        partition = Partition(values.get("partition", Partition.MODEL))
-        data_collection = str(values.get("data_collection", "allow"))
-        if data_collection not in ("allow", "deny"):
-            raise ValueError(f"data_collection must be allow or deny, got `{data_collection}`")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    def choice(key: str, options: tuple[str, ...], default: str | None) -> str | None:
+        raw = values.get(key, default)
+        if raw is None or raw in options:
+            return raw  # type: ignore[return-value]
+        where = f"--{key.replace('_', '-')}" if sources.get(key) == FLAG else f"{key} in the profile's [routing]"
+        raise UsageError(f"{where}: expected one of {', '.join(options)}; got `{raw}`.")
+
+    by = choice("sort", tuple(s.value for s in Sort), None)
+    sort = Sort(by) if by is not None else None
+    partition = Partition(choice("partition", tuple(p.value for p in Partition), Partition.MODEL.value))
+    data_collection = str(choice("data_collection", ("allow", "deny"), "allow"))
     if partition is Partition.NONE and sort is None:
         raise UsageError(
             'partition "none" ranks endpoints of all models together and needs a sort key: '

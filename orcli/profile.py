@@ -70,7 +70,9 @@ def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
     if spec == "default":
         # With no default of the user's own, the bundled example keeps a fresh install usable.
         return bundled_profiles_dir() / "example.toml"
-    known = sorted({p.stem for d in (user_profiles_dir(), bundled_profiles_dir()) if d.is_dir() for p in d.glob("*.toml")})
+    known = sorted(
+        {p.stem for d in (user_profiles_dir(), bundled_profiles_dir()) if d.is_dir() for p in d.glob("*.toml")}
+    )
     hint = _did_you_mean(spec, known)
     raise ProfileError(
         f"no profile named `{spec}` (looked for {', '.join(str(p) for p in searched)}).{hint} "
@@ -89,7 +91,7 @@ def load_profile_file(path: Path) -> Profile:
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read the profile: {exc.strerror or exc}.") from None
     try:
-        text = raw_bytes.decode("utf-8")
+        text = raw_bytes.decode("utf-8").removeprefix("\ufeff")  # editors on Windows add a BOM
     except UnicodeDecodeError as exc:
         raise ProfileError(f"{path}: the profile is not UTF-8 text (byte {exc.start}).") from None
     return parse_profile(text, path)
@@ -110,7 +112,7 @@ def parse_profile(text: str, path: Path | str) -> Profile:
         shown = v.errors[:_MAX_ERRORS]
         more = len(v.errors) - len(shown)
         tail = f" (and {more} more)" if more else ""
-        raise ProfileError("invalid profile: " + "; ".join(shown) + tail + ".")
+        raise ProfileError("invalid profile: " + "; ".join(e.rstrip(".") for e in shown) + tail + ".")
     assert profile is not None
     return profile
 
@@ -167,7 +169,9 @@ class _Validator:
                 return None
             start, rest = hit, rest[1:]
         else:
-            hit = next((i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\s*{re.escape(first)}\s*\]", ln)), None)
+            hit = next(
+                (i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\s*{re.escape(first)}\s*\]", ln)), None
+            )
             if hit is None:
                 return hit
             start = hit
@@ -305,7 +309,13 @@ class _Validator:
         providers: dict[str, Provider] = {}
         for name, raw in value.items():
             keypath = f"providers.{name}"
-            if isinstance(raw, dict) and "base_url" not in raw and all(isinstance(v, dict) for v in raw.values()):
+            is_variants = (
+                isinstance(raw, dict)
+                and raw
+                and not set(raw) & set(PROVIDER_KEYS)
+                and all(isinstance(v, dict) for v in raw.values())
+            )
+            if is_variants:
                 # `[providers.deepinfra.turbo]` is how TOML spells the variant `deepinfra/turbo`.
                 for variant, sub in raw.items():
                     self.add_provider(providers, f"{name}/{variant}", sub, f"{keypath}.{variant}")
@@ -330,10 +340,12 @@ class _Validator:
         policy = table.get("data_collection", "allow")
         policy = self.string(policy, f"{keypath}.data_collection", POLICY_VALUES)
         zdr = self.boolean(table["zdr"], f"{keypath}.zdr") if "zdr" in table else False
-        insecure = self.boolean(table["allow_insecure"], f"{keypath}.allow_insecure") if "allow_insecure" in table else False
+        insecure = (
+            self.boolean(table["allow_insecure"], f"{keypath}.allow_insecure") if "allow_insecure" in table else False
+        )
         headers = table.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-            self.error(f"{keypath}.headers", "expected a table of string values, e.g. { X-Title = \"orcli\" }")
+            self.error(f"{keypath}.headers", 'expected a table of string values, e.g. { X-Title = "orcli" }')
             headers = {}
         if len(self.errors) != before:
             return
@@ -370,9 +382,17 @@ class _Validator:
                     f"{keypath}.provider",
                     f"unknown provider `{provider}`: no [providers.{provider}] table.{_did_you_mean(provider, providers)}",
                 )
-            upstream = self.string(table["upstream_model"], f"{keypath}.upstream_model") if "upstream_model" in table else model
+            upstream = (
+                self.string(table["upstream_model"], f"{keypath}.upstream_model")
+                if "upstream_model" in table
+                else model
+            )
             price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else Price()
-            context = self.integer(table["context_length"], f"{keypath}.context_length") if "context_length" in table else None
+            context = (
+                self.integer(table["context_length"], f"{keypath}.context_length")
+                if "context_length" in table
+                else None
+            )
             max_out = (
                 self.integer(table["max_completion_tokens"], f"{keypath}.max_completion_tokens")
                 if "max_completion_tokens" in table
@@ -410,4 +430,5 @@ class _Validator:
 
     def _provider_failed(self, name: str) -> bool:
         """A provider whose own table had errors is reported there, not again for each endpoint."""
-        return any(f"providers.{name}" in e for e in self.errors)
+        own = re.compile(rf"providers\.{re.escape(name)}[.:]")
+        return any(own.search(e) for e in self.errors)

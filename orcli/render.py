@@ -127,7 +127,11 @@ def preferences_table(route, console):
             continue  # defaults that change nothing would only add noise
         table.add_row(key, _plain(value), source)
     req = route.request
-    size = f"~{req.prompt_tokens:,} tokens (estimated)" if req.prompt_given else f"{req.prompt_tokens:,} tokens (no prompt: assumed)"
+    size = (
+        f"~{req.prompt_tokens:,} tokens (estimated)"
+        if req.prompt_given
+        else f"{req.prompt_tokens:,} tokens (no prompt: assumed)"
+    )
     table.add_row("prompt", size, "request")
     if req.max_tokens is not None:
         table.add_row("max_tokens", str(req.max_tokens), "request")
@@ -196,7 +200,11 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
                     {
                         "model": e.model,
                         "upstream_model": e.upstream_model,
-                        "price": {"prompt": e.price.prompt, "completion": e.price.completion, "request": e.price.request},
+                        "price": {
+                            "prompt": e.price.prompt,
+                            "completion": e.price.completion,
+                            "request": e.price.request,
+                        },
                         "context_length": e.context_length,
                         "max_completion_tokens": e.max_completion_tokens,
                         "quantization": e.quantization,

@@ -1,0 +1,699 @@
+"""orcli benchmark suite: every figure is a ratio against a reference measured in the same run.
+
+    python benchmarks/run.py [--quick] [--rounds N] [--json PATH] [--strict] [--only NAME ...]
+
+The machines are shared and noisy, so absolute times drift: process figures are run interleaved with their
+reference (the order rotates every round), medians are compared, and only the ratio is judged. A missed
+target is reported, not fatal (exit 0), unless --strict. Benchmarks are not tests: CI does not run this.
+
+Process figures run the console script users run (`orcli`, found next to sys.executable); if it is missing
+they fall back to `sys.executable -m orcli` and the table says so. Every orcli subprocess gets its own
+ORCLI_STATE_DIR and XDG_CONFIG_HOME (temp dirs); commands that read a prompt get `--no-stdin`. In-process
+figures talk to tests/upstream.py's server running in another process (as a real provider would), so the
+server's threads do not share the measured code's GIL. Failover is shown for the whole `ask`, but process
+noise (tens of ms) dwarfs its 5 ms target, so it is judged in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT / "tests"), str(HERE)]  # tests/upstream.py (loopback server), store_bench.py
+
+from upstream import Upstream, fake_keys, ok, refused_base_url, write_profile  # noqa: E402
+
+FLOOR_CODE = "import typer, rich.table, httpx, platformdirs"
+
+
+def _example_key_names() -> tuple[str, ...]:
+    """The api_key_env names of the bundled `example` profile: set, so explain-route plans every endpoint."""
+    from orcli.profile import bundled_profiles_dir
+
+    text = (bundled_profiles_dir() / "example.toml").read_text()
+    return tuple(sorted(set(re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M))))
+
+
+EXAMPLE_KEYS = _example_key_names()
+ANSWER = "The quick brown fox jumps over the lazy dog. " * 6  # 54 words: 54 content chunks when streamed
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    reference: str
+    result: str
+    target: str
+    passed: bool | None  # None: informational
+    data: dict = field(default_factory=dict)  # raw numbers for --json
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def _status(passed: bool | None) -> str:
+    return "-" if passed is None else "PASS" if passed else "FAIL"
+
+
+# ------------------------------------------------------------------------------------ process figures
+
+
+def orcli_command() -> tuple[list[str], str]:
+    script = Path(sys.executable).parent / ("orcli.exe" if os.name == "nt" else "orcli")
+    if script.is_file():
+        return [str(script)], f"console script {script}"
+    return [sys.executable, "-m", "orcli"], f"{sys.executable} -m orcli (no console script next to the interpreter)"
+
+
+def _clean_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and k not in EXAMPLE_KEYS}
+    env["XDG_CONFIG_HOME"] = str(tmp / "config")  # no user profiles shadow the bundled `example`
+    env["ORCLI_STATE_DIR"] = str(tmp / "state-default")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+@dataclass
+class Proc:
+    """One command of the rotation: argv, env, what it must print, and its timings."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    expect: str | None = None
+    before: Callable[[], None] | None = None  # untimed set-up before each run (e.g. forget health)
+    times: list[float] = field(default_factory=list)
+
+    def run(self, record: bool = True) -> float:
+        if self.before:
+            self.before()
+        start = time.perf_counter()
+        done = subprocess.run(self.argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0 or (self.expect is not None and self.expect not in done.stdout):
+            raise RuntimeError(
+                f"{self.name}: exit {done.returncode}\n$ {' '.join(self.argv)}\n"
+                f"stdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-2000:]}"
+            )
+        if record:
+            self.times.append(elapsed)
+        return elapsed
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def _forget_health(state_dir: Path) -> Callable[[], None]:
+    """Reset the store between failover runs: a remembered failure would demote the dead provider."""
+
+    def reset() -> None:
+        from orcli.store import Store
+
+        store, _ = Store.open(state_dir)
+        if store is not None:
+            store.reset()
+            store.close()
+
+    return reset
+
+
+def process_figures(rounds: int, tmp: Path, wanted: set[str]) -> tuple[list[Row], str]:
+    orcli, how = orcli_command()
+    base = _clean_env(tmp)
+
+    def env_with(state: str, **extra: str) -> dict[str, str]:
+        return {**base, "ORCLI_STATE_DIR": str(tmp / state), **extra}
+
+    example_keys = {k: "sk-bench-not-a-real-key" for k in EXAMPLE_KEYS}  # every endpoint has credentials
+    procs: dict[str, Proc] = {
+        "floor": Proc("floor", [sys.executable, "-c", FLOOR_CODE], dict(base)),
+        "version": Proc("version", [*orcli, "--version"], env_with("s-version"), expect="orcli "),
+        "explain": Proc(
+            "explain",
+            [*orcli, "explain-route", "--profile", "example", "--no-stdin", "--seed", "1"],
+            env_with("s-explain", **example_keys),
+            expect="Attempt plan",
+        ),
+    }
+    upstream = Upstream().start()
+    try:
+        keys = fake_keys(["dead", "alpha"])
+        profiles = tmp / "profiles"
+        profiles.mkdir(exist_ok=True)
+        ask_profile = write_profile(profiles / "ask.toml", upstream, ["alpha"], extra_routing={"sort": "price"})
+        dead = {"dead": {"base_url": refused_base_url()}}
+        failover_profile = write_profile(
+            profiles / "failover.toml",
+            upstream,
+            ["dead", "alpha"],
+            extra_routing={"sort": "price"},
+            provider_extra=dead,
+        )
+        upstream.script("alpha", ok(ANSWER))
+        ask = ["ask", "--no-stdin", "hello"]
+        ask_argv = [*orcli, *ask, "--profile", str(ask_profile)]
+        procs["ask"] = Proc("ask", ask_argv, env_with("s-ask", **keys), ANSWER[:20])
+        procs["failover"] = Proc(
+            "failover",
+            [*orcli, *ask, "--profile", str(failover_profile)],
+            env_with("s-failover", **keys),
+            ANSWER[:20],
+            before=_forget_health(tmp / "s-failover"),
+        )
+        procs["no_dead"] = Proc(
+            "no_dead",
+            [*orcli, *ask, "--profile", str(ask_profile)],
+            env_with("s-no-dead", **keys),
+            ANSWER[:20],
+            before=_forget_health(tmp / "s-no-dead"),
+        )
+        selected = [
+            p
+            for p in procs.values()
+            if p.name == "floor" or (p.name in ("failover", "no_dead") and "failover" in wanted) or p.name in wanted
+        ]
+        for p in selected:  # warm-up: bytecode caches, page cache, store creation; not timed
+            p.run(record=False)
+            p.run(record=False)
+        if "failover" in wanted:  # the failover run really fails over: dead first, then alpha serves
+            check = procs["failover"]
+            check.before()  # type: ignore[misc]
+            done = subprocess.run(
+                [*check.argv, "--json"],
+                env=check.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            tried = [(a["provider"], a["outcome"]) for a in json.loads(done.stdout)["attempts"]]
+            if tried != [("dead", "failed"), ("alpha", "success")]:
+                raise RuntimeError(f"failover run did not fail over as planned: {tried}")
+        rng = random.Random(7)
+        for r in range(rounds):
+            order = list(selected)
+            rng.shuffle(order)
+            if r % 2:
+                order.reverse()
+            for p in order:
+                p.run()
+            print(f"\r  process figures: round {r + 1}/{rounds}", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        calls = upstream.count("alpha")
+    finally:
+        upstream.stop()
+
+    floor = procs["floor"].median
+    rows: list[Row] = []
+    for name, label, target in (
+        ("version", "orcli --version", 0.35),
+        ("explain", "orcli explain-route -p example", 1.0),
+        ("ask", "orcli ask (loopback, streamed)", 1.5),
+    ):
+        if name not in wanted:
+            continue
+        p = procs[name]
+        ratio = p.median / floor
+        rows.append(
+            Row(
+                f"{label}",
+                _ms(p.median),
+                f"floor {_ms(floor)}",
+                f"{ratio:.2f}x",
+                f"<= {target}x",
+                ratio <= target,
+                {
+                    "median_s": p.median,
+                    "reference_median_s": floor,
+                    "ratio": ratio,
+                    "target_ratio": target,
+                    "times_s": p.times,
+                    "reference_times_s": procs["floor"].times,
+                },
+            )
+        )
+    if "failover" in wanted:
+        f, n = procs["failover"], procs["no_dead"]
+        paired = [a - b for a, b in zip(f.times, n.times, strict=True)]
+        delta = statistics.median(paired)
+        q1, _, q3 = statistics.quantiles(paired, n=4) if len(paired) > 1 else (delta, delta, delta)
+        # Process noise here is tens of ms, far above the 5 ms target: shown, but judged in process below.
+        rows.append(
+            Row(
+                "failover past refused conn (ask)",
+                _ms(f.median),
+                f"without it {_ms(n.median)}",
+                f"{delta * 1000:+.1f} ms paired median (IQR {q1 * 1000:+.0f}..{q3 * 1000:+.0f} ms)",
+                "<= +5 ms (judged in process)",
+                None,
+                {
+                    "median_s": f.median,
+                    "reference_median_s": n.median,
+                    "paired_delta_median_s": delta,
+                    "delta_of_medians_s": f.median - n.median,
+                    "target_delta_s": 0.005,
+                    "times_s": f.times,
+                    "reference_times_s": n.times,
+                    "upstream_requests": calls,
+                },
+            )
+        )
+    return rows, how
+
+
+# ----------------------------------------------------------------------------------- in-process figures
+
+
+_SERVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from upstream import Upstream, ok
+up = Upstream().start()
+up.script("alpha", ok(sys.argv[2]))
+print(up.url, flush=True)
+sys.stdin.read()
+up.stop()
+"""
+
+
+class _RemoteUpstream:
+    """tests/upstream.py's server in its own process: in-process figures then time the client alone, as
+    with a real provider, instead of sharing one GIL with the server's threads."""
+
+    def __enter__(self) -> _RemoteUpstream:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError("the upstream server process did not start")
+        return self
+
+    def base_url(self, provider: str) -> str:
+        return f"{self.url}/{provider}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def _median_of(fns: dict[str, Callable[[], object]], n: int, warmup: int = 20) -> dict[str, list[float]]:
+    """Run each function n times, interleaved, the order alternating every round; raw samples per name."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    items = list(fns.items())
+    for i in range(n):
+        for name, fn in items if i % 2 == 0 else reversed(items):
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
+    import queue
+    import threading
+
+    import httpx
+
+    from orcli.executor import Executor
+    from orcli.profile import load_profile_file
+    from orcli.store import Store
+    from orcli.types import HEALTHY, PlannedAttempt
+    from orcli.wire import openai as wire
+
+    rows: list[Row] = []
+    keys = fake_keys(["dead", "alpha"])
+    messages = wire.build_messages("hello", None)
+    with _RemoteUpstream() as upstream, httpx.Client(follow_redirects=False) as client:
+        dead = {"dead": {"base_url": refused_base_url()}}
+        path = write_profile(tmp / "inproc.toml", upstream, ["dead", "alpha"], provider_extra=dead)  # type: ignore[arg-type]
+        profile = load_profile_file(path)
+        attempts = {e.provider: PlannedAttempt(1, e, 0.0, HEALTHY, "bench") for e in profile.endpoints}
+        alpha = attempts["alpha"]
+
+        if "executor" in wanted:
+            executor = Executor(client, profile.providers, keys, profile.timeouts, sink=lambda s: None)
+            url = f"{profile.providers['alpha'].base_url}/chat/completions"
+            body = wire.build_body(alpha.endpoint.upstream_model, messages, {}, True)
+            headers = wire.build_headers(keys["ORCLI_TEST_KEY_ALPHA"], {}, stream=True)
+
+            def raw() -> None:
+                with client.stream("POST", url, json=body, headers=headers) as response:
+                    for _ in response.iter_raw():
+                        pass
+
+            def raw_via_thread() -> None:
+                """Diagnostic: the raw request read on a thread, chunks handed over a queue (as _Pump does)."""
+                chunks: queue.Queue[bytes | None] = queue.Queue()
+
+                def pump() -> None:
+                    with client.stream("POST", url, json=body, headers=headers) as response:
+                        for chunk in response.iter_raw():
+                            chunks.put(chunk)
+                    chunks.put(None)
+
+                threading.Thread(target=pump, daemon=True).start()
+                while chunks.get(timeout=30) is not None:
+                    pass
+
+            def orcli_run() -> None:
+                result = executor.run([alpha], messages, {}, stream=True)
+                assert result.content == ANSWER
+
+            with client.stream("POST", url, json=body, headers=headers) as response:
+                stream_bytes = response.read()
+
+            def parse_only() -> None:
+                """Diagnostic: SSE decoding and JSON parsing of the same stream, no network."""
+                decoder = wire.SSEDecoder()
+                for event in decoder.feed(stream_bytes) + decoder.close():
+                    wire.parse_stream_event(event.data)
+
+            samples = _median_of({"orcli": orcli_run, "raw": raw, "thread": raw_via_thread, "parse": parse_only}, n)
+            ex, ref, thread, parse = (statistics.median(samples[k]) for k in ("orcli", "raw", "thread", "parse"))
+            ratio = ex / ref
+            rows.append(
+                Row(
+                    "executor, 1 streamed completion",
+                    _ms(ex),
+                    f"raw httpx {_ms(ref)}",
+                    f"{ratio:.2f}x (hand-off via thread {(thread - ref) * 1000:+.1f} ms, SSE+JSON parse "
+                    f"{parse * 1000:.1f} ms)",
+                    "<= 1.1x",
+                    ratio <= 1.1,
+                    {
+                        "median_s": ex,
+                        "reference_median_s": ref,
+                        "ratio": ratio,
+                        "target_ratio": 1.1,
+                        "n": n,
+                        "raw_via_thread_median_s": thread,
+                        "parse_only_median_s": parse,
+                        "stream_bytes": len(stream_bytes),
+                        "answer_words": len(ANSWER.split()),
+                    },
+                )
+            )
+
+        if "failover" in wanted:
+            # The same failover in process, with the store recording outcomes as ask does: no process noise.
+            store, _ = Store.open(tmp / "s-inproc")
+            assert store is not None
+            executor = Executor(
+                client, profile.providers, keys, profile.timeouts, sink=lambda s: None, on_outcome=store.record
+            )
+            with_dead = [attempts["dead"], PlannedAttempt(2, alpha.endpoint, 0.0, HEALTHY, "bench")]
+            samples = _median_of(
+                {
+                    "dead": lambda: executor.run(with_dead, messages, {}),
+                    "alive": lambda: executor.run([alpha], messages, {}),
+                },
+                n,
+            )
+            store.close()
+            fo, base = statistics.median(samples["dead"]), statistics.median(samples["alive"])
+            delta = fo - base
+            rows.append(
+                Row(
+                    "failover past refused conn (in process)",
+                    _ms(fo),
+                    f"without it {_ms(base)}",
+                    f"{delta * 1000:+.2f} ms",
+                    "<= +5 ms",
+                    delta <= 0.005,
+                    {"median_s": fo, "reference_median_s": base, "delta_s": delta, "n": n},
+                )
+            )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- planner
+
+
+def synthetic_profile_text(n: int) -> tuple[str, list[str]]:
+    """A profile of `n` endpoints: n/20 models, each on 20 of n/10 providers; prices, limits, parameters vary."""
+    models = max(1, n // 20)
+    providers = max(20, n // 10)
+    lines = ["[routing]", 'models = ["m0"]', ""]
+    for p in range(providers):
+        lines += [
+            f"[providers.p{p}]",
+            f'base_url = "https://p{p}.example.com/v1"',
+            f'api_key_env = "P{p}_KEY"',
+            f'data_collection = "{"deny" if p % 3 else "allow"}"',
+            f"zdr = {'true' if p % 4 == 0 else 'false'}",
+            "",
+        ]
+    quants = ["fp8", "bf16", "fp16", "int4"]
+    for i in range(n):
+        m, j = divmod(i, 20)
+        p = (m * 7 + j * 13) % providers
+        lines += [
+            "[[endpoint]]",
+            f'model = "org/model-{m}"',
+            f'provider = "p{p}"',
+            f"price = {{ prompt = {0.05 + (i * 37 % 200) / 100:.2f}, completion = {0.1 + (i * 53 % 400) / 100:.2f} }}",
+            f"context_length = {[8192, 32768, 131072][i % 3]}",
+            f'quantization = "{quants[i % 4]}"',
+            f"parameters = {json.dumps(['temperature', 'max_tokens'] + (['tools'] if i % 2 else []))}",
+            f"latency = {0.2 + (i % 10) / 10:.1f}",
+            "",
+        ]
+    # Ensure one profile-level rule of each kind works over many models: every model is requested.
+    return "\n".join(lines), [f"org/model-{m}" for m in range(models)]
+
+
+def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
+    """plan() over every endpoint (all models requested: the worst case), sizes interleaved so drift hits
+    all alike; with the collector on (what a process sees) and off (the planner's own work), plus a
+    3-model request (the usual case: a scan of the profile) and tracemalloc's peak."""
+    from orcli.planner import plan
+    from orcli.preferences import merge
+    from orcli.profile import parse_profile
+    from orcli.types import EndpointHealth, HealthSnapshot, HealthState, Request
+
+    request = Request(prompt_tokens=2000, max_tokens=None, parameters=frozenset({"temperature", "tools"}))
+    bad = EndpointHealth(state=HealthState.UNSTABLE, stable=False, requests=3, failures=2)
+    cases: dict[int, dict] = {}
+    for n in sizes:
+        text, models = synthetic_profile_text(n)
+        t0 = time.perf_counter()
+        profile = parse_profile(text, f"<synthetic {n}>")
+        parse_s = time.perf_counter() - t0
+        del text
+        assert len(profile.endpoints) == n
+        routing = {"ignore": ["p5"], "order": ["p1", "p2"], "data_collection": "deny", "max_price": {"prompt": 1.8}}
+        health = HealthSnapshot({e.key: bad for e in profile.endpoints[::50]})
+        no_key = frozenset(name for i, name in enumerate(profile.providers) if i % 9 == 0)
+
+        def has_key(p, _skip=no_key):
+            return p.name not in _skip
+
+        cases[n] = {
+            "profile": profile,
+            "parse_s": parse_s,
+            "all": merge({"models": models, **routing}, {}),
+            "few": merge({"models": models[:3], **routing}, {}),
+            "health": health,
+            "has_key": has_key,
+        }
+        print(f"  planner: {n:,}-endpoint profile parsed in {parse_s:.2f} s", file=sys.stderr)
+
+    def once(n: int, which: str = "all"):
+        c = cases[n]
+        return plan(c["profile"], request, c[which], c["health"], seed=1, has_key=c["has_key"])
+
+    results = {n: once(n) for n in sizes}
+    on: dict[int, list[float]] = {n: [] for n in sizes}
+    off: dict[int, list[float]] = {n: [] for n in sizes}
+    few: dict[int, list[float]] = {n: [] for n in sizes}
+    for r in range(repeats):
+        for n in sizes if r % 2 == 0 else reversed(sizes):
+            gc.collect()
+            start = time.perf_counter()
+            once(n)
+            on[n].append(time.perf_counter() - start)
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                once(n)
+                off[n].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+            start = time.perf_counter()
+            once(n, "few")
+            few[n].append(time.perf_counter() - start)
+    rows: list[Row] = []
+    previous: int | None = None
+    growth_ok = True
+    for n in sizes:
+        gc.collect()
+        tracemalloc.start()
+        once(n)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        t_on, t_off, t_few = (statistics.median(x[n]) for x in (on, off, few))
+        growth = ""
+        if previous is not None:
+            g = t_on / statistics.median(on[previous])
+            growth_ok &= g <= 1.3 * n / previous
+            growth = f"; x{g:.1f} for x{n // previous}"
+        last = n == sizes[-1]
+        rows.append(
+            Row(
+                f"planner, {n:,} endpoints",
+                _ms(t_on),
+                "-",
+                f"{t_on / n * 1e6:.1f} us/endpoint{growth}; gc off {_ms(t_off)}; peak {peak / 2**20:.1f} MiB; "
+                f"3 models {_ms(t_few)}",
+                "linear; < 1 s" if last else "linear",
+                (t_on < 1.0 and growth_ok) if last else None,
+                {
+                    "endpoints": n,
+                    "median_s": t_on,
+                    "gc_off_median_s": t_off,
+                    "three_models_median_s": t_few,
+                    "samples_s": on[n],
+                    "peak_bytes": peak,
+                    "profile_parse_s": cases[n]["parse_s"],
+                    "attempts": len(results[n].attempts),
+                    "rejected": len(results[n].rejected),
+                },
+            )
+        )
+        previous = n
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- store
+
+
+def store_figures(per_writer: int, single_n: int) -> list[Row]:
+    import store_bench
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        single = store_bench.bench_single(single_n)
+        writers = 8
+        conc, rows_counted = store_bench.bench_concurrent(writers, per_writer)
+    expected = writers * per_writer
+    return [
+        Row(
+            "store write, 1 process",
+            f"{single:.3f} ms/write",
+            "-",
+            f"{single_n:,} writes",
+            "< 2 ms",
+            single < 2.0,
+            {"mean_ms": single, "writes": single_n},
+        ),
+        Row(
+            f"store write, {writers} writer processes",
+            f"{conc:.3f} ms/write",
+            "-",
+            f"rows {rows_counted:,}/{expected:,}",
+            "< 2 ms; no lost rows",
+            conc < 2.0 and rows_counted == expected,
+            {"mean_ms": conc, "rows": rows_counted, "expected_rows": expected, "writers": writers},
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store")
+
+
+def render(rows: list[Row]) -> str:
+    header = ("figure", "measured", "reference", "ratio / result", "target", "pass")
+    table = [header] + [(r.figure, r.measured, r.reference, r.result, r.target, _status(r.passed)) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    out = []
+    for i, line in enumerate(table):
+        out.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run; noisier)")
+    ap.add_argument("--rounds", type=int, help="process rounds (default 20, --quick 5)")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    ap.add_argument("--only", nargs="+", choices=ALL, help="run only these figures")
+    args = ap.parse_args(argv)
+    wanted = set(args.only or ALL)
+    rounds = args.rounds or (5 if args.quick else 20)
+    inproc_n = 50 if args.quick else 300
+    started = time.time()
+    rows: list[Row] = []
+    how = "-"
+    with tempfile.TemporaryDirectory(prefix="orcli-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        if wanted & {"version", "explain", "ask", "failover"}:
+            process_rows, how = process_figures(rounds, tmp, wanted)
+            rows += process_rows
+        if wanted & {"executor", "failover"}:
+            rows += executor_figures(inproc_n, tmp, wanted)
+        if "planner" in wanted:
+            rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
+        if "store" in wanted:
+            rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+    print(render(rows))
+    print(
+        f"\nprocess figures: {how}; median of {rounds} interleaved rounds. Peers (measured once against a "
+        "~146 ms floor, not re-run): llm --version ~704 ms (4.8x), sgpt --version ~1,520 ms (10.4x), "
+        "python -c 'import litellm' ~3,234 ms (22x)."
+    )
+    missed = [r.figure for r in rows if r.passed is False]
+    if missed:
+        print(f"missed: {', '.join(missed)}")
+    if args.json:
+        doc = {
+            "started": started,
+            "seconds": round(time.time() - started, 1),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "orcli_command": how,
+            "rounds": rounds,
+            "in_process_n": inproc_n,
+            "rows": [{**asdict(r), "status": _status(r.passed)} for r in rows],
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
