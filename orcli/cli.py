@@ -89,13 +89,37 @@ class Output:
             self._err = make_console(stderr=True, no_color=self.no_color)
         return self._err
 
+    @staticmethod
+    def _styled(stream: Any) -> bool:
+        """Colour and Rich only where a person looks: a terminal, or FORCE_COLOR (SPEC §5)."""
+        if os.environ.get("FORCE_COLOR"):
+            return True
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
     def note(self, text: str, style: str = "dim") -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self._styled(sys.stderr):
             self.err.print(text, style=style, markup=False, highlight=False)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
 
     def warn(self, text: str) -> None:
-        if not self.quiet:
-            self.err.print(f"warning: {text}", style="yellow", markup=False, highlight=False)
+        self.note(f"warning: {text}", style="yellow")
+
+    def table(self, table: Any) -> None:
+        """A table on stdout: drawn by Rich on a terminal, as plain ASCII in pipes (and fast there)."""
+        from orcli.tables import plain, to_rich
+
+        if self._styled(sys.stdout):
+            self.out.print(to_rich(table, self.out))
+        else:
+            sys.stdout.write(plain(table))
+            sys.stdout.flush()
 
     def json(self, doc: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -279,11 +303,10 @@ def explain_route(
             raise typer.Exit(EXIT_NO_ROUTE)
         out.json(doc)
         return
-    console = out.out
-    console.print(render.preferences_table(route, console))
-    console.print(render.plan_table(route.plan, console))
+    out.table(render.preferences_table(route))
+    out.table(render.plan_table(route.plan))
     if route.plan.rejected:
-        console.print(render.rejections_table(route.plan, console))
+        out.table(render.rejections_table(route.plan))
     if not route.plan.attempts:
         raise NoRouteError(
             f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."
@@ -359,7 +382,7 @@ def providers(
     if as_json:
         out.json(doc)
         return
-    out.out.print(render.providers_table(doc, out.out))
+    out.table(render.providers_table(doc))
 
 
 from orcli.health_cli import register_health  # noqa: E402 - after the shared options it uses

@@ -42,7 +42,6 @@ alone, flagged by `half_open`.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from enum import Enum
 from operator import attrgetter
@@ -196,7 +195,14 @@ def _derive_endpoint(rows: list[Outcome], now: float, settings: HealthSettings) 
         consecutive_failures=streak,
         last_error=None if last_error is None else short_error(last_error),
         last_error_age=None if last_error is None else max(now - last_error.at, 0.0),
-        median_ttft=statistics.median(ttfts) if ttfts else None,
-        median_tps=statistics.median(tpss) if tpss else None,
+        median_ttft=_median(ttfts) if ttfts else None,
+        median_tps=_median(tpss) if tpss else None,
         half_open=open_until is not None and now >= open_until,
     )
+
+
+def _median(values: list[float]) -> float:
+    """The median; statistics.median would add ~9 ms of imports to every orcli start."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

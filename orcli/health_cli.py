@@ -50,7 +50,7 @@ def health_main(
     from orcli.profile import load_profile
 
     loaded = load_profile(profile, os.environ)
-    store, snapshot, notes = open_health(loaded, os.environ)
+    store, snapshot, notes = open_health(loaded, os.environ, create=probe)
     try:
         for note in notes:
             out.warn(note)
@@ -72,7 +72,7 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.out.print(_table(rows, out.out, probed))
+        out.table(_table(rows, probed))
         if probe and not quiet:
             out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
@@ -184,18 +184,15 @@ def _row(endpoint: Any, h: Any) -> dict[str, Any]:
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
-def _table(rows: list[dict[str, Any]], console: Any, probed: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    from orcli.render import table_box
+def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
+    from orcli.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
-    table = Table(title="Endpoint health", box=table_box(console), title_justify="left")
-    columns = ["model", "provider", "state", "requests", "failures", "success", "last error", "median ttft", "tok/s"]
+    names = ["model", "provider", "state", "requests", "failures", "success", "last error", "median ttft", "tok/s"]
     if probed:
-        columns.append("probe")
-    for name in columns:
-        table.add_column(name, justify="right" if name in ("requests", "failures", "success", "tok/s") else "left")
+        names.append("probe")
+    numeric = ("requests", "failures", "success", "tok/s")
+    table = TableData("Endpoint health", tuple(Column(n, right=n in numeric) for n in names), [])
     for r in rows:
         state = r["state"]
         if state == "cooldown":
@@ -220,5 +217,5 @@ def _table(rows: list[dict[str, Any]], console: Any, probed: list[dict[str, Any]
         if probed:
             p = probe_by_key.get((r["model"], r["provider"]))
             cells.append("-" if p is None else ("ok" if p["ok"] else f"FAILED: {p['error']}"))
-        table.add_row(*cells)
+        table.rows.append(tuple(cells))
     return table

@@ -13,14 +13,19 @@ if TYPE_CHECKING:
 
 
 def open_health(
-    profile: Profile, env: Mapping[str, str], now: float | None = None
+    profile: Profile, env: Mapping[str, str], now: float | None = None, create: bool = True
 ) -> tuple[Store | None, HealthSnapshot, list[str]]:
     """Open the store and derive the snapshot; never raises on a broken store: routing without history
     beats not routing. The caller closes the store (it stays open so `ask` can record outcomes)."""
-    from orcli.store import Store, default_state_dir
+    from orcli.paths import FILENAME, default_state_dir
+
+    state_dir = default_state_dir(env)
+    if not create and not (state_dir / FILENAME).exists():
+        return None, HealthSnapshot(), []  # no history yet: nothing to read, no sqlite to load
+    from orcli.store import Store
 
     now = time.time() if now is None else now
-    store, warnings = Store.open(default_state_dir(env))
+    store, warnings = Store.open(state_dir)
     if store is None:
         return None, HealthSnapshot(), warnings
     snapshot = snapshot_from(store, profile, now)
@@ -38,7 +43,7 @@ def snapshot_from(store: Store, profile: Profile, now: float | None = None) -> H
 def load_snapshot(
     profile: Profile, env: Mapping[str, str], now: float | None = None
 ) -> tuple[HealthSnapshot, list[str]]:
-    store, snapshot, warnings = open_health(profile, env, now)
+    store, snapshot, warnings = open_health(profile, env, now, create=False)
     if store is not None:
         store.close()
     return snapshot, warnings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orcli.names import name_matches
 from orcli.types import Endpoint, EndpointHealth, HealthState, Partition, Preferences, Sort
@@ -13,8 +13,7 @@ from orcli.types import Endpoint, EndpointHealth, HealthState, Partition, Prefer
 _UNKNOWN = math.inf
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     endpoint: Endpoint
     cost: float
     health: EndpointHealth

@@ -89,7 +89,7 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
             "add --sort price|latency|throughput (or sort = ... in the profile's [routing])."
         )
     models = tuple(dict.fromkeys(values.get("models", ())))  # type: ignore[arg-type]
-    for key in Preferences.__dataclass_fields__:
+    for key in Preferences._fields:
         if key != "sources":
             sources.setdefault(key, DEFAULT)
     return Preferences(

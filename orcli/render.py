@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from orcli.preferences import as_dict
+from orcli.tables import Column, TableData
 from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
 
 
@@ -30,13 +31,6 @@ def make_console(stderr: bool = False, no_color: bool = False, file: IO[str] | N
         soft_wrap=False,
         emoji=False,
     )
-
-
-def table_box(console):
-    from rich import box
-
-    # No box-drawing characters outside a terminal: pipes and logs get plain ASCII.
-    return box.ROUNDED if console.is_terminal and console.encoding.lower().startswith("utf") else box.ASCII
 
 
 def money_per_million(value: float) -> str:
@@ -113,30 +107,25 @@ def explain_json(route) -> dict[str, Any]:
     }
 
 
-def preferences_table(route, console):
-    from rich.table import Table
-
-    table = Table(title="Effective preferences", box=table_box(console), title_justify="left")
-    table.add_column("preference")
-    table.add_column("value")
-    table.add_column("from", style="dim")
+def preferences_table(route) -> TableData:
+    table = TableData("Effective preferences", (Column("preference"), Column("value"), Column("from", dim=True)), [])
     values = as_dict(route.prefs)
     for key, value in values.items():
         source = route.prefs.sources.get(key, "default")
         if source == "default" and value in (None, [], {}, False, "allow", "model", True) and key != "models":
             continue  # defaults that change nothing would only add noise
-        table.add_row(key, _plain(value), source)
+        table.rows.append((key, _plain(value), source))
     req = route.request
     size = (
         f"~{req.prompt_tokens:,} tokens (estimated)"
         if req.prompt_given
         else f"{req.prompt_tokens:,} tokens (no prompt: assumed)"
     )
-    table.add_row("prompt", size, "request")
+    table.rows.append(("prompt", size, "request"))
     if req.max_tokens is not None:
-        table.add_row("max_tokens", str(req.max_tokens), "request")
+        table.rows.append(("max_tokens", str(req.max_tokens), "request"))
     if req.parameters:
-        table.add_row("parameters", ", ".join(sorted(req.parameters)), "request")
+        table.rows.append(("parameters", ", ".join(sorted(req.parameters)), "request"))
     return table
 
 
@@ -150,37 +139,30 @@ def _plain(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def plan_table(plan: Plan, console):
-    from rich.table import Table
-
-    table = Table(title="Attempt plan", box=table_box(console), title_justify="left")
-    for name, justify in (("#", "right"), ("model", "left"), ("provider", "left"), ("upstream model", "left"),
-                          ("price", "right"), ("context", "right"), ("health", "left"), ("why here", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+def plan_table(plan: Plan) -> TableData:
+    columns = (Column("#", right=True), Column("model"), Column("provider"), Column("upstream model"),
+               Column("price", right=True), Column("context", right=True), Column("health"), Column("why here"))  # fmt: skip
+    table = TableData("Attempt plan", columns, [])
     for a in plan.attempts:
         e = a.endpoint
-        table.add_row(
-            str(a.rank),
-            e.model,
-            e.provider,
-            e.upstream_model,
-            format_cost(a.cost_usd),
-            f"{e.context_length:,}" if e.context_length else "-",
-            _health_cell(a.health),
-            a.reason,
+        table.rows.append(
+            (
+                str(a.rank),
+                e.model,
+                e.provider,
+                e.upstream_model,
+                format_cost(a.cost_usd),
+                f"{e.context_length:,}" if e.context_length else "-",
+                _health_cell(a.health),
+                a.reason,
+            )
         )
     return table
 
 
-def rejections_table(plan: Plan, console):
-    from rich.table import Table
-
-    table = Table(title="Rejected", box=table_box(console), title_justify="left")
-    for name in ("model", "provider", "code", "detail"):
-        table.add_column(name)
-    for r in plan.rejected:
-        table.add_row(r.model, r.provider, r.code.value, r.detail)
-    return table
+def rejections_table(plan: Plan) -> TableData:
+    columns = (Column("model"), Column("provider"), Column("code"), Column("detail"))
+    return TableData("Rejected", columns, [(r.model, r.provider, r.code.value, r.detail) for r in plan.rejected])
 
 
 # -- providers ----------------------------------------------------------------------------------------
@@ -219,14 +201,11 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
     return {"profile": profile.path, "providers": providers}
 
 
-def providers_table(doc: dict[str, Any], console):
-    from rich.table import Table
-
-    table = Table(title=f"Providers in {doc['profile']}", box=table_box(console), title_justify="left")
-    for name, justify in (("provider", "left"), ("key", "left"), ("policy", "left"), ("model", "left"),
-                          ("upstream model", "left"), ("$/M in", "right"), ("$/M out", "right"),
-                          ("context", "right"), ("quant", "left"), ("parameters", "left"), ("health", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+def providers_table(doc: dict[str, Any]) -> TableData:
+    columns = (Column("provider"), Column("key"), Column("policy"), Column("model"), Column("upstream model"),
+               Column("$/M in", right=True), Column("$/M out", right=True), Column("context", right=True),
+               Column("quant"), Column("parameters"), Column("health"))  # fmt: skip
+    table = TableData(f"Providers in {doc['profile']}", columns, [])
     for p in doc["providers"]:
         if p["api_key_env"] is None:
             key = "not needed"
@@ -237,19 +216,21 @@ def providers_table(doc: dict[str, Any], console):
         for i, e in enumerate(rows):
             first = i == 0
             if e is None:
-                table.add_row(p["name"], key, policy, "(no endpoints)", "", "", "", "", "", "", "")
+                table.rows.append((p["name"], key, policy, "(no endpoints)", "", "", "", "", "", "", ""))
                 continue
-            table.add_row(
-                p["name"] if first else "",
-                key if first else "",
-                policy if first else "",
-                e["model"],
-                e["upstream_model"],
-                money_per_million(e["price"]["prompt"]),
-                money_per_million(e["price"]["completion"]),
-                f"{e['context_length']:,}" if e["context_length"] else "-",
-                e["quantization"] or "-",
-                ", ".join(e["parameters"]) or "-",
-                e["health"]["state"],
+            table.rows.append(
+                (
+                    p["name"] if first else "",
+                    key if first else "",
+                    policy if first else "",
+                    e["model"],
+                    e["upstream_model"],
+                    money_per_million(e["price"]["prompt"]),
+                    money_per_million(e["price"]["completion"]),
+                    f"{e['context_length']:,}" if e["context_length"] else "-",
+                    e["quantization"] or "-",
+                    ", ".join(e["parameters"]) or "-",
+                    e["health"]["state"],
+                )
             )
     return table

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from orcli import preferences as prefs_mod
 from orcli.errors import UsageError
@@ -14,6 +13,7 @@ from orcli.planner import plan as make_plan
 from orcli.profile import load_profile
 from orcli.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens, read_prompt
 from orcli.types import (
+    EMPTY_MAP,
     EndpointHealth,
     HealthSnapshot,
     HealthState,
@@ -25,8 +25,7 @@ from orcli.types import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RouteInput:
+class RouteInput(NamedTuple):
     """The routing and request flags shared by `ask` and `explain-route`, as given (None = not given)."""
 
     profile: str | None = None
@@ -52,15 +51,14 @@ class RouteInput:
     assume_down: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     profile: Profile
     prefs: Preferences
     request: Request
     plan: Plan
     prompt: str | None
     system: str | None
-    options: Mapping[str, object] = field(default_factory=dict)
+    options: Mapping[str, object] = EMPTY_MAP
     warnings: tuple[str, ...] = ()
 
 
@@ -92,10 +90,10 @@ def overrides_from(inp: RouteInput) -> dict[str, object]:
 
 
 def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
-    from orcli.wire.openai import parse_option
-
     options: dict[str, object] = {}
     for text in raw:
+        from orcli.wire.openai import parse_option  # only when -o is given: the wire module is start-up time
+
         try:
             key, value = parse_option(text)
         except ValueError as exc:

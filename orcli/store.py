@@ -28,14 +28,14 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from orcli.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
+from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.types import FailureClass, Outcome
 
-FILENAME = "health.sqlite3"
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_BUDGET_S = 10.0
@@ -48,16 +48,6 @@ _CLASSES = {c.value: c for c in FailureClass}
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _READONLY = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH}
-
-
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """`ORCLI_STATE_DIR` if set and non-empty, else platformdirs' user state dir for orcli."""
-    override = env.get("ORCLI_STATE_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs  # lazy: only when the store is actually used
-
-    return Path(platformdirs.user_state_dir("orcli"))
 
 
 def _code(exc: sqlite3.Error) -> int:
