@@ -95,9 +95,8 @@ def _check_transport_security(route: Any) -> None:
 
 
 def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
-    import httpx
-
     from orcli.executor import Event, Executor, Failed
+    from orcli.transport import make_client
     from orcli.wire.openai import build_messages
 
     _check_transport_security(route)
@@ -127,7 +126,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
 
     timeouts = route.profile.timeouts
-    with httpx.Client(follow_redirects=False, timeout=timeouts.total) as client:
+    with make_client() as client:
         executor = Executor(
             client,
             route.profile.providers,

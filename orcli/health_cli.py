@@ -138,6 +138,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     from orcli.executor import Executor, Failed
     from orcli.route import has_key_in
+    from orcli.transport import make_client
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.openai import build_messages
 
@@ -163,7 +164,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
         return {**base, "ok": True, "error": None, "latency_s": round(time.monotonic() - started, 3)}
 
     show_progress = sys.stderr.isatty() and not out.quiet and not out.as_json
-    with httpx.Client(follow_redirects=False) as client, ThreadPoolExecutor(PROBE_WORKERS) as pool:
+    with make_client() as client, ThreadPoolExecutor(PROBE_WORKERS) as pool:
         futures = [pool.submit(probe_one, client, e) for e in endpoints]
         if show_progress:
             from rich.progress import Progress
