@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 from orcli.classify import Failure, Kind, cancelled, classify_finish_reason, classify_http, classify_wire_error
 from orcli.classify import transport_failure as _transport_failure
 from orcli.redact import redact
+from orcli.transport import LazyTLSTransport
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import openai as wire
 
@@ -100,6 +102,7 @@ class Executor:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
+        direct_reads: bool | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -111,6 +114,12 @@ class Executor:
         self.clock = clock
         self.wall = wall
         self.overall_timeout = overall_timeout
+        # Real connections are read on this thread with each read bounded by the deadline; a transport
+        # without a network stream (httpx.MockTransport in tests) cannot be bounded that way and is read on a
+        # helper thread instead.
+        if direct_reads is None:
+            direct_reads = isinstance(getattr(client, "_transport", None), httpx.HTTPTransport | LazyTLSTransport)
+        self.direct_reads = direct_reads
         self.secrets = tuple(
             v for p in providers.values() if p.api_key_env and (v := env.get(p.api_key_env, "").strip())
         )
@@ -205,7 +214,10 @@ class Executor:
         start = self.clock()
         total = self.timeouts.total if remaining is None else min(self.timeouts.total, remaining)
         total_deadline = start + total
-        pump = _Pump(self.client, url, headers, body, self.timeouts)
+        if self.direct_reads:
+            pump: _Exchange | _Pump = _Exchange(self.client, url, headers, body, self.timeouts, self.clock)
+        else:
+            pump = _Pump(self.client, url, headers, body, self.timeouts, self.clock)
         pump.start()
         try:
             return self._consume(pump, stream, start, total_deadline)
@@ -216,7 +228,7 @@ class Executor:
         finally:
             pump.abandon()
 
-    def _consume(self, pump: _Pump, stream: bool, start: float, total_deadline: float):
+    def _consume(self, pump: _Exchange | _Pump, stream: bool, start: float, total_deadline: float):
         t = self.timeouts
         first_token_deadline = min(start + t.first_token, total_deadline) if stream else total_deadline
         status, resp_headers = self._wait_status(pump, first_token_deadline, total_deadline)
@@ -245,7 +257,9 @@ class Executor:
             return completion.content, completion.finish_reason, completion.usage, completion.model, ttft
         return self._consume_stream(pump, start, first_token_deadline, total_deadline)
 
-    def _consume_stream(self, pump: _Pump, start: float, first_token_deadline: float, total_deadline: float):
+    def _consume_stream(
+        self, pump: _Exchange | _Pump, start: float, first_token_deadline: float, total_deadline: float
+    ):
         decoder = wire.SSEDecoder()
         parts: list[str] = []
         finish: str | None = None
@@ -267,7 +281,7 @@ class Executor:
             else:
                 deadline = min(last_event_at + self.timeouts.idle, total_deadline)
                 on_timeout = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-            item = pump.get(deadline - self.clock())
+            item = pump.get(deadline)
             if item is None:
                 raise fail(_timeout_failure(on_timeout, self.timeouts))
             tag, payload = item
@@ -318,8 +332,10 @@ class Executor:
             raise fail(_transport_failure("malformed", "the stream finished without any content"))
         return "".join(parts), finish, usage, model, ttft
 
-    def _wait_status(self, pump: _Pump, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
-        item = pump.get(deadline - self.clock())
+    def _wait_status(
+        self, pump: _Exchange | _Pump, deadline: float, total_deadline: float
+    ) -> tuple[int, httpx.Headers]:
+        item = pump.get(deadline)
         if item is None:
             kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
             raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
@@ -329,13 +345,17 @@ class Executor:
         assert tag == "status"
         return payload
 
-    def _read_all(self, pump: _Pump, deadline: float, limit: int | None = None) -> bytes:
+    def _read_all(self, pump: _Exchange | _Pump, deadline: float, limit: int | None = None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
-            item = pump.get(deadline - self.clock())
+            # Once the body flows, a silence longer than `idle` is a stall; before, only `total` bounds it.
+            limit_at, kind = deadline, Kind.TIMEOUT_TOTAL
+            if chunks and self.clock() + self.timeouts.idle < deadline:
+                limit_at, kind = self.clock() + self.timeouts.idle, Kind.IDLE
+            item = pump.get(limit_at)
             if item is None:
-                raise _AttemptFailed(_timeout_failure(Kind.TIMEOUT_TOTAL, self.timeouts))
+                raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
             tag, payload = item
             if tag == "end":
                 return b"".join(chunks)
@@ -417,6 +437,102 @@ def cost_of(attempt: PlannedAttempt, usage: dict | None) -> float | None:
     return round(prompt * p.prompt / 1e6 + completion * p.completion / 1e6 + p.request, 10)
 
 
+class _Exchange:
+    """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
+
+    httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
+    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
+    executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
+    the time left, is exact. After them, each read of the connection's network stream (httpcore's
+    documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall
+    ends on time, with no thread and no per-chunk cost beyond a subtraction.
+
+    Items: ("status", (code, headers)), then ("data", bytes)..., then ("end", None); or ("error", exc).
+    `get` returns None once its deadline has passed, whatever was or was not read in time.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        url: str,
+        headers: dict[str, str],
+        body: dict,
+        t: Timeouts,
+        clock: Callable[[], float],
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeouts = t
+        self.clock = clock
+        self.deadline = math.inf
+        self.response: httpx.Response | None = None
+        self._bounded: Any = None  # the network stream whose reads we bound, to restore afterwards
+        self._items = self._generate()
+
+    def _generate(self) -> Iterator[tuple[str, Any]]:
+        t = self.timeouts
+        left = max(self.deadline - self.clock(), 0.001)
+        timeout = httpx.Timeout(connect=min(t.connect, left), read=left, write=t.connect, pool=t.connect)
+        try:
+            request = self.client.build_request("POST", self.url, headers=self.headers, json=self.body, timeout=timeout)
+            response = self.response = self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            yield ("error", exc)
+            return
+        self._bound_reads(response.extensions.get("network_stream"))
+        yield ("status", (response.status_code, response.headers))
+        try:
+            for chunk in response.iter_raw():
+                yield ("data", chunk)
+        except httpx.HTTPError as exc:
+            yield ("error", exc)
+            return
+        yield ("end", None)
+
+    def _bound_reads(self, stream: Any) -> None:
+        if stream is None:
+            return  # no network stream (a test transport): deadlines are checked between chunks only
+        unbounded = stream.read
+        clock = self.clock
+
+        def read(max_bytes: int, timeout: float | None = None) -> bytes:
+            return unbounded(max_bytes, max(self.deadline - clock(), 0.001))
+
+        try:
+            stream.read = read
+        except AttributeError:
+            return
+        self._bounded = stream
+
+    def get(self, deadline: float) -> tuple[str, Any] | None:
+        """The next item, or None once `deadline` (on the executor's clock) has passed."""
+        if self.clock() >= deadline:
+            return None
+        self.deadline = deadline
+        try:
+            item = next(self._items)
+        except StopIteration:
+            item = ("end", None)
+        if self.clock() >= deadline:
+            return None  # too late: a keep-alive flood or a stall outlived the deadline
+        return item
+
+    def start(self) -> None:
+        """Nothing to start: the exchange runs as `get` is called."""
+
+    def abandon(self) -> None:
+        """The attempt is over: unbound the stream (it may go back to the pool), release the connection."""
+        if self._bounded is not None:
+            with contextlib.suppress(AttributeError):
+                del self._bounded.read
+        if self.response is not None:
+            with contextlib.suppress(Exception):
+                self.response.close()
+        self._items.close()
+
+
 class _Pump:
     """Reads one HTTP exchange on a daemon thread into a queue, so the executor waits on its own clock.
 
@@ -424,8 +540,17 @@ class _Pump:
     our own deadline abandons a stalled provider at once; the thread ends when its socket is closed.
     """
 
-    def __init__(self, client: httpx.Client, url: str, headers: dict[str, str], body: dict, t: Timeouts) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        url: str,
+        headers: dict[str, str],
+        body: dict,
+        t: Timeouts,
+        clock: Callable[[], float],
+    ) -> None:
         self.client = client
+        self.clock = clock
         self.url = url
         self.headers = headers
         self.body = body
@@ -459,9 +584,10 @@ class _Pump:
             if not self.abandoned.is_set():
                 self.queue.put(("error", exc))
 
-    def get(self, timeout: float) -> tuple[str, Any] | None:
-        """The next item, or None once `timeout` has run out: a deadline that has passed is final, even
+    def get(self, deadline: float) -> tuple[str, Any] | None:
+        """The next item, or None once `deadline` has passed: a deadline that has passed is final, even
         while items (a flood of keep-alives) are still queued."""
+        timeout = deadline - self.clock()
         if timeout <= 0:
             return None
         try:

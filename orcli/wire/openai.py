@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orcli import __version__
 
@@ -37,8 +38,7 @@ class UpstreamErrorInBody(WireError):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class ApiError:
+class ApiError(NamedTuple):
     """An upstream error, whatever shape it came in; `detail` is extra text worth matching (metadata.raw)."""
 
     message: str
@@ -50,16 +50,14 @@ class ApiError:
     reasons: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
     data: str
     event: str = "message"
     id: str | None = None
     retry: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StreamChunk:
+class StreamChunk(NamedTuple):
     done: bool = False
     content: str = ""
     finish_reason: str | None = None
@@ -68,8 +66,7 @@ class StreamChunk:
     error: ApiError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
+class Completion(NamedTuple):
     content: str
     finish_reason: str | None
     usage: dict | None
@@ -93,11 +90,30 @@ def build_body(upstream_model: str, messages: list[dict], options: Mapping[str, 
     clash = sorted(RESERVED_OPTIONS.intersection(options))
     if clash:
         raise ValueError(f"option {clash[0]!r} is set by orcli and cannot be given with -o")
+    _check_encodable(messages, "the prompt")
+    _check_encodable(options, "an -o option")
     body: dict = {"model": upstream_model, "messages": messages, **options, "stream": stream}
     if stream:
         # Without it OpenAI-style servers never send usage in a stream.
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _check_encodable(value: object, what: str) -> None:
+    """Refuse text JSON cannot carry as UTF-8 (lone surrogates: bytes that were not UTF-8 on the command line),
+    before the network: otherwise every provider would fail the same way and be blamed for it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} contains text that is not valid UTF-8 (check the command-line bytes)") from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_encodable(key, what)
+            _check_encodable(item, what)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_encodable(item, what)
 
 
 def build_headers(api_key: str | None, extra: Mapping[str, str], stream: bool = False) -> dict[str, str]:
@@ -124,21 +140,49 @@ _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
 def parse_option_value(raw: str) -> object:
-    """A typed value for `-o KEY=VALUE`: int, float, bool, null, JSON list/object/string, else the text."""
+    """A typed value for `-o KEY=VALUE`: int, float, bool, null, JSON list/object/string, else the text.
+
+    Raises ValueError for numbers JSON cannot carry or no API accepts: not finite (1e999, NaN), or integers
+    beyond 64 bits (they would also overflow the cost arithmetic)."""
     if _INT.fullmatch(raw):
-        return int(raw)
+        return _checked_number(int(raw), raw)
     if _FLOAT.fullmatch(raw):
-        return float(raw)
+        return _checked_number(float(raw), raw)
     if raw in ("true", "false"):
         return raw == "true"
     if raw == "null":
         return None
     if raw[:1] in ("[", "{", '"'):
         try:
-            return json.loads(raw)
+            value = _loads(raw)
         except ValueError:
             pass  # e.g. a stop sequence like "[END]": keep the text as given
+        else:
+            _check_numbers(value, raw)
+            return value
     return raw
+
+
+_INT64 = 1 << 63
+
+
+def _checked_number(value: int | float, raw: str) -> int | float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        raise ValueError(f"{raw[:20]}{'…' if len(raw) > 20 else ''} is out of range (a 64-bit integer at most)")
+    return value
+
+
+def _check_numbers(value: object, raw: str) -> None:
+    if isinstance(value, int | float):
+        _checked_number(value, raw)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_numbers(item, raw)
+    elif isinstance(value, list):
+        for item in value:
+            _check_numbers(item, raw)
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -179,11 +223,28 @@ class SSEDecoder:
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Decode a chunk; returns the events it completed."""
         self.bytes_fed += len(data)
+        if (
+            data.startswith(b"data: ")
+            and data.endswith(b"\n\n")
+            and data.count(b"\n") == 2
+            and not self._buf
+            and not self._data
+            and not self._first_line
+            and b"\r" not in data
+            and len(data) <= self.max_line
+        ):
+            # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery.
+            return [SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id)]
+        events: list[SSEEvent] = []
+        if not self._buf and data.endswith(b"\n") and b"\r" not in data:
+            # The common case, a chunk of whole `\n`-ended lines: split it, no buffering, no regex.
+            for raw in data.split(b"\n")[:-1]:
+                self._line(raw, events)
+            return events
         buf = self._buf
         # Only the new bytes (and a held-back '\r') can hold a line end: no rescan of a long partial line.
         start = max(len(buf) - 1, 0)
         buf += data
-        events: list[SSEEvent] = []
         pos = 0
         for m in _EOL.finditer(buf, start):
             if m.end() == len(buf) and m.end() - m.start() == 1 and buf[m.start()] == 0x0D:
@@ -279,6 +340,26 @@ def _opt_dict(value: object) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+_USAGE_LIMIT = 1e15  # tokens; anything larger is not a count, and 10**400 would overflow float arithmetic
+
+
+def _usage(value: object) -> dict | None:
+    """The usage object, minus numbers no real count can be (NaN, inf, negative, absurdly large, booleans):
+    they would crash or poison the cost arithmetic and make the --json output invalid JSON."""
+    if not isinstance(value, dict):
+        return None
+    clean: dict = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            item = _usage(item)
+        elif isinstance(item, bool) or (isinstance(item, int | float) and not 0 <= item <= _USAGE_LIMIT):
+            continue  # NaN fails the comparison too; a huge int compares without converting to float
+        elif not isinstance(item, str | int | float) and item is not None:
+            continue  # lists and the like: nothing orcli reads
+        clean[key] = item
+    return clean
+
+
 def parse_stream_event(data: str) -> StreamChunk:
     """One SSE `data:` payload of a chat-completions stream."""
     if data.strip() == "[DONE]":
@@ -321,7 +402,7 @@ def parse_stream_event(data: str) -> StreamChunk:
     return StreamChunk(
         content=content,
         finish_reason=finish,
-        usage=_opt_dict(obj.get("usage")),
+        usage=_usage(obj.get("usage")),
         model=_opt_str(obj.get("model")),
         error=error,
     )
@@ -356,7 +437,7 @@ def parse_completion(body: bytes) -> Completion:
     return Completion(
         content=content,
         finish_reason=finish,
-        usage=_opt_dict(obj.get("usage")),
+        usage=_usage(obj.get("usage")),
         model=_opt_str(obj.get("model")),
     )
 
@@ -378,11 +459,18 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    # Cut between words: half a key is still a leak, and a whole one is what redaction recognises.
+    # Cut between words: half a key is still a leak, and a whole one is what redaction recognises. A run of
+    # key-like characters that the cut would split is dropped whole, however long, even if nothing is left.
+    if _KEYISH.match(text, limit - 1):
+        cut = _KEYISH_TAIL.sub("", cut)
     space = cut.rfind(" ")
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+_KEYISH = re.compile(r"[^\s\"'`,;:()<>\[\]{}]")  # a character that may belong to a token
+_KEYISH_TAIL = re.compile(r"[^\s\"'`,;:()<>\[\]{}]+$")
 
 
 def _as_text(value: object) -> str:
