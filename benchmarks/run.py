@@ -526,6 +526,7 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
         t0 = time.perf_counter()
         profile = parse_profile(text, f"<synthetic {n}>")
         parse_s = time.perf_counter() - t0
+        gc.freeze()  # as orcli's load_profile does: the profile lives for the whole process
         del text
         assert len(profile.endpoints) == n
         routing = {"ignore": ["p5"], "order": ["p1", "p2"], "data_collection": "deny", "max_price": {"prompt": 1.8}}

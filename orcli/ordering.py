@@ -129,8 +129,14 @@ def _rank_group(candidates: list[Candidate], prefs: Preferences, rng: random.Ran
     """Order-pinned endpoints first in `order`'s order, then the rest; soft misses after soft hits."""
     pinned: list[tuple[int, int, Candidate]] = []
     free: list[Candidate] = []
+    positions: dict[str, int | None] = {}
     for i, c in enumerate(candidates):
-        pos = _order_position(prefs.order, c.endpoint.provider) if prefs.order else None
+        pos = None
+        if prefs.order:
+            name = c.endpoint.provider
+            if name not in positions:
+                positions[name] = _order_position(prefs.order, name)
+            pos = positions[name]
         if pos is None:
             free.append(c)
         else:
@@ -138,9 +144,16 @@ def _rank_group(candidates: list[Candidate], prefs: Preferences, rng: random.Ran
     pinned.sort(key=lambda t: (t[0], sort_key(prefs.sort or Sort.PRICE, t[2]), t[1]))
     ranked: Ranked = [(c, f"order #{pos + 1} ({prefs.order[pos]})") for pos, _, c in pinned]
     rest = _rank_free(free, prefs, rng)
-    meets = [(c, why) for c, why in rest if _misses_soft_preferences(c, prefs) is None]
-    misses = [(c, f"{why}; demoted: {_misses_soft_preferences(c, prefs)}") for c, why in rest
-              if _misses_soft_preferences(c, prefs) is not None]  # fmt: skip
+    if prefs.preferred_max_latency is None and prefs.preferred_min_throughput is None:
+        return ranked + rest
+    meets: Ranked = []
+    misses: Ranked = []
+    for c, why in rest:
+        missed = _misses_soft_preferences(c, prefs)
+        if missed is None:
+            meets.append((c, why))
+        else:
+            misses.append((c, f"{why}; demoted: {missed}"))
     return ranked + meets + misses
 
 

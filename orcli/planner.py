@@ -44,75 +44,105 @@ def _money(value: float) -> str:
     return f"${value:.4g}"
 
 
-Filter = Callable[[Endpoint, Provider], "tuple[RejectionCode, str] | None"]
+Verdict = tuple[RejectionCode, str] | None
 
 
-def _policy_filters(prefs: Preferences) -> list[Filter]:
-    """Filters that depend on the provider and the preferences only, in the order their codes win."""
-    filters: list[Filter] = []
-    if prefs.ignore:
-        filters.append(lambda e, p: (RejectionCode.IGNORED, f"`{p.name}` is in ignore")
-                       if matches_any(prefs.ignore, p.name) else None)  # fmt: skip
-    if prefs.only:
-        filters.append(lambda e, p: None if matches_any(prefs.only, p.name)
-                       else (RejectionCode.NOT_IN_ONLY, f"only = {list(prefs.only)} does not name `{p.name}`"))  # fmt: skip
-    if not prefs.allow_fallbacks and prefs.order:
-        filters.append(lambda e, p: None if matches_any(prefs.order, p.name)
-                       else (RejectionCode.NOT_IN_ORDER,
-                             f"allow_fallbacks = false and order = {list(prefs.order)} does not name `{p.name}`"))  # fmt: skip
-    if prefs.data_collection == "deny":
-        filters.append(lambda e, p: (RejectionCode.DATA_COLLECTION,
-                                     f"`{p.name}` may store or train on prompts (data_collection = \"allow\")")
-                       if p.data_collection != "deny" else None)  # fmt: skip
-    if prefs.zdr:
-        filters.append(lambda e, p: None if p.zdr
-                       else (RejectionCode.ZDR, f"`{p.name}` is not a zero-data-retention provider"))  # fmt: skip
-    if prefs.quantizations:
-        filters.append(lambda e, p: None if _quantization_allowed(prefs.quantizations, e.quantization)
-                       else (RejectionCode.QUANTIZATION,
-                             f"quantization {e.quantization or 'unknown'} is not in {list(prefs.quantizations)}"))  # fmt: skip
-    return filters
+class _Filters:
+    """The hard filters of SPEC §3, in the order their codes win, with per-provider verdicts memoised.
 
+    Most filters depend on the provider alone (or on a quantization, or a key being set), so a profile of
+    100,000 endpoints over a few thousand providers asks each question once per provider, not per endpoint.
+    """
 
-def _size_and_price_filters(prefs: Preferences, request: Request, has_key: Callable[[Provider], bool]) -> list[Filter]:
-    def context(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
-        needed = request.prompt_tokens + (request.max_tokens or 0)
-        if e.context_length is None or needed <= e.context_length:
+    def __init__(self, prefs: Preferences, request: Request, has_key: Callable[[Provider], bool]) -> None:
+        self.prefs = prefs
+        self.request = request
+        self.has_key = has_key
+        self._provider: dict[str, Verdict] = {}
+        self._quantization: dict[str | None, Verdict] = {}
+        self._credentials: dict[str, Verdict] = {}
+        self.needed = request.prompt_tokens + (request.max_tokens or 0)
+        self.caps = prefs.max_price if prefs.max_price.is_set() else None
+
+    def policy(self, e: Endpoint, p: Provider) -> Verdict:
+        """ignored, not_in_only, not_in_order, data_collection, zdr, quantization."""
+        if p.name in self._provider:
+            verdict = self._provider[p.name]
+        else:
+            verdict = self._provider[p.name] = self._provider_verdict(p)
+        if verdict is not None or not self.prefs.quantizations:
+            return verdict
+        if e.quantization not in self._quantization:
+            self._quantization[e.quantization] = self._quantization_verdict(e.quantization)
+        return self._quantization[e.quantization]
+
+    def _provider_verdict(self, p: Provider) -> Verdict:
+        prefs = self.prefs
+        if prefs.ignore and matches_any(prefs.ignore, p.name):
+            return RejectionCode.IGNORED, f"`{p.name}` is in ignore"
+        if prefs.only and not matches_any(prefs.only, p.name):
+            return RejectionCode.NOT_IN_ONLY, f"only = {list(prefs.only)} does not name `{p.name}`"
+        if not prefs.allow_fallbacks and prefs.order and not matches_any(prefs.order, p.name):
+            return RejectionCode.NOT_IN_ORDER, (
+                f"allow_fallbacks = false and order = {list(prefs.order)} does not name `{p.name}`"
+            )
+        if prefs.data_collection == "deny" and p.data_collection != "deny":
+            return RejectionCode.DATA_COLLECTION, (
+                f'`{p.name}` may store or train on prompts (data_collection = "allow")'
+            )
+        if prefs.zdr and not p.zdr:
+            return RejectionCode.ZDR, f"`{p.name}` is not a zero-data-retention provider"
+        return None
+
+    def _quantization_verdict(self, quantization: str | None) -> Verdict:
+        wanted = self.prefs.quantizations
+        if _quantization_allowed(wanted, quantization):
             return None
-        what = f"~{request.prompt_tokens:,} prompt tokens (estimated)"
-        if request.max_tokens:
-            what += f" + {request.max_tokens:,} max_tokens"
-        return RejectionCode.CONTEXT_LENGTH, f"{what} = {needed:,} > context length {e.context_length:,}"
+        return RejectionCode.QUANTIZATION, f"quantization {quantization or 'unknown'} is not in {list(wanted)}"
 
-    def max_tokens(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
-        if request.max_tokens is None or e.max_completion_tokens is None:
-            return None
-        if request.max_tokens <= e.max_completion_tokens:
-            return None
-        return RejectionCode.MAX_TOKENS, (
-            f"max_tokens {request.max_tokens:,} > max completion tokens {e.max_completion_tokens:,}"
-        )
+    def sizing(self, e: Endpoint, p: Provider) -> Verdict:
+        """context_length, max_tokens, max_price, no_credentials."""
+        request = self.request
+        if e.context_length is not None and self.needed > e.context_length:
+            what = f"~{request.prompt_tokens:,} prompt tokens (estimated)"
+            if request.max_tokens:
+                what += f" + {request.max_tokens:,} max_tokens"
+            return RejectionCode.CONTEXT_LENGTH, f"{what} = {self.needed:,} > context length {e.context_length:,}"
+        if (
+            request.max_tokens is not None
+            and e.max_completion_tokens is not None
+            and request.max_tokens > e.max_completion_tokens
+        ):
+            return RejectionCode.MAX_TOKENS, (
+                f"max_tokens {request.max_tokens:,} > max completion tokens {e.max_completion_tokens:,}"
+            )
+        if self.caps is not None:
+            verdict = self._price_verdict(e)
+            if verdict is not None:
+                return verdict
+        if p.name not in self._credentials:
+            self._credentials[p.name] = (
+                None if self.has_key(p) else (RejectionCode.NO_CREDENTIALS, f"${p.api_key_env} is not set")
+            )
+        return self._credentials[p.name]
 
-    def max_price(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
+    def _price_verdict(self, e: Endpoint) -> Verdict:
+        caps, price = self.caps, e.price
+        assert caps is not None
+        if not (
+            (caps.prompt is not None and price.prompt > caps.prompt)
+            or (caps.completion is not None and price.completion > caps.completion)
+            or (caps.request is not None and price.request > caps.request)
+        ):
+            return None
         over = []
         for part in ("prompt", "completion", "request"):
-            cap = getattr(prefs.max_price, part)
+            cap = getattr(self.caps, part)
             price = getattr(e.price, part)
             if cap is not None and price > cap:
                 unit = "" if part == "request" else "/M"
                 over.append(f"{part} {_money(price)}{unit} > max {_money(cap)}{unit} (by {_money(price - cap)})")
         return (RejectionCode.MAX_PRICE, "; ".join(over)) if over else None
-
-    def credentials(e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
-        if has_key(p):
-            return None
-        return RejectionCode.NO_CREDENTIALS, f"${p.api_key_env} is not set"
-
-    filters: list[Filter] = [context, max_tokens]
-    if prefs.max_price.is_set():
-        filters.append(max_price)
-    filters.append(credentials)
-    return filters
 
 
 def _missing_parameters(
@@ -162,14 +192,14 @@ def plan(
         if endpoint.model in by_model:
             by_model[endpoint.model].append(endpoint)
 
-    policy = _policy_filters(prefs)
-    sizing = _size_and_price_filters(prefs, request, has_key)
+    filters = _Filters(prefs, request, has_key)
+    providers = profile.providers
     rejected: list[Rejection] = []
     survivors_by_model: list[list[Candidate]] = []
     for model_rank, endpoints in enumerate(by_model.values()):
         after_policy: list[Endpoint] = []
         for e in endpoints:
-            verdict = _first_verdict(policy, e, profile.providers[e.provider])
+            verdict = filters.policy(e, providers[e.provider])
             if verdict:
                 rejected.append(Rejection(e.model, e.provider, *verdict))
             else:
@@ -177,13 +207,13 @@ def plan(
         missing = _missing_parameters(after_policy, request, prefs)
         survivors: list[Candidate] = []
         for e in after_policy:
-            provider = profile.providers[e.provider]
+            provider = providers[e.provider]
             if e.key in missing:
                 lacking = ", ".join(sorted(missing[e.key]))
                 rejected.append(Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS,
                                           f"does not support: {lacking}"))  # fmt: skip
                 continue
-            verdict = _first_verdict(sizing, e, provider)
+            verdict = filters.sizing(e, provider)
             if verdict:
                 rejected.append(Rejection(e.model, e.provider, *verdict))
                 continue
@@ -203,11 +233,3 @@ def plan(
         for i, (c, reason) in enumerate(ordered, start=1)
     )
     return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
-
-
-def _first_verdict(filters: list[Filter], e: Endpoint, p: Provider) -> tuple[RejectionCode, str] | None:
-    for check in filters:
-        verdict = check(e, p)
-        if verdict:
-            return verdict
-    return None

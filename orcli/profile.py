@@ -81,8 +81,13 @@ def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
 
 
 def load_profile(spec: str | None, env: Mapping[str, str]) -> Profile:
-    path = resolve_profile_path(spec, env)
-    return load_profile_file(path)
+    """The command's profile. It lives as long as the process, so it is moved out of the cyclic garbage
+    collector's way (gc.freeze): with a large profile, every full collection would walk it again."""
+    import gc
+
+    profile = load_profile_file(resolve_profile_path(spec, env))
+    gc.freeze()
+    return profile
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -106,6 +111,12 @@ def parse_profile(text: str, path: Path | str) -> Profile:
         where = f"{path}:{line.group(1)}" if line else str(path)
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ProfileError(f"{where}: not valid TOML: {reason}.") from None
+    except RecursionError:
+        # tomllib recurses once per nesting level: `a = [[[[...` thousands deep is not a profile.
+        raise ProfileError(f"{path}: not valid TOML: arrays or tables nested too deeply.") from None
+    except ValueError as exc:
+        # Other parse-time refusals, e.g. an integer longer than Python's int_max_str_digits.
+        raise ProfileError(f"{path}: not valid TOML: {exc}.") from None
     v = _Validator(text, str(path))
     profile = v.profile(data, Path(path).stem)
     if v.errors:
@@ -115,6 +126,31 @@ def parse_profile(text: str, path: Path | str) -> Profile:
         raise ProfileError("invalid profile: " + "; ".join(e.rstrip(".") for e in shown) + tail + ".")
     assert profile is not None
     return profile
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _url_problem(url: str) -> str | None:
+    """None when `url` can be a provider's base_url, else a note on why not ("" when the scheme says it all):
+    what the HTTP client would otherwise refuse only when a request is made."""
+    if _URL_FORBIDDEN.search(url):
+        return " (it contains spaces or control characters)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number in 0-65535
+        host = parts.hostname
+    except ValueError as exc:
+        return f" ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return " (its host name is not valid)"
+    return None
 
 
 def _did_you_mean(word: str, options: Any) -> str:
@@ -129,7 +165,7 @@ def _type_name(value: object) -> str:
 
 def _show(value: object) -> str:
     text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= 40 else text[:39] + "…"  # not "...": messages end by stripping periods
 
 
 class _Validator:
@@ -196,11 +232,15 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(keypath, f"expected a number, got {_type_name(value)} {_show(value)}")
             return None
-        if not math.isfinite(value) or (value <= minimum if positive else value < minimum):
+        try:
+            number = float(value)
+        except OverflowError:  # a TOML integer beyond float range: as useless as inf, and not a crash
+            number = math.inf
+        if not math.isfinite(number) or (number <= minimum if positive else number < minimum):
             bound = f"> {minimum:g}" if positive else f">= {minimum:g}"
             self.error(keypath, f"expected a finite number {bound}, got {_show(value)}")
             return None
-        return float(value)
+        return number
 
     def integer(self, value: object, keypath: str) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -332,9 +372,11 @@ class _Validator:
         if "base_url" not in table:
             self.error(keypath, "missing `base_url` (the provider's OpenAI-compatible API root)")
         elif base_url is not None:
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                self.error(f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}")
+            problem = _url_problem(base_url)
+            if problem is not None:
+                self.error(
+                    f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}{problem}"
+                )
         api = self.string(table["api"], f"{keypath}.api", API_VALUES) if "api" in table else "openai"
         key_env = self.string(table["api_key_env"], f"{keypath}.api_key_env") if "api_key_env" in table else None
         policy = table.get("data_collection", "allow")
@@ -347,6 +389,16 @@ class _Validator:
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             self.error(f"{keypath}.headers", 'expected a table of string values, e.g. { X-Title = "orcli" }')
             headers = {}
+        for header, header_value in headers.items():
+            # Caught here, not on the wire: a header HTTP cannot carry would fail every request to this
+            # provider, and each failure would count against the provider's health.
+            if not _HEADER_NAME.fullmatch(header):
+                self.error(f"{keypath}.headers", f"{_show(header)} is not a valid HTTP header name")
+            elif not _HEADER_VALUE.fullmatch(header_value):
+                self.error(
+                    f"{keypath}.headers.{header}",
+                    "a header value must be printable ASCII on one line (no line breaks or control characters)",
+                )
         if len(self.errors) != before:
             return
         providers[name] = Provider(
