@@ -78,19 +78,43 @@ def run_ask(inp: Any, flags: AskFlags, out: Any, env: Mapping[str, str] | None =
 
 def _check_transport_security(route: Any) -> None:
     """SPEC §9: keys must not cross the network in clear text."""
-    from orcli.executor import is_loopback
+    check_transport_security(
+        [route.profile.providers[a.endpoint.provider] for a in route.plan.attempts], route.profile.path
+    )
 
-    for attempt in route.plan.attempts:
-        provider = route.profile.providers[attempt.endpoint.provider]
-        if (
-            provider.base_url.startswith("http://")
-            and not provider.allow_insecure
-            and not is_loopback(provider.base_url)
-        ):
+
+def is_loopback_host(url: str) -> bool:
+    """Whether `url` names this machine: `localhost` or a loopback address (127.0.0.0/8, ::1). A name that
+    merely starts like one (`127.example.com`, `localhost.example.com`) is somebody else's host."""
+    import ipaddress
+
+    import httpx
+
+    host = httpx.URL(url).host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_security(providers: Any, profile_path: str) -> None:
+    """Refuse (UsageError) any provider whose key would travel in clear text to another machine (SPEC §9), or
+    whose base_url the HTTP client cannot parse; shared by `ask` and `health --probe`."""
+    for provider in providers:
+        try:
+            insecure = provider.base_url.startswith("http://") and not is_loopback_host(provider.base_url)
+        except Exception as exc:  # httpx.InvalidURL, idna errors: a profile mistake, not an internal error
+            raise UsageError(
+                f"provider `{provider.name}`: base_url {provider.base_url!r} is not a usable URL ({exc}); "
+                f"fix [providers.{provider.name}] in {profile_path}."
+            ) from None
+        if insecure and not provider.allow_insecure:
             raise UsageError(
                 f"provider `{provider.name}` uses plain http:// to a non-loopback host ({provider.base_url}): "
                 "keys and prompts would cross the network in clear text. Use https://, or set "
-                f"allow_insecure = true in [providers.{provider.name}] of {route.profile.path} if you must."
+                f"allow_insecure = true in [providers.{provider.name}] of {profile_path} if you must."
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -149,8 +150,13 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             terminated = isinstance(exc, Terminated)
-            sys.stderr.write("\norcli: terminated\n" if terminated else "\norcli: interrupted\n")
-            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+            code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+            word = "terminated" if terminated else "interrupted"
+            if out.as_json:  # one JSON document on stdout, also now (nothing else was written there)
+                with contextlib.suppress(OSError):
+                    out.json({"error": {"kind": word, "message": f"{word} by a signal", "exit_code": code}})
+            sys.stderr.write(f"\norcli: {word}\n")
+            raise typer.Exit(code) from None
         except BrokenPipeError:
             _silence_broken_pipe()
             raise typer.Exit(0) from None
@@ -159,7 +165,8 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
         except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
             if out.debug:
                 _print_traceback()
-            sys.stderr.write(f"orcli: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+            text = _redact_env_secrets(f"{type(exc).__name__}: {exc}")
+            sys.stderr.write(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
     # Typer reads the signature: show it the command's own parameters, without the injected `out`.
@@ -180,8 +187,17 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
 def _print_traceback() -> None:
     import traceback
 
-    # format_exc never includes local variables, which could hold keys.
-    sys.stderr.write(traceback.format_exc())
+    # format_exc never includes local variables, which could hold keys; messages are redacted all the same.
+    sys.stderr.write(_redact_env_secrets(traceback.format_exc()))
+
+
+def _redact_env_secrets(text: str) -> str:
+    """Redact anything key-like, and the value of every environment variable named like a secret."""
+    from orcli.redact import redact
+
+    markers = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+    secrets = [v for k, v in os.environ.items() if any(m in k.upper() for m in markers) and len(v.strip()) >= 8]
+    return redact(text, secrets)
 
 
 def _silence_broken_pipe() -> None:

@@ -81,11 +81,6 @@ class _AttemptFailed(Exception):
         self.ttft = ttft
 
 
-def is_loopback(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 class Executor:
     """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table."""
 
@@ -287,13 +282,10 @@ class Executor:
             tag, payload = item
             if tag == "error":
                 raise fail(self._transport_error(payload, during_body=True))
-            if tag == "end":
-                events = decoder.close()
-            else:
-                try:
-                    events = decoder.feed(payload)
-                except wire.WireError as exc:
-                    raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
+            try:
+                events = decoder.close() if tag == "end" else decoder.feed(payload)
+            except wire.WireError as exc:
+                raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
             if events:
                 last_event_at = self.clock()
             for event in events:

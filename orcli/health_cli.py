@@ -57,7 +57,13 @@ def health_main(
         endpoints = list(loaded.endpoints)
         probed: list[dict[str, Any]] = []
         if probe:
+            from orcli.ask import check_transport_security
+
             endpoints = _select(loaded, model, provider)
+            # A probe sends the key like an ask does: the same refusal of clear text to another machine.
+            check_transport_security(
+                {e.provider: loaded.providers[e.provider] for e in endpoints}.values(), loaded.path
+            )
             probed = _probe(loaded, endpoints, store, out)
             if store is not None:
                 snapshot = snapshot_from(store, loaded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orcli.types import HealthSnapshot, Profile
@@ -21,7 +22,8 @@ def open_health(
 
     state_dir = default_state_dir(env)
     if not create and not (state_dir / FILENAME).exists():
-        return None, HealthSnapshot(), []  # no history yet: nothing to read, no sqlite to load
+        # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
+        return None, HealthSnapshot(), _unreachable(state_dir)
     from orcli.store import Store
 
     now = time.time() if now is None else now
@@ -47,3 +49,15 @@ def load_snapshot(
     if store is not None:
         store.close()
     return snapshot, warnings
+
+
+def _unreachable(state_dir: Path) -> list[str]:
+    """A warning when the state folder cannot be created: its nearest existing ancestor is not a folder."""
+    ancestor = state_dir
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.is_dir():
+        return []
+    return [
+        f"health store unavailable: cannot create {state_dir} ({ancestor} is not a folder); routing without history"
+    ]

@@ -57,6 +57,18 @@ def _sort_reason(sort: Sort, c: Candidate) -> str:
     )
 
 
+def _first_pick_shares(candidates: Sequence[Candidate]) -> list[float]:
+    """Each endpoint's chance to be drawn first: (1/price²) / Σ(1/price²), computed relative to the cheapest
+    price so that neither tiny nor huge prices overflow; any free endpoint takes it all."""
+    if any(c.cost == 0 for c in candidates):
+        free = sum(1 for c in candidates if c.cost == 0)
+        return [1 / free if c.cost == 0 else 0.0 for c in candidates]
+    cheapest = min((c.cost for c in candidates), default=1.0)
+    weights = [(cheapest / c.cost) ** 2 for c in candidates]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
 def inverse_square_draw(candidates: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
     """OpenRouter's default: repeated weighted draws with weight 1/price², without replacement.
 
@@ -65,9 +77,12 @@ def inverse_square_draw(candidates: Sequence[Candidate], rng: random.Random) -> 
     endpoint's key is 0, the largest possible, so it wins outright.
     """
     keyed = []
+    # Costs relative to the cheapest: the same weights, without overflow for absurd prices.
+    cheapest = min((c.cost for c in candidates if c.cost > 0), default=1.0)
     for c in candidates:
         u = rng.random() or 1e-300
-        keyed.append((c.cost * c.cost * math.log(u), u, c))
+        relative = c.cost / cheapest
+        keyed.append((relative * relative * math.log(u), u, c))
     keyed.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [c for _, _, c in keyed]
 
@@ -95,16 +110,12 @@ def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Rand
         return out
     out = []
     drawn = inverse_square_draw(stable, rng)
-    # A price so small that its square underflows is free as far as the draw is concerned.
-    free = sum(1 for c in stable if c.cost * c.cost == 0)
-    total_weight = sum(1 / (c.cost * c.cost) for c in stable if c.cost * c.cost > 0)
-    for c in drawn:
+    for c, share in zip(drawn, _first_pick_shares(drawn), strict=True):
         if len(stable) == 1:
             why = "only stable endpoint"
-        elif c.cost * c.cost == 0:
+        elif c.cost == 0:
             why = "free: wins the weighted draw outright"
         else:
-            share = 0.0 if free else (1 / (c.cost * c.cost)) / total_weight
             why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(stable)} stable"
         out.append((c, why))
     for c in sorted(unstable, key=lambda c: (c.cost, c.endpoint.provider)):

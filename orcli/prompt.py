@@ -18,6 +18,8 @@ def estimate_tokens(*texts: str | None) -> int:
 
 def read_prompt(argument: str | None, stdin: BinaryIO | None, stdin_is_tty: bool, no_stdin: bool) -> str | None:
     """SPEC §5: stdin first, then the argument, separated by a blank line; `-` means stdin alone."""
+    if argument is not None and argument != "-":
+        _check_argument(argument)
     use_stdin = not no_stdin and stdin is not None and (argument == "-" or not stdin_is_tty)
     piped = _decode(stdin.read()) if use_stdin and stdin is not None else None
     if argument == "-":
@@ -27,6 +29,17 @@ def read_prompt(argument: str | None, stdin: BinaryIO | None, stdin_is_tty: bool
     if piped and piped.strip() and argument:
         return f"{piped.rstrip()}\n\n{argument}"
     return argument if argument else (piped if piped and piped.strip() else None)
+
+
+def _check_argument(argument: str) -> None:
+    """Python hands over command-line bytes that are not UTF-8 as lone surrogates; JSON cannot carry them."""
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"the prompt argument is not valid UTF-8 text (invalid byte at character {exc.start}); "
+            "check the terminal's or the script's encoding."
+        ) from None
 
 
 def _decode(data: bytes) -> str:

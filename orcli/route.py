@@ -89,6 +89,10 @@ def overrides_from(inp: RouteInput) -> dict[str, object]:
     return out
 
 
+# No model writes a billion tokens in one answer; the bound keeps cost arithmetic in float range.
+MAX_TOKENS_LIMIT = 1_000_000_000
+
+
 def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
     options: dict[str, object] = {}
     for text in raw:
@@ -103,8 +107,9 @@ def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, obj
         options["max_tokens"] = max_tokens
     if "max_tokens" in options:
         value = options["max_tokens"]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise UsageError(f"max_tokens must be a whole number > 0, got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS_LIMIT:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,}, got {shown}.")
     return options
 
 

@@ -31,9 +31,7 @@ def test_fresh_health_lists_every_endpoint_as_healthy_with_no_history(cli: Cli) 
     assert not (cli.state_dir / "health.sqlite3").exists(), "showing health must not create a store"
 
 
-def test_three_failed_asks_show_as_cooldown_with_the_failure_count_and_last_error(
-    cli: Cli, upstream: Upstream
-) -> None:
+def test_three_failed_asks_show_as_cooldown_with_the_failure_count_and_last_error(cli: Cli, upstream: Upstream) -> None:
     upstream.script("a", server_error(502))
     for _ in range(3):
         # --order keeps a first although it is unstable after its first failure; b serves each time

@@ -103,6 +103,8 @@ def _check_encodable(value: object, what: str) -> None:
     """Refuse text JSON cannot carry as UTF-8 (lone surrogates: bytes that were not UTF-8 on the command line),
     before the network: otherwise every provider would fail the same way and be blamed for it."""
     if isinstance(value, str):
+        if value.isascii():
+            return  # no copy of a large prompt in the common case
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -211,6 +213,7 @@ class SSEDecoder:
         self.comments = 0  # keep-alive/comment lines seen; they yield no event
         self.last_event_id: str | None = None
         self._buf = bytearray()
+        self._error: StreamProtocolError | None = None  # raised on the next call (see `feed`)
         self._first_line = True
         self._reset_event()
 
@@ -221,8 +224,24 @@ class SSEDecoder:
         self._retry: int | None = None
 
     def feed(self, data: bytes) -> list[SSEEvent]:
-        """Decode a chunk; returns the events it completed."""
+        """Decode a chunk; returns the events it completed.
+
+        A protocol error after some complete events in the same chunk is raised on the next call: the
+        events before it belong to the stream whatever the split, so the verdict never depends on it.
+        """
+        if self._error is not None:
+            raise self._error
         self.bytes_fed += len(data)
+        events: list[SSEEvent] = []
+        try:
+            return self._feed(data, events)
+        except StreamProtocolError as exc:
+            if not events:
+                raise
+            self._error = exc
+            return events
+
+    def _feed(self, data: bytes, events: list[SSEEvent]) -> list[SSEEvent]:
         if (
             data.startswith(b"data: ")
             and data.endswith(b"\n\n")
@@ -234,8 +253,8 @@ class SSEDecoder:
             and len(data) <= self.max_line
         ):
             # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery.
-            return [SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id)]
-        events: list[SSEEvent] = []
+            events.append(SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id))
+            return events
         if not self._buf and data.endswith(b"\n") and b"\r" not in data:
             # The common case, a chunk of whole `\n`-ended lines: split it, no buffering, no regex.
             for raw in data.split(b"\n")[:-1]:
@@ -259,11 +278,19 @@ class SSEDecoder:
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and an event that lacked its blank line."""
+        if self._error is not None:
+            raise self._error
         events: list[SSEEvent] = []
         if self._buf:
             line = bytes(self._buf).rstrip(b"\r")
             self._buf.clear()
-            self._line(line, events)
+            try:
+                self._line(line, events)
+            except StreamProtocolError:
+                # An unfinished last event over the limits is dropped, as WHATWG drops every unfinished event
+                # at the end of a stream: the caller sees a stream that ended early, never an exception here.
+                self._reset_event()
+                return events
         self._dispatch(events)
         return events
 
@@ -325,15 +352,24 @@ def _content_text(content: object) -> str | None:
     if content is None:
         return ""
     if isinstance(content, str):
-        return content
+        return scrub(content)
     if isinstance(content, list):
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(p for p in parts if isinstance(p, str))
+        return scrub("".join(p for p in parts if isinstance(p, str)))
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """`text` with lone surrogates (JSON lets a server send `"\\ud800"`) replaced by U+FFFD: text that cannot
+    be encoded as UTF-8 would crash the write to stdout, stderr or the --json document."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return scrub(value) if isinstance(value, str) else None
 
 
 def _opt_dict(value: object) -> dict | None:
@@ -354,9 +390,11 @@ def _usage(value: object) -> dict | None:
             item = _usage(item)
         elif isinstance(item, bool) or (isinstance(item, int | float) and not 0 <= item <= _USAGE_LIMIT):
             continue  # NaN fails the comparison too; a huge int compares without converting to float
-        elif not isinstance(item, str | int | float) and item is not None:
+        elif isinstance(item, str):
+            item = scrub(item)
+        elif not isinstance(item, int | float) and item is not None:
             continue  # lists and the like: nothing orcli reads
-        clean[key] = item
+        clean[scrub(key)] = item
     return clean
 
 
@@ -455,7 +493,7 @@ def _text(body: bytes | str) -> str:
 
 def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """Whitespace collapsed to single spaces, cut at a word boundary to at most `limit` characters."""
-    text = _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", scrub(text)).strip()
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
