@@ -1,27 +1,23 @@
 """`orcli ask` end to end: the real CLI in a subprocess against the loopback upstream (tests/upstream.py).
 
 Every run gets its own state dir, an environment without real provider keys, and a timeout; every run is
-checked for key leaks (stdout and stderr) and, without --debug, for tracebacks.
+checked for key leaks (stdout and stderr) and, without --debug, for tracebacks (tests/cli_harness.py).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import select
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_harness import MODEL, MODEL_B, RUN_TIMEOUT, Cli, Run, leaks, run_all
 from upstream import (
     Upstream,
     bad_json,
@@ -34,7 +30,6 @@ from upstream import (
     echo_auth_401,
     empty_choices,
     error_chunk_after_content,
-    fake_keys,
     hang,
     key_env,
     moderation_403,
@@ -49,117 +44,14 @@ from upstream import (
     slow_first_token,
     stall_between_chunks,
     unauthorized,
-    write_profile,
 )
 
-MODEL = "test/model-a"
-MODEL_B = "test/model-b"
-RUN_TIMEOUT = 30  # seconds; a hung orcli fails its test instead of CI
 FAST = {"first_token": 0.6, "idle": 0.6}  # for tests that wait on a timeout
-LEAK_MARK = "SECRET-0123456789"  # the tail of every fake_key(): a partial key is a leak too
-_ENV_KEEP = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "TMPDIR")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-    elapsed: float
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.out)
-
-    def __repr__(self) -> str:  # shown by pytest when an assertion on a run fails
-        return f"Run(code={self.code}, elapsed={self.elapsed:.2f}s)\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    """A minimal environment: no real keys, no proxy, no user config; state in tmp_path."""
-    env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
-    home = tmp_path / "home"
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".state"),
-        ORCLI_STATE_DIR=str(tmp_path / "state"),
-        COLUMNS="200",
-    )
-    return env
-
-
-class Cli:
-    """Runs `python -m orcli` against the test upstream with the last profile written."""
-
-    def __init__(self, upstream: Upstream, tmp_path: Path) -> None:
-        tmp_path.mkdir(parents=True, exist_ok=True)
-        self.upstream = upstream
-        self.tmp = tmp_path
-        self.env = clean_env(tmp_path)
-        self.secrets: set[str] = set()
-        self.profile_path: Path | None = None
-        self._n = itertools.count(1)
-
-    @property
-    def state_dir(self) -> Path:
-        return Path(self.env["ORCLI_STATE_DIR"])
-
-    def profile(
-        self, providers: list[str], *, keys: list[str] | None = None, sort: str | None = "price", **kw: Any
-    ) -> Path:
-        """write_profile (sorted by price = list order unless sort=None); keys for `keys` (default: all)."""
-        routing = dict(kw.pop("extra_routing", None) or {})
-        if sort:
-            routing.setdefault("sort", sort)
-        path = self.tmp / f"profile{next(self._n)}.toml"
-        self.profile_path = write_profile(path, self.upstream, providers, extra_routing=routing, **kw)
-        self.set_keys(fake_keys(providers if keys is None else keys))
-        return self.profile_path
-
-    def set_keys(self, entries: dict[str, str]) -> None:
-        self.env.update(entries)
-        self.secrets.update(entries.values())
-
-    def argv(self, *args: str) -> list[str]:
-        argv = [sys.executable, "-m", "orcli", *args]
-        if self.profile_path is not None and "--profile" not in args:
-            argv[3:4] = [args[0], "--profile", str(self.profile_path)]
-        return argv
-
-    def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
-        t0 = time.monotonic()
-        proc = subprocess.run(
-            self.argv(*args),
-            input=stdin,
-            stdin=subprocess.DEVNULL if stdin is None else None,
-            capture_output=True,
-            text=True,
-            env={**self.env, **(env or {})},
-            timeout=RUN_TIMEOUT,
-        )
-        run = Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
-        self.check_hygiene(run, debug="--debug" in args)
-        return run
-
-    def check_hygiene(self, run: Run, debug: bool = False) -> None:
-        for text in (run.out, run.err):
-            for secret in self.secrets:
-                assert secret not in text, f"a key leaked: {run!r}"
-            assert LEAK_MARK not in text, f"part of a key leaked: {run!r}"
-        if not debug:
-            assert "Traceback" not in run.err, run
 
 
 @pytest.fixture
 def cli(upstream: Upstream, tmp_path: Path) -> Cli:
     return Cli(upstream, tmp_path)
-
-
-def run_all(jobs: dict[str, Callable[[], Run]], workers: int = 3) -> dict[str, Run]:
-    """Independent orcli runs side by side: most of their time is start-up or waiting on a timeout."""
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {name: pool.submit(job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
 
 
 def user_content(up: Upstream, provider: str = "a", index: int = -1) -> str:
@@ -627,7 +519,7 @@ def test_keys_never_leak(cli: Cli, upstream: Upstream) -> None:
     runs += [cli("health", "--json"), cli("providers", "--json"), cli("explain-route", "--json", "--debug")]
     assert [r.code for r in runs] == [0, 0, 1, 1, 0, 0, 0], runs
     # The echo path really ran: the upstream saw the keys and its message came back, redacted.
-    assert upstream.requests("a")[0].headers["authorization"] == f"Bearer {fake_keys(['a'])[key_env('a')]}"
+    assert upstream.requests("a")[0].headers["authorization"] == f"Bearer {cli.key('a')}"
     assert upstream.requests("odd")[0].headers["authorization"] == f"Bearer {odd_key}"
     assert "Incorrect API key provided" in runs[2].err and "[REDACTED]" in runs[2].err
     assert "Zq7plain" not in "".join(r.out + r.err for r in runs)
@@ -635,9 +527,7 @@ def test_keys_never_leak(cli: Cli, upstream: Upstream) -> None:
     assert files, "the health store was not written"
     for path in files:
         data = path.read_bytes()
-        for secret in cli.secrets:
-            assert secret.encode() not in data, path
-        assert LEAK_MARK.encode() not in data and b"Zq7plain" not in data, path
+        assert not leaks(data, cli.secrets), path
 
 
 def test_plain_http_to_a_remote_host_is_refused_before_any_network(cli: Cli, upstream: Upstream) -> None:

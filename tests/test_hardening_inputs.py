@@ -12,7 +12,7 @@ import hashlib
 from functools import partial
 from pathlib import Path
 
-from hardening_support import MODEL, Cli, run_all, store_rows
+from cli_harness import MODEL, Cli, run_all, store_rows
 from upstream import Upstream
 
 MIB = 1024 * 1024

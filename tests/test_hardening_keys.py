@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hardening_support import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
+from cli_harness import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
 from upstream import Behaviour, Exchange, RecordedRequest, Upstream, key_env, ok, status
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from hardening_support import Cli, run_all
+from cli_harness import Cli, run_all
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_support import RUN_TIMEOUT, Cli, Run, endpoint_health, store_rows
+from cli_harness import RUN_TIMEOUT, Cli, Run, endpoint_health, store_rows
 from upstream import Upstream, ok, slow_first_token, stall_between_chunks
 
 SLOW = 20.0  # how long the upstream would hold back; the tests must end long before

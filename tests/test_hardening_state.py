@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from hardening_support import RUN_TIMEOUT, Cli, Run, run_all, store_rows
+from cli_harness import RUN_TIMEOUT, Cli, Run, run_all, store_rows
 from upstream import Upstream, server_error
 
 WARNING = "warning: health store"

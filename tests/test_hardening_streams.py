@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hardening_support import Cli
+from cli_harness import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from upstream import Behaviour, Exchange, Upstream, status

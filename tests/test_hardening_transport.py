@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hardening_support import Cli, run_all
+from cli_harness import Cli, run_all
 from upstream import Upstream, ok, status
 
 import orcli

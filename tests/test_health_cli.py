@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hardening_support import MODEL, MODEL_B, Cli, endpoint_health
+from cli_harness import MODEL, MODEL_B, Cli, endpoint_health
 from upstream import Upstream, ok, refused_base_url, server_error
 
 TWO_MODELS = [

@@ -1,9 +1,8 @@
-"""Helpers for tests/test_hardening_*.py: the real CLI in a subprocess, with canary keys and leak checks.
+"""The real CLI in a subprocess for end-to-end tests, with canary keys and leak checks on every run.
 
-After test_ask_e2e's `Cli` (copied, not imported, so the two can evolve apart), with what the hardening
-tests add: every directory orcli could write to (state, HOME, XDG dirs, TMPDIR) lives under the test's
-tmp dir so it can be scanned; keys are random canaries, and a leak is any 10-character slice of one of them
-(half a key is a leak too); `popen` for signal tests; readers for the health store.
+Every directory orcli could write to (state, HOME, XDG dirs, TMPDIR) lives under the test's tmp dir so it
+can be scanned; keys are random canaries, and a leak is any 10-character slice of one of them (half a key is
+a leak too); `popen` for signal tests; readers for the health store.
 """
 
 from __future__ import annotations
@@ -129,21 +128,21 @@ class Cli:
         self,
         providers: list[str],
         *,
-        keys: dict[str, str] | None = None,
+        keys: dict[str, str] | list[str] | None = None,
         sort: str | None = "price",
         **kw: Any,
     ) -> Path:
-        """write_profile (sorted by price = list order unless sort=None); a fresh canary key per provider
-        unless `keys` maps provider -> key (a provider missing from `keys` gets none)."""
+        """write_profile (sorted by price = list order unless sort=None); a fresh canary key per provider, or
+        only for the providers `keys` lists, or the keys it maps (a provider missing from `keys` gets none)."""
         assert self.upstream is not None
         routing = dict(kw.pop("extra_routing", None) or {})
         if sort:
             routing.setdefault("sort", sort)
         path = self.tmp / f"profile{next(self._n)}.toml"
         self.profile_path = write_profile(path, self.upstream, providers, extra_routing=routing, **kw)
-        if keys is None:
+        if keys is None or isinstance(keys, list):
             shapes = itertools.cycle(["sk", "plain", "short"])
-            keys = {p: canary(next(shapes)) for p in providers}
+            keys = {p: canary(next(shapes)) for p in (providers if keys is None else keys)}
         self.set_keys({key_env(p): k for p, k in keys.items()})
         return self.profile_path
 
