@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import BinaryIO, NamedTuple
 
@@ -196,7 +195,3 @@ def build_route(
         options=options,
         warnings=tuple(warnings) + plan.warnings,
     )
-
-
-def now() -> float:
-    return time.time()

@@ -372,10 +372,6 @@ def _opt_str(value: object) -> str | None:
     return scrub(value) if isinstance(value, str) else None
 
 
-def _opt_dict(value: object) -> dict | None:
-    return value if isinstance(value, dict) else None
-
-
 _USAGE_LIMIT = 1e15  # tokens; anything larger is not a count, and 10**400 would overflow float arithmetic
 
 
