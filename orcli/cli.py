@@ -224,32 +224,74 @@ def main(
     """Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."""
 
 
-def _route_input(**kw: Any):
-    from orcli.route import RouteInput
+# SPEC §5's routing and request flags, shared by `ask` and `explain-route`: declared once, given to both.
+_ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("model", ModelOpt, None),
+    ("sort", SortOpt, None),
+    ("partition", PartitionOpt, None),
+    ("order", OrderOpt, None),
+    ("only", OnlyOpt, None),
+    ("ignore", IgnoreOpt, None),
+    ("no_fallbacks", NoFallbacksOpt, False),
+    ("require_parameters", RequireParamsOpt, False),
+    ("data_collection", DataCollectionOpt, None),
+    ("zdr", ZdrOpt, False),
+    ("quantizations", QuantOpt, None),
+    ("max_price", MaxPriceOpt, None),
+    ("seed", SeedOpt, None),
+    ("skip_unhealthy", SkipUnhealthyOpt, False),
+    ("system", SystemOpt, None),
+    ("option", OptionOpt, None),
+    ("max_tokens", MaxTokensOpt, None),
+    ("no_stdin", NoStdinOpt, False),
+)
 
-    return RouteInput(
-        profile=kw["profile"],
-        models=tuple(kw["model"] or ()),
-        sort=kw["sort"],
-        partition=kw["partition"],
-        order=tuple(kw["order"] or ()),
-        only=tuple(kw["only"] or ()),
-        ignore=tuple(kw["ignore"] or ()),
-        no_fallbacks=kw["no_fallbacks"],
-        require_parameters=kw["require_parameters"],
-        data_collection=kw["data_collection"],
-        zdr=kw["zdr"],
-        quantizations=tuple(kw["quantizations"] or ()),
-        max_price=kw["max_price"],
-        seed=kw["seed"],
-        skip_unhealthy=kw["skip_unhealthy"],
-        system=kw["system"],
-        options=tuple(kw["option"] or ()),
-        max_tokens=kw["max_tokens"],
-        prompt_argument=kw["prompt"],
-        no_stdin=kw["no_stdin"],
-        assume_down=tuple(kw.get("assume_down") or ()),
-    )
+
+def route_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the shared routing and request flags; it receives them, with its prompt, profile and
+    --assume-down, as one `RouteInput` in `given`."""
+    signature = inspect.signature(command, eval_str=True)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own = [p for p in signature.parameters.values() if p.name != "given"]
+    shared = [inspect.Parameter(name, keyword, default=default, annotation=ann) for name, ann, default in _ROUTE_FLAGS]
+    # The prompt argument first, then the shared flags, then the command's own options (help lists them so).
+    first = [p for p in own if p.name == "prompt"]
+    rest = [p.replace(kind=keyword) for p in own if p.name != "prompt"]
+
+    def wrapper(**kwargs: Any) -> None:
+        from orcli.route import RouteInput
+
+        flags = {name: kwargs.pop(name) for name, _, _ in _ROUTE_FLAGS}
+        kwargs["given"] = RouteInput(
+            profile=kwargs.get("profile"),
+            models=tuple(flags["model"] or ()),
+            sort=flags["sort"],
+            partition=flags["partition"],
+            order=tuple(flags["order"] or ()),
+            only=tuple(flags["only"] or ()),
+            ignore=tuple(flags["ignore"] or ()),
+            no_fallbacks=flags["no_fallbacks"],
+            require_parameters=flags["require_parameters"],
+            data_collection=flags["data_collection"],
+            zdr=flags["zdr"],
+            quantizations=tuple(flags["quantizations"] or ()),
+            max_price=flags["max_price"],
+            seed=flags["seed"],
+            skip_unhealthy=flags["skip_unhealthy"],
+            system=flags["system"],
+            options=tuple(flags["option"] or ()),
+            max_tokens=flags["max_tokens"],
+            prompt_argument=kwargs.get("prompt"),
+            no_stdin=flags["no_stdin"],
+            assume_down=tuple(kwargs.get("assume_down") or ()),
+        )
+        command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=first + shared + rest)  # type: ignore[attr-defined]
+    wrapper.__name__ = command.__name__
+    wrapper.__doc__ = command.__doc__
+    wrapper.__module__ = command.__module__
+    return wrapper
 
 
 def _stdin_is_tty() -> bool:
@@ -265,26 +307,9 @@ def _stdin_buffer():
 
 @app.command("explain-route")
 @handled
+@route_flags
 def explain_route(
     prompt: PromptArg = None,
-    model: ModelOpt = None,
-    sort: SortOpt = None,
-    partition: PartitionOpt = None,
-    order: OrderOpt = None,
-    only: OnlyOpt = None,
-    ignore: IgnoreOpt = None,
-    no_fallbacks: NoFallbacksOpt = False,
-    require_parameters: RequireParamsOpt = False,
-    data_collection: DataCollectionOpt = None,
-    zdr: ZdrOpt = False,
-    quantizations: QuantOpt = None,
-    max_price: MaxPriceOpt = None,
-    seed: SeedOpt = None,
-    skip_unhealthy: SkipUnhealthyOpt = False,
-    system: SystemOpt = None,
-    option: OptionOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    no_stdin: NoStdinOpt = False,
     assume_down: Annotated[
         list[str] | None, typer.Option("--assume-down", help="Plan as if this provider had just failed.")
     ] = None,
@@ -294,6 +319,7 @@ def explain_route(
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
     *,
+    given: Any,  # the routing flags as one RouteInput, from route_flags
     out: Output,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
@@ -302,12 +328,11 @@ def explain_route(
     from orcli.profile import load_profile
     from orcli.route import build_route
 
-    inp = _route_input(**locals())
-    loaded = load_profile(inp.profile, os.environ)
+    loaded = load_profile(given.profile, os.environ)
     snapshot, notes = load_snapshot(loaded, os.environ)
     for note in notes:
         out.warn(note)
-    route = build_route(inp, os.environ, _stdin_buffer(), _stdin_is_tty(), health=snapshot, profile=loaded)
+    route = build_route(given, os.environ, _stdin_buffer(), _stdin_is_tty(), health=snapshot, profile=loaded)
     for warning in route.warnings:
         out.warn(warning)
     if as_json:
@@ -331,26 +356,9 @@ def explain_route(
 
 @app.command("ask")
 @handled
+@route_flags
 def ask(
     prompt: PromptArg = None,
-    model: ModelOpt = None,
-    sort: SortOpt = None,
-    partition: PartitionOpt = None,
-    order: OrderOpt = None,
-    only: OnlyOpt = None,
-    ignore: IgnoreOpt = None,
-    no_fallbacks: NoFallbacksOpt = False,
-    require_parameters: RequireParamsOpt = False,
-    data_collection: DataCollectionOpt = None,
-    zdr: ZdrOpt = False,
-    quantizations: QuantOpt = None,
-    max_price: MaxPriceOpt = None,
-    seed: SeedOpt = None,
-    skip_unhealthy: SkipUnhealthyOpt = False,
-    system: SystemOpt = None,
-    option: OptionOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    no_stdin: NoStdinOpt = False,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")
@@ -364,14 +372,14 @@ def ask(
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
     *,
+    given: Any,  # the routing flags as one RouteInput, from route_flags
     out: Output,
 ) -> None:
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
     from orcli.ask import AskFlags, run_ask
 
-    inp = _route_input(**locals())
     flags = AskFlags(stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout)
-    run_ask(inp, flags, out)
+    run_ask(given, flags, out)
 
 
 @app.command("providers")
