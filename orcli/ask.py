@@ -87,10 +87,9 @@ def is_loopback_host(url: str) -> bool:
     """Whether `url` names this machine: `localhost` or a loopback address (127.0.0.0/8, ::1). A name that
     merely starts like one (`127.example.com`, `localhost.example.com`) is somebody else's host."""
     import ipaddress
+    from urllib.parse import urlsplit
 
-    import httpx
-
-    host = httpx.URL(url).host.lower().rstrip(".")
+    host = (urlsplit(url).hostname or "").rstrip(".")
     if host == "localhost":
         return True
     try:

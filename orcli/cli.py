@@ -324,6 +324,7 @@ def explain_route(
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
     from orcli import render
+    from orcli.ask import check_transport_security
     from orcli.health_source import load_snapshot
     from orcli.profile import load_profile
     from orcli.route import build_route
@@ -335,6 +336,10 @@ def explain_route(
     route = build_route(given, os.environ, _stdin_buffer(), _stdin_is_tty(), health=snapshot, profile=loaded)
     for warning in route.warnings:
         out.warn(warning)
+    try:
+        check_transport_security([loaded.providers[a.endpoint.provider] for a in route.plan.attempts], loaded.path)
+    except OrcliError as refusal:  # explain-route sends nothing, but says now what ask would refuse
+        out.warn(f"ask would refuse this route: {refusal.message}")
     if as_json:
         doc = render.explain_json(route)
         if not route.plan.attempts:

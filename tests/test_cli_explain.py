@@ -446,3 +446,18 @@ def test_importtime_shows_no_httpx_for_explain_route(tmp_path: Path) -> None:
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
     assert "orcli.planner" in imported, "the probe must see orcli's own imports"
     assert not [m for m in imported if m.split(".")[0] == "httpx"]
+
+
+def test_explain_route_warns_that_ask_would_refuse_plain_http_to_a_remote_host(tmp_path: Path) -> None:
+    profile = tmp_path / "insecure.toml"
+    profile.write_text(
+        '[routing]\nmodels = ["m"]\n[providers.remote]\nbase_url = "http://10.1.2.3:8000/v1"\n'
+        '[[endpoint]]\nmodel = "m"\nprovider = "remote"\n'
+    )
+    env = {**os.environ, "ORCLI_STATE_DIR": str(tmp_path / "state")}
+    run = subprocess.run(
+        [sys.executable, "-m", "orcli", "explain-route", "--profile", str(profile), "--no-stdin"],
+        capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "ask would refuse this route" in run.stderr and "allow_insecure" in run.stderr
