@@ -26,15 +26,33 @@ def _rejected_json(plan: Plan) -> list[dict[str, str]]:
     return [rejection_json(r) for r in plan.rejected]
 
 
-def _stdout_sink() -> Callable[[str], None]:
-    """Write each chunk as it arrives and flush it: the answer is a stream, not a buffered page."""
-    stream = sys.stdout
+class _Answer:
+    """The answer on stdout, written and flushed chunk by chunk: a stream, not a buffered page.
 
-    def write(text: str) -> None:
-        stream.write(text)
-        stream.flush()
+    On a terminal stderr notes share the screen, so a note (or the end) first closes a line the answer left
+    open; in a pipe the answer stays byte for byte what the model sent.
+    """
 
-    return write
+    def __init__(self) -> None:
+        self.stream = sys.stdout
+        self.wrote = False
+        self.line_open = False
+        try:
+            self.tty = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        self.stream.write(text)
+        self.stream.flush()
+        self.wrote = True
+        self.line_open = not text.endswith("\n")
+
+    def end_line_on_terminal(self) -> None:
+        if self.tty and self.line_open:
+            self.write("\n")
 
 
 def run_ask(inp: Any, flags: AskFlags, out: Any, env: Mapping[str, str] | None = None) -> None:
@@ -125,18 +143,12 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     _check_transport_security(route)
     record: Callable[[Outcome], None] = (lambda o: None) if store is None else store.record
     streaming_out = flags.stream and not flags.as_json
-    wrote_any = False
-
-    def sink(text: str) -> None:
-        nonlocal wrote_any
-        wrote_any = True
-        write(text)
-
-    write = _stdout_sink()
+    answer = _Answer()
 
     def on_event(event: Event) -> None:
         if not flags.verbose:
             return
+        answer.end_line_on_terminal()
         e = event.attempt.endpoint
         name = f"{e.model} via {e.provider}"
         if event.kind == "start":
@@ -155,7 +167,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             route.profile.providers,
             env,
             timeouts,
-            sink=sink if streaming_out else None,
+            sink=answer.write if streaming_out else None,
             on_event=on_event,
             on_outcome=record,
             overall_timeout=flags.timeout,
@@ -164,8 +176,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         try:
             result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
         except Failed as failure:
-            if wrote_any:
-                write("\n")
+            answer.end_line_on_terminal()
             _report_failure(failure, route, flags, out)
             return
         finally:
@@ -178,9 +189,8 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         out.json(_result_json(result, route))
         return
     if not streaming_out:
-        write(result.content)
-    if not result.content.endswith("\n") and sys.stdout.isatty():
-        write("\n")
+        answer.write(result.content)
+    answer.end_line_on_terminal()
     if flags.verbose:
         cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
         out.note(f"route: {result.attempt.endpoint.model} via {result.attempt.endpoint.provider}; cost {cost}")
