@@ -429,19 +429,8 @@ def cost_of(attempt: PlannedAttempt, usage: dict | None) -> float | None:
     return round(prompt * p.prompt / 1e6 + completion * p.completion / 1e6 + p.request, 10)
 
 
-class _Exchange:
-    """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
-
-    httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
-    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
-    executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
-    the time left, is exact. After them, each read of the connection's network stream (httpcore's
-    documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall
-    ends on time, with no thread and no per-chunk cost beyond a subtraction.
-
-    Items: ("status", (code, headers)), then ("data", bytes)..., then ("end", None); or ("error", exc).
-    `get` returns None once its deadline has passed, whatever was or was not read in time.
-    """
+class _Call:
+    """One chat-completions request to send: what both readers of an exchange start from."""
 
     def __init__(
         self,
@@ -458,6 +447,27 @@ class _Exchange:
         self.body = body
         self.timeouts = t
         self.clock = clock
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a reader sets up before the first `get`."""
+
+
+class _Exchange(_Call):
+    """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
+
+    httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
+    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
+    executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
+    the time left, is exact. After them, each read of the connection's network stream (httpcore's
+    documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall
+    ends on time, with no thread and no per-chunk cost beyond a subtraction.
+
+    Items: ("status", (code, headers)), then ("data", bytes)..., then ("end", None); or ("error", exc).
+    `get` returns None once its deadline has passed, whatever was or was not read in time.
+    """
+
+    def _prepare(self) -> None:
         self.deadline = math.inf
         self.response: httpx.Response | None = None
         self._bounded: Any = None  # the network stream whose reads we bound, to restore afterwards
@@ -525,27 +535,15 @@ class _Exchange:
         self._items.close()
 
 
-class _Pump:
+class _Pump(_Call):
     """Reads one HTTP exchange on a daemon thread into a queue, so the executor waits on its own clock.
 
     httpx's read timeout is per read: keep-alive comments would reset it forever. Waiting on a queue with
     our own deadline abandons a stalled provider at once; the thread ends when its socket is closed.
     """
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        url: str,
-        headers: dict[str, str],
-        body: dict,
-        t: Timeouts,
-        clock: Callable[[], float],
-    ) -> None:
-        self.client = client
-        self.clock = clock
-        self.url = url
-        self.headers = headers
-        self.body = body
+    def _prepare(self) -> None:
+        t = self.timeouts
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.abandoned = threading.Event()
         self.response: httpx.Response | None = None
