@@ -1,0 +1,169 @@
+"""The dialect-neutral wire model: one request, stream deltas, one answer, one upstream error; and the small
+interface every wire dialect (openai, anthropic, gemini, azure) implements. Standard library only.
+
+The executor speaks only these types: a dialect turns a `ChatRequest` into an `HttpRequest` for its provider,
+and turns what the provider sends back (a whole body, SSE events, an error body) into `Answer`, `Delta` and
+`UpstreamError`. The classifier (SPEC §6) reads `UpstreamError`, whichever dialect produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+from orcli.types import EMPTY_MAP, Endpoint, Provider
+
+
+class WireError(Exception):
+    """Anything the upstream sent that does not follow its protocol."""
+
+
+class StreamProtocolError(WireError):
+    """An SSE stream or one of its events is not valid."""
+
+
+class MalformedResponse(WireError):
+    """A 200 body that is not a completion in the dialect's shape."""
+
+
+class UpstreamErrorInBody(WireError):
+    """A 200 body or a stream event that carries an error object instead of an answer."""
+
+    def __init__(self, error: UpstreamError) -> None:
+        super().__init__(error.message or "error object in a 200 response")
+        self.error = error
+
+
+class UpstreamError(NamedTuple):
+    """An upstream error, whatever dialect or shape it came in.
+
+    `code` is the most specific machine word the body gave (`context_length_exceeded`, `overloaded_error`,
+    `RESOURCE_EXHAUSTED`, `API_KEY_INVALID`, `content_filter`); `type` the broader one; `detail` extra text
+    worth matching (OpenRouter's metadata.raw); `reasons` machine reasons from structured details (Gemini).
+    """
+
+    message: str
+    type: str | None = None
+    code: str | None = None
+    raw: str = ""
+    detail: str = ""
+    provider: str | None = None
+    reasons: tuple[str, ...] = ()
+    status: int | None = None
+
+
+class ChatRequest(NamedTuple):
+    """What the user asked for, before any dialect shapes it.
+
+    `messages` are OpenAI-shaped (`{"role": "user"|"assistant", "content": str}`), without the system prompt;
+    `options` are the `-o` options under OpenAI's names (max_tokens, temperature, top_p, stop, seed,
+    tool_choice, reasoning_effort, ...); `tools` an OpenAI-style tools array; `schema` a JSON Schema for
+    structured output.
+    """
+
+    messages: tuple[Mapping[str, object], ...]
+    system: str | None = None
+    options: Mapping[str, object] = EMPTY_MAP
+    tools: tuple[Mapping[str, object], ...] | None = None
+    schema: Mapping[str, object] | None = None
+
+
+class HttpRequest(NamedTuple):
+    """One HTTP request, ready to send: the dialect built the URL, the headers (auth included) and the body."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    method: str = "POST"
+
+
+class Usage(NamedTuple):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def as_json(self) -> dict[str, int | None]:
+        total = None
+        if self.prompt_tokens is not None and self.completion_tokens is not None:
+            total = self.prompt_tokens + self.completion_tokens
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": total}
+
+
+class ToolCallDelta(NamedTuple):
+    """A fragment of one tool call in a stream: fragments with the same `index` are joined in order."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class ToolCall(NamedTuple):
+    """One complete tool call, OpenAI-shaped whatever the dialect (`arguments` is JSON text)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+class Delta(NamedTuple):
+    """What one stream event added. `done` marks the protocol's own end of stream ([DONE], message_stop)."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: str | None = None  # normalised to OpenAI's values: stop, length, tool_calls, content_filter
+    usage: Usage | None = None
+    model: str | None = None
+    error: UpstreamError | None = None
+    done: bool = False
+
+
+class Answer(NamedTuple):
+    """A whole answer, streamed or not, in one shape for every dialect."""
+
+    content: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+
+
+class SSEEvent(NamedTuple):
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class EventDecoder(Protocol):
+    """Turns one stream's SSE events into deltas; keeps whatever state the dialect's stream needs."""
+
+    def decode(self, event: SSEEvent) -> list[Delta]: ...
+
+
+class Dialect(Protocol):
+    """One provider wire protocol, sans-I/O (SPEC §10)."""
+
+    name: str
+
+    def build_request(
+        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
+    ) -> HttpRequest:
+        """The HTTP request for this endpoint; raises ValueError for a request the dialect cannot send."""
+        ...
+
+    def decode_answer(self, body: bytes) -> Answer:
+        """A whole (non-streamed) answer body; raises WireError (UpstreamErrorInBody for an error object)."""
+        ...
+
+    def event_decoder(self) -> EventDecoder:
+        """A fresh decoder for one streamed answer."""
+        ...
+
+    def parse_error(self, status: int | None, body: bytes | str) -> UpstreamError:
+        """An error body (any shape, even plain text or HTML) as an UpstreamError with `status` set."""
+        ...
