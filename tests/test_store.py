@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orcli.migrations import MIGRATIONS, applied, check, migrate, migration
+from orcli.store.migrations import MIGRATIONS, applied, check, migrate, migration
 from orcli.store import FILENAME, Store, default_state_dir
 from orcli.types import FailureClass, Outcome
 

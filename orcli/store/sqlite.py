@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from orcli.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
+from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.types import FailureClass, Outcome
 
