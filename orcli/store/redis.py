@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -32,6 +33,7 @@ from orcli.types import FailureClass, Outcome
 PREFIX = "orcli"
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
 _CLASSES = {c.value: c for c in FailureClass}
+_ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
 _NUMBER = (int, float)
 
 # KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept.
@@ -153,6 +155,9 @@ def connect(target: RedisTarget, timeout: float) -> Any:
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),  # a retry would spend the budget twice (SPEC §13: a short budget)
         health_check_interval=0,
+        # RESP2: no HELLO on connect and no redis-py 8 CLIENT MAINT_NOTIFICATIONS (RESP3 only), so a process
+        # pays only its reads and writes (plus AUTH when the URL has a password).
+        protocol=2,
     )
     # No CLIENT SETINFO on connect: two round trips a process would pay for a label. redis-py >= 7 says so
     # with driver_info=None, older ones with lib_name/lib_version=None.
@@ -330,7 +335,8 @@ def _why(exc: BaseException, timeout: float, prefix: str) -> str:
     from redis import exceptions as rex
 
     text = " ".join(str(exc).split())
-    words = set(text.replace(":", " ").split()[:4]) if isinstance(exc, rex.ResponseError) else set()
+    # A pipeline prefixes the server's error code ("Command # 1 (...) of pipeline caused error: WRONGTYPE ...").
+    words = set(_ERROR_CODES.findall(text)) if isinstance(exc, rex.ResponseError) else set()
     if isinstance(exc, rex.TimeoutError):
         return f"did not answer within {timeout * 1000:.0f} ms"
     if isinstance(exc, rex.AuthenticationError) or words & {"NOAUTH", "WRONGPASS", "NOPERM"}:
