@@ -343,9 +343,9 @@ def _why(exc: BaseException, timeout: float, prefix: str) -> str:
         return "refused orcli's credentials (the password comes from ORCLI_HEALTH_URL)"
     if isinstance(exc, rex.ConnectionError):
         return f"is unreachable ({_clean(text)})"
-    if "OOM" in words:
+    if "OOM" in words or isinstance(exc, getattr(rex, "OutOfMemoryError", ())):
         return "is out of memory (maxmemory reached) and refuses writes"
-    if "READONLY" in words:
+    if "READONLY" in words or isinstance(exc, getattr(rex, "ReadOnlyError", ())):
         return "is a read-only replica"
     if "WRONGTYPE" in words or isinstance(exc, Garbage):
         return f"holds data under {prefix} that orcli did not write ({_clean(text)})"
