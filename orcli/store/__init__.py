@@ -14,7 +14,7 @@ _SQLITE_NAMES = ("Store", "DEFAULT_RETENTION", "FILENAME", "default_state_dir")
 
 def __getattr__(name: str) -> Any:
     if name in _SQLITE_NAMES:
-        from orcli.store import sqlite
+        import orcli.store.sqlite
 
-        return getattr(sqlite, name)
+        return getattr(orcli.store.sqlite, name)
     raise AttributeError(f"module 'orcli.store' has no attribute {name!r}")
