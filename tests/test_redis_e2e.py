@@ -233,3 +233,74 @@ def test_the_breaker_shared_by_redis_is_not_broken_by_many_machines_asking_at_on
         t.join()
     assert [r.code for r in results] == [0] * 12 and all(r.err == "" for r in results), results
     assert redis_server.client().zcard(outcome_key("default", MODEL, "a")) == 12
+
+
+# --- health reset and --probe on the shared store ---------------------------------------------------------
+
+
+def _fill(cli: Cli, upstream: Upstream) -> None:
+    upstream.script("a", server_error(502))
+    for _ in range(2):
+        assert cli("ask", "--no-stdin", "--order", "a", "hi").code == 0  # a fails, b answers: 4 outcomes
+
+
+def test_reset_of_the_shared_store_in_a_script_needs_yes(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
+    _fill(cli, upstream)
+    refused = cli("health", "reset")
+    assert refused.code == 2 and "--yes" in refused.err and redis_server.url in refused.err, refused
+    assert redis_server.client().zcard(outcome_key("default", MODEL, "a")) == 2, "nothing was deleted"
+    done = cli("health", "reset", "--provider", "a", "--yes", "--json")
+    assert done.code == 0, done
+    assert done.json() == {
+        "reset": "a",
+        "deleted": 2,
+        "store": {"kind": "redis", "url": redis_server.url, "namespace": "default"},
+    }
+    assert redis_server.client().zcard(outcome_key("default", MODEL, "b")) == 2
+    everything = cli("health", "reset", "-y")
+    assert everything.code == 0 and f"forgot 2 outcome(s) from {redis_server.url}" in everything.err, everything
+
+
+@pytest.mark.parametrize(("answer", "code", "left"), [("y", 0, 0), ("n", 1, 4)])
+def test_reset_of_the_shared_store_on_a_terminal_asks_first(
+    answer: str, code: int, left: int, upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    import os
+    import pty
+
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
+    _fill(cli, upstream)
+    main, terminal = pty.openpty()
+    try:
+        proc = cli.popen("health", "reset", stdin=terminal)
+        os.write(main, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(main)
+        os.close(terminal)
+    assert proc.returncode == code, err.decode()
+    assert "Forget every outcome in the shared health store" in err.decode()
+    client = redis_server.client()
+    assert sum(client.zcard(k) for k in client.keys("orcli:*")) == left
+
+
+def test_reset_when_the_shared_store_is_down_fails_and_says_so(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
+    redis_server.stop()
+    run = cli("health", "reset", "--yes")
+    assert run.code == 1 and "could not reset" in run.err and "was not reset" in run.err, run
+
+
+def test_probe_records_into_the_shared_store(upstream: Upstream, redis_server: RedisServer, tmp_path: Path) -> None:
+    prober = machine(upstream, tmp_path, "prober", redis_server.url)
+    other = machine(upstream, tmp_path, "other", redis_server.url)
+    upstream.script("a", server_error(500))
+    assert prober("health", "--probe", "--json").code == 1
+    a = next(e for e in other("health", "--json").json()["endpoints"] if e["provider"] == "a")
+    assert (a["requests"], a["failures"]) == (1, 1)
+    assert store_rows(prober.state_dir) == []

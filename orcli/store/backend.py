@@ -126,6 +126,17 @@ def open_local(
     return Store.open(state_dir, retention=max(DEFAULT_RETENTION, history_horizon(settings)), clock=clock)
 
 
+def describe(store: HealthBackend | None, env: Mapping[str, str]) -> dict[str, object]:
+    """Which store a command read, for `orcli health`: the open one's own description, or the local file that
+    does not exist yet (a read-only command does not create it)."""
+    if store is not None:
+        return store.describe()
+    from orcli.paths import FILENAME, default_state_dir
+
+    path = default_state_dir(env) / FILENAME
+    return {"kind": "sqlite", "path": str(path), "exists": path.exists()}
+
+
 def _unreachable(state_dir: Path) -> list[str]:
     """A warning when the state folder cannot be created: its nearest existing ancestor is not a folder."""
     ancestor = state_dir
