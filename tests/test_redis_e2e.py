@@ -304,3 +304,25 @@ def test_probe_records_into_the_shared_store(upstream: Upstream, redis_server: R
     a = next(e for e in other("health", "--json").json()["endpoints"] if e["provider"] == "a")
     assert (a["requests"], a["failures"]) == (1, 1)
     assert store_rows(prober.state_dir) == []
+
+
+# --- start-up stays lean ------------------------------------------------------------------------------------
+
+
+def test_redis_is_imported_only_when_a_redis_url_is_configured_and_sqlite_only_on_fallback(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from test_import_graph import _example_keys, _loaded, _modules_after
+
+    argv = ("explain-route", "--profile", "example", "--no-stdin")
+    for name in ("local", "shared", "down"):
+        (tmp_path / name).mkdir()
+    code, local, _ = _modules_after(tmp_path / "local", *argv, env=_example_keys())
+    assert code == 0 and not _loaded(local, "redis") and "sqlite3" not in local, "no URL: no redis, no history"
+    shared_env = {**_example_keys(), "ORCLI_HEALTH_URL": redis_server.url}
+    code, shared, _ = _modules_after(tmp_path / "shared", *argv, env=shared_env)
+    assert code == 0 and "redis" in shared and "orcli.store.redis" in shared
+    assert "sqlite3" not in shared, "a reachable shared store needs no local SQLite"
+    down_env = {**_example_keys(), "ORCLI_HEALTH_URL": "redis://127.0.0.1:1/0"}
+    code, down, _ = _modules_after(tmp_path / "down", *argv, env=down_env)
+    assert code == 0 and "redis" in down

@@ -100,3 +100,48 @@ def test_an_outcome_round_trips_through_its_member_encoding_without_model_or_pro
 def test_a_member_orcli_did_not_write_is_garbage(member: bytes) -> None:
     with pytest.raises(Garbage):
         decode(member, "m", "p")
+
+
+PROFILE = """
+[providers.p]
+base_url = "https://p.example/v1"
+[[endpoint]]
+model = "m"
+provider = "p"
+[health]
+"""
+
+
+def test_profile_health_store_and_timeout_are_read_and_default_to_local_and_200_ms() -> None:
+    from orcli.profile import parse_profile
+
+    plain = parse_profile(PROFILE, "p.toml").health
+    assert (plain.store, plain.store_timeout) == (None, 0.2)
+    text = PROFILE + 'store = "rediss://cache.internal:6380/2?namespace=ml"\nstore_timeout = 0.5\nwindow = 600\n'
+    health = parse_profile(text, "p.toml").health
+    assert (health.store, health.store_timeout, health.window) == (
+        "rediss://cache.internal:6380/2?namespace=ml",
+        0.5,
+        600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (f'store = "redis://:{SECRET}@h:6379/0"', "ORCLI_HEALTH_URL"),
+        ('store = "memcached://h"', "redis:// or rediss://"),
+        ("store = 6379", "expected a redis:// or rediss:// URL"),
+        ("store_timeout = 0", "expected a finite number > 0"),
+        ('store_timeout = "fast"', "expected a number"),
+        ('stor = "redis://h"', "unknown key"),
+    ],
+)
+def test_a_bad_health_store_setting_is_a_profile_error_that_never_echoes_a_password(line: str, says: str) -> None:
+    from orcli.errors import ProfileError
+    from orcli.profile import parse_profile
+
+    with pytest.raises(ProfileError) as info:
+        parse_profile(PROFILE + line + "\n", "p.toml")
+    assert says in info.value.message and "p.toml:" in info.value.message
+    assert SECRET not in info.value.message and SECRET[:6] not in info.value.message
