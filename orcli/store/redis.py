@@ -34,7 +34,7 @@ PREFIX = "orcli"
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
 _CLASSES = {c.value: c for c in FailureClass}
 _ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
-_NUMBER = (int, float)
+_NUMBER = (int, float)  # exact types: a JSON true is a bool, not a number
 
 # KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept.
 _RECORD = """
@@ -102,39 +102,54 @@ def encode(outcome: Outcome, nonce: str) -> str:
 
 def decode(member: bytes | str, model: str, provider: str) -> Outcome:
     """A member written by `encode` -> Outcome; Garbage for anything else."""
+    return decode_many([member], model, provider)[0]
+
+
+def decode_many(members: list[bytes | str], model: str, provider: str) -> list[Outcome]:
+    """Members written by `encode` -> Outcomes, parsed as one JSON array (one C call, not one per member: a plan
+    reads a thousand of them); Garbage for anything orcli did not write."""
     try:
-        fields = json.loads(member)
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = [m if isinstance(m, bytes) else m.encode() for m in members]
+        rows = json.loads(b"[" + b",".join(raw) + b"]")
+    except (ValueError, UnicodeError, AttributeError) as exc:
         raise Garbage(f"a member of {model} @ {provider} is not JSON") from exc
-    if not isinstance(fields, list) or len(fields) != 10:
-        raise Garbage(f"a member of {model} @ {provider} has an unknown shape")
-    at, ok, error_class, status, latency_s, ttft_s, tokens_per_s, error, retry_after, _nonce = fields
-    if (
-        not _is_number(at)
-        or ok not in (0, 1)
-        or not (error_class is None or error_class in _CLASSES)
-        or not (status is None or (isinstance(status, int) and not isinstance(status, bool)))
-        or not all(v is None or _is_number(v) for v in (latency_s, ttft_s, tokens_per_s, retry_after))
-        or not (error is None or isinstance(error, str))
-    ):
-        raise Garbage(f"a member of {model} @ {provider} has fields of the wrong type")
-    return Outcome(
-        at=float(at),
-        model=model,
-        provider=provider,
-        ok=bool(ok),
-        error_class=None if error_class is None else _CLASSES[error_class],
-        status=status,
-        latency_s=latency_s,
-        ttft_s=ttft_s,
-        tokens_per_s=tokens_per_s,
-        error=error,
-        retry_after=retry_after,
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, _NUMBER) and not isinstance(value, bool)
+    if len(rows) != len(members):  # a member like `1],[2` would otherwise pass as two
+        raise Garbage(f"a member of {model} @ {provider} is not one outcome")
+    out: list[Outcome] = []
+    append = out.append
+    for fields in rows:
+        if type(fields) is not list or len(fields) != 10:
+            raise Garbage(f"a member of {model} @ {provider} has an unknown shape")
+        at, ok, error_class, status, latency_s, ttft_s, tokens_per_s, error, retry_after, _nonce = fields
+        if (
+            type(at) not in _NUMBER
+            or (ok != 0 and ok != 1)
+            or type(ok) is not int
+            or (error_class is not None and error_class not in _CLASSES)
+            or (status is not None and type(status) is not int)
+            or (latency_s is not None and type(latency_s) not in _NUMBER)
+            or (ttft_s is not None and type(ttft_s) not in _NUMBER)
+            or (tokens_per_s is not None and type(tokens_per_s) not in _NUMBER)
+            or (retry_after is not None and type(retry_after) not in _NUMBER)
+            or (error is not None and type(error) is not str)
+        ):
+            raise Garbage(f"a member of {model} @ {provider} has fields of the wrong type")
+        append(
+            Outcome(
+                float(at),
+                model,
+                provider,
+                ok == 1,
+                None if error_class is None else _CLASSES[error_class],
+                status,
+                latency_s,
+                ttft_s,
+                tokens_per_s,
+                error,
+                retry_after,
+            )
+        )
+    return out
 
 
 def connect(target: RedisTarget, timeout: float) -> Any:
@@ -298,7 +313,8 @@ class RedisStore:
         for (model, provider), members in zip(pairs, reply, strict=True):
             if not isinstance(members, list):
                 raise Garbage(f"{model} @ {provider}: not a list of outcomes")
-            out.extend(decode(m, model, provider) for m in members)
+            if members:
+                out.extend(decode_many(members, model, provider))
         return out
 
     def _keys(self) -> list[str]:
