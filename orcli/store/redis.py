@@ -329,13 +329,14 @@ class RedisStore:
         with self._lock:
             if self._failed:
                 return
-            self._failed = True
+            why = _why(exc, self._timeout, key_prefix(self.target.namespace))
             self.warnings.append(
-                f"shared health store {self.target.shown} {_why(exc, self._timeout, key_prefix(self.target.namespace))} (could not {what}); "
-                "using the local health store for the rest of this run: outcomes recorded now stay on this machine"
+                f"shared health store {self.target.shown} {why}, so orcli could not {what} there; it uses the "
+                "local health store for the rest of this run (outcomes recorded now stay on this machine)"
             )
             self._local, warnings = self._open_fallback()
             self.warnings.extend(warnings)
+            self._failed = True  # last: a thread that sees it set also sees the local store
 
 
 def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
