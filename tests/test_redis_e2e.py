@@ -326,3 +326,18 @@ def test_redis_is_imported_only_when_a_redis_url_is_configured_and_sqlite_only_o
     down_env = {**_example_keys(), "ORCLI_HEALTH_URL": "redis://127.0.0.1:1/0"}
     code, down, _ = _modules_after(tmp_path / "down", *argv, env=down_env)
     assert code == 0 and "redis" in down
+
+
+def test_the_profile_can_name_the_shared_store_and_the_environment_overrides_it(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = Cli(upstream, tmp_path / "m")
+    cli.profile(["a", "b"], health={"store": redis_server.url + "?namespace=from-profile", "store_timeout": 0.5})
+    assert cli("ask", "--no-stdin", "hi").code == 0
+    client = redis_server.client()
+    assert client.zcard(outcome_key("from-profile", MODEL, "a")) == 1
+    run = cli("ask", "--no-stdin", "hi", env={"ORCLI_HEALTH_URL": redis_server.url + "?namespace=from-env"})
+    assert run.code == 0 and run.err == "", run
+    assert client.zcard(outcome_key("from-env", MODEL, "a")) == 1
+    assert client.zcard(outcome_key("from-profile", MODEL, "a")) == 1
+    assert store_rows(cli.state_dir) == []

@@ -168,11 +168,14 @@ def _store_line(info: dict[str, Any]) -> str:
     """The `store:` line of `orcli health`: which store the table was read from."""
     if info.get("kind") == "redis":
         return f"{info['url']} (shared, namespace {info['namespace']})"
+    fallback = info.get("fallback_from")
     if info.get("kind") == "none":
+        if fallback:
+            return f"none: the shared store {fallback['url']} could not be used and there is no local history"
         return "none (routing without history)"
     line = str(info.get("path"))
-    if "fallback_from" in info:
-        line += f" (local: the shared store {info['fallback_from']['url']} could not be used)"
+    if fallback:
+        line += f" (local: the shared store {fallback['url']} could not be used)"
     elif info.get("exists") is False:
         line += " (no history yet)"
     return line
