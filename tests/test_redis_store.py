@@ -241,3 +241,30 @@ def test_a_paused_redis_costs_at_most_the_budget_before_the_local_store_takes_ov
     assert elapsed < 1.0, f"fallback took {elapsed:.2f}s"
     warnings = store.take_warnings()
     assert len(warnings) == 1 and "did not answer within 200 ms" in warnings[0], warnings
+
+
+def test_a_hung_dns_lookup_costs_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from orcli.store.redis import Unresolved, resolve_within
+
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(3) or real("127.0.0.1", 1))
+    started = time.monotonic()
+    with pytest.raises(Unresolved, match="did not resolve within 200 ms"):
+        resolve_within("cache.internal", 6379, 0.2)
+    assert time.monotonic() - started < 1.0
+    resolve_within("127.0.0.1", 6379, 0.2)  # an address is not looked up
+
+
+def test_a_host_that_does_not_resolve_falls_back_with_one_warning(tmp_path: Path) -> None:
+    env = {"ORCLI_HEALTH_URL": "redis://no-such-host.invalid:6379/0", "ORCLI_STATE_DIR": str(tmp_path / "s")}
+    store, warnings = open_store(HealthSettings(), env)
+    assert store is not None and warnings == []
+    started = time.monotonic()
+    assert store.outcomes(time.time() - 10, {("m", "a")}) == []
+    assert store.record(failure(time.time())) is True
+    assert time.monotonic() - started < 2.0
+    (warning,) = store.take_warnings()
+    assert "no-such-host.invalid" in warning and ("could not be resolved" in warning or "within 200 ms" in warning)
+    assert store.describe()["kind"] == "sqlite"

@@ -182,6 +182,38 @@ def connect(target: RedisTarget, timeout: float) -> Any:
         return redis.Redis(**kwargs, lib_name=None, lib_version=None)
 
 
+class Unresolved(OSError):
+    """The store's host name did not resolve, or not within the budget."""
+
+
+def resolve_within(host: str, port: int, timeout: float) -> None:
+    """Resolve `host` in a helper thread, waiting at most `timeout`: a DNS lookup is not bounded by socket
+    timeouts and can hang for seconds when a resolver is down. Raises Unresolved."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(host)
+        return  # an address needs no lookup
+    except ValueError:
+        pass
+    failure: list[OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            failure.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name="orcli-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise Unresolved(f"host name {host} did not resolve within {timeout * 1000:.0f} ms")
+    if failure:
+        raise Unresolved(f"host name {host} could not be resolved ({failure[0].strerror or failure[0]})")
+
+
 class RedisStore:
     """Outcomes in a shared Redis; falls back to the local store for the rest of the process on any failure."""
 
@@ -207,6 +239,7 @@ class RedisStore:
         self._clock = clock
         self._lock = threading.Lock()  # health --probe records from a thread pool
         self._failed = False
+        self._resolved = False  # the host name was resolved within the budget once
         self._local: Any = None  # the local store once fallen back (None if it cannot be opened either)
 
     @property
@@ -223,6 +256,7 @@ class RedisStore:
             cutoff = self._clock() - self._retention
             ttl = max(int(self._retention) + 1, 1)
             try:
+                self._resolve()
                 reply = self._client.eval(
                     _RECORD, 1, key, repr(outcome.at), member, repr(cutoff), ttl, MAX_PER_ENDPOINT
                 )
@@ -238,6 +272,7 @@ class RedisStore:
         """One round trip returning every asked endpoint's outcomes since `since` (None: every endpoint, via SCAN)."""
         if not self._failed:
             try:
+                self._resolve()
                 return self._read(since, endpoints)
             except Exception as exc:  # see record()
                 self._fall_back(exc, "read outcomes")
@@ -251,6 +286,7 @@ class RedisStore:
             self.warnings.append(f"shared health store {self.target.shown} was not reached: nothing reset")
             return None
         try:
+            self._resolve()
             keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
             deleted = 0
             for start in range(0, len(keys), 500):
@@ -258,9 +294,8 @@ class RedisStore:
                 deleted += int(self._client.eval(_RESET, len(batch), *batch))
             return deleted
         except Exception as exc:
-            self.warnings.append(
-                f"shared health store {self.target.shown}: could not reset: {_why(exc, self._timeout, key_prefix(self.target.namespace))}"
-            )
+            why = _why(exc, self._timeout, key_prefix(self.target.namespace))
+            self.warnings.append(f"shared health store {self.target.shown} {why}, so orcli could not reset it")
             return None
 
     def describe(self) -> dict[str, object]:
@@ -292,6 +327,11 @@ class RedisStore:
         self.close()
 
     # --- internals -------------------------------------------------------------------------------------
+
+    def _resolve(self) -> None:
+        if not self._resolved:
+            resolve_within(self.target.host, self.target.port, self._timeout)
+            self._resolved = True
 
     def _read(self, since: float, endpoints: Collection[tuple[str, str]] | None) -> list[Outcome]:
         ns = self.target.namespace
@@ -354,6 +394,8 @@ def _why(exc: BaseException, timeout: float, prefix: str) -> str:
     text = " ".join(str(exc).split())
     # A pipeline prefixes the server's error code ("Command # 1 (...) of pipeline caused error: WRONGTYPE ...").
     words = set(_ERROR_CODES.findall(text)) if isinstance(exc, rex.ResponseError) else set()
+    if isinstance(exc, Unresolved):
+        return f"is unreachable: {_clean(str(exc))}"
     if isinstance(exc, rex.TimeoutError):
         return f"did not answer within {timeout * 1000:.0f} ms"
     if isinstance(exc, rex.AuthenticationError) or words & {"NOAUTH", "WRONGPASS", "NOPERM"}:
