@@ -72,7 +72,7 @@ def test_health_shows_the_other_machines_outcomes_and_which_store_it_read(upstre
         for cli in (first, second):
             cli.secrets.add(password)  # the harness fails the run if any slice of it is printed
         upstream.script("a", server_error(503))
-        assert first("ask", "--no-stdin", "-m", MODEL, "hi").code == 0
+        assert first("ask", "--no-stdin", "-m", MODEL, "tell me about zebras").code == 0
         run = second("health", "--json")
         assert run.code == 0, run
         doc = run.json()
@@ -81,6 +81,10 @@ def test_health_shows_the_other_machines_outcomes_and_which_store_it_read(upstre
         assert (a["requests"], a["failures"]) == (1, 1) and "503" in a["last_error"]
         text = second("health")
         assert text.code == 0 and f"store: redis://127.0.0.1:{server.port}/0" in text.err, text
+        assert first.scan() == {} and second.scan() == {}
+        dump = b"".join(server.client().dump(k) or b"" for k in server.client().keys("*"))
+        assert password.encode() not in dump and first.key("a").encode() not in dump  # outcomes only:
+        assert b"zebras" not in dump and b"Hello from" not in dump  # no prompt, no answer
 
 
 # --- never in the way ---------------------------------------------------------------------------------------
@@ -157,6 +161,7 @@ def test_ask_still_answers_with_one_warning_when_redis_refuses_the_credentials(
         assert len(warnings) == 1 and "refused orcli's credentials" in warnings[0], run
         assert f"redis://127.0.0.1:{server.port}/0" in warnings[0]
         assert len(store_rows(cli.state_dir)) == 1
+        assert cli.scan() == {}, "no file orcli wrote holds the password"
 
 
 def test_ask_on_a_read_only_replica_reads_the_shared_history_and_records_locally(
