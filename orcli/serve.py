@@ -94,6 +94,13 @@ class Gateway:
         self.warn = warn
         self.profiles = ProfileHolder(config.profile, env, warn)
         self.client = make_client()
+        # One store for the process (thread-safe): opening and closing SQLite per request would cost more
+        # than the routing; every outcome is written before the answer goes out, so the next request sees it.
+        from orcli.health_source import open_health
+
+        self.store, _, notes = open_health(self.profiles.get(), env)
+        for note in notes:
+            warn(note)
         self.active = 0
         self.idle = threading.Condition()
 
@@ -115,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
     """One client connection: routes /v1/chat/completions, /v1/models and /health."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server_version = "orcli"
     sys_version = ""
     server: _Server
@@ -230,18 +238,17 @@ class Chat:
             return
         self.log["model"] = request.given.overrides.get("models", ("?",))[0]  # type: ignore[index]
         profile = self.gw.profiles.get()
-        from orcli.health_source import open_health
+        from orcli.health_source import snapshot_from
+        from orcli.types import HealthSnapshot
 
-        store, snapshot, notes = open_health(profile, self.gw.env)
+        store = self.gw.store
+        snapshot = HealthSnapshot() if store is None else snapshot_from(store, profile)
         try:
-            for note in notes:
-                self.gw.warn(note)
             self._route_and_execute(profile, request, store, snapshot)
         finally:
             if store is not None:
                 for warning in store.take_warnings():
                     self.gw.warn(warning)
-                store.close()
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
         from orcli.policy import check_transport_security
@@ -447,3 +454,5 @@ def serve(config: ServeConfig, env: Mapping[str, str], log: Callable[[Mapping[st
             warn(f"{gw.active} request(s) still in flight after {config.grace:g}s; cutting them")
         server.server_close()
         gw.client.close()
+        if gw.store is not None:
+            gw.store.close()

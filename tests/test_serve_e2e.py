@@ -379,3 +379,38 @@ def test_a_body_over_the_limit_is_refused_with_413(tmp_path: Path, up: Upstream)
             "model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]})  # fmt: skip
     assert response.status_code == 413 and response.json()["error"]["code"] == 413
     assert up.count() == 0
+
+
+def test_the_profile_is_reloaded_when_its_file_changes_and_a_broken_edit_keeps_the_old(
+    tmp_path: Path, up: Upstream
+) -> None:
+    up.script("alpha", ok("alpha"))
+    up.script("beta", ok("beta"))
+    with serving(tmp_path, up) as gw:
+        profile = tmp_path / "profile.toml"
+        before = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert before.model_extra and before.model_extra["provider"] == "alpha"
+        time.sleep(0.05)  # a new mtime on coarse clocks
+        profile.write_text(profile.read_text().replace('sort = "price"', 'order = ["beta"]'))
+        after = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert after.model_extra and after.model_extra["provider"] == "beta"
+        good = profile.read_text()
+        profile.write_text(good + "\n[[endpoint]]\nmodel = 3\n")  # broken: the old profile stays in use
+        still = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert still.model_extra and still.model_extra["provider"] == "beta"
+        gw.stop()
+        assert gw.proc.stderr is not None
+        warnings = [json.loads(line)["warning"] for line in gw.proc.stderr.read().splitlines() if '"warning"' in line]
+    assert any("reloaded" in w for w in warnings)
+    assert any("not reloaded" in w and "endpoint" in w for w in warnings)
+
+
+def test_sighup_reloads_the_profile(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("alpha"))
+    with serving(tmp_path, up) as gw:
+        gw.proc.send_signal(signal.SIGHUP)
+        answer = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert answer.choices[0].message.content == "alpha"
+        gw.stop()
+        assert gw.proc.stderr is not None
+        assert "profile reloaded" in gw.proc.stderr.read()
