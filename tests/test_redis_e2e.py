@@ -348,3 +348,33 @@ def test_the_profile_can_name_the_shared_store_and_the_environment_overrides_it(
     assert client.zcard(outcome_key("from-env", MODEL, "a")) == 1
     assert client.zcard(outcome_key("from-profile", MODEL, "a")) == 1
     assert store_rows(cli.state_dir) == []
+
+
+def test_a_gateway_routes_on_the_shared_health_and_records_into_it(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    import json
+    import signal
+
+    import httpx
+
+    cli_machine = machine(upstream, tmp_path, "laptop", redis_server.url)
+    upstream.script("a", server_error(502))
+    for _ in range(3):
+        assert cli_machine("ask", "--no-stdin", "--order", "a", "hi").code == 0
+    gateway = machine(upstream, tmp_path, "gateway", redis_server.url)
+    proc = gateway.popen("serve", "--port", "0", "--json", "--grace", "2", text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["listening"]
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        reply = httpx.post(f"{url}/chat/completions", json=body, timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["x-orcli-provider"] == "b" and reply.headers["x-orcli-attempts"] == "1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "shared health store" not in err, err
+    assert upstream.count("a") == 3
+    assert redis_server.client().zcard(outcome_key("default", MODEL, "b")) == 4  # 3 from the laptop, 1 served
+    assert store_rows(gateway.state_dir) == []

@@ -268,3 +268,34 @@ def test_a_host_that_does_not_resolve_falls_back_with_one_warning(tmp_path: Path
     (warning,) = store.take_warnings()
     assert "no-such-host.invalid" in warning and ("could not be resolved" in warning or "within 200 ms" in warning)
     assert store.describe()["kind"] == "sqlite"
+
+
+def test_a_long_lived_process_goes_back_to_redis_once_it_answers_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    target = parse(redis_server.url)
+    local_dir = tmp_path / "local"
+    store = RedisStore(
+        connect(target, 0.2),
+        target,
+        retention=1200.0,
+        timeout=0.2,
+        fallback=lambda: open_store(HealthSettings(), {"ORCLI_STATE_DIR": str(local_dir)}),
+        retry_after=0.5,
+    )
+    assert store.record(failure(time.time())) and store.describe()["kind"] == "redis"
+    redis_server.stop()
+    assert store.record(failure(time.time(), "b"))  # kept locally
+    assert store.record(failure(time.time(), "c"))  # no retry yet: straight to the local store
+    assert len(store.take_warnings()) == 1 and store.describe()["kind"] == "sqlite"
+    time.sleep(0.6)
+    assert store.record(failure(time.time(), "d"))  # a retry that fails again: local, no second warning
+    assert store.take_warnings() == []
+    redis_server.start()  # same port, empty (persistence is off)
+    time.sleep(0.6)
+    assert store.record(failure(time.time(), "e"))
+    (warning,) = store.take_warnings()
+    assert "answers again" in warning and store.describe()["kind"] == "redis"
+    assert redis_server.client().zcard(outcome_key("default", "m", "e")) == 1
+    assert {o.provider for o in store.outcomes(0, {("m", p) for p in "abcde"})} == {"e"}
+    store.close()

@@ -10,10 +10,11 @@ Cost: a plan's read is one pipeline (one round trip) returning every endpoint's 
 attempt's write is one EVAL that adds the outcome, drops members older than the horizon, keeps at most
 MAX_PER_ENDPOINT, and sets the key to expire one horizon after its last write. Nothing grows without bound.
 
-Never in the way: the client has no retries and `store_timeout` for connecting and for each reply. The first
-failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of another type,
-a member orcli cannot read) switches this process to the local SQLite store for good, with one warning;
-outcomes recorded after that stay local.
+Never in the way: the client has no retries and `store_timeout` for resolving, connecting and each reply.
+The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
+another type, a member orcli cannot read) switches this process to the local SQLite store, with one warning;
+outcomes recorded after that stay local. A process that lives on (`orcli serve`) tries Redis again every
+RETRY_SHARED_AFTER seconds and, when it answers, says so and uses it again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from orcli.store.url import RedisTarget
 from orcli.types import FailureClass, Outcome
 
 PREFIX = "orcli"
+RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
 _CLASSES = {c.value: c for c in FailureClass}
 _ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
@@ -229,9 +231,12 @@ class RedisStore:
         timeout: float,
         fallback: Callable[[], tuple[Any, list[str]]],
         clock: Callable[[], float] = time.time,
+        retry_after: float = RETRY_SHARED_AFTER,
     ) -> None:
         self.warnings: list[str] = []
         self.target = target
+        self._retry_after = retry_after
+        self._retry_at = 0.0  # monotonic time after which a fallen-back store tries Redis once more
         self._client = client
         self._retention = retention
         self._timeout = timeout
@@ -250,7 +255,7 @@ class RedisStore:
 
     def record(self, outcome: Outcome) -> bool:
         """One EVAL: add the outcome, trim the endpoint's set to the horizon and the cap, renew its expiry."""
-        if not self._failed:
+        if self._shared():
             key = outcome_key(self.target.namespace, outcome.model, outcome.provider)
             member = encode(outcome, os.urandom(6).hex())
             cutoff = self._clock() - self._retention
@@ -262,6 +267,7 @@ class RedisStore:
                 )
                 if reply != 1:
                     raise Garbage(f"recording answered {type(reply).__name__}")
+                self._back()
                 return True
             except Exception as exc:  # translated once, here: Redis never fails an ask (SPEC §13)
                 self._fall_back(exc, "record an outcome")
@@ -270,10 +276,12 @@ class RedisStore:
 
     def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
         """One round trip returning every asked endpoint's outcomes since `since` (None: every endpoint, via SCAN)."""
-        if not self._failed:
+        if self._shared():
             try:
                 self._resolve()
-                return self._read(since, endpoints)
+                outcomes = self._read(since, endpoints)
+                self._back()
+                return outcomes
             except Exception as exc:  # see record()
                 self._fall_back(exc, "read outcomes")
         local = self._local
@@ -365,17 +373,34 @@ class RedisStore:
             k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern + "*", count=1000)
         ]
 
+    def _shared(self) -> bool:
+        """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived
+        `orcli serve` must not lose shared health to one blip; a CLI process rarely lives that long)."""
+        return not self._failed or time.monotonic() >= self._retry_at
+
+    def _back(self) -> None:
+        """Redis answered: if this store had fallen back, use Redis again from now on."""
+        if self._failed:
+            with self._lock:
+                if self._failed:
+                    self._failed = False
+                    self.warnings.append(
+                        f"shared health store {self.target.shown} answers again; outcomes go there again"
+                    )
+
     def _fall_back(self, exc: BaseException, what: str) -> None:
         with self._lock:
+            self._retry_at = time.monotonic() + self._retry_after
             if self._failed:
-                return
+                return  # a retry that failed again: still local, no second warning
             why = _why(exc, self._timeout, key_prefix(self.target.namespace))
             self.warnings.append(
                 f"shared health store {self.target.shown} {why}, so orcli could not {what} there; it uses the "
                 "local health store for the rest of this run (outcomes recorded now stay on this machine)"
             )
-            self._local, warnings = self._open_fallback()
-            self.warnings.extend(warnings)
+            if self._local is None:
+                self._local, warnings = self._open_fallback()
+                self.warnings.extend(warnings)
             self._failed = True  # last: a thread that sees it set also sees the local store
 
 
