@@ -217,7 +217,7 @@ def resolve_within(host: str, port: int, timeout: float) -> None:
 
 
 class RedisStore:
-    """Outcomes in a shared Redis; falls back to the local store for the rest of the process on any failure."""
+    """Outcomes in a shared Redis; on any failure, the local store (Redis is tried again now and then)."""
 
     kind = "redis"
     shared = True
@@ -246,10 +246,6 @@ class RedisStore:
         self._failed = False
         self._resolved = False  # the host name was resolved within the budget once
         self._local: Any = None  # the local store once fallen back (None if it cannot be opened either)
-
-    @property
-    def fell_back(self) -> bool:
-        return self._failed
 
     # --- the HealthBackend interface -------------------------------------------------------------------
 
