@@ -95,7 +95,7 @@ MAX_TOKENS_LIMIT = 1_000_000_000
 def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
     options: dict[str, object] = {}
     for text in raw:
-        from orcli.wire.openai import parse_option  # only when -o is given: the wire module is start-up time
+        from orcli.options import parse_option
 
         try:
             key, value = parse_option(text)
