@@ -10,25 +10,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orcli.wire.openai import (
-    ApiError,
-    Completion,
+from orcli.options import parse_option, parse_option_value
+from orcli.types import Endpoint, Provider
+from orcli.wire import dialect_for
+from orcli.wire.assemble import AnswerBuilder
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
     MalformedResponse,
-    SSEDecoder,
     SSEEvent,
-    StreamChunk,
     StreamProtocolError,
+    ToolCall,
+    ToolCallDelta,
+    UpstreamError,
     UpstreamErrorInBody,
+    Usage,
     WireError,
+)
+from orcli.wire.openai import (
+    DIALECT,
     build_body,
     build_headers,
     build_messages,
     parse_completion,
     parse_error_body,
-    parse_option,
-    parse_option_value,
     parse_stream_event,
 )
+from orcli.wire.sse import SSEDecoder
 
 
 def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
@@ -70,7 +79,7 @@ def decode(chunks: list[bytes], **limits: int) -> list[SSEEvent]:
 def answer(events: list[SSEEvent]) -> tuple[str, str | None, dict | None, bool]:
     parsed = [parse_stream_event(e.data) for e in events]
     finish = next((c.finish_reason for c in parsed if c.finish_reason), None)
-    usage = next((c.usage for c in parsed if c.usage), None)
+    usage = next((c.usage.as_json() for c in parsed if c.usage), None)
     return "".join(c.content for c in parsed), finish, usage, parsed[-1].done
 
 
@@ -328,7 +337,7 @@ def test_any_bytes_split_anywhere_decode_the_same_or_raise_only_wire_errors(raw:
 
 
 def test_done_marker_ends_the_stream() -> None:
-    assert parse_stream_event("[DONE]") == StreamChunk(done=True)
+    assert parse_stream_event("[DONE]") == Delta(done=True)
 
 
 def test_role_only_first_chunk_has_no_content() -> None:
@@ -353,7 +362,7 @@ def test_content_given_as_parts_keeps_only_the_text_parts() -> None:
 
 def test_usage_only_final_chunk() -> None:
     got = parse_stream_event(json.dumps({"choices": [], "usage": USAGE}))
-    assert (got.content, got.usage, got.finish_reason) == ("", USAGE, None)
+    assert (got.content, got.usage, got.finish_reason) == ("", Usage(10, 4, raw=USAGE), None)
 
 
 @pytest.mark.parametrize("reason", ["stop", "length", "error", "content_filter", "tool_calls"])
@@ -428,7 +437,7 @@ JSON = st.recursive(
 @given(st.one_of(st.text(max_size=200), JSON.map(json.dumps)))
 def test_any_chunk_parses_or_raises_stream_protocol_error_only(data: str) -> None:
     with contextlib.suppress(StreamProtocolError):
-        assert isinstance(parse_stream_event(data), StreamChunk)
+        assert isinstance(parse_stream_event(data), Delta)
 
 
 # -- non-streamed completions ----------------------------------------------------------------------
@@ -444,8 +453,8 @@ COMPLETION = {
 
 
 def test_completion_is_parsed() -> None:
-    assert parse_completion(json.dumps(COMPLETION).encode()) == Completion(
-        content="Hi there", finish_reason="stop", usage=USAGE, model="llama-3.3-70b-versatile"
+    assert parse_completion(json.dumps(COMPLETION).encode()) == Answer(
+        content="Hi there", finish_reason="stop", usage=Usage(10, 4, raw=USAGE), model="llama-3.3-70b-versatile"
     )
 
 
@@ -455,7 +464,7 @@ def test_completion_after_openrouter_whitespace_padding() -> None:
 
 def test_completion_with_null_content_is_empty_text() -> None:
     body = {"choices": [{"message": {"role": "assistant", "content": None}, "finish_reason": "tool_calls"}]}
-    assert parse_completion(json.dumps(body).encode()) == Completion("", "tool_calls", None, None)
+    assert parse_completion(json.dumps(body).encode()) == Answer("", finish_reason="tool_calls")
 
 
 @pytest.mark.parametrize(
@@ -500,7 +509,7 @@ def test_openrouter_non_streamed_finish_error_raises_with_the_choice_error() -> 
 @given(st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode())))
 def test_any_body_parses_or_raises_a_wire_error_only(body: bytes) -> None:
     with contextlib.suppress(WireError):
-        assert isinstance(parse_completion(body), Completion)
+        assert isinstance(parse_completion(body), Answer)
 
 
 # -- error bodies ----------------------------------------------------------------------------------
@@ -596,7 +605,7 @@ def test_long_text_is_cut_to_one_short_line_but_kept_for_matching() -> None:
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300), JSON.map(json.dumps)))
 def test_parse_error_body_never_raises(body: bytes | str) -> None:
     err = parse_error_body(body)
-    assert isinstance(err, ApiError) and len(err.message) <= 300
+    assert isinstance(err, UpstreamError) and len(err.message) <= 300
 
 
 # -- through httpx ---------------------------------------------------------------------------------
@@ -645,3 +654,170 @@ def test_a_non_streamed_response_and_an_error_response_through_httpx() -> None:
         bad = client.post("https://api.example/v1/chat/completions", json=build_body("bad", [], {}, False))
     assert parse_completion(ok.content).content == "Hi there"
     assert parse_error_body(bad.content).message == "Unknown parameter: foo"
+
+
+# -- the dialect: neutral request in, neutral answer, deltas and errors out ------------------------
+
+PROVIDER = Provider("groq", "https://api.groq.com/openai/v1", api_key_env="GROQ_API_KEY", headers={"X-Title": "orcli"})
+ENDPOINT = Endpoint("meta/llama-3.3-70b", "groq", "llama-3.3-70b-versatile")
+TOOL = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+
+
+def test_the_registry_gives_the_openai_dialect_for_api_openai() -> None:
+    assert dialect_for("openai") is DIALECT and DIALECT.name == "openai"
+
+
+def test_build_request_sends_a_complete_chat_completions_request() -> None:
+    request = ChatRequest(
+        (
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "?"},
+        ),
+        system="be brief",
+        options={"temperature": 0.2, "tool_choice": "auto"},
+        tools=(TOOL,),
+        schema={"type": "object", "properties": {"a": {"type": "string"}}},
+    )
+    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, "gsk-key-123", stream=True)
+    assert (http.method, http.url) == ("POST", "https://api.groq.com/openai/v1/chat/completions")
+    assert http.headers["Authorization"] == "Bearer gsk-key-123"
+    assert (http.headers["Accept"], http.headers["X-Title"]) == ("text/event-stream", "orcli")
+    body = json.loads(http.body)
+    assert body["model"] == "llama-3.3-70b-versatile"
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["messages"][0]["content"] == "be brief"
+    assert (body["temperature"], body["tool_choice"], body["tools"]) == (0.2, "auto", [TOOL])
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}},
+    }
+    assert (body["stream"], body["stream_options"]) == (True, {"include_usage": True})
+
+
+def test_build_request_body_is_what_httpx_json_would_send() -> None:
+    request = ChatRequest(({"role": "user", "content": "wörld ✓"},))
+    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, None, stream=False)
+    expected = httpx.Request("POST", http.url, json=json.loads(http.body)).content
+    assert http.body == expected and "wörld ✓".encode() in http.body
+    assert "Authorization" not in http.headers and "stream_options" not in json.loads(http.body)
+    assert "tools" not in json.loads(http.body) and "response_format" not in json.loads(http.body)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        ("https://gw.example/v1", "https://gw.example/v1/chat/completions"),
+        ("https://gw.example/v1/", "https://gw.example/v1/chat/completions"),
+        (
+            "https://gw.example/v1?api-version=2024-10-21",
+            "https://gw.example/v1/chat/completions?api-version=2024-10-21",
+        ),
+    ],
+)
+def test_the_path_goes_before_the_base_urls_query(base_url: str, url: str) -> None:
+    provider = PROVIDER._replace(base_url=base_url)
+    assert DIALECT.build_request(provider, ENDPOINT, ChatRequest(()), None, stream=False).url == url
+
+
+def test_build_request_refuses_what_cannot_be_sent_with_value_error() -> None:
+    with pytest.raises(ValueError, match="set by orcli"):
+        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest((), options={"stream": False}), None, stream=True)
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "\udc80"},)), None, True)
+
+
+def test_decode_answer_carries_tool_calls_reasoning_usage_and_model() -> None:
+    body = {
+        "model": "served",
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_content": "the user wants weather",
+                    "tool_calls": [
+                        {
+                            "id": "call_a",
+                            "type": "function",
+                            "function": {"name": "weather", "arguments": '{"c":"Oslo"}'},
+                        },
+                        {"type": "function", "function": {"name": "time", "arguments": {"tz": "CET"}}},
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001},
+    }
+    answer = DIALECT.decode_answer(json.dumps(body).encode())
+    assert answer.tool_calls == (
+        ToolCall("call_a", "weather", '{"c":"Oslo"}'),
+        ToolCall("call_1", "time", '{"tz": "CET"}'),  # no id sent: one made from its position
+    )
+    assert (answer.content, answer.reasoning, answer.finish_reason, answer.model) == (
+        "",
+        "the user wants weather",
+        "tool_calls",
+        "served",
+    )
+    assert answer.usage == Usage(7, 9, raw={"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001})
+    assert answer.usage.as_json() == {"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001}  # as sent
+
+
+def test_a_tool_calls_field_that_is_not_a_list_is_malformed() -> None:
+    body = {"choices": [{"message": {"content": "x", "tool_calls": "weather"}}]}
+    with pytest.raises(MalformedResponse):
+        DIALECT.decode_answer(json.dumps(body).encode())
+
+
+def test_stream_events_decode_to_deltas_with_reasoning_and_tool_call_fragments() -> None:
+    decoder = DIALECT.event_decoder()
+    payloads = [
+        chunk({"reasoning": "think"}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "call_9", "type": "function", "function": {"name": "weather", "arguments": ""}}
+                ]
+            }
+        ),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"c":'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}),
+        chunk({}, "tool_calls"),
+    ]
+    deltas = [d for p in payloads for d in decoder.decode(SSEEvent(json.dumps(p)))]
+    assert deltas[0].reasoning == "think" and deltas[0].content == ""
+    assert deltas[1].tool_calls == (ToolCallDelta(0, "call_9", "weather", ""),)
+    assert [d.tool_calls[0].arguments for d in deltas[2:4]] == ['{"c":', '"Oslo"}']
+    assert deltas[4].finish_reason == "tool_calls"
+    assert decoder.decode(SSEEvent("[DONE]")) == [Delta(done=True)]
+    built = AnswerBuilder()
+    for d in deltas:
+        built.add(d)
+    answer = built.answer()
+    assert answer.tool_calls == (ToolCall("call_9", "weather", '{"c":"Oslo"}'),)
+    assert (answer.content, answer.reasoning, answer.finish_reason) == ("", "think", "tool_calls")
+
+
+def test_groq_usage_in_x_groq_is_read() -> None:
+    payload = {"choices": [], "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 3, "completion_tokens": 5}}}
+    (delta,) = DIALECT.event_decoder().decode(SSEEvent(json.dumps(payload)))
+    assert delta.usage == Usage(3, 5, raw={"prompt_tokens": 3, "completion_tokens": 5})
+
+
+def test_a_count_that_is_not_a_number_is_no_count_but_stays_in_the_raw_usage() -> None:
+    delta = parse_stream_event(json.dumps({"choices": [], "usage": {"prompt_tokens": "10", "completion_tokens": 5.0}}))
+    assert delta.usage == Usage(None, 5, raw={"prompt_tokens": "10", "completion_tokens": 5.0})
+
+
+def test_an_error_chunk_becomes_the_deltas_error() -> None:
+    payload = {"error": {"message": "overloaded", "code": 502}, "choices": [{"delta": {}, "finish_reason": "error"}]}
+    (delta,) = DIALECT.event_decoder().decode(SSEEvent(json.dumps(payload)))
+    assert delta.error is not None and (delta.error.message, delta.error.code) == ("overloaded", "502")
+
+
+def test_parse_error_sets_the_status() -> None:
+    error = DIALECT.parse_error(429, json.dumps({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}))
+    assert (error.status, error.message, error.type) == (429, "slow down", "rate_limit_exceeded")
+    assert DIALECT.parse_error(502, b"<html><title>502 Bad Gateway</title></html>").message == "502 Bad Gateway"
