@@ -212,13 +212,16 @@ def _haystack(err: UpstreamError) -> str:
 def _match(status: int | None, err: UpstreamError) -> tuple[_Signature, str] | None:
     """The first signature whose code, or else phrase, the error carries."""
     sigs = [s for s in _SIGNATURES if status is None or status in s.statuses]
-    codes = {c.lower() for c in (err.code, err.type) if c}
+    # Structured reasons are machine words too (Gemini's API_KEY_INVALID), tried with the code and type.
+    codes = {c.lower() for c in (err.code, err.type, *err.reasons) if c}
     for sig in sigs:
         hit = codes & sig.codes
         if hit:
             return sig, f"code {min(hit)}"
-        if sig.kind is Kind.MODERATION and err.reasons:
-            return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
+    if err.reasons:
+        for sig in sigs:
+            if sig.kind is Kind.MODERATION:
+                return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
     hay = _haystack(err)
     for sig in sigs:
         for phrase in sig.phrases:

@@ -378,3 +378,29 @@ def test_transport_messages_are_redacted() -> None:
 
 def test_cancelled_is_its_own_class() -> None:
     assert cancelled().cls is FailureClass.CANCELLED
+
+
+def test_classify_depends_on_the_neutral_wire_model_only() -> None:
+    """Any dialect's errors go through the same classifier (SPEC §10): it imports no dialect, and no httpx."""
+    import subprocess
+    import sys
+
+    probe = "import sys, orcli.classify; print(sorted(m for m in sys.modules if m.startswith(('orcli', 'httpx'))))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    loaded = set(eval(done.stdout))
+    assert "orcli.wire.base" in loaded, loaded
+    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.executor")}, loaded
+
+
+def test_an_upstream_error_from_any_dialect_is_classified_by_its_fields() -> None:
+    """What an Anthropic or Gemini dialect would hand over: the neutral fields decide, not the body's shape."""
+    overloaded = UpstreamError("Overloaded", type="overloaded_error", status=529)
+    assert (classify_http(529, overloaded, {}).cls, classify_http(529, overloaded, {}).kind) == (P, Kind.SERVER_ERROR)
+    bad_key = UpstreamError("API key not valid. Please pass a valid API key.", type="INVALID_ARGUMENT",
+                            reasons=("API_KEY_INVALID",), status=400)  # fmt: skip
+    failure = classify_http(400, bad_key, {})
+    assert (failure.cls, failure.kind, failure.message) == (
+        P,
+        Kind.AUTH,
+        "HTTP 400: API key not valid. Please pass a valid API key.",
+    )

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orcli.options import parse_option, parse_option_value
 from orcli.types import Endpoint, Provider
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder
@@ -150,46 +149,6 @@ def test_extra_headers_are_added_and_replace_ours_case_insensitively() -> None:
 def test_extra_headers_never_replace_the_key() -> None:
     headers = build_headers("real-key", {"authorization": "Bearer profile-value"})
     assert [v for k, v in headers.items() if k.lower() == "authorization"] == ["Bearer real-key"]
-
-
-# -- -o KEY=VALUE ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        ("42", 42),
-        ("-7", -7),
-        ("0.2", 0.2),
-        ("1e-3", 0.001),
-        (".5", 0.5),
-        ("true", True),
-        ("false", False),
-        ("null", None),
-        ('["a","b"]', ["a", "b"]),
-        ('{"type": "json_object"}', {"type": "json_object"}),
-        ('"42"', "42"),
-        ("[END]", "[END]"),
-        ("hello world", "hello world"),
-        ("True", "True"),
-        ("nan", "nan"),
-        ("", ""),
-    ],
-)
-def test_option_values_are_typed(raw: str, value: object) -> None:
-    parsed = parse_option_value(raw)
-    assert parsed == value and type(parsed) is type(value)
-
-
-def test_option_splits_on_the_first_equals_sign() -> None:
-    assert parse_option("stop=a=b") == ("stop", "a=b")
-    assert parse_option(" temperature =0.5") == ("temperature", 0.5)
-
-
-@pytest.mark.parametrize(("text", "why"), [("temperature", "expected KEY=VALUE"), ("=1", "key before '=' is empty")])
-def test_malformed_options_are_refused_with_a_clear_message(text: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
-        parse_option(text)
 
 
 # -- SSE decoding ----------------------------------------------------------------------------------
