@@ -780,3 +780,27 @@ def test_parse_error_sets_the_status() -> None:
     error = DIALECT.parse_error(429, json.dumps({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}))
     assert (error.status, error.message, error.type) == (429, "slow down", "rate_limit_exceeded")
     assert DIALECT.parse_error(502, b"<html><title>502 Bad Gateway</title></html>").message == "502 Bad Gateway"
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        {"content": None, "reasoning_content": "why"},  # DeepSeek
+        {"role": "assistant", "content": "", "reasoning": "why"},
+        {"reasoning": "why"},
+    ],
+)
+def test_reasoning_next_to_an_empty_content_and_a_role_is_read(delta: dict) -> None:
+    got = parse_stream_event(json.dumps(chunk(delta)))
+    assert (got.content, got.reasoning) == ("", "why")
+
+
+def test_content_and_tool_call_fragments_in_one_delta_are_both_read() -> None:
+    fragment = {"index": 1, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+    got = parse_stream_event(json.dumps(chunk({"role": "assistant", "content": "hi", "tool_calls": [fragment]})))
+    assert (got.content, got.tool_calls) == ("hi", (ToolCallDelta(1, "c", "f", "{}"),))
+
+
+def test_a_model_name_with_a_lone_surrogate_is_scrubbed() -> None:
+    got = parse_stream_event('{"model": "m\\ud800", "choices": []}')
+    assert got.model == "m\ufffd"

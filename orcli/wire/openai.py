@@ -277,8 +277,10 @@ def parse_stream_event(data: str) -> Delta:
         if text is None:
             raise StreamProtocolError("stream chunk 'delta.content' is neither text nor a list of parts")
         content = text
-        reasoning = _reasoning(delta) or ""  # the model thinking aloud, never part of the answer
-        tool_calls = _tool_call_deltas(delta.get("tool_calls"))
+        if len(delta) > ("content" in delta) + ("role" in delta):  # more than content and role: look further
+            reasoning = _reasoning(delta) or ""  # the model thinking aloud, never part of the answer
+            if delta.get("tool_calls") is not None:
+                tool_calls = _tool_call_deltas(delta["tool_calls"])
         finish = choice.get("finish_reason")
         if finish is not None and not isinstance(finish, str):
             raise StreamProtocolError("stream chunk 'finish_reason' is not a string")
@@ -288,16 +290,10 @@ def parse_stream_event(data: str) -> Delta:
         # OpenRouter's mid-stream error: a top-level error object next to finish_reason "error".
         error = _error_from(obj["error"], data)
     # usage and model only inform; a wrong type there must not cost the answer.
-    return Delta(
-        content=content,
-        reasoning=reasoning,
-        tool_calls=tool_calls,
-        finish_reason=finish,
-        usage=_usage(obj),
-        model=_opt_str(obj.get("model")),
-        error=error,
-    )
-
+    usage = _usage(obj) if "usage" in obj or "x_groq" in obj else None
+    model = obj.get("model")
+    model = model if model is None or type(model) is str and model.isascii() else _opt_str(model)
+    return Delta(content, reasoning, tool_calls, finish, usage, model, error)
 
 def parse_completion(body: bytes) -> Answer:
     """A non-streamed chat-completions response body."""
