@@ -295,6 +295,7 @@ def parse_stream_event(data: str) -> Delta:
     model = model if model is None or type(model) is str and model.isascii() else _opt_str(model)
     return Delta(content, reasoning, tool_calls, finish, usage, model, error)
 
+
 def parse_completion(body: bytes) -> Answer:
     """A non-streamed chat-completions response body."""
     try:
