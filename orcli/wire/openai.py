@@ -15,6 +15,7 @@ from orcli.wire.base import (
     Answer,
     ChatRequest,
     Delta,
+    Dialect,
     HttpRequest,
     MalformedResponse,
     SSEEvent,
@@ -451,4 +452,4 @@ class OpenAIDialect:
         return parse_error_body(body)._replace(status=status)
 
 
-DIALECT = OpenAIDialect()
+DIALECT: Dialect = OpenAIDialect()  # annotated so a type checker holds the class to the interface
