@@ -222,17 +222,26 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:
+    from orcli.executor import FailReason
+
     lines = [
         f"  {i}. {a.model} via {a.provider}: {a.error_class} failure: {a.error}"
         for i, a in enumerate(failure.attempts, start=1)
     ]
-    headline = {
-        "request": "the upstream rejected the request",
-        "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
-        "timeout": failure.message,
-        "all_failed": f"all {len(failure.attempts)} attempts failed",
-    }[failure.reason]
-    error_type = {"request": RequestRejectedError, "stream": StreamBrokenError}.get(failure.reason, AttemptsFailedError)
+    error_type: type[AttemptsFailedError] = AttemptsFailedError
+    match failure.reason:
+        case FailReason.REQUEST:
+            headline, error_type = "the upstream rejected the request", RequestRejectedError
+        case FailReason.STREAM:
+            headline = "the stream broke after part of the answer was written (the partial answer above stands)"
+            error_type = StreamBrokenError
+        case FailReason.TIMEOUT:
+            headline = failure.message
+        case FailReason.ALL_FAILED:
+            n = len(failure.attempts)
+            headline = f"all {n} attempts failed" if n != 1 else "the only attempt failed"
+        case unreachable:
+            assert_never(unreachable)
     raise error_type(
         headline + (":\n" + "\n".join(lines) if lines else "."),
         extra={
