@@ -493,3 +493,43 @@ GEMINI_SAFETY_ANSWERS = [
         "ai.google.dev/api/generate-content#BlockReason (SAFETY)",
     ),
 ]
+
+
+class StreamErrorRow(NamedTuple):
+    """An error object that arrives inside a 200 stream (one SSE event), before or after content."""
+
+    id: str
+    server: str
+    dialect: str
+    event: str  # the SSE `event:` field ("message" when the server sends none)
+    data: str  # the `data:` payload, exactly
+    cls: FailureClass
+    kind: Kind
+    source: str
+
+
+# fmt: off
+STREAM_ROWS: list[StreamErrorRow] = [
+    StreamErrorRow("openrouter_midstream_provider_disconnected", "OpenRouter", "openai", "message",
+                   _j({"id": "cmpl-abc123", "object": "chat.completion.chunk", "created": 1702256400, "model": "gpt-3.5-turbo", "provider": "openai", "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"}, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}),
+                   P, Kind.ERROR_CHUNK, "openrouter.ai/docs/api-reference/errors (errors during streaming)"),
+    StreamErrorRow("litellm_midstream_529", "LiteLLM proxy", "openai", "message",
+                   _litellm("litellm.APIError: APIError: OpenAIException - litellm.MockException: This is a mock error raised mid-stream", None, "529"),
+                   P, Kind.SERVER_ERROR, "litellm/proxy/proxy_server.py async_data_generator ('data: {\"error\": ...}'); status as code"),
+    StreamErrorRow("litellm_midstream_context_window", "LiteLLM proxy", "openai", "message",
+                   _litellm("litellm.ContextWindowExceededError: litellm.BadRequestError: This model's maximum context length is 8192 tokens.", "invalid_request_error", "400"),
+                   M, Kind.CONTEXT_LENGTH, "litellm/proxy/proxy_server.py async_data_generator; BerriAI/litellm#10793"),
+    StreamErrorRow("vllm_stream_error_response", "vLLM", "openai", "message",
+                   _vllm("The engine is dead: EngineCore encountered an issue. See stack trace (above) for the root cause.", "InternalServerError", 500),
+                   P, Kind.SERVER_ERROR, "vllm/entrypoints/openai/serving_engine.py create_streaming_error_response; v1/engine/exceptions.py EngineDeadError"),
+    StreamErrorRow("tgi_stream_generation_error", "TGI", "openai", "message",
+                   _tgi("Request failed during generation: Server error: CUDA out of memory.", "generation"),
+                   P, Kind.ERROR_CHUNK, "router/src/infer/mod.rs impl From<InferError> for Event"),
+    StreamErrorRow("llama_cpp_stream_server_error", "llama.cpp server", "openai", "message",
+                   _llama_cpp(500, "Failed to parse tool call arguments as JSON", "server_error"),
+                   P, Kind.SERVER_ERROR, "tools/server/server.cpp (streamed task error as data: {\"error\": ...}) [message paraphrased]"),
+    StreamErrorRow("anthropic_event_error_overloaded", "Anthropic", "anthropic", "error",
+                   _j({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+                   P, Kind.ERROR_CHUNK, "docs.claude.com/en/docs/build-with-claude/streaming (error events)"),
+]
+# fmt: on

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Mapping
 
 import pytest
-from error_corpus import GEMINI_SAFETY_ANSWERS, ROWS, AnswerRow, ErrorRow
+from error_corpus import GEMINI_SAFETY_ANSWERS, ROWS, STREAM_ROWS, AnswerRow, ErrorRow, StreamErrorRow
 
-from orcli.classify import Failure, Kind, classify_finish_reason, classify_http
+from orcli.classify import Failure, Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import FailureClass
 
 SECRET = "sk-corpus-secret-0123456789abcdef"
@@ -22,6 +22,18 @@ def classify_response(dialect: str, status: int, headers: Mapping[str, str], bod
     `classify_http`); it reads the Anthropic and Gemini envelopes too. When the dialects land, parse with
     `orcli.wire.dialect_for(dialect).parse_error(status, body)` here and classify that error."""
     return classify_http(status, body, headers, secrets=(SECRET,), now=1_800_000_000.0)
+
+
+def classify_stream_error(dialect: str, event: str, data: str) -> Failure:
+    """The seam for errors inside a stream: decode one SSE event and classify the error object it carries.
+
+    Today the OpenAI stream parser (`orcli.wire.openai.parse_stream_event`) reads every row; when the
+    dialects land, decode with `dialect_for(dialect).event_decoder().decode(SSEEvent(data, event))` here."""
+    from orcli.wire.openai import parse_stream_event
+
+    error = parse_stream_event(data).error
+    assert error is not None, f"no error object found in {data!r}"
+    return classify_error(error, secrets=(SECRET,))
 
 
 def _ids(rows: list) -> list[str]:
@@ -70,6 +82,13 @@ def test_the_shown_message_is_one_line_and_names_the_status(row: ErrorRow) -> No
         assert "<" not in message, "an HTML page is shown by its title, not its markup"
     if row.says:
         assert row.says in message
+
+
+@pytest.mark.parametrize("row", STREAM_ROWS, ids=_ids(STREAM_ROWS))
+def test_real_error_inside_a_stream_is_classified(row: StreamErrorRow) -> None:
+    failure = classify_stream_error(row.dialect, row.event, row.data)
+    assert (failure.cls, failure.kind) == (row.cls, row.kind), f"{row.server}: {failure.message} (rule {failure.rule})"
+    assert "\n" not in failure.message
 
 
 RETRY_ROWS = [r for r in ROWS if r.status in (429, 503)]
