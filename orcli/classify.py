@@ -203,11 +203,15 @@ _SIGNATURES = (
                 "api_key_invalid",
                 "authentication_error",
                 "unauthenticated",
-                "failed_precondition",  # Gemini: region not served, or billing not set up for the project
                 "no_db_connection",  # LiteLLM proxy without a database refuses every key but the master key
             }
         ),
-        ("api key not valid", "invalid api key", "incorrect api key"),
+        (
+            "api key not valid",
+            "invalid api key",
+            "incorrect api key",
+            "user location is not supported",  # Gemini 400 FAILED_PRECONDITION: a region it does not serve
+        ),
     ),
     _Signature(
         Kind.NOT_FOUND,

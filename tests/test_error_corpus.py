@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections import Counter
 from collections.abc import Mapping
 
@@ -11,29 +12,56 @@ from error_corpus import GEMINI_SAFETY_ANSWERS, ROWS, STREAM_ROWS, AnswerRow, Er
 
 from orcli.classify import Failure, Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import FailureClass
+from orcli.wire import dialect_for
+from orcli.wire.base import Dialect, SSEEvent, UpstreamErrorInBody
 
 SECRET = "sk-corpus-secret-0123456789abcdef"
+NOW = 1_800_000_000.0
+
+
+# Before the neutral wire model classify_http parsed the body itself; after it, it takes the dialect's parse.
+_TAKES_BODY = "body" in inspect.signature(classify_http).parameters
+
+
+def _dialect(name: str) -> Dialect | None:
+    """The dialect `name` when it is implemented, else the OpenAI one (its parser reads every common error
+    shape, Anthropic's and Google's envelopes included), else None (before the neutral wire model)."""
+    for api in (name, "openai"):
+        try:
+            return dialect_for(api)
+        except (ModuleNotFoundError, AttributeError):
+            continue
+    return None
 
 
 def classify_response(dialect: str, status: int, headers: Mapping[str, str], body: str | bytes) -> Failure:
-    """The one seam between the corpus and the product: parse an error body and classify it (SPEC §6).
-
-    Today every body goes through the generic parser (`orcli.wire.openai.parse_error_body`, called by
-    `classify_http`); it reads the Anthropic and Gemini envelopes too. When the dialects land, parse with
-    `orcli.wire.dialect_for(dialect).parse_error(status, body)` here and classify that error."""
-    return classify_http(status, body, headers, secrets=(SECRET,), now=1_800_000_000.0)
+    """The one seam between the corpus and the product: parse an error body in `dialect` and classify it
+    (SPEC §6), through whichever parser the product has: `Dialect.parse_error`, or the generic parser that
+    `classify_http` called itself before the neutral wire model."""
+    if _TAKES_BODY:
+        return classify_http(status, body, headers, secrets=(SECRET,), now=NOW)  # type: ignore[arg-type]
+    parser = _dialect(dialect)
+    assert parser is not None
+    return classify_http(status, parser.parse_error(status, body), headers, secrets=(SECRET,), now=NOW)
 
 
 def classify_stream_error(dialect: str, event: str, data: str) -> Failure:
-    """The seam for errors inside a stream: decode one SSE event and classify the error object it carries.
+    """The seam for errors inside a stream: decode one SSE event and classify the error object it carries."""
+    decoder = _dialect(dialect)
+    if decoder is None:
+        from orcli.wire.openai import parse_stream_event  # before the neutral wire model
 
-    Today the OpenAI stream parser (`orcli.wire.openai.parse_stream_event`) reads every row; when the
-    dialects land, decode with `dialect_for(dialect).event_decoder().decode(SSEEvent(data, event))` here."""
-    from orcli.wire.openai import parse_stream_event
-
-    error = parse_stream_event(data).error
-    assert error is not None, f"no error object found in {data!r}"
-    return classify_error(error, secrets=(SECRET,))
+        errors = [parse_stream_event(data).error]
+    else:
+        try:
+            deltas = decoder.event_decoder().decode(SSEEvent(data=data, event=event))
+        except UpstreamErrorInBody as exc:  # a dialect may raise the error event instead of returning it
+            errors = [exc.error]
+        else:
+            errors = [d.error for d in deltas]
+    found = [e for e in errors if e is not None]
+    assert found, f"no error object found in {data!r}"
+    return classify_error(found[0], secrets=(SECRET,))
 
 
 def _ids(rows: list) -> list[str]:
