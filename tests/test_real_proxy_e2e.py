@@ -11,9 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cli_harness import MODEL, MODEL_B, Cli, Run, store_rows
-from real_proxy import ANSWER, ANSWER_B, AZURE_FILTERED, MASTER_KEY, RealProxy, dead_port, find_server, start
+from real_proxy import (
+    ANSWER,
+    ANSWER_B,
+    AZURE_FILTERED,
+    MASTER_KEY,
+    VERSION,
+    RealProxy,
+    dead_port,
+    find_server,
+    start,
+)
 from upstream import DEFAULT_PARAMETERS
 
 # LiteLLM answers an unknown model after its router lookup; under CI load that can take a couple of seconds.
@@ -70,9 +81,13 @@ def attempts(run: Run) -> list[tuple[Any, ...]]:
 # ------------------------------------------------------------------------------------------ answers
 
 
-def test_the_proxy_started_within_its_budget(proxy: RealProxy) -> None:
-    assert proxy.process.poll() is None
-    assert proxy.started_in < 90, proxy.log_tail()
+def test_the_proxy_is_the_pinned_version_and_serves_the_mock_models(proxy: RealProxy) -> None:
+    auth = {"Authorization": f"Bearer {MASTER_KEY}"}
+    models = httpx.get(f"{proxy.url}/models", headers=auth, timeout=10).json()
+    assert {m["id"] for m in models["data"]} >= {"good", "good-b", "ratelimited", "toolong", AZURE_FILTERED}
+    body = {"model": "good", "messages": [{"role": "user", "content": "hi"}]}
+    answer = httpx.post(f"{proxy.url}/chat/completions", headers=auth, json=body, timeout=20)
+    assert answer.headers["x-litellm-version"] == VERSION, "the proxy running is not the one pyproject pins"
 
 
 @pytest.mark.parametrize("mode", [(), ("--no-stream",)], ids=["streamed", "no_stream"])
