@@ -378,3 +378,15 @@ def test_a_gateway_routes_on_the_shared_health_and_records_into_it(
     assert upstream.count("a") == 3
     assert redis_server.client().zcard(outcome_key("default", MODEL, "b")) == 4  # 3 from the laptop, 1 served
     assert store_rows(gateway.state_dir) == []
+
+
+def test_probe_with_redis_down_still_probes_records_locally_and_warns_once(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
+    redis_server.stop()
+    run = cli("health", "--probe", "--json")
+    assert run.code == 0 and all(p["ok"] for p in run.json()["probes"]), run
+    assert len(shared_warnings(run)) == 1 and run.err.count("warning:") == 1, run
+    assert run.json()["store"]["fallback_from"]["url"] == redis_server.url
+    assert sorted(r["provider"] for r in store_rows(cli.state_dir)) == ["a", "b"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orcli.store.backend import configured_url
 from orcli.store.redis import Garbage, decode, encode, endpoint_of, outcome_key
@@ -145,3 +147,25 @@ def test_a_bad_health_store_setting_is_a_profile_error_that_never_echoes_a_passw
         parse_profile(PROFILE + line + "\n", "p.toml")
     assert says in info.value.message and "p.toml:" in info.value.message
     assert SECRET not in info.value.message and SECRET[:6] not in info.value.message
+
+
+@given(
+    st.builds(
+        Outcome,
+        at=st.floats(0, 4e9),
+        model=st.text(min_size=1, max_size=30),
+        provider=st.text(min_size=1, max_size=30),
+        ok=st.booleans(),
+        error_class=st.none() | st.sampled_from(list(FailureClass)),
+        status=st.none() | st.integers(100, 599),
+        latency_s=st.none() | st.floats(0, 1e6),
+        ttft_s=st.none() | st.floats(0, 1e6),
+        tokens_per_s=st.none() | st.floats(0, 1e6),
+        error=st.none() | st.text(max_size=200),
+        retry_after=st.none() | st.floats(-1e6, 1e6),
+    )
+)
+def test_every_outcome_survives_the_key_and_member_encoding(outcome: Outcome) -> None:
+    key = outcome_key("ns", outcome.model, outcome.provider)
+    assert endpoint_of(key, "ns") == (outcome.model, outcome.provider)
+    assert decode(encode(outcome, "n"), *endpoint_of(key, "ns")) == outcome  # type: ignore[misc]
