@@ -9,9 +9,9 @@ then may be cut, spliced or replaced by bytes that are not TOML or not UTF-8 at 
 from __future__ import annotations
 
 import datetime
-import secrets
 import json
 import math
+import secrets
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -119,7 +119,12 @@ GOOD = {
     "base_url": URLS,
     "api": WORDS,
     "api_key_env": st.sampled_from(["KEY_A", "", "NO_SUCH_KEY_ENV"]),
-    "headers": st.dictionaries(st.sampled_from(["X-Title", "X A", "Authorization", "", "x-API-key", "Content-Length", "TRANSFER-ENCODING", "Proxy-X"]), st.text(max_size=6)),
+    "headers": st.dictionaries(
+        st.sampled_from(
+            ["X-Title", "X A", "Authorization", "", "x-API-key", "Content-Length", "TRANSFER-ENCODING", "Proxy-X"]
+        ),
+        st.text(max_size=6),
+    ),
     "model": NAMES,
     "provider": NAMES,
     "upstream_model": NAMES,
