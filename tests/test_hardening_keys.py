@@ -9,14 +9,18 @@ and the answer are canaries too: the health store keeps neither (SPEC §8).
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_harness import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
 from upstream import Behaviour, Exchange, RecordedRequest, Upstream, key_env, ok, status
+
+from orcli.policy import usable_key
 
 
 def _auth(req: RecordedRequest) -> str:
@@ -176,3 +180,71 @@ def test_a_key_is_hidden_even_where_it_is_not_a_secret_shaped_word(upstream: Ups
     assert run.code == 1, run
     for attempt in run.json()["attempts"]:
         assert attempt["error"] == "HTTP 401: key Bearer [REDACTED] is not valid here", attempt
+
+
+def test_a_key_no_http_header_can_carry_is_no_credentials_and_never_shown(upstream: Upstream, tmp_path: Path) -> None:
+    """SPEC §9: a key with a line break inside, a control character or non-ASCII characters (curly quotes pasted
+    from a web page) makes its provider `no_credentials`, with a detail naming the variable; the next provider
+    serves. No slice of such a key (its tail after the line break included) reaches stdout, stderr, --json or
+    the health store, and its provider is sent nothing."""
+    cli = Cli(upstream, tmp_path)
+    bad = {
+        "newline": f"Zq{secrets.token_hex(12)}\nTail{secrets.token_hex(12)}",
+        "escape": f"Zq{secrets.token_hex(12)}\x1b[2J{secrets.token_hex(12)}",
+        "quotes": f"\u201cZq{secrets.token_hex(16)}\u201d",
+        "latin": f"Zq{secrets.token_hex(8)}\u00e9{secrets.token_hex(8)}",
+    }
+    good = f"Zq{secrets.token_hex(16)}Good"
+    cli.profile([*bad, "good"], keys={**bad, "good": good})
+    for value in bad.values():  # each part on its own is a secret too (a slice check of the whole covers it)
+        cli.secrets.update(part for part in value.replace("\x1b", "\n").split("\n") if len(part) >= 10)
+    upstream.script("good", ok(ANSWER))
+    runs = run_all(
+        {
+            "ask": partial(cli, "ask", "-v", PROMPT),
+            "ask_json": partial(cli, "ask", "--json", "--debug", PROMPT),
+            "explain_json": partial(cli, "explain-route", "--json", PROMPT),
+            "probe_json": partial(cli, "health", "--probe", "--json", "--provider", "newline"),
+            "providers_json": partial(cli, "providers", "--json"),
+        }
+    )
+    _expect(runs, {"ask": 0, "ask_json": 0, "explain_json": 0, "probe_json": 1, "providers_json": 0})
+    assert runs["ask"].out == ANSWER
+    doc = runs["ask_json"].json()
+    assert doc["content"] == ANSWER and [a["provider"] for a in doc["attempts"]] == ["good"]
+    rejected = {r["provider"]: r for r in doc["rejected"]}
+    for name in bad:
+        assert rejected[name]["code"] == "no_credentials", rejected[name]
+        assert rejected[name]["detail"].startswith(f"${key_env(name)} cannot be sent in an HTTP header"), rejected
+    explained = {r["provider"]: r["code"] for r in runs["explain_json"].json()["rejected"]}
+    assert all(explained[name] == "no_credentials" for name in bad), explained
+    probe = runs["probe_json"].json()
+    assert "cannot be sent in an HTTP header" in json.dumps(probe), probe
+    keys_set = {p["name"]: p["key_set"] for p in runs["providers_json"].json()["providers"]}
+    assert keys_set == {**dict.fromkeys(bad, False), "good": True}
+    assert [upstream.count(name) for name in bad] == [0] * len(bad)
+    assert not cli.scan(), cli.scan()
+    assert {r["provider"] for r in store_rows(cli.state_dir)} == {"good"}
+
+
+@pytest.mark.parametrize(
+    ("value", "usable"),
+    [
+        ("sk-or-v1-abc", True),
+        ("  sk-abc\r\n", True),  # surrounding whitespace is trimmed, as `KEY=$(cat file)` leaves it
+        ("key with inner space", True),
+        ("", False),
+        ("   ", False),
+        ("sk-abc\ndef", False),
+        ("sk-abc\rdef", False),
+        ("sk\tabc", False),
+        ("sk\x00abc", False),
+        ("sk\x1b[2Jabc", False),
+        ("sk\x7fabc", False),
+        ("sk\x85abc", False),  # C1
+        ("\u201csk-abc\u201d", False),
+        ("sk-\u00e9", False),
+    ],
+)
+def test_usable_key(value: str, usable: bool) -> None:
+    assert usable_key(value) is usable
