@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from orcli.errors import OrcliError
+from orcli.neutralise import neutralise, neutralise_cell, neutralise_json
 
 DEFAULT_PIPE_WIDTH = 200  # a table in a pipe is one line per row; COLUMNS overrides
 
@@ -92,9 +93,12 @@ class Output:
         return self.console(stderr=True)
 
     # -- writers ------------------------------------------------------------------------------------
+    # Every writer but the answer's neutralises control characters (SPEC §9): notes, errors and tables carry
+    # text that came from the network (upstream messages, model names, health rows).
     def note(self, text: str, style: str = "dim") -> None:
         if self.quiet:
             return
+        text = neutralise(text)
         if self.styled(stderr=True):
             self.err.print(text, style=style, markup=False, highlight=False)
         else:
@@ -108,6 +112,7 @@ class Output:
         """A table on stdout: drawn by Rich on a terminal, as plain ASCII in pipes (and fast there)."""
         from orcli.tables import plain, to_rich
 
+        table = neutral_table(table)
         if self.styled(stderr=False):
             self.out.print(to_rich(table, self.out))
         else:
@@ -115,12 +120,21 @@ class Output:
             self.stdout.flush()
 
     def json(self, doc: Mapping[str, Any]) -> None:
-        self.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.write(neutralise_json(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
         self.stdout.flush()
 
     def error(self, exc: OrcliError) -> None:
         """A failed command: its JSON document on stdout with --json, and one message on stderr."""
         if self.as_json:
             self.json(exc.document())
-        self.stderr.write(f"orcli: error: {exc.message}\n")
+        self.stderr.write(f"orcli: error: {neutralise(exc.message)}\n")
         self.stderr.flush()
+
+
+def neutral_table(table: Any) -> Any:
+    """A copy of a TableData with control characters neutralised in its title, column names and cells."""
+    return table._replace(
+        title=neutralise_cell(table.title),
+        columns=tuple(c._replace(name=neutralise_cell(c.name)) for c in table.columns),
+        rows=[tuple(neutralise_cell(cell) for cell in row) for row in table.rows],
+    )

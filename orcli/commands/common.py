@@ -67,7 +67,9 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
         except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
             if out.debug:
                 _print_traceback()
-            text = redact_env_secrets(f"{type(exc).__name__}: {exc}")
+            from orcli.neutralise import neutralise
+
+            text = neutralise(redact_env_secrets(f"{type(exc).__name__}: {exc}"))
             sys.stderr.write(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
