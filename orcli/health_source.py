@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ def open_health(
     from orcli.paths import FILENAME, default_state_dir
 
     state_dir = default_state_dir(env)
-    if not create and not (state_dir / FILENAME).exists():
+    if not create and not os.path.lexists(state_dir / FILENAME):  # a link is reported, never followed
         # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
         return None, HealthSnapshot(), _unreachable(state_dir)
     from orcli.store import Store

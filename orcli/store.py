@@ -23,9 +23,11 @@ callers route without history rather than fail:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -121,10 +123,14 @@ class Store:
 
     @classmethod
     def _open_path(cls, path: Path, *, clock: Callable[[], float], migrations: Sequence[Migration]) -> Store:
-        if not path.exists():
+        _refuse_links(path)
+        if not os.path.lexists(path):
             try:
                 # SPEC §8: 0600 from the first byte; os.open before SQLite creates it with the umask's mode.
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                # O_EXCL|O_NOFOLLOW: never create through a link planted since the check (SPEC §9).
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            except FileExistsError:
+                pass  # another orcli created it first: open theirs
             except OSError as exc:
                 raise _Unusable(
                     f"health store unavailable: cannot create {path}: {_reason(exc)}; routing without history"
@@ -388,12 +394,34 @@ def _ident(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _refuse_links(path: Path) -> None:
+    """Raise _Unusable when the store or its -wal/-shm is a symbolic link: a state file is never followed
+    through one, to write or to chmod (SPEC §9): as root, a link to a system file would change that file."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        if os.path.islink(path.with_name(name)):
+            raise _Unusable(
+                f"health store {path.with_name(name)} is a symbolic link, which orcli never follows for its state "
+                "files; routing without history (remove the link, or set ORCLI_STATE_DIR to another folder)"
+            )
+
+
 def _tighten_mode(path: Path) -> None:
+    """Make the store 0600 if it is looser, through a descriptor opened without following links; raise
+    _Unusable when it is not a regular file (a link planted since the check, a FIFO, a folder)."""
     try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-    except OSError:
-        pass  # not ours to change; SPEC §8 asks 0600 of the files orcli creates
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _refuse_links(path)
+        return  # unreadable, or gone: SQLite says so in its own words
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Unusable(f"health store {path} is not a regular file; routing without history")
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(OSError):  # not ours to change; SPEC §8 asks 0600 of the files orcli creates
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:

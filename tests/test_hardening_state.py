@@ -176,3 +176,49 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
     assert [a["provider"] for a in runs["explain"].json()["attempts"]] == ["readonly-b", "readonly-a"]
     _ok(runs["ask"], "readonly-b")
     assert store_rows(cli.state_dir) == before
+
+
+@pytest.mark.parametrize("link", ["health.sqlite3", "health.sqlite3-wal", "health.sqlite3-shm"])
+def test_a_state_file_that_is_a_symlink_is_never_followed_nor_chmodded(
+    upstream: Upstream, tmp_path: Path, link: str
+) -> None:
+    """SPEC §9: a link where a state file belongs (as root, pointing at /etc/shadow, say) is reported and
+    routed around; its target keeps its bytes and its mode, whether it is a database or not."""
+    cli = _cli(upstream, tmp_path, "link")
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious system file\n")
+    victim.chmod(0o644)
+    other = _cli(upstream, tmp_path, "elsewhere")  # a real store in another folder, 0644 as a link target
+    _ok(other("ask", "hi"), "elsewhere-a")
+    database = other.state_dir / "health.sqlite3"
+    database.chmod(0o644)
+    if link != "health.sqlite3":
+        _ok(cli("ask", "hi"), "link-a")  # a real store whose -wal/-shm is the link
+        for side in ("health.sqlite3-wal", "health.sqlite3-shm"):
+            (cli.state_dir / side).unlink(missing_ok=True)
+    cli.state_dir.mkdir(parents=True, exist_ok=True)
+    targets = {"file": victim, "database": database, "dangling": tmp_path / "nothing-here"}
+    before = {name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for name, p in targets.items() if p.exists()}
+    rows_before = store_rows(other.state_dir)
+    for name, target in targets.items():
+        (cli.state_dir / link).unlink(missing_ok=True)
+        (cli.state_dir / link).symlink_to(target)
+        runs = run_all(
+            {
+                "ask": partial(cli, "ask", "hi"),
+                "ask_json": partial(cli, "ask", "--json", "hi"),
+                "explain": partial(cli, "explain-route", "--json"),
+                "health": partial(cli, "health", "--json"),
+            }
+        )
+        for run in runs.values():
+            assert run.code == 0, (name, run)
+            assert f"{link} is a symbolic link" in run.err and "routing without history" in run.err, (name, run)
+        _ok(runs["ask"], "link-a")
+        reset = cli("health", "reset")
+        assert reset.code == 2 and "symbolic link" in reset.err, reset
+        assert (cli.state_dir / link).is_symlink()
+    after = {name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for name, p in targets.items() if p.exists()}
+    assert after == before
+    assert store_rows(other.state_dir) == rows_before
+    assert not targets["dangling"].exists()
