@@ -30,7 +30,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -105,17 +105,22 @@ class Store:
                 f"health store unavailable: cannot create {state_dir}: {_reason(exc)}; routing without history"
             ]
         for attempt in range(2):
-            try:
-                store = cls._open_path(path, clock=clock, migrations=migrations)
-            except _Unusable as exc:
-                return None, [*warnings, str(exc)]
-            except sqlite3.DatabaseError as exc:
-                if _code(exc) in _CORRUPT and attempt == 0:
-                    warnings.append(_move_aside(path, exc, clock))
-                    continue
-                return None, [*warnings, f"health store {path} unusable: {exc}; routing without history"]
-            except OSError as exc:
-                return None, [*warnings, f"health store {path} unusable: {_reason(exc)}; routing without history"]
+            corrupt: sqlite3.DatabaseError | None = None
+            with _store_lock(path, exclusive=False):  # no recovery moves files while we open them
+                seen = _ident(path)
+                try:
+                    store = cls._open_path(path, clock=clock, migrations=migrations)
+                except _Unusable as exc:
+                    return None, [*warnings, str(exc)]
+                except sqlite3.DatabaseError as exc:
+                    if _code(exc) not in _CORRUPT or attempt == 1:
+                        return None, [*warnings, f"health store {path} unusable: {exc}; routing without history"]
+                    corrupt = exc
+                except OSError as exc:
+                    return None, [*warnings, f"health store {path} unusable: {_reason(exc)}; routing without history"]
+            if corrupt is not None:
+                warnings.extend(_recover_once(path, seen, corrupt, clock))
+                continue
             if not store.read_only:
                 store._maybe_prune(retention)
             return store, [*warnings, *store.take_warnings()]
@@ -299,8 +304,7 @@ class Store:
         assert self._db is not None
         self._db.close()
         self._db = None
-        if _ident(self.path) == self._ident:  # another process may already have replaced it
-            self.warnings.append(_move_aside(self.path, exc, self._clock))
+        self.warnings.extend(_recover_once(self.path, self._ident, exc, self._clock))
         store, warnings = Store.open(self.path.parent, clock=self._clock, migrations=self._migrations)
         self.warnings.extend(warnings)
         if store is None:
@@ -365,12 +369,48 @@ def _read(db: sqlite3.Connection, since: float) -> list[Outcome]:
     ]
 
 
+@contextlib.contextmanager
+def _store_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """flock on `<store>.lock`: shared while a process opens the store, exclusive while one recovers it, so a
+    corrupt store is moved aside once and never while another process opens the fresh one (SPEC §8). Where
+    no lock file can be opened (a read-only folder) there is no lock: nothing can be moved there either."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    fd = -1
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        with contextlib.suppress(OSError):
+            fd = os.open(lock, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            break
+    try:
+        if fd >= 0:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the lock
+
+
+def _recover_once(
+    path: Path, seen: tuple[int, int] | None, exc: sqlite3.Error, clock: Callable[[], float]
+) -> list[str]:
+    """Move the corrupt store aside unless another process already did: under the exclusive lock, the file
+    at `path` is still the one found corrupt (`seen`: device and inode) or it is a fresh store to keep."""
+    with _store_lock(path, exclusive=True):
+        if seen is None or _ident(path) != seen:
+            return []  # recovered by another orcli: use its fresh store
+        return [_move_aside(path, exc, clock)]
+
+
 def _move_aside(path: Path, exc: sqlite3.Error, clock: Callable[[], float]) -> str:
     """Rename a corrupt store (and its -wal/-shm) out of the way; returns the one warning to show."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock()))
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
-    while target.exists():
+    while os.path.lexists(target):
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
     try:
@@ -397,7 +437,7 @@ def _ident(path: Path) -> tuple[int, int] | None:
 def _refuse_links(path: Path) -> None:
     """Raise _Unusable when the store or its -wal/-shm is a symbolic link: a state file is never followed
     through one, to write or to chmod (SPEC §9): as root, a link to a system file would change that file."""
-    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}.lock"):
         if os.path.islink(path.with_name(name)):
             raise _Unusable(
                 f"health store {path.with_name(name)} is a symbolic link, which orcli never follows for its state "
