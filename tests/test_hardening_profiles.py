@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from orcli.cli import app
 from orcli.errors import EXIT_USAGE, ProfileError
+from orcli.neutralise import neutralise
 from orcli.profile import (
     ENDPOINT_KEYS,
     HEALTH_KEYS,
@@ -297,7 +298,7 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
     for args in (["explain-route", "--no-stdin"], ["explain-route", "--no-stdin", "--json"], ["providers"]):
         result = _runner.invoke(app, [*args, "--profile", str(path)], env=env)
         assert result.exit_code == EXIT_USAGE, (args, result.stdout, result.stderr)
-        assert result.stderr == f"orcli: error: {expected}\n"
+        assert result.stderr == f"orcli: error: {neutralise(expected)}\n"  # control characters shown inert
         if "--json" in args:
             assert json.loads(result.stdout)["error"] == {"kind": "profile", "message": expected, "exit_code": 2}
         else:
