@@ -27,6 +27,7 @@ from orcli.classify import (
     transport_failure,
 )
 from orcli.exchange import Pump, Reader, ReaderFactory, Tag
+from orcli.policy import usable_key
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -269,6 +270,11 @@ class Executor:
         provider = self.providers[e.provider]
         dialect = dialect_for(provider.api)
         key = self.env.get(provider.api_key_env, "") if provider.api_key_env else None
+        if key is not None and key.strip() and not usable_key(key):
+            # The planner rejects such a provider (no_credentials); a plan built without that check must still
+            # not hand the key to the HTTP client, whose error would quote it (SPEC §9).
+            problem = f"${provider.api_key_env} cannot be sent in an HTTP header"
+            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, problem, kind=Kind.AUTH))
         try:
             http = dialect.build_request(provider, e, request, key, stream)
         except ValueError as exc:

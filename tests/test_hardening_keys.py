@@ -248,3 +248,42 @@ def test_a_key_no_http_header_can_carry_is_no_credentials_and_never_shown(upstre
 )
 def test_usable_key(value: str, usable: bool) -> None:
     assert usable_key(value) is usable
+
+
+def test_the_executor_never_hands_an_unsendable_key_to_the_http_client() -> None:
+    """Defence in depth under the planner's no_credentials: a plan that still holds such a provider fails that
+    attempt as a provider failure naming the variable (the HTTP client's own error would quote the header), and
+    the next provider serves; nothing is sent to the first."""
+    import httpx
+
+    from orcli.executor import Executor
+    from orcli.types import HEALTHY, Endpoint, PlannedAttempt, Price, Provider, Timeouts
+    from orcli.wire.base import ChatRequest
+
+    bad_key = f"Zq{secrets.token_hex(12)}\nTail{secrets.token_hex(12)}"
+    hosts: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        body = b'{"choices": [{"message": {"role": "assistant", "content": "served"}, "finish_reason": "stop"}]}'
+        headers = {"content-type": "application/json"}
+        return httpx.Response(200, headers=headers, content=iter([body]))  # a network-like stream
+
+    names = ("bad", "good")
+    providers = {n: Provider(n, f"https://{n}.test/v1", api_key_env=f"KEY_{n.upper()}") for n in names}
+    env = {"KEY_BAD": bad_key, "KEY_GOOD": "good-key"}
+    attempts = [
+        PlannedAttempt(i, Endpoint(model="m", provider=n, upstream_model="m", price=Price(1.0, 1.0)), 0.0, HEALTHY, "")
+        for i, n in enumerate(names, start=1)
+    ]
+    with httpx.Client(transport=httpx.MockTransport(handle)) as client:
+        executor = Executor(client, providers, env, Timeouts(2, 2, 2, 5))
+        result = executor.run(attempts, ChatRequest(({"role": "user", "content": "hi"},)), stream=False)
+    assert hosts == ["good.test"]
+    first = result.attempts[0]
+    assert (first.provider, first.error_class, first.error) == (
+        "bad",
+        "provider",
+        "$KEY_BAD cannot be sent in an HTTP header",
+    )
+    assert not leaks(repr(result), [bad_key, *bad_key.split("\n")])
