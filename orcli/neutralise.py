@@ -18,12 +18,12 @@ _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    # JSON's escape, so that a JSON line (serve's access log) neutralised as text is still the same JSON.
+    return f"\\u{ord(match.group()):04x}"
 
 
 def neutralise(text: str) -> str:
-    """`text` with every control character but line breaks and tabs shown as `\\xNN` / `\\uNNNN`."""
+    """`text` with every control character but line breaks and tabs shown as a `\\uNNNN` escape."""
     return _UNSAFE.sub(_visible, text)
 
 
@@ -35,4 +35,4 @@ def neutralise_cell(text: str) -> str:
 def neutralise_json(text: str) -> str:
     """A JSON text from json.dumps(ensure_ascii=False) with DEL, C1 and bidi controls as `\\uNNNN` escapes: the
     same document to a parser, inert on a terminal. Those characters can only occur inside strings."""
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _UNSAFE_IN_JSON.sub(_visible, text)

@@ -2,7 +2,7 @@
 
 Upstream error messages carry a screen clear (CSI 2J), a clipboard write (OSC 52), a window title (OSC 0),
 a C1 CSI, a carriage return and a bidi override; the profile's upstream model name carries an OSC too. Every
-message, -v note, error and table shows them as visible escapes; --json keeps them (a parser gets the exact
+message, -v note, error and table shows them as visible `\\u001b` escapes; --json keeps them (a parser gets the exact
 text) but as \\u escapes, never raw; the answer on stdout stays byte for byte what the model sent.
 """
 
@@ -57,9 +57,9 @@ def test_control_characters_from_upstreams_are_neutralised_in_every_message_and_
     )
     assert runs["ask_v"].code == 0 and runs["ask_v"].out == ANSWER, runs["ask_v"]  # byte-exact answer
     _no_raw_controls(runs["ask_v"], stdout=False)
-    assert "overloaded \\x1b[2J\\x1b]52;c;SGVsbG8=\\x07\\x1b]0;pwned\\x07\\x9b31m" in runs["ask_v"].err
-    assert "up-h500\\x1b]0;title\\x07" in runs["ask_v"].err  # the -v attempt line
-    assert runs["failed"].code == 1 and "slow down \\x1b[2J" in runs["failed"].err, runs["failed"]
+    assert "overloaded \\u001b[2J\\u001b]52;c;SGVsbG8=\\u0007\\u001b]0;pwned\\u0007\\u009b31m" in runs["ask_v"].err
+    assert "up-h500\\u001b]0;title\\u0007" in runs["ask_v"].err  # the -v attempt line
+    assert runs["failed"].code == 1 and "slow down \\u001b[2J" in runs["failed"].err, runs["failed"]
     _no_raw_controls(runs["failed"])
 
     doc = runs["ask_json"].json()  # lossless for a parser, inert on a terminal
@@ -85,7 +85,7 @@ def test_control_characters_from_upstreams_are_neutralised_in_every_message_and_
     for name, run in later.items():
         assert run.code == 0, (name, run)
         _no_raw_controls(run)
-    assert "\\x1b[2J" in later["health"].out, later["health"]
+    assert "\\u001b[2J" in later["health"].out, later["health"]
     errors = [e["last_error"] for e in later["health_json"].json()["endpoints"] if e["last_error"]]
     assert any("\x1b[2J" in e for e in errors), errors
 
@@ -98,4 +98,6 @@ def test_neutralised_text_has_no_control_characters_and_json_stays_the_same_docu
     dumped = neutralise_json(json.dumps({"k": text}, ensure_ascii=False))
     assert json.loads(dumped) == {"k": text}
     assert not [c for c in dumped if unicodedata.category(c) == "Cc" and c != "\n"]
+    line = json.dumps({"k": text}, ensure_ascii=False)  # a JSON log line shown as a note stays that JSON
+    assert json.loads(neutralise(line)) == {"k": text}
     assert neutralise("plain text, tabs\tand\nlines") == "plain text, tabs\tand\nlines"
