@@ -193,10 +193,12 @@ def test_a_redirect_to_another_server_is_a_provider_failure_and_sends_it_nothing
             target = f"{elsewhere.base_url(f'r{code}')}/chat/completions"
             upstream.script(f"r{code}", status(code, {"error": {"message": "moved"}}, {"Location": target}))
         upstream.script("last", ok("served"))
+        own_store = {"ORCLI_STATE_DIR": str(tmp_path / "probe-state")}
         runs = run_all(
             {
                 "ask": partial(cli, "ask", "--json", *([] if stream else ["--no-stream"]), "hi"),
-                "probe": partial(cli, "health", "--probe", "--json", "--provider", "r307"),
+                # Its own store: a probe failure recorded first would demote r307 behind `last` in the ask's plan.
+                "probe": partial(cli, "health", "--probe", "--json", "--provider", "r307", env=own_store),
             }
         )
         assert elsewhere.count() == 0, elsewhere.call_order()
