@@ -96,3 +96,22 @@ def test_a_closed_or_full_stderr_never_changes_the_result(upstream: Upstream, tm
         assert runs[(redirect, "verbose")].out == "answer despite stderr"
         assert runs[(redirect, "json")].json()["content"] == "answer despite stderr"
         assert runs[(redirect, "failed")].out == ""
+
+
+@needs_dev_full
+def test_version_help_and_usage_errors_on_a_full_stdout_are_one_line_too(tmp_path: Path) -> None:
+    """What runs before any command (--version, --help, a bad flag with --json) fails the same way."""
+    cli = Cli(None, tmp_path)
+    runs = run_all(
+        {
+            argv: partial(_shell, cli, argv, f">{FULL}")
+            for argv in (("--version",), ("--help",), ("ask", "--help"), ("ask", "--bogus", "--json"))
+        }
+    )
+    line = "orcli: error: cannot write the output: No space left on device\n"
+    for argv, run in runs.items():
+        assert run.code == 1 and "Exception ignored" not in run.err, run
+        if "--bogus" in argv:  # the usage message went to stderr before the JSON document failed to flush
+            assert run.err.startswith("Usage: ") and "No such option: --bogus" in run.err and run.err.endswith(line)
+        else:
+            assert run.err == line, run
