@@ -253,3 +253,13 @@ def test_plain_http_in_any_letter_case_to_a_remote_host_is_refused_by_every_comm
     control = allowed("ask", "hi")
     assert control.code == 0 and control.out == "Hello from a", control
     assert remote_upstream.count() == 1
+
+
+def test_plain_http_to_loopback_in_capitals_is_still_loopback(upstream: Upstream, tmp_path: Path) -> None:
+    """Hosts compare case-insensitively too: `HTTP://LOCALHOST` is this machine, and allowed like `localhost`."""
+    cli = Cli(upstream, tmp_path)
+    url = upstream.base_url("a").replace("http://127.0.0.1", "HTTP://LOCALHOST", 1)
+    cli.profile(["a"], provider_extra={"a": {"base_url": url}})
+    runs = run_all({"ask": partial(cli, "ask", "hi"), "explain": partial(cli, "explain-route")})
+    assert runs["ask"].code == 0 and runs["ask"].out == "Hello from a", runs["ask"]
+    assert runs["explain"].code == 0 and "clear text" not in runs["explain"].err, runs["explain"]
