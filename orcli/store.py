@@ -10,6 +10,9 @@ callers route without history rather than fail:
   (an outcome may be lost on power failure, never on a crash, and writes cost well under a millisecond).
 - corrupt (not a database, malformed), at open or later: moved aside to `health.sqlite3.corrupt-<UTC time>`
   (its -wal and -shm too, so SQLite cannot replay them into the fresh file), one warning, a fresh store.
+  Once, whoever does it: opening holds a shared flock on `health.sqlite3.lock`, recovery an exclusive one and
+  moves the file only if it is still the one found corrupt (device, inode); the others open the fresh store.
+- symbolic links: the store, its -wal/-shm or the lock file as a link is reported and never followed (SPEC §9).
 - written by a newer orcli (a migration we do not know): opened query-only; outcomes are read if the
   columns we know still exist; nothing is recorded or migrated.
 - concurrency: busy_timeout 5 s, writes in BEGIN IMMEDIATE, and a jittered retry on busy/locked for up to

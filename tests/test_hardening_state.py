@@ -180,7 +180,7 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
     assert store_rows(cli.state_dir) == before
 
 
-@pytest.mark.parametrize("link", ["health.sqlite3", "health.sqlite3-wal", "health.sqlite3-shm"])
+@pytest.mark.parametrize("link", ["health.sqlite3", "health.sqlite3-wal", "health.sqlite3-shm", "health.sqlite3.lock"])
 def test_a_state_file_that_is_a_symlink_is_never_followed_nor_chmodded(
     upstream: Upstream, tmp_path: Path, link: str
 ) -> None:
