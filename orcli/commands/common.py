@@ -24,6 +24,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON do
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks (never local variables).")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).")]
+WideOpt = Annotated[
+    bool, typer.Option("--wide", "-w", help="Every table column at full length (no fitting to the terminal).")
+]
 PromptArg = Annotated[str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False)]
 NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.")]
 

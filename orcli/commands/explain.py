@@ -13,6 +13,7 @@ from orcli.commands.common import (
     ProfileOpt,
     PromptArg,
     QuietOpt,
+    WideOpt,
     environment,
     handled,
     read_prompt_input,
@@ -37,6 +38,7 @@ def explain_route(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     no_stdin: bool,
     given: Any,
@@ -69,10 +71,10 @@ def explain_route(
             raise NoRouteError("no route: every candidate endpoint was rejected", extra=doc)
         out.json(doc)
         return
-    out.table(render.preferences_table(route))
-    out.table(render.plan_table(route.plan))
+    out.table(render.preferences_table(route), wide)
+    out.table(render.plan_table(route.plan, loaded.name), wide)
     if route.plan.rejected:
-        out.table(render.rejections_table(route.plan))
+        out.table(render.rejections_table(route.plan), wide)
     if not route.plan.attempts:
         raise NoRouteError(
             f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, WideOpt, environment, handled
 from orcli.errors import EXIT_FAILED, UsageError
 from orcli.output import Output
 
@@ -33,6 +33,7 @@ def health_main(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -71,7 +72,7 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.table(_table(rows, probed))
+        out.table(_table(rows, probed), wide)
         if probe and not quiet:
             out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
@@ -188,11 +189,20 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
     from orcli.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
-    names = ["model", "provider", "state", "requests", "failures", "success", "last error", "median ttft", "tok/s"]
+    columns = [
+        Column("model", group=True),
+        Column("provider"),
+        Column("state"),
+        Column("requests", right=True, drop=3),
+        Column("failures", right=True, drop=4),
+        Column("success", right=True, drop=1),
+        Column("median ttft", right=True, drop=2),
+        Column("tok/s", right=True, drop=5),
+    ]
     if probed:
-        names.append("probe")
-    numeric = ("requests", "failures", "success", "tok/s")
-    table = TableData("Endpoint health", tuple(Column(n, right=n in numeric) for n in names), [])
+        columns.append(Column("probe"))
+    columns.append(Column("last error", prose=True))
+    table = TableData("Endpoint health", tuple(columns), [])
     for r in rows:
         state = r["state"]
         if state == "cooldown":
@@ -210,12 +220,14 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
             str(r["requests"]),
             str(r["failures"]),
             "-" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
-            last,
             "-" if r["median_ttft_s"] is None else f"{r['median_ttft_s']:.2f}s",
             "-" if r["median_tokens_per_s"] is None else f"{r['median_tokens_per_s']:.0f}",
         ]
         if probed:
             p = probe_by_key.get((r["model"], r["provider"]))
-            cells.append("-" if p is None else ("ok" if p["ok"] else f"FAILED: {p['error']}"))
+            cells.append("-" if p is None else ("ok" if p["ok"] else "FAILED"))
+            if p is not None and not p["ok"] and p["error"] and p["error"] not in last:
+                last = p["error"] if last == "-" else f"{p['error']}; before: {last}"
+        cells.append(last)
         table.rows.append(tuple(cells))
     return table
