@@ -163,20 +163,32 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
 
     timeouts = route.profile.timeouts
+    sink: Any = answer.write if streaming_out else None
+    spinner = None
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14)
+        from orcli.progress import Spinner, following_attempts, stopping_on_first_call
+
+        spinner = Spinner(out.stderr)
+        on_event = following_attempts(spinner, len(route.plan.attempts), on_event)  # type: ignore[assignment]
+        sink = stopping_on_first_call(spinner, answer.write) if streaming_out else None
     with make_client() as client:
         executor = Executor(
             client,
             route.profile.providers,
             env,
             timeouts,
-            sink=answer.write if streaming_out else None,
+            sink=sink,
             on_event=on_event,
             on_outcome=record,
             overall_timeout=flags.timeout,
         )
         messages = build_messages(route.prompt, route.system)
         try:
-            result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
+            try:
+                result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
+            finally:
+                if spinner is not None:
+                    spinner.stop()
         except Failed as failure:
             answer.end_line_on_terminal()
             _report_failure(failure, route, flags, out)

@@ -1,0 +1,103 @@
+"""The spinner of `ask` while it waits for the first token: seen in a real terminal (tmux), gone once the
+answer starts, moved to the next route on failover, and never drawn into a pipe, with -q or TERM=dumb."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from cli_harness import MODEL, Cli
+from tmux_pane import Pane, require_tmux
+from upstream import Upstream, server_error, slow_first_token
+
+DELAY = 2.5  # seconds the fake upstream waits before its first token
+
+
+@pytest.fixture
+def cli(upstream: Upstream, tmp_path: Path) -> Cli:
+    require_tmux()
+    runner = Cli(upstream, tmp_path)
+    runner.profile(["a", "b"])
+    return runner
+
+
+def _spinning(text: str) -> bool:
+    return "waiting for the first token" in text
+
+
+def _waited(text: str) -> float:
+    """The elapsed seconds the spinner shows (0 when none is shown)."""
+    found = re.findall(r"waiting for the first token\W+(\d+\.\d)s", text)
+    return float(found[-1]) if found else 0.0
+
+
+def test_spinner_names_route_attempt_and_time_then_disappears_when_the_answer_starts(
+    cli: Cli, upstream: Upstream, tmp_path: Path
+) -> None:
+    upstream.script("a", slow_first_token(DELAY, "the answer arrived"))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("ask", "--no-stdin", "-m", MODEL, "hi"), cli.env)
+        waiting = pane.wait_for(_spinning, timeout=15)
+        line = next(ln for ln in waiting.splitlines() if _spinning(ln))
+        assert f"attempt 1 of 2: {MODEL} via a" in line, line
+        pane.wait_for(lambda t: _waited(t) >= 1.0)  # the elapsed time moves while it waits
+        text = pane.wait_done()
+    assert pane.code == 0, text
+    assert "the answer arrived" in text
+    assert not _spinning(text), f"the spinner line was left behind:\n{text}"
+    assert text.splitlines()[-1] == "the answer arrived"  # the answer starts at column 0 of a clean line
+
+
+def test_spinner_moves_to_the_next_route_on_failover(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.script("a", server_error(500))
+    upstream.script("b", slow_first_token(DELAY, "served by b"))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("ask", "--no-stdin", "-m", MODEL, "hi"), cli.env)
+        waiting = pane.wait_for(lambda t: "via b" in t, timeout=15)
+        line = next(ln for ln in waiting.splitlines() if _spinning(ln))
+        assert f"attempt 2 of 2: {MODEL} via b (after 1 failure)" in line, line
+        text = pane.wait_done()
+    assert pane.code == 0 and "served by b" in text and not _spinning(text), text
+
+
+def test_verbose_notes_and_the_spinner_share_the_screen_cleanly(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.script("a", slow_first_token(1.0, "fine"))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("ask", "--no-stdin", "-v", "-m", MODEL, "hi"), cli.env)
+        text = pane.wait_done()
+    lines = text.splitlines()
+    assert any(ln.startswith("-> attempt 1: ") for ln in lines), text  # the note starts its own line
+    assert "fine" in lines and not _spinning(text), text
+
+
+@pytest.mark.parametrize(
+    ("extra", "env"),
+    [(("-q",), {}), (("--json",), {}), ((), {"TERM": "dumb"})],
+    ids=["quiet", "json", "term-dumb"],
+)
+def test_no_spinner_with_quiet_json_or_a_dumb_terminal(
+    cli: Cli, upstream: Upstream, tmp_path: Path, extra: tuple[str, ...], env: dict[str, str]
+) -> None:
+    upstream.script("a", slow_first_token(1.5, "quiet answer"))
+    with Pane(120, 40, tmp_path) as pane:
+        argv = cli.argv("ask", "--no-stdin", *extra, "-m", MODEL, "hi")
+        if env:
+            argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
+        pane.run(argv, cli.env)
+        seen = []
+        while True:  # watch the whole wait, not only the end
+            text = pane.capture()
+            seen.append(text)
+            if "__ORCLI_PANE_DONE__" in text:
+                break
+        text = pane.wait_done()
+    assert pane.code == 0 and "quiet answer" in text, text
+    assert not any(_spinning(t) for t in seen), "a spinner was drawn"
+
+
+def test_no_spinner_bytes_in_a_pipe(cli: Cli, upstream: Upstream) -> None:
+    upstream.script("a", slow_first_token(1.0, "piped answer"))
+    run = cli("ask", "--no-stdin", "-m", MODEL, "hi")
+    assert run.code == 0 and run.out == "piped answer", run
+    assert run.err == "" and "\r" not in run.out and "\x1b" not in run.out + run.err, run
