@@ -98,9 +98,11 @@ def _fits(table: TableData, shown: list[int], width: int, group: bool) -> bool:
 
 
 def _prose_need(table: TableData, i: int) -> int:
-    """Room a prose column asks for: its typical (median) text on two lines, at least MIN_PROSE."""
+    """Room a prose column asks for: its typical (median) text on two lines (one if optional), >= MIN_PROSE."""
     lengths = sorted(len(r[i]) for r in table.rows) or [0]
     typical = lengths[len(lengths) // 2]
+    if table.columns[i].drop:  # an optional column earns its place only on one line
+        return min(_natural(table, i), max(MIN_PROSE, typical))
     return min(_natural(table, i), max(MIN_PROSE, (typical + 1) // PROSE_LINES + 4))
 
 
