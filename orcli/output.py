@@ -137,5 +137,10 @@ class Output:
         """A failed command: its JSON document on stdout with --json, and one message on stderr."""
         if self.as_json:
             self.json(exc.document())
-        self.stderr.write(f"orcli: error: {exc.message}\n")
+        text = f"orcli: error: {exc.message}"
+        if self.stderr_tty:  # a person reads it: long lines continue, between sentences, on the next
+            from orcli.words import wrap_message
+
+            text = wrap_message(text)
+        self.stderr.write(text + "\n")
         self.stderr.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
+import re
 
 ERROR_WIDTH = 100  # an error line longer than this continues, indented, on the next line (issue 14)
 
@@ -12,15 +12,24 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z`$(\"'])")
+
+
 def wrap_message(text: str, width: int = ERROR_WIDTH) -> str:
-    """Each line of `text` wrapped at word boundaries to `width`; continuations indented by two spaces."""
+    """A message whose long lines continue, indented, on the next: broken between sentences only, so a
+    sentence (a path, a name, a quoted value) is never split; a single long sentence stays whole."""
     out: list[str] = []
     for line in text.splitlines() or [""]:
         if len(line) <= width:
             out.append(line)
             continue
-        indent = " " * (len(line) - len(line.lstrip()))
-        out.extend(
-            textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False)
-        )
+        indent = " " * (len(line) - len(line.lstrip())) + "  "
+        current = ""
+        for sentence in _SENTENCE_END.split(line):
+            if current and len(current) + 1 + len(sentence) > width:
+                out.append(current)
+                current = indent + sentence
+            else:
+                current = f"{current} {sentence}" if current else sentence
+        out.append(current)
     return "\n".join(out)

@@ -14,17 +14,25 @@ from orcli.commands.common import (
     PromptArg,
     QuietOpt,
     WideOpt,
+    complete_providers,
     environment,
     handled,
     read_prompt_input,
     route_flags,
 )
 from orcli.errors import NoRouteError
+from orcli.help import ROUTING
 from orcli.output import Output
 
 AssumeDownOpt = Annotated[
     list[str] | None,
-    typer.Option("--assume-down", help="Plan as if this provider had just failed.", metavar="PROVIDER"),
+    typer.Option(
+        "--assume-down",
+        help="Plan as if this provider had just failed (repeatable).",
+        metavar="PROVIDER",
+        rich_help_panel=ROUTING,
+        autocompletion=complete_providers,
+    ),
 ]
 
 
@@ -76,6 +84,9 @@ def explain_route(
     if route.plan.rejected:
         out.table(render.rejections_table(route.plan), wide)
     if not route.plan.attempts:
-        raise NoRouteError(
-            f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."
-        )
+        raise NoRouteError(f"no route: {_every(len(route.plan.rejected))} rejected (see the table above).")
+
+
+def _every(n: int) -> str:
+    """`the only candidate endpoint was` / `all 3 candidate endpoints were`."""
+    return "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"

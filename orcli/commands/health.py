@@ -7,9 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, WideOpt, environment, handled
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    QuietOpt,
+    WideOpt,
+    complete_models,
+    complete_providers,
+    environment,
+    handled,
+)
 from orcli.errors import EXIT_FAILED, UsageError
 from orcli.output import Output
+from orcli.words import plural
 
 PROBE_PROMPT = "Reply with the single word: ok"
 PROBE_MAX_TOKENS = 16
@@ -23,10 +35,23 @@ def health_main(
         bool, typer.Option("--probe", help="Send a tiny request to each endpoint; exit 1 on any failure.")
     ] = False,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Probe only this model (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Probe only this model (repeatable).",
+            metavar="MODEL",
+            autocompletion=complete_models,
+        ),
     ] = None,
     provider: Annotated[
-        list[str] | None, typer.Option("--provider", help="Probe only this provider (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--provider",
+            help="Probe only this provider (repeatable).",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -74,14 +99,22 @@ def health_main(
     else:
         out.table(_table(rows, probed), wide)
         if probe and not quiet:
-            out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
+            out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
 @handled
 def health_reset(
-    provider: Annotated[str | None, typer.Option("--provider", help="Forget only this provider's history.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help="Forget only this provider's history.",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
+    ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -107,7 +140,7 @@ def health_reset(
     if as_json:
         out.json({"reset": provider or "all", "deleted": deleted})
     else:
-        out.note(f"forgot {deleted} outcome(s){' of ' + provider if provider else ''}", style="")
+        out.note(f"forgot {plural(deleted, 'outcome')}{' of ' + provider if provider else ''}", style="")
 
 
 def _select(profile: Any, models: list[str] | None, providers: list[str] | None) -> list[Any]:
