@@ -10,7 +10,6 @@ costs nothing, where importing Rich costs tens of milliseconds; a terminal style
 
 from __future__ import annotations
 
-import textwrap
 from typing import NamedTuple
 
 GAP = "  "  # between columns: borderless, like `gh`, `kubectl get` and `docker ps`
@@ -55,6 +54,7 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
 
     terminal=False (a pipe): one line per row, no grouping, prose unwrapped at the end of its line.
     """
+    _NATURAL.clear()  # per call: a table's rows may change between calls
     columns = list(range(len(table.columns)))
     if width is None:
         return Layout(_draw(table, columns, None, group=False, terminal=terminal), ())
@@ -75,7 +75,14 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
 
 
 def _natural(table: TableData, i: int) -> int:
-    return max([len(table.columns[i].name), *(len(r[i]) for r in table.rows)])
+    """The width of column `i`'s longest cell (or name); computed once per table and column."""
+    key = (id(table), i)
+    if key not in _NATURAL:
+        _NATURAL[key] = max([len(table.columns[i].name), *(len(r[i]) for r in table.rows)])
+    return _NATURAL[key]
+
+
+_NATURAL: dict[tuple[int, int], int] = {}
 
 
 def _cells(table: TableData, shown: list[int], group: bool) -> list[int]:
@@ -163,6 +170,8 @@ def _draw(table: TableData, shown: list[int], width: int | None, *, group: bool,
         if terminal and width is not None:
             for i in cells:
                 if cols[i].prose and len(row[i]) > widths[i]:
+                    import textwrap  # terminal only: a pipe never wraps
+
                     pieces = textwrap.wrap(row[i], widths[i], break_long_words=False, break_on_hyphens=False)
                     if len(pieces) <= PROSE_LINES and all(len(p) <= widths[i] for p in pieces):
                         wrapped[i] = pieces
@@ -187,6 +196,8 @@ def _joined(values: list[str]) -> list[str]:
 
 def _under(name: str, text: str, width: int) -> list[str]:
     """Prose moved under its row: indented, labelled, wrapped at word boundaries to the full width."""
+    import textwrap
+
     wrapper = textwrap.TextWrapper(
         max(20, width - len(INDENT)), initial_indent=INDENT + f"{name}: ", subsequent_indent=INDENT + "  ",
         break_long_words=False, break_on_hyphens=False,
