@@ -101,3 +101,26 @@ def test_no_spinner_bytes_in_a_pipe(cli: Cli, upstream: Upstream) -> None:
     run = cli("ask", "--no-stdin", "-m", MODEL, "hi")
     assert run.code == 0 and run.out == "piped answer", run
     assert run.err == "" and "\r" not in run.out and "\x1b" not in run.out + run.err, run
+
+
+def test_no_stream_spins_until_the_whole_answer_arrives(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.script("a", slow_first_token(DELAY, "all at once"))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("ask", "--no-stdin", "--no-stream", "-m", MODEL, "hi"), cli.env)
+        pane.wait_for(_spinning, timeout=15)
+        text = pane.wait_done()
+    assert pane.code == 0 and text.splitlines()[-1] == "all at once" and not _spinning(text), text
+
+
+def test_health_probe_shows_progress_on_a_terminal_only(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.script("a", slow_first_token(DELAY))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("health", "--probe"), cli.env)
+        pane.wait_for(lambda t: "probing 2 endpoints" in t, timeout=15)
+        text = pane.wait_done()
+    assert pane.code == 0, text
+    assert "probing" not in text, "the bar is erased when done"
+    assert "Endpoint health" in text and "probed 2 endpoints: 2 ok, 0 failed" in text
+    upstream.script("a", slow_first_token(0.5))
+    piped = cli("health", "--probe")
+    assert piped.code == 0 and "probing" not in piped.err and "\x1b" not in piped.out + piped.err, piped

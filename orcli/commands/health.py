@@ -203,7 +203,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
             from rich.progress import Progress
 
             with Progress(console=out.err, transient=True) as progress:
-                task = progress.add_task("probing", total=len(futures))
+                task = progress.add_task(f"probing {plural(len(futures), 'endpoint')}", total=len(futures))
                 for future in futures:
                     results.append(future.result())
                     progress.advance(task)
