@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -111,7 +112,7 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     argv = sys.argv[1:]
-    if not argv:  # bare `orcli`: the help, as `orcli --help` prints it
+    if not argv and "_ORCLI_COMPLETE" not in os.environ:  # bare `orcli`: the help, as `orcli --help` prints it
         argv = ["--help"]
     argv = hoist_common_options(argv)
     try:

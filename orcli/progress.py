@@ -135,8 +135,10 @@ def following_attempts(spinner: Spinner, total: int, inner: Callable[[object], N
         if kind == "start" and attempt is not None:
             e = attempt.endpoint
             spinner.show(attempt_text(attempt.rank, total, e.model, e.provider, failures))
-        elif kind == "failed":
+        elif kind == "failed" and attempt is not None:
             failures += 1
+            if attempt.rank < total:  # until the next attempt starts (a Retry-After wait, say)
+                spinner.show(f"attempt {attempt.rank} of {total} failed; moving to the next route")
         elif kind == "served":
             spinner.stop()
 

@@ -3,13 +3,17 @@ answer starts, moved to the next route on failover, and never drawn into a pipe,
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cli_harness import MODEL, Cli
 from tmux_pane import Pane, require_tmux
 from upstream import Upstream, server_error, slow_first_token
+
+from orcli.progress import CLEAR, Spinner, following_attempts, stopping_on_first_call
 
 DELAY = 2.5  # seconds the fake upstream waits before its first token
 
@@ -124,3 +128,58 @@ def test_health_probe_shows_progress_on_a_terminal_only(cli: Cli, upstream: Upst
     upstream.script("a", slow_first_token(0.5))
     piped = cli("health", "--probe")
     assert piped.code == 0 and "probing" not in piped.err and "\x1b" not in piped.out + piped.err, piped
+
+
+# -- the spinner's parts, without a terminal ----------------------------------------------------------
+class _Stream(io.StringIO):
+    encoding = "utf-8"
+
+
+def _event(kind: str, rank: int, provider: str) -> SimpleNamespace:
+    endpoint = SimpleNamespace(model=MODEL, provider=provider)
+    return SimpleNamespace(kind=kind, attempt=SimpleNamespace(rank=rank, endpoint=endpoint), detail="")
+
+
+def test_the_first_chunk_erases_the_spinner_once_and_every_chunk_is_written() -> None:
+    stream, answer = _Stream(), []
+    spinner = Spinner(stream)
+    sink = stopping_on_first_call(spinner, answer.append)
+    spinner.show("attempt 1 of 1: m via p, waiting for the first token")
+    drawn = stream.getvalue()
+    assert drawn.startswith(CLEAR) and "attempt 1 of 1" in drawn
+    sink("one ")
+    sink("two")
+    assert answer == ["one ", "two"] and spinner.stopped
+    assert stream.getvalue() == drawn + CLEAR  # erased exactly once, nothing drawn after
+    spinner.show("too late")
+    assert stream.getvalue() == drawn + CLEAR
+
+
+def test_events_move_the_spinner_and_notes_are_written_on_an_erased_line() -> None:
+    stream = _Stream()
+    spinner = Spinner(stream)
+    notes: list[str] = []
+
+    def note(event: object) -> None:
+        notes.append(stream.getvalue()[-len(CLEAR) :])  # what the line was left as when the note was written
+
+    on_event = following_attempts(spinner, 2, note)
+    on_event(_event("start", 1, "a"))
+    assert "attempt 1 of 2: test/model-a via a, waiting" in stream.getvalue()
+    on_event(_event("failed", 1, "a"))
+    assert "attempt 1 of 2 failed; moving to the next route" in stream.getvalue()
+    on_event(_event("start", 2, "b"))
+    assert "attempt 2 of 2: test/model-a via b (after 1 failure)" in stream.getvalue()
+    on_event(_event("served", 2, "b"))
+    assert spinner.stopped and stream.getvalue().endswith(CLEAR)
+    assert notes[1:] == [CLEAR, CLEAR, CLEAR]  # every note after the first drawing found the line erased
+    spinner.stop()
+
+
+def test_plain_frames_when_the_stream_is_not_utf8() -> None:
+    stream = _Stream()
+    stream.encoding = "ascii"  # type: ignore[misc]
+    spinner = Spinner(stream)
+    spinner.show("waiting")
+    spinner.stop()
+    assert stream.getvalue().encode("ascii")  # nothing outside ASCII
