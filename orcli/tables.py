@@ -58,18 +58,20 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
     columns = list(range(len(table.columns)))
     if width is None:
         return Layout(_draw(table, columns, None, group=False, terminal=terminal), ())
-    grouping = [False, True] if terminal and any(c.group for c in table.columns) else [False]
+    groups = [False, True] if terminal and any(c.group for c in table.columns) else [False]
+    # With the same columns, prose on one line beats two; on two, a flat table beats headings.
+    modes = [(lines, group) for lines in ((1, PROSE_LINES) if terminal else (PROSE_LINES,)) for group in groups]
     by_drop = sorted((i for i in columns if table.columns[i].drop), key=lambda i: -table.columns[i].drop)
     shown = list(columns)
     while True:
-        for group in grouping:
-            if _fits(table, shown, width, group):
+        for lines, group in modes:
+            if _fits(table, shown, width, group, lines):
                 hidden = tuple(table.columns[i].name for i in columns if i not in shown)
                 return Layout(_draw(table, shown, width, group=group, terminal=terminal), hidden)
         if not by_drop:
             break
         shown.remove(by_drop.pop(0))
-    group = grouping[-1]  # nothing left to drop: names stay whole, the line runs long
+    group = groups[-1]  # nothing left to drop: names stay whole, the line runs long
     hidden = tuple(table.columns[i].name for i in columns if i not in shown)
     return Layout(_draw(table, shown, width, group=group, terminal=terminal), hidden)
 
@@ -90,12 +92,12 @@ def _cells(table: TableData, shown: list[int], group: bool) -> list[int]:
     return [i for i in shown if not (group and table.columns[i].group)]
 
 
-def _fits(table: TableData, shown: list[int], width: int, group: bool) -> bool:
+def _fits(table: TableData, shown: list[int], width: int, group: bool, lines: int) -> bool:
     cells = _cells(table, shown, group)
     fixed = [i for i in cells if not table.columns[i].prose]
     prose = [i for i in cells if table.columns[i].prose]
     used = sum(_natural(table, i) for i in fixed) + len(GAP) * (len(cells) - 1) + (len(ROW_INDENT) if group else 0)
-    need = sum(_prose_need(table, i) for i in prose)
+    need = sum(_natural(table, i) if lines == 1 else _prose_need(table, i) for i in prose)
     if used + need > width:
         return False
     if group:  # heading lines hold the group values: they must fit too

@@ -66,6 +66,9 @@ def test_explain_route_fits_each_terminal_with_whole_names_and_every_row(
     for r in doc["rejected"]:
         assert any(re.search(rf"\b{re.escape(r['provider'])}\s+{r['code']}\b", ln) for ln in rejected), r
     assert "$CEREBRAS_API_KEY is not set" in text
+    if size[0] >= 120:  # room for every "why here" on its row's line
+        for a in doc["attempts"]:
+            assert any(re.match(rf"\s*{a['rank']}\s", ln) and a["reason"] in ln for ln in plan), (a, text)
     if size[0] == 200:
         assert "hidden:" not in text and "llama-3.3-70b-versatile" in text and "$0.59/$0.79" in text
     if size[0] == 80:
