@@ -97,7 +97,7 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.table(_table(rows, probed), wide)
+        out.table(_table(rows, probed, loaded.name), wide)
         if probe and not quiet:
             out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
@@ -218,7 +218,7 @@ def _row(endpoint: Any, h: Any) -> dict[str, Any]:
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
-def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_name: str) -> Any:
     from orcli.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
@@ -235,7 +235,7 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
     if probed:
         columns.append(Column("probe"))
     columns.append(Column("last error", prose=True))
-    table = TableData("Endpoint health", tuple(columns), [])
+    table = TableData(f"Endpoint health (profile {profile_name})", tuple(columns), [])
     for r in rows:
         state = r["state"]
         if state == "cooldown":
