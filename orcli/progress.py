@@ -128,7 +128,8 @@ def following_attempts(spinner: Spinner, total: int, inner: Callable[[object], N
 
     def on_event(event: object) -> None:
         nonlocal failures
-        kind = str(getattr(event, "kind", ""))
+        kind = getattr(event, "kind", "")
+        kind = str(getattr(kind, "value", kind))  # a str, or an Enum whose values are these strings
         attempt = getattr(event, "attempt", None)
         with spinner.paused():
             inner(event)
