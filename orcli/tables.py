@@ -54,10 +54,10 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
 
     terminal=False (a pipe): one line per row, no grouping, prose unwrapped at the end of its line.
     """
-    _NATURAL.clear()  # per call: a table's rows may change between calls
+    sized = _sized(table)
     columns = list(range(len(table.columns)))
     if width is None:
-        return Layout(_draw(table, columns, None, group=False, terminal=terminal), ())
+        return Layout(_draw(sized, columns, None, group=False, terminal=terminal), ())
     groups = [False, True] if terminal and any(c.group for c in table.columns) else [False]
     # With the same columns, prose on one line beats two; on two, a flat table beats headings.
     modes = [(lines, group) for lines in ((1, PROSE_LINES) if terminal else (PROSE_LINES,)) for group in groups]
@@ -65,26 +65,30 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
     shown = list(columns)
     while True:
         for lines, group in modes:
-            if _fits(table, shown, width, group, lines):
+            if _fits(sized, shown, width, group, lines):
                 hidden = tuple(table.columns[i].name for i in columns if i not in shown)
-                return Layout(_draw(table, shown, width, group=group, terminal=terminal), hidden)
+                return Layout(_draw(sized, shown, width, group=group, terminal=terminal), hidden)
         if not by_drop:
             break
         shown.remove(by_drop.pop(0))
     group = groups[-1]  # nothing left to drop: names stay whole, the line runs long
     hidden = tuple(table.columns[i].name for i in columns if i not in shown)
-    return Layout(_draw(table, shown, width, group=group, terminal=terminal), hidden)
+    return Layout(_draw(sized, shown, width, group=group, terminal=terminal), hidden)
 
 
-def _natural(table: TableData, i: int) -> int:
-    """The width of column `i`'s longest cell (or name); computed once per table and column."""
-    key = (id(table), i)
-    if key not in _NATURAL:
-        _NATURAL[key] = max([len(table.columns[i].name), *(len(r[i]) for r in table.rows)])
-    return _NATURAL[key]
+class _Sized(NamedTuple):
+    """A table with the width of each column's longest cell (or name), measured once per layout."""
+
+    table: TableData
+    natural: tuple[int, ...]
 
 
-_NATURAL: dict[tuple[int, int], int] = {}
+def _sized(table: TableData) -> _Sized:
+    widths = [len(c.name) for c in table.columns]
+    for row in table.rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    return _Sized(table, tuple(widths))
 
 
 def _cells(table: TableData, shown: list[int], group: bool) -> list[int]:
@@ -92,12 +96,13 @@ def _cells(table: TableData, shown: list[int], group: bool) -> list[int]:
     return [i for i in shown if not (group and table.columns[i].group)]
 
 
-def _fits(table: TableData, shown: list[int], width: int, group: bool, lines: int) -> bool:
+def _fits(sized: _Sized, shown: list[int], width: int, group: bool, lines: int) -> bool:
+    table, natural = sized
     cells = _cells(table, shown, group)
     fixed = [i for i in cells if not table.columns[i].prose]
     prose = [i for i in cells if table.columns[i].prose]
-    used = sum(_natural(table, i) for i in fixed) + len(GAP) * (len(cells) - 1) + (len(ROW_INDENT) if group else 0)
-    need = sum(_natural(table, i) if lines == 1 else _prose_need(table, i) for i in prose)
+    used = sum(natural[i] for i in fixed) + len(GAP) * (len(cells) - 1) + (len(ROW_INDENT) if group else 0)
+    need = sum(natural[i] if lines == 1 else _prose_need(sized, i) for i in prose)
     if used + need > width:
         return False
     if group:  # heading lines hold the group values: they must fit too
@@ -106,17 +111,19 @@ def _fits(table: TableData, shown: list[int], width: int, group: bool, lines: in
     return True
 
 
-def _prose_need(table: TableData, i: int) -> int:
+def _prose_need(sized: _Sized, i: int) -> int:
     """Room a prose column asks for: its typical (median) text on two lines (one if optional), >= MIN_PROSE."""
+    table, natural = sized
     lengths = sorted(len(r[i]) for r in table.rows) or [0]
     typical = lengths[len(lengths) // 2]
     if table.columns[i].drop:  # an optional column earns its place only on one line
-        return min(_natural(table, i), max(MIN_PROSE, typical))
-    return min(_natural(table, i), max(MIN_PROSE, (typical + 1) // PROSE_LINES + 4))
+        return min(natural[i], max(MIN_PROSE, typical))
+    return min(natural[i], max(MIN_PROSE, (typical + 1) // PROSE_LINES + 4))
 
 
-def _widths(table: TableData, cells: list[int], width: int | None, indent: int = 0) -> dict[int, int]:
-    widths = {i: _natural(table, i) for i in cells}
+def _widths(sized: _Sized, cells: list[int], width: int | None, indent: int = 0) -> dict[int, int]:
+    table, natural = sized
+    widths = {i: natural[i] for i in cells}
     prose = [i for i in cells if table.columns[i].prose]
     if width is None or not prose:
         return widths
@@ -129,10 +136,11 @@ def _widths(table: TableData, cells: list[int], width: int | None, indent: int =
     return widths
 
 
-def _draw(table: TableData, shown: list[int], width: int | None, *, group: bool, terminal: bool) -> list[Line]:
+def _draw(sized: _Sized, shown: list[int], width: int | None, *, group: bool, terminal: bool) -> list[Line]:
+    table = sized.table
     cells = _cells(table, shown, group)
     indent = ROW_INDENT if group else ""
-    widths = _widths(table, cells, width if terminal else None, len(indent))  # a pipe never wraps
+    widths = _widths(sized, cells, width if terminal else None, len(indent))  # a pipe never wraps
     cols = table.columns
     last = cells[-1] if cells else None
 
