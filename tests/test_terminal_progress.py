@@ -65,6 +65,17 @@ def test_spinner_moves_to_the_next_route_on_failover(cli: Cli, upstream: Upstrea
     assert pane.code == 0 and "served by b" in text and not _spinning(text), text
 
 
+def test_ctrl_c_while_waiting_erases_the_spinner(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.script("a", slow_first_token(20.0))
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("ask", "--no-stdin", "-m", MODEL, "hi"), cli.env)
+        pane.wait_for(_spinning, timeout=15)
+        pane.send_keys("C-c")
+        text = pane.wait_done()
+    assert pane.code == 130, text
+    assert "orcli: interrupted" in text and not _spinning(text), text
+
+
 def test_verbose_notes_and_the_spinner_share_the_screen_cleanly(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
     upstream.script("a", slow_first_token(1.0, "fine"))
     with Pane(120, 40, tmp_path) as pane:

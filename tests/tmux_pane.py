@@ -69,6 +69,10 @@ class Pane:
         )  # fmt: skip
         self._tmux("set-option", "-t", self.session, "history-limit", "5000")
 
+    def send_keys(self, *keys: str) -> None:
+        """Type into the pane, as a person would (`C-c` is Ctrl-C)."""
+        self._tmux("send-keys", "-t", self.session, *keys)
+
     def capture(self) -> str:
         """The visible screen and the scrollback, trailing blank lines removed."""
         return self._tmux("capture-pane", "-p", "-t", self.session, "-S", "-5000").rstrip("\n")
