@@ -194,3 +194,17 @@ def test_compact_prices_and_costs() -> None:
     assert format_cost(0.0123) == "$0.012"
     assert format_cost(2.5) == "$2.50"
     assert format_cost(0) == "free"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["explain-route", "-p", "example", "--no-stdin"], ["providers", "-p", "example"], ["health", "-p", "example"],
+     ["--help"], ["ask", "--help"]],
+    ids=["explain-route", "providers", "health", "help", "ask-help"],
+)  # fmt: skip
+def test_rich_stays_off_the_pipe_path(tmp_path: Path, argv: list[str]) -> None:
+    from test_import_graph import _example_keys, _loaded, _modules_after
+
+    code, modules, stdout = _modules_after(tmp_path, *argv, env=_example_keys())
+    assert code == 0 and stdout.strip(), stdout
+    assert not _loaded(modules, "rich"), "a table or help in a pipe must not import Rich"
