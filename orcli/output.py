@@ -127,7 +127,13 @@ class Output:
             self.stdout.write("".join(line.text + "\n" for line in laid.lines))
             self.stdout.flush()
         if laid.hidden:
-            self.note(f"hidden: {', '.join(laid.hidden)} (--wide or --json shows all)")
+            text = f"hidden: {', '.join(laid.hidden)} (--wide or --json shows all)"
+            if self.stderr_tty:  # wrapped at a word, never by the terminal inside one
+                import shutil
+                import textwrap
+
+                text = "\n".join(textwrap.wrap(text, shutil.get_terminal_size().columns, subsequent_indent="  "))
+            self.note(text)
 
     def json(self, doc: Mapping[str, Any]) -> None:
         self.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
