@@ -175,37 +175,34 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
 
     timeouts = route.profile.timeouts
-    sink: Any = answer.write if streaming_out else None
     spinner = None
-    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14)
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/progress.py)
         from orcli.progress import Spinner, following_attempts, stopping_on_first_call
 
         spinner = Spinner(out.stderr)
         on_event = following_attempts(spinner, len(route.plan.attempts), on_event)  # type: ignore[assignment]
-        sink = stopping_on_first_call(spinner, answer.write) if streaming_out else None
+        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign]
     with make_client() as client:
         executor = Executor(
             client,
             route.profile.providers,
             env,
             timeouts,
-            sink=sink,
+            sink=answer.write if streaming_out else None,
             on_event=on_event,
             on_outcome=record,
             overall_timeout=flags.timeout,
         )
         messages = build_messages(route.prompt, route.system)
         try:
-            try:
-                result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
-            finally:
-                if spinner is not None:
-                    spinner.stop()
+            result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
         except Failed as failure:
             answer.end_line_on_terminal()
             _report_failure(failure, route, flags, out)
             return
         finally:
+            if spinner is not None:  # gone before any other line is written, whatever happened
+                spinner.stop()
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:
@@ -246,9 +243,9 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
         "request": "the upstream rejected the request",
         "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
         "timeout": failure.message,
-        "all_failed": "the only attempt failed"
-        if len(failure.attempts) == 1
-        else f"all {len(failure.attempts)} attempts failed",
+        "all_failed": f"all {len(failure.attempts)} attempts failed"
+        if len(failure.attempts) != 1
+        else "the only attempt failed",
     }[failure.reason]
     error_type = {"request": RequestRejectedError, "stream": StreamBrokenError}.get(failure.reason, AttemptsFailedError)
     raise error_type(
