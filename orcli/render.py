@@ -11,8 +11,10 @@ from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
 from orcli.words import plural
 
 
-def money(value: float) -> str:
-    """A price in USD, compact: whole cents when exact (`$0.40`), else three significant digits."""
+def money(value: float | None) -> str:
+    """A price in USD, compact: whole cents when exact (`$0.40`), else three significant digits; `?` unknown."""
+    if value is None:
+        return "?"
     if value == 0:
         return "$0"
     if value >= 100:
@@ -22,17 +24,19 @@ def money(value: float) -> str:
     return f"${value:.3g}" if value >= 1e-4 else f"${value:.2e}"
 
 
-def money_pair(prompt: float, completion: float) -> str:
-    """Prompt/completion prices per 1M tokens in one cell: `$0.40/$0.80`, or `free`."""
+def money_pair(prompt: float | None, completion: float | None) -> str:
+    """Prompt/completion prices per 1M tokens in one cell: `$0.40/$0.80`, `free`, `?` where unknown."""
     return "free" if prompt == 0 and completion == 0 else f"{money(prompt)}/{money(completion)}"
 
 
-def money_per_million(value: float) -> str:
+def money_per_million(value: float | None) -> str:
     return "free" if value == 0 else money(value)
 
 
-def format_cost(value: float) -> str:
-    """An expected cost with two significant digits (`$0.00052`); cents from $1 up."""
+def format_cost(value: float | None) -> str:
+    """An expected cost with two significant digits (`$0.00052`); cents from $1 up; `?` when unknown."""
+    if value is None:
+        return "?"
     if value == 0:
         return "free"
     if value >= 1:

@@ -194,6 +194,7 @@ def test_compact_prices_and_costs() -> None:
     assert format_cost(0.0123) == "$0.012"
     assert format_cost(2.5) == "$2.50"
     assert format_cost(0) == "free"
+    assert format_cost(None) == "?" and money_pair(None, 0.8) == "?/$0.80"  # an unknown price is not free
 
 
 @pytest.mark.parametrize(
