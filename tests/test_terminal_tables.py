@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from cli_harness import MODEL, Cli
+from hypothesis import given
+from hypothesis import strategies as st
 from tmux_pane import Pane, require_tmux, words_cut_at_the_edge
 from upstream import Status, Upstream
 
@@ -209,3 +211,48 @@ def test_rich_stays_off_the_pipe_path(tmp_path: Path, argv: list[str]) -> None:
     code, modules, stdout = _modules_after(tmp_path, *argv, env=_example_keys())
     assert code == 0 and stdout.strip(), stdout
     assert not _loaded(modules, "rich"), "a table or help in a pipe must not import Rich"
+
+
+# -- properties of the layout, over generated tables --------------------------------------------------
+_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789/-.", min_size=1, max_size=14)
+_prose = st.lists(_word, min_size=1, max_size=14).map(" ".join)
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> TableData:
+    columns = [Column("model", group=True), Column("provider")]
+    extra = draw(st.integers(0, 3))
+    columns += [Column(f"c{k}", right=draw(st.booleans()), drop=k + 1) for k in range(extra)]
+    columns.append(Column("why", prose=True))
+    models = draw(st.lists(_word, min_size=1, max_size=3))
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        cells = [draw(st.sampled_from(models)), draw(_word)] + [draw(_word) for _ in range(extra)] + [draw(_prose)]
+        rows.append(tuple(cells))
+    return TableData("T", tuple(columns), rows)
+
+
+@given(_tables(), st.integers(30, 200), st.booleans())
+def test_every_row_and_every_word_is_shown_whole(table: TableData, width: int, terminal: bool) -> None:
+    laid = layout(table, width, terminal=terminal)
+    text = "\n".join(line.text for line in laid.lines)
+    tokens = set(text.split())
+    shown = [i for i, c in enumerate(table.columns) if c.name not in laid.hidden]
+    assert [c.name for c in table.columns if c.name in laid.hidden] == list(laid.hidden)
+    for row in table.rows:
+        for i in shown:
+            for word in row[i].split():
+                assert word in tokens, (word, text)  # whole: never cut, at any width
+    if not terminal:  # a pipe: title, header, then exactly one line per row
+        assert len(laid.lines) == 2 + len(table.rows)
+        for line, row in zip(laid.lines[2:], table.rows, strict=True):
+            assert all(row[i] in line.text for i in shown)
+    names_fit = sum(max(len(c.name), *(len(r[i]) for r in table.rows)) for i, c in enumerate(table.columns)
+                    if not c.prose and c.drop == 0)  # fmt: skip
+    if terminal and names_fit + 40 <= width:  # the essential columns fit: so does every line
+        assert all(len(line.text) <= width for line in laid.lines), text
+
+
+@given(_tables())
+def test_wide_hides_nothing(table: TableData) -> None:
+    assert layout(table, None, terminal=True).hidden == () and layout(table, None, terminal=False).hidden == ()
