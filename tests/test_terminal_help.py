@@ -181,3 +181,19 @@ def test_a_long_error_on_a_terminal_breaks_between_sentences(cli: Cli, tmp_path:
     assert any(ln.startswith("  Known profiles: ") and len(ln) <= 100 for ln in lines), text
     piped = cli("providers", "-p", "no-such-profile-anywhere")
     assert piped.err.count("\n") == 1  # in a pipe or a log: one line, greppable
+
+
+def test_no_color_before_the_command_draws_no_style_in_a_real_terminal(cli: Cli, tmp_path: Path) -> None:
+    require_tmux()
+    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("providers", "-p", "example"), env)
+        pane.wait_done()
+        styled = pane.capture(escapes=True)
+    with Pane(120, 40, tmp_path) as pane:
+        pane.run(cli.argv("--no-color", "-p", "example", "providers"), env)
+        plain = pane.wait_done()
+        raw = pane.capture(escapes=True)
+    assert "\x1b[" in styled.split("__ORCLI_PANE_DONE__")[0], "a terminal gets bold headers"
+    assert "\x1b[" not in raw.split("__ORCLI_PANE_DONE__")[0], raw
+    assert "Providers (profile example)" in plain

@@ -73,9 +73,11 @@ class Pane:
         """Type into the pane, as a person would (`C-c` is Ctrl-C)."""
         self._tmux("send-keys", "-t", self.session, *keys)
 
-    def capture(self) -> str:
-        """The visible screen and the scrollback, trailing blank lines removed."""
-        return self._tmux("capture-pane", "-p", "-t", self.session, "-S", "-5000").rstrip("\n")
+    def capture(self, escapes: bool = False) -> str:
+        """The visible screen and the scrollback, trailing blank lines removed (`escapes`: with the colour
+        and style sequences the program drew)."""
+        flags = ["-e"] if escapes else []
+        return self._tmux("capture-pane", "-p", *flags, "-t", self.session, "-S", "-5000").rstrip("\n")
 
     def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0, every: float = 0.05) -> str:
         deadline = time.monotonic() + timeout
