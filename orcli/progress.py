@@ -41,7 +41,7 @@ class Spinner:
         with self._lock:
             if self.stopped:
                 return
-            self.text = text
+            self.text = _printable(text)
             self.since = time.monotonic()
             self._draw()
         if self._thread is None:
@@ -144,3 +144,8 @@ def following_attempts(spinner: Spinner, total: int, inner: Callable[[object], N
             spinner.stop()
 
     return on_event
+
+
+def _printable(text: str) -> str:
+    """Control characters (a name in a profile could hold one) as `?`: only the spinner moves the cursor."""
+    return "".join("?" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in text)

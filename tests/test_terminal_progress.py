@@ -187,6 +187,15 @@ def test_events_move_the_spinner_and_notes_are_written_on_an_erased_line() -> No
     spinner.stop()
 
 
+def test_control_characters_in_a_name_are_not_sent_to_the_terminal() -> None:
+    stream = _Stream()
+    spinner = Spinner(stream)
+    spinner.show("attempt 1 of 1: evil\x1b]0;title\x07\rmodel via p")
+    spinner.stop()
+    drawn = stream.getvalue().replace(CLEAR, "")
+    assert "\x1b" not in drawn and "\r" not in drawn and "\x07" not in drawn and "evil?]0;title??model" in drawn
+
+
 def test_plain_frames_when_the_stream_is_not_utf8() -> None:
     stream = _Stream()
     stream.encoding = "ascii"  # type: ignore[misc]
