@@ -168,7 +168,7 @@ def plan_table(plan: Plan, profile_name: str) -> TableData:
                 e.provider,
                 e.upstream_model,
                 format_cost(a.cost_usd),
-                money_pair(e.price.prompt, e.price.completion),
+                money_pair(getattr(e.price, "prompt", None), getattr(e.price, "completion", None)),  # None: ?
                 _context(e.context_length),
                 _health_cell(a.health),
                 a.reason,

@@ -100,10 +100,11 @@ class Pane:
 
 def words_cut_at_the_edge(text: str, width: int) -> list[str]:
     """Lines exactly `width` long whose last character and the next line's first are both word characters:
-    a word the terminal (not orcli) broke in two."""
+    a word the terminal (not orcli) broke in two. A single word longer than the whole width (a long path)
+    cannot be shown whole and is not counted."""
     lines = text.splitlines()
     cut = []
     for line, following in zip(lines, lines[1:], strict=False):
-        if len(line) == width and line[-1].isalnum() and following[:1].isalnum():
+        if len(line) == width and line[-1].isalnum() and following[:1].isalnum() and " " in line.strip():
             cut.append(line)
     return cut
