@@ -197,3 +197,19 @@ def test_no_color_before_the_command_draws_no_style_in_a_real_terminal(cli: Cli,
     assert "\x1b[" in styled.split("__ORCLI_PANE_DONE__")[0], "a terminal gets bold headers"
     assert "\x1b[" not in raw.split("__ORCLI_PANE_DONE__")[0], raw
     assert "Providers (profile example)" in plain
+
+
+def test_wrap_message_breaks_only_between_sentences_and_plural_counts() -> None:
+    from orcli.words import plural, wrap_message
+
+    first = "orcli: error: no profile named `x` (looked for /a/very/long/path/to/profiles/x.toml and /another/one)."
+    text = wrap_message(first + " Known profiles: example, local. Pass a path to use a file elsewhere.")
+    lines = text.splitlines()
+    assert lines[0] == first  # one long sentence stays whole
+    assert lines[1] == "  Known profiles: example, local. Pass a path to use a file elsewhere."
+    assert wrap_message("short. Message.") == "short. Message."
+    assert (plural(1, "attempt"), plural(2, "attempt"), plural(1000, "token")) == (
+        "1 attempt",
+        "2 attempts",
+        "1,000 tokens",
+    )
