@@ -137,6 +137,7 @@ class Output:
         columns = env.get("COLUMNS", "")
         self.pipe_width = int(columns) if columns.isdigit() and int(columns) > 0 else DEFAULT_PIPE_WIDTH
         self._consoles: dict[bool, Any] = {}
+        self._tables_shown = 0
 
     # -- decisions ----------------------------------------------------------------------------------
     def styled(self, stderr: bool) -> bool:
@@ -198,16 +199,36 @@ class Output:
     def warn(self, text: str) -> None:
         self.note(f"warning: {text}", style="yellow")
 
-    def table(self, table: Any) -> None:
-        """A table on stdout: drawn by Rich on a terminal, as plain ASCII in pipes (and fast there)."""
-        from orcli.tables import plain, to_rich
+    def table(self, table: Any, wide: bool = False) -> None:
+        """A table on stdout, laid out to fit (orcli.tables): styled on a terminal, plain text in pipes.
+
+        `wide`: every column at full length. A dim note on stderr names the columns a narrow width hid.
+        """
+        from orcli.tables import layout
 
         table = neutral_table(table)
+        if self._tables_shown:  # a blank line between the tables of one command
+            self.stdout.write("\n")
+        self._tables_shown += 1
         if self.styled(stderr=False):
-            self.out.print(to_rich(table, self.out))
+            from rich.text import Text
+
+            console = self.out
+            laid = layout(table, None if wide else console.width, terminal=True)
+            for line in laid.lines:
+                console.print(Text.assemble(*line.parts), soft_wrap=True)
         else:
-            self.stdout.write(plain(table))
+            laid = layout(table, None if wide else self.pipe_width, terminal=False)
+            self.stdout.write("".join(line.text + "\n" for line in laid.lines))
             self.stdout.flush()
+        if laid.hidden:
+            text = f"hidden: {', '.join(laid.hidden)} (--wide or --json shows all)"
+            if self.stderr_tty:  # wrapped at a word, never by the terminal inside one
+                import shutil
+                import textwrap
+
+                text = "\n".join(textwrap.wrap(text, shutil.get_terminal_size().columns, subsequent_indent="  "))
+            self.note(text)
 
     def json(self, doc: Mapping[str, Any]) -> None:
         self.stdout.write(neutralise_json(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
@@ -219,7 +240,12 @@ class Output:
             if self.as_json:
                 self.json(exc.document())
         finally:  # the message is written even when stdout is unwritable
-            self.stderr.write(f"orcli: error: {neutralise(exc.message)}\n")
+            text = f"orcli: error: {neutralise(exc.message)}"
+            if self.stderr_tty:  # a person reads it: long lines continue, between sentences, on the next
+                from orcli.words import wrap_message
+
+                text = wrap_message(text)
+            self.stderr.write(text + "\n")
             self.stderr.flush()
 
 

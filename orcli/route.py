@@ -68,8 +68,8 @@ def parse_options(
     if "max_tokens" in options:
         value = options["max_tokens"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS_LIMIT:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,}, got {shown}.")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # no "...." (issue 14)
+            raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,} (got {shown}).")
     return options
 
 

@@ -259,7 +259,8 @@ def test_output_tables_in_a_pipe_are_plain_ascii_at_the_columns_width() -> None:
     stdout = _Stream(False)
     out = Output(env={"COLUMNS": "90"}, stdout=stdout, stderr=_Stream(False))
     out.table(TableData("T", (Column("a"), Column("b")), [("x", "y")]))
-    assert "\x1b" not in stdout.getvalue() and "| x | y |" in stdout.getvalue()
+    lines = stdout.getvalue().splitlines()
+    assert "\x1b" not in stdout.getvalue() and lines[-1].split() == ["x", "y"]
     assert out.pipe_width == 90
 
 

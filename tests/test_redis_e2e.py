@@ -268,7 +268,7 @@ def test_reset_of_the_shared_store_in_a_script_needs_yes(
     }
     assert redis_server.client().zcard(outcome_key("default", MODEL, "b")) == 2
     everything = cli("health", "reset", "-y")
-    assert everything.code == 0 and f"forgot 2 outcome(s) from {redis_server.url}" in everything.err, everything
+    assert everything.code == 0 and f"forgot 2 outcomes from {redis_server.url}" in everything.err, everything
 
 
 @pytest.mark.parametrize(("answer", "code", "left"), [("y", 0, 0), ("n", 1, 4)])

@@ -21,6 +21,7 @@ from orcli.commands.common import (
     route_flags,
 )
 from orcli.errors import AttemptsFailedError, NoRouteError, RequestRejectedError, StreamBrokenError, UsageError
+from orcli.help import OUTPUT, REQUEST
 from orcli.output import Output
 from orcli.types import Outcome, Plan, Profile
 
@@ -69,13 +70,22 @@ class _Answer:
 @route_flags
 def ask(
     prompt: PromptArg = None,
-    no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Wait for the whole answer.", rich_help_panel=OUTPUT)
+    ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")
+        bool,
+        typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.", rich_help_panel=OUTPUT),
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001, metavar="SECONDS"),
+        typer.Option(
+            "--timeout",
+            help="Overall time limit in seconds, across attempts.",
+            min=0.001,
+            metavar="SECONDS",
+            rich_help_panel=REQUEST,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -115,11 +125,13 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
         for warning in route.warnings:
             out.warn(warning)
         if not route.plan.attempts:
+            rejected = route.plan.rejected
+            n = len(rejected)
+            every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
             raise NoRouteError(
-                f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected before any attempt: "
-                + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
-                + ("; ..." if len(route.plan.rejected) > 8 else "")
-                + ". `orcli explain-route` shows why.",
+                f"no route: {every} rejected before any attempt; `orcli explain-route` shows why.\n"
+                + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
+                + (f"\n  and {n - 8} more" if n > 8 else ""),
                 extra={"attempts": [], "rejected": _rejected_json(route.plan)},
             )
         _execute(route, flags, out, env, store)
@@ -170,6 +182,13 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
     timeouts = route.profile.timeouts
+    spinner = None
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/progress.py)
+        from orcli.progress import Spinner, following_attempts, stopping_on_first_call
+
+        spinner = Spinner(out.stderr)
+        on_event = following_attempts(spinner, len(route.plan.attempts), on_event)  # type: ignore[assignment]
+        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign]
     with make_client() as client:
         executor = Executor(
             client,
@@ -190,6 +209,8 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             _report_failure(failure, route, flags, out)
             return
         finally:
+            if spinner is not None:  # gone before any other line is written, whatever happened
+                spinner.stop()
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:

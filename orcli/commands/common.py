@@ -12,19 +12,62 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
+from orcli.help import OUTPUT, REQUEST, ROUTING
 from orcli.output import Output, StdoutUnwritable, silence, to_stderr
 from orcli.preferences import PREFERENCES, Preference, ValueKind
 
+
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
+def complete_profiles(incomplete):  # Typer passes arguments by these names
+    from orcli.completion import profile_names
+
+    return profile_names(incomplete)
+
+
+def complete_models(ctx, incomplete):
+    from orcli.completion import model_names
+
+    return model_names(ctx, incomplete)
+
+
+def complete_providers(ctx, incomplete):
+    from orcli.completion import provider_names
+
+    return provider_names(ctx, incomplete)
+
+
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", envvar="ORCLI_PROFILE", help="Profile name or path.", show_envvar=True)
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        envvar="ORCLI_PROFILE",
+        help="Profile name or path.",
+        show_envvar=True,
+        metavar="NAME|PATH",
+        autocompletion=complete_profiles,
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks (never local variables).")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).")]
-PromptArg = Annotated[str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False)]
-NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON document on stdout.", rich_help_panel=OUTPUT)
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.", rich_help_panel=OUTPUT)]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks (never local variables).", rich_help_panel=OUTPUT)
+]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).", rich_help_panel=OUTPUT)
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide", "-w", help="Every table column at full length (no fitting to the terminal).", rich_help_panel=OUTPUT
+    ),
+]
+PromptArg = Annotated[
+    str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False, metavar="[PROMPT]")
+]
+NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.", rich_help_panel=REQUEST)]
 
 
 class Terminated(KeyboardInterrupt):
@@ -157,40 +200,50 @@ def _ensure_standard_fds() -> None:
 
 
 # -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------
+_COMPLETES = {"models": complete_models, "order": complete_providers, "only": complete_providers,
+              "ignore": complete_providers}  # fmt: skip
+
+
 def _preference_option(pref: Preference) -> tuple[Any, Any]:
     """The Typer annotation and default of a preference's flag, derived from its declaration."""
     names = (pref.flag,) if pref.short is None else (pref.flag, pref.short)
+    shown = {"help": pref.help, "rich_help_panel": ROUTING}
     match pref.kind:
         case ValueKind.NAMES:
-            return Annotated[list[str] | None, typer.Option(*names, help=pref.help, metavar=pref.metavar)], None
+            option = typer.Option(*names, **shown, metavar=pref.metavar, autocompletion=_COMPLETES.get(pref.name))
+            return Annotated[list[str] | None, option], None
         case ValueKind.SWITCH:
-            return Annotated[bool, typer.Option(*names, help=pref.help)], False
+            return Annotated[bool, typer.Option(*names, **shown)], False
         case _:
-            return Annotated[str | None, typer.Option(*names, help=pref.help, metavar=pref.metavar)], None
+            return Annotated[str | None, typer.Option(*names, **shown, metavar=pref.metavar)], None
+
+
+def _request_option(*names: str, help: str, metavar: str | None = None, panel: str = REQUEST, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, **kw)
 
 
 _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     (
         "seed",
-        Annotated[int | None, typer.Option("--seed", help="Make the load-balancing draw repeatable.", metavar="N")],
+        Annotated[int | None, _request_option("--seed", help="Make the load-balancing draw repeatable.",
+                                              metavar="N", panel=ROUTING)],
         None,
-    ),  # fmt: skip
-    ("system", Annotated[str | None, typer.Option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    ),
+    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
     (
         "option",
-        Annotated[
-            list[str] | None,
-            typer.Option("--option", "-o", help="Request option KEY=VALUE (repeatable).", metavar="KEY=VALUE"),
-        ],
+        Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "
+                                                    "(repeatable).", metavar="KEY=VALUE")],
         None,
-    ),  # fmt: skip
+    ),
     (
         "max_tokens",
-        Annotated[int | None, typer.Option("--max-tokens", help="Maximum completion tokens.", min=1, metavar="N")],
+        Annotated[int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1,
+                                              metavar="TOKENS")],
         None,
-    ),  # fmt: skip
+    ),
     ("no_stdin", NoStdinOpt, False),
-)
+)  # fmt: skip
 ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     tuple((p.name, *_preference_option(p)) for p in PREFERENCES if p.flag is not None) + _REQUEST_FLAGS
 )

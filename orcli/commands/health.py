@@ -7,9 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    QuietOpt,
+    WideOpt,
+    complete_models,
+    complete_providers,
+    environment,
+    handled,
+)
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.output import Output
+from orcli.words import plural
 
 PROBE_PROMPT = "Reply with the single word: ok"
 PROBE_MAX_TOKENS = 16
@@ -23,16 +35,30 @@ def health_main(
         bool, typer.Option("--probe", help="Send a tiny request to each endpoint; exit 1 on any failure.")
     ] = False,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Probe only this model (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Probe only this model (repeatable).",
+            metavar="MODEL",
+            autocompletion=complete_models,
+        ),
     ] = None,
     provider: Annotated[
-        list[str] | None, typer.Option("--provider", help="Probe only this provider (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--provider",
+            help="Probe only this provider (repeatable).",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -76,17 +102,25 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.table(_table(rows, probed))
+        out.table(_table(rows, probed, loaded.name), wide)
         out.note(f"store: {_store_line(store_info)}")
         if probe and not quiet:
-            out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
+            out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
 @handled
 def health_reset(
-    provider: Annotated[str | None, typer.Option("--provider", help="Forget only this provider's history.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help="Forget only this provider's history.",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Reset a shared (Redis) store without asking; needed in scripts.")
     ] = False,
@@ -124,7 +158,7 @@ def health_reset(
         out.json(doc)
     else:
         where = f" from {info['url']}" if info.get("kind") == "redis" else ""
-        out.note(f"forgot {deleted} outcome(s){' of ' + provider if provider else ''}{where}", style="")
+        out.note(f"forgot {plural(deleted, 'outcome')}{' of ' + provider if provider else ''}{where}", style="")
 
 
 def _reset_settings(profile: str | None) -> Any:
@@ -244,7 +278,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
             from rich.progress import Progress
 
             with Progress(console=out.err, transient=True) as progress:
-                task = progress.add_task("probing", total=len(futures))
+                task = progress.add_task(f"probing {plural(len(futures), 'endpoint')}", total=len(futures))
                 for future in futures:
                     results.append(future.result())
                     progress.advance(task)
@@ -259,15 +293,24 @@ def _row(endpoint: Any, h: Any) -> dict[str, Any]:
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
-def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_name: str) -> Any:
     from orcli.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
-    names = ["model", "provider", "state", "requests", "failures", "success", "last error", "median ttft", "tok/s"]
+    columns = [
+        Column("model", group=True),
+        Column("provider"),
+        Column("state"),
+        Column("requests", right=True, drop=3),
+        Column("failures", right=True, drop=4),
+        Column("success", right=True, drop=1),
+        Column("median ttft", right=True, drop=2),
+        Column("tok/s", right=True, drop=5),
+    ]
     if probed:
-        names.append("probe")
-    numeric = ("requests", "failures", "success", "tok/s")
-    table = TableData("Endpoint health", tuple(Column(n, right=n in numeric) for n in names), [])
+        columns.append(Column("probe"))
+    columns.append(Column("last error", prose=True))
+    table = TableData(f"Endpoint health (profile {profile_name})", tuple(columns), [])
     for r in rows:
         state = r["state"]
         if state == "cooldown":
@@ -285,12 +328,14 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
             str(r["requests"]),
             str(r["failures"]),
             "-" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
-            last,
             "-" if r["median_ttft_s"] is None else f"{r['median_ttft_s']:.2f}s",
             "-" if r["median_tokens_per_s"] is None else f"{r['median_tokens_per_s']:.0f}",
         ]
         if probed:
             p = probe_by_key.get((r["model"], r["provider"]))
-            cells.append("-" if p is None else ("ok" if p["ok"] else f"FAILED: {p['error']}"))
+            cells.append("-" if p is None else ("ok" if p["ok"] else "FAILED"))
+            if p is not None and not p["ok"] and p["error"] and p["error"] not in last:
+                last = p["error"] if last == "-" else f"{p['error']}; before: {last}"
+        cells.append(last)
         table.rows.append(tuple(cells))
     return table
