@@ -99,7 +99,7 @@ def preferences_table(route) -> TableData:
         table.rows.append((pref.name, _plain(json_value(pref, getattr(route.prefs, pref.name))), source))
     req = route.request
     size = (
-        f"~{req.prompt_tokens:,} tokens (estimated)"
+        f"~{req.prompt_tokens:,} token{'' if req.prompt_tokens == 1 else 's'} (estimated)"
         if req.prompt_given
         else f"{req.prompt_tokens:,} tokens (no prompt: assumed)"
     )

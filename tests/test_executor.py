@@ -365,7 +365,7 @@ STREAM_BREAKS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STREAM_BREAKS))
+@pytest.mark.parametrize("name", sorted(set(STREAM_BREAKS) - {"content_filter_after_content"}))
 def test_break_after_content_written_is_stream_class_and_stops(name: str) -> None:
     h = Harness({"a": STREAM_BREAKS[name]}, sink=True)
     failed = h.fail(plan((M1, "a"), (M1, "b"), (M2, "c")))
@@ -375,6 +375,18 @@ def test_break_after_content_written_is_stream_class_and_stops(name: str) -> Non
     assert [(r.error_class, r.outcome) for r in failed.attempts] == [("stream", "failed")]
     assert failed.attempts[0].ttft_s is not None
     assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, S)]
+
+
+def test_content_filter_after_content_written_is_a_model_event_that_stops() -> None:
+    """SPEC §6: the partial answer stays, exit 1 (reason `filtered`), and the provider's health is untouched:
+    the outcome is recorded as `model` class, not `stream`."""
+    h = Harness({"a": STREAM_BREAKS["content_filter_after_content"]}, sink=True)
+    failed = h.fail(plan((M1, "a"), (M1, "b"), (M2, "c")))
+    assert failed.reason == "filtered"
+    assert h.order == ["a"]
+    assert h.written == ["partial "]
+    assert [(r.error_class, r.outcome, r.kind) for r in failed.attempts] == [("model", "failed", "moderation")]
+    assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, M)]
 
 
 @pytest.mark.parametrize("name", sorted(STREAM_BREAKS))
@@ -431,7 +443,7 @@ def test_failover_follows_plan_order_and_stops_at_first_success() -> None:
     assert h.order == ["a", "b", "c"]
     assert result.content == "from c"
     assert [(r.provider, r.outcome, r.status) for r in result.attempts] == [
-        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", None),
+        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", 200),
     ]  # fmt: skip
     assert [e[:2] for e in h.events] == [
         ("start", "a"), ("failed", "a"), ("start", "b"), ("failed", "b"), ("start", "c"), ("served", "c"),
@@ -590,7 +602,7 @@ def test_outcome_hook_gets_one_outcome_per_attempt_with_class_status_and_retry_a
         ("b", False, P, 503, 3.0),
         ("c", False, P, 500, None),
         ("d", False, P, 429, 120.0),
-        ("e", True, None, None, None),
+        ("e", True, None, 200, None),
     ]
     assert all(o.at == wall and o.model == M1 for o in h.outcomes)
     assert all(o.error for o in h.outcomes[:4]) and h.outcomes[4].error is None

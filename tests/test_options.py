@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orcli.options import parse_option, parse_option_value
+from orcli.options import NumberText, parse_option, parse_option_value
+from orcli.wire.openai import encode_body
 
 
 @pytest.mark.parametrize(
@@ -13,7 +14,7 @@ from orcli.options import parse_option, parse_option_value
         ("42", 42),
         ("-7", -7),
         ("0.2", 0.2),
-        ("1e-3", 0.001),
+        ("1e-3", NumberText("1e-3")),  # a float that remembers it was written 1e-3
         (".5", 0.5),
         ("true", True),
         ("false", False),
@@ -31,6 +32,32 @@ from orcli.options import parse_option, parse_option_value
 def test_option_values_are_typed(raw: str, value: object) -> None:
     parsed = parse_option_value(raw)
     assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        ("1e3", "1e3"),  # issue 10: not 1000.0
+        ("1.0E+2", "1.0E+2"),
+        ("0.50", "0.50"),
+        ("0.5", "0.5"),
+        ("1000", "1000"),
+        (".5", "0.5"),  # not a JSON literal: sent as the number it denotes
+        ("+1.5", "1.5"),
+        ("-2.5e-3", "-2.5e-3"),
+    ],
+)
+def test_a_number_is_sent_as_the_json_literal_it_was_written_as(raw: str, sent: str) -> None:
+    value = parse_option_value(raw)
+    assert value == float(raw)
+    body = encode_body({"model": "m", "user": value, "stop": "x"})
+    assert body == f'{{"model":"m","user":{sent},"stop":"x"}}'.encode()
+
+
+def test_a_prompt_holding_the_placeholder_text_cannot_take_the_literal() -> None:
+    value = parse_option_value("1e3")
+    body = encode_body({"messages": "\x00orcli-number:user\x00", "user": value})
+    assert b"1e3" not in body and b'"user":1000.0' in body
 
 
 def test_option_splits_on_the_first_equals_sign() -> None:

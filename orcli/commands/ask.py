@@ -20,7 +20,14 @@ from orcli.commands.common import (
     read_prompt_input,
     route_flags,
 )
-from orcli.errors import AttemptsFailedError, NoRouteError, RequestRejectedError, StreamBrokenError, UsageError
+from orcli.errors import (
+    AnswerFilteredError,
+    AttemptsFailedError,
+    NoRouteError,
+    RequestRejectedError,
+    StreamBrokenError,
+    UsageError,
+)
 from orcli.output import Output
 from orcli.types import Outcome, Plan, Profile
 
@@ -31,6 +38,7 @@ class AskFlags:
     verbose: bool = False
     as_json: bool = False
     timeout: float | None = None
+    reasoning: bool = False  # --reasoning: the model's reasoning on stderr (SPEC §11)
 
 
 def _rejected_json(plan: Plan) -> list[dict[str, str]]:
@@ -77,6 +85,9 @@ def ask(
         float | None,
         typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001, metavar="SECONDS"),
     ] = None,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr as it arrives.")
+    ] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -90,7 +101,9 @@ def ask(
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
     from orcli.profile import load_profile
 
-    flags = AskFlags(stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout)
+    flags = AskFlags(
+        stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout, reasoning=reasoning
+    )
     env = environment()
     loaded = load_profile(profile, env)
     text = read_prompt_input(prompt, no_stdin)
@@ -116,7 +129,7 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
             out.warn(warning)
         if not route.plan.attempts:
             raise NoRouteError(
-                f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected before any attempt: "
+                f"no route: {_every(len(route.plan.rejected), 'candidate endpoint')} rejected before any attempt: "
                 + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
                 + ("; ..." if len(route.plan.rejected) > 8 else "")
                 + ". `orcli explain-route` shows why.",
@@ -156,7 +169,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         name = f"{e.model} via {e.provider}"
         match event.kind:
             case EventKind.START:
-                out.note(f"-> attempt {event.attempt.rank}: {name} ({e.upstream_model})")
+                out.note(f"-> attempt {event.number}: {name} ({e.upstream_model})")
             case EventKind.FAILED:
                 out.note(f"   failed: {event.detail}", style="yellow")
             case EventKind.SKIP_MODEL:
@@ -167,6 +180,9 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
                 assert_never(unreachable)
 
     def write_content(delta: Delta) -> None:
+        if delta.reasoning and flags.reasoning:
+            answer.end_line_on_terminal()
+            out.reasoning(delta.reasoning)  # stderr, as it arrives; never stdout (SPEC §11)
         answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
     timeouts = route.profile.timeouts
@@ -182,7 +198,9 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             on_outcome=record,
             overall_timeout=flags.timeout,
         )
-        request = ChatRequest(({"role": "user", "content": route.prompt},), route.system, route.options)
+        request = ChatRequest(
+            ({"role": "user", "content": route.prompt},), route.system, route.options, route.tools, route.schema
+        )
         try:
             result = executor.run(route.plan.attempts, request, stream=flags.stream)
         except Failed as failure:
@@ -195,11 +213,22 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     if store is not None:
         for warning in store.take_warnings():
             out.warn(warning)
+    if flags.reasoning and not streaming_out and result.answer.reasoning:
+        out.reasoning(result.answer.reasoning)  # nothing streamed: the whole reasoning, before the answer
+        out.reasoning("\n")
     if flags.as_json:
         out.json(_result_json(result, route))
         return
     if not streaming_out:
         answer.write(result.content)
+    if result.answer.tool_calls:
+        # SPEC §11: tool calls are the answer: one JSON array on stdout, on its own line after any text the
+        # model wrote first (which streamed as it came); --json keeps the two apart.
+        import json
+
+        if answer.line_open:
+            answer.write("\n")
+        answer.write(json.dumps([c.as_json() for c in result.answer.tool_calls], ensure_ascii=False) + "\n")
     answer.end_line_on_terminal()
     if flags.verbose:
         cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
@@ -208,14 +237,17 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
 
 def _result_json(result: Any, route: Any) -> dict[str, Any]:
     e = result.attempt.endpoint
+    calls = result.answer.tool_calls
     return {
-        "content": result.answer.content,
+        "content": result.answer.content or None if calls else result.answer.content,
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
         "finish_reason": result.answer.finish_reason,
         "usage": {} if result.answer.usage is None else result.answer.usage.as_json(),
         "cost_usd": result.cost_usd,
+        "tool_calls": [c.as_json() for c in calls] if calls else None,
+        "reasoning": result.answer.reasoning,
         "attempts": [a.as_json() for a in result.attempts],
         "rejected": _rejected_json(route.plan),
     }
@@ -230,9 +262,15 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
         "request": "the upstream rejected the request",
         "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
         "timeout": failure.message,
-        "all_failed": f"all {len(failure.attempts)} attempts failed",
+        "filtered": "the provider's content filter stopped the answer after part of it was written "
+        "(the partial answer above stands)",
+        "all_failed": f"{_every(len(failure.attempts), 'attempt')} failed",
     }[failure.reason]
-    error_type = {"request": RequestRejectedError, "stream": StreamBrokenError}.get(failure.reason, AttemptsFailedError)
+    error_type = {
+        "request": RequestRejectedError,
+        "stream": StreamBrokenError,
+        "filtered": AnswerFilteredError,
+    }.get(failure.reason, AttemptsFailedError)
     raise error_type(
         headline + (":\n" + "\n".join(lines) if lines else "."),
         extra={
@@ -241,3 +279,8 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
             "rejected": _rejected_json(route.plan),
         },
     )
+
+
+def _every(n: int, noun: str) -> str:
+    """ "all 3 attempts", but "the 1 attempt": no "all 1 attempts"."""
+    return f"the {n} {noun}" if n == 1 else f"all {n} {noun}s"
