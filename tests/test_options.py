@@ -95,3 +95,40 @@ def test_the_largest_64_bit_integers_pass() -> None:
 def test_an_option_value_nested_too_deeply_for_json_stays_text() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     assert parse_option_value(deep) == deep
+
+
+# -- --tools and --schema (SPEC §11) ------------------------------------------------------------------
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+def test_tools_take_an_array_or_one_tool_object() -> None:
+    from orcli.options import parse_tools
+
+    assert parse_tools([TOOL, TOOL]) == (TOOL, TOOL)
+    assert parse_tools(TOOL) == (TOOL,)
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ([], "expected a tools array"),
+        ("f", "expected a tools array"),
+        ([TOOL, "f"], "tool 2 is a JSON string"),
+        ({"type": 3}, '"type" must be a string'),
+        ({"type": "function", "function": {"parameters": {}}}, 'needs "function"'),
+        ({"type": "function", "function": {"name": "f", "parameters": []}}, "must be a JSON Schema object"),
+    ],
+)
+def test_tools_of_the_wrong_shape_say_what_is_wrong(value: object, needle: str) -> None:
+    from orcli.options import parse_tools
+
+    with pytest.raises(ValueError, match=needle):
+        parse_tools(value)
+
+
+def test_a_schema_is_a_json_object() -> None:
+    from orcli.options import parse_schema
+
+    assert parse_schema({"type": "object"}) == {"type": "object"}
+    with pytest.raises(ValueError, match="not a JSON array"):
+        parse_schema([])

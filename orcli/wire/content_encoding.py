@@ -35,19 +35,24 @@ class _Zlib:
         self.name = name
         self.wbits = zlib.MAX_WBITS | 16 if name == "gzip" else zlib.MAX_WBITS
         self.d = zlib.decompressobj(self.wbits)
-        self.started = False
+        self.head = b""  # deflate: the first bytes, until the 2-byte zlib header has been checked
+        self.settled = name != "deflate"
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self.settled:
+            self.head += data
         while data:
             try:
                 out = self.d.decompress(data, PIECE)
             except zlib.error as exc:
-                if self.name == "deflate" and not self.started:
-                    self.wbits, self.started = -zlib.MAX_WBITS, True  # raw deflate: no zlib header
+                if not self.settled:
+                    # Not zlib-wrapped: raw deflate, as some servers send it. Start again from the first byte.
+                    self.wbits, self.settled, data = -zlib.MAX_WBITS, True, self.head
                     self.d = zlib.decompressobj(self.wbits)
                     continue
                 raise BodyDecodeError(f"the {self.name} body does not decompress ({exc})") from None
-            self.started = True
+            if not self.settled and len(self.head) >= 2:
+                self.settled, self.head = True, b""  # the zlib header passed its check
             if out:
                 yield out
             if self.d.eof:
@@ -112,6 +117,12 @@ def body_decoder(content_encoding: str | None) -> _Identity | _Zlib | _Chain:
 def decode_pieces(content_encoding: str | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The decoded body of `chunks` (raw bytes as they came off the network), piece by piece."""
     decoder = body_decoder(content_encoding)
+    if isinstance(decoder, _Identity):
+        return chunks  # the common case costs nothing per chunk
+    return _decoded(decoder, chunks)
+
+
+def _decoded(decoder: _Zlib | _Chain, chunks: Iterator[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.flush()
