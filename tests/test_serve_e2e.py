@@ -23,6 +23,7 @@ import pytest
 from upstream import (
     Upstream,
     bad_request_400,
+    content_filter_after_text,
     context_length_400,
     cut_after_content,
     fake_keys,
@@ -322,6 +323,18 @@ def test_a_stream_that_breaks_after_content_ends_with_an_error_the_sdk_raises(tm
             for chunk in stream:
                 seen.extend(c.delta.content or "" for c in chunk.choices)
     assert "".join(seen) == "partial "
+
+
+def test_a_content_filter_after_streamed_text_ends_the_stream_with_finish_reason_content_filter(
+    tmp_path: Path, up: Upstream
+) -> None:
+    up.script("alpha", content_filter_after_text("Once upon "))
+    with serving(tmp_path, up) as gw:
+        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+                                                     stream=True)  # fmt: skip
+        chunks = list(stream)
+    assert "".join(c.delta.content or "" for ch in chunks for c in ch.choices) == "Once upon "
+    assert [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason] == ["content_filter"]
 
 
 def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, up: Upstream) -> None:
