@@ -523,7 +523,8 @@ class Executor:
         )
 
 
-_TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE})
+# Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
+_TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:

@@ -193,10 +193,13 @@ def test_reasoning_longer_than_first_token_is_liveness_not_a_failure(cli: Cli, u
 def test_reasoning_flag_streams_it_to_stderr_and_json_carries_it(cli: Cli, upstream: Upstream) -> None:
     cli.profile(["a"])
     upstream.script("a", reasoning("Four.", duration=0.3, interval=0.1))
-    run = cli("ask", "--reasoning", "2+2?")
+    run = cli("ask", "--reasoning", "-o", "reasoning_effort=high", "-v", "2+2?")
     assert run.code == 0, run
     assert run.out == "Four."
     assert run.err.count("Let me think.") >= 3
+    assert upstream.requests("a")[0].body["reasoning_effort"] == "high"
+    thinking = [line for line in run.err.splitlines() if "Let me think." in line]
+    assert len(thinking) == 1 and thinking[0].startswith("Let me think.")  # its own line, closed before notes
     doc = cli("ask", "--json", "2+2?").json()
     assert doc["content"] == "Four." and doc["reasoning"].startswith("Let me think. Let me think.")
     buffered = cli("ask", "--no-stream", "--reasoning", "2+2?")

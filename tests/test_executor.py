@@ -739,6 +739,91 @@ def test_overall_timeout_stops_before_the_next_attempt() -> None:
     assert "10" in failed.message
 
 
+def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() -> None:
+    """SPEC §6: the attempt cut by the user's own --timeout (not the profile's `total`) is `cancelled`,
+    recorded as such (health does not count it), and ask stops with reason `timeout`; what was written stays."""
+    clock = FakeClock()
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            yield chunk(role=True)
+            for _ in range(10_000):
+                clock.advance(1.0)
+                yield chunk("x")
+                time.sleep(0.002)
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
+                overall_timeout=3)  # fmt: skip
+    failed = h.fail(plan((M1, "a"), (M1, "b")))
+    assert failed.reason == "timeout" and "--timeout of 3s" in failed.message
+    assert h.order == ["a"] and h.written  # the partial answer was written and stays
+    assert [(r.outcome, r.error_class, r.kind) for r in failed.attempts] == [("cancelled", "cancelled", "cancelled")]
+    assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, FailureClass.CANCELLED)]
+
+
+def test_reasoning_satisfies_first_token_and_is_not_written_as_content() -> None:
+    clock = FakeClock()
+
+    thinker = sse(chunk(role=True), *[_reasoning_chunk("hmm ")] * 10, chunk("4", finish="stop"), DONE)
+    deltas: list[Delta] = []
+
+    def sink(delta: Delta) -> None:
+        deltas.append(delta)
+        clock.advance(1.0)  # each reasoning delta takes a (fake) second: 10 s of thinking, first_token is 5
+
+    h = Harness({"a": thinker}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=100))
+    h.executor.sink = sink
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    assert result.attempt.endpoint.provider == "a" and h.order == ["a"]
+    assert result.content == "4" and result.answer.reasoning == "hmm " * 10
+    assert "".join(d.content for d in deltas) == "4"
+    assert result.attempts[0].ttft_s == 0.0  # the first reasoning token is the first token
+
+
+def test_reasoning_alone_is_not_an_answer() -> None:
+    h = Harness({"a": sse(chunk(role=True), _reasoning_chunk("only thinking"), chunk(finish="stop"), DONE)})
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    assert (result.attempts[0].error_class, result.attempts[0].kind) == ("provider", "malformed")
+    assert result.attempt.endpoint.provider == "b"
+
+
+def _reasoning_chunk(text: str, key: str = "reasoning") -> bytes:
+    obj = {"choices": [{"index": 0, "delta": {"content": "", key: text}, "finish_reason": None}]}
+    return f"data: {json.dumps(obj)}\n\n".encode()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_answer_over_the_cap_is_a_provider_failure_too_large(monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
+    import orcli.executor as executor_module
+
+    monkeypatch.setattr(executor_module, "ANSWER_BODY_LIMIT", 4096)
+    big = "y" * 5000
+    h = Harness({"a": ok_any(big)}, sink=False)
+    result = h.run(plan((M1, "a"), (M1, "b")), stream=stream)
+    assert (result.attempts[0].error_class, result.attempts[0].kind) == ("provider", "too_large")
+    assert "response too large" in (result.attempts[0].error or "")
+    assert result.attempt.endpoint.provider == "b"  # b answers the default, small text
+    assert result.content == "Hello there"
+
+
+def test_compressed_answers_and_errors_are_decoded_and_only_gzip_deflate_advertised() -> None:
+    import gzip
+
+    def gz(code: int, doc: dict) -> Responder:
+        body = gzip.compress(json.dumps(doc).encode())
+        # An iterator: a network-like stream whose raw bytes are the compressed ones.
+        return lambda request: httpx.Response(code, content=iter([body]), headers={"content-encoding": "gzip"})
+
+    context = {"error": {"message": "maximum context length is 8192 tokens", "code": "context_length_exceeded"}}
+    h = Harness({"a": gz(400, context), "b": gz(200, completion("unzipped"))}, sink=False)
+    result = h.run(plan((M1, "a"), (M2, "b")), stream=False)
+    assert result.attempts[0].error_class == "model" and "maximum context length" in (result.attempts[0].error or "")
+    assert result.content == "unzipped"
+    assert {r.headers["accept-encoding"] for r in h.calls} == {"gzip, deflate"}
+
+
 # ------------------------------------------------------------------------------------------ keys
 
 

@@ -164,6 +164,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     def on_event(event: Event) -> None:
         if not flags.verbose:
             return
+        end_thinking()
         answer.end_line_on_terminal()
         e = event.attempt.endpoint
         name = f"{e.model} via {e.provider}"
@@ -179,10 +180,20 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             case unreachable:
                 assert_never(unreachable)
 
+    thinking = [False]  # reasoning written to stderr and its line not yet closed
+
+    def end_thinking() -> None:
+        if thinking[0]:
+            out.reasoning("\n")  # a note or the answer starts on a line of its own
+            thinking[0] = False
+
     def write_content(delta: Delta) -> None:
         if delta.reasoning and flags.reasoning:
             answer.end_line_on_terminal()
             out.reasoning(delta.reasoning)  # stderr, as it arrives; never stdout (SPEC §11)
+            thinking[0] = not delta.reasoning.endswith("\n")
+        if delta.content:
+            end_thinking()  # the reasoning ends where the answer begins (they may share a terminal)
         answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
     timeouts = route.profile.timeouts
@@ -208,6 +219,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             _report_failure(failure, route, flags, out)
             return
         finally:
+            end_thinking()
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:
