@@ -462,6 +462,9 @@ class Executor:
                 case Tag.END:
                     return chunks  # type: ignore[return-value]  # a bytearray: json.loads and .decode take it as is
                 case Tag.ERROR:
+                    if limit is not None and isinstance(payload, BodyDecodeError):
+                        # An error page is read for its words only: undecodable, its status still classifies it.
+                        return chunks  # type: ignore[return-value]
                     raise _AttemptFailed(self._transport_error(payload, during_body=True))
                 case Tag.DATA:
                     size += len(payload)

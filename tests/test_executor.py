@@ -824,6 +824,16 @@ def test_compressed_answers_and_errors_are_decoded_and_only_gzip_deflate_adverti
     assert {r.headers["accept-encoding"] for r in h.calls} == {"gzip, deflate"}
 
 
+def test_an_error_body_in_an_encoding_orcli_did_not_ask_for_is_classified_by_its_status() -> None:
+    def brotli_429(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, content=iter([b"\x8b\x02\x80"]), headers={"content-encoding": "br"})
+
+    h = Harness({"a": brotli_429}, sink=False)
+    result = h.run(plan((M1, "a"), (M1, "b")), stream=False)
+    assert (result.attempts[0].status, result.attempts[0].kind) == (429, "http_429")
+    assert result.attempt.endpoint.provider == "b"
+
+
 # ------------------------------------------------------------------------------------------ keys
 
 
