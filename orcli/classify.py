@@ -102,6 +102,8 @@ _SIGNATURES = (
             "content filter",
             "safety system",
             "responsibleaipolicyviolation",
+            "contentpolicyviolationerror",  # LiteLLM proxy's exception name, in the message of its 400
+            "content_filter_policy",  # LiteLLM / Azure wording of a content-filter refusal
         ),
     ),
     _Signature(
@@ -145,7 +147,7 @@ _SIGNATURES = (
     _Signature(
         Kind.CONTEXT_LENGTH,
         MODEL,
-        frozenset({400, 413, 422}),
+        frozenset({400, 403, 413, 422}),  # Together documents its context refusal as a 403
         frozenset(
             {
                 "context_length_exceeded",
@@ -175,10 +177,12 @@ _SIGNATURES = (
             "maximum prompt length",
             "`inputs` tokens + `max_new_tokens`",  # TGI, Together
             "inputs must have less than",  # TGI
+            "`inputs` must have less than",  # TGI router/src/validation.rs InputLength
             "too large for model with",  # Mistral
             "exceeds the maximum number of tokens",  # Gemini
             "input token count",  # Gemini
             "exceeds the context length",  # Ollama
+            "longer than the context length",  # Ollama llm/llama_server.go without context shift
             "greater than the context length",
             "context size has been exceeded",  # LM Studio
             "exceeds token limit",
@@ -189,22 +193,44 @@ _SIGNATURES = (
         Kind.AUTH,
         PROVIDER,
         frozenset({400}),  # Gemini answers a bad key with 400 INVALID_ARGUMENT
-        frozenset({"invalid_api_key", "api_key_invalid", "authentication_error", "unauthenticated"}),
-        ("api key not valid", "invalid api key", "incorrect api key"),
+        frozenset(
+            {
+                "invalid_api_key",
+                "api_key_invalid",
+                "authentication_error",
+                "unauthenticated",
+                "no_db_connection",  # LiteLLM proxy without a database refuses every key but the master key
+            }
+        ),
+        (
+            "api key not valid",
+            "invalid api key",
+            "incorrect api key",
+            "user location is not supported",  # Gemini 400 FAILED_PRECONDITION: a region it does not serve
+        ),
     ),
     _Signature(
         Kind.NOT_FOUND,
         PROVIDER,
-        frozenset({400}),  # the request is fine; this provider does not know the upstream model name
-        frozenset({"model_not_found"}),
-        ("model not found", "is not a valid model id"),
+        frozenset({400}),  # the request is fine; this provider does not know the upstream model name (SPEC §6)
+        frozenset({"model_not_found", "model_not_available", "invalid_model"}),  # OpenAI, Together, Mistral
+        (
+            "model not found",  # Fireworks, HF router
+            "is not a valid model id",  # OpenRouter
+            "invalid model name passed in model=",  # LiteLLM proxy
+            "invalid model:",  # Mistral
+            "model not exist",  # DeepSeek
+            "unable to access model",  # Together
+            "does not exist or you do not have access",  # OpenAI, Groq, Cerebras
+        ),
     ),
 )
 
 # 4xx that are about the server, not the request or the model: another provider may well accept the same
 # request. Mostly OpenRouter's "setup errors" that count against a provider (reference/openrouter.md §2),
 # plus 413 without a context signature (a proxy's body limit, e.g. nginx client_max_body_size) and 451.
-_PROVIDER_4XX = frozenset({405, 407, 413, 421, 423, 424, 426, 451, 498, 499})
+# 412: no API orcli calls takes conditional requests; Fireworks answers it for a suspended account.
+_PROVIDER_4XX = frozenset({405, 407, 412, 413, 421, 423, 424, 426, 451, 498, 499})
 
 
 def _haystack(err: UpstreamError) -> str:

@@ -391,7 +391,7 @@ def test_one_failed_attempt_is_not_all_1_attempts(cli: Cli, upstream: Upstream) 
     upstream.script("a", server_error(500))
     run = cli("ask", "hi")
     assert run.code == 1
-    assert "the 1 attempt failed" in run.err and "all 1 attempts" not in run.err
+    assert "the only attempt failed" in run.err and "all 1 attempts" not in run.err
     explain = cli("explain-route", "hi")
     assert "~1 token (estimated)" in explain.out, explain
 
@@ -415,3 +415,10 @@ def test_successful_attempts_store_status_200(cli: Cli, upstream: Upstream) -> N
     cli.profile(["a"])
     assert cli("ask", "hi").code == 0
     assert [(r["ok"], r["status"]) for r in store_rows(cli.state_dir)] == [(1, 200)]
+
+
+def test_one_rejected_candidate_reads_as_one(cli: Cli, upstream: Upstream) -> None:
+    cli.profile(["a"], keys=[])  # no key: the one endpoint is rejected (no_credentials)
+    run = cli("ask", "hi")
+    assert run.code == 3, run
+    assert "no route: the only candidate endpoint was rejected before any attempt" in run.err

@@ -129,7 +129,8 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
             out.warn(warning)
         if not route.plan.attempts:
             raise NoRouteError(
-                f"no route: {_every(len(route.plan.rejected), 'candidate endpoint')} rejected before any attempt: "
+                f"no route: {_every(len(route.plan.rejected), 'candidate endpoint')} "
+                f"{'was' if len(route.plan.rejected) == 1 else 'were'} rejected before any attempt: "
                 + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
                 + ("; ..." if len(route.plan.rejected) > 8 else "")
                 + ". `orcli explain-route` shows why.",
@@ -266,23 +267,31 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:
+    from orcli.executor import FailReason
+
     lines = [
         f"  {i}. {a.model} via {a.provider}: {a.error_class} failure: {a.error}"
         for i, a in enumerate(failure.attempts, start=1)
     ]
-    headline = {
-        "request": "the upstream rejected the request",
-        "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
-        "timeout": failure.message,
-        "filtered": "the provider's content filter stopped the answer after part of it was written "
-        "(the partial answer above stands)",
-        "all_failed": f"{_every(len(failure.attempts), 'attempt')} failed",
-    }[failure.reason]
-    error_type = {
-        "request": RequestRejectedError,
-        "stream": StreamBrokenError,
-        "filtered": AnswerFilteredError,
-    }.get(failure.reason, AttemptsFailedError)
+    error_type: type[AttemptsFailedError] = AttemptsFailedError
+    match failure.reason:
+        case FailReason.REQUEST:
+            headline, error_type = "the upstream rejected the request", RequestRejectedError
+        case FailReason.STREAM:
+            headline = "the stream broke after part of the answer was written (the partial answer above stands)"
+            error_type = StreamBrokenError
+        case FailReason.TIMEOUT:
+            headline = failure.message
+        case FailReason.FILTERED:
+            headline = (
+                "the provider's content filter stopped the answer after part of it was written "
+                "(the partial answer above stands)"
+            )
+            error_type = AnswerFilteredError
+        case FailReason.ALL_FAILED:
+            headline = f"{_every(len(failure.attempts), 'attempt')} failed"
+        case unreachable:
+            assert_never(unreachable)
     raise error_type(
         headline + (":\n" + "\n".join(lines) if lines else "."),
         extra={
@@ -294,5 +303,5 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
 
 
 def _every(n: int, noun: str) -> str:
-    """ "all 3 attempts", but "the 1 attempt": no "all 1 attempts"."""
-    return f"the {n} {noun}" if n == 1 else f"all {n} {noun}s"
+    """ "all 3 attempts", but "the only attempt": never "all 1 attempts"."""
+    return f"the only {noun}" if n == 1 else f"all {n} {noun}s"
