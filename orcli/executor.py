@@ -307,7 +307,8 @@ class Executor:
         try:
             return self._consume(reader, dialect, stream, start, total_deadline)
         except _AttemptFailed as failed:
-            if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline:
+            # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
+            if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
                 # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
                 failure = cancelled(f"{self._timeout_message()} during this attempt")
                 user_failed = _AttemptFailed(failure, wrote_output=failed.wrote_output, ttft=failed.ttft)
