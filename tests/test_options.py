@@ -132,3 +132,20 @@ def test_a_schema_is_a_json_object() -> None:
     assert parse_schema({"type": "object"}) == {"type": "object"}
     with pytest.raises(ValueError, match="not a JSON array"):
         parse_schema([])
+
+
+# -- reserved keys (issue 10 item 9): a usage error before any route is built ---------------------------
+@pytest.mark.parametrize("text", ["stream=false", "model=x", "messages=[]", "stream_options={}"])
+def test_reserved_options_are_usage_errors(text: str) -> None:
+    from orcli.errors import UsageError
+    from orcli.route import parse_options
+
+    with pytest.raises(UsageError, match="is set by orcli"):
+        parse_options((text,), None)
+
+
+def test_tools_and_schema_count_as_routing_parameters() -> None:
+    from orcli.route import RouteInput, request_parameters
+
+    assert request_parameters(RouteInput()) == frozenset()
+    assert request_parameters(RouteInput(tools=(TOOL,), schema={"type": "object"})) == {"tools", "response_format"}
