@@ -40,6 +40,7 @@ class Kind(StrEnum):
     TIMEOUT_TOTAL = "timeout_total"
     IDLE = "idle"
     STREAM_BROKEN = "stream_broken"
+    TOO_LARGE = "too_large"  # a successful body over 32 MiB (SPEC §6 "response too large")
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
@@ -54,6 +55,7 @@ TRANSPORT_KINDS = frozenset(
         Kind.IDLE,
         Kind.STREAM_BROKEN,
         Kind.MALFORMED,
+        Kind.TOO_LARGE,
     }
 )
 
@@ -410,5 +412,5 @@ def refused_request(message: str, *, secrets: Iterable[str] = ()) -> Failure:
 
 
 def cancelled(message: str = "interrupted") -> Failure:
-    """The user interrupted the attempt (Ctrl-C)."""
+    """The user ended the attempt (Ctrl-C, or their own --timeout): never the provider's fault (SPEC §6)."""
     return Failure(FailureClass.CANCELLED, None, _clean(message, ()), None, Kind.CANCELLED)
