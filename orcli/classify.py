@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -211,6 +212,10 @@ _SIGNATURES = (
 _PROVIDER_4XX = frozenset({405, 407, 413, 421, 423, 424, 426, 451, 498, 499})
 
 
+# google.rpc.ErrorInfo.reason is documented as UPPER_SNAKE_CASE, [A-Z][A-Z0-9_]+[A-Z0-9].
+_MACHINE_REASON = re.compile(r"[A-Z][A-Z0-9_]+[A-Z0-9]")
+
+
 def _haystack(err: ApiError) -> str:
     return " ".join([err.message, err.type or "", err.code or "", err.detail, *err.reasons]).lower()
 
@@ -218,12 +223,16 @@ def _haystack(err: ApiError) -> str:
 def _match(status: int | None, err: ApiError) -> tuple[_Signature, str] | None:
     """The first signature whose code, or else phrase, the error carries."""
     sigs = [s for s in _SIGNATURES if status is None or status in s.statuses]
-    codes = {c.lower() for c in (err.code, err.type) if c}
+    # Google's ErrorInfo reasons (API_KEY_INVALID) are machine codes like `code`; other reasons are
+    # OpenRouter's list of what its moderation flagged (SPEC §10: gemini).
+    machine = {r for r in err.reasons if _MACHINE_REASON.fullmatch(r)}
+    codes = {c.lower() for c in (err.code, err.type, *machine) if c}
+    flagged = [r for r in err.reasons if r not in machine]
     for sig in sigs:
         hit = codes & sig.codes
         if hit:
             return sig, f"code {min(hit)}"
-        if sig.kind is Kind.MODERATION and err.reasons:
+        if sig.kind is Kind.MODERATION and flagged:
             return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
     hay = _haystack(err)
     for sig in sigs:
