@@ -15,6 +15,7 @@ from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import (
     ChatRequest,
+    Delta,
     MalformedResponse,
     SSEEvent,
     ToolCall,
@@ -261,9 +262,10 @@ def test_stream_thoughts_text_finish_usage_and_end() -> None:
     deltas = [d for e in events for d in decoder.decode(e)]
     assert "".join(d.reasoning for d in deltas) == "Thinking about it"
     assert "".join(d.content for d in deltas) == "Hello there"
-    assert [d.done for d in deltas] == [False, False, True]
-    assert deltas[-1].finish_reason == "stop"
-    assert deltas[-1].usage == Usage(4, 7)
+    assert [d.done for d in deltas] == [False, False, False, True]
+    assert deltas[-1] == Delta(done=True)  # the end carries nothing a reader stopping at it would lose
+    assert deltas[-2].finish_reason == "stop"
+    assert deltas[-2].usage == Usage(4, 7)
     assert deltas[0].model == "gemini-2.5-flash"
 
 
@@ -278,7 +280,7 @@ def test_stream_function_calls_are_numbered_tool_call_deltas() -> None:
         ToolCallDelta(0, "call_0", "get_weather", '{"city":"Paris"}'),
         ToolCallDelta(1, "call_1", "get_weather", '{"city":"Rome"}'),
     ]
-    assert deltas[-1].finish_reason == "tool_calls"
+    assert deltas[-2].finish_reason == "tool_calls"
 
 
 def test_stream_blocked_prompt_and_error_objects_are_error_deltas() -> None:
@@ -292,7 +294,8 @@ def test_stream_blocked_prompt_and_error_objects_are_error_deltas() -> None:
 
 
 def test_stream_safety_stop_mid_answer_is_content_filter() -> None:
-    [delta] = D.event_decoder().decode(chunk([{"text": "Sure, here"}], "SAFETY"))
+    delta, end = D.event_decoder().decode(chunk([{"text": "Sure, here"}], "SAFETY"))
+    assert end.done
     assert (delta.content, delta.finish_reason) == ("Sure, here", "content_filter")
 
 

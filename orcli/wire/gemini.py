@@ -294,7 +294,7 @@ def decode_answer(body: bytes) -> Answer:
 
 class EventDecoder:
     """One streamGenerateContent?alt=sse stream: each event is a whole response object holding the next
-    piece. Gemini sends no end marker: the event with a finishReason is the end (`done`)."""
+    piece. Gemini sends no end marker: the event with a finishReason is the last, so a `done` follows it."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -321,17 +321,16 @@ class EventDecoder:
             calls.append(ToolCallDelta(self.calls, cid or f"call_{self.calls}", name, args))
             self.calls += 1
         finish = finish_reason(candidate.get("finishReason"), self.calls > 0)
-        return [
-            Delta(
-                content="".join(parts.text),
-                reasoning="".join(parts.thoughts),
-                tool_calls=tuple(calls),
-                finish_reason=finish,
-                usage=usage,
-                model=model,
-                done=finish is not None,
-            )
-        ]
+        delta = Delta(
+            content="".join(parts.text),
+            reasoning="".join(parts.thoughts),
+            tool_calls=tuple(calls),
+            finish_reason=finish,
+            usage=usage,
+            model=model,
+        )
+        # A `done` delta carries nothing else (a reader stops at it): the end gets a delta of its own.
+        return [delta] if finish is None else [delta, Delta(done=True)]
 
 
 # --- errors ---------------------------------------------------------------------------------------
