@@ -46,7 +46,8 @@ _ids = itertools.count(1)
 
 _ANTHROPIC = re.compile(r"^/(?P<provider>.+)/v1/messages$")
 _GEMINI = re.compile(
-    r"^/(?P<provider>.+)/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
+    r"^/(?P<provider>.+)/v1beta/(?:models|tunedModels)/(?P<model>[^/:]+)"
+    r":(?P<method>generateContent|streamGenerateContent)$"
 )
 _AZURE = re.compile(r"^/(?P<provider>.+)/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 

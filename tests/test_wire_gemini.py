@@ -53,6 +53,10 @@ def test_urls_and_the_key_header_never_in_the_url() -> None:
         PROVIDER, ENDPOINT._replace(upstream_model="models/gemini-2.5-pro"), ChatRequest(HELLO), "AIza-test", True
     )
     assert streamed.url == f"{BASE}/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    tuned = D.build_request(
+        PROVIDER, ENDPOINT._replace(upstream_model="tunedModels/my-model"), ChatRequest(HELLO), "k", False
+    )
+    assert tuned.url == f"{BASE}/tunedModels/my-model:generateContent"
     for req in (plain, streamed):
         assert req.headers["x-goog-api-key"] == "AIza-test"
         assert "key=" not in req.url and "AIza" not in req.url

@@ -198,9 +198,9 @@ def build_body(request: ChatRequest) -> dict:
 
 
 def model_path(upstream_model: str) -> str:
-    """`models/{id}` for an upstream model given with or without the `models/` prefix."""
-    name = upstream_model.removeprefix("models/")
-    return f"models/{quote(name, safe='-._~')}"
+    """The model's resource name: `models/{id}` for a bare id, else as given (`models/x`, `tunedModels/x`)."""
+    name = upstream_model if "/" in upstream_model else f"models/{upstream_model}"
+    return "/".join(quote(part, safe="-._~") for part in name.split("/"))
 
 
 # --- answers --------------------------------------------------------------------------------------
