@@ -106,7 +106,7 @@ class DialectExchange(Exchange):
 
     def do_POST(self) -> None:
         split = urlsplit(self.path)
-        path = unquote(split.path)
+        path = split.path  # matched as sent: an escaped `/` (%2F) stays inside its segment
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         routes = (("anthropic", _ANTHROPIC), ("gemini", _GEMINI), ("azure", _AZURE))
         route = next(((name, m) for name, pattern in routes if (m := pattern.match(path))), None)
@@ -121,7 +121,7 @@ class DialectExchange(Exchange):
         except ValueError:
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
-        groups = m.groupdict()
+        groups = {k: unquote(v) if v else v for k, v in m.groupdict().items()}
         self.req = DialectRequest(
             path=split.path + (f"?{split.query}" if split.query else ""),
             headers=headers,
@@ -232,6 +232,15 @@ class DialectUpstream(Upstream):
 
     def __enter__(self) -> DialectUpstream:
         return self.start()
+
+    def _next_behaviour(self, req: RecordedRequest) -> Behaviour:
+        """As Upstream's, but an unscripted provider answers ok() in its own dialect."""
+        with self._lock:
+            self._log.append(req)
+            queue = self._scripts.get(req.provider)
+            if not queue:
+                return Ok()
+            return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def base_url(self, provider: str, api: str = "openai") -> str:  # type: ignore[override]
         """The base_url a profile gives a provider of `api` served here."""
