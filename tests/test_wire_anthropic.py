@@ -194,9 +194,13 @@ def test_conversation_with_tool_calls_and_results() -> None:
     ]
 
 
-def test_text_json_cannot_carry_is_refused_before_the_network() -> None:
+@pytest.mark.parametrize("api", ["anthropic", "gemini"])
+def test_what_json_cannot_carry_is_refused_before_the_network(api: str) -> None:
+    dialect = dialect_for(api)
     with pytest.raises(ValueError, match="UTF-8"):
-        D.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "bad \udc80"},)), "k", False)
+        dialect.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "bad \udc80"},)), "k", False)
+    with pytest.raises(ValueError, match="NaN"):
+        dialect.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, options={"temperature": float("nan")}), "k", False)
 
 
 # --- answers --------------------------------------------------------------------------------------

@@ -30,11 +30,14 @@ def loads(text: str | bytes) -> object:
 
 
 def dumps(value: object) -> bytes:
-    """Compact UTF-8 JSON for a request body; ValueError for text UTF-8 cannot carry (lone surrogates)."""
+    """Compact UTF-8 JSON for a request body; ValueError for what JSON cannot carry: text that is not UTF-8
+    (lone surrogates) or a number that is not finite (NaN, which a gateway client's JSON may hold)."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("the request contains text that is not valid UTF-8 (check the command-line bytes)") from None
+    except ValueError:
+        raise ValueError("the request contains a number JSON cannot carry (NaN or infinity)") from None
 
 
 def body_object(body: bytes, what: str = "response") -> dict:
