@@ -122,6 +122,8 @@ _SIGNATURES = (
                 "insufficient_credits",
                 "insufficient_balance",
                 "quota_exceeded",
+                "billing_error",  # Anthropic 402
+                "enforced_spend_limit_reached",  # Anthropic's monthly spend limit (a 429 rate_limit_error)
             }
         ),
         (
@@ -138,6 +140,7 @@ _SIGNATURES = (
             "more credits",
             "billing",
             "payment required",
+            "api usage limits",  # Anthropic's workspace spend limit (400 invalid_request_error)
         ),
     ),
     _Signature(

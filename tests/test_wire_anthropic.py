@@ -494,6 +494,31 @@ def test_error_bodies_parse_and_classify(status: int, body: bytes, cls: FailureC
     assert _decide(status, err)[:2] == (cls, kind)
 
 
+def test_a_spend_limit_429_is_quota_not_a_rate_limit() -> None:
+    body = {
+        "type": "error",
+        "error": {
+            "type": "rate_limit_error",
+            "message": "You have reached your monthly spend limit.",
+            "details": {"error_code": "enforced_spend_limit_reached"},
+        },
+    }
+    err = D.parse_error(429, json.dumps(body).encode())
+    assert (err.code, err.type) == ("enforced_spend_limit_reached", "rate_limit_error")
+    assert _decide(429, err)[:2] == (FailureClass.PROVIDER, Kind.QUOTA)
+    plain = D.parse_error(429, envelope("rate_limit_error", "Number of request tokens has exceeded your rate limit"))
+    assert _decide(429, plain)[:2] == (FailureClass.PROVIDER, Kind.HTTP_429)
+    workspace = envelope(
+        "invalid_request_error",
+        "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.",
+    )
+    assert _decide(400, D.parse_error(400, workspace))[:2] == (FailureClass.PROVIDER, Kind.QUOTA)
+    assert _decide(402, D.parse_error(402, envelope("billing_error", "Billing issue")))[:2] == (
+        FailureClass.PROVIDER,
+        Kind.QUOTA,
+    )
+
+
 def test_error_code_is_the_error_type() -> None:
     err = D.parse_error(529, envelope("overloaded_error", "Overloaded"))
     assert (err.code, err.message) == ("overloaded_error", "Overloaded")

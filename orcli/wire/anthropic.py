@@ -228,10 +228,14 @@ def _error_from(err: object, raw: str, status: int | None = None) -> UpstreamErr
         return UpstreamError(message=message, raw=raw, detail=detail, status=status)
     typ = opt_str(err.get("type"))
     message = err.get("message")
+    # A monthly spend limit is a 429 rate_limit_error too, told apart by details.error_code
+    # (enforced_spend_limit_reached): the finer word is the code, so it classifies as quota, not rate.
+    details = err.get("details")
+    finer = opt_str(details.get("error_code")) if isinstance(details, Mapping) else None
     return UpstreamError(
         message=one_line(message if isinstance(message, str) else ""),
         type=typ,
-        code=typ,
+        code=finer or typ,
         raw=raw,
         status=status,
     )
