@@ -23,7 +23,7 @@ Shapes are written from the providers' public references:
 - Anthropic: https://docs.anthropic.com/en/api/messages, https://docs.anthropic.com/en/api/messages-streaming,
   https://docs.anthropic.com/en/docs/build-with-claude/streaming, https://docs.claude.com/en/api/errors
 - Gemini: https://ai.google.dev/api/generate-content, https://ai.google.dev/gemini-api/docs/thinking,
-  https://ai.google.dev/gemini-api/docs/function-calling, https://ai.google.dev/gemini-api/docs/troubleshooting
+  https://ai.google.dev/gemini-api/docs/function-calling, https://ai.google.dev/gemini-api/docs/generate-content/api-errors
 - Azure OpenAI: https://learn.microsoft.com/azure/ai-services/openai/reference,
   https://learn.microsoft.com/azure/ai-services/openai/concepts/content-filter
 """

@@ -1,7 +1,7 @@
 """The Gemini dialect: exact request bodies, answer and stream decoding, errors and their classes.
 
 Payloads follow ai.google.dev /api/generate-content, /gemini-api/docs/thinking, /gemini-api/docs/function-calling
-and /gemini-api/docs/troubleshooting.
+and /gemini-api/docs/generate-content/api-errors.
 """
 
 from __future__ import annotations
@@ -367,6 +367,23 @@ def google_error(code: int, status: str, message: str, reason: str | None = None
             google_error(404, "NOT_FOUND", "models/gemini-9 is not found for API version v1beta"),
             FailureClass.PROVIDER,
             Kind.NOT_FOUND,
+        ),
+        (
+            400,
+            google_error(
+                400,
+                "FAILED_PRECONDITION",
+                "Gemini API free tier is not available in your country. "
+                "Please enable billing on your project in Google AI Studio.",
+            ),
+            FailureClass.PROVIDER,
+            Kind.QUOTA,
+        ),
+        (
+            402,
+            google_error(402, "RESOURCE_EXHAUSTED", "Your prepayment credits are depleted."),
+            FailureClass.PROVIDER,
+            Kind.QUOTA,
         ),
         (
             500,
