@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
-from orcli.preferences import as_dict
+from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Rejection
 
 
-def make_console(stderr: bool = False, no_color: bool = False, file: IO[str] | None = None):
-    """A Console that honours --no-color, NO_COLOR, FORCE_COLOR and TERM=dumb, and is plain in pipes."""
-    from rich.console import Console
-
-    stream = file or (sys.stderr if stderr else sys.stdout)
-    is_tty = stream.isatty() if hasattr(stream, "isatty") else False
-    force = bool(os.environ.get("FORCE_COLOR"))
-    plain = no_color or "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
-    width = None if is_tty else int(os.environ.get("COLUMNS", "200"))
-    return Console(
-        file=stream,
-        no_color=plain,
-        color_system=None if plain or not (is_tty or force) else "auto",
-        force_terminal=True if force and not plain else None,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-        emoji=False,
-    )
-
-
-def money_per_million(value: float) -> str:
+def money_per_million(value: float | None) -> str:
+    if value is None:
+        return "?"
     return "free" if value == 0 else f"${value:.4g}"
 
 
-def format_cost(value: float) -> str:
+def format_cost(value: float | None) -> str:
+    if value is None:
+        return "?"
     return "free" if value == 0 else f"${value:.6f}"
 
 
@@ -48,6 +29,13 @@ def _health_cell(h: EndpointHealth) -> str:
     return text
 
 
+def price_json(price: Price | None) -> dict[str, float | None]:
+    """List prices as JSON; all null when the profile gives none (unknown, not free: SPEC §2)."""
+    if price is None:
+        return {"prompt": None, "completion": None, "request": None}
+    return {"prompt": price.prompt, "completion": price.completion, "request": price.request}
+
+
 # -- explain-route ------------------------------------------------------------------------------------
 def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
     e = a.endpoint
@@ -56,12 +44,7 @@ def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
-        "price": {
-            "expected_usd": round(a.cost_usd, 10),
-            "prompt": e.price.prompt,
-            "completion": e.price.completion,
-            "request": e.price.request,
-        },
+        "price": {"expected_usd": None if a.cost_usd is None else round(a.cost_usd, 10), **price_json(e.price)},
         "context_length": e.context_length,
         "health": health_json(a.health),
         "reason": a.reason,
@@ -109,12 +92,11 @@ def explain_json(route) -> dict[str, Any]:
 
 def preferences_table(route) -> TableData:
     table = TableData("Effective preferences", (Column("preference"), Column("value"), Column("from", dim=True)), [])
-    values = as_dict(route.prefs)
-    for key, value in values.items():
-        source = route.prefs.sources.get(key, "default")
-        if source == "default" and value in (None, [], {}, False, "allow", "model", True) and key != "models":
+    for pref in PREFERENCES:
+        source = route.prefs.sources.get(pref.name, "default")
+        if source == "default" and pref.name != "models" and is_default(pref, route.prefs):
             continue  # defaults that change nothing would only add noise
-        table.rows.append((key, _plain(value), source))
+        table.rows.append((pref.name, _plain(json_value(pref, getattr(route.prefs, pref.name))), source))
     req = route.request
     size = (
         f"~{req.prompt_tokens:,} tokens (estimated)"
@@ -182,11 +164,7 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
                     {
                         "model": e.model,
                         "upstream_model": e.upstream_model,
-                        "price": {
-                            "prompt": e.price.prompt,
-                            "completion": e.price.completion,
-                            "request": e.price.request,
-                        },
+                        "price": price_json(e.price),
                         "context_length": e.context_length,
                         "max_completion_tokens": e.max_completion_tokens,
                         "quantization": e.quantization,

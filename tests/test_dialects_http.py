@@ -27,7 +27,7 @@ from orcli.classify import Kind, _decide, classify_error, classify_finish_reason
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import Answer, ChatRequest, Delta, UpstreamErrorInBody
-from orcli.wire.openai import SSEDecoder
+from orcli.wire.sse import SSEDecoder
 
 DIALECTS = ("anthropic", "gemini", "azure")
 REQUEST = ChatRequest(({"role": "user", "content": "Hello"},), system="Be brief.", options={"temperature": 0.5})

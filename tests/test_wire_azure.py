@@ -58,7 +58,7 @@ def test_tools_and_schema_are_openai_shaped() -> None:
     assert body["tools"] == [tool]
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+        "json_schema": {"name": "response", "schema": schema},  # exactly the openai dialect's
     }
 
 

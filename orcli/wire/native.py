@@ -11,22 +11,13 @@ from collections.abc import Mapping
 
 from orcli import __version__
 from orcli.wire.base import ChatRequest, MalformedResponse, StreamProtocolError
+from orcli.wire.text import loads, one_line, scrub
 
-MESSAGE_CHARS = 300  # an error message is shown on one terminal line
 TOKEN_LIMIT = 10**15  # a token count above this is not a count; it would poison the cost arithmetic
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
-
-
-def loads(text: str | bytes) -> object:
-    """json.loads that only ever raises ValueError (deep nesting raises RecursionError otherwise)."""
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
 
 
 def dumps(value: object) -> bytes:
@@ -62,29 +53,12 @@ def event_object(data: str) -> dict:
     return obj
 
 
-def scrub(text: str) -> str:
-    """`text` with lone surrogates replaced by U+FFFD, so it can always be written out as UTF-8."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
-
-
 def text_of(value: object) -> str:
     return scrub(value) if isinstance(value, str) else ""
 
 
 def opt_str(value: object) -> str | None:
     return scrub(value) if isinstance(value, str) else None
-
-
-def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """Whitespace collapsed, cut at a word boundary to at most `limit` characters."""
-    text = _SPACE.sub(" ", scrub(text)).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
 
 
 def count(value: object) -> int | None:
