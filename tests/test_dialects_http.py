@@ -5,6 +5,7 @@ decodes to the neutral answer shape. The executor is not involved; httpx and orc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -23,11 +24,18 @@ from fake_dialects import (
     tool_call,
 )
 
-from orcli.classify import Kind, _decide, classify_error, classify_finish_reason, parse_retry_after
+from orcli.classify import Kind, classify_error, classify_finish_reason, classify_http, parse_retry_after
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
-from orcli.wire.base import Answer, ChatRequest, Delta, UpstreamErrorInBody
+from orcli.wire.base import Answer, ChatRequest, Delta, UpstreamError, UpstreamErrorInBody
 from orcli.wire.sse import SSEDecoder
+
+
+def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
+    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    failure = classify_http(status, err, {})
+    return failure.cls, failure.kind
+
 
 DIALECTS = ("anthropic", "gemini", "azure")
 REQUEST = ChatRequest(({"role": "user", "content": "Hello"},), system="Be brief.", options={"temperature": 0.5})
@@ -114,18 +122,18 @@ def test_streamed_answer(fake: DialectUpstream, api: str) -> None:
         assert answer.reasoning == "Hmm."
 
 
-# Azure's tool calls are OpenAI's: the openai dialect (the `wire` work) decodes them, not this one.
-@pytest.mark.parametrize("api", ["anthropic", "gemini"])
+@pytest.mark.parametrize("api", DIALECTS)
 def test_tool_calls(fake: DialectUpstream, api: str) -> None:
     fake.script(api, tool_call("get_weather", {"city": "Paris"}))
     request = REQUEST._replace(tools=(TOOL,))
     answer = dialect_for(api).decode_answer(call(fake, api, request).content)
-    assert [(c.name, c.arguments) for c in answer.tool_calls] == [("get_weather", '{"city":"Paris"}')]
+    assert [(c.name, json.loads(c.arguments)) for c in answer.tool_calls] == [("get_weather", {"city": "Paris"})]
     assert answer.finish_reason == "tool_calls"
+    assert answer.tool_calls[0].id  # every tool call has an id to answer it by
     _, deltas, _ = stream(fake, api, request)
     streamed = joined(deltas)
     assert streamed.finish_reason == "tool_calls"
-    assert [a for _, a in streamed.tool_calls] in (['{"city": "Paris"}'], ['{"city":"Paris"}'])  # type: ignore[misc]
+    assert [json.loads(a) for _, a in streamed.tool_calls] == [{"city": "Paris"}]  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("api", DIALECTS)
@@ -140,7 +148,7 @@ def test_http_errors_classify_per_spec(fake: DialectUpstream, api: str) -> None:
         fake.script(api, behaviour)
         resp = call(fake, api)
         err = dialect_for(api).parse_error(resp.status_code, resp.content)
-        got_cls, got_kind, _ = _decide(resp.status_code, err)
+        got_cls, got_kind = classified(resp.status_code, err)
         assert got_cls is cls, (behaviour, err)
         if kind is not None:
             assert got_kind is kind, (behaviour, err)
@@ -154,7 +162,7 @@ def test_refused_prompt_is_a_model_class_failure(fake: DialectUpstream, api: str
     resp = call(fake, api)
     if api == "azure":
         err = dialect_for(api).parse_error(resp.status_code, resp.content)
-        assert _decide(resp.status_code, err)[:2] == (FailureClass.MODEL, Kind.MODERATION)
+        assert classified(resp.status_code, err) == (FailureClass.MODEL, Kind.MODERATION)
         return
     with pytest.raises(UpstreamErrorInBody) as info:
         dialect_for(api).decode_answer(resp.content)
@@ -192,7 +200,7 @@ def test_azure_content_filter_400(fake: DialectUpstream) -> None:
     resp = call(fake, "azure")
     err = dialect_for("azure").parse_error(resp.status_code, resp.content)
     assert err.code == "content_filter" and "violence" in err.detail
-    assert _decide(400, err)[:2] == (FailureClass.MODEL, Kind.MODERATION)
+    assert classified(400, err) == (FailureClass.MODEL, Kind.MODERATION)
 
 
 def test_every_option_and_the_schema_reach_the_fakes_in_a_shape_they_take(fake: DialectUpstream) -> None:

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from orcli.classify import Kind, _decide, classify_error
+from orcli.classify import Kind, classify_error, classify_http
 from orcli.profile import parse_profile
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
@@ -22,9 +22,17 @@ from orcli.wire.base import (
     StreamProtocolError,
     ToolCall,
     ToolCallDelta,
+    UpstreamError,
     UpstreamErrorInBody,
     Usage,
 )
+
+
+def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
+    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    failure = classify_http(status, err, {})
+    return failure.cls, failure.kind
+
 
 D = dialect_for("anthropic")
 PROVIDER = Provider(name="anthropic", base_url="https://api.anthropic.com/v1", api="anthropic")
@@ -491,7 +499,7 @@ def envelope(kind: str, message: str) -> bytes:
 def test_error_bodies_parse_and_classify(status: int, body: bytes, cls: FailureClass, kind: Kind) -> None:
     err = D.parse_error(status, body)
     assert err.status == status
-    assert _decide(status, err)[:2] == (cls, kind)
+    assert classified(status, err) == (cls, kind)
 
 
 def test_a_spend_limit_429_is_quota_not_a_rate_limit() -> None:
@@ -505,15 +513,15 @@ def test_a_spend_limit_429_is_quota_not_a_rate_limit() -> None:
     }
     err = D.parse_error(429, json.dumps(body).encode())
     assert (err.code, err.type) == ("enforced_spend_limit_reached", "rate_limit_error")
-    assert _decide(429, err)[:2] == (FailureClass.PROVIDER, Kind.QUOTA)
+    assert classified(429, err) == (FailureClass.PROVIDER, Kind.QUOTA)
     plain = D.parse_error(429, envelope("rate_limit_error", "Number of request tokens has exceeded your rate limit"))
-    assert _decide(429, plain)[:2] == (FailureClass.PROVIDER, Kind.HTTP_429)
+    assert classified(429, plain) == (FailureClass.PROVIDER, Kind.HTTP_429)
     workspace = envelope(
         "invalid_request_error",
         "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.",
     )
-    assert _decide(400, D.parse_error(400, workspace))[:2] == (FailureClass.PROVIDER, Kind.QUOTA)
-    assert _decide(402, D.parse_error(402, envelope("billing_error", "Billing issue")))[:2] == (
+    assert classified(400, D.parse_error(400, workspace)) == (FailureClass.PROVIDER, Kind.QUOTA)
+    assert classified(402, D.parse_error(402, envelope("billing_error", "Billing issue"))) == (
         FailureClass.PROVIDER,
         Kind.QUOTA,
     )

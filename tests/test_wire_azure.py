@@ -9,11 +9,18 @@ import json
 
 import pytest
 
-from orcli.classify import Kind, _decide, classify_error, classify_finish_reason
+from orcli.classify import Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.azure import DEFAULT_API_VERSION
-from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamErrorInBody
+from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamError, UpstreamErrorInBody
+
+
+def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
+    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    failure = classify_http(status, err, {})
+    return failure.cls, failure.kind
+
 
 D = dialect_for("azure")
 PROVIDER = Provider(name="azure", base_url="https://myres.openai.azure.com", api="azure")
@@ -208,7 +215,7 @@ CONTENT_FILTER_400 = {
 def test_error_bodies_parse_and_classify(status: int, body: dict, cls: FailureClass, kind: Kind) -> None:
     err = D.parse_error(status, json.dumps(body).encode())
     assert err.status == status
-    assert _decide(status, err)[:2] == (cls, kind)
+    assert classified(status, err) == (cls, kind)
 
 
 def test_content_filter_400_keeps_the_inner_error_as_detail() -> None:

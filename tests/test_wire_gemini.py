@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from orcli.classify import Kind, _decide, classify_error
+from orcli.classify import Kind, classify_error, classify_http
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import (
@@ -20,9 +20,17 @@ from orcli.wire.base import (
     SSEEvent,
     ToolCall,
     ToolCallDelta,
+    UpstreamError,
     UpstreamErrorInBody,
     Usage,
 )
+
+
+def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
+    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    failure = classify_http(status, err, {})
+    return failure.cls, failure.kind
+
 
 D = dialect_for("gemini")
 BASE = "https://generativelanguage.googleapis.com/v1beta"
@@ -397,7 +405,7 @@ def google_error(code: int, status: str, message: str, reason: str | None = None
 def test_error_bodies_parse_and_classify(status: int, body: bytes, cls: FailureClass, kind: Kind) -> None:
     err = D.parse_error(status, body)
     assert err.status == status
-    assert _decide(status, err)[:2] == (cls, kind)
+    assert classified(status, err) == (cls, kind)
 
 
 def test_error_fields_status_is_the_code_and_reasons_come_from_error_info() -> None:
