@@ -5,6 +5,9 @@ SDKs), with failover and model fallback across dialects.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from fake_dialects import (
     rate_limited,
     refused_answer,
     refused_prompt,
+    tool_call,
 )
 
 NATIVE = ("anthropic", "gemini", "azure")
@@ -214,3 +218,49 @@ def test_gemini_bad_key_is_the_providers_failure(cli: Cli, fake: DialectUpstream
     run = cli("ask", "--json", "hi")
     assert run.code == 0, run
     assert attempts(run.json())[0] == ("google", "failed", "provider", 400)
+
+
+# --- tools through the gateway (SPEC §14: `orcli serve` takes OpenAI tools and hands them to any dialect) ---
+
+
+@pytest.mark.parametrize("api", NATIVE)
+def test_tool_calls_through_orcli_serve_in_each_dialect(cli: Cli, fake: DialectUpstream, api: str) -> None:
+    openai = pytest.importorskip("openai", reason="the openai SDK (test extra) is the gateway's client")
+    path = profile(cli, fake, {"p": api})
+    fake.script("p", tool_call("get_weather", {"city": "Oslo"}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(path), "--json"],
+        env=cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first, proc.stderr.read() if proc.stderr else ""
+        client = openai.OpenAI(base_url=json.loads(first)["listening"], api_key="unused", max_retries=0)
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather in a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            },
+        }
+        hi = [{"role": "user", "content": "weather in Oslo?"}]
+        answer = client.chat.completions.create(model=MODEL, messages=hi, tools=[tool])  # type: ignore[arg-type,list-item]
+        [call] = answer.choices[0].message.tool_calls or []
+        assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Oslo"})
+        assert answer.choices[0].finish_reason == "tool_calls"
+        chunks = list(client.chat.completions.create(model=MODEL, messages=hi, tools=[tool], stream=True))  # type: ignore[arg-type,list-item]
+        parts = [t for c in chunks if c.choices for t in (c.choices[0].delta.tool_calls or [])]
+        assert "".join(t.function.arguments or "" for t in parts if t.function).replace(" ", "") == '{"city":"Oslo"}'
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    sent = fake.requests("p")[0].body
+    declared = {
+        "anthropic": lambda: sent["tools"][0]["input_schema"],
+        "gemini": lambda: sent["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"],
+        "azure": lambda: sent["tools"][0]["function"]["parameters"],
+    }[api]()
+    assert declared == tool["function"]["parameters"]
