@@ -7,7 +7,7 @@ from typing import Any
 
 from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Rejection
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider, Rejection
 
 
 def money_per_million(value: float | None) -> str:
@@ -84,7 +84,10 @@ def explain_json(route) -> dict[str, Any]:
             "prompt_tokens_estimated": True,
             "max_tokens": req.max_tokens,
         },
-        "attempts": [attempt_json(a) for a in route.plan.attempts],
+        # Each attempt names its provider's wire dialect (SPEC §10): who is called, and how.
+        "attempts": [
+            {**attempt_json(a), "api": route.profile.providers[a.endpoint.provider].api} for a in route.plan.attempts
+        ],
         "rejected": [rejection_json(r) for r in route.plan.rejected],
         "warnings": list(route.warnings),
     }
@@ -121,8 +124,8 @@ def _plain(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def plan_table(plan: Plan) -> TableData:
-    columns = (Column("#", right=True), Column("model"), Column("provider"), Column("upstream model"),
+def plan_table(plan: Plan, providers: Mapping[str, Provider]) -> TableData:
+    columns = (Column("#", right=True), Column("model"), Column("provider"), Column("api"), Column("upstream model"),
                Column("price", right=True), Column("context", right=True), Column("health"), Column("why here"))  # fmt: skip
     table = TableData("Attempt plan", columns, [])
     for a in plan.attempts:
@@ -132,6 +135,7 @@ def plan_table(plan: Plan) -> TableData:
                 str(a.rank),
                 e.model,
                 e.provider,
+                providers[e.provider].api,
                 e.upstream_model,
                 format_cost(a.cost_usd),
                 f"{e.context_length:,}" if e.context_length else "-",
@@ -180,9 +184,9 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
 
 
 def providers_table(doc: dict[str, Any]) -> TableData:
-    columns = (Column("provider"), Column("key"), Column("policy"), Column("model"), Column("upstream model"),
-               Column("$/M in", right=True), Column("$/M out", right=True), Column("context", right=True),
-               Column("quant"), Column("parameters"), Column("health"))  # fmt: skip
+    columns = (Column("provider"), Column("api"), Column("key"), Column("policy"), Column("model"),
+               Column("upstream model"), Column("$/M in", right=True), Column("$/M out", right=True),
+               Column("context", right=True), Column("quant"), Column("parameters"), Column("health"))  # fmt: skip
     table = TableData(f"Providers in {doc['profile']}", columns, [])
     for p in doc["providers"]:
         if p["api_key_env"] is None:
@@ -194,11 +198,12 @@ def providers_table(doc: dict[str, Any]) -> TableData:
         for i, e in enumerate(rows):
             first = i == 0
             if e is None:
-                table.rows.append((p["name"], key, policy, "(no endpoints)", "", "", "", "", "", "", ""))
+                table.rows.append((p["name"], p["api"], key, policy, "(no endpoints)", "", "", "", "", "", "", ""))
                 continue
             table.rows.append(
                 (
                     p["name"] if first else "",
+                    p["api"] if first else "",
                     key if first else "",
                     policy if first else "",
                     e["model"],

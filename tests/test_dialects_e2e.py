@@ -264,3 +264,32 @@ def test_tool_calls_through_orcli_serve_in_each_dialect(cli: Cli, fake: DialectU
         "azure": lambda: sent["tools"][0]["function"]["parameters"],
     }[api]()
     assert declared == tool["function"]["parameters"]
+
+
+# --- explain-route and providers name each provider's api (the bundled example profile) -------------
+
+
+def test_explain_route_and_providers_show_each_providers_api(tmp_path: Path) -> None:
+    cli = Cli(None, tmp_path)
+    cli.set_keys({"ANTHROPIC_API_KEY": "sk-ant-canary-0123456789", "OPENROUTER_API_KEY": "sk-or-canary-0123456789"})
+    run = cli("explain-route", "-p", "example", "-m", "anthropic/claude-sonnet-4.5", "--no-stdin", "--json")
+    assert run.code == 0, run
+    assert sorted((a["provider"], a["api"]) for a in run.json()["attempts"]) == [
+        ("anthropic", "anthropic"),
+        ("openrouter", "openai"),
+    ]
+    table = cli("explain-route", "-p", "example", "-m", "anthropic/claude-sonnet-4.5", "--no-stdin")
+    assert table.code == 0, table
+    header = next(line for line in table.out.splitlines() if "upstream model" in line)
+    assert "| api " in header
+    assert any("| anthropic " in line and "claude-sonnet-4-5" in line for line in table.out.splitlines())
+    doc = cli("providers", "-p", "example", "--json").json()
+    apis = {p["name"]: p["api"] for p in doc["providers"]}
+    assert (apis["anthropic"], apis["google"], apis["azure"], apis["openrouter"]) == (
+        "anthropic",
+        "gemini",
+        "azure",
+        "openai",
+    )
+    listing = cli("providers", "-p", "example")
+    assert any(line.split("|")[2].strip() == "gemini" for line in listing.out.splitlines() if "| google " in line)

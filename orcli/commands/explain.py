@@ -70,7 +70,7 @@ def explain_route(
         out.json(doc)
         return
     out.table(render.preferences_table(route))
-    out.table(render.plan_table(route.plan))
+    out.table(render.plan_table(route.plan, loaded.providers))
     if route.plan.rejected:
         out.table(render.rejections_table(route.plan))
     if not route.plan.attempts:
