@@ -203,3 +203,43 @@ def test_gemini_shaped_noise(events: list[dict], body: dict) -> None:
             break
     with contextlib.suppress(WireError):
         _encodable(d.decode_answer(json.dumps(body).encode()))
+
+
+@given(
+    text=st.text(max_size=20) | st.just("\ud800 lone"),
+    usage=st.none()
+    | st.fixed_dictionaries({"promptTokenCount": st.integers(0, 99), "candidatesTokenCount": st.integers(0, 99)}),
+    model=st.none() | st.text(max_size=8),
+)
+def test_gemini_fast_path_decodes_a_text_piece_exactly_as_the_general_path(
+    text: str, usage: dict | None, model: str | None
+) -> None:
+    body: dict[str, Any] = {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
+    if usage is not None:
+        body["usageMetadata"] = usage
+    if model is not None:
+        body["modelVersion"] = model
+    decoder = dialect_for("gemini").event_decoder()
+    fast = decoder.decode(SSEEvent(json.dumps(body)))
+    general = decoder.decode(SSEEvent(json.dumps({**body, "promptFeedback": {}})))  # any extra key: the general walk
+    assert fast == general
+    _encodable(fast[0])
+
+
+def test_gemini_crlf_frames_decode_the_same_whole_or_split() -> None:
+    from orcli.wire.sse import SSEDecoder
+
+    frames = [
+        b'data: {"candidates": [{"content": {"parts": [{"text": "Hel"}]}}]}\r\n\r\n',
+        b'data: {"candidates": [{"content": {"parts": [{"text": "lo"}]}, "finishReason": "STOP"}]}\r\n\r\n',
+    ]
+    whole = SSEDecoder()
+    by_frame = [e.data for f in frames for e in whole.feed(f)]
+    split = SSEDecoder()
+    stream = b"".join(frames)
+    by_byte = [e.data for i in range(len(stream)) for e in split.feed(stream[i : i + 1])]
+    assert by_frame == by_byte
+    assert len(by_frame) == 2
+    decoder = dialect_for("gemini").event_decoder()
+    deltas = [d for data in by_frame for d in decoder.decode(SSEEvent(data))]
+    assert "".join(d.content for d in deltas) == "Hello" and deltas[-1].done

@@ -38,6 +38,7 @@ from orcli.wire.native import (
     opt_str,
     plain_error_text,
     schema_of,
+    scrub,
     stop_list,
     text_of,
     thinking_budget,
@@ -292,6 +293,31 @@ def decode_answer(body: bytes) -> Answer:
     )
 
 
+def _plain_text_piece(obj: dict) -> Delta | None:
+    """The usual mid-stream event, one candidate with one plain text part and no finish, no error, no block,
+    decoded without the general walk (a stream is mostly these); None for anything else."""
+    candidates = obj.get("candidates")
+    if type(candidates) is not list or len(candidates) != 1 or "error" in obj or "promptFeedback" in obj:
+        return None
+    candidate = candidates[0]
+    if type(candidate) is not dict or "finishReason" in candidate:
+        return None
+    content = candidate.get("content")
+    parts = content.get("parts") if type(content) is dict else None
+    if type(parts) is not list or len(parts) != 1:
+        return None
+    part = parts[0]
+    text = part.get("text") if type(part) is dict else None
+    if type(text) is not str or part.get("thought") is True or "functionCall" in part:
+        return None
+    model = obj.get("modelVersion")
+    return Delta(
+        content=scrub(text),
+        usage=_usage(obj["usageMetadata"]) if "usageMetadata" in obj else None,
+        model=scrub(model) if type(model) is str else None,
+    )
+
+
 class EventDecoder:
     """One streamGenerateContent?alt=sse stream: each event is a whole response object holding the next
     piece. Gemini sends no end marker: the event with a finishReason is the last, so a `done` follows it."""
@@ -301,6 +327,9 @@ class EventDecoder:
 
     def decode(self, event: SSEEvent) -> list[Delta]:
         obj = event_object(event.data)
+        fast = _plain_text_piece(obj)
+        if fast is not None:
+            return [fast]
         err = _error_obj(obj)
         if err is not None:
             return [Delta(error=_error_from(err, event.data, None))]
