@@ -44,6 +44,12 @@ def test_deployment_url_api_version_and_api_key_header() -> None:
     }
 
 
+def test_a_base_url_ending_in_openai_is_not_doubled() -> None:
+    provider = PROVIDER._replace(base_url="https://myres.openai.azure.com/openai")
+    req = D.build_request(provider, ENDPOINT, ChatRequest(HELLO), "azkey", stream=False)
+    assert req.url.startswith("https://myres.openai.azure.com/openai/deployments/my-gpt4o-mini/chat/completions?")
+
+
 def test_api_version_from_the_provider_and_stream_options() -> None:
     provider = PROVIDER._replace(api_version="2025-04-01-preview", headers={"api-key": "nope"})
     req = D.build_request(

@@ -25,9 +25,11 @@ DEFAULT_API_VERSION = "2024-10-21"
 
 
 def deployment_url(provider: Provider, deployment: str) -> str:
+    """The deployment's chat-completions URL; a base_url given with Azure's `/openai` path is taken as meant."""
     version = getattr(provider, "api_version", None) or DEFAULT_API_VERSION
+    resource = provider.base_url.removesuffix("/openai")
     return (
-        f"{provider.base_url}/openai/deployments/{quote(deployment, safe='-._~')}/chat/completions"
+        f"{resource}/openai/deployments/{quote(deployment, safe='-._~')}/chat/completions"
         f"?api-version={quote(version, safe='-._~')}"
     )
 
