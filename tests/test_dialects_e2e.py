@@ -81,6 +81,7 @@ def test_streamed_answer(cli: Cli, fake: DialectUpstream, api: str) -> None:
     assert sent.stream
     key = cli.key("p")
     assert key not in sent.path
+    assert cli.scan() == {}  # the key is in no file orcli wrote (health store included)
     if api == "anthropic":
         assert sent.headers["x-api-key"] == key and sent.headers["anthropic-version"] == "2023-06-01"
         assert sent.body["system"] == "Be brief." and sent.body["messages"] == [{"role": "user", "content": "hi"}]
@@ -218,6 +219,8 @@ def test_gemini_bad_key_is_the_providers_failure(cli: Cli, fake: DialectUpstream
     run = cli("ask", "--json", "hi")
     assert run.code == 0, run
     assert attempts(run.json())[0] == ("google", "failed", "provider", 400)
+    assert "API key not valid" in run.json()["attempts"][0]["error"]
+    assert cli.scan() == {}
 
 
 # --- tools through the gateway (SPEC §14: `orcli serve` takes OpenAI tools and hands them to any dialect) ---
