@@ -124,7 +124,9 @@ def test_reasoning_effort_becomes_a_thinking_budget_and_drops_what_thinking_forb
         endpoint=ENDPOINT._replace(max_completion_tokens=20000),
     )
     assert body["max_tokens"] == 20000
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 19999}
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 20000 - 4096}  # room left for the answer
+    body = body_of(ChatRequest(HELLO, options={"reasoning_effort": "high", "max_tokens": 3000}))
+    assert (body["max_tokens"], body["thinking"]["budget_tokens"]) == (3000, 1500)
     # The user's max_tokens is kept; a budget that cannot fit under it is dropped.
     assert "thinking" not in body_of(ChatRequest(HELLO, options={"reasoning_effort": "high", "max_tokens": 500}))
     assert "thinking" not in body_of(ChatRequest(HELLO, options={"reasoning_effort": "none"}))

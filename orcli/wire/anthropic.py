@@ -150,7 +150,8 @@ def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
             # max_tokens counts the thinking too: make room for an answer after it, within the endpoint's cap.
             cap = endpoint.max_completion_tokens
             max_tokens = min(budget + DEFAULT_MAX_TOKENS, cap) if cap else budget + DEFAULT_MAX_TOKENS
-        budget = min(budget, max_tokens - 1)
+        # The answer keeps room after the thinking: 4096 tokens, or half of a smaller max_tokens.
+        budget = min(budget, max_tokens - min(DEFAULT_MAX_TOKENS, max_tokens // 2))
         if budget >= MIN_THINKING:  # else the request cannot express it: dropped
             thinking = {"type": "enabled", "budget_tokens": budget}
 
