@@ -8,6 +8,7 @@ turns whatever went wrong into a failure class that decides what happens next.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from orcli.classify import (
     refused_request,
     transport_failure,
 )
-from orcli.exchange import Pump, Reader, ReaderFactory, Tag
+from orcli.exchange import Item, Pump, Reader, ReaderFactory, Tag
+from orcli.policy import usable_key
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -130,6 +132,27 @@ class Event:
 class _Served(NamedTuple):
     answer: Answer
     ttft: float | None
+
+
+# The first field of an SSE body (after blank lines): `data:`, `event:`, `id:`, `retry:` or a `:` comment.
+_SSE_START = re.compile(rb"\s*(?:data|event|id|retry)?:")
+
+
+class _Replay:
+    """A body already read, handed to the stream reader as one chunk and its end (an SSE body sent as
+    something else: a reply to --no-stream by a server that always streams)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._items: list[Item] = [(Tag.DATA, body), (Tag.END, None)]
+
+    def start(self) -> None:
+        pass
+
+    def get(self, deadline: float) -> Item | None:
+        return self._items.pop(0) if self._items else (Tag.END, None)
+
+    def abandon(self) -> None:
+        pass
 
 
 class _AttemptFailed(Exception):
@@ -269,6 +292,11 @@ class Executor:
         provider = self.providers[e.provider]
         dialect = dialect_for(provider.api)
         key = self.env.get(provider.api_key_env, "") if provider.api_key_env else None
+        if key is not None and key.strip() and not usable_key(key):
+            # The planner rejects such a provider (no_credentials); a plan built without that check must still
+            # not hand the key to the HTTP client, whose error would quote it (SPEC §9).
+            problem = f"${provider.api_key_env} cannot be sent in an HTTP header"
+            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, problem, kind=Kind.AUTH))
         try:
             http = dialect.build_request(provider, e, request, key, stream)
         except ValueError as exc:
@@ -295,13 +323,17 @@ class Executor:
             body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
             error = dialect.parse_error(status, body)
             raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
-        content_type = resp_headers.get("content-type", "")
-        if not stream or "text/event-stream" not in content_type:
-            return self._consume_whole(reader, dialect, start, total_deadline)
-        return self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+        content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
+        if "text/event-stream" in content_type:
+            # Read as a stream whatever the request asked: some servers always stream, also to a request
+            # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
+            return self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+        return self._consume_whole(reader, dialect, start, total_deadline)
 
     def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
         body = self._read_all(reader, total_deadline)
+        if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
+            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline)
         try:
             answer = dialect.decode_answer(body)
         except WireError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from orcli.errors import UsageError
+from orcli.neutralise import neutralise
 from orcli.preferences import BY_NAME, ValueKind, parse_max_price
 from orcli.route import RouteInput
 
@@ -255,11 +256,22 @@ def chunk_json(
 
 
 def error_json(status: int, message: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """SPEC §14's error envelope (OpenRouter's): `code` is the HTTP status."""
-    error: dict[str, Any] = {"code": status, "message": message}
+    """SPEC §14's error envelope (OpenRouter's): `code` is the HTTP status. Its text often comes from an
+    upstream: control characters are neutralised, so no escape sequence reaches a client's terminal (§9)."""
+    error: dict[str, Any] = {"code": status, "message": neutralise(message)}
     if metadata:
-        error["metadata"] = dict(metadata)
+        error["metadata"] = _neutralised(dict(metadata))
     return {"error": error}
+
+
+def _neutralised(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict):
+        return {k: _neutralised(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralised(v) for v in value]
+    return value
 
 
 def sse(doc: Mapping[str, Any] | str) -> bytes:

@@ -56,10 +56,17 @@ class _Filters:
     100,000 endpoints over a few thousand providers asks each question once per provider, not per endpoint.
     """
 
-    def __init__(self, prefs: Preferences, request: Request, has_key: Callable[[Provider], bool]) -> None:
+    def __init__(
+        self,
+        prefs: Preferences,
+        request: Request,
+        has_key: Callable[[Provider], bool],
+        key_problem: Callable[[Provider], str | None] | None = None,
+    ) -> None:
         self.prefs = prefs
         self.request = request
         self.has_key = has_key
+        self.key_problem = key_problem
         self._provider: dict[str, Verdict] = {}
         self._quantization: dict[str | None, Verdict] = {}
         self._credentials: dict[str, Verdict] = {}
@@ -123,9 +130,11 @@ class _Filters:
             if verdict is not None:
                 return verdict
         if p.name not in self._credentials:
-            self._credentials[p.name] = (
-                None if self.has_key(p) else (RejectionCode.NO_CREDENTIALS, f"${p.api_key_env} is not set")
-            )
+            if self.key_problem is not None:  # says why: unset, or a value no HTTP header can carry (SPEC §9)
+                problem = self.key_problem(p)
+            else:
+                problem = None if self.has_key(p) else f"${p.api_key_env} is not set"
+            self._credentials[p.name] = None if problem is None else (RejectionCode.NO_CREDENTIALS, problem)
         return self._credentials[p.name]
 
     def _price_verdict(self, e: Endpoint) -> Verdict:
@@ -187,8 +196,11 @@ def plan(
     seed: int | None = None,
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
+    key_problem: Callable[[Provider], str | None] | None = None,
 ) -> Plan:
-    """Filter every candidate endpoint of the requested models, then order the survivors."""
+    """Filter every candidate endpoint of the requested models, then order the survivors.
+
+    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail."""
     rng = rng or random.Random(seed)
     warnings = unknown_name_warnings(prefs, profile.providers)
     by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
@@ -196,7 +208,7 @@ def plan(
         if endpoint.model in by_model:
             by_model[endpoint.model].append(endpoint)
 
-    filters = _Filters(prefs, request, has_key)
+    filters = _Filters(prefs, request, has_key, key_problem)
     providers = profile.providers
     rejected: list[Rejection] = []
     survivors_by_model: list[list[Candidate]] = []

@@ -131,6 +131,32 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 
 
+# `scheme://user:pass@host`: anything before an `@` in the authority (SPEC §9). Matched on the raw text, so
+# that a URL the parser refuses for another reason is still never echoed with its credentials.
+_URL_USERINFO = re.compile(r"^[^:/?#]*:/*[^/?#]*@")
+
+# Headers orcli or the HTTP client must own (SPEC §9): framing and hop-by-hop headers (a profile's
+# Content-Length or Transfer-Encoding beside the client's own is the shape of request smuggling), Host, and
+# credentials, which come from api_key_env alone. Compared case-insensitively.
+_RESERVED_HEADERS = frozenset({
+    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "host",
+})  # fmt: skip
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})  # fmt: skip
+
+
+def _header_problem(name: str) -> str | None:
+    """Why a profile may not set header `name`, or None when it may."""
+    lowered = name.lower()
+    if lowered in _AUTH_HEADERS:
+        return (
+            f"{name} carries credentials, which orcli sends from the environment variable named by api_key_env; "
+            "remove it from headers"
+        )
+    if lowered in _RESERVED_HEADERS or lowered.startswith("proxy-"):
+        return f"{name} is a connection or framing header that the HTTP client sets itself; remove it from headers"
+    return None
+
+
 def _url_problem(url: str) -> str | None:
     """None when `url` can be a provider's base_url, else a note on why not ("" when the scheme says it all):
     what the HTTP client would otherwise refuse only when a request is made."""
@@ -397,6 +423,13 @@ class _Validator:
         base_url = self.string(table.get("base_url"), f"{keypath}.base_url") if "base_url" in table else None
         if "base_url" not in table:
             self.error(keypath, "missing `base_url` (the provider's API root)")
+        elif base_url is not None and _URL_USERINFO.match(base_url):
+            # Not echoed: the part before `@` is a password (SPEC §9), and httpx would send it as Basic auth.
+            self.error(
+                f"{keypath}.base_url",
+                "a base_url must not carry credentials (user:password@); the key belongs in the environment "
+                "variable named by api_key_env",
+            )
         elif base_url is not None:
             problem = _url_problem(base_url)
             if problem is not None:
@@ -428,6 +461,8 @@ class _Validator:
             # provider, and each failure would count against the provider's health.
             if not _HEADER_NAME.fullmatch(header):
                 self.error(f"{keypath}.headers", f"{_show(header)} is not a valid HTTP header name")
+            elif (reserved := _header_problem(header)) is not None:
+                self.error(f"{keypath}.headers.{header}", reserved)
             elif not _HEADER_VALUE.fullmatch(header_value):
                 self.error(
                     f"{keypath}.headers.{header}",

@@ -153,6 +153,8 @@ def rejections_table(plan: Plan) -> TableData:
 
 # -- providers ----------------------------------------------------------------------------------------
 def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str, Any]:
+    from orcli.policy import usable_key
+
     providers = []
     for p in profile.providers.values():
         providers.append(
@@ -161,7 +163,7 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
                 "base_url": p.base_url,
                 "api": p.api,
                 "api_key_env": p.api_key_env,
-                "key_set": p.api_key_env is None or bool(env.get(p.api_key_env, "").strip()),
+                "key_set": p.api_key_env is None or usable_key(env.get(p.api_key_env, "")),  # SPEC §9
                 "data_collection": p.data_collection,
                 "zdr": p.zdr,
                 "endpoints": [

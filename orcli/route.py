@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from orcli import preferences as prefs_mod
@@ -73,11 +73,17 @@ def parse_options(
     return options
 
 
-def has_key_in(env: Mapping[str, str]):
-    def has_key(provider: Provider) -> bool:
-        return provider.api_key_env is None or bool(env.get(provider.api_key_env, "").strip())
+def key_problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
+    """Why a provider cannot be called with the keys in `env` (None: it can); policy.key_problem (SPEC §9)."""
+    from orcli.policy import key_problem
 
-    return has_key
+    return lambda provider: key_problem(provider, env)
+
+
+def has_key_in(env: Mapping[str, str]) -> Callable[[Provider], bool]:
+    """Whether a provider has a key in `env` that an HTTP header can carry (or needs none)."""
+    problem = key_problems_in(env)
+    return lambda provider: problem(provider) is None
 
 
 def assumed_down(profile: Profile, names: tuple[str, ...], base: HealthSnapshot) -> HealthSnapshot:
@@ -146,7 +152,7 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, has_key=has_key_in(env))
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env))
     return Route(
         profile=profile,
         prefs=prefs,

@@ -414,3 +414,17 @@ def test_sighup_reloads_the_profile(tmp_path: Path, up: Upstream) -> None:
         gw.stop()
         assert gw.proc.stderr is not None
         assert "profile reloaded" in gw.proc.stderr.read()
+
+
+def test_upstream_error_text_reaches_the_client_neutralised(tmp_path: Path, up: Upstream) -> None:
+    hostile = "bad \x1b[2J\x1b]52;c;aGk=\x07 value \u202e"
+    up.script("alpha", bad_request_400(hostile))
+    with serving(tmp_path, up) as gw:
+        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
+            "model": MODEL_A, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "bad" in message and "value" in message
+    assert not any(ch in message for ch in ("\x1b", "\x07", "\u202e"))
+    for attempt in response.json()["error"]["metadata"]["attempts"]:
+        assert "\x1b" not in (attempt["error"] or "")

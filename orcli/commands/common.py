@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import sys
@@ -13,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
-from orcli.output import Output
+from orcli.output import Output, StdoutUnwritable, silence, to_stderr
 from orcli.preferences import PREFERENCES, Preference, ValueKind
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
@@ -37,6 +36,7 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     does, for every command; the command receives the `Output` built from its common options as `out`."""
 
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        _ensure_standard_fds()
         out = Output(
             as_json=kwargs.get("as_json", False),
             quiet=kwargs.get("quiet", False),
@@ -44,31 +44,47 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             debug=kwargs.get("debug", False),
         )
         try:
-            command(*args, out=out, **kwargs)
+            try:
+                command(*args, out=out, **kwargs)
+            finally:
+                out.stdout.flush()  # here, not in the interpreter's exit, where a failure is ignored with exit 120
         except OrcliError as exc:
             if out.debug:
                 _print_traceback()
-            out.error(exc)
+            try:
+                out.error(exc)
+            except StdoutUnwritable:  # the JSON document could not be written; the message on stderr was
+                _silence_stdout()
+            except BrokenPipeError:
+                _silence_stdout()
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             terminated = isinstance(exc, Terminated)
             code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
             word = "terminated" if terminated else "interrupted"
             if out.as_json:  # one JSON document on stdout, also now (nothing else was written there)
-                with contextlib.suppress(OSError):
+                try:
                     out.json(error_document(word, f"{word} by a signal", code))
-            sys.stderr.write(f"\norcli: {word}\n")
+                except (OSError, StdoutUnwritable):
+                    _silence_stdout()
+            to_stderr(f"\norcli: {word}\n")
             raise typer.Exit(code) from None
         except BrokenPipeError:
-            _silence_broken_pipe()
+            _silence_stdout()
             raise typer.Exit(0) from None
+        except StdoutUnwritable as exc:  # a full disk, a closed stdout: one line, exit 1 (SPEC §7)
+            _silence_stdout()
+            to_stderr(f"orcli: error: cannot write to standard output: {exc.reason}\n")
+            raise typer.Exit(1) from None
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
             if out.debug:
                 _print_traceback()
-            text = redact_env_secrets(f"{type(exc).__name__}: {exc}")
-            sys.stderr.write(f"orcli: internal error: {text} (run with --debug for details)\n")
+            from orcli.neutralise import neutralise
+
+            text = neutralise(redact_env_secrets(f"{type(exc).__name__}: {exc}"))
+            to_stderr(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
     return _with_signature(wrapper, command, drop=("out",))
@@ -107,7 +123,7 @@ def _print_traceback() -> None:
     import traceback
 
     # format_exc never includes local variables, which could hold keys; messages are redacted all the same.
-    sys.stderr.write(redact_env_secrets(traceback.format_exc()))
+    to_stderr(redact_env_secrets(traceback.format_exc()))
 
 
 def redact_env_secrets(text: str) -> str:
@@ -119,13 +135,25 @@ def redact_env_secrets(text: str) -> str:
     return redact(text, secrets)
 
 
-def _silence_broken_pipe() -> None:
-    """The reader went away (`| head`): point stdout at devnull so the interpreter's final flush is quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+def _silence_stdout() -> None:
+    """The reader went away (`| head`) or stdout failed: what is still buffered goes nowhere, quietly."""
+    silence(sys.stdout)
+
+
+def _ensure_standard_fds() -> None:
+    """A closed stdin, stdout or stderr (`2>&-`) becomes /dev/null: otherwise the next file opened (the health
+    store, a socket) would take its number, and anything written to that stream would land in it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                devnull = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
 
 
 # -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------

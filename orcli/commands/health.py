@@ -209,12 +209,12 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     from orcli.exchange import Exchange
     from orcli.executor import Executor, Failed
-    from orcli.route import has_key_in
+    from orcli.route import key_problems_in
     from orcli.transport import make_client
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 
-    has_key = has_key_in(environment())
+    key_problem = key_problems_in(environment())
     request = ChatRequest(({"role": "user", "content": PROBE_PROMPT},), options={"max_tokens": PROBE_MAX_TOKENS})
     results: list[dict[str, Any]] = []
     record = (lambda o: None) if store is None else store.record
@@ -222,8 +222,9 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
     def probe_one(client: httpx.Client, endpoint: Any) -> dict[str, Any]:
         provider = profile.providers[endpoint.provider]
         base = {"model": endpoint.model, "provider": endpoint.provider}
-        if not has_key(provider):
-            return {**base, "ok": False, "error": f"${provider.api_key_env} is not set", "latency_s": None}
+        problem = key_problem(provider)  # checked before any header is built (SPEC §9)
+        if problem is not None:
+            return {**base, "ok": False, "error": problem, "latency_s": None}
         executor = Executor(client, profile.providers, environment(), profile.timeouts, reader=Exchange,
                             on_outcome=record)  # fmt: skip
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")

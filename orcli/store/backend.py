@@ -8,6 +8,7 @@ never fails a command that routes. Nothing here imports sqlite3 or redis until a
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -117,7 +118,7 @@ def open_local(
     from orcli.paths import FILENAME, default_state_dir
 
     state_dir = default_state_dir(env)
-    if not create and not (state_dir / FILENAME).exists():
+    if not create and not os.path.lexists(state_dir / FILENAME):  # a link is reported, never followed
         # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
         return None, _unreachable(state_dir)
     from orcli.health import history_horizon
