@@ -257,11 +257,15 @@ MIB = 1024 * 1024
 
 
 def peak_rss_run(cli: Cli, *args: str) -> tuple[int, int]:
-    """Run orcli in a child that reports its own peak RSS (KiB on Linux) on its last stderr line."""
+    """Run orcli in a child that reports its own peak RSS (KiB on Linux) on its last stderr line.
+
+    VmHWM of /proc/self/status, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec from the forking
+    parent, so a child of a large pytest process would report pytest's size, not its own.
+    """
     code = (
-        "import atexit, resource, runpy, sys\n"
-        "atexit.register(lambda: sys.stderr.write("
-        "f'\\nPEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+        "import atexit, re, runpy, sys\n"
+        "hwm = lambda: re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "atexit.register(lambda: sys.stderr.write(f'\\nPEAK_RSS_KB {hwm()}\\n'))\n"
         f"sys.argv = ['orcli', *{list(cli.argv(*args)[3:])!r}]\n"
         "runpy.run_module('orcli', run_name='__main__')\n"
     )
