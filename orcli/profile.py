@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from orcli.errors import ProfileError
@@ -120,7 +120,7 @@ def parse_profile(text: str, path: Path | str) -> Profile:
     v = _Validator(text, str(path))
     profile = v.profile(data, Path(path).stem)
     if v.errors:
-        shown = v.errors[:_MAX_ERRORS]
+        shown = v.messages(_MAX_ERRORS)
         more = len(v.errors) - len(shown)
         tail = f" (and {more} more)" if more else ""
         raise ProfileError("invalid profile: " + "; ".join(e.rstrip(".") for e in shown) + tail + ".")
@@ -168,55 +168,96 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"  # not "...": messages end by stripping periods
 
 
-class _Validator:
-    """Walks the parsed TOML, converting values and collecting errors with their place in the file."""
+_HEADER = re.compile(r"^[ \t]*(\[\[?)[ \t]*([^\]\n]+?)[ \t]*\]", re.M)
+_NAME_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([^.\s]+)")
 
-    def __init__(self, text: str, path: str) -> None:
-        self.lines = text.splitlines()
-        self.path = path
-        self.errors: list[str] = []
 
-    # -- error reporting ---------------------------------------------------------------------------
-    def error(self, keypath: str, message: str) -> None:
-        line = self._locate(keypath)
-        where = f"{self.path}:{line}" if line else self.path
-        self.errors.append(f"{where}: {keypath}: {message}")
+class _Header(NamedTuple):
+    line: int  # 1-based
+    end: int  # offset just after the header
+    name: str  # dotted, unquoted: `providers.deepinfra/turbo`, `endpoint.price`
 
-    def _locate(self, keypath: str) -> int | None:
-        """Best-effort line of a key path, found by scanning table headers: TOML itself gives none."""
+
+class _Headers:
+    """Every table header of a profile's text, found in one pass, for placing errors on lines (SPEC §2)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.headers: list[_Header] = []
+        self.arrays: dict[str, list[int]] = {}
+        self.tables: dict[str, int] = {}
+        line, last = 1, 0
+        for m in _HEADER.finditer(text):
+            line += text.count("\n", last, m.start())
+            last = m.start()
+            name = ".".join(a or b or c for a, b, c in _NAME_PART.findall(m.group(2)))
+            if m.group(1) == "[[":
+                self.arrays.setdefault(name, []).append(len(self.headers))
+            else:
+                self.tables.setdefault(name, len(self.headers))
+            self.headers.append(_Header(line, m.end(), name))
+
+    def line_of(self, keypath: str) -> int | None:
+        """Best-effort line of a key path: TOML itself gives none."""
         parts = re.findall(r"[^.\[\]]+|\[\d+\]", keypath)
         if not parts:
             return None
-        start, end = 0, len(self.lines)
-        first = parts[0]
-        rest = parts[1:]
+        first, rest = parts[0], parts[1:]
         if rest and rest[0].startswith("["):
+            arrays = self.arrays.get(first, [])
             index = int(rest[0][1:-1]) - 1
-            headers = [i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\[\s*{re.escape(first)}\s*\]\]", ln)]
-            if index >= len(headers):
+            if index >= len(arrays):
                 return None
-            start = headers[index]
-            rest = rest[1:]
+            at, rest = arrays[index], rest[1:]
         elif first == "providers" and rest:
-            name = rest[0]
-            pattern = rf"\s*\[\s*providers\.(\"?){re.escape(name)}\1\s*\]"
-            hit = next((i for i, ln in enumerate(self.lines) if re.match(pattern, ln)), None)
-            if hit is None:
+            found = self.tables.get(f"providers.{rest[0]}")
+            if found is None:
                 return None
-            start, rest = hit, rest[1:]
+            at, rest = found, rest[1:]
         else:
-            hit = next(
-                (i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\s*{re.escape(first)}\s*\]", ln)), None
-            )
-            if hit is None:
-                return hit
-            start = hit
-        for i in range(start + 1, end):
-            if i > start + 1 and re.match(r"\s*\[", self.lines[i]):
-                break
-            if rest and re.match(rf"\s*{re.escape(rest[0])}\s*=", self.lines[i]):
-                return i + 1
-        return start + 1
+            found = self.tables.get(first)
+            if found is None:
+                return None
+            at = found
+        return self._line_in(at, rest)
+
+    def _line_in(self, at: int, rest: list[str]) -> int:
+        header = self.headers[at]
+        if not rest:
+            return header.line
+        end = self.headers[at + 1].end if at + 1 < len(self.headers) else len(self.text)
+        body = self.text[header.end : end]
+        hit = re.search(rf"^[ \t]*{re.escape(rest[0])}[ \t]*=", body, re.M)
+        if hit:
+            return header.line + body.count("\n", 0, hit.start())
+        if at + 1 < len(self.headers) and self.headers[at + 1].name == f"{header.name}.{rest[0]}":
+            return self._line_in(at + 1, rest[1:])  # tomli-w writes `[endpoint.price]` below its endpoint
+        return header.line
+
+
+class _Validator:
+    """Walks the parsed TOML, converting values and collecting errors; only the errors shown are placed on a
+    line, so a profile with thousands of bad values is reported in linear time."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        self.path = path
+        self.errors: list[tuple[str, str]] = []  # (key path, message)
+        self.failed_providers: set[str] = set()
+
+    # -- error reporting ---------------------------------------------------------------------------
+    def error(self, keypath: str, message: str) -> None:
+        self.errors.append((keypath, message))
+
+    def messages(self, limit: int) -> list[str]:
+        """The first `limit` errors, each with file and line."""
+        headers = _Headers(self.text) if self.errors else None
+        shown = []
+        for keypath, message in self.errors[:limit]:
+            line = headers.line_of(keypath) if headers else None
+            where = f"{self.path}:{line}" if line else self.path
+            shown.append(f"{where}: {keypath}: {message}")
+        return shown
 
     # -- typed readers -----------------------------------------------------------------------------
     def table(self, value: object, keypath: str, known: tuple[str, ...]) -> dict[str, Any]:
@@ -364,6 +405,14 @@ class _Validator:
         return providers
 
     def add_provider(self, providers: dict[str, Provider], name: str, raw: object, keypath: str) -> None:
+        first = len(self.errors)
+        try:
+            self._add_provider(providers, name, raw, keypath)
+        finally:
+            if len(self.errors) != first:
+                self.failed_providers.add(name)
+
+    def _add_provider(self, providers: dict[str, Provider], name: str, raw: object, keypath: str) -> None:
         table = self.table(raw, keypath, PROVIDER_KEYS)
         if not table and not isinstance(raw, dict):
             return
@@ -429,7 +478,8 @@ class _Validator:
                     self.error(keypath, f"missing `{required}`")
             model = self.string(table["model"], f"{keypath}.model") if "model" in table else None
             provider = self.string(table["provider"], f"{keypath}.provider") if "provider" in table else None
-            if provider is not None and provider not in providers and not self._provider_failed(provider):
+            if provider is not None and provider not in providers and provider not in self.failed_providers:
+                # A provider whose own table had errors is reported there, not again for each endpoint.
                 self.error(
                     f"{keypath}.provider",
                     f"unknown provider `{provider}`: no [providers.{provider}] table.{_did_you_mean(provider, providers)}",
@@ -479,8 +529,3 @@ class _Validator:
                 )
             )
         return endpoints
-
-    def _provider_failed(self, name: str) -> bool:
-        """A provider whose own table had errors is reported there, not again for each endpoint."""
-        own = re.compile(rf"providers\.{re.escape(name)}[.:]")
-        return any(own.search(e) for e in self.errors)
