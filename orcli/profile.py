@@ -46,22 +46,29 @@ def user_profiles_dir() -> Path:
     return Path(platformdirs.user_config_dir("orcli")) / "profiles"
 
 
-def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
+class Resolved(NamedTuple):
+    """Where a profile spec led; `looked_for` is set when no `default` exists and the bundled example stands
+    in for it (SPEC §12: every command says so)."""
+
+    path: Path
+    looked_for: tuple[Path, ...] = ()
+
+
+def resolve_profile(spec: str | None, env: Mapping[str, str]) -> Resolved:
     """SPEC §2: a path is read as is; a bare name is looked up in the user config dir, then bundled."""
     spec = spec or env.get("ORCLI_PROFILE") or "default"
-    looks_like_path = "/" in spec or os.sep in spec or spec.endswith(".toml")
-    if looks_like_path:
+    if is_path_spec(spec):
         path = Path(spec).expanduser()
         if not path.is_file():
             raise ProfileError(f"{spec}: no such profile file.")
-        return path
+        return Resolved(path)
     searched = [user_profiles_dir() / f"{spec}.toml", bundled_profiles_dir() / f"{spec}.toml"]
     for path in searched:
         if path.is_file():
-            return path
+            return Resolved(path)
     if spec == "default":
         # With no default of the user's own, the bundled example keeps a fresh install usable.
-        return bundled_profiles_dir() / "example.toml"
+        return Resolved(bundled_profiles_dir() / "example.toml", tuple(searched))
     known = sorted(
         {p.stem for d in (user_profiles_dir(), bundled_profiles_dir()) if d.is_dir() for p in d.glob("*.toml")}
     )
@@ -72,17 +79,37 @@ def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
     )
 
 
-def load_profile(spec: str | None, env: Mapping[str, str]) -> Profile:
-    """The command's profile. It lives as long as the process, so it is moved out of the cyclic garbage
-    collector's way (gc.freeze): with a large profile, every full collection would walk it again."""
+def is_path_spec(spec: str) -> bool:
+    """A value containing a path separator or ending in .toml names a file; anything else is a name."""
+    return "/" in spec or os.sep in spec or spec.endswith(".toml")
+
+
+def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
+    return resolve_profile(spec, env).path
+
+
+def fallback_note(resolved: Resolved) -> str:
+    """The one line a command prints when the bundled example stands in for a missing `default`."""
+    return (
+        f"no `default` profile (looked for {resolved.looked_for[0]}); using the bundled example "
+        f"({resolved.path}), whose prices may be stale. Run `orcli profiles init` to write your own."
+    )
+
+
+def load_profile(spec: str | None, env: Mapping[str, str], notice: Callable[[str], None] | None = None) -> Profile:
+    """The command's profile; `notice` hears of the example standing in for `default`. It lives as long as
+    the process, so it is moved out of the cyclic garbage collector's way (gc.freeze): with a large profile,
+    every full collection would walk it again."""
     import gc
 
-    path = resolve_profile_path(spec, env)
     from orcli.paths import default_state_dir
     from orcli.profile_cache import load_cached
 
+    resolved = resolve_profile(spec, env)
+    if resolved.looked_for and notice is not None:
+        notice(fallback_note(resolved))
     # A big profile is read from a private cache of its validated form (issue 13: TOML costs ~55 us/endpoint).
-    profile = load_cached(path, default_state_dir(env), load_profile_file)
+    profile = load_cached(resolved.path, lambda: default_state_dir(env), load_profile_file)
     gc.freeze()
     return profile
 

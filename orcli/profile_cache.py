@@ -61,17 +61,24 @@ def cache_key(profile_path: Path, st: os.stat_result) -> tuple[Any, ...]:
 
 
 def load_cached(
-    profile_path: Path, state_dir: Path, parse: Callable[[Path], Profile], min_size: int = MIN_SIZE
+    profile_path: Path,
+    state_dir: Path | Callable[[], Path],
+    parse: Callable[[Path], Profile],
+    min_size: int = MIN_SIZE,
 ) -> Profile:
     """The profile at `profile_path`: from the cache when its key matches, else `parse(profile_path)` (which
-    raises for an invalid profile; errors are never cached) and the cache rewritten."""
+    raises for an invalid profile; errors are never cached) and the cache rewritten. `state_dir` may be a
+    callable, asked only when the profile is big enough to cache."""
     try:
         before = os.stat(profile_path)
     except OSError:
         return parse(profile_path)
     if before.st_size < min_size:
         return parse(profile_path)
-    where = cache_file(state_dir, profile_path)
+    try:
+        where = cache_file(state_dir() if callable(state_dir) else state_dir, profile_path)
+    except Exception:  # noqa: BLE001 - no state dir (platformdirs failing): no cache, same profile
+        return parse(profile_path)
     key = cache_key(profile_path, before)
     cached = _read(where, key)
     if cached is not None:

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    QuietOpt,
+    environment,
+    handled,
+    load_profile_for,
+)
 from orcli.errors import EXIT_FAILED, UsageError
 from orcli.output import Output
 
@@ -40,9 +49,8 @@ def health_main(
     if ctx.invoked_subcommand is not None:
         return
     from orcli.health_source import open_health, snapshot_from
-    from orcli.profile import load_profile
 
-    loaded = load_profile(profile, environment())
+    loaded = load_profile_for(profile, environment(), out)
     store, snapshot, notes = open_health(loaded, environment(), create=probe)
     try:
         for note in notes:
