@@ -42,6 +42,7 @@ class Catalogue(NamedTuple):
 
     endpoints: tuple[CatalogueEndpoint, ...]
     notes: tuple[str, ...]
+    models: tuple[str, ...] = ()  # every model the responses were about, wanted or not
 
 
 class Imported(NamedTuple):
@@ -110,8 +111,9 @@ def _p50(raw: object) -> Decimal | None:
 
 
 # -- parsing -----------------------------------------------------------------------------------------
-def parse_catalogue(text: str, source: str) -> Catalogue:
-    """A saved copy: one endpoints response, or a JSON array of them (e.g. several curl outputs, `jq -s`)."""
+def parse_catalogue(text: str, source: str, wanted: Iterable[str] = ()) -> Catalogue:
+    """A saved copy: one endpoints response, or a JSON array of them (e.g. several curl outputs, `jq -s`);
+    with `wanted`, only those models' responses are read (the others are only named in `models`)."""
     try:
         payload = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -119,12 +121,30 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
     responses = payload if isinstance(payload, list) else [payload]
     endpoints: list[CatalogueEndpoint] = []
     notes: list[str] = []
+    models: list[str] = []
+    wanted = set(wanted)
     for i, response in enumerate(responses):
         where = f"{source}[{i}]" if isinstance(payload, list) else source
+        model = _response_model(response, where)
+        models.append(model)
+        if wanted and model not in wanted:
+            continue
         found, odd = parse_response(response, where)
         endpoints += found
         notes += odd
-    return Catalogue(tuple(endpoints), tuple(notes))
+    return Catalogue(tuple(endpoints), tuple(notes), tuple(dict.fromkeys(models)))
+
+
+def _response_model(response: object, source: str) -> str:
+    """The model a response is about: `data.id`, else its first endpoint's `model_id`."""
+    data = response.get("data") if isinstance(response, dict) else None
+    if isinstance(data, dict):
+        if isinstance(data.get("id"), str):
+            return data["id"]
+        first = next((e for e in data.get("endpoints") or () if isinstance(e, dict)), {})
+        if isinstance(first.get("model_id"), str):
+            return first["model_id"]
+    return f"(unnamed model in {source})"
 
 
 def parse_response(response: object, source: str) -> tuple[list[CatalogueEndpoint], list[str]]:
@@ -254,6 +274,7 @@ def check_model_id(model: str) -> str:
 
 def fetch_catalogue(models: Iterable[str], get: Callable[[str], tuple[int, bytes]]) -> Catalogue:
     """Fetch each model's endpoints with `get(url) -> (status, body)`; the caller owns the HTTP client."""
+    models = list(models)
     endpoints: list[CatalogueEndpoint] = []
     notes: list[str] = []
     for model in models:
@@ -270,4 +291,4 @@ def fetch_catalogue(models: Iterable[str], get: Callable[[str], tuple[int, bytes
         found, odd = parse_response(payload, url)
         endpoints += found
         notes += odd
-    return Catalogue(tuple(endpoints), tuple(notes))
+    return Catalogue(tuple(endpoints), tuple(notes), tuple(models))

@@ -13,6 +13,7 @@ from orcli.commands.ask import ask
 from orcli.commands.common import Terminated
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
+from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
 from orcli.commands.providers import providers
 from orcli.errors import EXIT_INTERRUPTED, error_document
 
@@ -29,6 +30,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 health_app = typer.Typer(help="Show, probe or reset endpoint health.", rich_markup_mode=None)
+profiles_app = typer.Typer(
+    help="See, start, refresh (from OpenRouter's catalogue) and lint profiles.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+)
 
 
 def _version_callback(value: bool) -> None:
@@ -52,6 +58,12 @@ app.command("providers")(providers)
 app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
 health_app.command("reset")(health_reset)
+app.add_typer(profiles_app, name="profiles")
+profiles_app.command("list")(profiles_list)
+profiles_app.command("show")(profiles_show)
+profiles_app.command("init")(profiles_init)
+profiles_app.command("import")(profiles_import)
+profiles_app.command("check")(profiles_check)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -88,6 +88,29 @@ def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
     return resolve_profile(spec, env).path
 
 
+class ProfileEntry(NamedTuple):
+    """A profile orcli can see: its name, file, where it lives, and whether a user profile hides it."""
+
+    name: str
+    path: Path
+    source: str  # "user" | "bundled"
+    shadowed: bool = False
+
+
+def visible_profiles() -> list[ProfileEntry]:
+    """Every `*.toml` in the user config dir, then bundled (SPEC §12 `profiles list`); a bundled profile a
+    user profile of the same name hides is listed as shadowed."""
+    entries: list[ProfileEntry] = []
+    seen: set[str] = set()
+    for source, directory in (("user", user_profiles_dir()), ("bundled", bundled_profiles_dir())):
+        paths = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+        for path in paths:
+            if path.is_file():
+                entries.append(ProfileEntry(path.stem, path, source, shadowed=path.stem in seen))
+        seen.update(p.stem for p in paths)
+    return entries
+
+
 def fallback_note(resolved: Resolved) -> str:
     """The one line a command prints when the bundled example stands in for a missing `default`."""
     return (

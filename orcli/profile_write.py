@@ -181,3 +181,33 @@ def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], .
 def diff_lines(changes: list[Change]) -> list[str]:
     """The readable diff: one line per change, `+` for additions, `~` for updates."""
     return [("~ " if c.kind.startswith("updated") else "+ ") + c.describe() for c in changes]
+
+
+# -- a starter profile -----------------------------------------------------------------------------------
+def starter_data(example: Mapping[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], list[str], bool]:
+    """`profiles init` (SPEC §12): the bundled example cut down to the providers whose keys are set (and those
+    that need none); all of them when no key is set. Returns the data, the providers kept, and whether the
+    keys decided."""
+    data = copy.deepcopy(dict(example))
+    providers = data.get("providers", {})
+    keyed = [
+        name
+        for name, table in providers.items()
+        if isinstance(table, dict) and (not table.get("api_key_env") or env.get(table["api_key_env"], "").strip())
+    ]
+    by_key = any(isinstance(t, dict) and t.get("api_key_env") and n in keyed for n, t in providers.items())
+    keep = keyed if by_key else list(providers)
+    data["providers"] = {name: providers[name] for name in keep}
+    endpoints = [e for e in data.get("endpoint", []) if e.get("provider") in keep]
+    if endpoints:
+        data["endpoint"] = endpoints
+    else:
+        data.pop("endpoint", None)
+    served = list(dict.fromkeys(e["model"] for e in endpoints))
+    routing = data.setdefault("routing", {})
+    models = [m for m in routing.get("models", []) if m in served] or served[:1]
+    if models:
+        routing["models"] = models
+    else:
+        routing.pop("models", None)
+    return data, keep, by_key
