@@ -38,7 +38,7 @@ def cache_file(state_dir: Path, profile_path: Path) -> Path:
     """One cache file per profile path (the name only spreads paths out; the key inside decides)."""
     text = str(profile_path)
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in profile_path.stem)[:40]
-    return state_dir / "profile-cache" / f"{stem}-{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}.bin"
+    return state_dir / f"profile-{stem}-{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}.cache"
 
 
 def _code_stamp() -> tuple[Any, ...]:
@@ -115,10 +115,12 @@ def _read(where: Path, key: tuple[Any, ...]) -> Profile | None:
 
 
 def _write(where: Path, key: tuple[Any, ...], profile: Profile) -> None:
-    """Write the cache privately: the directory 0700, the file 0600, created anew and renamed into place."""
+    """Write the cache privately beside the health store: the state dir 0700 (as the store makes it; its
+    parents as the system makes them), the file 0600, created anew and renamed into place."""
     directory = where.parent
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, exist_ok=True)
         if directory.is_symlink() or not directory.is_dir():
             return
         payload = marshal.dumps(_plain(profile))
