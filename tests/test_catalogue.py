@@ -194,3 +194,58 @@ def test_fetch_asks_the_documented_url_per_model_and_maps_errors():
         fetch_catalogue([LLAMA], lambda url: (503, b""))
     with pytest.raises(UsageError, match="not an OpenRouter model id"):
         fetch_catalogue(["../../etc/passwd"], get)
+
+
+# -- the network fetch, through httpx.MockTransport (no test reaches openrouter.ai) ------------------------
+def _mock_client(monkeypatch, handler):
+    import httpx
+
+    from orcli import transport
+
+    monkeypatch.setattr(transport, "make_client", lambda: httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def test_fetch_over_http_sends_no_key_and_reads_each_model(monkeypatch):
+    from orcli.commands.profiles import _fetch
+
+    seen = []
+
+    def handler(request):
+        import httpx
+
+        seen.append(request)
+        return httpx.Response(200, content=(DATA / "endpoints-llama-3.3-70b.json").read_bytes())
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-must-not-be-sent")
+    _mock_client(monkeypatch, handler)
+    cat = _fetch([LLAMA])
+    assert [str(r.url) for r in seen] == [CATALOGUE_URL.format(model=LLAMA)]
+    assert "authorization" not in seen[0].headers and seen[0].method == "GET"
+    assert seen[0].headers["user-agent"].startswith("orcli/")
+    assert len(cat.endpoints) == 7
+
+
+def test_fetch_failures_are_one_clear_error_pointing_at_from(monkeypatch):
+    import httpx
+
+    from orcli.commands.profiles import MAX_CATALOGUE_BYTES, _fetch
+
+    def refuse(request):
+        raise httpx.ConnectError("connection refused", request=request)
+
+    _mock_client(monkeypatch, refuse)
+    with pytest.raises(OrcliError, match="cannot reach OpenRouter's catalogue.*--from FILE"):
+        _fetch([LLAMA])
+    _mock_client(monkeypatch, lambda request: httpx.Response(200, content=b"x" * (MAX_CATALOGUE_BYTES + 10)))
+    with pytest.raises(OrcliError, match="larger than"):
+        _fetch([LLAMA])
+    _mock_client(monkeypatch, lambda request: httpx.Response(200, content=b"<html>rate limited</html>"))
+    with pytest.raises(OrcliError, match="not JSON"):
+        _fetch([LLAMA])
+
+
+def test_only_the_wanted_models_of_a_saved_file_are_read():
+    cat = parse_catalogue(THREE.read_text(), "three.json", wanted=[GPT])
+    assert {e.model for e in cat.endpoints} == {GPT}
+    assert cat.models == (LLAMA, QWEN, GPT)
+    assert not any("novita" in n for n in cat.notes)
