@@ -84,3 +84,17 @@ def test_init_from_the_bundled_example_always_writes_a_loadable_profile():
         text = profile_text(data, "starter.toml")
         assert tomllib.loads(text) == data
         assert parse_profile(text, "starter.toml").endpoints
+
+
+def test_the_bundled_example_reaches_providers_as_the_import_table_does():
+    """The example and the import's provider table must not drift apart: an import into the example would
+    otherwise add a second spelling of the same provider."""
+    from orcli.provider_table import KNOWN_PROVIDERS
+
+    example = tomllib.loads((bundled_profiles_dir() / "example.toml").read_text())
+    shared = [name for name in example["providers"] if name in KNOWN_PROVIDERS]
+    assert shared, "the example names no provider the import table knows"
+    for name in shared:
+        table, known = example["providers"][name], KNOWN_PROVIDERS[name]
+        assert table["base_url"].rstrip("/") == known.base_url, name
+        assert table.get("api", "openai") == known.api, name
