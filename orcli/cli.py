@@ -15,6 +15,7 @@ from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
 from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
 from orcli.commands.providers import providers
+from orcli.commands.serve import serve
 from orcli.errors import EXIT_INTERRUPTED, error_document
 
 SUMMARY = "Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."
@@ -55,6 +56,7 @@ def main(
 app.command("explain-route")(explain_route)
 app.command("ask")(ask)
 app.command("providers")(providers)
+app.command("serve")(serve)
 app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
 health_app.command("reset")(health_reset)

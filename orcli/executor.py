@@ -418,8 +418,8 @@ def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
 
 
 def cost_of(attempt: PlannedAttempt, usage: dict | None) -> float | None:
-    """USD from the reported usage and the endpoint's list prices; None when usage is unknown."""
-    if not usage:
+    """USD from the reported usage and the endpoint's list prices; None when usage or price is unknown."""
+    if not usage or attempt.endpoint.price is None:
         return None
     prompt = usage.get("prompt_tokens")
     completion = usage.get("completion_tokens")

@@ -59,6 +59,10 @@ class Output:
         """Rich drawing (colour, boxes) only where a person looks: a terminal, or FORCE_COLOR."""
         return self.force_color or (self.stderr_tty if stderr else self.stdout_tty)
 
+    def colour(self, stderr: bool) -> bool:
+        """Colour on a stream: drawn by Rich, and no --no-color, NO_COLOR or TERM=dumb."""
+        return self.styled(stderr) and not self.no_color
+
     @property
     def live_progress(self) -> bool:
         """Spinners and progress bars: a terminal on stderr, not quiet, not JSON, not TERM=dumb."""

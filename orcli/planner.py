@@ -29,9 +29,11 @@ SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
 _QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
 
 
-def expected_cost(endpoint: Endpoint, request: Request) -> float:
-    """SPEC §4 "price": expected USD cost of this request on this endpoint."""
+def expected_cost(endpoint: Endpoint, request: Request) -> float | None:
+    """SPEC §4 "price": expected USD cost of this request on this endpoint; None when its price is unknown."""
     p = endpoint.price
+    if p is None:
+        return None
     return p.prompt * request.prompt_tokens / 1e6 + p.completion * request.expected_completion_tokens / 1e6 + p.request
 
 
@@ -129,6 +131,8 @@ class _Filters:
     def _price_verdict(self, e: Endpoint) -> Verdict:
         caps, price = self.caps, e.price
         assert caps is not None
+        if price is None:  # unknown is not free: a ceiling cannot be checked against it (SPEC §3)
+            return RejectionCode.MAX_PRICE, "price unknown (the profile gives none) while max_price is set"
         if not (
             (caps.prompt is not None and price.prompt > caps.prompt)
             or (caps.completion is not None and price.completion > caps.completion)
@@ -138,7 +142,7 @@ class _Filters:
         over = []
         for part in ("prompt", "completion", "request"):
             cap = getattr(self.caps, part)
-            price = getattr(e.price, part)
+            price = getattr(e.price, part)  # type: ignore[union-attr]
             if cap is not None and price > cap:
                 unit = "" if part == "request" else "/M"
                 over.append(f"{part} {_money(price)}{unit} > max {_money(cap)}{unit} (by {_money(price - cap)})")

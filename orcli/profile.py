@@ -545,7 +545,7 @@ class _Validator:
                 if "upstream_model" in table
                 else model
             )
-            price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else Price()
+            price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else None
             context = (
                 self.integer(table["context_length"], f"{keypath}.context_length")
                 if "context_length" in table

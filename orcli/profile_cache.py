@@ -193,7 +193,9 @@ def _rebuild(plain: tuple[Any, ...]) -> Profile:
     try:
         by_name = {t[0]: Provider(*[MappingProxyType(v) if isinstance(v, dict) else v for v in t]) for t in providers}
         at = _PRICE_AT
-        endpoint_list = tuple([Endpoint(*t[:at], Price(*t[at]), *t[at + 1 :]) for t in endpoints])
+        endpoint_list = tuple(
+            [Endpoint(*t[:at], None if t[at] is None else Price(*t[at]), *t[at + 1 :]) for t in endpoints]
+        )
     finally:
         if enabled:
             gc.enable()

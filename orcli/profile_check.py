@@ -1,9 +1,9 @@
-"""`orcli profiles check`: the CI lint of a valid profile (SPEC §12); pure: profile, raw data, environment in."""
+"""`orcli profiles check`: the CI lint of a valid profile (SPEC §12); pure: profile and environment in."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from orcli.types import Profile
 
@@ -26,19 +26,21 @@ CODES = (
 )
 
 
-def check_profile(profile: Profile, raw: Mapping[str, Any], env: Mapping[str, str]) -> list[Problem]:
+def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
     """Every problem of a profile that validation lets through, in CODES order."""
     from orcli.planner import unknown_name_warnings
     from orcli.policy import insecure_reason
     from orcli.preferences import merge
 
     problems: list[Problem] = []
-    # SPEC §2: no `price` table means unknown (not free); the typed Endpoint cannot tell, the raw data can.
-    for number, e in enumerate(raw.get("endpoint", []), start=1):
-        if isinstance(e, dict) and "price" not in e:
-            subject = f"{e.get('model')} on {e.get('provider')}"
+    for number, e in enumerate(profile.endpoints, start=1):
+        if e.price is None:  # SPEC §2: no `price` table means unknown, not free
             problems.append(
-                Problem("unknown_price", subject, f"endpoint[{number}] has no price: it is never treated as free")
+                Problem(
+                    "unknown_price",
+                    f"{e.model} on {e.provider}",
+                    f"endpoint[{number}] has no price: it is never treated as free",
+                )
             )
     served = {e.model for e in profile.endpoints}
     for model in profile.routing.get("models", ()) or ():

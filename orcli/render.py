@@ -7,14 +7,18 @@ from typing import Any
 
 from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Rejection
 
 
-def money_per_million(value: float) -> str:
+def money_per_million(value: float | None) -> str:
+    if value is None:
+        return "?"
     return "free" if value == 0 else f"${value:.4g}"
 
 
-def format_cost(value: float) -> str:
+def format_cost(value: float | None) -> str:
+    if value is None:
+        return "?"
     return "free" if value == 0 else f"${value:.6f}"
 
 
@@ -25,6 +29,13 @@ def _health_cell(h: EndpointHealth) -> str:
     return text
 
 
+def price_json(price: Price | None) -> dict[str, float | None]:
+    """List prices as JSON; all null when the profile gives none (unknown, not free: SPEC §2)."""
+    if price is None:
+        return {"prompt": None, "completion": None, "request": None}
+    return {"prompt": price.prompt, "completion": price.completion, "request": price.request}
+
+
 # -- explain-route ------------------------------------------------------------------------------------
 def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
     e = a.endpoint
@@ -33,12 +44,7 @@ def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
-        "price": {
-            "expected_usd": round(a.cost_usd, 10),
-            "prompt": e.price.prompt,
-            "completion": e.price.completion,
-            "request": e.price.request,
-        },
+        "price": {"expected_usd": None if a.cost_usd is None else round(a.cost_usd, 10), **price_json(e.price)},
         "context_length": e.context_length,
         "health": health_json(a.health),
         "reason": a.reason,
@@ -150,7 +156,7 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
             {
                 "model": e.model,
                 "upstream_model": e.upstream_model,
-                "price": {"prompt": e.price.prompt, "completion": e.price.completion, "request": e.price.request},
+                "price": price_json(e.price),
                 "context_length": e.context_length,
                 "max_completion_tokens": e.max_completion_tokens,
                 "quantization": e.quantization,

@@ -30,6 +30,7 @@ class RouteInput(NamedTuple):
     seed: int | None = None
     system: str | None = None
     options: tuple[str, ...] = ()  # raw `-o KEY=VALUE` texts
+    values: Mapping[str, object] = EMPTY_MAP  # options already typed (the gateway's JSON body)
     max_tokens: int | None = None
     assume_down: tuple[str, ...] = ()
 
@@ -49,8 +50,11 @@ class Route(NamedTuple):
 MAX_TOKENS_LIMIT = 1_000_000_000
 
 
-def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
-    options: dict[str, object] = {}
+def parse_options(
+    raw: tuple[str, ...], max_tokens: int | None, values: Mapping[str, object] = EMPTY_MAP
+) -> dict[str, object]:
+    """The request's options: typed values, then `-o` texts, then --max-tokens; max_tokens checked."""
+    options: dict[str, object] = dict(values)
     for text in raw:
         from orcli.wire.openai import parse_option  # only when -o is given: the wire module is start-up time
 
@@ -131,7 +135,7 @@ def build_route(
             "`orcli providers` lists the models it knows."
         )
     warnings = [f"model `{m}` has no endpoint in profile {profile.name}; skipped" for m in unknown]
-    options = parse_options(given.options, given.max_tokens)
+    options = parse_options(given.options, given.max_tokens, given.values)
     prompt_tokens = estimate_tokens(prompt, given.system) if prompt else DEFAULT_PROMPT_TOKENS
     request = Request(
         prompt_tokens=prompt_tokens,

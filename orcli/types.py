@@ -98,7 +98,7 @@ class Endpoint(NamedTuple):
     model: str
     provider: str
     upstream_model: str
-    price: Price = Price()
+    price: Price | None = None  # None: unknown, never free (SPEC §2, §4)
     context_length: int | None = None
     max_completion_tokens: int | None = None
     quantization: str | None = None
@@ -211,7 +211,7 @@ class HealthSnapshot(NamedTuple):
 class PlannedAttempt(NamedTuple):
     rank: int
     endpoint: Endpoint
-    cost_usd: float
+    cost_usd: float | None  # expected cost of this request; None when the price is unknown
     health: EndpointHealth
     reason: str
 

@@ -57,6 +57,17 @@ def test_second_load_comes_from_the_cache_and_equals_the_parsed_profile(setup):
     assert second.endpoints[0].price.prompt == 0.5 and second.endpoints[0].quantization == "fp8"
 
 
+def test_an_unknown_price_comes_back_unknown_from_the_cache(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text(_profile_text(30).replace("price = { prompt = 0.5, completion = 1 }\n", "", 1))
+    parse = Counting()
+    first = load_cached(path, tmp_path / "state", parse, min_size=0)
+    second = load_cached(path, tmp_path / "state", parse, min_size=0)
+    assert parse.calls == 1  # really from the cache
+    assert first.endpoints[0].price is None and second.endpoints[0].price is None
+    assert second == first
+
+
 def test_cache_file_is_private(setup):
     path, state, parse = setup
     load_cached(path, state, parse, min_size=0)

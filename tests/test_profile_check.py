@@ -23,7 +23,7 @@ CLEAN = {
 
 
 def _check(data, env):
-    return check_profile(parse_profile(profile_text(data, "p.toml"), "p.toml"), data, env)
+    return check_profile(parse_profile(profile_text(data, "p.toml"), "p.toml"), env)
 
 
 def test_a_clean_profile_has_no_problems():

@@ -242,6 +242,7 @@ class Exchange(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent clients (the gateway's 50 streams) must not be reset
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream

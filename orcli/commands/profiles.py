@@ -396,15 +396,12 @@ def profiles_check(
 ) -> None:
     """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
     Exit 1 when it finds problems."""
-    import tomllib
-
     from orcli.profile_check import check_profile
     from orcli.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
-    raw = tomllib.loads(Path(loaded.path).read_bytes().decode("utf-8").removeprefix("\ufeff"))
-    problems = check_profile(loaded, raw, env)
+    problems = check_profile(loaded, env)
     doc = {
         "profile": loaded.path,
         "ok": not problems,
