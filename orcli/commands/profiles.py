@@ -224,10 +224,15 @@ def profiles_init(
 # -- import --------------------------------------------------------------------------------------------
 @handled
 def profiles_import(
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.", metavar="SOURCE")],
+    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.",
+            metavar="MODEL",
+        ),
     ] = None,
     from_file: Annotated[
         str | None,
