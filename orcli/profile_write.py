@@ -62,7 +62,9 @@ def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step: a temporary file beside it, flushed, then renamed over it.
     Any failure leaves the old file exactly as it was (SPEC §12)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = 0o644
+    umask = os.umask(0o022)
+    os.umask(umask)
+    mode = 0o666 & ~umask  # a new profile gets what any new file of the user's would
     with contextlib.suppress(OSError):
         mode = path.stat().st_mode & 0o777  # keep the user's own permissions on a profile they had
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

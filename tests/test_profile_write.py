@@ -224,3 +224,12 @@ def test_any_import_merged_into_any_written_profile_still_loads(data, fixture):
     text = profile_text(merged, "merged.toml")
     assert tomllib.loads(text) == merged
     parse_profile(text, "merged.toml")
+
+
+def test_a_new_profile_gets_the_users_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        save_profile(tmp_path / "new.toml", {"routing": {"models": ["m"]}})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.toml").stat().st_mode & 0o777 == 0o600

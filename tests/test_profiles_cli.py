@@ -61,6 +61,18 @@ def test_list_shows_bundled_profiles_and_the_fallback_default(cli):
     assert "example" in table.out and "bundled" in table.out and "profiles init" in table.err
 
 
+def test_list_names_a_default_that_lives_outside_the_profile_dirs(cli, tmp_path):
+    mine = tmp_path / "elsewhere.toml"
+    mine.write_text(EXAMPLE.read_text())
+    run = cli("profiles", "list", "--json", env={"ORCLI_PROFILE": str(mine)})
+    assert run.json()["default"] == str(mine) and run.json()["default_is_fallback"] is False
+    assert not any(p["default"] for p in run.json()["profiles"])
+    table = cli("profiles", "list", env={"ORCLI_PROFILE": str(mine)})
+    assert f"default: {mine}" in table.err
+    wrong = cli("profiles", "list", "--json", env={"ORCLI_PROFILE": "nope"})
+    assert wrong.code == 0 and wrong.json()["default"] is None and "no profile named `nope`" in wrong.err
+
+
 def test_show_summarises_a_valid_profile_with_key_status(cli):
     run = cli("profiles", "show", "example", "--json", env={"GROQ_API_KEY": "gsk-test-value"})
     assert run.code == 0, run

@@ -100,6 +100,8 @@ def profiles_list(
         for e in entries
     ]
     out.table(TableData("Profiles", columns, rows))
+    if default_path is not None and not any(e["default"] for e in entries):
+        out.note(f"default: {default_path} (from --profile or ORCLI_PROFILE)")
     if fallback:
         out.note(f"note: no `default` profile in {doc['user_dir']}: commands use the bundled example. "
                  "Run `orcli profiles init` to write your own.")  # fmt: skip
