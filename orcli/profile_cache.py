@@ -4,7 +4,7 @@ Issue 13 item 6: tomllib and validation cost ~55 us per endpoint on every comman
 holds the validated `Profile` as plain tuples in `marshal` form (data only: nothing in it is executed; measured
 at 2,000 endpoints: 2 ms to load and rebuild, against 4 ms for pickle of the NamedTuples and 115 ms for TOML).
 
-It can never change behaviour: it is keyed on the profile's path, size, mtime_ns, ctime_ns and inode, on
+It can never change behaviour: it is keyed on the profile's path, size, mtime_ns, ctime_ns, inode and device, on
 orcli's version and on the Python version; its payload carries a CRC; it is read only if it is a regular file
 owned by the user with mode 0600 (never through a symlink, SPEC §9). Anything off or unreadable, and the
 profile is parsed as if there were no cache, then the cache is rewritten. Profiles under MIN_SIZE bytes are
@@ -57,7 +57,7 @@ def _code_stamp() -> tuple[Any, ...]:
 
 
 def cache_key(profile_path: Path, st: os.stat_result) -> tuple[Any, ...]:
-    return (_code_stamp(), str(profile_path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return (_code_stamp(), str(profile_path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def load_cached(
