@@ -20,6 +20,10 @@ from orcli.provider_table import KNOWN_PROVIDERS, KnownProvider
 
 CATALOGUE_URL = "https://openrouter.ai/api/v1/models/{model}/endpoints"
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*")
+# Names from the network that orcli writes into profiles and prints (SPEC §9: no control characters or escape
+# sequences reach the terminal): a provider tag, a quantization, a parameter.
+_TAG = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _MILLION = Decimal(1_000_000)
 
 
@@ -139,12 +143,11 @@ def _response_model(response: object, source: str) -> str:
     """The model a response is about: `data.id`, else its first endpoint's `model_id`."""
     data = response.get("data") if isinstance(response, dict) else None
     if isinstance(data, dict):
-        if isinstance(data.get("id"), str):
-            return data["id"]
         first = next((e for e in data.get("endpoints") or () if isinstance(e, dict)), {})
-        if isinstance(first.get("model_id"), str):
-            return first["model_id"]
-    return f"(unnamed model in {source})"
+        for candidate in (data.get("id"), first.get("model_id")):
+            if isinstance(candidate, str) and _MODEL_ID.fullmatch(candidate):
+                return candidate
+    return f"(no usable model id in {source})"
 
 
 def parse_response(response: object, source: str) -> tuple[list[CatalogueEndpoint], list[str]]:
@@ -170,7 +173,11 @@ def parse_response(response: object, source: str) -> tuple[list[CatalogueEndpoin
         if not isinstance(tag, str) or not tag.strip():
             notes.append(f"{model_id}: endpoint {number} has no provider tag; skipped")
             continue
-        endpoint, odd = parse_endpoint(model_id, tag.strip().lower(), raw)
+        tag = tag.strip().lower()
+        if not _TAG.fullmatch(tag):
+            notes.append(f"{model_id}: endpoint {number} has a provider tag that is not a slug; skipped")
+            continue
+        endpoint, odd = parse_endpoint(model_id, tag, raw)
         endpoints.append(endpoint)
         notes += odd
     return endpoints, notes
@@ -192,9 +199,13 @@ def parse_endpoint(model: str, tag: str, raw: Mapping[str, Any]) -> tuple[Catalo
         notes.append(f"{model} on {tag}: price unknown (pricing.{' and pricing.'.join(missing)} missing or unusable)")
     quantization = raw.get("quantization")
     quantization = quantization.strip().lower() if isinstance(quantization, str) else None
+    if quantization is not None and not _WORD.fullmatch(quantization):
+        quantization = None
     params = raw.get("supported_parameters")
     parameters = (
-        tuple(dict.fromkeys(p for p in params if isinstance(p, str) and p.strip())) if isinstance(params, list) else ()
+        tuple(dict.fromkeys(p for p in params if isinstance(p, str) and _WORD.fullmatch(p)))
+        if isinstance(params, list)
+        else ()
     )
     latency_ms, throughput = _p50(raw.get("latency_last_30m")), _p50(raw.get("throughput_last_30m"))
     return (

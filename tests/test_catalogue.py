@@ -249,3 +249,26 @@ def test_only_the_wanted_models_of_a_saved_file_are_read():
     assert {e.model for e in cat.endpoints} == {GPT}
     assert cat.models == (LLAMA, QWEN, GPT)
     assert not any("novita" in n for n in cat.notes)
+
+
+def test_names_from_the_network_with_control_characters_never_get_through():
+    hostile = {
+        "data": {
+            "id": "a/b",
+            "endpoints": [
+                {"tag": "deepinfra/\x1b[31mred", "pricing": {"prompt": "0", "completion": "0"}},
+                {
+                    "tag": "groq",
+                    "pricing": {"prompt": "0", "completion": "0"},
+                    "quantization": "fp8\x1b]0;title\x07",
+                    "supported_parameters": ["tools", "temp\x1b[2J", 3, ""],
+                },
+            ],
+        }
+    }
+    cat = parse_catalogue(json.dumps(hostile), "h.json")
+    assert [e.tag for e in cat.endpoints] == ["groq"]
+    groq = cat.endpoints[0]
+    assert groq.quantization is None and groq.parameters == ("tools",)
+    assert not any("\x1b" in n for n in cat.notes)
+    assert any("not a slug" in n for n in cat.notes)
