@@ -353,15 +353,19 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
     import httpx
 
+    from orcli.exchange import Exchange
     from orcli.executor import Executor
     from orcli.profile import load_profile_file
     from orcli.store import Store
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire import openai as wire
+    from orcli.wire.base import ChatRequest
+    from orcli.wire.sse import SSEDecoder
 
     rows: list[Row] = []
     keys = fake_keys(["dead", "alpha"])
     messages = wire.build_messages("hello", None)
+    request = ChatRequest(({"role": "user", "content": "hello"},))
     with _RemoteUpstream() as upstream, httpx.Client(follow_redirects=False) as client:
         dead = {"dead": {"base_url": refused_base_url()}}
         path = write_profile(tmp / "inproc.toml", upstream, ["dead", "alpha"], provider_extra=dead)  # type: ignore[arg-type]
@@ -370,7 +374,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
         alpha = attempts["alpha"]
 
         if "executor" in wanted:
-            executor = Executor(client, profile.providers, keys, profile.timeouts, sink=lambda s: None)
+            executor = Executor(client, profile.providers, keys, profile.timeouts, reader=Exchange, sink=lambda d: None)
             url = f"{profile.providers['alpha'].base_url}/chat/completions"
             body = wire.build_body(alpha.endpoint.upstream_model, messages, {}, True)
             headers = wire.build_headers(keys["ORCLI_TEST_KEY_ALPHA"], {}, stream=True)
@@ -393,7 +397,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
                 assert "".join(parts) == ANSWER
 
             def raw_via_thread() -> None:
-                """Diagnostic: the raw request read on a thread, chunks handed over a queue (as _Pump does)."""
+                """Diagnostic: the raw request read on a thread, chunks handed over a queue (as exchange.Pump does)."""
                 chunks: queue.Queue[bytes | None] = queue.Queue()
 
                 def pump() -> None:
@@ -407,7 +411,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
                     pass
 
             def orcli_run() -> None:
-                result = executor.run([alpha], messages, {}, stream=True)
+                result = executor.run([alpha], request, stream=True)
                 assert result.content == ANSWER
 
             with client.stream("POST", url, json=body, headers=headers) as response:
@@ -415,7 +419,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
             def parse_only() -> None:
                 """Diagnostic: SSE decoding and JSON parsing of the same stream, no network."""
-                decoder = wire.SSEDecoder()
+                decoder = SSEDecoder()
                 for event in decoder.feed(stream_bytes) + decoder.close():
                     wire.parse_stream_event(event.data)
 
@@ -455,13 +459,19 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
             store, _ = Store.open(tmp / "s-inproc")
             assert store is not None
             executor = Executor(
-                client, profile.providers, keys, profile.timeouts, sink=lambda s: None, on_outcome=store.record
+                client,
+                profile.providers,
+                keys,
+                profile.timeouts,
+                reader=Exchange,
+                sink=lambda d: None,
+                on_outcome=store.record,
             )
             with_dead = [attempts["dead"], PlannedAttempt(2, alpha.endpoint, 0.0, HEALTHY, "bench")]
             samples = _median_of(
                 {
-                    "dead": lambda: executor.run(with_dead, messages, {}),
-                    "alive": lambda: executor.run([alpha], messages, {}),
+                    "dead": lambda: executor.run(with_dead, request),
+                    "alive": lambda: executor.run([alpha], request),
                 },
                 n,
             )

@@ -165,6 +165,38 @@ def _max_price(raw: object, where: str) -> object:
         raise BadRequest(f"{where}: {exc.message}") from None
 
 
+def split_options(options: Mapping[str, object]) -> tuple[dict[str, object], Any, Any]:
+    """(options, tools, schema) for a ChatRequest: tools and a json_schema response format travel as the
+    neutral request's own fields, so every dialect can map them (SPEC §10); they stay routing parameters."""
+    rest = dict(options)
+    tools = rest.pop("tools", None)
+    schema = None
+    fmt = rest.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
+        schema = fmt["json_schema"].get("schema")
+        if isinstance(schema, dict):
+            rest.pop("response_format")
+        else:
+            schema = None
+    return rest, (tuple(tools) if isinstance(tools, list) else None), schema
+
+
+def delta_json(content: str, reasoning: str, tool_calls: Sequence[Any]) -> dict[str, Any]:
+    """One neutral stream delta in OpenAI's chunk `delta` shape (reasoning as OpenRouter sends it)."""
+    delta: dict[str, Any] = {}
+    if content:
+        delta["content"] = content
+    if reasoning:
+        delta["reasoning"] = reasoning
+    if tool_calls:
+        delta["tool_calls"] = [
+            {"index": t.index, **({"id": t.id, "type": "function"} if t.id else {}),
+             "function": {**({"name": t.name} if t.name else {}), "arguments": t.arguments}}
+            for t in tool_calls
+        ]  # fmt: skip
+    return delta
+
+
 # -- answers ------------------------------------------------------------------------------------------
 def completion_json(
     *,

@@ -56,7 +56,7 @@ def parse_options(
     """The request's options: typed values, then `-o` texts, then --max-tokens; max_tokens checked."""
     options: dict[str, object] = dict(values)
     for text in raw:
-        from orcli.wire.openai import parse_option  # only when -o is given: the wire module is start-up time
+        from orcli.options import parse_option
 
         try:
             key, value = parse_option(text)

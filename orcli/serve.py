@@ -273,27 +273,29 @@ class Chat:
         self._execute(profile, route, request, store)
 
     def _execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
-        from orcli.executor import Event, Executor, Failed
+        from orcli.exchange import Exchange
+        from orcli.executor import Event, EventKind, Executor, Failed
+        from orcli.wire.base import ChatRequest
 
         def on_event(event: Event) -> None:
-            if event.kind == "start":
+            if event.kind is EventKind.START:
                 self.current = event.attempt
                 self.attempt_count += 1
 
-        messages = ([{"role": "system", "content": request.system}] if request.system else []) + [
-            dict(m) for m in request.messages
-        ]
+        options, tools, schema = gateway.split_options(route.options)
+        chat = ChatRequest(request.messages, request.system, options, tools, schema)
         executor = Executor(
             self.gw.client,
             profile.providers,
             self.gw.env,
             profile.timeouts,
-            sink=self._stream_text if request.stream else None,
+            reader=Exchange,  # real connections: read on this thread, each read bounded by the deadline
+            sink=self._stream_delta if request.stream else None,
             on_event=on_event,
             on_outcome=(lambda o: None) if store is None else store.record,
         )
         try:
-            result = executor.run(route.plan.attempts, messages, route.options, stream=request.stream)
+            result = executor.run(route.plan.attempts, chat, stream=request.stream)
         except Failed as failure:
             self._failed(failure)
             return
@@ -304,13 +306,15 @@ class Chat:
             return
         e = result.attempt.endpoint
         self.log.update(provider=e.provider, model=e.model, cost_usd=result.cost_usd)
-        usage = dict(result.usage) if result.usage else None
+        answer = result.answer
+        usage = answer.usage.as_json() if answer.usage else None
         if request.stream:
-            self._end_stream(result.finish_reason, usage if request.include_usage else None)
+            self._end_stream(answer.finish_reason, usage if request.include_usage else None)
             return
         doc = gateway.completion_json(
             request_id=self.request_id, created=self.created, model=e.model, provider=e.provider,
-            content=result.content, finish_reason=result.finish_reason, usage=usage,
+            content=answer.content, finish_reason=answer.finish_reason, usage=usage,
+            tool_calls=[t.as_json() for t in answer.tool_calls], reasoning=answer.reasoning,
         )  # fmt: skip
         self._finish(200, doc)
 
@@ -322,16 +326,18 @@ class Chat:
             delta=delta, finish_reason=finish, usage=usage,
         ))  # fmt: skip
 
-    def _stream_text(self, text: str) -> None:
-        """The executor's sink: the first content opens the stream (so failover before it stays invisible and
-        a failure before it is a plain HTTP error), every piece becomes a chunk."""
+    def _stream_delta(self, delta: Any) -> None:
+        """The executor's sink: the first delta opens the stream (so failover before it stays invisible and a
+        failure before it is a plain HTTP error); content, reasoning and tool-call fragments become chunks."""
         if self.h.client_gone():
             raise ClientGone()
+        body = gateway.delta_json(delta.content, delta.reasoning, delta.tool_calls)
+        if not body:
+            return
         if not self.stream_open:
             self._open_stream()
-            self._write(self._chunk({"role": "assistant", "content": text}))
-            return
-        self._write(self._chunk({"content": text}))
+            body = {"role": "assistant", **body}
+        self._write(self._chunk(body))
 
     def _open_stream(self) -> None:
         h = self.h

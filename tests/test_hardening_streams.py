@@ -24,7 +24,10 @@ from upstream import Behaviour, Exchange, Upstream, status
 
 from orcli.executor import Executor, Failed, Result
 from orcli.types import HEALTHY, Endpoint, Outcome, PlannedAttempt, Price, Provider, Timeouts
-from orcli.wire.openai import MAX_EVENT_BYTES, MAX_LINE_BYTES, MESSAGE_CHARS, SSEDecoder, WireError, parse_stream_event
+from orcli.wire.base import ChatRequest, WireError
+from orcli.wire.openai import parse_stream_event
+from orcli.wire.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEDecoder
+from orcli.wire.text import MESSAGE_CHARS
 
 M1, M2 = "test/m1", "test/m2"
 NAMES = ("a", "b", "c")
@@ -41,7 +44,7 @@ PLAN = [
                    HEALTHY, "fuzz")
     for rank, (m, p) in enumerate([(M1, "a"), (M1, "b"), (M2, "c")], start=1)
 ]  # fmt: skip
-MESSAGES = [{"role": "user", "content": "hi"}]
+REQUEST = ChatRequest(({"role": "user", "content": "hi"},))
 CLASSES = {"provider", "model", "request", "stream"}
 
 
@@ -106,10 +109,10 @@ def run(reply: Reply, *, stream: bool, sink: bool) -> Run:
     outcomes: list[Outcome] = []
     written: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
-        executor = Executor(client, PROVIDERS, ENV, TIMEOUTS, sink=written.append if sink else None,
+        executor = Executor(client, PROVIDERS, ENV, TIMEOUTS, sink=(lambda d: written.append(d.content) if d.content else None) if sink else None,
                             on_outcome=outcomes.append)  # fmt: skip
         try:
-            result: Result | Failed = executor.run(PLAN, MESSAGES, {}, stream=stream)
+            result: Result | Failed = executor.run(PLAN, REQUEST, stream=stream)
         except Failed as failed:
             result = failed
     reports = result.attempts
@@ -431,7 +434,7 @@ def test_the_decoder_gives_the_same_events_for_every_split_and_the_parser_only_r
             except WireError:
                 continue
             assert isinstance(chunk.content, str)
-            for value in (chunk.usage or {}).values():
+            for value in (chunk.usage.as_json() if chunk.usage else {}).values():
                 assert not isinstance(value, float) or math.isfinite(value)
 
 

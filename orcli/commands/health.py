@@ -143,14 +143,15 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     import httpx
 
+    from orcli.exchange import Exchange
     from orcli.executor import Executor, Failed
     from orcli.route import has_key_in
     from orcli.transport import make_client
     from orcli.types import HEALTHY, PlannedAttempt
-    from orcli.wire.openai import build_messages
+    from orcli.wire.base import ChatRequest
 
     has_key = has_key_in(environment())
-    messages = build_messages(PROBE_PROMPT, None)
+    request = ChatRequest(({"role": "user", "content": PROBE_PROMPT},), options={"max_tokens": PROBE_MAX_TOKENS})
     results: list[dict[str, Any]] = []
     record = (lambda o: None) if store is None else store.record
 
@@ -159,11 +160,12 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
         base = {"model": endpoint.model, "provider": endpoint.provider}
         if not has_key(provider):
             return {**base, "ok": False, "error": f"${provider.api_key_env} is not set", "latency_s": None}
-        executor = Executor(client, profile.providers, environment(), profile.timeouts, on_outcome=record)
+        executor = Executor(client, profile.providers, environment(), profile.timeouts, reader=Exchange,
+                            on_outcome=record)  # fmt: skip
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")
         started = time.monotonic()
         try:
-            executor.run([attempt], messages, {"max_tokens": PROBE_MAX_TOKENS}, stream=True)
+            executor.run([attempt], request, stream=True)
         except Failed as failure:
             last = failure.attempts[-1] if failure.attempts else None
             error = last.error if last else failure.message
