@@ -338,3 +338,15 @@ def test_check_of_an_invalid_profile_exits_2(cli, tmp_path):
 def test_profiles_without_a_subcommand_shows_help(cli):
     run = cli("profiles")
     assert "list" in run.out + run.err and "import" in run.out + run.err
+
+
+def test_serve_says_so_too_when_the_example_stands_in(tmp_path, monkeypatch):
+    from orcli.serve import ProfileHolder
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    heard: list[str] = []
+    holder = ProfileHolder(None, {}, heard.append)
+    assert holder.path == EXAMPLE
+    assert len(heard) == 1 and "no `default` profile" in heard[0] and "orcli profiles init" in heard[0]
+    ProfileHolder("example", {}, heard.append)
+    assert len(heard) == 1
