@@ -185,7 +185,8 @@ def parse_response(response: object, source: str) -> tuple[list[CatalogueEndpoin
 
 def parse_endpoint(model: str, tag: str, raw: Mapping[str, Any]) -> tuple[CatalogueEndpoint, list[str]]:
     notes: list[str] = []
-    pricing = raw.get("pricing") if isinstance(raw.get("pricing"), dict) else {}
+    given = raw.get("pricing")
+    pricing: Mapping[str, Any] = given if isinstance(given, dict) else {}
     prompt, completion = per_million(pricing.get("prompt")), per_million(pricing.get("completion"))
     price: dict[str, Decimal] | None = None
     if prompt is not None and completion is not None:

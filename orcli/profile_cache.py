@@ -46,7 +46,7 @@ def _code_stamp() -> tuple[Any, ...]:
     version does not move) the size and mtime of the modules that build a Profile."""
     layout = tuple(t._fields for t in (Profile, Provider, Endpoint, Price, Timeouts, HealthSettings))
     here = Path(__file__).parent
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for module in ("profile.py", "types.py", "profile_cache.py"):
         try:
             st = os.stat(here / module)
@@ -190,11 +190,15 @@ def _rebuild(plain: tuple[Any, ...]) -> Profile:
     # Tens of thousands of small tuples at once would set off the cyclic collector again and again.
     enabled = gc.isenabled()
     gc.disable()
+    provider_type: Any = Provider  # built from a generic field list: the layout is checked by the key
+    endpoint_type: Any = Endpoint
     try:
-        by_name = {t[0]: Provider(*[MappingProxyType(v) if isinstance(v, dict) else v for v in t]) for t in providers}
+        by_name = {
+            t[0]: provider_type(*[MappingProxyType(v) if isinstance(v, dict) else v for v in t]) for t in providers
+        }
         at = _PRICE_AT
         endpoint_list = tuple(
-            [Endpoint(*t[:at], None if t[at] is None else Price(*t[at]), *t[at + 1 :]) for t in endpoints]
+            [endpoint_type(*t[:at], None if t[at] is None else Price(*t[at]), *t[at + 1 :]) for t in endpoints]
         )
     finally:
         if enabled:

@@ -43,7 +43,8 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
                 )
             )
     served = {e.model for e in profile.endpoints}
-    for model in profile.routing.get("models", ()) or ():
+    models = profile.routing.get("models")
+    for model in models if isinstance(models, list | tuple) else ():
         if model not in served:
             problems.append(Problem("model_without_endpoint", model, "routing.models names it, no endpoint serves it"))
     used = {e.provider for e in profile.endpoints}

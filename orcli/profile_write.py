@@ -160,7 +160,7 @@ def _provider_names(providers: Mapping[str, Any]) -> set[str]:
     """Provider names as the validator sees them: `[providers.deepinfra.turbo]` is `deepinfra/turbo`."""
     from orcli.profile import PROVIDER_KEYS
 
-    names = set()
+    names: set[str] = set()
     for name, raw in providers.items():
         if (
             isinstance(raw, dict)

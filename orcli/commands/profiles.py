@@ -95,8 +95,13 @@ def profiles_list(
         out.json(doc)
         return
     columns = (Column("name"), Column("source"), Column("default"), Column("path"))
-    rows = [
-        (e["name"], e["source"] + (" (shadowed)" if e["shadowed"] else ""), "*" if e["default"] else "", e["path"])
+    rows: list[tuple[str, ...]] = [
+        (
+            str(e["name"]),
+            f"{e['source']}{' (shadowed)' if e['shadowed'] else ''}",
+            "*" if e["default"] else "",
+            str(e["path"]),
+        )
         for e in entries
     ]
     out.table(TableData("Profiles", columns, rows))
@@ -160,13 +165,13 @@ def profiles_show(
         f"{len(loaded.endpoints)} endpoints, {len(per_model)} models; "
         f"routing.models = {', '.join(doc['routing_models']) or '(none)'}\n"
     )
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for p in providers:
         key = "not needed" if p["api_key_env"] is None else f"{p['api_key_env']} {'set' if p['key_set'] else 'MISSING'}"
-        rows.append((p["name"], p["api"], key, str(p["endpoints"]), p["base_url"]))
+        rows.append((str(p["name"]), str(p["api"]), key, str(p["endpoints"]), str(p["base_url"])))
     columns = (Column("provider"), Column("api"), Column("key"), Column("endpoints", right=True), Column("base_url"))
     out.table(TableData("Providers", columns, rows))
-    model_rows = [(m, str(len(ps)), ", ".join(ps)) for m, ps in per_model.items()]
+    model_rows: list[tuple[str, ...]] = [(m, str(len(ps)), ", ".join(ps)) for m, ps in per_model.items()]
     out.table(TableData("Models", (Column("model"), Column("endpoints", right=True), Column("providers")), model_rows))
 
 
