@@ -204,6 +204,14 @@ def test_import_merges_into_an_edited_profile_and_keeps_the_users_work(cli):
     assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
 
 
+def test_a_new_profile_routes_the_models_in_the_order_given(cli):
+    run = cli(
+        "profiles", "import", "openrouter", "--from", THREE, "-m", "openai/gpt-4o-mini", "-m", QWEN, "--into", "two"
+    )
+    assert run.code == 0, run
+    assert tomllib.loads((user_dir(cli) / "two.toml").read_text())["routing"]["models"] == ["openai/gpt-4o-mini", QWEN]
+
+
 def test_import_reads_the_catalogue_from_stdin(cli):
     run = cli(
         "profiles", "import", "openrouter", "--from", "-", "--into", "all", "--json", stdin=Path(THREE).read_text()
