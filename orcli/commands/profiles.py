@@ -300,11 +300,9 @@ def profiles_import(
         created_from = bundled_profiles_dir() / f"{into}.toml"  # a user copy of a bundled profile
         existing = tomllib.loads(created_from.read_text(encoding="utf-8"))
     else:
-        served = set(e["model"] for e in imported.endpoints)
-        in_order = [m for m in models if m in served] or sorted(
-            served, key=[e["model"] for e in imported.endpoints].index
-        )
-        existing = {"routing": {"models": in_order}}  # -m order: primary first, as for ask
+        served = list(dict.fromkeys(e["model"] for e in imported.endpoints))  # the catalogue's order
+        in_order = [m for m in models if m in served] or served  # -m order first: primary first, as for ask
+        existing = {"routing": {"models": in_order}}
     merged, changes = merge_import(existing, imported.providers, imported.endpoints)
     written = False
     backup = None
