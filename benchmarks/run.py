@@ -864,10 +864,53 @@ def store_figures(per_writer: int, single_n: int) -> list[Row]:
     ]
 
 
+def redis_figures(n: int, rounds: int) -> list[Row]:
+    """Shared health on Redis vs the local SQLite store, on loopback (benchmarks/redis_bench.py)."""
+    import redis_bench
+
+    f = redis_bench.bench(n, rounds)
+    shape = f"{len(redis_bench.ENDPOINTS)} endpoints x {redis_bench.PER_ENDPOINT} outcomes"
+    return [
+        Row(
+            f"plan-time read, Redis ({shape})",
+            _ms(f["read_redis_s"]),
+            f"SQLite {_ms(f['read_sqlite_s'])}",
+            f"{f['read_ratio']:.2f}x",
+            "< 3x SQLite",
+            f["read_ratio"] < 3.0,
+            f,
+        ),
+        Row(
+            "  the same read vs one PING (the rest is decoding)",
+            _ms(f["read_redis_s"]),
+            f"PING {f['ping_s'] * 1000:.3f} ms",
+            f"{f['read_in_pings']:.1f}x",
+            "1 round trip: tests/test_redis_store.py",
+            None,
+        ),
+        Row(
+            "record-time write, Redis",
+            f"{f['write_redis_s'] * 1000:.3f} ms",
+            f"SQLite {f['write_sqlite_s'] * 1000:.3f} ms",
+            f"{f['write_ratio']:.2f}x",
+            "< 5x SQLite",
+            f["write_ratio"] < 5.0,
+        ),
+        Row(
+            "explain-route process, ORCLI_HEALTH_URL set",
+            _ms(f["process_redis_s"]),
+            f"local {_ms(f['process_local_s'])}",
+            f"{f['process_ratio']:.2f}x",
+            "- (import redis: ~75-110 ms)",
+            None,
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "peers")  # fmt: skip
+       "store", "redis", "peers")  # fmt: skip
 
 
 def render(rows: list[Row]) -> str:
@@ -911,6 +954,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
         if "store" in wanted:
             rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+        if "redis" in wanted:
+            rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)

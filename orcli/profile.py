@@ -26,7 +26,8 @@ ENDPOINT_KEYS = (
 )  # fmt: skip
 PRICE_KEYS = ("prompt", "completion", "request")
 TIMEOUT_KEYS = ("connect", "first_token", "idle", "total")
-HEALTH_KEYS = ("window", "outage_window", "cooldown")
+HEALTH_KEYS = ("window", "outage_window", "cooldown", "store_timeout")
+HEALTH_STORE = "store"  # the one [health] key that is not a number
 
 _MAX_ERRORS = 6
 
@@ -382,7 +383,7 @@ class _Validator:
         self.table(data, "", TOP_KEYS)
         routing = self.routing(data.get("routing", {}))
         timeouts = self.section(data.get("timeouts", {}), "timeouts", TIMEOUT_KEYS, Timeouts)
-        health = self.section(data.get("health", {}), "health", HEALTH_KEYS, HealthSettings)
+        health = self.health(data.get("health", {}))
         providers = self.providers(data.get("providers", {}))
         endpoints = self.endpoints(data.get("endpoint", []), providers)
         if self.errors:
@@ -404,6 +405,33 @@ class _Validator:
             if key in keys and (number := self.number(raw, f"{keypath}.{key}", positive=True)) is not None:
                 values[key] = number
         return factory(**values)
+
+    def health(self, value: object) -> HealthSettings:
+        """[health]: numbers, and `store`, a shared store's URL that carries no password (SPEC §9, §13)."""
+        if not isinstance(value, dict):
+            return self.section(value, "health", HEALTH_KEYS, HealthSettings)
+        numbers = {k: v for k, v in value.items() if k != HEALTH_STORE}
+        settings = self.section(numbers, "health", HEALTH_KEYS, HealthSettings)
+        if HEALTH_STORE not in value:
+            return settings
+        keypath = f"health.{HEALTH_STORE}"
+        raw = value[HEALTH_STORE]
+        if not isinstance(raw, str) or not raw.strip():
+            self.error(keypath, f"expected a redis:// or rediss:// URL, got {_type_name(raw)} {_show(raw)}")
+            return settings
+        from orcli.store.url import BadStoreURL, has_password, parse
+
+        if has_password(raw):
+            # A profile is shared and committed; the password goes in ORCLI_HEALTH_URL, which wins over this key.
+            self.error(keypath, "a password in a profile would be shown to everyone who reads it; give the "
+                       "whole URL in the environment variable ORCLI_HEALTH_URL instead")  # fmt: skip
+            return settings
+        try:
+            parse(raw)
+        except BadStoreURL as exc:
+            self.error(keypath, str(exc))
+            return settings
+        return settings._replace(store=raw.strip())
 
     def routing(self, value: object) -> dict[str, object]:
         table = self.table(value, "routing", ROUTING_KEYS)

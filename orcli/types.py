@@ -122,6 +122,8 @@ class HealthSettings(NamedTuple):
     window: float = 300.0
     outage_window: float = 30.0
     cooldown: float = 30.0
+    store: str | None = None  # a shared store's URL, without a password (SPEC §13); None: local SQLite
+    store_timeout: float = 0.2  # seconds the shared store may take before orcli routes on the local one
 
 
 class Profile(NamedTuple):

@@ -231,8 +231,10 @@ def _check_profile(profile: Profile) -> None:
     resolved."""
     for value in profile.timeouts:
         assert math.isfinite(value) and value > 0
-    for value in profile.health:
+    health = profile.health
+    for value in (health.window, health.outage_window, health.cooldown, health.store_timeout):
         assert math.isfinite(value) and value > 0
+    assert health.store is None or health.store.lower().startswith(("redis://", "rediss://"))  # SPEC §13
     for e in profile.endpoints:
         assert e.provider in profile.providers
         assert all(math.isfinite(p) and p >= 0 for p in e.price)

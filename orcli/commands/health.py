@@ -17,7 +17,7 @@ from orcli.commands.common import (
     handled,
     load_profile_for,
 )
-from orcli.errors import EXIT_FAILED, UsageError
+from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.output import Output
 
 PROBE_PROMPT = "Reply with the single word: ok"
@@ -49,9 +49,11 @@ def health_main(
     if ctx.invoked_subcommand is not None:
         return
     from orcli.health_source import open_health, snapshot_from
+    from orcli.store.backend import describe
 
     loaded = load_profile_for(profile, environment(), out)
     store, snapshot, notes = open_health(loaded, environment(), create=probe)
+    store_info: dict[str, Any] = {}
     try:
         for note in notes:
             out.warn(note)
@@ -68,18 +70,22 @@ def health_main(
             probed = _probe(loaded, endpoints, store, out)
             if store is not None:
                 snapshot = snapshot_from(store, loaded)
+                for warning in store.take_warnings():  # a shared store that failed during the probes
+                    out.warn(warning)
     finally:
+        store_info = describe(store, environment())  # after the reads: says so if a shared store fell back
         if store is not None:
             store.close()
     rows = [_row(e, snapshot.get(e.model, e.provider)) for e in endpoints]
     failed = [p for p in probed if not p["ok"]]
     if as_json:
-        doc: dict[str, Any] = {"profile": loaded.path, "endpoints": rows}
+        doc: dict[str, Any] = {"profile": loaded.path, "store": store_info, "endpoints": rows}
         if probe:
             doc["probes"] = probed
         out.json(doc)
     else:
         out.table(_table(rows, probed))
+        out.note(f"store: {_store_line(store_info)}")
         if probe and not quiet:
             out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
@@ -89,6 +95,9 @@ def health_main(
 @handled
 def health_reset(
     provider: Annotated[str | None, typer.Option("--provider", help="Forget only this provider's history.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Reset a shared (Redis) store without asking; needed in scripts.")
+    ] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -98,23 +107,86 @@ def health_reset(
     out: Output,
 ) -> None:
     """Forget the recorded history (all, or one provider's; a base name covers its variants)."""
-    from orcli.store import Store, default_state_dir
+    from orcli.store.backend import describe, open_store
 
-    store, warnings = Store.open(default_state_dir(environment()))
+    store, warnings = open_store(_reset_settings(profile), environment())
     for warning in warnings:
         out.warn(warning)
     if store is None:
         raise UsageError("the health store cannot be opened, so there is nothing to reset (see the warning above).")
     try:
+        info = describe(store, environment())
+        if store.shared and not yes:
+            _confirm_shared_reset(info, provider)
         deleted = store.reset(provider)
         for warning in store.take_warnings():
             out.warn(warning)
     finally:
         store.close()
+    if deleted is None:
+        raise OrcliError(f"the shared health store {info.get('url')} was not reset (see the warning above).")
     if as_json:
-        out.json({"reset": provider or "all", "deleted": deleted})
+        doc: dict[str, Any] = {"reset": provider or "all", "deleted": deleted}
+        if store.shared:  # the local store's document stays as it was
+            doc["store"] = info
+        out.json(doc)
     else:
-        out.note(f"forgot {deleted} outcome(s){' of ' + provider if provider else ''}", style="")
+        where = f" from {info['url']}" if info.get("kind") == "redis" else ""
+        out.note(f"forgot {deleted} outcome(s){' of ' + provider if provider else ''}{where}", style="")
+
+
+def _reset_settings(profile: str | None) -> Any:
+    """The profile's [health] settings (its `store`); without --profile a broken default profile does not stop
+    a reset of the local store, which never needed a profile."""
+    from orcli.errors import ProfileError
+    from orcli.profile import load_profile
+    from orcli.types import HealthSettings
+
+    try:
+        return load_profile(profile, environment()).health
+    except ProfileError:
+        if profile is not None:
+            raise
+        return HealthSettings()
+
+
+def _confirm_shared_reset(info: dict[str, Any], provider: str | None) -> None:
+    """SPEC §13: a shared store's history belongs to every machine that uses it: ask on a terminal, and in a
+    script require --yes (a local store resets as before, without asking)."""
+    import sys
+
+    what = f"{provider}'s outcomes" if provider else "every outcome"
+    if not _isatty(sys.stdin):
+        raise UsageError(
+            f"`health reset` would forget {what} in the shared health store {info['url']} for every machine that "
+            "uses it; standard input is not a terminal, so confirm with --yes."
+        )
+    if not typer.confirm(f"Forget {what} in the shared health store {info['url']} for every machine?", err=True):
+        raise OrcliError("nothing reset.")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _store_line(info: dict[str, Any]) -> str:
+    """The `store:` line of `orcli health`: which store the table was read from."""
+    if info.get("kind") == "redis":
+        return f"{info['url']} (shared, namespace {info['namespace']})"
+    fallback = info.get("fallback_from")
+    if info.get("kind") == "none":
+        if fallback:
+            return f"none: the shared store {fallback['url']} could not be used and there is no local history"
+        return "none (routing without history)"
+    line = str(info.get("path"))
+    if fallback:
+        line += f" (local: the shared store {fallback['url']} could not be used)"
+    elif info.get("exists") is False:
+        line += " (no history yet)"
+    return line
 
 
 def _select(profile: Any, models: list[str] | None, providers: list[str] | None) -> list[Any]:

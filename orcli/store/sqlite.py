@@ -1,4 +1,4 @@
-"""The health store: outcomes in SQLite, safe under many concurrent orcli processes (SPEC §8).
+"""The local health store: outcomes in SQLite, safe under many concurrent orcli processes (SPEC §8).
 
 Never raises on environmental problems. `Store.open` returns (store or None, warnings); later problems
 land in `Store.warnings` (drain them with `take_warnings`) and the call returns a neutral value, so
@@ -28,12 +28,12 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from orcli.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
+from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.types import FailureClass, Outcome
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
@@ -62,6 +62,9 @@ class _Unusable(Exception):
 
 class Store:
     """An open health store; build it with `Store.open`."""
+
+    kind = "sqlite"
+    shared = False  # one machine's history: `health reset` needs no confirmation (SPEC §13)
 
     def __init__(
         self,
@@ -212,8 +215,9 @@ class Store:
         )
         return self._run(lambda db: _write(db, _INSERT, row) == 1, False, "record an outcome")
 
-    def outcomes(self, since: float) -> list[Outcome]:
-        """Every outcome with `at >= since`, oldest first; [] when nothing can be read."""
+    def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
+        """Every outcome with `at >= since`, oldest first; [] when nothing can be read. All endpoints' rows are
+        returned whatever `endpoints` asks (the interface allows more): one indexed range scan beats a filter."""
         return self._run(lambda db: _read(db, since), [], "read outcomes")
 
     def reset(self, provider: str | None = None) -> int:
@@ -233,6 +237,10 @@ class Store:
         if self.read_only:
             return 0
         return self._run(lambda db: _write(db, "DELETE FROM outcomes WHERE at < ?", (before,)), 0, "prune")
+
+    def describe(self) -> dict[str, object]:
+        """Which store this is, for `orcli health` (text and JSON)."""
+        return {"kind": self.kind, "path": str(self.path)}
 
     def take_warnings(self) -> list[str]:
         """Warnings gathered since the last call, for the caller to show once."""
