@@ -177,3 +177,19 @@ def test_load_profile_uses_the_cache_in_the_state_dir(tmp_path):
     first = load_profile(str(path), env)
     assert cache_file(tmp_path / "state", path).is_file()
     assert load_profile(str(path), env) == first
+
+
+def test_every_section_survives_the_cache(tmp_path):
+    text = _profile_text(30) + '\n[health]\nwindow = 120\nstore = "redis://127.0.0.1:6379/0"\n\n[timeouts]\nidle = 9\n'
+    text = text.replace(
+        "[routing]\n", '[routing]\nsort = { by = "price", partition = "none" }\nmax_price = { prompt = 2 }\n', 1
+    )
+    path = tmp_path / "all.toml"
+    path.write_text(text)
+    parse = Counting()
+    first = load_cached(path, tmp_path / "state", parse, min_size=0)
+    second = load_cached(path, tmp_path / "state", parse, min_size=0)
+    assert parse.calls == 1
+    assert second == first
+    assert second.health == first.health and second.timeouts.idle == 9
+    assert dict(second.routing) == dict(first.routing)
