@@ -220,6 +220,9 @@ def test_import_reads_the_catalogue_from_stdin(cli):
     doc = run.json()
     assert set(doc["unmapped"]) == {"google-vertex/us-east5", "acme-inference", "azure"}
     assert any("novita" in n and "price unknown" in n for n in doc["notes"])
+    shown = cli("profiles", "show", "all", "--json").json()
+    assert shown["unknown_prices"] == 1  # novita's
+    assert shown["endpoints"] == 11  # 6 of llama's 7, 4 of qwen's 5, 1 of gpt-4o-mini's 2: the rest unmapped
     data = tomllib.loads((user_dir(cli) / "all.toml").read_text())
     novita = next(e for e in data["endpoint"] if e["provider"] == "novita")
     assert "price" not in novita  # unknown, not free

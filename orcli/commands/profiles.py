@@ -153,6 +153,7 @@ def profiles_show(
         "valid": True,
         "routing_models": list(loaded.routing.get("models", ()) or ()),
         "endpoints": len(loaded.endpoints),
+        "unknown_prices": sum(1 for e in loaded.endpoints if e.price is None),
         "providers": providers,
         "models": [{"model": m, "providers": ps} for m, ps in per_model.items()],
     }
@@ -162,7 +163,7 @@ def profiles_show(
     keys = sum(1 for p in providers if p["key_set"])
     out.stdout.write(
         f"profile {loaded.name}: {loaded.path}\nvalid: {len(providers)} providers ({keys} with keys set), "
-        f"{len(loaded.endpoints)} endpoints, {len(per_model)} models; "
+        f"{len(loaded.endpoints)} endpoints ({doc['unknown_prices']} with unknown price), {len(per_model)} models; "
         f"routing.models = {', '.join(doc['routing_models']) or '(none)'}\n"
     )
     rows: list[tuple[str, ...]] = []
