@@ -121,6 +121,10 @@ def merge_import(
     changes: list[Change] = []
     own_providers = data.setdefault("providers", {})
     table_names = _provider_names(own_providers)
+    aliases = _same_providers(_provider_tables(own_providers), providers)
+    for tag, own in aliases.items():
+        changes.append(Change("same provider", f"{tag} is {own} in this profile (same base_url and api)"))
+    endpoints = [{**e, "provider": aliases.get(e["provider"], e["provider"])} for e in endpoints]
     rows = data.setdefault("endpoint", [])
     index = {(e.get("model"), e.get("provider")): e for e in rows if isinstance(e, dict)}
     for new in endpoints:
@@ -143,9 +147,9 @@ def merge_import(
                 old[field] = new[field]
         if details:
             changes.append(Change("updated endpoint", name, tuple(details)))
+    used = {e["provider"] for e in endpoints}
     for name, table in providers.items():
-        used = any(e["provider"] == name for e in endpoints)
-        if used and name not in table_names:
+        if name in used and name not in table_names:
             own_providers[name] = dict(table)
             table_names.add(name)
             changes.append(Change("added provider", name, (("base_url", None, table["base_url"]),)))
@@ -154,6 +158,39 @@ def merge_import(
     if not data["providers"]:
         del data["providers"]
     return data, changes
+
+
+def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each provider's table by the name the validator gives it (nested variants flattened)."""
+    from orcli.profile import PROVIDER_KEYS
+
+    tables: dict[str, Mapping[str, Any]] = {}
+    for name, raw in providers.items():
+        if not isinstance(raw, dict):
+            continue
+        if raw and not set(raw) & set(PROVIDER_KEYS) and all(isinstance(v, dict) for v in raw.values()):
+            tables.update({f"{name}/{variant}": sub for variant, sub in raw.items()})
+        else:
+            tables[name] = raw
+    return tables
+
+
+def _same_providers(own: Mapping[str, Mapping[str, Any]], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Imported tags the profile already has under a name of its own (`google` for `google-ai-studio`): the
+    one provider of the profile at the same base_url with the same api. A tag whose name or base name the
+    profile uses keeps OpenRouter's spelling (`deepinfra/fp8` beside `deepinfra`)."""
+
+    def place(table: Mapping[str, Any]) -> tuple[str, str]:
+        return (str(table.get("base_url", "")).rstrip("/").lower(), str(table.get("api", "openai")))
+
+    aliases: dict[str, str] = {}
+    for tag, table in imported.items():
+        if tag in own or tag.split("/", 1)[0] in own:
+            continue
+        same = [name for name, mine in own.items() if place(mine) == place(table)]
+        if len(same) == 1:
+            aliases[tag] = same[0]
+    return aliases
 
 
 def _provider_names(providers: Mapping[str, Any]) -> set[str]:
@@ -182,7 +219,8 @@ def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], .
 
 def diff_lines(changes: list[Change]) -> list[str]:
     """The readable diff: one line per change, `+` for additions, `~` for updates."""
-    return [("~ " if c.kind.startswith("updated") else "+ ") + c.describe() for c in changes]
+    marks = {"updated endpoint": "~ ", "same provider": "= "}
+    return [marks.get(c.kind, "+ ") + c.describe() for c in changes]
 
 
 # -- a starter profile -----------------------------------------------------------------------------------

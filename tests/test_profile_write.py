@@ -103,6 +103,34 @@ def test_importing_the_same_catalogue_twice_changes_nothing():
     assert changes == []
 
 
+def test_a_provider_the_user_named_differently_is_recognised_by_its_base_url():
+    user = {
+        "providers": {"my-groq": {"base_url": "https://api.groq.com/openai/v1/", "api_key_env": "MINE"}},
+        "endpoint": [{"model": LLAMA, "provider": "my-groq", "price": {"prompt": 1, "completion": 1}}],
+    }
+    imported = _imported({LLAMA})
+    merged, changes = merge_import(user, imported.providers, imported.endpoints)
+    assert "groq" not in merged["providers"]
+    assert [e["provider"] for e in merged["endpoint"]].count("my-groq") == 1
+    assert merged["endpoint"][0]["price"] == {"prompt": 0.59, "completion": 0.79}
+    lines = diff_lines(changes)
+    assert lines[0] == "= same provider groq is my-groq in this profile (same base_url and api)"
+    assert lines[1].startswith(f"~ updated endpoint {LLAMA} on my-groq: price")
+    parse_profile(profile_text(merged, "m.toml"), "m.toml")
+
+
+def test_two_providers_at_one_url_are_not_guessed_between():
+    user = {
+        "providers": {
+            "a": {"base_url": "https://api.groq.com/openai/v1"},
+            "b": {"base_url": "https://api.groq.com/openai/v1"},
+        },
+    }
+    imported = _imported({LLAMA})
+    merged, _ = merge_import(user, imported.providers, imported.endpoints)
+    assert "groq" in merged["providers"]  # added under OpenRouter's name, a and b left alone
+
+
 def test_an_unknown_price_in_the_catalogue_keeps_the_users_price():
     user = {
         "providers": {"novita": {"base_url": "https://api.novita.ai/v3/openai"}},
