@@ -4,9 +4,11 @@
 row here: the full tag if it has a row of its own, else its base slug (`deepinfra`). A slug with no row is
 reported, never guessed: a wrong base_url would send the user's key to the wrong host.
 
-Data policy: where the provider publishes a no-training policy for its API it is `deny`; where it is not
-known, `allow` (OpenRouter's own conservative stance: an unclear policy is assumed to retain and train).
-Checked 2026-11-29 against the providers' API documentation; verify a policy before relying on it.
+Data policy: `deny` where the bundled example profile already says the provider does not train on API
+prompts; `allow` everywhere else (OpenRouter's own conservative stance: an unclear policy is assumed to retain
+and train). Written 2026-11-29 from the providers' public API base URLs as known then, without network access
+to re-check them: verify a URL or a policy before relying on it (tests/test_profile_check.py keeps the rows
+the example shares in agreement with it).
 """
 
 from __future__ import annotations
