@@ -156,6 +156,14 @@ def process_figures(rounds: int, tmp: Path, wanted: set[str]) -> tuple[list[Row]
             expect="Attempt plan",
         ),
     }
+    if "explain_big" in wanted:
+        big, big_keys = big_profile(tmp, BIG_EXPLAIN_ENDPOINTS)
+        procs["explain_big"] = Proc(
+            "explain_big",
+            [*orcli, "explain-route", "--profile", str(big), "--no-stdin", "--seed", "1"],
+            env_with("s-explain-big", **big_keys),
+            expect="Attempt plan",
+        )
     upstream = Upstream().start()
     try:
         keys = fake_keys(["dead", "alpha"])
@@ -229,6 +237,7 @@ def process_figures(rounds: int, tmp: Path, wanted: set[str]) -> tuple[list[Row]
     for name, label, target in (
         ("version", "orcli --version", 0.35),
         ("explain", "orcli explain-route -p example", 1.0),
+        ("explain_big", f"orcli explain-route, {BIG_EXPLAIN_ENDPOINTS:,}-endpoint profile (cached)", 0.7),
         ("ask", "orcli ask (loopback, streamed)", 1.5),
     ):
         if name not in wanted:
@@ -623,6 +632,205 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     return rows
 
 
+# ------------------------------------------------------------------------------------ profiles at scale
+
+BIG_EXPLAIN_ENDPOINTS = 2_000
+
+
+def big_profile(tmp: Path, n: int) -> tuple[Path, dict[str, str]]:
+    """A synthetic n-endpoint profile requesting 3 of its models, and a key for every provider in it."""
+    text, models = synthetic_profile_text(n)
+    text = text.replace('models = ["m0"]', f"models = {json.dumps(models[:3])}", 1)
+    path = tmp / f"big-{n}.toml"
+    path.write_text(text)
+    keys = {name: "sk-bench-not-a-real-key" for name in set(re.findall(r'^api_key_env = "(\w+)"', text, re.M))}
+    return path, keys
+
+
+def _invalid(text: str) -> str:
+    """Every endpoint's prompt price negative: one error per endpoint, as a bad bulk edit would make."""
+    return text.replace("price = { prompt = ", "price = { prompt = -")
+
+
+def _scaling_rows(
+    label: str, n: int, t: float, ref_label: str, ref: float, previous: dict[str, tuple[int, float]], extra: str = ""
+) -> Row:
+    """One figure at one size, judged as its ratio to a reference measured on the same data in the same run:
+    linear means the ratio holds as the size grows x10 (within 1.5x). Both pay the same memory-hierarchy
+    costs of many Python objects, which raw per-endpoint times at 1k vs 100k would mistake for a bad algorithm."""
+    ratio = t / ref
+    growth, ok = "", None
+    if label in previous:
+        n0, r0 = previous[label]
+        ok = ratio / r0 <= 1.5
+        growth = f"; ratio x{ratio / r0:.2f} for x{n // n0} endpoints"
+    previous[label] = (n, ratio)
+    return Row(
+        f"{label}, {n:,} endpoints",
+        _ms(t),
+        f"{ref_label} {_ms(ref)}",
+        f"{ratio:.2f}x ({t / n * 1e6:.1f} us/endpoint{growth}){extra}",
+        "ratio holds (linear)",
+        ok,
+        {"endpoints": n, "median_s": t, "reference_median_s": ref, "ratio": ratio},
+    )
+
+
+def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
+    """Loading a profile at scale: TOML + validation (what every command paid before the cache), the cached
+    load (what it pays now), and reporting an invalid profile (one error per endpoint), each against the
+    same run's floor for that work: tomllib.loads of the same text, or unmarshalling the cache's plain data."""
+    import marshal
+    import tomllib
+
+    from orcli.errors import ProfileError
+    from orcli.profile import load_profile_file
+    from orcli.profile_cache import load_cached
+
+    rows: list[Row] = []
+    previous: dict[str, tuple[int, float]] = {}
+    for n in sizes:
+        text, _ = synthetic_profile_text(n)
+        valid = tmp / f"load-{n}.toml"
+        valid.write_text(text)
+        invalid = tmp / f"invalid-{n}.toml"
+        invalid.write_text(_invalid(text))
+        state = tmp / f"s-load-{n}"
+        load_cached(valid, state, load_profile_file, min_size=0)  # writes the cache
+
+        def report_invalid(path: Path = invalid) -> None:
+            try:
+                load_profile_file(path)
+            except ProfileError:
+                return
+            raise RuntimeError("the invalid profile was accepted")
+
+        def without_gc(fn: Callable[[], object]) -> Callable[[], object]:
+            """As orcli's load_profile runs a load: the collector off until the profile is built."""
+
+            def run() -> object:
+                gc.disable()
+                try:
+                    return fn()
+                finally:
+                    gc.enable()
+
+            return run
+
+        from orcli.profile_cache import cache_file
+
+        blob = cache_file(state, valid).read_bytes()
+        cases = {
+            "tomllib": without_gc(lambda text=text: tomllib.loads(text)),
+            # What any cache of this size pays: unmarshalling the plain tuples, before any Profile is built.
+            "unmarshal": without_gc(lambda blob=blob: marshal.loads(marshal.loads(blob)[2])),
+            "parse": without_gc(lambda path=valid: load_profile_file(path)),
+            "cached": without_gc(lambda path=valid, st=state: load_cached(path, st, load_profile_file, min_size=0)),
+            "invalid": without_gc(report_invalid),
+        }
+        gc.collect()
+        samples = _median_of(cases, repeats, warmup=1)
+        m = {k: statistics.median(v) for k, v in samples.items()}
+        rows.append(
+            _scaling_rows("profile load, TOML + validation", n, m["parse"], "tomllib.loads", m["tomllib"], previous)
+        )
+        rows.append(
+            _scaling_rows(
+                "profile load, cached",
+                n,
+                m["cached"],
+                "marshal.loads",
+                m["unmarshal"],
+                previous,
+                f"; {m['parse'] / m['cached']:.0f}x faster than TOML + validation",
+            )  # fmt: skip
+        )
+        rows.append(
+            _scaling_rows(
+                "profile load, invalid (1 error/endpoint)", n, m["invalid"], "tomllib.loads", m["tomllib"], previous
+            )
+        )
+        print(f"  profiles: {n:,} endpoints measured", file=sys.stderr)
+    return rows
+
+
+def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
+    """`orcli providers` at scale, in process: the JSON document and the plain table from a loaded profile,
+    against the least any listing does: one dict per endpoint, built in the same run."""
+    from orcli import render
+    from orcli.profile import parse_profile
+    from orcli.tables import plain
+    from orcli.types import HealthSnapshot
+
+    rows: list[Row] = []
+    previous: dict[str, tuple[int, float]] = {}
+    for n in sizes:
+        text, _ = synthetic_profile_text(n)
+        profile = parse_profile(text, f"<synthetic {n}>")
+        gc.collect()
+        gc.freeze()  # as orcli's load_profile does: the profile lives for the whole process
+        env = {f"P{p}_KEY": "k" for p in range(0, len(profile.providers), 2)}
+
+        def once(profile=profile, env=env) -> None:
+            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot())))
+
+        def baseline(profile=profile) -> None:
+            [{"model": e.model, "provider": e.provider, "parameters": sorted(e.parameters)} for e in profile.endpoints]
+
+        samples = _median_of({"providers": once, "baseline": baseline}, repeats, warmup=1)
+        t, ref = statistics.median(samples["providers"]), statistics.median(samples["baseline"])
+        rows.append(_scaling_rows("providers (JSON + table)", n, t, "a dict per endpoint", ref, previous))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ peers
+
+PEERS_REFERENCE = (
+    "reference figures measured 2026-11-24 against a ~146 ms floor on this project's machine, not re-run "
+    "(not installed here): llm --version ~704 ms (4.8x), sgpt --version ~1,520 ms (10.4x), "
+    "python -c 'import litellm' ~3,234 ms (22x)"
+)
+
+
+def peer_figures(rounds: int, tmp: Path) -> tuple[list[Row], str]:
+    """Start-up of peers that are installed, against the same floor in the same run; the dated reference
+    figures for those that are not."""
+    import importlib.util
+    import shutil
+
+    peers: dict[str, list[str]] = {}
+    for tool in ("llm", "sgpt"):
+        found = shutil.which(tool) or (
+            str(Path(sys.executable).parent / tool) if (Path(sys.executable).parent / tool).is_file() else None
+        )
+        if found:
+            peers[f"{tool} --version"] = [found, "--version"]
+    if importlib.util.find_spec("litellm") is not None:
+        peers["python -c 'import litellm'"] = [sys.executable, "-c", "import litellm"]
+    if not peers:
+        return [], PEERS_REFERENCE
+    env = _clean_env(tmp)
+    procs = {"floor": Proc("floor", [sys.executable, "-c", FLOOR_CODE], env)}
+    procs.update({label: Proc(label, argv, env) for label, argv in peers.items()})
+    for p in procs.values():
+        p.run(record=False)
+    for r in range(rounds):
+        order = list(procs.values())
+        if r % 2:
+            order.reverse()
+        for p in order:
+            p.run()
+    floor = procs["floor"].median
+    rows = [
+        Row(f"peer: {label}", _ms(procs[label].median), f"floor {_ms(floor)}", f"{procs[label].median / floor:.1f}x",
+            "-", None, {"median_s": procs[label].median, "reference_median_s": floor})
+        for label in peers
+    ]  # fmt: skip
+    missing = [t for t in ("llm --version", "sgpt --version", "python -c 'import litellm'") if t not in peers]
+    note = "peers re-measured in this run" + (f"; not installed: {', '.join(missing)}" if missing else "")
+    return rows, note
+
+
 # --------------------------------------------------------------------------------------------- store
 
 
@@ -680,6 +888,26 @@ def dialect_figures(n: int) -> list[Row]:
     return rows
 
 
+def serve_figures(rounds: int) -> list[Row]:
+    """`orcli serve` in front of the loopback upstream vs calling it directly (benchmarks/serve_bench.py)."""
+    import serve_bench
+
+    rows = []
+    for r in serve_bench.bench(rounds):
+        if "added_ms" in r:
+            judged = (
+                "50 ms" in r["figure"]
+            )  # the instant answer shows the absolute cost; its ratio only says loopback is fast
+            rows.append(Row(r["figure"], f"{r['gateway_ms']:.2f} ms (+{r['added_ms']:.2f} ms)",
+                            f"direct {r['direct_ms']:.2f} ms", f"{r['ratio']:.2f}x",
+                            f"<= {serve_bench.TARGET_RATIO}x" if judged else "-",
+                            r["ratio"] <= serve_bench.TARGET_RATIO if judged else None, dict(r)))  # fmt: skip
+        else:
+            rows.append(Row(r["figure"], f"{r['gateway_s']:.2f} s", f"direct {r['direct_s']:.2f} s",
+                            f"{r['ratio']:.2f}x ({r['gateway_streams_per_s']:.0f} streams/s)", "-", None, dict(r)))  # fmt: skip
+    return rows
+
+
 def redis_figures(n: int, rounds: int) -> list[Row]:
     """Shared health on Redis vs the local SQLite store, on loopback (benchmarks/redis_bench.py)."""
     import redis_bench
@@ -725,7 +953,8 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
 
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store", "redis", "dialects")
+ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
+       "store", "redis", "dialects", "serve", "peers")  # fmt: skip
 
 
 def render(rows: list[Row]) -> str:
@@ -756,25 +985,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     how = "-"
     with tempfile.TemporaryDirectory(prefix="orcli-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        if wanted & {"version", "explain", "ask", "failover"}:
+        if wanted & {"version", "explain", "explain_big", "ask", "failover"}:
             process_rows, how = process_figures(rounds, tmp, wanted)
             rows += process_rows
         if wanted & {"executor", "failover"}:
             rows += executor_figures(inproc_n, tmp, wanted)
         if "planner" in wanted:
             rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
+        if "profiles" in wanted:
+            rows += profile_figures((1_000, 10_000, 100_000), 1 if args.quick else 3, tmp)
+        if "providers" in wanted:
+            rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
         if "store" in wanted:
             rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
         if "redis" in wanted:
             rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
         if "dialects" in wanted:
             rows += dialect_figures(20 if args.quick else 100)
+        if "serve" in wanted:
+            rows += serve_figures(20 if args.quick else 60)
+        peers_note = PEERS_REFERENCE
+        if "peers" in wanted:
+            peer_rows, peers_note = peer_figures(rounds, tmp)
+            rows += peer_rows
     print(render(rows))
-    print(
-        f"\nprocess figures: {how}; median of {rounds} interleaved rounds. Peers (measured once against a "
-        "~146 ms floor, not re-run): llm --version ~704 ms (4.8x), sgpt --version ~1,520 ms (10.4x), "
-        "python -c 'import litellm' ~3,234 ms (22x)."
-    )
+    print(f"\nprocess figures: {how}; median of {rounds} interleaved rounds. Peers: {peers_note}.")
     missed = [r.figure for r in rows if r.passed is False]
     if missed:
         print(f"missed: {', '.join(missed)}")

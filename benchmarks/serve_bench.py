@@ -91,21 +91,27 @@ def throughput_figure(up: Upstream, gateway: str, streams: int = 50) -> dict:
             "ratio": via / direct, "gateway_streams_per_s": streams / via}  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+def bench(rounds: int) -> list[dict]:
+    """Every figure: the gateway's added latency (short completion, instant answer) and 50 concurrent streams."""
     with tempfile.TemporaryDirectory() as tmp_name, Upstream() as up:
         tmp = Path(tmp_name)
         profile = write_profile(tmp / "profile.toml", up, ["alpha"])
         proc, gateway = start_gateway(tmp, profile)
         try:
-            rows = latency_figures(up, gateway, args.rounds)
+            rows = latency_figures(up, gateway, rounds)
             rows.append(throughput_figure(up, gateway))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    rows = bench(args.rounds)
     for row in rows:
         if "added_ms" in row:
             verdict = ("PASS" if row["ratio"] <= TARGET_RATIO else "FAIL") if "50 ms" in row["figure"] else "-"

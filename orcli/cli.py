@@ -14,6 +14,7 @@ from orcli.commands.ask import ask
 from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, Terminated
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
+from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
 from orcli.commands.providers import providers
 from orcli.commands.serve import serve
 from orcli.errors import EXIT_INTERRUPTED, error_document
@@ -46,6 +47,12 @@ health_app = typer.Typer(
         orcli health --probe -m meta-llama/llama-3.3-70b-instruct
         orcli health reset --provider groq
     """,
+)
+profiles_app = typer.Typer(
+    help="See, start, refresh (from OpenRouter's catalogue) and lint profiles.",
+    rich_markup_mode=None,
+    cls=Group,
+    no_args_is_help=True,
 )
 
 # Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
@@ -107,6 +114,12 @@ app.command("serve", cls=Command, epilog=EXAMPLES["serve"])(serve)
 app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
 health_app.command("reset", cls=Command, epilog=EXAMPLES["reset"])(health_reset)
+app.add_typer(profiles_app, name="profiles")
+profiles_app.command("list", cls=Command)(profiles_list)
+profiles_app.command("show", cls=Command)(profiles_show)
+profiles_app.command("init", cls=Command)(profiles_init)
+profiles_app.command("import", cls=Command)(profiles_import)
+profiles_app.command("check", cls=Command)(profiles_check)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, assert_never
+from typing import Any, NamedTuple, assert_never
 from urllib.parse import urlsplit
 
 from orcli.errors import ProfileError
@@ -52,22 +52,29 @@ def user_profiles_dir() -> Path:
     return Path(platformdirs.user_config_dir("orcli")) / "profiles"
 
 
-def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
+class Resolved(NamedTuple):
+    """Where a profile spec led; `looked_for` is set when no `default` exists and the bundled example stands
+    in for it (SPEC §12: every command says so)."""
+
+    path: Path
+    looked_for: tuple[Path, ...] = ()
+
+
+def resolve_profile(spec: str | None, env: Mapping[str, str]) -> Resolved:
     """SPEC §2: a path is read as is; a bare name is looked up in the user config dir, then bundled."""
     spec = spec or env.get("ORCLI_PROFILE") or "default"
-    looks_like_path = "/" in spec or os.sep in spec or spec.endswith(".toml")
-    if looks_like_path:
+    if is_path_spec(spec):
         path = Path(spec).expanduser()
         if not path.is_file():
             raise ProfileError(f"{spec}: no such profile file.")
-        return path
+        return Resolved(path)
     searched = [user_profiles_dir() / f"{spec}.toml", bundled_profiles_dir() / f"{spec}.toml"]
     for path in searched:
         if path.is_file():
-            return path
+            return Resolved(path)
     if spec == "default":
         # With no default of the user's own, the bundled example keeps a fresh install usable.
-        return bundled_profiles_dir() / "example.toml"
+        return Resolved(bundled_profiles_dir() / "example.toml", tuple(searched))
     known = sorted(
         {p.stem for d in (user_profiles_dir(), bundled_profiles_dir()) if d.is_dir() for p in d.glob("*.toml")}
     )
@@ -78,12 +85,68 @@ def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
     )
 
 
-def load_profile(spec: str | None, env: Mapping[str, str]) -> Profile:
-    """The command's profile. It lives as long as the process, so it is moved out of the cyclic garbage
-    collector's way (gc.freeze): with a large profile, every full collection would walk it again."""
+def is_path_spec(spec: str) -> bool:
+    """A value containing a path separator or ending in .toml names a file; anything else is a name."""
+    return "/" in spec or os.sep in spec or spec.endswith(".toml")
+
+
+def resolve_profile_path(spec: str | None, env: Mapping[str, str]) -> Path:
+    return resolve_profile(spec, env).path
+
+
+class ProfileEntry(NamedTuple):
+    """A profile orcli can see: its name, file, where it lives, and whether a user profile hides it."""
+
+    name: str
+    path: Path
+    source: str  # "user" | "bundled"
+    shadowed: bool = False
+
+
+def visible_profiles() -> list[ProfileEntry]:
+    """Every `*.toml` in the user config dir, then bundled (SPEC §12 `profiles list`); a bundled profile a
+    user profile of the same name hides is listed as shadowed."""
+    entries: list[ProfileEntry] = []
+    seen: set[str] = set()
+    for source, directory in (("user", user_profiles_dir()), ("bundled", bundled_profiles_dir())):
+        paths = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+        for path in paths:
+            if path.is_file():
+                entries.append(ProfileEntry(path.stem, path, source, shadowed=path.stem in seen))
+        seen.update(p.stem for p in paths)
+    return entries
+
+
+def fallback_note(resolved: Resolved) -> str:
+    """The one line a command prints when the bundled example stands in for a missing `default`."""
+    return (
+        f"no `default` profile (looked for {resolved.looked_for[0]}); using the bundled example "
+        f"({resolved.path}), whose prices may be stale. Run `orcli profiles init` to write your own."
+    )
+
+
+def load_profile(spec: str | None, env: Mapping[str, str], notice: Callable[[str], None] | None = None) -> Profile:
+    """The command's profile; `notice` hears of the example standing in for `default`. It lives as long as
+    the process, so it is moved out of the cyclic garbage collector's way (gc.freeze): with a large profile,
+    every full collection would walk it again."""
     import gc
 
-    profile = load_profile_file(resolve_profile_path(spec, env))
+    from orcli.paths import default_state_dir
+    from orcli.profile_cache import load_cached
+
+    resolved = resolve_profile(spec, env)
+    if resolved.looked_for and notice is not None:
+        notice(fallback_note(resolved))
+    # Loading makes tens of thousands of objects that all live on: collecting while they are made only walks
+    # them again and again (measured: 100k endpoints load twice as fast without it).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        # A big profile is read from a private cache of its validated form (issue 13: TOML ~55 us/endpoint).
+        profile = load_cached(resolved.path, lambda: default_state_dir(env), load_profile_file)
+    finally:
+        if enabled:
+            gc.enable()
     gc.freeze()
     return profile
 
@@ -118,7 +181,7 @@ def parse_profile(text: str, path: Path | str) -> Profile:
     v = _Validator(text, str(path))
     profile = v.profile(data, Path(path).stem)
     if v.errors:
-        shown = v.errors[:_MAX_ERRORS]
+        shown = v.messages(_MAX_ERRORS)
         more = len(v.errors) - len(shown)
         tail = f" (and {more} more)" if more else ""
         raise ProfileError("invalid profile: " + "; ".join(e.rstrip(".") for e in shown) + tail + ".")
@@ -192,55 +255,96 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"  # not "...": messages end by stripping periods
 
 
-class _Validator:
-    """Walks the parsed TOML, converting values and collecting errors with their place in the file."""
+_HEADER = re.compile(r"^[ \t]*(\[\[?)[ \t]*([^\]\n]+?)[ \t]*\]", re.M)
+_NAME_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([^.\s]+)")
 
-    def __init__(self, text: str, path: str) -> None:
-        self.lines = text.splitlines()
-        self.path = path
-        self.errors: list[str] = []
 
-    # -- error reporting ---------------------------------------------------------------------------
-    def error(self, keypath: str, message: str) -> None:
-        line = self._locate(keypath)
-        where = f"{self.path}:{line}" if line else self.path
-        self.errors.append(f"{where}: {keypath}: {message}")
+class _Header(NamedTuple):
+    line: int  # 1-based
+    end: int  # offset just after the header
+    name: str  # dotted, unquoted: `providers.deepinfra/turbo`, `endpoint.price`
 
-    def _locate(self, keypath: str) -> int | None:
-        """Best-effort line of a key path, found by scanning table headers: TOML itself gives none."""
+
+class _Headers:
+    """Every table header of a profile's text, found in one pass, for placing errors on lines (SPEC §2)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.headers: list[_Header] = []
+        self.arrays: dict[str, list[int]] = {}
+        self.tables: dict[str, int] = {}
+        line, last = 1, 0
+        for m in _HEADER.finditer(text):
+            line += text.count("\n", last, m.start())
+            last = m.start()
+            name = ".".join(a or b or c for a, b, c in _NAME_PART.findall(m.group(2)))
+            if m.group(1) == "[[":
+                self.arrays.setdefault(name, []).append(len(self.headers))
+            else:
+                self.tables.setdefault(name, len(self.headers))
+            self.headers.append(_Header(line, m.end(), name))
+
+    def line_of(self, keypath: str) -> int | None:
+        """Best-effort line of a key path: TOML itself gives none."""
         parts = re.findall(r"[^.\[\]]+|\[\d+\]", keypath)
         if not parts:
             return None
-        start, end = 0, len(self.lines)
-        first = parts[0]
-        rest = parts[1:]
+        first, rest = parts[0], parts[1:]
         if rest and rest[0].startswith("["):
+            arrays = self.arrays.get(first, [])
             index = int(rest[0][1:-1]) - 1
-            headers = [i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\[\s*{re.escape(first)}\s*\]\]", ln)]
-            if index >= len(headers):
+            if index >= len(arrays):
                 return None
-            start = headers[index]
-            rest = rest[1:]
+            at, rest = arrays[index], rest[1:]
         elif first == "providers" and rest:
-            name = rest[0]
-            pattern = rf"\s*\[\s*providers\.(\"?){re.escape(name)}\1\s*\]"
-            hit = next((i for i, ln in enumerate(self.lines) if re.match(pattern, ln)), None)
-            if hit is None:
+            found = self.tables.get(f"providers.{rest[0]}")
+            if found is None:
                 return None
-            start, rest = hit, rest[1:]
+            at, rest = found, rest[1:]
         else:
-            hit = next(
-                (i for i, ln in enumerate(self.lines) if re.match(rf"\s*\[\s*{re.escape(first)}\s*\]", ln)), None
-            )
-            if hit is None:
-                return hit
-            start = hit
-        for i in range(start + 1, end):
-            if i > start + 1 and re.match(r"\s*\[", self.lines[i]):
-                break
-            if rest and re.match(rf"\s*{re.escape(rest[0])}\s*=", self.lines[i]):
-                return i + 1
-        return start + 1
+            found = self.tables.get(first)
+            if found is None:
+                return None
+            at = found
+        return self._line_in(at, rest)
+
+    def _line_in(self, at: int, rest: list[str]) -> int:
+        header = self.headers[at]
+        if not rest:
+            return header.line
+        end = self.headers[at + 1].end if at + 1 < len(self.headers) else len(self.text)
+        body = self.text[header.end : end]
+        hit = re.search(rf"^[ \t]*{re.escape(rest[0])}[ \t]*=", body, re.M)
+        if hit:
+            return header.line + body.count("\n", 0, hit.start())
+        if at + 1 < len(self.headers) and self.headers[at + 1].name == f"{header.name}.{rest[0]}":
+            return self._line_in(at + 1, rest[1:])  # tomli-w writes `[endpoint.price]` below its endpoint
+        return header.line
+
+
+class _Validator:
+    """Walks the parsed TOML, converting values and collecting errors; only the errors shown are placed on a
+    line, so a profile with thousands of bad values is reported in linear time."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        self.path = path
+        self.errors: list[tuple[str, str]] = []  # (key path, message)
+        self.failed_providers: set[str] = set()
+
+    # -- error reporting ---------------------------------------------------------------------------
+    def error(self, keypath: str, message: str) -> None:
+        self.errors.append((keypath, message))
+
+    def messages(self, limit: int) -> list[str]:
+        """The first `limit` errors, each with file and line."""
+        headers = _Headers(self.text) if self.errors else None
+        shown = []
+        for keypath, message in self.errors[:limit]:
+            line = headers.line_of(keypath) if headers else None
+            where = f"{self.path}:{line}" if line else self.path
+            shown.append(f"{where}: {keypath}: {message}")
+        return shown
 
     # -- typed readers -----------------------------------------------------------------------------
     def table(self, value: object, keypath: str, known: tuple[str, ...]) -> dict[str, Any]:
@@ -416,6 +520,14 @@ class _Validator:
         return providers
 
     def add_provider(self, providers: dict[str, Provider], name: str, raw: object, keypath: str) -> None:
+        first = len(self.errors)
+        try:
+            self._add_provider(providers, name, raw, keypath)
+        finally:
+            if len(self.errors) != first:
+                self.failed_providers.add(name)
+
+    def _add_provider(self, providers: dict[str, Provider], name: str, raw: object, keypath: str) -> None:
         table = self.table(raw, keypath, PROVIDER_KEYS)
         if not table and not isinstance(raw, dict):
             return
@@ -500,7 +612,8 @@ class _Validator:
                     self.error(keypath, f"missing `{required}`")
             model = self.string(table["model"], f"{keypath}.model") if "model" in table else None
             provider = self.string(table["provider"], f"{keypath}.provider") if "provider" in table else None
-            if provider is not None and provider not in providers and not self._provider_failed(provider):
+            if provider is not None and provider not in providers and provider not in self.failed_providers:
+                # A provider whose own table had errors is reported there, not again for each endpoint.
                 self.error(
                     f"{keypath}.provider",
                     f"unknown provider `{provider}`: no [providers.{provider}] table.{_did_you_mean(provider, providers)}",
@@ -550,8 +663,3 @@ class _Validator:
                 )
             )
         return endpoints
-
-    def _provider_failed(self, name: str) -> bool:
-        """A provider whose own table had errors is reported there, not again for each endpoint."""
-        own = re.compile(rf"providers\.{re.escape(name)}[.:]")
-        return any(own.search(e) for e in self.errors)

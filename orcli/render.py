@@ -206,33 +206,34 @@ def rejections_table(plan: Plan) -> TableData:
 def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str, Any]:
     from orcli.policy import usable_key
 
-    providers = []
-    for p in profile.providers.values():
-        providers.append(
+    """Every provider with its endpoints: one pass over the endpoints, whatever the profile's size."""
+    by_provider: dict[str, list[dict[str, Any]]] = {name: [] for name in profile.providers}
+    for e in profile.endpoints:
+        by_provider.setdefault(e.provider, []).append(
             {
-                "name": p.name,
-                "base_url": p.base_url,
-                "api": p.api,
-                "api_key_env": p.api_key_env,
-                "key_set": p.api_key_env is None or usable_key(env.get(p.api_key_env, "")),  # SPEC §9
-                "data_collection": p.data_collection,
-                "zdr": p.zdr,
-                "endpoints": [
-                    {
-                        "model": e.model,
-                        "upstream_model": e.upstream_model,
-                        "price": price_json(e.price),
-                        "context_length": e.context_length,
-                        "max_completion_tokens": e.max_completion_tokens,
-                        "quantization": e.quantization,
-                        "parameters": sorted(e.parameters),
-                        "health": health_json(health.get(e.model, e.provider)),
-                    }
-                    for e in profile.endpoints
-                    if e.provider == p.name
-                ],
+                "model": e.model,
+                "upstream_model": e.upstream_model,
+                "price": price_json(e.price),
+                "context_length": e.context_length,
+                "max_completion_tokens": e.max_completion_tokens,
+                "quantization": e.quantization,
+                "parameters": sorted(e.parameters),
+                "health": health_json(health.get(e.model, e.provider)),
             }
         )
+    providers = [
+        {
+            "name": p.name,
+            "base_url": p.base_url,
+            "api": p.api,
+            "api_key_env": p.api_key_env,
+            "key_set": p.api_key_env is None or usable_key(env.get(p.api_key_env, "")),  # SPEC §9
+            "data_collection": p.data_collection,
+            "zdr": p.zdr,
+            "endpoints": by_provider[p.name],
+        }
+        for p in profile.providers.values()
+    ]
     return {"profile": profile.path, "providers": providers}
 
 

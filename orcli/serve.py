@@ -48,11 +48,14 @@ class ProfileHolder:
     """The profile, loaded once and reloaded when its file changes or on SIGHUP; a broken edit keeps the old."""
 
     def __init__(self, spec: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> None:
-        from orcli.profile import load_profile_file, resolve_profile_path
+        from orcli.profile import fallback_note, load_profile_file, resolve_profile
 
         self._load = load_profile_file
-        self.path = resolve_profile_path(spec, env)
+        resolved = resolve_profile(spec, env)
+        self.path = resolved.path
         self.warn = warn
+        if resolved.looked_for:  # SPEC §12: the bundled example standing in for `default` is said, once
+            warn(fallback_note(resolved))
         self.lock = threading.Lock()
         self.reload_asked = False
         self.stamp = self._stamp()

@@ -17,6 +17,7 @@ from orcli.commands.common import (
     QuietOpt,
     environment,
     handled,
+    load_profile_for,
     read_prompt_input,
     route_flags,
 )
@@ -109,13 +110,12 @@ def ask(
     out: Output,
 ) -> None:
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
-    from orcli.profile import load_profile
 
     flags = AskFlags(
         stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout, reasoning=reasoning
     )
     env = environment()
-    loaded = load_profile(profile, env)
+    loaded = load_profile_for(profile, env, out)
     text = read_prompt_input(prompt, no_stdin)
     if text is None or not text.strip():  # refused before the store is opened or a plan is built
         raise UsageError(

@@ -348,3 +348,11 @@ def read_prompt_input(argument: str | None, no_stdin: bool) -> str | None:
 def environment() -> Mapping[str, str]:
     """The environment the command runs in: keys, state dir, profile selection."""
     return os.environ
+
+
+def load_profile_for(spec: str | None, env: Mapping[str, str], out: Output) -> Any:
+    """The command's profile; says once on stderr (unless -q) when the bundled example stands in for a
+    missing `default`, where it looked, and what to do (SPEC §12)."""
+    from orcli.profile import load_profile
+
+    return load_profile(spec, env, notice=lambda text: out.note(f"note: {text}"))

@@ -17,6 +17,7 @@ from orcli.commands.common import (
     complete_providers,
     environment,
     handled,
+    load_profile_for,
     read_prompt_input,
     route_flags,
 )
@@ -56,11 +57,10 @@ def explain_route(
     from orcli import render
     from orcli.health_source import load_snapshot
     from orcli.policy import insecure_reason
-    from orcli.profile import load_profile
     from orcli.route import build_route
 
     env = environment()
-    loaded = load_profile(profile, env)
+    loaded = load_profile_for(profile, env, out)
     text = read_prompt_input(prompt, no_stdin)
     snapshot, notes = load_snapshot(loaded, env)
     for note in notes:

@@ -18,6 +18,7 @@ from orcli.commands.common import (
     complete_providers,
     environment,
     handled,
+    load_profile_for,
 )
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.output import Output
@@ -66,10 +67,9 @@ def health_main(
     if ctx.invoked_subcommand is not None:
         return
     from orcli.health_source import open_health, snapshot_from
-    from orcli.profile import load_profile
     from orcli.store.backend import describe
 
-    loaded = load_profile(profile, environment())
+    loaded = load_profile_for(profile, environment(), out)
     store, snapshot, notes = open_health(loaded, environment(), create=probe)
     store_info: dict[str, Any] = {}
     try:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, WideOpt, environment, handled
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    QuietOpt,
+    WideOpt,
+    environment,
+    handled,
+    load_profile_for,
+)
 from orcli.output import Output
 
 
@@ -20,10 +30,9 @@ def providers(
     """List the profile's providers and endpoints: prices, context, policy, key status, health."""
     from orcli import render
     from orcli.health_source import load_snapshot
-    from orcli.profile import load_profile
 
     env = environment()
-    loaded = load_profile(profile, env)
+    loaded = load_profile_for(profile, env, out)
     snapshot, notes = load_snapshot(loaded, env)
     for note in notes:
         out.warn(note)

@@ -1,0 +1,253 @@
+"""Write profiles with tomli-w (SPEC §12): round-trip checked, validated, atomically replaced; import merges."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from orcli.errors import OrcliError, ProfileError
+
+# What an import refreshes on an endpoint the profile already has (SPEC §12: "prices and limits"); the
+# catalogue's other facts only fill keys the user has not written.
+REFRESHED = ("price", "context_length", "max_completion_tokens")
+FILLED = ("quantization", "parameters", "latency", "throughput")
+
+
+class Change(NamedTuple):
+    """One line of an import's diff: what happened to which endpoint or provider."""
+
+    kind: str  # "added endpoint" | "updated endpoint" | "added provider"
+    name: str  # "model on provider", or the provider's name
+    details: tuple[tuple[str, object, object], ...] = ()  # (key, old, new); old None = newly set
+
+    def describe(self) -> str:
+        if not self.details:
+            return f"{self.kind} {self.name}"
+        parts = [f"{key} {_show(old)} -> {_show(new)}" if old is not None else f"{key} {_show(new)}"
+                 for key, old, new in self.details]  # fmt: skip
+        return f"{self.kind} {self.name}: " + "; ".join(parts)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+# -- text ------------------------------------------------------------------------------------------------
+def profile_text(data: Mapping[str, Any], path: Path | str, header: str = "") -> str:
+    """The TOML text for `data`, proven first: it loads back to the same data, and it is a valid profile."""
+    import tomli_w
+
+    body = tomli_w.dumps(data)
+    if tomllib.loads(body) != data:
+        raise OrcliError(f"{path}: internal error: the written profile would not load back to the same data.")
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    text = comment + ("\n" if comment else "") + body
+    from orcli.profile import parse_profile
+
+    parse_profile(text, path)  # raises ProfileError naming what is wrong; nothing is written then
+    return text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a temporary file beside it, flushed, then renamed over it.
+    Any failure leaves the old file exactly as it was (SPEC §12)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    mode = 0o666 & ~umask  # a new profile gets what any new file of the user's would
+    with contextlib.suppress(OSError):
+        mode = path.stat().st_mode & 0o777  # keep the user's own permissions on a profile they had
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def save_profile(path: Path, data: Mapping[str, Any], header: str = "", backup: bool = True) -> Path | None:
+    """Validate and write; with `backup`, the previous file is kept as NAME.toml.bak (tomli-w keeps no
+    comments, so the user's are there). Returns the backup's path, if one was made."""
+    text = profile_text(data, path, header)
+    saved = None
+    if backup and path.is_file():
+        saved = path.with_name(path.name + ".bak")
+        try:
+            write_atomic(saved, path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OrcliError(f"{path}: cannot keep a backup of the old profile at {saved}: {exc}.") from None
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise OrcliError(f"{path}: cannot write the profile: {exc.strerror or exc}.") from None
+    return saved
+
+
+def read_data(path: Path) -> dict[str, Any]:
+    """A profile file's raw TOML data (validated first, so a broken profile is never merged into)."""
+    from orcli.profile import load_profile_file
+
+    load_profile_file(path)
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:  # changed under our feet
+        raise ProfileError(f"{path}: cannot read the profile again: {exc}.") from None
+
+
+# -- merging an import -----------------------------------------------------------------------------------
+def merge_import(
+    existing: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]], endpoints: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[Change]]:
+    """Fold imported providers and endpoints into a profile's data (SPEC §12): an endpoint the profile has
+    gets its prices and limits refreshed (other keys only where the user wrote none); a new one is appended;
+    a provider is added only if the profile has none of that name. Everything else is kept as it was."""
+    data = copy.deepcopy(dict(existing))
+    changes: list[Change] = []
+    own_providers = data.setdefault("providers", {})
+    table_names = _provider_names(own_providers)
+    aliases = _same_providers(_provider_tables(own_providers), providers)
+    for tag, own in aliases.items():
+        changes.append(Change("same provider", f"{tag} is {own} in this profile (same base_url and api)"))
+    endpoints = [{**e, "provider": aliases.get(e["provider"], e["provider"])} for e in endpoints]
+    rows = data.setdefault("endpoint", [])
+    index = {(e.get("model"), e.get("provider")): e for e in rows if isinstance(e, dict)}
+    for new in endpoints:
+        key = (new["model"], new["provider"])
+        name = f"{new['model']} on {new['provider']}"
+        old = index.get(key)
+        if old is None:
+            rows.append(dict(new))
+            index[key] = rows[-1]
+            changes.append(Change("added endpoint", name, _summary(new)))
+            continue
+        details = []
+        for field in REFRESHED:
+            if field in new and old.get(field) != new[field]:
+                details.append((field, old.get(field), new[field]))
+                old[field] = new[field]
+        for field in FILLED:
+            if field in new and field not in old:
+                details.append((field, None, new[field]))
+                old[field] = new[field]
+        if details:
+            changes.append(Change("updated endpoint", name, tuple(details)))
+    used = {e["provider"] for e in endpoints}
+    for name, table in providers.items():
+        if name in used and name not in table_names:
+            own_providers[name] = dict(table)
+            table_names.add(name)
+            changes.append(Change("added provider", name, (("base_url", None, table["base_url"]),)))
+    if not data["endpoint"]:
+        del data["endpoint"]
+    if not data["providers"]:
+        del data["providers"]
+    return data, changes
+
+
+def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each provider's table by the name the validator gives it (nested variants flattened)."""
+    from orcli.profile import PROVIDER_KEYS
+
+    tables: dict[str, Mapping[str, Any]] = {}
+    for name, raw in providers.items():
+        if not isinstance(raw, dict):
+            continue
+        if raw and not set(raw) & set(PROVIDER_KEYS) and all(isinstance(v, dict) for v in raw.values()):
+            tables.update({f"{name}/{variant}": sub for variant, sub in raw.items()})
+        else:
+            tables[name] = raw
+    return tables
+
+
+def _same_providers(own: Mapping[str, Mapping[str, Any]], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Imported tags the profile already has under a name of its own (`google` for `google-ai-studio`): the
+    one provider of the profile at the same base_url with the same api. A tag whose name or base name the
+    profile uses keeps OpenRouter's spelling (`deepinfra/fp8` beside `deepinfra`)."""
+
+    def place(table: Mapping[str, Any]) -> tuple[str, str]:
+        return (str(table.get("base_url", "")).rstrip("/").lower(), str(table.get("api", "openai")))
+
+    aliases: dict[str, str] = {}
+    for tag, table in imported.items():
+        if tag in own or tag.split("/", 1)[0] in own:
+            continue
+        same = [name for name, mine in own.items() if place(mine) == place(table)]
+        if len(same) == 1:
+            aliases[tag] = same[0]
+    return aliases
+
+
+def _provider_names(providers: Mapping[str, Any]) -> set[str]:
+    """Provider names as the validator sees them: `[providers.deepinfra.turbo]` is `deepinfra/turbo`."""
+    from orcli.profile import PROVIDER_KEYS
+
+    names: set[str] = set()
+    for name, raw in providers.items():
+        if (
+            isinstance(raw, dict)
+            and raw
+            and not set(raw) & set(PROVIDER_KEYS)
+            and all(isinstance(v, dict) for v in raw.values())
+        ):
+            names.update(f"{name}/{variant}" for variant in raw)
+        else:
+            names.add(name)
+    return names
+
+
+def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], ...]:
+    price = endpoint.get("price", "unknown")
+    context = (("context_length", None, endpoint["context_length"]),) if "context_length" in endpoint else ()
+    return (("price", None, price), *context)
+
+
+def diff_lines(changes: list[Change]) -> list[str]:
+    """The readable diff: one line per change, `+` for additions, `~` for updates."""
+    marks = {"updated endpoint": "~ ", "same provider": "= "}
+    return [marks.get(c.kind, "+ ") + c.describe() for c in changes]
+
+
+# -- a starter profile -----------------------------------------------------------------------------------
+def starter_data(example: Mapping[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], list[str], bool]:
+    """`profiles init` (SPEC §12): the bundled example cut down to the providers whose keys are set (and those
+    that need none); all of them when no key is set. Returns the data, the providers kept, and whether the
+    keys decided."""
+    data = copy.deepcopy(dict(example))
+    providers = data.get("providers", {})
+    keyed = [
+        name
+        for name, table in providers.items()
+        if isinstance(table, dict) and (not table.get("api_key_env") or env.get(table["api_key_env"], "").strip())
+    ]
+    by_key = any(isinstance(t, dict) and t.get("api_key_env") and n in keyed for n, t in providers.items())
+    keep = keyed if by_key else list(providers)
+    data["providers"] = {name: providers[name] for name in keep}
+    endpoints = [e for e in data.get("endpoint", []) if e.get("provider") in keep]
+    if endpoints:
+        data["endpoint"] = endpoints
+    else:
+        data.pop("endpoint", None)
+    served = list(dict.fromkeys(e["model"] for e in endpoints))
+    routing = data.setdefault("routing", {})
+    models = [m for m in routing.get("models", []) if m in served] or served[:1]
+    if models:
+        routing["models"] = models
+    else:
+        routing.pop("models", None)
+    return data, keep, by_key
