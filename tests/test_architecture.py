@@ -35,7 +35,7 @@ PACKAGE = Path(orcli.__file__).parent
 CORE = {
     "orcli", "orcli.types", "orcli.errors", "orcli.names", "orcli.preferences", "orcli.planner", "orcli.ordering",
     "orcli.health", "orcli.classify", "orcli.prompt", "orcli.redact", "orcli.options", "orcli.policy", "orcli.route",
-    "orcli.gateway", "orcli.neutralise",
+    "orcli.gateway", "orcli.neutralise", "orcli.words", "orcli.profile_check", "orcli.provider_table",
 }  # fmt: skip
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
 
