@@ -1,23 +1,41 @@
-"""Errors that end a command: each carries its user message and its exit code (SPEC §7)."""
+"""Errors that end a command: each carries its user message, its exit code (SPEC §7) and its JSON document."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_ROUTE = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + 15
+
+
+def error_document(kind: str, message: str, exit_code: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON document a failed command prints with --json: whatever it knows, plus `error` (SPEC §5)."""
+    doc = dict(extra or {})
+    doc["error"] = {"kind": kind, "message": message, "exit_code": exit_code}
+    return doc
 
 
 class OrcliError(Exception):
-    """A failure the user caused or must know about; never shown with a traceback."""
+    """A failure the user caused or must know about; never shown with a traceback.
+
+    `extra` holds what the command's JSON document carries besides `error` (the attempts, the rejections).
+    """
 
     exit_code = EXIT_FAILED
     kind = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.extra: Mapping[str, Any] = dict(extra or {})
+
+    def document(self) -> dict[str, Any]:
+        return error_document(self.kind, self.message, self.exit_code, self.extra)
 
 
 class UsageError(OrcliError):
@@ -36,5 +54,19 @@ class NoRouteError(OrcliError):
 
 
 class AttemptsFailedError(OrcliError):
+    """Every attempt failed (SPEC §6/§7): exit 1."""
+
     exit_code = EXIT_FAILED
     kind = "all_attempts_failed"
+
+
+class RequestRejectedError(AttemptsFailedError):
+    """The upstream refused the request itself (`request` class): exit 1, no further attempts."""
+
+    kind = "request_rejected"
+
+
+class StreamBrokenError(AttemptsFailedError):
+    """The stream broke after part of the answer reached stdout: exit 1, the partial answer stands."""
+
+    kind = "stream_broken"

@@ -1,18 +1,116 @@
-"""Merge the profile's [routing] with per-request CLI overrides, remembering where each value came from."""
+"""Routing preferences, each declared once (SPEC §2 [routing], §5 flags), and their merge: profile, then
+per-request overrides, remembering where each value came from. Pure.
+
+`PREFERENCES` is the single declaration: validation of [routing] (profile.py), the CLI flags
+(commands/common.py), the overrides a request carries, the merge and the preferences table are all derived
+from it. Adding a preference is one entry here (plus its field on `types.Preferences`) and its tests.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from orcli.errors import UsageError
 from orcli.types import MaxPrice, Partition, Preferences, Sort
 
 FLAG, PROFILE, DEFAULT = "flag", "profile", "default"
 
-_LIST_KEYS = ("models", "order", "only", "ignore", "quantizations")
-_BOOL_KEYS = ("allow_fallbacks", "require_parameters", "zdr", "skip_unhealthy")
+
+class ValueKind(StrEnum):
+    """How a preference is written in a profile and on the command line."""
+
+    NAMES = "names"  # a list of names; flags take `a,b` and may repeat
+    SWITCH = "switch"  # a boolean; its flag sets `flag_value`
+    CHOICE = "choice"  # one of `choices`
+    SORT = "sort"  # a sort key, or { by = ..., partition = ... } in a profile
+    PRICES = "prices"  # { prompt, completion, request } in USD per 1M tokens; `prompt=1,completion=2` as a flag
+    NUMBER = "number"  # a number >= 0; profile only
+
+
+class Preference(NamedTuple):
+    """One routing preference: its profile key (= its field on Preferences), its kind, and its flag."""
+
+    name: str
+    kind: ValueKind
+    default: object
+    help: str
+    flag: str | None = None  # None: profile only
+    short: str | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    flag_value: object = True  # what a SWITCH flag sets (False for --no-fallbacks)
+
+
+SORT_VALUES = tuple(s.value for s in Sort)
+PARTITION_VALUES = tuple(p.value for p in Partition)
+POLICY_VALUES = ("allow", "deny")
+
+PREFERENCES: tuple[Preference, ...] = (
+    Preference("models", ValueKind.NAMES, (), "Model; repeat for fallbacks (primary first).", "--model", "-m", "MODEL"),
+    Preference("sort", ValueKind.SORT, None, "price | latency | throughput.", "--sort", None, "KEY", SORT_VALUES),
+    Preference(
+        "partition",
+        ValueKind.CHOICE,
+        Partition.MODEL.value,
+        "model (default) | none.",
+        "--partition",
+        None,
+        "HOW",
+        PARTITION_VALUES,
+    ),  # fmt: skip
+    Preference("order", ValueKind.NAMES, (), "Providers to try first, in order (a,b).", "--order", None, "PROVIDERS"),
+    Preference(
+        "allow_fallbacks",
+        ValueKind.SWITCH,
+        True,
+        "Only providers named in --order may serve.",
+        "--no-fallbacks",
+        flag_value=False,
+    ),  # fmt: skip
+    Preference("only", ValueKind.NAMES, (), "Allow only these providers.", "--only", None, "PROVIDERS"),
+    Preference("ignore", ValueKind.NAMES, (), "Never use these providers.", "--ignore", None, "PROVIDERS"),
+    Preference(
+        "require_parameters",
+        ValueKind.SWITCH,
+        False,
+        "Drop providers lacking a parameter the request uses.",
+        "--require-parameters",
+    ),  # fmt: skip
+    Preference(
+        "data_collection",
+        ValueKind.CHOICE,
+        "allow",
+        "allow | deny.",
+        "--data-collection",
+        None,
+        "POLICY",
+        POLICY_VALUES,
+    ),  # fmt: skip
+    Preference("zdr", ValueKind.SWITCH, False, "Only zero-data-retention providers.", "--zdr"),
+    Preference(
+        "quantizations", ValueKind.NAMES, (), "Allowed quantizations (fp8,bf16).", "--quantizations", None, "QUANTS"
+    ),  # fmt: skip
+    Preference(
+        "max_price",
+        ValueKind.PRICES,
+        MaxPrice(),
+        "e.g. prompt=1,completion=2 (USD per 1M tokens).",
+        "--max-price",
+        None,
+        "PRICES",
+    ),  # fmt: skip
+    Preference("preferred_max_latency", ValueKind.NUMBER, None, "Seconds to first token; soft."),
+    Preference("preferred_min_throughput", ValueKind.NUMBER, None, "Tokens per second; soft."),
+    Preference(
+        "skip_unhealthy", ValueKind.SWITCH, False, "Reject endpoints in cooldown or unstable.", "--skip-unhealthy"
+    ),  # fmt: skip
+)
+BY_NAME: Mapping[str, Preference] = MappingProxyType({p.name: p for p in PREFERENCES})
+ROUTING_KEYS: tuple[str, ...] = tuple(BY_NAME)  # every preference may be set in a profile's [routing]
 
 
 def split_names(values: Iterable[str]) -> tuple[str, ...]:
@@ -45,8 +143,44 @@ def parse_max_price(text: str) -> MaxPrice:
     return MaxPrice(**values)
 
 
+def overrides_from_flags(given: Mapping[str, object]) -> dict[str, object]:
+    """The flags actually given, as preference values: an absent flag overrides nothing (it is not `false`).
+
+    `given` maps a preference name to its flag's raw value (None / () / False when the flag was not given).
+    """
+    out: dict[str, object] = {}
+    for pref in PREFERENCES:
+        raw = given.get(pref.name)
+        if pref.flag is None or raw is None or raw == () or raw == [] or raw is False:
+            continue
+        match pref.kind:
+            case ValueKind.NAMES:
+                out[pref.name] = split_names(raw)  # type: ignore[arg-type]
+            case ValueKind.SWITCH:
+                out[pref.name] = pref.flag_value
+            case ValueKind.PRICES:
+                out[pref.name] = parse_max_price(str(raw))
+            case ValueKind.CHOICE | ValueKind.SORT | ValueKind.NUMBER:
+                out[pref.name] = raw
+    return out
+
+
+def _profile_value(pref: Preference, raw: object) -> object:
+    """A validated [routing] value as the merge keeps it."""
+    match pref.kind:
+        case ValueKind.NAMES:
+            return tuple(raw)  # type: ignore[call-overload]
+        case ValueKind.PRICES:
+            assert isinstance(raw, Mapping)
+            return MaxPrice(**{k: float(v) for k, v in raw.items()})
+        case ValueKind.NUMBER:
+            return None if raw is None else float(raw)  # type: ignore[arg-type]
+        case _:
+            return raw
+
+
 def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Preferences:
-    """Effective preferences: a CLI override beats the profile, which beats the default."""
+    """Effective preferences: a per-request override beats the profile, which beats the default."""
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
 
@@ -55,90 +189,70 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
         sources[key] = source
 
     for key, raw in routing.items():
-        if key == "sort":
-            by, partition = _split_sort(raw)
-            take("sort", by, PROFILE)
-            if partition is not None:
-                take("partition", partition, PROFILE)
-        elif key == "max_price":
-            assert isinstance(raw, Mapping)
-            take(key, MaxPrice(**{k: float(v) for k, v in raw.items()}), PROFILE)
-        elif key in _LIST_KEYS:
-            take(key, tuple(raw), PROFILE)  # type: ignore[arg-type]
+        pref = BY_NAME.get(key)
+        if pref is None:
+            continue
+        if pref.kind is ValueKind.SORT and isinstance(raw, Mapping):
+            take("sort", str(raw["by"]), PROFILE)
+            if "partition" in raw and "partition" not in routing:
+                take("partition", str(raw["partition"]), PROFILE)
         else:
-            take(key, raw, PROFILE)
-    if "partition" in routing:
-        take("partition", routing["partition"], PROFILE)
+            take(key, _profile_value(pref, raw), PROFILE)
     for key, raw in overrides.items():
         take(key, raw, FLAG)
 
-    def choice(key: str, options: tuple[str, ...], default: str | None) -> str | None:
-        raw = values.get(key, default)
-        if raw is None or raw in options:
+    def choice(key: str) -> str | None:
+        pref = BY_NAME[key]
+        raw = values.get(key, pref.default)
+        if raw is None or raw in pref.choices:
             return raw  # type: ignore[return-value]
-        where = f"--{key.replace('_', '-')}" if sources.get(key) == FLAG else f"{key} in the profile's [routing]"
-        raise UsageError(f"{where}: expected one of {', '.join(options)}; got `{raw}`.")
+        where = pref.flag if sources.get(key) == FLAG and pref.flag else f"{key} in the profile's [routing]"
+        raise UsageError(f"{where}: expected one of {', '.join(pref.choices)}; got `{raw}`.")
 
-    by = choice("sort", tuple(s.value for s in Sort), None)
-    sort = Sort(by) if by is not None else None
-    partition = Partition(choice("partition", tuple(p.value for p in Partition), Partition.MODEL.value))
-    data_collection = str(choice("data_collection", ("allow", "deny"), "allow"))
+    fields: dict[str, object] = {}
+    for pref in PREFERENCES:
+        match pref.kind:
+            case ValueKind.CHOICE | ValueKind.SORT:
+                fields[pref.name] = choice(pref.name)
+            case ValueKind.SWITCH:
+                fields[pref.name] = bool(values.get(pref.name, pref.default))
+            case ValueKind.NAMES:
+                fields[pref.name] = tuple(dict.fromkeys(values.get(pref.name, ())))  # type: ignore[call-overload]
+            case _:
+                fields[pref.name] = values.get(pref.name, pref.default)
+        sources.setdefault(pref.name, DEFAULT)
+    sort = Sort(fields["sort"]) if fields["sort"] is not None else None
+    partition = Partition(fields["partition"])
     if partition is Partition.NONE and sort is None:
         raise UsageError(
             'partition "none" ranks endpoints of all models together and needs a sort key: '
             "add --sort price|latency|throughput (or sort = ... in the profile's [routing])."
         )
-    models = tuple(dict.fromkeys(values.get("models", ())))  # type: ignore[arg-type]
-    for key in Preferences._fields:
-        if key != "sources":
-            sources.setdefault(key, DEFAULT)
-    return Preferences(
-        models=models,
-        sort=sort,
-        partition=partition,
-        order=tuple(values.get("order", ())),  # type: ignore[arg-type]
-        allow_fallbacks=bool(values.get("allow_fallbacks", True)),
-        only=tuple(values.get("only", ())),  # type: ignore[arg-type]
-        ignore=tuple(values.get("ignore", ())),  # type: ignore[arg-type]
-        require_parameters=bool(values.get("require_parameters", False)),
-        data_collection=data_collection,
-        zdr=bool(values.get("zdr", False)),
-        quantizations=tuple(q.lower() for q in values.get("quantizations", ())),  # type: ignore[attr-defined]
-        max_price=values.get("max_price", MaxPrice()),  # type: ignore[arg-type]
-        preferred_max_latency=_optional_float(values.get("preferred_max_latency")),
-        preferred_min_throughput=_optional_float(values.get("preferred_min_throughput")),
-        skip_unhealthy=bool(values.get("skip_unhealthy", False)),
-        sources=MappingProxyType(sources),
-    )
+    fields["sort"] = sort
+    fields["partition"] = partition
+    fields["quantizations"] = tuple(q.lower() for q in fields["quantizations"])  # type: ignore[attr-defined]
+    return Preferences(**fields, sources=MappingProxyType(sources))  # type: ignore[arg-type]
 
 
-def _split_sort(raw: object) -> tuple[str, str | None]:
-    if isinstance(raw, Mapping):
-        return str(raw["by"]), (str(raw["partition"]) if "partition" in raw else None)
-    return str(raw), None
-
-
-def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def json_value(pref: Preference, value: object) -> object:
+    """One effective preference as a plain JSON value."""
+    match pref.kind:
+        case ValueKind.NAMES:
+            return list(value)  # type: ignore[call-overload]
+        case ValueKind.SORT | ValueKind.CHOICE:
+            return None if value is None else str(value)
+        case ValueKind.PRICES:
+            assert isinstance(value, MaxPrice)
+            return {k: v for k, v in value._asdict().items() if v is not None}
+        case _:
+            return value
 
 
 def as_dict(prefs: Preferences) -> dict[str, object]:
     """Preferences as plain JSON values (for explain-route --json and the preferences table)."""
-    mp = prefs.max_price
-    return {
-        "models": list(prefs.models),
-        "sort": prefs.sort.value if prefs.sort else None,
-        "partition": prefs.partition.value,
-        "order": list(prefs.order),
-        "allow_fallbacks": prefs.allow_fallbacks,
-        "only": list(prefs.only),
-        "ignore": list(prefs.ignore),
-        "require_parameters": prefs.require_parameters,
-        "data_collection": prefs.data_collection,
-        "zdr": prefs.zdr,
-        "quantizations": list(prefs.quantizations),
-        "max_price": {k: getattr(mp, k) for k in ("prompt", "completion", "request") if getattr(mp, k) is not None},
-        "preferred_max_latency": prefs.preferred_max_latency,
-        "preferred_min_throughput": prefs.preferred_min_throughput,
-        "skip_unhealthy": prefs.skip_unhealthy,
-    }
+    return {p.name: json_value(p, getattr(prefs, p.name)) for p in PREFERENCES}
+
+
+def is_default(pref: Preference, prefs: Preferences) -> bool:
+    """Whether an effective preference is its default (the preferences table leaves those out)."""
+    return json_value(pref, getattr(prefs, pref.name)) == json_value(pref, pref.default)

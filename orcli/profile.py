@@ -10,22 +10,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import urlsplit
 
 from orcli.errors import ProfileError
+from orcli.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
 from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 
-SORT_VALUES = ("price", "latency", "throughput")
-PARTITION_VALUES = ("model", "none")
-POLICY_VALUES = ("allow", "deny")
 API_VALUES = ("openai",)
-
-ROUTING_KEYS = (
-    "models", "sort", "partition", "order", "allow_fallbacks", "only", "ignore", "require_parameters",
-    "data_collection", "zdr", "quantizations", "max_price", "preferred_max_latency",
-    "preferred_min_throughput", "skip_unhealthy",
-)  # fmt: skip
 TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
 PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
 ENDPOINT_KEYS = (
@@ -314,32 +306,33 @@ class _Validator:
         return {key: raw for key, raw in table.items() if key in ROUTING_KEYS and self.routing_value(key, raw)}
 
     def routing_value(self, key: str, raw: object) -> bool:
-        """Check one [routing] value; the values themselves are converted by `preferences`."""
+        """Check one [routing] value against its declaration; `preferences.merge` converts it."""
         before = len(self.errors)
         keypath = f"routing.{key}"
-        if key in ("models", "order", "only", "ignore", "quantizations"):
-            self.strings(raw, keypath)
-        elif key in ("allow_fallbacks", "require_parameters", "zdr", "skip_unhealthy"):
-            self.boolean(raw, keypath)
-        elif key == "data_collection":
-            self.string(raw, keypath, POLICY_VALUES)
-        elif key == "partition":
-            self.string(raw, keypath, PARTITION_VALUES)
-        elif key == "sort":
-            if isinstance(raw, dict):
+        pref = BY_NAME[key]
+        match pref.kind:
+            case ValueKind.NAMES:
+                self.strings(raw, keypath)
+            case ValueKind.SWITCH:
+                self.boolean(raw, keypath)
+            case ValueKind.CHOICE:
+                self.string(raw, keypath, pref.choices)
+            case ValueKind.SORT if isinstance(raw, dict):
                 table = self.table(raw, keypath, ("by", "partition"))
                 if "by" not in table:
                     self.error(keypath, 'a sort table needs `by`, e.g. { by = "price", partition = "none" }')
                 else:
-                    self.string(table["by"], f"{keypath}.by", SORT_VALUES)
+                    self.string(table["by"], f"{keypath}.by", pref.choices)
                 if "partition" in table:
                     self.string(table["partition"], f"{keypath}.partition", PARTITION_VALUES)
-            else:
-                self.string(raw, keypath, SORT_VALUES)
-        elif key == "max_price":
-            self.prices(raw, keypath)
-        elif key in ("preferred_max_latency", "preferred_min_throughput"):
-            self.number(raw, keypath)
+            case ValueKind.SORT:
+                self.string(raw, keypath, pref.choices)
+            case ValueKind.PRICES:
+                self.prices(raw, keypath)
+            case ValueKind.NUMBER:
+                self.number(raw, keypath)
+            case _ as never:
+                assert_never(never)
         return len(self.errors) == before
 
     def providers(self, value: object) -> dict[str, Provider]:

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
-from orcli.preferences import as_dict
+from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
 from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
-
-
-def make_console(stderr: bool = False, no_color: bool = False, file: IO[str] | None = None):
-    """A Console that honours --no-color, NO_COLOR, FORCE_COLOR and TERM=dumb, and is plain in pipes."""
-    from rich.console import Console
-
-    stream = file or (sys.stderr if stderr else sys.stdout)
-    is_tty = stream.isatty() if hasattr(stream, "isatty") else False
-    force = bool(os.environ.get("FORCE_COLOR"))
-    plain = no_color or "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
-    width = None if is_tty else int(os.environ.get("COLUMNS", "200"))
-    return Console(
-        file=stream,
-        no_color=plain,
-        color_system=None if plain or not (is_tty or force) else "auto",
-        force_terminal=True if force and not plain else None,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-        emoji=False,
-    )
 
 
 def money_per_million(value: float) -> str:
@@ -109,12 +86,11 @@ def explain_json(route) -> dict[str, Any]:
 
 def preferences_table(route) -> TableData:
     table = TableData("Effective preferences", (Column("preference"), Column("value"), Column("from", dim=True)), [])
-    values = as_dict(route.prefs)
-    for key, value in values.items():
-        source = route.prefs.sources.get(key, "default")
-        if source == "default" and value in (None, [], {}, False, "allow", "model", True) and key != "models":
+    for pref in PREFERENCES:
+        source = route.prefs.sources.get(pref.name, "default")
+        if source == "default" and pref.name != "models" and is_default(pref, route.prefs):
             continue  # defaults that change nothing would only add noise
-        table.rows.append((key, _plain(value), source))
+        table.rows.append((pref.name, _plain(json_value(pref, getattr(route.prefs, pref.name))), source))
     req = route.request
     size = (
         f"~{req.prompt_tokens:,} tokens (estimated)"

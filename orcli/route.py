@@ -1,16 +1,15 @@
-"""Everything between parsed flags and a Plan: profile, preferences, request, health snapshot."""
+"""Everything between parsed flags and a Plan: preferences, request, health snapshot; pure (no I/O)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 from orcli import preferences as prefs_mod
 from orcli.errors import UsageError
 from orcli.names import name_matches
 from orcli.planner import plan as make_plan
-from orcli.profile import load_profile
-from orcli.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens, read_prompt
+from orcli.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
 from orcli.types import (
     EMPTY_MAP,
     EndpointHealth,
@@ -25,28 +24,13 @@ from orcli.types import (
 
 
 class RouteInput(NamedTuple):
-    """The routing and request flags shared by `ask` and `explain-route`, as given (None = not given)."""
+    """The routing and request flags of one request, as given (`overrides` holds only preferences given)."""
 
-    profile: str | None = None
-    models: tuple[str, ...] = ()
-    sort: str | None = None
-    partition: str | None = None
-    order: tuple[str, ...] = ()
-    only: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    no_fallbacks: bool = False
-    require_parameters: bool = False
-    data_collection: str | None = None
-    zdr: bool = False
-    quantizations: tuple[str, ...] = ()
-    max_price: str | None = None
+    overrides: Mapping[str, object] = EMPTY_MAP  # preferences.overrides_from_flags: name -> value
     seed: int | None = None
-    skip_unhealthy: bool = False
     system: str | None = None
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # raw `-o KEY=VALUE` texts
     max_tokens: int | None = None
-    prompt_argument: str | None = None
-    no_stdin: bool = False
     assume_down: tuple[str, ...] = ()
 
 
@@ -59,33 +43,6 @@ class Route(NamedTuple):
     system: str | None
     options: Mapping[str, object] = EMPTY_MAP
     warnings: tuple[str, ...] = ()
-
-
-def overrides_from(inp: RouteInput) -> dict[str, object]:
-    """Only the flags actually given override the profile (an absent flag is not `false`)."""
-    out: dict[str, object] = {}
-    if inp.models:
-        out["models"] = prefs_mod.split_names(inp.models)
-    if inp.sort is not None:
-        out["sort"] = inp.sort
-    if inp.partition is not None:
-        out["partition"] = inp.partition
-    for key in ("order", "only", "ignore", "quantizations"):
-        if getattr(inp, key):
-            out[key] = prefs_mod.split_names(getattr(inp, key))
-    if inp.no_fallbacks:
-        out["allow_fallbacks"] = False
-    if inp.require_parameters:
-        out["require_parameters"] = True
-    if inp.data_collection is not None:
-        out["data_collection"] = inp.data_collection
-    if inp.zdr:
-        out["zdr"] = True
-    if inp.max_price is not None:
-        out["max_price"] = prefs_mod.parse_max_price(inp.max_price)
-    if inp.skip_unhealthy:
-        out["skip_unhealthy"] = True
-    return out
 
 
 # No model writes a billion tokens in one answer; the bound keeps cost arithmetic in float range.
@@ -146,15 +103,17 @@ def assumed_down(profile: Profile, names: tuple[str, ...], base: HealthSnapshot)
 
 
 def build_route(
-    inp: RouteInput,
+    profile: Profile,
+    given: RouteInput,
+    prompt: str | None,
     env: Mapping[str, str],
-    stdin: BinaryIO | None,
-    stdin_is_tty: bool,
     health: HealthSnapshot | None = None,
-    profile: Profile | None = None,
 ) -> Route:
-    profile = profile or load_profile(inp.profile, env)
-    prefs = prefs_mod.merge(profile.routing, overrides_from(inp))
+    """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
+
+    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store.
+    """
+    prefs = prefs_mod.merge(profile.routing, given.overrides)
     if not prefs.models:
         raise UsageError(
             "no model to route: pass -m/--model MODEL or set models = [...] in the profile's [routing] "
@@ -172,9 +131,8 @@ def build_route(
             "`orcli providers` lists the models it knows."
         )
     warnings = [f"model `{m}` has no endpoint in profile {profile.name}; skipped" for m in unknown]
-    options = parse_options(inp.options, inp.max_tokens)
-    prompt = read_prompt(inp.prompt_argument, stdin, stdin_is_tty, inp.no_stdin)
-    prompt_tokens = estimate_tokens(prompt, inp.system) if prompt else DEFAULT_PROMPT_TOKENS
+    options = parse_options(given.options, given.max_tokens)
+    prompt_tokens = estimate_tokens(prompt, given.system) if prompt else DEFAULT_PROMPT_TOKENS
     request = Request(
         prompt_tokens=prompt_tokens,
         max_tokens=options.get("max_tokens"),  # type: ignore[arg-type]
@@ -182,16 +140,16 @@ def build_route(
         prompt_given=prompt is not None,
     )
     snapshot = health or HealthSnapshot()
-    if inp.assume_down:
-        snapshot = assumed_down(profile, inp.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=inp.seed, has_key=has_key_in(env))
+    if given.assume_down:
+        snapshot = assumed_down(profile, given.assume_down, snapshot)
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, has_key=has_key_in(env))
     return Route(
         profile=profile,
         prefs=prefs,
         request=request,
         plan=plan,
         prompt=prompt,
-        system=inp.system,
+        system=given.system,
         options=options,
         warnings=tuple(warnings) + plan.warnings,
     )

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Annotated, Any
 
 import typer
 
-from orcli.cli import DebugOpt, JsonOpt, NoColorOpt, Output, ProfileOpt, QuietOpt, handled
+from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
 from orcli.errors import EXIT_FAILED, UsageError
+from orcli.output import Output
 
 PROBE_PROMPT = "Reply with the single word: ok"
 PROBE_MAX_TOKENS = 16
 PROBE_WORKERS = 8
-
-
-def register_health(app: typer.Typer, health_app: typer.Typer) -> None:
-    app.add_typer(health_app, name="health")
-    health_app.callback(invoke_without_command=True)(health_main)
-    health_app.command("reset")(health_reset)
 
 
 @handled
@@ -49,15 +42,15 @@ def health_main(
     from orcli.health_source import open_health, snapshot_from
     from orcli.profile import load_profile
 
-    loaded = load_profile(profile, os.environ)
-    store, snapshot, notes = open_health(loaded, os.environ, create=probe)
+    loaded = load_profile(profile, environment())
+    store, snapshot, notes = open_health(loaded, environment(), create=probe)
     try:
         for note in notes:
             out.warn(note)
         endpoints = list(loaded.endpoints)
         probed: list[dict[str, Any]] = []
         if probe:
-            from orcli.ask import check_transport_security
+            from orcli.policy import check_transport_security
 
             endpoints = _select(loaded, model, provider)
             # A probe sends the key like an ask does: the same refusal of clear text to another machine.
@@ -99,7 +92,7 @@ def health_reset(
     """Forget the recorded history (all, or one provider's; a base name covers its variants)."""
     from orcli.store import Store, default_state_dir
 
-    store, warnings = Store.open(default_state_dir(os.environ))
+    store, warnings = Store.open(default_state_dir(environment()))
     for warning in warnings:
         out.warn(warning)
     if store is None:
@@ -148,7 +141,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.openai import build_messages
 
-    has_key = has_key_in(os.environ)
+    has_key = has_key_in(environment())
     messages = build_messages(PROBE_PROMPT, None)
     results: list[dict[str, Any]] = []
     record = (lambda o: None) if store is None else store.record
@@ -158,7 +151,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
         base = {"model": endpoint.model, "provider": endpoint.provider}
         if not has_key(provider):
             return {**base, "ok": False, "error": f"${provider.api_key_env} is not set", "latency_s": None}
-        executor = Executor(client, profile.providers, os.environ, profile.timeouts, on_outcome=record)
+        executor = Executor(client, profile.providers, environment(), profile.timeouts, on_outcome=record)
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")
         started = time.monotonic()
         try:
@@ -169,7 +162,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
             return {**base, "ok": False, "error": error, "latency_s": round(time.monotonic() - started, 3)}
         return {**base, "ok": True, "error": None, "latency_s": round(time.monotonic() - started, 3)}
 
-    show_progress = sys.stderr.isatty() and not out.quiet and not out.as_json
+    show_progress = out.live_progress
     with make_client() as client, ThreadPoolExecutor(PROBE_WORKERS) as pool:
         futures = [pool.submit(probe_one, client, e) for e in endpoints]
         if show_progress:

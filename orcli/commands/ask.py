@@ -1,15 +1,28 @@
-"""`orcli ask`: build the route, run the executor, stream the answer, record outcomes, report."""
+"""`orcli ask`: read the prompt, build the route, run the executor, stream the answer, record, report."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from orcli.errors import AttemptsFailedError, NoRouteError, UsageError
-from orcli.types import Outcome, Plan
+import typer
+
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    PromptArg,
+    QuietOpt,
+    environment,
+    handled,
+    read_prompt_input,
+    route_flags,
+)
+from orcli.errors import AttemptsFailedError, NoRouteError, RequestRejectedError, StreamBrokenError, UsageError
+from orcli.output import Output
+from orcli.types import Outcome, Plan, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +46,11 @@ class _Answer:
     open; in a pipe the answer stays byte for byte what the model sent.
     """
 
-    def __init__(self) -> None:
-        self.stream = sys.stdout
+    def __init__(self, out: Output) -> None:
+        self.stream = out.stdout
+        self.tty = out.stdout_tty
         self.wrote = False
         self.line_open = False
-        try:
-            self.tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
 
     def write(self, text: str) -> None:
         if not text:
@@ -55,39 +65,63 @@ class _Answer:
             self.write("\n")
 
 
-def run_ask(inp: Any, flags: AskFlags, out: Any, env: Mapping[str, str] | None = None) -> None:
-    from orcli.health_source import open_health
+@handled
+@route_flags
+def ask(
+    prompt: PromptArg = None,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001, metavar="SECONDS"),
+    ] = None,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    no_stdin: bool,
+    given: Any,
+    out: Output,
+) -> None:
+    """Send a prompt along the plan: stream the answer, fail over, fall back."""
     from orcli.profile import load_profile
+
+    flags = AskFlags(stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout)
+    env = environment()
+    loaded = load_profile(profile, env)
+    text = read_prompt_input(prompt, no_stdin)
+    if text is None or not text.strip():  # refused before the store is opened or a plan is built
+        raise UsageError(
+            'no prompt: give it as an argument (orcli ask "...") or on standard input '
+            "(echo ... | orcli ask); `-` reads standard input alone."
+        )
+    run_ask(loaded, given, text, flags, out, env)
+
+
+def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
+    """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
+    from orcli.health_source import open_health
     from orcli.route import build_route
 
-    env = os.environ if env is None else env
-    profile = load_profile(inp.profile, env)
     store, snapshot, notes = open_health(profile, env)
     try:
         for note in notes:
             out.warn(note)
-        stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
-        try:
-            stdin_tty = sys.stdin is None or sys.stdin.isatty()
-        except (AttributeError, ValueError):
-            stdin_tty = True
-        route = build_route(inp, env, stdin, stdin_tty, health=snapshot, profile=profile)
+        route = build_route(profile, given, prompt, env, health=snapshot)
         for warning in route.warnings:
             out.warn(warning)
-        if route.prompt is None or not route.prompt.strip():
-            raise UsageError(
-                'no prompt: give it as an argument (orcli ask "...") or on standard input '
-                "(echo ... | orcli ask); `-` reads standard input alone."
-            )
         if not route.plan.attempts:
-            error = NoRouteError(
+            raise NoRouteError(
                 f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected before any attempt: "
                 + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
                 + ("; ..." if len(route.plan.rejected) > 8 else "")
-                + ". `orcli explain-route` shows why."
+                + ". `orcli explain-route` shows why.",
+                extra={"attempts": [], "rejected": _rejected_json(route.plan)},
             )
-            error.document = {"attempts": [], "rejected": _rejected_json(route.plan)}  # type: ignore[attr-defined]
-            raise error
         _execute(route, flags, out, env, store)
     finally:
         if store is not None:
@@ -96,43 +130,11 @@ def run_ask(inp: Any, flags: AskFlags, out: Any, env: Mapping[str, str] | None =
 
 def _check_transport_security(route: Any) -> None:
     """SPEC §9: keys must not cross the network in clear text."""
+    from orcli.policy import check_transport_security
+
     check_transport_security(
         [route.profile.providers[a.endpoint.provider] for a in route.plan.attempts], route.profile.path
     )
-
-
-def is_loopback_host(url: str) -> bool:
-    """Whether `url` names this machine: `localhost` or a loopback address (127.0.0.0/8, ::1). A name that
-    merely starts like one (`127.example.com`, `localhost.example.com`) is somebody else's host."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport_security(providers: Any, profile_path: str) -> None:
-    """Refuse (UsageError) any provider whose key would travel in clear text to another machine (SPEC §9), or
-    whose base_url the HTTP client cannot parse; shared by `ask` and `health --probe`."""
-    for provider in providers:
-        try:
-            insecure = provider.base_url.startswith("http://") and not is_loopback_host(provider.base_url)
-        except Exception as exc:  # httpx.InvalidURL, idna errors: a profile mistake, not an internal error
-            raise UsageError(
-                f"provider `{provider.name}`: base_url {provider.base_url!r} is not a usable URL ({exc}); "
-                f"fix [providers.{provider.name}] in {profile_path}."
-            ) from None
-        if insecure and not provider.allow_insecure:
-            raise UsageError(
-                f"provider `{provider.name}` uses plain http:// to a non-loopback host ({provider.base_url}): "
-                "keys and prompts would cross the network in clear text. Use https://, or set "
-                f"allow_insecure = true in [providers.{provider.name}] of {profile_path} if you must."
-            )
 
 
 def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
@@ -143,7 +145,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     _check_transport_security(route)
     record: Callable[[Outcome], None] = (lambda o: None) if store is None else store.record
     streaming_out = flags.stream and not flags.as_json
-    answer = _Answer()
+    answer = _Answer(out)
 
     def on_event(event: Event) -> None:
         if not flags.verbose:
@@ -222,11 +224,12 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
         "timeout": failure.message,
         "all_failed": f"all {len(failure.attempts)} attempts failed",
     }[failure.reason]
-    error = AttemptsFailedError(headline + (":\n" + "\n".join(lines) if lines else "."))
-    error.kind = {"request": "request_rejected", "stream": "stream_broken"}.get(failure.reason, "all_attempts_failed")
-    error.document = {  # type: ignore[attr-defined]
-        "content": None,
-        "attempts": [a.as_json() for a in failure.attempts],
-        "rejected": _rejected_json(route.plan),
-    }
-    raise error
+    error_type = {"request": RequestRejectedError, "stream": StreamBrokenError}.get(failure.reason, AttemptsFailedError)
+    raise error_type(
+        headline + (":\n" + "\n".join(lines) if lines else "."),
+        extra={
+            "content": None,
+            "attempts": [a.as_json() for a in failure.attempts],
+            "rejected": _rejected_json(route.plan),
+        },
+    )

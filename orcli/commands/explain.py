@@ -1,0 +1,79 @@
+"""`orcli explain-route`: the attempt plan and every rejection, with reasons; no network (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    PromptArg,
+    QuietOpt,
+    environment,
+    handled,
+    read_prompt_input,
+    route_flags,
+)
+from orcli.errors import NoRouteError
+from orcli.output import Output
+
+AssumeDownOpt = Annotated[
+    list[str] | None,
+    typer.Option("--assume-down", help="Plan as if this provider had just failed.", metavar="PROVIDER"),
+]
+
+
+@handled
+@route_flags
+def explain_route(
+    prompt: PromptArg = None,
+    assume_down: AssumeDownOpt = None,  # read by route_flags into given.assume_down
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    no_stdin: bool,
+    given: Any,
+    out: Output,
+) -> None:
+    """Show the attempt plan and every rejected endpoint, with reasons. No network."""
+    from orcli import render
+    from orcli.health_source import load_snapshot
+    from orcli.policy import insecure_reason
+    from orcli.profile import load_profile
+    from orcli.route import build_route
+
+    env = environment()
+    loaded = load_profile(profile, env)
+    text = read_prompt_input(prompt, no_stdin)
+    snapshot, notes = load_snapshot(loaded, env)
+    for note in notes:
+        out.warn(note)
+    route = build_route(loaded, given, text, env, health=snapshot)
+    for warning in route.warnings:
+        out.warn(warning)
+    planned = {a.endpoint.provider: loaded.providers[a.endpoint.provider] for a in route.plan.attempts}
+    for provider in planned.values():  # explain-route sends nothing, but says now what ask would refuse
+        if (reason := insecure_reason(provider, loaded.path)) is not None:
+            out.warn(f"ask would refuse this route: {reason}")
+            break
+    if as_json:
+        doc = render.explain_json(route)
+        if not route.plan.attempts:
+            raise NoRouteError("no route: every candidate endpoint was rejected", extra=doc)
+        out.json(doc)
+        return
+    out.table(render.preferences_table(route))
+    out.table(render.plan_table(route.plan))
+    if route.plan.rejected:
+        out.table(render.rejections_table(route.plan))
+    if not route.plan.attempts:
+        raise NoRouteError(
+            f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."
+        )
