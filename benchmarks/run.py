@@ -344,15 +344,19 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
     import httpx
 
+    from orcli.exchange import Exchange
     from orcli.executor import Executor
     from orcli.profile import load_profile_file
     from orcli.store import Store
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire import openai as wire
+    from orcli.wire.base import ChatRequest
+    from orcli.wire.sse import SSEDecoder
 
     rows: list[Row] = []
     keys = fake_keys(["dead", "alpha"])
     messages = wire.build_messages("hello", None)
+    request = ChatRequest(({"role": "user", "content": "hello"},))
     with _RemoteUpstream() as upstream, httpx.Client(follow_redirects=False) as client:
         dead = {"dead": {"base_url": refused_base_url()}}
         path = write_profile(tmp / "inproc.toml", upstream, ["dead", "alpha"], provider_extra=dead)  # type: ignore[arg-type]
@@ -361,7 +365,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
         alpha = attempts["alpha"]
 
         if "executor" in wanted:
-            executor = Executor(client, profile.providers, keys, profile.timeouts, sink=lambda s: None)
+            executor = Executor(client, profile.providers, keys, profile.timeouts, reader=Exchange, sink=lambda d: None)
             url = f"{profile.providers['alpha'].base_url}/chat/completions"
             body = wire.build_body(alpha.endpoint.upstream_model, messages, {}, True)
             headers = wire.build_headers(keys["ORCLI_TEST_KEY_ALPHA"], {}, stream=True)
@@ -384,7 +388,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
                 assert "".join(parts) == ANSWER
 
             def raw_via_thread() -> None:
-                """Diagnostic: the raw request read on a thread, chunks handed over a queue (as _Pump does)."""
+                """Diagnostic: the raw request read on a thread, chunks handed over a queue (as exchange.Pump does)."""
                 chunks: queue.Queue[bytes | None] = queue.Queue()
 
                 def pump() -> None:
@@ -398,7 +402,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
                     pass
 
             def orcli_run() -> None:
-                result = executor.run([alpha], messages, {}, stream=True)
+                result = executor.run([alpha], request, stream=True)
                 assert result.content == ANSWER
 
             with client.stream("POST", url, json=body, headers=headers) as response:
@@ -406,7 +410,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
             def parse_only() -> None:
                 """Diagnostic: SSE decoding and JSON parsing of the same stream, no network."""
-                decoder = wire.SSEDecoder()
+                decoder = SSEDecoder()
                 for event in decoder.feed(stream_bytes) + decoder.close():
                     wire.parse_stream_event(event.data)
 
@@ -446,13 +450,19 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
             store, _ = Store.open(tmp / "s-inproc")
             assert store is not None
             executor = Executor(
-                client, profile.providers, keys, profile.timeouts, sink=lambda s: None, on_outcome=store.record
+                client,
+                profile.providers,
+                keys,
+                profile.timeouts,
+                reader=Exchange,
+                sink=lambda d: None,
+                on_outcome=store.record,
             )
             with_dead = [attempts["dead"], PlannedAttempt(2, alpha.endpoint, 0.0, HEALTHY, "bench")]
             samples = _median_of(
                 {
-                    "dead": lambda: executor.run(with_dead, messages, {}),
-                    "alive": lambda: executor.run([alpha], messages, {}),
+                    "dead": lambda: executor.run(with_dead, request),
+                    "alive": lambda: executor.run([alpha], request),
                 },
                 n,
             )
@@ -646,9 +656,52 @@ def store_figures(per_writer: int, single_n: int) -> list[Row]:
     ]
 
 
+def redis_figures(n: int, rounds: int) -> list[Row]:
+    """Shared health on Redis vs the local SQLite store, on loopback (benchmarks/redis_bench.py)."""
+    import redis_bench
+
+    f = redis_bench.bench(n, rounds)
+    shape = f"{len(redis_bench.ENDPOINTS)} endpoints x {redis_bench.PER_ENDPOINT} outcomes"
+    return [
+        Row(
+            f"plan-time read, Redis ({shape})",
+            _ms(f["read_redis_s"]),
+            f"SQLite {_ms(f['read_sqlite_s'])}",
+            f"{f['read_ratio']:.2f}x",
+            "< 3x SQLite",
+            f["read_ratio"] < 3.0,
+            f,
+        ),
+        Row(
+            "  the same read vs one PING (the rest is decoding)",
+            _ms(f["read_redis_s"]),
+            f"PING {f['ping_s'] * 1000:.3f} ms",
+            f"{f['read_in_pings']:.1f}x",
+            "1 round trip: tests/test_redis_store.py",
+            None,
+        ),
+        Row(
+            "record-time write, Redis",
+            f"{f['write_redis_s'] * 1000:.3f} ms",
+            f"SQLite {f['write_sqlite_s'] * 1000:.3f} ms",
+            f"{f['write_ratio']:.2f}x",
+            "< 5x SQLite",
+            f["write_ratio"] < 5.0,
+        ),
+        Row(
+            "explain-route process, ORCLI_HEALTH_URL set",
+            _ms(f["process_redis_s"]),
+            f"local {_ms(f['process_local_s'])}",
+            f"{f['process_ratio']:.2f}x",
+            "- (import redis: ~75-110 ms)",
+            None,
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store")
+ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store", "redis")
 
 
 def render(rows: list[Row]) -> str:
@@ -688,6 +741,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
         if "store" in wanted:
             rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+        if "redis" in wanted:
+            rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
     print(render(rows))
     print(
         f"\nprocess figures: {how}; median of {rounds} interleaved rounds. Peers (measured once against a "

@@ -11,14 +11,8 @@ from http import HTTPStatus
 
 from orcli.redact import redact
 from orcli.types import FailureClass
-from orcli.wire.openai import (
-    MESSAGE_CHARS,
-    ApiError,
-    UpstreamErrorInBody,
-    WireError,
-    one_line,
-    parse_error_body,
-)
+from orcli.wire.base import UpstreamError, UpstreamErrorInBody, WireError
+from orcli.wire.text import MESSAGE_CHARS, one_line
 
 PROVIDER, MODEL, REQUEST = FailureClass.PROVIDER, FailureClass.MODEL, FailureClass.REQUEST
 
@@ -106,6 +100,8 @@ _SIGNATURES = (
             "content filter",
             "safety system",
             "responsibleaipolicyviolation",
+            "contentpolicyviolationerror",  # LiteLLM proxy's exception name, in the message of its 400
+            "content_filter_policy",  # LiteLLM / Azure wording of a content-filter refusal
         ),
     ),
     _Signature(
@@ -149,7 +145,7 @@ _SIGNATURES = (
     _Signature(
         Kind.CONTEXT_LENGTH,
         MODEL,
-        frozenset({400, 413, 422}),
+        frozenset({400, 403, 413, 422}),  # Together documents its context refusal as a 403
         frozenset(
             {
                 "context_length_exceeded",
@@ -179,10 +175,12 @@ _SIGNATURES = (
             "maximum prompt length",
             "`inputs` tokens + `max_new_tokens`",  # TGI, Together
             "inputs must have less than",  # TGI
+            "`inputs` must have less than",  # TGI router/src/validation.rs InputLength
             "too large for model with",  # Mistral
             "exceeds the maximum number of tokens",  # Gemini
             "input token count",  # Gemini
             "exceeds the context length",  # Ollama
+            "longer than the context length",  # Ollama llm/llama_server.go without context shift
             "greater than the context length",
             "context size has been exceeded",  # LM Studio
             "exceeds token limit",
@@ -193,38 +191,63 @@ _SIGNATURES = (
         Kind.AUTH,
         PROVIDER,
         frozenset({400}),  # Gemini answers a bad key with 400 INVALID_ARGUMENT
-        frozenset({"invalid_api_key", "api_key_invalid", "authentication_error", "unauthenticated"}),
-        ("api key not valid", "invalid api key", "incorrect api key"),
+        frozenset(
+            {
+                "invalid_api_key",
+                "api_key_invalid",
+                "authentication_error",
+                "unauthenticated",
+                "no_db_connection",  # LiteLLM proxy without a database refuses every key but the master key
+            }
+        ),
+        (
+            "api key not valid",
+            "invalid api key",
+            "incorrect api key",
+            "user location is not supported",  # Gemini 400 FAILED_PRECONDITION: a region it does not serve
+        ),
     ),
     _Signature(
         Kind.NOT_FOUND,
         PROVIDER,
-        frozenset({400}),  # the request is fine; this provider does not know the upstream model name
-        frozenset({"model_not_found"}),
-        ("model not found", "is not a valid model id"),
+        frozenset({400}),  # the request is fine; this provider does not know the upstream model name (SPEC §6)
+        frozenset({"model_not_found", "model_not_available", "invalid_model"}),  # OpenAI, Together, Mistral
+        (
+            "model not found",  # Fireworks, HF router
+            "is not a valid model id",  # OpenRouter
+            "invalid model name passed in model=",  # LiteLLM proxy
+            "invalid model:",  # Mistral
+            "model not exist",  # DeepSeek
+            "unable to access model",  # Together
+            "does not exist or you do not have access",  # OpenAI, Groq, Cerebras
+        ),
     ),
 )
 
 # 4xx that are about the server, not the request or the model: another provider may well accept the same
 # request. Mostly OpenRouter's "setup errors" that count against a provider (reference/openrouter.md §2),
 # plus 413 without a context signature (a proxy's body limit, e.g. nginx client_max_body_size) and 451.
-_PROVIDER_4XX = frozenset({405, 407, 413, 421, 423, 424, 426, 451, 498, 499})
+# 412: no API orcli calls takes conditional requests; Fireworks answers it for a suspended account.
+_PROVIDER_4XX = frozenset({405, 407, 412, 413, 421, 423, 424, 426, 451, 498, 499})
 
 
-def _haystack(err: ApiError) -> str:
+def _haystack(err: UpstreamError) -> str:
     return " ".join([err.message, err.type or "", err.code or "", err.detail, *err.reasons]).lower()
 
 
-def _match(status: int | None, err: ApiError) -> tuple[_Signature, str] | None:
+def _match(status: int | None, err: UpstreamError) -> tuple[_Signature, str] | None:
     """The first signature whose code, or else phrase, the error carries."""
     sigs = [s for s in _SIGNATURES if status is None or status in s.statuses]
-    codes = {c.lower() for c in (err.code, err.type) if c}
+    # Structured reasons are machine words too (Gemini's API_KEY_INVALID), tried with the code and type.
+    codes = {c.lower() for c in (err.code, err.type, *err.reasons) if c}
     for sig in sigs:
         hit = codes & sig.codes
         if hit:
             return sig, f"code {min(hit)}"
-        if sig.kind is Kind.MODERATION and err.reasons:
-            return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
+    if err.reasons:
+        for sig in sigs:
+            if sig.kind is Kind.MODERATION:
+                return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
     hay = _haystack(err)
     for sig in sigs:
         for phrase in sig.phrases:
@@ -233,7 +256,7 @@ def _match(status: int | None, err: ApiError) -> tuple[_Signature, str] | None:
     return None
 
 
-def _decide(status: int, err: ApiError) -> tuple[FailureClass, Kind, str | None]:
+def _decide(status: int, err: UpstreamError) -> tuple[FailureClass, Kind, str | None]:
     """SPEC §6 for one HTTP status and its parsed error body."""
     if status >= 500:
         return PROVIDER, Kind.SERVER_ERROR, f"status {status}"
@@ -311,14 +334,14 @@ def _http_date_delay(value: str, now: float | None) -> float | None:
 
 def classify_http(
     status: int,
-    body: bytes | str,
+    err: UpstreamError,
     headers: Mapping[str, str],
     *,
     secrets: Iterable[str] = (),
     now: float | None = None,
 ) -> Failure:
-    """A non-2xx HTTP response as a Failure (SPEC §6); `secrets` are redacted from the message."""
-    err = parse_error_body(body)
+    """A non-2xx HTTP response as a Failure (SPEC §6): its status, its body as the provider's dialect parsed it
+    (`Dialect.parse_error`), its headers (Retry-After); `secrets` are redacted from the message."""
     cls, kind, rule = _decide(status, err)
     retry_after = parse_retry_after(headers, now) if status in (429, 503) else None
     try:
@@ -336,7 +359,7 @@ def classify_http(
     return Failure(cls, status, _clean(text, secrets), retry_after, kind, rule)
 
 
-def classify_error(error: ApiError, *, secrets: Iterable[str] = ()) -> Failure:
+def classify_error(error: UpstreamError, *, secrets: Iterable[str] = ()) -> Failure:
     """An error object inside a 200 body or an SSE chunk; its numeric code, if any, is treated as the status."""
     code = error.code if error.code and error.code.isdigit() else None
     status = int(code) if code and 400 <= int(code) <= 599 else None
@@ -379,6 +402,12 @@ def transport_failure(kind: str, message: str, *, secrets: Iterable[str] = ()) -
     if kind not in TRANSPORT_KINDS:
         raise ValueError(f"unknown transport failure kind {kind!r}; expected one of {sorted(TRANSPORT_KINDS)}")
     return Failure(PROVIDER, None, _clean(message, secrets), None, Kind(kind))
+
+
+def refused_request(message: str, *, secrets: Iterable[str] = ()) -> Failure:
+    """A request orcli itself cannot send (an -o option that clashes, text JSON cannot carry): `request`
+    class, before the network, since every provider would refuse it alike (SPEC §6)."""
+    return Failure(REQUEST, None, _clean(message, secrets), None, Kind.BAD_REQUEST)
 
 
 def cancelled(message: str = "interrupted") -> Failure:

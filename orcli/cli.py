@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -10,25 +11,47 @@ import typer
 
 from orcli import __version__
 from orcli.commands.ask import ask
-from orcli.commands.common import Terminated
+from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, Terminated
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
 from orcli.commands.providers import providers
+from orcli.commands.serve import serve
 from orcli.errors import EXIT_INTERRUPTED, error_document
+from orcli.help import Command, Group
 
 SUMMARY = "Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."
 
 app = typer.Typer(
     name="orcli",
-    help=SUMMARY,
+    help=SUMMARY
+    + "\n\nThe common options (--profile, --json, -q, --debug, --no-color) may also come before the command.",
     # Pretty exceptions print local variables, which can hold API keys (SPEC §9).
     pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
-    rich_markup_mode=None,
+    add_completion=True,
+    rich_markup_mode=None,  # plain help (orcli.help): fast, and the same on a terminal and in a pipe
+    cls=Group,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""
+        orcli explain-route -p example       # why each provider is (not) tried, no network
+        orcli ask "Name three uses of a sieve"
+        orcli --no-color -p work providers   # common options also before the command
+    """,
 )
-health_app = typer.Typer(help="Show, probe or reset endpoint health.", rich_markup_mode=None)
+health_app = typer.Typer(
+    help="Show, probe or reset endpoint health.",
+    rich_markup_mode=None,
+    cls=Group,
+    epilog="""
+        orcli health
+        orcli health --probe -m meta-llama/llama-3.3-70b-instruct
+        orcli health reset --provider groq
+    """,
+)
+
+# Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
+# them after it, so each command parses them itself (SPEC §5). name -> takes a value.
+COMMON_OPTIONS = {"--profile": True, "-p": True, "--json": False, "--quiet": False, "-q": False,
+                  "--debug": False, "--no-color": False, "--wide": False, "-w": False}  # fmt: skip
 
 
 def _version_callback(value: bool) -> None:
@@ -42,16 +65,48 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
 ) -> None:
     """Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."""
 
 
-app.command("explain-route")(explain_route)
-app.command("ask")(ask)
-app.command("providers")(providers)
+EXAMPLES = {
+    "explain-route": """
+        orcli explain-route -p example
+        orcli explain-route --sort price --data-collection deny -m qwen/qwen-2.5-72b-instruct
+        orcli explain-route --assume-down groq --json | jq -r '.attempts[].provider'
+    """,
+    "ask": """
+        orcli ask "Summarise RFC 9110 in three lines"
+        git diff | orcli ask -m deepseek/deepseek-chat-v3 "Review this change"
+        orcli ask -v --sort latency --only groq,cerebras "hi"
+    """,
+    "providers": """
+        orcli providers
+        orcli providers -p example --wide
+        orcli providers --json | jq -r '.providers[] | select(.key_set | not) | .api_key_env'
+    """,
+    "serve": """
+        orcli serve --profile work
+        OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
+        ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
+    """,
+    "reset": """
+        orcli health reset
+        orcli health reset --provider deepinfra
+    """,
+}
+app.command("explain-route", cls=Command, epilog=EXAMPLES["explain-route"])(explain_route)
+app.command("ask", cls=Command, epilog=EXAMPLES["ask"])(ask)
+app.command("providers", cls=Command, epilog=EXAMPLES["providers"])(providers)
+app.command("serve", cls=Command, epilog=EXAMPLES["serve"])(serve)
 app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
-health_app.command("reset")(health_reset)
+health_app.command("reset", cls=Command, epilog=EXAMPLES["reset"])(health_reset)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -64,8 +119,11 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     argv = sys.argv[1:]
+    if not argv and "_ORCLI_COMPLETE" not in os.environ:  # bare `orcli`: the help, as `orcli --help` prints it
+        argv = ["--help"]
+    argv = hoist_common_options(argv)
     try:
-        code = _app_for(argv[:1])(prog_name="orcli", standalone_mode=False)
+        code = _app_for(argv[:1])(args=argv, prog_name="orcli", standalone_mode=False)
     except Exception as exc:
         # Click's own usage errors (a bad flag value, an unknown option) raised before any command runs.
         if not (hasattr(exc, "exit_code") and hasattr(exc, "show") and hasattr(exc, "format_message")):
@@ -78,6 +136,32 @@ def run() -> None:
     except KeyboardInterrupt:  # Click's Abort is raised only by prompts, which orcli never shows
         code = EXIT_INTERRUPTED
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def hoist_common_options(argv: list[str]) -> list[str]:
+    """`orcli -p work --no-color ask x` -> `orcli ask -p work --no-color x` (and after `health reset`).
+
+    Only the common options are moved, and only when a command name follows them; anything else (an
+    unknown option, --help, --version, no command) leaves the line as it was, for Click to answer.
+    """
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        name = argv[i].split("=", 1)[0]
+        if name not in COMMON_OPTIONS:
+            return argv
+        takes_value = COMMON_OPTIONS[name] and "=" not in argv[i]
+        moved.extend(argv[i : i + 1 + takes_value])
+        i += 1 + takes_value
+    if not moved or i >= len(argv):
+        return argv
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    if argv[i] not in names:
+        return argv
+    end = i + 1
+    if argv[i] == "health" and end < len(argv) and argv[end] == "reset":
+        end += 1
+    return [*argv[i:end], *moved, *argv[end:]]
 
 
 def _app_for(first: list[str]) -> typer.Typer:

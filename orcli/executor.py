@@ -1,37 +1,75 @@
-"""Runs an attempt plan over httpx: timeouts on our own clock, failover, model fallback; never prints."""
+"""Runs an attempt plan over httpx: timeouts on our own clock, failover, model fallback; never prints.
+
+Each attempt: the provider's dialect (SPEC §10) builds the HTTP request, a reader (orcli.exchange) carries
+the exchange, the dialect decodes what came back into neutral deltas and one answer, and classify (SPEC §6)
+turns whatever went wrong into a failure class that decides what happens next.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
-import queue
-import threading
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple, assert_never
 
 import httpx
 
-from orcli.classify import Failure, Kind, cancelled, classify_finish_reason, classify_http, classify_wire_error
-from orcli.classify import transport_failure as _transport_failure
-from orcli.redact import redact
-from orcli.transport import LazyTLSTransport
+from orcli.classify import (
+    Failure,
+    Kind,
+    cancelled,
+    classify_finish_reason,
+    classify_http,
+    classify_wire_error,
+    refused_request,
+    transport_failure,
+)
+from orcli.exchange import Item, Pump, Reader, ReaderFactory, Tag
+from orcli.policy import usable_key
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
-from orcli.wire import openai as wire
+from orcli.wire import dialect_for
+from orcli.wire.assemble import AnswerBuilder, answer_delta
+from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.sse import SSEDecoder
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
 
 
-@dataclass(slots=True)
+class AttemptOutcome(StrEnum):
+    """How one attempt ended, as --json's `attempts[].outcome` shows it."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class FailReason(StrEnum):
+    """Why `run` gave up: every attempt failed, the request was refused, a stream broke, --timeout."""
+
+    ALL_FAILED = "all_failed"
+    REQUEST = "request"
+    STREAM = "stream"
+    TIMEOUT = "timeout"
+
+
+class EventKind(StrEnum):
+    START = "start"
+    FAILED = "failed"
+    SERVED = "served"
+    SKIP_MODEL = "skip_model"
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptReport:
-    """What one attempt did, for -v, --json and the failure summary."""
+    """What one attempt did, for -v, --json and the failure summary; built once, when the attempt is over."""
 
     model: str
     provider: str
     upstream_model: str
-    outcome: str  # "success" | "failed" | "cancelled"
+    outcome: AttemptOutcome
     error_class: str | None = None
     status: int | None = None
     error: str | None = None
@@ -40,26 +78,45 @@ class AttemptReport:
     ttft_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        doc = dataclasses.asdict(self)
+        doc["outcome"] = self.outcome.value
+        doc["kind"] = None if self.kind is None else str(self.kind)
+        return doc
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Result:
-    content: str
+    """The served answer, the attempt that served it, its cost, and every attempt in order."""
+
+    answer: Answer
     attempt: PlannedAttempt
-    finish_reason: str | None
-    usage: dict | None
     cost_usd: float | None
-    attempts: list[AttemptReport]
-    served_model: str | None = None
+    attempts: tuple[AttemptReport, ...]
+
+    @property
+    def content(self) -> str:
+        return self.answer.content or ""
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.answer.finish_reason
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.answer.usage
+
+    @property
+    def served_model(self) -> str | None:
+        """The model name the provider reported serving, when it did."""
+        return self.answer.model
 
 
 @dataclass(slots=True)
 class Failed(Exception):
     """Every attempt failed, the request was refused, or a stream broke after output began."""
 
-    reason: str  # "all_failed" | "request" | "stream" | "timeout"
-    attempts: list[AttemptReport] = field(default_factory=list)
+    reason: FailReason
+    attempts: tuple[AttemptReport, ...] = ()
     message: str = ""
 
 
@@ -67,9 +124,35 @@ class Failed(Exception):
 class Event:
     """A progress note for -v: an attempt starts, fails, or serves."""
 
-    kind: str  # "start" | "failed" | "served" | "skip_model"
+    kind: EventKind
     attempt: PlannedAttempt
     detail: str = ""
+
+
+class _Served(NamedTuple):
+    answer: Answer
+    ttft: float | None
+
+
+# The first field of an SSE body (after blank lines): `data:`, `event:`, `id:`, `retry:` or a `:` comment.
+_SSE_START = re.compile(rb"\s*(?:data|event|id|retry)?:")
+
+
+class _Replay:
+    """A body already read, handed to the stream reader as one chunk and its end (an SSE body sent as
+    something else: a reply to --no-stream by a server that always streams)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._items: list[Item] = [(Tag.DATA, body), (Tag.END, None)]
+
+    def start(self) -> None:
+        pass
+
+    def get(self, deadline: float) -> Item | None:
+        return self._items.pop(0) if self._items else (Tag.END, None)
+
+    def abandon(self) -> None:
+        pass
 
 
 class _AttemptFailed(Exception):
@@ -82,7 +165,13 @@ class _AttemptFailed(Exception):
 
 
 class Executor:
-    """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table."""
+    """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table.
+
+    `reader` opens each HTTP exchange (orcli.exchange): whoever builds `client` knows whether its transport
+    has real connections (`Exchange`, read on this thread) or not (`Pump`, the default, works over any).
+    `sink` gets the answer's deltas as they arrive (None: buffer the answer, as --json does); a delta with
+    content counts as output begun, which no other provider can take back (SPEC §6 `stream`).
+    """
 
     def __init__(
         self,
@@ -91,41 +180,32 @@ class Executor:
         env: Mapping[str, str],
         timeouts: Timeouts,
         *,
-        sink: Callable[[str], None] | None = None,
+        reader: ReaderFactory = Pump,
+        sink: Callable[[Delta], None] | None = None,
         on_event: Callable[[Event], None] = lambda e: None,
         on_outcome: Callable[[Outcome], None] = lambda o: None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
-        direct_reads: bool | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
         self.env = env
         self.timeouts = timeouts
-        self.sink = sink  # None: buffer the answer (--json); else streamed content goes here as it arrives
+        self.reader = reader
+        self.sink = sink
         self.on_event = on_event
         self.on_outcome = on_outcome
         self.clock = clock
         self.wall = wall
         self.overall_timeout = overall_timeout
-        # Real connections are read on this thread with each read bounded by the deadline; a transport
-        # without a network stream (httpx.MockTransport in tests) cannot be bounded that way and is read on a
-        # helper thread instead.
-        if direct_reads is None:
-            direct_reads = isinstance(getattr(client, "_transport", None), httpx.HTTPTransport | LazyTLSTransport)
-        self.direct_reads = direct_reads
+        # Every key in the environment of the profile's providers: classify redacts them from every failure
+        # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
             v for p in providers.values() if p.api_key_env and (v := env.get(p.api_key_env, "").strip())
         )
 
-    def run(
-        self,
-        attempts: Iterable[PlannedAttempt],
-        messages: list[dict],
-        options: Mapping[str, object],
-        stream: bool = True,
-    ) -> Result:
+    def run(self, attempts: Iterable[PlannedAttempt], request: ChatRequest, stream: bool = True) -> Result:
         reports: list[AttemptReport] = []
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()
@@ -137,129 +217,145 @@ class Executor:
             tried.add(e.key)
             remaining = None if self.overall_timeout is None else self.overall_timeout - (self.clock() - started)
             if remaining is not None and remaining <= 0:
-                raise Failed("timeout", reports, f"--timeout of {self.overall_timeout:g}s reached")
-            self.on_event(Event("start", attempt))
+                message = f"--timeout of {self.overall_timeout:g}s reached"
+                raise Failed(FailReason.TIMEOUT, tuple(reports), message)
+            self.on_event(Event(EventKind.START, attempt))
             t0 = self.clock()
-            report = AttemptReport(e.model, e.provider, e.upstream_model, "failed")
-            reports.append(report)
             try:
-                result = self._attempt(attempt, messages, options, stream, remaining)
+                served = self._attempt(attempt, request, stream, remaining)
             except _AttemptFailed as exc:
                 failure = exc.failure
                 if exc.wrote_output and failure.cls is not FailureClass.CANCELLED:
-                    # Content already reached stdout: another provider cannot take it back (SPEC §6 `stream`).
+                    # Content already reached the output: another provider cannot take it back (SPEC §6 `stream`).
                     failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
-                report.outcome = "cancelled" if failure.cls is FailureClass.CANCELLED else "failed"
-                report.error_class = failure.cls.value
-                report.status = failure.status
-                report.error = redact(failure.message, self.secrets)
-                report.kind = str(failure.kind)
-                report.latency_s = round(self.clock() - t0, 4)
-                report.ttft_s = None if exc.ttft is None else round(exc.ttft, 4)
+                report = self._report(attempt, t0, failure, exc.ttft)
+                reports.append(report)
                 self._record(attempt, report, failure)
-                self.on_event(Event("failed", attempt, report.error or ""))
-                if failure.cls is FailureClass.CANCELLED:
-                    raise exc.interrupt or KeyboardInterrupt() from None
-                if failure.cls is FailureClass.STREAM:
-                    raise Failed("stream", reports, report.error or "the stream broke") from None
-                if failure.cls is FailureClass.REQUEST:
-                    raise Failed("request", reports, report.error or "the request was refused") from None
-                if failure.cls is FailureClass.MODEL:
-                    skipped_models.add(e.model)
-                    self.on_event(Event("skip_model", attempt, failure.kind))
+                self.on_event(Event(EventKind.FAILED, attempt, report.error or ""))
+                match failure.cls:
+                    case FailureClass.CANCELLED:
+                        raise exc.interrupt or KeyboardInterrupt() from None
+                    case FailureClass.STREAM:
+                        raise Failed(FailReason.STREAM, tuple(reports), report.error or "the stream broke") from None
+                    case FailureClass.REQUEST:
+                        message = report.error or "the request was refused"
+                        raise Failed(FailReason.REQUEST, tuple(reports), message) from None
+                    case FailureClass.MODEL:
+                        skipped_models.add(e.model)
+                        self.on_event(Event(EventKind.SKIP_MODEL, attempt, failure.kind))
+                    case FailureClass.PROVIDER:
+                        pass  # the next provider
+                    case unreachable:
+                        assert_never(unreachable)
                 continue
             except BaseException as exc:
                 # The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still
                 # gets its outcome (SPEC §6), a neutral one, and the exception goes on to the caller.
                 failure = cancelled(f"abandoned: {type(exc).__name__}")
-                report.outcome = "cancelled"
-                report.error_class = failure.cls.value
-                report.error = failure.message
-                report.kind = str(failure.kind)
-                report.latency_s = round(self.clock() - t0, 4)
+                report = self._report(attempt, t0, failure, None)
+                reports.append(report)
                 self._record(attempt, report, failure)
                 raise
-            content, finish, usage, served_model, ttft = result
-            report.outcome = "success"
-            report.latency_s = round(self.clock() - t0, 4)
-            report.ttft_s = None if ttft is None else round(ttft, 4)
-            self._record(attempt, report, None, usage=usage, content=content)
-            self.on_event(Event("served", attempt))
-            return Result(content, attempt, finish, usage, cost_of(attempt, usage), reports, served_model)
-        raise Failed("all_failed", reports, "every attempt failed")
+            report = self._report(attempt, t0, None, served.ttft)
+            reports.append(report)
+            self._record(attempt, report, None, served.answer)
+            self.on_event(Event(EventKind.SERVED, attempt))
+            return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
+        raise Failed(FailReason.ALL_FAILED, tuple(reports), "every attempt failed")
+
+    def _report(self, attempt: PlannedAttempt, t0: float, failure: Failure | None, ttft: float | None) -> AttemptReport:
+        """The attempt's one record. Failure messages come from classify, already redacted and on one line."""
+        e = attempt.endpoint
+        latency = round(self.clock() - t0, 4)
+        ttft_s = None if ttft is None else round(ttft, 4)
+        if failure is None:
+            return AttemptReport(
+                e.model, e.provider, e.upstream_model, AttemptOutcome.SUCCESS, latency_s=latency, ttft_s=ttft_s
+            )
+        outcome = AttemptOutcome.CANCELLED if failure.cls is FailureClass.CANCELLED else AttemptOutcome.FAILED
+        return AttemptReport(
+            e.model,
+            e.provider,
+            e.upstream_model,
+            outcome,
+            error_class=failure.cls.value,
+            status=failure.status,
+            error=failure.message,
+            kind=str(failure.kind),
+            latency_s=latency,
+            ttft_s=ttft_s,
+        )
 
     # -- one attempt ------------------------------------------------------------------------------------
-    def _attempt(
-        self,
-        attempt: PlannedAttempt,
-        messages: list[dict],
-        options: Mapping[str, object],
-        stream: bool,
-        remaining: float | None,
-    ) -> tuple[str, str | None, dict | None, str | None, float | None]:
+    def _attempt(self, attempt: PlannedAttempt, request: ChatRequest, stream: bool, remaining: float | None) -> _Served:
         e = attempt.endpoint
         provider = self.providers[e.provider]
+        dialect = dialect_for(provider.api)
         key = self.env.get(provider.api_key_env, "") if provider.api_key_env else None
+        if key is not None and key.strip() and not usable_key(key):
+            # The planner rejects such a provider (no_credentials); a plan built without that check must still
+            # not hand the key to the HTTP client, whose error would quote it (SPEC §9).
+            problem = f"${provider.api_key_env} cannot be sent in an HTTP header"
+            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, problem, kind=Kind.AUTH))
         try:
-            body = wire.build_body(e.upstream_model, messages, options, stream)
+            http = dialect.build_request(provider, e, request, key, stream)
         except ValueError as exc:
-            raise _AttemptFailed(Failure(FailureClass.REQUEST, None, str(exc), None, Kind.BAD_REQUEST)) from None
-        headers = wire.build_headers(key, provider.headers, stream=stream)
-        url = f"{provider.base_url}/chat/completions"
+            raise _AttemptFailed(refused_request(str(exc), secrets=self.secrets)) from None
         start = self.clock()
         total = self.timeouts.total if remaining is None else min(self.timeouts.total, remaining)
         total_deadline = start + total
-        if self.direct_reads:
-            pump: _Exchange | _Pump = _Exchange(self.client, url, headers, body, self.timeouts, self.clock)
-        else:
-            pump = _Pump(self.client, url, headers, body, self.timeouts, self.clock)
-        pump.start()
+        reader = self.reader(self.client, http, self.timeouts, self.clock)
+        reader.start()
         try:
-            return self._consume(pump, stream, start, total_deadline)
+            return self._consume(reader, dialect, stream, start, total_deadline)
         except KeyboardInterrupt as interrupt:
             failed = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
             failed.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
             raise failed from None
         finally:
-            pump.abandon()
+            reader.abandon()
 
-    def _consume(self, pump: _Exchange | _Pump, stream: bool, start: float, total_deadline: float):
+    def _consume(self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float) -> _Served:
         t = self.timeouts
         first_token_deadline = min(start + t.first_token, total_deadline) if stream else total_deadline
-        status, resp_headers = self._wait_status(pump, first_token_deadline, total_deadline)
+        status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
         if status >= 300:
-            body = self._read_all(pump, total_deadline, limit=_ERROR_BODY_LIMIT)
-            raise _AttemptFailed(classify_http(status, body, resp_headers, secrets=self.secrets, now=self.wall()))
-        content_type = resp_headers.get("content-type", "")
-        if not stream or "text/event-stream" not in content_type:
-            body = self._read_all(pump, total_deadline)
-            try:
-                completion = wire.parse_completion(body)
-            except wire.WireError as exc:
-                raise _AttemptFailed(classify_wire_error(exc, secrets=self.secrets)) from None
-            if not completion.content:
-                finish_failure = classify_finish_reason(completion.finish_reason)
-                if finish_failure:
-                    raise _AttemptFailed(finish_failure)
-                raise _AttemptFailed(_transport_failure("malformed", "the completion has no content"))
-            finish_failure = classify_finish_reason(completion.finish_reason)
-            if finish_failure:
-                # content_filter (model) or "error" (provider): a partial answer is not one to serve.
-                raise _AttemptFailed(finish_failure)
-            ttft = self.clock() - start
-            if self.sink is not None:
-                self.sink(completion.content)
-            return completion.content, completion.finish_reason, completion.usage, completion.model, ttft
-        return self._consume_stream(pump, start, first_token_deadline, total_deadline)
+            body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
+            error = dialect.parse_error(status, body)
+            raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
+        content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
+        if "text/event-stream" in content_type:
+            # Read as a stream whatever the request asked: some servers always stream, also to a request
+            # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
+            return self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+        return self._consume_whole(reader, dialect, start, total_deadline)
+
+    def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
+        body = self._read_all(reader, total_deadline)
+        if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
+            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline)
+        try:
+            answer = dialect.decode_answer(body)
+        except WireError as exc:
+            raise _AttemptFailed(classify_wire_error(exc, secrets=self.secrets)) from None
+        # content_filter (model) or "error" (provider): a partial answer is not one to serve.
+        finish_failure = classify_finish_reason(answer.finish_reason)
+        if finish_failure:
+            raise _AttemptFailed(finish_failure)
+        if not answer.content and not answer.tool_calls:
+            raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
+        ttft = self.clock() - start
+        if self.sink is not None:
+            self.sink(answer_delta(answer))
+        return _Served(answer, ttft)
 
     def _consume_stream(
-        self, pump: _Exchange | _Pump, start: float, first_token_deadline: float, total_deadline: float
-    ):
-        decoder = wire.SSEDecoder()
-        parts: list[str] = []
-        finish: str | None = None
-        usage: dict | None = None
-        model: str | None = None
+        self, reader: Reader, dialect: Dialect, start: float, first_token_deadline: float, total_deadline: float
+    ) -> _Served:
+        sse = SSEDecoder()
+        decoder = dialect.event_decoder()
+        built = AnswerBuilder()
+        sink = self.sink
         ttft: float | None = None
         done = False
         wrote = False
@@ -276,68 +372,70 @@ class Executor:
             else:
                 deadline = min(last_event_at + self.timeouts.idle, total_deadline)
                 on_timeout = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-            item = pump.get(deadline)
+            item = reader.get(deadline)
             if item is None:
                 raise fail(_timeout_failure(on_timeout, self.timeouts))
             tag, payload = item
-            if tag == "error":
-                raise fail(self._transport_error(payload, during_body=True))
+            match tag:
+                case Tag.DATA | Tag.END:
+                    pass
+                case Tag.ERROR:
+                    raise fail(self._transport_error(payload, during_body=True))
+                case Tag.STATUS:
+                    raise fail(transport_failure("malformed", "a second status in one exchange"))
+                case unreachable:
+                    assert_never(unreachable)
             try:
-                events = decoder.close() if tag == "end" else decoder.feed(payload)
-            except wire.WireError as exc:
+                events = sse.close() if tag is Tag.END else sse.feed(payload)
+                if events:
+                    last_event_at = self.clock()
+                for event in events:
+                    for delta in decoder.decode(event):
+                        if delta.done:
+                            done = True
+                            break
+                        if delta.error is not None:
+                            raise UpstreamErrorInBody(delta.error)
+                        built.add(delta)
+                        if ttft is None and (delta.content or delta.tool_calls):
+                            ttft = self.clock() - start
+                        if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
+                            sink(delta)
+                            wrote = wrote or bool(delta.content)
+                        if delta.finish_reason:
+                            finish_failure = classify_finish_reason(delta.finish_reason)
+                            if finish_failure is not None:
+                                raise fail(finish_failure)
+                    if done:
+                        break
+            except WireError as exc:
                 raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
-            if events:
-                last_event_at = self.clock()
-            for event in events:
-                try:
-                    chunk = wire.parse_stream_event(event.data)
-                except wire.WireError as exc:
-                    raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
-                if chunk.done:
-                    done = True
-                    break
-                if chunk.error is not None:
-                    failure = classify_wire_error(wire.UpstreamErrorInBody(chunk.error), secrets=self.secrets)
-                    raise fail(failure)
-                if chunk.usage:
-                    usage = chunk.usage
-                if chunk.model:
-                    model = chunk.model
-                if chunk.content:
-                    if ttft is None:
-                        ttft = self.clock() - start
-                    parts.append(chunk.content)
-                    if self.sink is not None:
-                        self.sink(chunk.content)
-                        wrote = True
-                if chunk.finish_reason:
-                    finish = chunk.finish_reason
-                    finish_failure = classify_finish_reason(finish)
-                    if finish_failure is not None:
-                        raise fail(finish_failure)
-            if tag == "end" and not done:
-                if finish is not None and parts:
+            if tag is Tag.END and not done:
+                if built.finish_reason is not None and built.has_answer:
                     break  # some servers end a complete answer without [DONE]
-                what = "after part of the answer" if parts else "before any content"
-                raise fail(_transport_failure("stream_broken", f"the stream ended {what} (no [DONE])"))
-        if not parts:
-            raise fail(_transport_failure("malformed", "the stream finished without any content"))
-        return "".join(parts), finish, usage, model, ttft
+                what = "after part of the answer" if built.has_answer else "before any content"
+                raise fail(transport_failure("stream_broken", f"the stream ended {what} (no [DONE])"))
+        if not built.has_answer:
+            raise fail(transport_failure("malformed", "the stream finished without any content"))
+        return _Served(built.answer(), ttft)
 
-    def _wait_status(
-        self, pump: _Exchange | _Pump, deadline: float, total_deadline: float
-    ) -> tuple[int, httpx.Headers]:
-        item = pump.get(deadline)
+    def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
+        item = reader.get(deadline)
         if item is None:
             kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
             raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
         tag, payload = item
-        if tag == "error":
-            raise _AttemptFailed(self._transport_error(payload, during_body=False))
-        assert tag == "status"
-        return payload
+        match tag:
+            case Tag.STATUS:
+                return payload  # type: ignore[no-any-return]
+            case Tag.ERROR:
+                raise _AttemptFailed(self._transport_error(payload, during_body=False))
+            case Tag.DATA | Tag.END:
+                raise _AttemptFailed(transport_failure("malformed", "a response without a status"))
+            case unreachable:
+                assert_never(unreachable)
 
-    def _read_all(self, pump: _Exchange | _Pump, deadline: float, limit: int | None = None) -> bytes:
+    def _read_all(self, reader: Reader, deadline: float, limit: int | None = None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -345,51 +443,54 @@ class Executor:
             limit_at, kind = deadline, Kind.TIMEOUT_TOTAL
             if chunks and self.clock() + self.timeouts.idle < deadline:
                 limit_at, kind = self.clock() + self.timeouts.idle, Kind.IDLE
-            item = pump.get(limit_at)
+            item = reader.get(limit_at)
             if item is None:
                 raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
             tag, payload = item
-            if tag == "end":
-                return b"".join(chunks)
-            if tag == "error":
-                raise _AttemptFailed(self._transport_error(payload, during_body=True))
-            chunks.append(payload)
-            size += len(payload)
-            if limit is not None and size >= limit:
-                return b"".join(chunks)[:limit]
+            match tag:
+                case Tag.END:
+                    return b"".join(chunks)
+                case Tag.ERROR:
+                    raise _AttemptFailed(self._transport_error(payload, during_body=True))
+                case Tag.DATA:
+                    chunks.append(payload)
+                    size += len(payload)
+                    if limit is not None and size >= limit:
+                        return b"".join(chunks)[:limit]
+                case Tag.STATUS:
+                    raise _AttemptFailed(transport_failure("malformed", "a second status in one exchange"))
+                case unreachable:
+                    assert_never(unreachable)
 
     def _transport_error(self, exc: BaseException, during_body: bool) -> Failure:
         """Translate httpx's exceptions once, most specific first (STYLE: httpx's own mapping)."""
-        text = redact(f"{type(exc).__name__}: {exc}".rstrip(": "), self.secrets)
+        text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        secrets = self.secrets
         if isinstance(exc, httpx.ConnectTimeout):
-            return _transport_failure("timeout_connect", f"no connection within {self.timeouts.connect:g}s")
+            return transport_failure("timeout_connect", f"no connection within {self.timeouts.connect:g}s")
         if isinstance(exc, httpx.TimeoutException):
             kind = "idle" if during_body else "timeout_first_token"
-            return _transport_failure(kind, f"read timed out ({text})")
+            return transport_failure(kind, f"read timed out ({text})", secrets=secrets)
         if isinstance(exc, httpx.ConnectError):
             is_tls = "SSL" in str(exc) or "certificate" in str(exc).lower()
-            return _transport_failure("tls" if is_tls else "connect", f"cannot connect: {text}")
+            return transport_failure("tls" if is_tls else "connect", f"cannot connect: {text}", secrets=secrets)
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             what = "the connection dropped" if during_body else "the connection closed before a response"
-            return _transport_failure("stream_broken", f"{what} ({text})")
+            return transport_failure("stream_broken", f"{what} ({text})", secrets=secrets)
         if isinstance(exc, httpx.TransportError | httpx.StreamError):
-            return _transport_failure("connect", f"transport error: {text}")
-        return _transport_failure("connect", f"unexpected error: {text}")
+            return transport_failure("connect", f"transport error: {text}", secrets=secrets)
+        return transport_failure("connect", f"unexpected error: {text}", secrets=secrets)
 
     # -- health hook ------------------------------------------------------------------------------------
     def _record(
-        self,
-        attempt: PlannedAttempt,
-        report: AttemptReport,
-        failure: Failure | None,
-        usage: dict | None = None,
-        content: str = "",
+        self, attempt: PlannedAttempt, report: AttemptReport, failure: Failure | None, answer: Answer | None = None
     ) -> None:
         tps = None
-        if failure is None and report.latency_s and report.ttft_s is not None:
-            tokens = (usage or {}).get("completion_tokens") or max(1, len(content) // 4)
+        if answer is not None and report.latency_s and report.ttft_s is not None:
+            counted = answer.usage.completion_tokens if answer.usage is not None else None
+            tokens = counted or max(1, len(answer.content or "") // 4)
             generating = report.latency_s - report.ttft_s
-            tps = round(tokens / generating, 2) if generating > 0.001 and isinstance(tokens, int | float) else None
+            tps = round(tokens / generating, 2) if generating > 0.001 else None
         self.on_outcome(
             Outcome(
                 at=self.wall(),
@@ -414,181 +515,14 @@ def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
         text = f"the stream stalled for more than {t.idle:g}s (idle timeout)"
     else:
         text = "the total time limit was reached"
-    return _transport_failure(str(kind), text)
+    return transport_failure(str(kind), text)
 
 
-def cost_of(attempt: PlannedAttempt, usage: dict | None) -> float | None:
-    """USD from the reported usage and the endpoint's list prices; None when usage is unknown."""
-    if not usage:
-        return None
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens")
-    if not isinstance(prompt, int | float) or not isinstance(completion, int | float):
+def cost_of(attempt: PlannedAttempt, usage: Usage | None) -> float | None:
+    """USD from the reported usage and the endpoint's list prices; None when usage or price is unknown."""
+    if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return None
     p = attempt.endpoint.price
-    return round(prompt * p.prompt / 1e6 + completion * p.completion / 1e6 + p.request, 10)
-
-
-class _Call:
-    """One chat-completions request to send: what both readers of an exchange start from."""
-
-    def __init__(
-        self,
-        client: httpx.Client,
-        url: str,
-        headers: dict[str, str],
-        body: dict,
-        t: Timeouts,
-        clock: Callable[[], float],
-    ) -> None:
-        self.client = client
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.timeouts = t
-        self.clock = clock
-        self._prepare()
-
-    def _prepare(self) -> None:
-        """What a reader sets up before the first `get`."""
-
-
-class _Exchange(_Call):
-    """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
-
-    httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
-    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
-    executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
-    the time left, is exact. After them, each read of the connection's network stream (httpcore's
-    documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall
-    ends on time, with no thread and no per-chunk cost beyond a subtraction.
-
-    Items: ("status", (code, headers)), then ("data", bytes)..., then ("end", None); or ("error", exc).
-    `get` returns None once its deadline has passed, whatever was or was not read in time.
-    """
-
-    def _prepare(self) -> None:
-        self.deadline = math.inf
-        self.response: httpx.Response | None = None
-        self._bounded: Any = None  # the network stream whose reads we bound, to restore afterwards
-        self._items = self._generate()
-
-    def _generate(self) -> Iterator[tuple[str, Any]]:
-        t = self.timeouts
-        left = max(self.deadline - self.clock(), 0.001)
-        timeout = httpx.Timeout(connect=min(t.connect, left), read=left, write=t.connect, pool=t.connect)
-        try:
-            request = self.client.build_request("POST", self.url, headers=self.headers, json=self.body, timeout=timeout)
-            response = self.response = self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            yield ("error", exc)
-            return
-        self._bound_reads(response.extensions.get("network_stream"))
-        yield ("status", (response.status_code, response.headers))
-        try:
-            for chunk in response.iter_raw():
-                yield ("data", chunk)
-        except httpx.HTTPError as exc:
-            yield ("error", exc)
-            return
-        yield ("end", None)
-
-    def _bound_reads(self, stream: Any) -> None:
-        if stream is None:
-            return  # no network stream (a test transport): deadlines are checked between chunks only
-        unbounded = stream.read
-        clock = self.clock
-
-        def read(max_bytes: int, timeout: float | None = None) -> bytes:
-            return unbounded(max_bytes, max(self.deadline - clock(), 0.001))
-
-        try:
-            stream.read = read
-        except AttributeError:
-            return
-        self._bounded = stream
-
-    def get(self, deadline: float) -> tuple[str, Any] | None:
-        """The next item, or None once `deadline` (on the executor's clock) has passed."""
-        if self.clock() >= deadline:
-            return None
-        self.deadline = deadline
-        try:
-            item = next(self._items)
-        except StopIteration:
-            item = ("end", None)
-        if self.clock() >= deadline:
-            return None  # too late: a keep-alive flood or a stall outlived the deadline
-        return item
-
-    def start(self) -> None:
-        """Nothing to start: the exchange runs as `get` is called."""
-
-    def abandon(self) -> None:
-        """The attempt is over: unbound the stream (it may go back to the pool), release the connection."""
-        if self._bounded is not None:
-            with contextlib.suppress(AttributeError):
-                del self._bounded.read
-        if self.response is not None:
-            with contextlib.suppress(Exception):
-                self.response.close()
-        self._items.close()
-
-
-class _Pump(_Call):
-    """Reads one HTTP exchange on a daemon thread into a queue, so the executor waits on its own clock.
-
-    httpx's read timeout is per read: keep-alive comments would reset it forever. Waiting on a queue with
-    our own deadline abandons a stalled provider at once; the thread ends when its socket is closed.
-    """
-
-    def _prepare(self) -> None:
-        t = self.timeouts
-        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.abandoned = threading.Event()
-        self.response: httpx.Response | None = None
-        self.timeout = httpx.Timeout(
-            connect=t.connect, read=max(t.first_token, t.idle), write=t.connect, pool=t.connect
-        )
-        self.thread = threading.Thread(target=self._run, name="orcli-attempt", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            request = self.client.build_request("POST", self.url, headers=self.headers, json=self.body,
-                                                timeout=self.timeout)  # fmt: skip
-            response = self.client.send(request, stream=True)
-            self.response = response
-            try:
-                self.queue.put(("status", (response.status_code, response.headers)))
-                for chunk in response.iter_raw():
-                    if self.abandoned.is_set():
-                        return
-                    self.queue.put(("data", chunk))
-                self.queue.put(("end", None))
-            finally:
-                response.close()
-        except BaseException as exc:  # noqa: BLE001 - handed to the executor, which classifies it
-            if not self.abandoned.is_set():
-                self.queue.put(("error", exc))
-
-    def get(self, deadline: float) -> tuple[str, Any] | None:
-        """The next item, or None once `deadline` has passed: a deadline that has passed is final, even
-        while items (a flood of keep-alives) are still queued."""
-        timeout = deadline - self.clock()
-        if timeout <= 0:
-            return None
-        try:
-            return self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def abandon(self) -> None:
-        """Stop caring about this exchange; close its connection so the thread ends soon."""
-        self.abandoned.set()
-        response = self.response
-        if response is not None and self.thread.is_alive():
-            with contextlib.suppress(Exception):  # best effort from another thread
-                response.close()
+    if p is None:  # unknown is not free (SPEC §4)
+        return None
+    return round(usage.prompt_tokens * p.prompt / 1e6 + usage.completion_tokens * p.completion / 1e6 + p.request, 10)

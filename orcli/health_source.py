@@ -1,33 +1,25 @@
-"""The health snapshot a command routes with: read from the store, or empty (with a warning) without one."""
+"""The health snapshot a command routes with: read from the configured store, or empty (with a warning)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orcli.types import HealthSnapshot, Profile
 
 if TYPE_CHECKING:
-    from orcli.store import Store
+    from orcli.store.backend import HealthBackend
 
 
 def open_health(
     profile: Profile, env: Mapping[str, str], now: float | None = None, create: bool = True
-) -> tuple[Store | None, HealthSnapshot, list[str]]:
+) -> tuple[HealthBackend | None, HealthSnapshot, list[str]]:
     """Open the store and derive the snapshot; never raises on a broken store: routing without history
     beats not routing. The caller closes the store (it stays open so `ask` can record outcomes)."""
-    from orcli.paths import FILENAME, default_state_dir
+    from orcli.store.backend import open_store
 
-    state_dir = default_state_dir(env)
-    if not create and not (state_dir / FILENAME).exists():
-        # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
-        return None, HealthSnapshot(), _unreachable(state_dir)
-    from orcli.store import Store
-
-    now = time.time() if now is None else now
-    store, warnings = Store.open(state_dir)
+    store, warnings = open_store(profile.health, env, create=create)
     if store is None:
         return None, HealthSnapshot(), warnings
     snapshot = snapshot_from(store, profile, now)
@@ -35,11 +27,13 @@ def open_health(
     return store, snapshot, warnings
 
 
-def snapshot_from(store: Store, profile: Profile, now: float | None = None) -> HealthSnapshot:
+def snapshot_from(store: HealthBackend, profile: Profile, now: float | None = None) -> HealthSnapshot:
+    """Derive the health of the profile's endpoints from what the store holds within the history horizon."""
     from orcli.health import derive, history_horizon
 
     now = time.time() if now is None else now
-    return derive(store.outcomes(since=now - history_horizon(profile.health)), now, profile.health)
+    endpoints = {(e.model, e.provider) for e in profile.endpoints}
+    return derive(store.outcomes(since=now - history_horizon(profile.health), endpoints=endpoints), now, profile.health)
 
 
 def load_snapshot(
@@ -47,17 +41,6 @@ def load_snapshot(
 ) -> tuple[HealthSnapshot, list[str]]:
     store, snapshot, warnings = open_health(profile, env, now, create=False)
     if store is not None:
+        warnings.extend(store.take_warnings())
         store.close()
     return snapshot, warnings
-
-
-def _unreachable(state_dir: Path) -> list[str]:
-    """A warning when the state folder cannot be created: its nearest existing ancestor is not a folder."""
-    ancestor = state_dir
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.is_dir():
-        return []
-    return [
-        f"health store unavailable: cannot create {state_dir} ({ancestor} is not a folder); routing without history"
-    ]

@@ -15,7 +15,7 @@ _UNKNOWN = math.inf
 
 class Candidate(NamedTuple):
     endpoint: Endpoint
-    cost: float
+    cost: float | None  # expected USD for this request; None: unknown price (never free, SPEC §4)
     health: EndpointHealth
     model_rank: int
 
@@ -33,19 +33,20 @@ Ranked = list[tuple[Candidate, str]]
 
 
 def sort_key(sort: Sort, c: Candidate) -> tuple[float, float]:
-    """Smaller is better; unknown values go last."""
+    """Smaller is better; unknown values (an unknown price too) go last."""
     latency = c.latency if c.latency is not None else _UNKNOWN
+    cost = c.cost if c.cost is not None else _UNKNOWN
     if sort is Sort.PRICE:
-        return (c.cost, latency)
+        return (cost, latency)
     if sort is Sort.LATENCY:
-        return (latency, c.cost)
+        return (latency, cost)
     throughput = -c.throughput if c.throughput is not None else _UNKNOWN
-    return (throughput, c.cost)
+    return (throughput, cost)
 
 
 def _sort_reason(sort: Sort, c: Candidate) -> str:
     if sort is Sort.PRICE:
-        return f"sort=price: ${c.cost:.6f} expected"
+        return f"sort=price: ${c.cost:.6f} expected" if c.cost is not None else "sort=price: price unknown, last"
     if sort is Sort.LATENCY:
         source = "observed" if c.health.median_ttft is not None else "hint"
         return f"sort=latency: {c.latency:.2f}s ({source})" if c.latency is not None else "sort=latency: unknown, last"
@@ -59,12 +60,13 @@ def _sort_reason(sort: Sort, c: Candidate) -> str:
 
 def _first_pick_shares(candidates: Sequence[Candidate]) -> list[float]:
     """Each endpoint's chance to be drawn first: (1/price²) / Σ(1/price²), computed relative to the cheapest
-    price so that neither tiny nor huge prices overflow; any free endpoint takes it all."""
+    price so that neither tiny nor huge prices overflow; any free endpoint takes it all. Priced endpoints
+    only: the draw never sees an unknown price."""
     if any(c.cost == 0 for c in candidates):
         free = sum(1 for c in candidates if c.cost == 0)
         return [1 / free if c.cost == 0 else 0.0 for c in candidates]
-    cheapest = min((c.cost for c in candidates), default=1.0)
-    weights = [(cheapest / c.cost) ** 2 for c in candidates]
+    cheapest = min((c.cost for c in candidates if c.cost is not None), default=1.0)
+    weights = [(cheapest / c.cost) ** 2 for c in candidates if c.cost is not None]
     total = sum(weights)
     return [w / total for w in weights]
 
@@ -78,10 +80,10 @@ def inverse_square_draw(candidates: Sequence[Candidate], rng: random.Random) -> 
     """
     keyed = []
     # Costs relative to the cheapest: the same weights, without overflow for absurd prices.
-    cheapest = min((c.cost for c in candidates if c.cost > 0), default=1.0)
+    cheapest = min((c.cost for c in candidates if c.cost), default=1.0)
     for c in candidates:
         u = rng.random() or 1e-300
-        relative = c.cost / cheapest
+        relative = (c.cost or 0.0) / cheapest
         keyed.append((relative * relative * math.log(u), u, c))
     keyed.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [c for _, _, c in keyed]
@@ -109,16 +111,20 @@ def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Rand
             out.append((c, f"{c.health.describe()}: after stable endpoints; {_sort_reason(by, c)}"))
         return out
     out = []
-    drawn = inverse_square_draw(stable, rng)
+    priced = [c for c in stable if c.cost is not None]
+    drawn = inverse_square_draw(priced, rng)
     for c, share in zip(drawn, _first_pick_shares(drawn), strict=True):
         if len(stable) == 1:
             why = "only stable endpoint"
         elif c.cost == 0:
             why = "free: wins the weighted draw outright"
         else:
-            why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(stable)} stable"
+            why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(priced)} stable priced"
         out.append((c, why))
-    for c in sorted(unstable, key=lambda c: (c.cost, c.endpoint.provider)):
+    # An unknown price is never free: such endpoints follow the priced ones, in profile order (SPEC §4).
+    for c in (c for c in stable if c.cost is None):
+        out.append((c, "only stable endpoint" if len(stable) == 1 else "price unknown: after priced stable endpoints"))
+    for c in sorted(unstable, key=lambda c: (c.cost is None, c.cost or 0.0, c.endpoint.provider)):
         out.append((c, f"{c.health.describe()}: after stable endpoints, cheapest first"))
     return out
 

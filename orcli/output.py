@@ -7,6 +7,7 @@ prints. Rich is imported only when a terminal is drawn on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,8 +15,90 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from orcli.errors import OrcliError
+from orcli.neutralise import neutralise, neutralise_cell, neutralise_json
 
 DEFAULT_PIPE_WIDTH = 200  # a table in a pipe is one line per row; COLUMNS overrides
+
+
+class StdoutUnwritable(Exception):
+    """Standard output refused a write (a full disk, a closed descriptor): exit 1 with one line on stderr."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Stdout:
+    """Standard output as every writer sees it: a failed write other than a broken pipe (`| head`, handled
+    quietly by the command wrapper) becomes StdoutUnwritable, so that it is reported once, cleanly."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._guarded(lambda s: s.write(text))
+
+    def flush(self) -> None:
+        self._guarded(lambda s: s.flush())
+
+    def _guarded(self, op: Any) -> Any:
+        if self._stream is None:
+            raise StdoutUnwritable("standard output is closed")
+        try:
+            return op(self._stream)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: the stream object was closed
+            raise StdoutUnwritable(getattr(exc, "strerror", None) or str(exc)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Stderr:
+    """Standard error for notes, warnings and error lines: best effort. A closed or failing stderr never
+    changes what a command does or its exit code (SPEC §7)."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)  # type: ignore[union-attr]
+        except (OSError, ValueError, AttributeError):
+            silence(self._stream)
+            return 0
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[union-attr]
+        except (OSError, ValueError, AttributeError):
+            silence(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def silence(stream: Any) -> None:
+    """Point a failed stream's descriptor at /dev/null: what is still buffered in it then goes nowhere,
+    quietly, at the interpreter's final flush (which would otherwise fail and exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    finally:
+        os.close(devnull)
+
+
+def to_stderr(text: str) -> None:
+    """Write to the process's stderr, best effort (it may be closed or full)."""
+    stream = _Stderr(sys.stderr)
+    stream.write(text)
+    stream.flush()
 
 
 def _isatty(stream: Any) -> bool:
@@ -43,8 +126,9 @@ class Output:
         self.as_json = as_json
         self.quiet = quiet
         self.debug = debug
-        self.stdout = stdout if stdout is not None else sys.stdout
-        self.stderr = stderr if stderr is not None else sys.stderr
+        self.stdout: Any = _Stdout(stdout if stdout is not None else sys.stdout)
+        self.stderr: Any = _Stderr(stderr if stderr is not None else sys.stderr)
+        self.stderr_open = (stderr if stderr is not None else sys.stderr) is not None
         self.force_color = bool(env.get("FORCE_COLOR"))
         self.dumb = env.get("TERM") == "dumb"
         self.no_color = no_color or "NO_COLOR" in env or self.dumb
@@ -53,11 +137,18 @@ class Output:
         columns = env.get("COLUMNS", "")
         self.pipe_width = int(columns) if columns.isdigit() and int(columns) > 0 else DEFAULT_PIPE_WIDTH
         self._consoles: dict[bool, Any] = {}
+        self._tables_shown = 0
 
     # -- decisions ----------------------------------------------------------------------------------
     def styled(self, stderr: bool) -> bool:
         """Rich drawing (colour, boxes) only where a person looks: a terminal, or FORCE_COLOR."""
+        if stderr and not self.stderr_open:
+            return False  # no Rich console on a closed stderr (it would fall back to stdout)
         return self.force_color or (self.stderr_tty if stderr else self.stdout_tty)
+
+    def colour(self, stderr: bool) -> bool:
+        """Colour on a stream: drawn by Rich, and no --no-color, NO_COLOR or TERM=dumb."""
+        return self.styled(stderr) and not self.no_color
 
     @property
     def live_progress(self) -> bool:
@@ -92,11 +183,15 @@ class Output:
         return self.console(stderr=True)
 
     # -- writers ------------------------------------------------------------------------------------
+    # Every writer but the answer's neutralises control characters (SPEC §9): notes, errors and tables carry
+    # text that came from the network (upstream messages, model names, health rows).
     def note(self, text: str, style: str = "dim") -> None:
         if self.quiet:
             return
+        text = neutralise(text)
         if self.styled(stderr=True):
-            self.err.print(text, style=style, markup=False, highlight=False)
+            with contextlib.suppress(OSError, ValueError):
+                self.err.print(text, style=style, markup=False, highlight=False)
         else:
             self.stderr.write(text + "\n")
             self.stderr.flush()
@@ -104,23 +199,60 @@ class Output:
     def warn(self, text: str) -> None:
         self.note(f"warning: {text}", style="yellow")
 
-    def table(self, table: Any) -> None:
-        """A table on stdout: drawn by Rich on a terminal, as plain ASCII in pipes (and fast there)."""
-        from orcli.tables import plain, to_rich
+    def table(self, table: Any, wide: bool = False) -> None:
+        """A table on stdout, laid out to fit (orcli.tables): styled on a terminal, plain text in pipes.
 
+        `wide`: every column at full length. A dim note on stderr names the columns a narrow width hid.
+        """
+        from orcli.tables import layout
+
+        table = neutral_table(table)
+        if self._tables_shown:  # a blank line between the tables of one command
+            self.stdout.write("\n")
+        self._tables_shown += 1
         if self.styled(stderr=False):
-            self.out.print(to_rich(table, self.out))
+            from rich.text import Text
+
+            console = self.out
+            laid = layout(table, None if wide else console.width, terminal=True)
+            for line in laid.lines:
+                console.print(Text.assemble(*line.parts), soft_wrap=True)
         else:
-            self.stdout.write(plain(table))
+            laid = layout(table, None if wide else self.pipe_width, terminal=False)
+            self.stdout.write("".join(line.text + "\n" for line in laid.lines))
             self.stdout.flush()
+        if laid.hidden:
+            text = f"hidden: {', '.join(laid.hidden)} (--wide or --json shows all)"
+            if self.stderr_tty:  # wrapped at a word, never by the terminal inside one
+                import shutil
+                import textwrap
+
+                text = "\n".join(textwrap.wrap(text, shutil.get_terminal_size().columns, subsequent_indent="  "))
+            self.note(text)
 
     def json(self, doc: Mapping[str, Any]) -> None:
-        self.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.write(neutralise_json(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
         self.stdout.flush()
 
     def error(self, exc: OrcliError) -> None:
         """A failed command: its JSON document on stdout with --json, and one message on stderr."""
-        if self.as_json:
-            self.json(exc.document())
-        self.stderr.write(f"orcli: error: {exc.message}\n")
-        self.stderr.flush()
+        try:
+            if self.as_json:
+                self.json(exc.document())
+        finally:  # the message is written even when stdout is unwritable
+            text = f"orcli: error: {neutralise(exc.message)}"
+            if self.stderr_tty:  # a person reads it: long lines continue, between sentences, on the next
+                from orcli.words import wrap_message
+
+                text = wrap_message(text)
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+
+def neutral_table(table: Any) -> Any:
+    """A copy of a TableData with control characters neutralised in its title, column names and cells."""
+    return table._replace(
+        title=neutralise_cell(table.title),
+        columns=tuple(c._replace(name=neutralise_cell(c.name)) for c in table.columns),
+        rows=[tuple(neutralise_cell(cell) for cell in row) for row in table.rows],
+    )

@@ -29,9 +29,11 @@ SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
 _QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
 
 
-def expected_cost(endpoint: Endpoint, request: Request) -> float:
-    """SPEC §4 "price": expected USD cost of this request on this endpoint."""
+def expected_cost(endpoint: Endpoint, request: Request) -> float | None:
+    """SPEC §4 "price": expected USD cost of this request on this endpoint; None when its price is unknown."""
     p = endpoint.price
+    if p is None:
+        return None
     return p.prompt * request.prompt_tokens / 1e6 + p.completion * request.expected_completion_tokens / 1e6 + p.request
 
 
@@ -54,10 +56,17 @@ class _Filters:
     100,000 endpoints over a few thousand providers asks each question once per provider, not per endpoint.
     """
 
-    def __init__(self, prefs: Preferences, request: Request, has_key: Callable[[Provider], bool]) -> None:
+    def __init__(
+        self,
+        prefs: Preferences,
+        request: Request,
+        has_key: Callable[[Provider], bool],
+        key_problem: Callable[[Provider], str | None] | None = None,
+    ) -> None:
         self.prefs = prefs
         self.request = request
         self.has_key = has_key
+        self.key_problem = key_problem
         self._provider: dict[str, Verdict] = {}
         self._quantization: dict[str | None, Verdict] = {}
         self._credentials: dict[str, Verdict] = {}
@@ -121,14 +130,18 @@ class _Filters:
             if verdict is not None:
                 return verdict
         if p.name not in self._credentials:
-            self._credentials[p.name] = (
-                None if self.has_key(p) else (RejectionCode.NO_CREDENTIALS, f"${p.api_key_env} is not set")
-            )
+            if self.key_problem is not None:  # says why: unset, or a value no HTTP header can carry (SPEC §9)
+                problem = self.key_problem(p)
+            else:
+                problem = None if self.has_key(p) else f"${p.api_key_env} is not set"
+            self._credentials[p.name] = None if problem is None else (RejectionCode.NO_CREDENTIALS, problem)
         return self._credentials[p.name]
 
     def _price_verdict(self, e: Endpoint) -> Verdict:
         caps, price = self.caps, e.price
         assert caps is not None
+        if price is None:  # unknown is not free: a ceiling cannot be checked against it (SPEC §3)
+            return RejectionCode.MAX_PRICE, "price unknown (the profile gives none) while max_price is set"
         if not (
             (caps.prompt is not None and price.prompt > caps.prompt)
             or (caps.completion is not None and price.completion > caps.completion)
@@ -183,8 +196,11 @@ def plan(
     seed: int | None = None,
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
+    key_problem: Callable[[Provider], str | None] | None = None,
 ) -> Plan:
-    """Filter every candidate endpoint of the requested models, then order the survivors."""
+    """Filter every candidate endpoint of the requested models, then order the survivors.
+
+    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail."""
     rng = rng or random.Random(seed)
     warnings = unknown_name_warnings(prefs, profile.providers)
     by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
@@ -192,7 +208,7 @@ def plan(
         if endpoint.model in by_model:
             by_model[endpoint.model].append(endpoint)
 
-    filters = _Filters(prefs, request, has_key)
+    filters = _Filters(prefs, request, has_key, key_problem)
     providers = profile.providers
     rejected: list[Rejection] = []
     survivors_by_model: list[list[Candidate]] = []

@@ -1,10 +1,11 @@
-"""Transport policy (SPEC §9): which base URLs may carry a key. Standard library only, so explain-route can
-warn without loading httpx; one place used by ask, health --probe and explain-route."""
+"""Transport policy (SPEC §9): which base URLs may carry a key, and which keys can be sent at all. Standard
+library only, so explain-route can warn without loading httpx; one place used by ask, health --probe and
+explain-route (and, for keys, the planner's no_credentials filter)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from orcli.errors import UsageError
@@ -52,3 +53,27 @@ def check_transport_security(providers: Iterable[Provider], profile_path: str) -
         reason = insecure_reason(provider, profile_path)
         if reason is not None:
             raise UsageError(reason)
+
+
+def usable_key(value: str) -> bool:
+    """Whether a key can be sent in an HTTP header: printable ASCII on one line once surrounding whitespace is
+    trimmed (SPEC §9). A newline inside would split the header; curly quotes pasted from a web page do not
+    encode; either would fail every request to the provider, or show part of the key in the error."""
+    key = value.strip()
+    return bool(key) and key.isascii() and key.isprintable()
+
+
+def key_problem(provider: Provider, env: Mapping[str, str]) -> str | None:
+    """None when `provider` needs no key or has a usable one in `env`; else the no_credentials detail (SPEC §3),
+    which names the variable and never shows its value."""
+    if provider.api_key_env is None:
+        return None
+    value = env.get(provider.api_key_env, "")
+    if not value.strip():
+        return f"${provider.api_key_env} is not set"
+    if not usable_key(value):
+        return (
+            f"${provider.api_key_env} cannot be sent in an HTTP header (a line break, a control character or a "
+            "non-ASCII character such as a curly quote); set it again with the key alone"
+        )
+    return None

@@ -50,19 +50,23 @@ PARTITION_VALUES = tuple(p.value for p in Partition)
 POLICY_VALUES = ("allow", "deny")
 
 PREFERENCES: tuple[Preference, ...] = (
-    Preference("models", ValueKind.NAMES, (), "Model; repeat for fallbacks (primary first).", "--model", "-m", "MODEL"),
-    Preference("sort", ValueKind.SORT, None, "price | latency | throughput.", "--sort", None, "KEY", SORT_VALUES),
+    Preference(
+        "models", ValueKind.NAMES, (), "Model to use; repeat for fallbacks (primary first).", "--model", "-m", "MODEL"
+    ),
+    Preference(
+        "sort", ValueKind.SORT, None, "Rank providers by this.", "--sort", None, "price|latency|throughput", SORT_VALUES
+    ),
     Preference(
         "partition",
         ValueKind.CHOICE,
         Partition.MODEL.value,
-        "model (default) | none.",
+        "model: a model's providers before the next model's (default); none: all ranked together.",
         "--partition",
         None,
-        "HOW",
+        "model|none",
         PARTITION_VALUES,
     ),  # fmt: skip
-    Preference("order", ValueKind.NAMES, (), "Providers to try first, in order (a,b).", "--order", None, "PROVIDERS"),
+    Preference("order", ValueKind.NAMES, (), "Providers to try first, in this order.", "--order", None, "PROVIDERS"),
     Preference(
         "allow_fallbacks",
         ValueKind.SWITCH,
@@ -84,24 +88,24 @@ PREFERENCES: tuple[Preference, ...] = (
         "data_collection",
         ValueKind.CHOICE,
         "allow",
-        "allow | deny.",
+        "deny: drop providers that may train on prompts.",
         "--data-collection",
         None,
-        "POLICY",
+        "allow|deny",
         POLICY_VALUES,
     ),  # fmt: skip
     Preference("zdr", ValueKind.SWITCH, False, "Only zero-data-retention providers.", "--zdr"),
     Preference(
-        "quantizations", ValueKind.NAMES, (), "Allowed quantizations (fp8,bf16).", "--quantizations", None, "QUANTS"
+        "quantizations", ValueKind.NAMES, (), "Allowed quantizations, e.g. fp8,bf16.", "--quantizations", None, "QUANTS"
     ),  # fmt: skip
     Preference(
         "max_price",
         ValueKind.PRICES,
         MaxPrice(),
-        "e.g. prompt=1,completion=2 (USD per 1M tokens).",
+        "Price cap per 1M tokens: 1 (prompt and completion), or prompt=1,completion=2.",
         "--max-price",
         None,
-        "PRICES",
+        "USD",
     ),  # fmt: skip
     Preference("preferred_max_latency", ValueKind.NUMBER, None, "Seconds to first token; soft."),
     Preference("preferred_min_throughput", ValueKind.NUMBER, None, "Tokens per second; soft."),

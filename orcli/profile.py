@@ -26,7 +26,8 @@ ENDPOINT_KEYS = (
 )  # fmt: skip
 PRICE_KEYS = ("prompt", "completion", "request")
 TIMEOUT_KEYS = ("connect", "first_token", "idle", "total")
-HEALTH_KEYS = ("window", "outage_window", "cooldown")
+HEALTH_KEYS = ("window", "outage_window", "cooldown", "store_timeout")
+HEALTH_STORE = "store"  # the one [health] key that is not a number
 
 _MAX_ERRORS = 6
 
@@ -123,6 +124,32 @@ def parse_profile(text: str, path: Path | str) -> Profile:
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+
+
+# `scheme://user:pass@host`: anything before an `@` in the authority (SPEC §9). Matched on the raw text, so
+# that a URL the parser refuses for another reason is still never echoed with its credentials.
+_URL_USERINFO = re.compile(r"^[^:/?#]*:/*[^/?#]*@")
+
+# Headers orcli or the HTTP client must own (SPEC §9): framing and hop-by-hop headers (a profile's
+# Content-Length or Transfer-Encoding beside the client's own is the shape of request smuggling), Host, and
+# credentials, which come from api_key_env alone. Compared case-insensitively.
+_RESERVED_HEADERS = frozenset({
+    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "host",
+})  # fmt: skip
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})  # fmt: skip
+
+
+def _header_problem(name: str) -> str | None:
+    """Why a profile may not set header `name`, or None when it may."""
+    lowered = name.lower()
+    if lowered in _AUTH_HEADERS:
+        return (
+            f"{name} carries credentials, which orcli sends from the environment variable named by api_key_env; "
+            "remove it from headers"
+        )
+    if lowered in _RESERVED_HEADERS or lowered.startswith("proxy-"):
+        return f"{name} is a connection or framing header that the HTTP client sets itself; remove it from headers"
+    return None
 
 
 def _url_problem(url: str) -> str | None:
@@ -278,7 +305,7 @@ class _Validator:
         self.table(data, "", TOP_KEYS)
         routing = self.routing(data.get("routing", {}))
         timeouts = self.section(data.get("timeouts", {}), "timeouts", TIMEOUT_KEYS, Timeouts)
-        health = self.section(data.get("health", {}), "health", HEALTH_KEYS, HealthSettings)
+        health = self.health(data.get("health", {}))
         providers = self.providers(data.get("providers", {}))
         endpoints = self.endpoints(data.get("endpoint", []), providers)
         if self.errors:
@@ -300,6 +327,33 @@ class _Validator:
             if key in keys and (number := self.number(raw, f"{keypath}.{key}", positive=True)) is not None:
                 values[key] = number
         return factory(**values)
+
+    def health(self, value: object) -> HealthSettings:
+        """[health]: numbers, and `store`, a shared store's URL that carries no password (SPEC §9, §13)."""
+        if not isinstance(value, dict):
+            return self.section(value, "health", HEALTH_KEYS, HealthSettings)
+        numbers = {k: v for k, v in value.items() if k != HEALTH_STORE}
+        settings = self.section(numbers, "health", HEALTH_KEYS, HealthSettings)
+        if HEALTH_STORE not in value:
+            return settings
+        keypath = f"health.{HEALTH_STORE}"
+        raw = value[HEALTH_STORE]
+        if not isinstance(raw, str) or not raw.strip():
+            self.error(keypath, f"expected a redis:// or rediss:// URL, got {_type_name(raw)} {_show(raw)}")
+            return settings
+        from orcli.store.url import BadStoreURL, has_password, parse
+
+        if has_password(raw):
+            # A profile is shared and committed; the password goes in ORCLI_HEALTH_URL, which wins over this key.
+            self.error(keypath, "a password in a profile would be shown to everyone who reads it; give the "
+                       "whole URL in the environment variable ORCLI_HEALTH_URL instead")  # fmt: skip
+            return settings
+        try:
+            parse(raw)
+        except BadStoreURL as exc:
+            self.error(keypath, str(exc))
+            return settings
+        return settings._replace(store=raw.strip())
 
     def routing(self, value: object) -> dict[str, object]:
         table = self.table(value, "routing", ROUTING_KEYS)
@@ -364,6 +418,13 @@ class _Validator:
         base_url = self.string(table.get("base_url"), f"{keypath}.base_url") if "base_url" in table else None
         if "base_url" not in table:
             self.error(keypath, "missing `base_url` (the provider's OpenAI-compatible API root)")
+        elif base_url is not None and _URL_USERINFO.match(base_url):
+            # Not echoed: the part before `@` is a password (SPEC §9), and httpx would send it as Basic auth.
+            self.error(
+                f"{keypath}.base_url",
+                "a base_url must not carry credentials (user:password@); the key belongs in the environment "
+                "variable named by api_key_env",
+            )
         elif base_url is not None:
             problem = _url_problem(base_url)
             if problem is not None:
@@ -387,6 +448,8 @@ class _Validator:
             # provider, and each failure would count against the provider's health.
             if not _HEADER_NAME.fullmatch(header):
                 self.error(f"{keypath}.headers", f"{_show(header)} is not a valid HTTP header name")
+            elif (reserved := _header_problem(header)) is not None:
+                self.error(f"{keypath}.headers.{header}", reserved)
             elif not _HEADER_VALUE.fullmatch(header_value):
                 self.error(
                     f"{keypath}.headers.{header}",
@@ -432,7 +495,7 @@ class _Validator:
                 if "upstream_model" in table
                 else model
             )
-            price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else Price()
+            price = Price(**self.prices(table["price"], f"{keypath}.price")) if "price" in table else None
             context = (
                 self.integer(table["context_length"], f"{keypath}.context_length")
                 if "context_length" in table

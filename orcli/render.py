@@ -1,4 +1,4 @@
-"""Rich tables and JSON documents, both built from the same result objects; nothing here prints."""
+"""Tables (orcli.tables) and JSON documents, both built from the same result objects; nothing here prints."""
 
 from __future__ import annotations
 
@@ -7,15 +7,44 @@ from typing import Any
 
 from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Profile, Rejection
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Rejection
+from orcli.words import plural
 
 
-def money_per_million(value: float) -> str:
-    return "free" if value == 0 else f"${value:.4g}"
+def money(value: float | None) -> str:
+    """A price in USD, compact: whole cents when exact (`$0.40`), else three significant digits; `?` unknown."""
+    if value is None:
+        return "?"
+    if value == 0:
+        return "$0"
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 0.01 and abs(round(value, 2) - value) < 1e-9:
+        return f"${value:.2f}"
+    return f"${value:.3g}" if value >= 1e-4 else f"${value:.2e}"
 
 
-def format_cost(value: float) -> str:
-    return "free" if value == 0 else f"${value:.6f}"
+def money_pair(prompt: float | None, completion: float | None) -> str:
+    """Prompt/completion prices per 1M tokens in one cell: `$0.40/$0.80`, `free`, `?` where unknown."""
+    return "free" if prompt == 0 and completion == 0 else f"{money(prompt)}/{money(completion)}"
+
+
+def money_per_million(value: float | None) -> str:
+    return "free" if value == 0 else money(value)
+
+
+def format_cost(value: float | None) -> str:
+    """An expected cost with two significant digits (`$0.00052`); cents from $1 up; `?` when unknown."""
+    if value is None:
+        return "?"
+    if value == 0:
+        return "free"
+    if value >= 1:
+        return f"${value:,.2f}"
+    import math
+
+    decimals = max(2, 1 - math.floor(math.log10(value)))
+    return f"${value:.{decimals}f}"
 
 
 def _health_cell(h: EndpointHealth) -> str:
@@ -23,6 +52,13 @@ def _health_cell(h: EndpointHealth) -> str:
     if h.consecutive_failures and h.state.value != "cooldown":
         text += f" ({h.consecutive_failures}/3)"
     return text
+
+
+def price_json(price: Price | None) -> dict[str, float | None]:
+    """List prices as JSON; all null when the profile gives none (unknown, not free: SPEC §2)."""
+    if price is None:
+        return {"prompt": None, "completion": None, "request": None}
+    return {"prompt": price.prompt, "completion": price.completion, "request": price.request}
 
 
 # -- explain-route ------------------------------------------------------------------------------------
@@ -33,12 +69,7 @@ def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
-        "price": {
-            "expected_usd": round(a.cost_usd, 10),
-            "prompt": e.price.prompt,
-            "completion": e.price.completion,
-            "request": e.price.request,
-        },
+        "price": {"expected_usd": None if a.cost_usd is None else round(a.cost_usd, 10), **price_json(e.price)},
         "context_length": e.context_length,
         "health": health_json(a.health),
         "reason": a.reason,
@@ -85,23 +116,24 @@ def explain_json(route) -> dict[str, Any]:
 
 
 def preferences_table(route) -> TableData:
-    table = TableData("Effective preferences", (Column("preference"), Column("value"), Column("from", dim=True)), [])
+    columns = (Column("preference"), Column("from", dim=True), Column("value", prose=True))
+    table = TableData(f"Effective preferences (profile {route.profile.name})", columns, [])
     for pref in PREFERENCES:
         source = route.prefs.sources.get(pref.name, "default")
         if source == "default" and pref.name != "models" and is_default(pref, route.prefs):
             continue  # defaults that change nothing would only add noise
-        table.rows.append((pref.name, _plain(json_value(pref, getattr(route.prefs, pref.name))), source))
+        table.rows.append((pref.name, source, _plain(json_value(pref, getattr(route.prefs, pref.name)))))
     req = route.request
     size = (
-        f"~{req.prompt_tokens:,} tokens (estimated)"
+        f"~{plural(req.prompt_tokens, 'token')} (estimated)"
         if req.prompt_given
-        else f"{req.prompt_tokens:,} tokens (no prompt: assumed)"
+        else f"{plural(req.prompt_tokens, 'token')} (no prompt: assumed)"
     )
-    table.rows.append(("prompt", size, "request"))
+    table.rows.append(("prompt", "request", size))
     if req.max_tokens is not None:
-        table.rows.append(("max_tokens", str(req.max_tokens), "request"))
+        table.rows.append(("max_tokens", "request", str(req.max_tokens)))
     if req.parameters:
-        table.rows.append(("parameters", ", ".join(sorted(req.parameters)), "request"))
+        table.rows.append(("parameters", "request", ", ".join(sorted(req.parameters))))
     return table
 
 
@@ -115,10 +147,20 @@ def _plain(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def plan_table(plan: Plan) -> TableData:
-    columns = (Column("#", right=True), Column("model"), Column("provider"), Column("upstream model"),
-               Column("price", right=True), Column("context", right=True), Column("health"), Column("why here"))  # fmt: skip
-    table = TableData("Attempt plan", columns, [])
+def plan_table(plan: Plan, profile_name: str) -> TableData:
+    """The attempt plan; narrow terminals drop the upstream model, then list prices, then context."""
+    columns = (
+        Column("#", right=True),
+        Column("model", group=True),
+        Column("provider"),
+        Column("upstream model", dim=True, drop=4),
+        Column("cost", right=True, drop=2),
+        Column("$/M in/out", right=True, drop=5),
+        Column("context", right=True, drop=3),
+        Column("health", drop=1),
+        Column("why here", prose=True),
+    )
+    table = TableData(f"Attempt plan (profile {profile_name})", columns, [])
     for a in plan.attempts:
         e = a.endpoint
         table.rows.append(
@@ -128,7 +170,8 @@ def plan_table(plan: Plan) -> TableData:
                 e.provider,
                 e.upstream_model,
                 format_cost(a.cost_usd),
-                f"{e.context_length:,}" if e.context_length else "-",
+                money_pair(getattr(e.price, "prompt", None), getattr(e.price, "completion", None)),  # None: ?
+                _context(e.context_length),
                 _health_cell(a.health),
                 a.reason,
             )
@@ -136,13 +179,28 @@ def plan_table(plan: Plan) -> TableData:
     return table
 
 
+def _context(tokens: int | None) -> str:
+    """A context length the way model cards write it: 131,072 -> 128K, 1,000,000 -> 1M."""
+    if not tokens:
+        return "-"
+    if tokens >= 1_000_000 and tokens % 1_000_000 == 0:
+        return f"{tokens // 1_000_000}M"
+    if tokens >= 1000 and tokens % 1000 == 0:
+        return f"{tokens // 1000}K"
+    if tokens >= 1024 and tokens % 1024 == 0:
+        return f"{tokens // 1024}K"
+    return f"{tokens:,}"
+
+
 def rejections_table(plan: Plan) -> TableData:
-    columns = (Column("model"), Column("provider"), Column("code"), Column("detail"))
+    columns = (Column("model", group=True), Column("provider"), Column("code"), Column("detail", prose=True))
     return TableData("Rejected", columns, [(r.model, r.provider, r.code.value, r.detail) for r in plan.rejected])
 
 
 # -- providers ----------------------------------------------------------------------------------------
 def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str, Any]:
+    from orcli.policy import usable_key
+
     providers = []
     for p in profile.providers.values():
         providers.append(
@@ -151,18 +209,14 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
                 "base_url": p.base_url,
                 "api": p.api,
                 "api_key_env": p.api_key_env,
-                "key_set": p.api_key_env is None or bool(env.get(p.api_key_env, "").strip()),
+                "key_set": p.api_key_env is None or usable_key(env.get(p.api_key_env, "")),  # SPEC §9
                 "data_collection": p.data_collection,
                 "zdr": p.zdr,
                 "endpoints": [
                     {
                         "model": e.model,
                         "upstream_model": e.upstream_model,
-                        "price": {
-                            "prompt": e.price.prompt,
-                            "completion": e.price.completion,
-                            "request": e.price.request,
-                        },
+                        "price": price_json(e.price),
                         "context_length": e.context_length,
                         "max_completion_tokens": e.max_completion_tokens,
                         "quantization": e.quantization,
@@ -177,36 +231,42 @@ def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str
     return {"profile": profile.path, "providers": providers}
 
 
-def providers_table(doc: dict[str, Any]) -> TableData:
-    columns = (Column("provider"), Column("key"), Column("policy"), Column("model"), Column("upstream model"),
-               Column("$/M in", right=True), Column("$/M out", right=True), Column("context", right=True),
-               Column("quant"), Column("parameters"), Column("health"))  # fmt: skip
-    table = TableData(f"Providers in {doc['profile']}", columns, [])
+def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
+    """Every endpoint of every provider; a narrow terminal makes each provider a heading line."""
+    columns = (
+        Column("provider", group=True),
+        Column("key", group=True),
+        Column("policy", group=True, dim=True),
+        Column("model"),
+        Column("upstream model", dim=True, drop=4),
+        Column("$/M in/out", right=True, drop=1),
+        Column("context", right=True, drop=3),
+        Column("quant", drop=5),
+        Column("health", drop=2),
+        Column("parameters", prose=True, dim=True, drop=6),
+    )
+    table = TableData(f"Providers (profile {profile_name})", columns, [])
     for p in doc["providers"]:
         if p["api_key_env"] is None:
-            key = "not needed"
+            key = "no key needed"
         else:
             key = f"{p['api_key_env']} set" if p["key_set"] else f"{p['api_key_env']} MISSING"
         policy = ("no training" if p["data_collection"] == "deny" else "may train") + (", zdr" if p["zdr"] else "")
-        rows = p["endpoints"] or [None]
-        for i, e in enumerate(rows):
-            first = i == 0
-            if e is None:
-                table.rows.append((p["name"], key, policy, "(no endpoints)", "", "", "", "", "", "", ""))
-                continue
+        if not p["endpoints"]:
+            table.rows.append((p["name"], key, policy, "(no endpoints)", "", "", "", "", "", ""))
+        for e in p["endpoints"]:
             table.rows.append(
                 (
-                    p["name"] if first else "",
-                    key if first else "",
-                    policy if first else "",
+                    p["name"],
+                    key,
+                    policy,
                     e["model"],
                     e["upstream_model"],
-                    money_per_million(e["price"]["prompt"]),
-                    money_per_million(e["price"]["completion"]),
-                    f"{e['context_length']:,}" if e["context_length"] else "-",
+                    money_pair(e["price"]["prompt"], e["price"]["completion"]),
+                    _context(e["context_length"]),
                     e["quantization"] or "-",
-                    ", ".join(e["parameters"]) or "-",
                     e["health"]["state"],
+                    ", ".join(e["parameters"]) or "-",
                 )
             )
     return table

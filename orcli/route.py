@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from orcli import preferences as prefs_mod
@@ -30,6 +30,7 @@ class RouteInput(NamedTuple):
     seed: int | None = None
     system: str | None = None
     options: tuple[str, ...] = ()  # raw `-o KEY=VALUE` texts
+    values: Mapping[str, object] = EMPTY_MAP  # options already typed (the gateway's JSON body)
     max_tokens: int | None = None
     assume_down: tuple[str, ...] = ()
 
@@ -49,10 +50,13 @@ class Route(NamedTuple):
 MAX_TOKENS_LIMIT = 1_000_000_000
 
 
-def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, object]:
-    options: dict[str, object] = {}
+def parse_options(
+    raw: tuple[str, ...], max_tokens: int | None, values: Mapping[str, object] = EMPTY_MAP
+) -> dict[str, object]:
+    """The request's options: typed values, then `-o` texts, then --max-tokens; max_tokens checked."""
+    options: dict[str, object] = dict(values)
     for text in raw:
-        from orcli.wire.openai import parse_option  # only when -o is given: the wire module is start-up time
+        from orcli.options import parse_option
 
         try:
             key, value = parse_option(text)
@@ -64,16 +68,22 @@ def parse_options(raw: tuple[str, ...], max_tokens: int | None) -> dict[str, obj
     if "max_tokens" in options:
         value = options["max_tokens"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS_LIMIT:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,}, got {shown}.")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # no "...." (issue 14)
+            raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,} (got {shown}).")
     return options
 
 
-def has_key_in(env: Mapping[str, str]):
-    def has_key(provider: Provider) -> bool:
-        return provider.api_key_env is None or bool(env.get(provider.api_key_env, "").strip())
+def key_problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
+    """Why a provider cannot be called with the keys in `env` (None: it can); policy.key_problem (SPEC §9)."""
+    from orcli.policy import key_problem
 
-    return has_key
+    return lambda provider: key_problem(provider, env)
+
+
+def has_key_in(env: Mapping[str, str]) -> Callable[[Provider], bool]:
+    """Whether a provider has a key in `env` that an HTTP header can carry (or needs none)."""
+    problem = key_problems_in(env)
+    return lambda provider: problem(provider) is None
 
 
 def assumed_down(profile: Profile, names: tuple[str, ...], base: HealthSnapshot) -> HealthSnapshot:
@@ -131,7 +141,7 @@ def build_route(
             "`orcli providers` lists the models it knows."
         )
     warnings = [f"model `{m}` has no endpoint in profile {profile.name}; skipped" for m in unknown]
-    options = parse_options(given.options, given.max_tokens)
+    options = parse_options(given.options, given.max_tokens, given.values)
     prompt_tokens = estimate_tokens(prompt, given.system) if prompt else DEFAULT_PROMPT_TOKENS
     request = Request(
         prompt_tokens=prompt_tokens,
@@ -142,7 +152,7 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, has_key=has_key_in(env))
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env))
     return Route(
         profile=profile,
         prefs=prefs,

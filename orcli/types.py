@@ -98,7 +98,7 @@ class Endpoint(NamedTuple):
     model: str
     provider: str
     upstream_model: str
-    price: Price = Price()
+    price: Price | None = None  # None: unknown, never free (SPEC §2, §4)
     context_length: int | None = None
     max_completion_tokens: int | None = None
     quantization: str | None = None
@@ -122,6 +122,8 @@ class HealthSettings(NamedTuple):
     window: float = 300.0
     outage_window: float = 30.0
     cooldown: float = 30.0
+    store: str | None = None  # a shared store's URL, without a password (SPEC §13); None: local SQLite
+    store_timeout: float = 0.2  # seconds the shared store may take before orcli routes on the local one
 
 
 class Profile(NamedTuple):
@@ -211,7 +213,7 @@ class HealthSnapshot(NamedTuple):
 class PlannedAttempt(NamedTuple):
     rank: int
     endpoint: Endpoint
-    cost_usd: float
+    cost_usd: float | None  # expected cost of this request; None when the price is unknown
     health: EndpointHealth
     reason: str
 

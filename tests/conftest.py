@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from redis_server import redis_server  # noqa: F401 - fixture: a real redis-server on a free loopback port
 from upstream import Upstream, write_profile
 
 # CI shares 2 cores with other jobs: a slow example is not a failing one, nor is slow example generation (the

@@ -22,9 +22,15 @@ from orcli.classify import (
     transport_failure,
 )
 from orcli.types import FailureClass
-from orcli.wire.openai import ApiError, MalformedResponse, StreamProtocolError, UpstreamErrorInBody
+from orcli.wire.base import MalformedResponse, StreamProtocolError, UpstreamError, UpstreamErrorInBody
+from orcli.wire.openai import DIALECT
 
 P, M, R = FailureClass.PROVIDER, FailureClass.MODEL, FailureClass.REQUEST
+
+
+def http(status: int, body: bytes | str, headers: dict[str, str], **kw: object) -> Failure:
+    """What the executor does with a non-2xx answer: the dialect parses the body, classify decides."""
+    return classify_http(status, DIALECT.parse_error(status, body), headers, **kw)  # type: ignore[arg-type]
 
 
 def openai_error(message: str, type_: str | None = "invalid_request_error", code: str | None = None) -> str:
@@ -141,21 +147,21 @@ ROWS = [
 
 @pytest.mark.parametrize(("status", "body", "cls", "kind"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_http_failure_is_classified_per_spec_section_6(status: int, body: str, cls: FailureClass, kind: Kind) -> None:
-    failure = classify_http(status, body, {})
+    failure = http(status, body, {})
     assert (failure.cls, failure.kind) == (cls, kind)
     assert failure.status == status
 
 
 @pytest.mark.parametrize(("status", "body", "cls", "kind"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_bytes_bodies_classify_like_text_bodies(status: int, body: str, cls: FailureClass, kind: Kind) -> None:
-    assert classify_http(status, body.encode(), {}) == classify_http(status, body, {})
+    assert http(status, body.encode(), {}) == http(status, body, {})
 
 
 def test_the_matched_rule_is_recorded() -> None:
     body = openai_error("This model's maximum context length is 8192 tokens.", code="context_length_exceeded")
-    assert classify_http(400, body, {}).rule == "code context_length_exceeded"
-    assert classify_http(400, "prompt is too long", {}).rule == "message 'prompt is too long'"
-    assert classify_http(503, "", {}).rule == "status 503"
+    assert http(400, body, {}).rule == "code context_length_exceeded"
+    assert http(400, "prompt is too long", {}).rule == "message 'prompt is too long'"
+    assert http(503, "", {}).rule == "status 503"
 
 
 @pytest.mark.parametrize(
@@ -168,7 +174,7 @@ def test_the_matched_rule_is_recorded() -> None:
     ids=["403_moderation_is_model", "403_auth_is_provider", "403_credits_is_provider"],
 )
 def test_403_moderation_is_told_from_403_auth(status: int, body: str, cls: FailureClass) -> None:
-    assert classify_http(status, body, {}).cls is cls
+    assert http(status, body, {}).cls is cls
 
 
 @pytest.mark.parametrize(
@@ -185,7 +191,7 @@ def test_403_moderation_is_told_from_403_auth(status: int, body: str, cls: Failu
     ids=["400_billing_is_provider", "400_context_is_model", "400_other_is_request"],
 )
 def test_400_billing_and_context_and_other_are_three_classes(body: str, cls: FailureClass, kind: Kind) -> None:
-    failure = classify_http(400, body, {})
+    failure = http(400, body, {})
     assert (failure.cls, failure.kind) == (cls, kind)
 
 
@@ -223,49 +229,49 @@ def test_retry_after_http_date_becomes_a_delay_given_now() -> None:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_429_and_503_carry_retry_after(status: int) -> None:
-    assert classify_http(status, "", {"Retry-After": "7"}).retry_after == 7.0
+    assert http(status, "", {"Retry-After": "7"}).retry_after == 7.0
 
 
 @pytest.mark.parametrize("status", [500, 502, 400, 401])
 def test_other_statuses_ignore_retry_after(status: int) -> None:
-    assert classify_http(status, "", {"Retry-After": "7"}).retry_after is None
+    assert http(status, "", {"Retry-After": "7"}).retry_after is None
 
 
 def test_httpx_headers_are_accepted() -> None:
     headers = httpx.Headers({"Retry-After": "30", "Content-Type": "application/json"})
-    failure = classify_http(429, openai_error("slow down", code="rate_limit_exceeded"), headers)
+    failure = http(429, openai_error("slow down", code="rate_limit_exceeded"), headers)
     assert failure.retry_after == 30.0
 
 
 def test_retry_after_date_in_classify_http_uses_now() -> None:
     headers = {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}
-    assert classify_http(503, "", headers, now=1445412468.0).retry_after == 12.0
+    assert http(503, "", headers, now=1445412468.0).retry_after == 12.0
 
 
 # -- messages shown to users -----------------------------------------------------------------------
 
 
 def test_message_names_the_status_and_the_upstream_message() -> None:
-    failure = classify_http(400, json.dumps({"error": {"message": "Unknown parameter: foo"}}), {})
+    failure = http(400, json.dumps({"error": {"message": "Unknown parameter: foo"}}), {})
     assert failure.message == "HTTP 400: Unknown parameter: foo"
 
 
 def test_message_for_an_empty_body_uses_the_status_phrase() -> None:
-    assert classify_http(502, b"", {}).message == "HTTP 502 Bad Gateway"
-    assert classify_http(529, b"", {}).message == "HTTP 529"
-    assert classify_http(502, b"<html><title>502 Bad Gateway</title></html>", {}).message == "HTTP 502 Bad Gateway"
+    assert http(502, b"", {}).message == "HTTP 502 Bad Gateway"
+    assert http(529, b"", {}).message == "HTTP 529"
+    assert http(502, b"<html><title>502 Bad Gateway</title></html>", {}).message == "HTTP 502 Bad Gateway"
 
 
 def test_openrouter_wrapper_message_is_replaced_by_the_upstream_one_and_names_the_provider() -> None:
     body = openrouter_error(
         429, "Provider returned error", raw="temporarily rate-limited upstream", provider_name="BaseTen"
     )
-    assert classify_http(429, body, {}).message == "HTTP 429: temporarily rate-limited upstream [BaseTen]"
+    assert http(429, body, {}).message == "HTTP 429: temporarily rate-limited upstream [BaseTen]"
 
 
 def test_message_is_one_short_line() -> None:
     body = openai_error("line one\nline two\r\n" + "word " * 200)
-    message = classify_http(400, body, {}).message
+    message = http(400, body, {}).message
     assert "\n" not in message and "\r" not in message
     assert len(message) <= 300
 
@@ -273,7 +279,7 @@ def test_message_is_one_short_line() -> None:
 def test_a_key_echoed_in_an_error_body_is_redacted() -> None:
     key = "local-secret-key-0001"
     body = json.dumps({"detail": f"bad header Authorization: Bearer {key} (key {key})"})
-    message = classify_http(401, body, {}, secrets=[key]).message
+    message = http(401, body, {}, secrets=[key]).message
     assert key not in message
     assert "[REDACTED]" in message
 
@@ -281,7 +287,7 @@ def test_a_key_echoed_in_an_error_body_is_redacted() -> None:
 def test_a_key_at_the_truncation_point_is_never_half_shown() -> None:
     key = "zq7Xw9Lm2Np4Rt6Vb8Yc1Df3Gh5Jk"
     for pad in range(240, 300, 3):
-        message = classify_http(401, "x" * pad + " " + key + " tail", {}, secrets=[key]).message
+        message = http(401, "x" * pad + " " + key + " tail", {}, secrets=[key]).message
         assert key[:6] not in message
 
 
@@ -291,7 +297,7 @@ def test_a_key_at_the_truncation_point_is_never_half_shown() -> None:
     headers=st.dictionaries(st.sampled_from(["Retry-After", "retry-after-ms", "X"]), st.text(max_size=40)),
 )
 def test_classify_http_never_raises_and_always_gives_a_short_line(status: int, body: object, headers: dict) -> None:
-    failure = classify_http(status, body, headers, now=0.0)  # type: ignore[arg-type]
+    failure = http(status, body, headers, now=0.0)  # type: ignore[arg-type]
     assert isinstance(failure, Failure)
     assert len(failure.message) <= 300
     assert "\n" not in failure.message
@@ -303,13 +309,13 @@ def test_classify_http_never_raises_and_always_gives_a_short_line(status: int, b
 @pytest.mark.parametrize(
     ("error", "cls", "kind", "status"),
     [
-        (ApiError("Rate limit exceeded", type="rate_limit_exceeded", code="429"), P, Kind.HTTP_429, 429),
-        (ApiError("the request exceeds the available context size", code="400"), M, Kind.CONTEXT_LENGTH, 400),
-        (ApiError("This model's maximum context length is 4096 tokens."), M, Kind.CONTEXT_LENGTH, None),
-        (ApiError("Output blocked by content filtering policy"), M, Kind.MODERATION, None),
-        (ApiError("Internal error", code="500"), P, Kind.SERVER_ERROR, 500),
-        (ApiError("something odd happened"), P, Kind.ERROR_CHUNK, None),
-        (ApiError("weird", code="server_error"), P, Kind.ERROR_CHUNK, None),
+        (UpstreamError("Rate limit exceeded", type="rate_limit_exceeded", code="429"), P, Kind.HTTP_429, 429),
+        (UpstreamError("the request exceeds the available context size", code="400"), M, Kind.CONTEXT_LENGTH, 400),
+        (UpstreamError("This model's maximum context length is 4096 tokens."), M, Kind.CONTEXT_LENGTH, None),
+        (UpstreamError("Output blocked by content filtering policy"), M, Kind.MODERATION, None),
+        (UpstreamError("Internal error", code="500"), P, Kind.SERVER_ERROR, 500),
+        (UpstreamError("something odd happened"), P, Kind.ERROR_CHUNK, None),
+        (UpstreamError("weird", code="server_error"), P, Kind.ERROR_CHUNK, None),
     ],
     ids=[
         "chunk_429",
@@ -322,7 +328,7 @@ def test_classify_http_never_raises_and_always_gives_a_short_line(status: int, b
     ],  # noqa: E501
 )
 def test_error_inside_a_200_is_classified_by_its_code_and_signatures(
-    error: ApiError, cls: FailureClass, kind: Kind, status: int | None
+    error: UpstreamError, cls: FailureClass, kind: Kind, status: int | None
 ) -> None:
     failure = classify_error(error)
     assert (failure.cls, failure.kind, failure.status) == (cls, kind, status)
@@ -332,7 +338,7 @@ def test_error_inside_a_200_is_classified_by_its_code_and_signatures(
 def test_wire_errors_become_provider_failures_unless_the_body_carries_a_recognised_error() -> None:
     assert classify_wire_error(MalformedResponse("response has no choices")).kind == Kind.MALFORMED
     assert classify_wire_error(StreamProtocolError("stream chunk is not JSON")).cls is P
-    embedded = UpstreamErrorInBody(ApiError("prompt is too long", code="400"))
+    embedded = UpstreamErrorInBody(UpstreamError("prompt is too long", code="400"))
     assert classify_wire_error(embedded).cls is M
 
 
@@ -372,3 +378,29 @@ def test_transport_messages_are_redacted() -> None:
 
 def test_cancelled_is_its_own_class() -> None:
     assert cancelled().cls is FailureClass.CANCELLED
+
+
+def test_classify_depends_on_the_neutral_wire_model_only() -> None:
+    """Any dialect's errors go through the same classifier (SPEC §10): it imports no dialect, and no httpx."""
+    import subprocess
+    import sys
+
+    probe = "import sys, orcli.classify; print(sorted(m for m in sys.modules if m.startswith(('orcli', 'httpx'))))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    loaded = set(eval(done.stdout))
+    assert "orcli.wire.base" in loaded, loaded
+    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.executor")}, loaded
+
+
+def test_an_upstream_error_from_any_dialect_is_classified_by_its_fields() -> None:
+    """What an Anthropic or Gemini dialect would hand over: the neutral fields decide, not the body's shape."""
+    overloaded = UpstreamError("Overloaded", type="overloaded_error", status=529)
+    assert (classify_http(529, overloaded, {}).cls, classify_http(529, overloaded, {}).kind) == (P, Kind.SERVER_ERROR)
+    bad_key = UpstreamError("API key not valid. Please pass a valid API key.", type="INVALID_ARGUMENT",
+                            reasons=("API_KEY_INVALID",), status=400)  # fmt: skip
+    failure = classify_http(400, bad_key, {})
+    assert (failure.cls, failure.kind, failure.message) == (
+        P,
+        Kind.AUTH,
+        "HTTP 400: API key not valid. Please pass a valid API key.",
+    )

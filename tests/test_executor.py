@@ -8,6 +8,7 @@ milliseconds and their numbers are exact.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import json
 import threading
@@ -19,8 +20,10 @@ import httpx
 import pytest
 
 from orcli.classify import Kind
-from orcli.executor import AttemptReport, Executor, Failed, Result, cost_of
+from orcli.exchange import Exchange
+from orcli.executor import AttemptOutcome, AttemptReport, Executor, Failed, Result, cost_of
 from orcli.types import HEALTHY, Endpoint, FailureClass, Outcome, PlannedAttempt, Price, Provider, Timeouts
+from orcli.wire.base import ChatRequest, Delta, ToolCall, Usage
 
 P, M, R, S = FailureClass.PROVIDER, FailureClass.MODEL, FailureClass.REQUEST, FailureClass.STREAM
 M1, M2 = "test/m1", "test/m2"
@@ -187,12 +190,16 @@ class Harness:
             providers(),
             env(odd_key_for),
             timeouts,
-            sink=self.written.append if sink else None,
+            sink=self.write if sink else None,
             on_event=lambda e: self.events.append((e.kind, e.attempt.endpoint.provider, e.detail)),
             on_outcome=self.outcomes.append,
             overall_timeout=overall_timeout,
             **kwargs,
         )
+
+    def write(self, delta: Delta) -> None:
+        if delta.content:
+            self.written.append(delta.content)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         name = request.url.host.removesuffix(".test")
@@ -213,8 +220,8 @@ class Harness:
         return [json.loads(r.content) for r in self.calls]
 
     def run(self, attempts: list[PlannedAttempt], *, stream: bool = True, options: dict | None = None) -> Result:
-        messages = [{"role": "user", "content": "hi"}]
-        return self.executor.run(attempts, messages, options or {}, stream=stream)
+        request = ChatRequest(({"role": "user", "content": "hi"},), options=options or {})
+        return self.executor.run(attempts, request, stream=stream)
 
     def fail(self, attempts: list[PlannedAttempt], **kw: Any) -> Failed:
         with pytest.raises(Failed) as info:
@@ -492,7 +499,7 @@ def test_all_failed_reports_every_attempt() -> None:
 def test_empty_plan_is_all_failed_without_requests() -> None:
     h = Harness({})
     failed = h.fail([])
-    assert (failed.reason, failed.attempts, h.calls) == ("all_failed", [], [])
+    assert (failed.reason, failed.attempts, h.calls) == ("all_failed", (), [])
 
 
 # --------------------------------------------------------------------------------- wire and results
@@ -510,7 +517,7 @@ def test_request_carries_upstream_model_options_key_and_headers() -> None:
     assert body["messages"] == [{"role": "user", "content": "hi"}]
     assert (body["temperature"], body["stop"], body["max_tokens"], body["stream"]) == (0.2, ["END"], 7, True)
     assert result.served_model == "served-model"
-    assert (result.finish_reason, result.usage) == ("stop", USAGE)
+    assert (result.finish_reason, result.usage) == ("stop", Usage(10, 4, raw=USAGE))
 
 
 def test_stream_result_and_sink_get_each_chunk() -> None:
@@ -518,7 +525,7 @@ def test_stream_result_and_sink_get_each_chunk() -> None:
     result = h.run(plan((M1, "a")))
     assert h.written == ["one ", "two ", "three"]
     assert result.content == "one two three"
-    assert result.cost_usd == cost_of(result.attempt, USAGE)
+    assert result.cost_usd == cost_of(result.attempt, Usage(10, 4))
 
 
 def test_non_stream_result_goes_to_the_sink_once() -> None:
@@ -526,7 +533,7 @@ def test_non_stream_result_goes_to_the_sink_once() -> None:
     result = h.run(plan((M1, "a")), stream=False)
     assert h.written == ["whole answer"]
     assert json.loads(h.calls[0].content)["stream"] is False
-    assert (result.content, result.finish_reason, result.usage) == ("whole answer", "stop", USAGE)
+    assert (result.content, result.finish_reason, result.usage) == ("whole answer", "stop", Usage(10, 4, raw=USAGE))
 
 
 def test_stream_request_answered_with_json_is_accepted() -> None:
@@ -549,14 +556,14 @@ def test_buffered_run_writes_nothing() -> None:
 
 def test_cost_of() -> None:
     a = PlannedAttempt(1, endpoint(M1, "a", Price(1.0, 2.0, 0.001)), 0.0, HEALTHY, "")
-    assert cost_of(a, {"prompt_tokens": 1000, "completion_tokens": 500}) == pytest.approx(0.003)
-    assert cost_of(a, {"prompt_tokens": 0, "completion_tokens": 0}) == pytest.approx(0.001)
+    assert cost_of(a, Usage(1000, 500)) == pytest.approx(0.003)
+    assert cost_of(a, Usage(0, 0)) == pytest.approx(0.001)
     assert cost_of(a, None) is None
-    assert cost_of(a, {}) is None
-    assert cost_of(a, {"prompt_tokens": 10}) is None
-    assert cost_of(a, {"prompt_tokens": "10", "completion_tokens": 5}) is None
+    assert cost_of(a, Usage()) is None
+    assert cost_of(a, Usage(10)) is None
+    assert cost_of(a, Usage(None, 5)) is None  # what the wire makes of {"prompt_tokens": "10", ...}
     free = PlannedAttempt(1, endpoint(M1, "b", Price()), 0.0, HEALTHY, "")
-    assert cost_of(free, USAGE) == 0.0
+    assert cost_of(free, Usage(10, 4)) == 0.0
 
 
 # ------------------------------------------------------------------------------------- outcome hook
@@ -610,7 +617,7 @@ def test_every_way_an_attempt_ends_is_recorded(scripts: dict, cls: FailureClass)
 def test_interrupt_is_recorded_as_cancelled_and_reraised() -> None:
     h = Harness({"a": ok_stream()})
 
-    def sink(text: str) -> None:
+    def sink(delta: Delta) -> None:
         raise KeyboardInterrupt
 
     h.executor.sink = sink
@@ -638,7 +645,7 @@ def test_latency_ttft_and_throughput_on_the_injected_clock() -> None:
         )(request)
 
     h = Harness({"a": respond}, clock=clock, wall=lambda: 5.0)
-    h.executor.sink = lambda text: (h.written.append(text), served.set())
+    h.executor.sink = lambda delta: (h.written.append(delta.content), served.set())
     result = h.run(plan((M1, "a")))
     report = result.attempts[0]
     assert (report.ttft_s, report.latency_s) == (1.5, 3.5)
@@ -794,7 +801,7 @@ def test_a_closed_output_still_records_the_attempt() -> None:
     """`| head` closes stdout mid-answer: the error goes on to the CLI, the attempt is recorded (neutral)."""
     h = Harness({"a": ok_stream()})
 
-    def sink(text: str) -> None:
+    def sink(delta: Delta) -> None:
         raise BrokenPipeError(32, "Broken pipe")
 
     h.executor.sink = sink
@@ -802,3 +809,161 @@ def test_a_closed_output_still_records_the_attempt() -> None:
         h.run(plan((M1, "a"), (M1, "b")))
     assert h.order == ["a"]
     assert [(o.provider, o.ok, o.error_class) for o in h.outcomes] == [("a", False, FailureClass.CANCELLED)]
+
+
+# ------------------------------------------- the production reader (exchange.Exchange), driven for real
+
+
+class FakeNetworkStream:
+    """A connection as httpcore exposes it (`network_stream.read(max_bytes, timeout)`), on a fake clock.
+
+    Each step is (seconds until the bytes arrive, bytes); a step slower than the timeout the read is given
+    advances the clock by that timeout and raises ReadTimeout, as a socket read would. b"" is the end."""
+
+    def __init__(self, clock: FakeClock, steps: list[tuple[float, bytes]]) -> None:
+        self.clock = clock
+        self.steps = list(steps)
+        self.timeouts: list[float | None] = []  # what each read was given
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        if not self.steps:
+            return b""
+        delay, data = self.steps[0]
+        if timeout is not None and delay > timeout:
+            self.clock.advance(timeout)
+            self.steps[0] = (delay - timeout, data)
+            raise httpx.ReadTimeout("timed out")
+        self.clock.advance(delay)
+        self.steps.pop(0)
+        return data
+
+
+class _NetworkBody(httpx.SyncByteStream):
+    """A response body read through the network stream, so the reader's bound on each read applies."""
+
+    def __init__(self, network: FakeNetworkStream) -> None:
+        self.network = network
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.network.read(65536):
+            yield chunk
+
+
+def over_network(network: FakeNetworkStream) -> Responder:
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=_NetworkBody(network),
+            extensions={"network_stream": network},
+        )
+
+    return respond
+
+
+def exchange_harness(scripts: dict[str, Responder], clock: FakeClock, timeouts: Timeouts) -> Harness:
+    h = Harness(scripts, clock=clock, timeouts=timeouts)
+    h.executor.reader = Exchange
+    return h
+
+
+def test_the_exchange_reader_serves_a_stream_read_through_its_network_stream() -> None:
+    clock = FakeClock()
+    network = FakeNetworkStream(clock, [(0.5, chunk(role=True)), (0.5, chunk("Hello ")), (0.5, chunk("there")),
+                                        (0.1, chunk(finish="stop") + usage_chunk() + DONE)])  # fmt: skip
+    h = exchange_harness({"a": over_network(network)}, clock, FAST)
+    result = h.run(plan((M1, "a")))
+    assert (result.content, h.written) == ("Hello there", ["Hello ", "there"])
+    assert (result.attempts[0].ttft_s, result.attempts[0].latency_s) == (1.0, 1.6)
+    # Before the first token each read gets the time left to first_token (2s); after it, to idle (2s).
+    assert network.timeouts[:4] == [2.0, 1.5, 2.0, 2.0]
+    assert "read" not in vars(network), "the bound read is removed when the attempt ends"
+
+
+def test_the_exchange_reader_ends_a_keep_alive_stream_at_first_token() -> None:
+    clock = FakeClock()
+    network = FakeNetworkStream(clock, [(0.1, chunk(role=True))] + [(0.7, b": keep-alive\n\n")] * 1000)
+    h = exchange_harness({"a": over_network(network)}, clock, FAST)
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    failed = result.attempts[0]
+    assert (failed.error_class, failed.kind, failed.latency_s) == ("provider", Kind.TIMEOUT_FIRST_TOKEN, 2.0)
+    assert result.attempt.endpoint.provider == "b"
+    assert len(network.timeouts) < 10 and all(t is not None and t <= 2.0 for t in network.timeouts)
+
+
+def test_the_exchange_reader_ends_a_stall_after_content_on_time_as_a_stream_failure() -> None:
+    clock = FakeClock()
+    network = FakeNetworkStream(clock, [(0.1, chunk(role=True)), (0.2, chunk("partial")), (500.0, chunk("late"))])
+    h = exchange_harness({"a": over_network(network)}, clock, FAST)
+    failed = h.fail(plan((M1, "a"), (M1, "b")))
+    assert failed.reason == "stream" and h.order == ["a"]
+    report = failed.attempts[0]
+    assert (report.kind, report.error_class, report.ttft_s, report.latency_s) == (Kind.IDLE, "stream", 0.3, 2.3)
+    assert network.timeouts[-1] == pytest.approx(2.0)  # the stalled read was given exactly the idle time left
+
+
+def test_the_exchange_reader_stops_a_slow_trickle_at_the_total_deadline() -> None:
+    clock = FakeClock()
+    network = FakeNetworkStream(clock, [(0.1, chunk(role=True))] + [(1.5, chunk("x"))] * 100)
+    timeouts = Timeouts(connect=1, first_token=2, idle=2, total=10)
+    h = exchange_harness({"a": over_network(network), "b": ok_stream()}, clock, timeouts)
+    failed = h.fail(plan((M1, "a"), (M1, "b")))
+    report = failed.attempts[0]
+    assert (report.kind, report.error_class, report.latency_s) == (Kind.TIMEOUT_TOTAL, "stream", 10.0)
+
+
+# ------------------------------------------------------------------------ neutral deltas and answers
+
+
+def delta_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    return f"data: {json.dumps({'choices': [{'index': 0, 'delta': delta, 'finish_reason': finish}]})}\n\n".encode()
+
+
+def test_a_streamed_tool_call_answer_is_served_with_its_calls() -> None:
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"c":'}}
+    more = {"index": 0, "function": {"arguments": '"Oslo"}'}}
+    h = Harness({"a": sse(chunk(role=True), delta_chunk({"tool_calls": [call]}), delta_chunk({"tool_calls": [more]}),
+                          chunk(finish="tool_calls"), DONE)})  # fmt: skip
+    deltas: list[Delta] = []
+    h.executor.sink = deltas.append
+    result = h.run(plan((M1, "a")))
+    assert result.answer.tool_calls == (ToolCall("call_1", "weather", '{"c":"Oslo"}'),)
+    assert (result.content, result.finish_reason) == ("", "tool_calls")
+    assert [d.tool_calls[0].arguments for d in deltas] == ['{"c":', '"Oslo"}']
+
+
+def test_reasoning_reaches_the_sink_but_is_not_output_begun() -> None:
+    """Reasoning is the model thinking aloud: a stream that breaks after reasoning only fails over."""
+    h = Harness({"a": sse_then_raise(chunk(role=True), delta_chunk({"reasoning": "hmm"}))})
+    deltas: list[Delta] = []
+    h.executor.sink = deltas.append
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    assert result.attempts[0].error_class == "provider" and result.attempt.endpoint.provider == "b"
+    assert deltas[0].reasoning == "hmm"
+    assert "".join(d.content for d in deltas) == "Hello there"
+
+
+def test_a_non_streamed_answer_reaches_the_sink_as_one_whole_delta() -> None:
+    body = completion("whole", reasoning_content="why")
+    body["choices"][0]["message"]["reasoning_content"] = "why"
+    h = Harness({"a": lambda r: httpx.Response(200, json=body)})
+    deltas: list[Delta] = []
+    h.executor.sink = deltas.append
+    result = h.run(plan((M1, "a")), stream=False)
+    assert [(d.content, d.reasoning, d.finish_reason) for d in deltas] == [("whole", "why", "stop")]
+    assert result.answer.reasoning == "why"
+
+
+def test_attempt_reports_are_immutable_and_show_plain_strings() -> None:
+    h = Harness({"a": status(503)})
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    failed, served = result.attempts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        failed.outcome = AttemptOutcome.SUCCESS  # type: ignore[misc]
+    doc = json.loads(json.dumps([failed.as_json(), served.as_json()]))
+    assert [(d["outcome"], d["error_class"], d["kind"]) for d in doc] == [
+        ("failed", "provider", "server_error"),
+        ("success", None, None),
+    ]
+    assert [type(v) for v in failed.as_json().values() if isinstance(v, str)] == [str] * 7

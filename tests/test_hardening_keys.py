@@ -9,14 +9,18 @@ and the answer are canaries too: the health store keeps neither (SPEC §8).
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_harness import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
 from upstream import Behaviour, Exchange, RecordedRequest, Upstream, key_env, ok, status
+
+from orcli.policy import usable_key
 
 
 def _auth(req: RecordedRequest) -> str:
@@ -175,3 +179,110 @@ def test_a_key_is_hidden_even_where_it_is_not_a_secret_shaped_word(upstream: Ups
     assert run.code == 1, run
     for attempt in run.json()["attempts"]:
         assert attempt["error"] == "HTTP 401: key Bearer [REDACTED] is not valid here", attempt
+
+
+def test_a_key_no_http_header_can_carry_is_no_credentials_and_never_shown(upstream: Upstream, tmp_path: Path) -> None:
+    """SPEC §9: a key with a line break inside, a control character or non-ASCII characters (curly quotes pasted
+    from a web page) makes its provider `no_credentials`, with a detail naming the variable; the next provider
+    serves. No slice of such a key (its tail after the line break included) reaches stdout, stderr, --json or
+    the health store, and its provider is sent nothing."""
+    cli = Cli(upstream, tmp_path)
+    bad = {
+        "newline": f"Zq{secrets.token_hex(12)}\nTail{secrets.token_hex(12)}",
+        "escape": f"Zq{secrets.token_hex(12)}\x1b[2J{secrets.token_hex(12)}",
+        "quotes": f"\u201cZq{secrets.token_hex(16)}\u201d",
+        "latin": f"Zq{secrets.token_hex(8)}\u00e9{secrets.token_hex(8)}",
+    }
+    good = f"Zq{secrets.token_hex(16)}Good"
+    cli.profile([*bad, "good"], keys={**bad, "good": good})
+    for value in bad.values():  # each part on its own is a secret too (a slice check of the whole covers it)
+        cli.secrets.update(part for part in value.replace("\x1b", "\n").split("\n") if len(part) >= 10)
+    upstream.script("good", ok(ANSWER))
+    runs = run_all(
+        {
+            "ask": partial(cli, "ask", "-v", PROMPT),
+            "ask_json": partial(cli, "ask", "--json", "--debug", PROMPT),
+            "explain_json": partial(cli, "explain-route", "--json", PROMPT),
+            "probe_json": partial(cli, "health", "--probe", "--json", "--provider", "newline"),
+            "providers_json": partial(cli, "providers", "--json"),
+        }
+    )
+    _expect(runs, {"ask": 0, "ask_json": 0, "explain_json": 0, "probe_json": 1, "providers_json": 0})
+    assert runs["ask"].out == ANSWER
+    doc = runs["ask_json"].json()
+    assert doc["content"] == ANSWER and [a["provider"] for a in doc["attempts"]] == ["good"]
+    rejected = {r["provider"]: r for r in doc["rejected"]}
+    for name in bad:
+        assert rejected[name]["code"] == "no_credentials", rejected[name]
+        assert rejected[name]["detail"].startswith(f"${key_env(name)} cannot be sent in an HTTP header"), rejected
+    explained = {r["provider"]: r["code"] for r in runs["explain_json"].json()["rejected"]}
+    assert all(explained[name] == "no_credentials" for name in bad), explained
+    probe = runs["probe_json"].json()
+    assert "cannot be sent in an HTTP header" in json.dumps(probe), probe
+    keys_set = {p["name"]: p["key_set"] for p in runs["providers_json"].json()["providers"]}
+    assert keys_set == {**dict.fromkeys(bad, False), "good": True}
+    assert [upstream.count(name) for name in bad] == [0] * len(bad)
+    assert not cli.scan(), cli.scan()
+    assert {r["provider"] for r in store_rows(cli.state_dir)} == {"good"}
+
+
+@pytest.mark.parametrize(
+    ("value", "usable"),
+    [
+        ("sk-or-v1-abc", True),
+        ("  sk-abc\r\n", True),  # surrounding whitespace is trimmed, as `KEY=$(cat file)` leaves it
+        ("key with inner space", True),
+        ("", False),
+        ("   ", False),
+        ("sk-abc\ndef", False),
+        ("sk-abc\rdef", False),
+        ("sk\tabc", False),
+        ("sk\x00abc", False),
+        ("sk\x1b[2Jabc", False),
+        ("sk\x7fabc", False),
+        ("sk\x85abc", False),  # C1
+        ("\u201csk-abc\u201d", False),
+        ("sk-\u00e9", False),
+    ],
+)
+def test_usable_key(value: str, usable: bool) -> None:
+    assert usable_key(value) is usable
+
+
+def test_the_executor_never_hands_an_unsendable_key_to_the_http_client() -> None:
+    """Defence in depth under the planner's no_credentials: a plan that still holds such a provider fails that
+    attempt as a provider failure naming the variable (the HTTP client's own error would quote the header), and
+    the next provider serves; nothing is sent to the first."""
+    import httpx
+
+    from orcli.executor import Executor
+    from orcli.types import HEALTHY, Endpoint, PlannedAttempt, Price, Provider, Timeouts
+    from orcli.wire.base import ChatRequest
+
+    bad_key = f"Zq{secrets.token_hex(12)}\nTail{secrets.token_hex(12)}"
+    hosts: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        body = b'{"choices": [{"message": {"role": "assistant", "content": "served"}, "finish_reason": "stop"}]}'
+        headers = {"content-type": "application/json"}
+        return httpx.Response(200, headers=headers, content=iter([body]))  # a network-like stream
+
+    names = ("bad", "good")
+    providers = {n: Provider(n, f"https://{n}.test/v1", api_key_env=f"KEY_{n.upper()}") for n in names}
+    env = {"KEY_BAD": bad_key, "KEY_GOOD": "good-key"}
+    attempts = [
+        PlannedAttempt(i, Endpoint(model="m", provider=n, upstream_model="m", price=Price(1.0, 1.0)), 0.0, HEALTHY, "")
+        for i, n in enumerate(names, start=1)
+    ]
+    with httpx.Client(transport=httpx.MockTransport(handle)) as client:
+        executor = Executor(client, providers, env, Timeouts(2, 2, 2, 5))
+        result = executor.run(attempts, ChatRequest(({"role": "user", "content": "hi"},)), stream=False)
+    assert hosts == ["good.test"]
+    first = result.attempts[0]
+    assert (first.provider, first.error_class, first.error) == (
+        "bad",
+        "provider",
+        "$KEY_BAD cannot be sent in an HTTP header",
+    )
+    assert not leaks(repr(result), [bad_key, *bad_key.split("\n")])

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import secrets
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import tomli_w
@@ -23,6 +25,7 @@ from typer.testing import CliRunner
 
 from orcli.cli import app
 from orcli.errors import EXIT_USAGE, ProfileError
+from orcli.neutralise import neutralise
 from orcli.profile import (
     ENDPOINT_KEYS,
     HEALTH_KEYS,
@@ -37,6 +40,11 @@ from orcli.types import Profile
 
 # ------------------------------------------------------------------------------------------ strategies
 
+# Headers a profile may never set (SPEC §9): framing, hop-by-hop, Host, credentials.
+RESERVED_HEADERS = {
+    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "host",
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key",
+}  # fmt: skip
 NEAR_MISSES = ["allow_fallback", "base-url", "modle", "provder", "contex_length", "first-token", "pricee", "zdr "]
 WEIRD_NUMBERS = st.sampled_from(
     [0, -1, 1, 7, 10**400, -(10**400), 2**63, 2**64 + 1, 1e308, -0.0, 5e-324, 0.5, math.nan, math.inf, -math.inf]
@@ -57,6 +65,9 @@ URLS = st.sampled_from(
         "http://ü.example/v1",
         "http://xn--/v1",
         "http://a..b/v1",
+        "https://user:pw@api.example.test/v1",
+        "http://:pw@127.0.0.1:1/v1",
+        "http://user:pw@[::1/v1",
     ]
 )
 WORDS = st.sampled_from(
@@ -109,7 +120,12 @@ GOOD = {
     "base_url": URLS,
     "api": WORDS,
     "api_key_env": st.sampled_from(["KEY_A", "", "NO_SUCH_KEY_ENV"]),
-    "headers": st.dictionaries(st.sampled_from(["X-Title", "X A", "Authorization", ""]), st.text(max_size=6)),
+    "headers": st.dictionaries(
+        st.sampled_from(
+            ["X-Title", "X A", "Authorization", "", "x-API-key", "Content-Length", "TRANSFER-ENCODING", "Proxy-X"]
+        ),
+        st.text(max_size=6),
+    ),
     "model": NAMES,
     "provider": NAMES,
     "upstream_model": NAMES,
@@ -231,8 +247,10 @@ def _check_profile(profile: Profile) -> None:
     resolved."""
     for value in profile.timeouts:
         assert math.isfinite(value) and value > 0
-    for value in profile.health:
+    health = profile.health
+    for value in (health.window, health.outage_window, health.cooldown, health.store_timeout):
         assert math.isfinite(value) and value > 0
+    assert health.store is None or health.store.lower().startswith(("redis://", "rediss://"))  # SPEC §13
     for e in profile.endpoints:
         assert e.provider in profile.providers
         assert all(math.isfinite(p) and p >= 0 for p in e.price)
@@ -241,6 +259,8 @@ def _check_profile(profile: Profile) -> None:
             assert hint is None or (math.isfinite(hint) and hint >= 0)
     for p in profile.providers.values():
         assert p.base_url.startswith(("http://", "https://"))
+        assert "@" not in urlsplit(p.base_url).netloc  # SPEC §9: no credentials in a URL
+        assert not {h.lower() for h in p.headers} & RESERVED_HEADERS, p.headers
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -280,7 +300,7 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
     for args in (["explain-route", "--no-stdin"], ["explain-route", "--no-stdin", "--json"], ["providers"]):
         result = _runner.invoke(app, [*args, "--profile", str(path)], env=env)
         assert result.exit_code == EXIT_USAGE, (args, result.stdout, result.stderr)
-        assert result.stderr == f"orcli: error: {expected}\n"
+        assert result.stderr == f"orcli: error: {neutralise(expected)}\n"  # control characters shown inert
         if "--json" in args:
             assert json.loads(result.stdout)["error"] == {"kind": "profile", "message": expected, "exit_code": 2}
         else:
@@ -317,6 +337,16 @@ CORPUS: dict[str, tuple[bytes | str, str]] = {
     "header_with_newline": (PROVIDER + 'headers = { X-Title = "a\\nb" }\n', "printable ASCII on one line"),
     "header_name_with_space": (PROVIDER + 'headers = { "X Title" = "a" }\n', "not a valid HTTP header name"),
     "tls_off_switch": (PROVIDER + "verify = false\n", "providers.a.verify: unknown key"),
+    "url_credentials": ('[providers.a]\nbase_url = "https://me:pw@h/v1"\n', "must not carry credentials"),
+    "url_credentials_bad_port": ('[providers.a]\nbase_url = "http://me:pw@h:x/v1"\n', "must not carry credentials"),
+    "header_content_length": (PROVIDER + 'headers = { content-length = "5" }\n', "content-length is a connection"),
+    "header_transfer_encoding": (PROVIDER + 'headers = { Transfer-Encoding = "chunked" }\n', "framing header"),
+    "header_connection": (PROVIDER + 'headers = { CONNECTION = "close" }\n', "CONNECTION is a connection"),
+    "header_host": (PROVIDER + 'headers = { Host = "evil" }\n', "Host is a connection or framing header"),
+    "header_proxy": (PROVIDER + 'headers = { Proxy-Authenticate = "x" }\n', "Proxy-Authenticate is a connection"),
+    "header_authorization": (PROVIDER + 'headers = { authorization = "Bearer x" }\n', "carries credentials"),
+    "header_x_api_key": (PROVIDER + 'headers = { X-Api-Key = "x" }\n', "X-Api-Key carries credentials"),
+    "header_goog_key": (PROVIDER + 'headers = { x-goog-api-key = "x" }\n', "api_key_env"),
 }
 
 
@@ -432,3 +462,57 @@ def test_a_valid_profile_with_huge_finite_prices_routes(tmp_path: Path) -> None:
     run = Cli(None, tmp_path)("explain-route", "--no-stdin", "--json", "--profile", str(path), check=False)
     assert run.code == 0, run
     assert {a["provider"] for a in run.json()["attempts"]} == {"a", "b"}
+
+
+def test_credentials_in_a_base_url_are_a_profile_error_that_never_echoes_them(tmp_path: Path) -> None:
+    """SPEC §9: `http://user:pass@host` is refused at load by every command (exit 2), and neither the user
+    name nor the password appears in any output or file; nothing is sent (httpx would send them as Basic auth)."""
+    from upstream import Upstream
+
+    with Upstream() as upstream:
+        cli = Cli(upstream, tmp_path)
+        user, password = f"User{secrets.token_hex(8)}", f"Pw{secrets.token_hex(12)}"
+        url = upstream.base_url("a").replace("http://", f"http://{user}:{password}@", 1)
+        cli.profile(["a"], provider_extra={"a": {"base_url": url}})
+        cli.secrets.update({user, password})  # every run is checked for any 10-character slice of them
+        jobs = {
+            (name, as_json): partial(cli, *argv[:1], *(["--json"] if as_json else []), *argv[1:])
+            for name, argv in {**COMMANDS, "ask_v": ("ask", "-v", "--no-stdin", "hi")}.items()
+            for as_json in (False, True)
+        }
+        runs = run_all(jobs, workers=4)  # type: ignore[arg-type]
+        for (_, as_json), run in runs.items():
+            assert run.code == EXIT_USAGE and "must not carry credentials" in run.err, run
+            assert run.err.count("\n") == 1, run
+            if as_json:
+                assert run.json()["error"]["kind"] == "profile", run
+        assert upstream.count() == 0
+        assert not cli.scan()
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("Content-Length", "connection or framing header"),
+        ("transfer-encoding", "connection or framing header"),
+        ("Keep-Alive", "connection or framing header"),
+        ("Proxy-Authorization", "carries credentials"),
+        ("AUTHORIZATION", "carries credentials"),
+        ("api-key", "carries credentials"),
+    ],
+)
+def test_framing_hop_by_hop_and_auth_headers_in_a_profile_are_refused_before_any_request(
+    tmp_path: Path, header: str, says: str
+) -> None:
+    """SPEC §9: a profile header that would fight the client's own framing (the shape of request smuggling) or
+    replace the key from api_key_env is a profile error (exit 2) naming the header; the upstream hears nothing."""
+    from upstream import Upstream
+
+    with Upstream() as upstream:
+        cli = Cli(upstream, tmp_path)
+        cli.profile(["a"], provider_extra={"a": {"headers": {header: "0", "X-Title": "fine"}}})
+        runs = run_all({"ask": partial(cli, "ask", "hi"), "probe": partial(cli, "health", "--probe", "--json")})
+        for run in runs.values():
+            assert run.code == EXIT_USAGE and f"headers.{header}: {header}" in run.err and says in run.err, run
+        assert runs["probe"].json()["error"]["kind"] == "profile"
+        assert upstream.count() == 0

@@ -14,11 +14,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cli_harness import RUN_TIMEOUT, Cli, Run, run_all, store_rows
+from cli_harness import MODEL, RUN_TIMEOUT, Cli, Run, run_all, store_rows
 from upstream import Upstream, server_error
 
 WARNING = "warning: health store"
@@ -181,3 +183,140 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
     assert [a["provider"] for a in runs["explain"].json()["attempts"]] == ["readonly-b", "readonly-a"]
     _ok(runs["ask"], "readonly-b")
     assert store_rows(cli.state_dir) == before
+
+
+@pytest.mark.parametrize("link", ["health.sqlite3", "health.sqlite3-wal", "health.sqlite3-shm", "health.sqlite3.lock"])
+def test_a_state_file_that_is_a_symlink_is_never_followed_nor_chmodded(
+    upstream: Upstream, tmp_path: Path, link: str
+) -> None:
+    """SPEC §9: a link where a state file belongs (as root, pointing at /etc/shadow, say) is reported and
+    routed around; its target keeps its bytes and its mode, whether it is a database or not."""
+    cli = _cli(upstream, tmp_path, "link")
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious system file\n")
+    victim.chmod(0o644)
+    other = _cli(upstream, tmp_path, "elsewhere")  # a real store in another folder, 0644 as a link target
+    _ok(other("ask", "hi"), "elsewhere-a")
+    database = other.state_dir / "health.sqlite3"
+    database.chmod(0o644)
+    if link != "health.sqlite3":
+        _ok(cli("ask", "hi"), "link-a")  # a real store whose -wal/-shm is the link
+        for side in ("health.sqlite3-wal", "health.sqlite3-shm"):
+            (cli.state_dir / side).unlink(missing_ok=True)
+    cli.state_dir.mkdir(parents=True, exist_ok=True)
+    targets = {"file": victim, "database": database, "dangling": tmp_path / "nothing-here"}
+    before = {name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for name, p in targets.items() if p.exists()}
+    rows_before = store_rows(other.state_dir)
+    for name, target in targets.items():
+        (cli.state_dir / link).unlink(missing_ok=True)
+        (cli.state_dir / link).symlink_to(target)
+        runs = run_all(
+            {
+                "ask": partial(cli, "ask", "hi"),
+                "ask_json": partial(cli, "ask", "--json", "hi"),
+                "explain": partial(cli, "explain-route", "--json"),
+                "health": partial(cli, "health", "--json"),
+            }
+        )
+        for run in runs.values():
+            assert run.code == 0, (name, run)
+            assert f"{link} is a symbolic link" in run.err and "routing without history" in run.err, (name, run)
+        _ok(runs["ask"], "link-a")
+        reset = cli("health", "reset")
+        assert reset.code == 2 and "symbolic link" in reset.err, reset
+        assert (cli.state_dir / link).is_symlink()
+    after = {name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for name, p in targets.items() if p.exists()}
+    assert after == before
+    assert store_rows(other.state_dir) == rows_before
+    assert not targets["dangling"].exists()
+
+
+def _open_and_record(state_dir: str, barrier: Any, i: int, results: Any) -> None:
+    """One process of the race: open the (corrupt) store when all are ready, record one outcome, close."""
+    from orcli.store import Store
+    from orcli.types import Outcome
+
+    barrier.wait(timeout=60)
+    store, warnings = Store.open(Path(state_dir))
+    recorded = False
+    if store is not None:
+        recorded = store.record(Outcome(at=time.time(), model=MODEL, provider=f"p{i}", ok=True))
+        warnings += store.take_warnings()
+        store.close()
+    results.put((i, recorded, warnings))
+
+
+def _damaged_store(state_dir: Path) -> None:
+    """A real store with rows whose pages past the header are wrecked: found corrupt at open or at a write."""
+    from orcli.store import Store
+    from orcli.types import Outcome
+
+    store, _ = Store.open(state_dir)
+    assert store is not None
+    for k in range(1500):
+        store.record(Outcome(at=time.time(), model=MODEL, provider=f"old{k}", ok=True, error="x" * 40))
+    store.close()
+    db = state_dir / "health.sqlite3"
+    data = bytearray(db.read_bytes())
+    data[4096:] = b"\xa5" * (len(data) - 4096)
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "garbage", "pages", "pages"])
+def test_a_corrupt_store_is_recovered_once_by_64_racing_processes_and_no_outcome_is_lost(
+    tmp_path: Path, damage: str
+) -> None:
+    """SPEC §8: 64 processes open a corrupt store at the same instant (a barrier) and record one outcome each.
+    One moves it aside; every other uses the fresh store: 64 rows in it, exactly one corrupt-* copy, one warning.
+    (Before the recovery lock, some runs moved another process's fresh store aside, or two copies onto one
+    name, and outcomes were lost.) Forked processes: interpreter start-up would only spread the race out."""
+    import multiprocessing
+
+    n = 64
+    state = tmp_path / "state"
+    state.mkdir()
+    if damage == "garbage":
+        (state / "health.sqlite3").write_bytes(b"this is not a database\n" * 300)
+    else:
+        _damaged_store(state)
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_open_and_record, args=(str(state), barrier, i, results)) for i in range(n)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=RUN_TIMEOUT * 2) for _ in procs]
+    for proc in procs:
+        proc.join(RUN_TIMEOUT)
+    assert [p.exitcode for p in procs] == [0] * n
+    assert [i for i, recorded, _ in outcomes if not recorded] == [], outcomes
+    rows = [r for r in store_rows(state) if not r["provider"].startswith("old")]
+    assert sorted(r["provider"] for r in rows) == sorted(f"p{i}" for i in range(n))
+    assert len(list(state.glob("health.sqlite3.corrupt-*[0-9Z]"))) == 1, sorted(p.name for p in state.iterdir())
+    moved = [w for _, _, warnings in outcomes for w in warnings if "moved it to" in w]
+    assert len(moved) == 1, moved
+    others = [w for _, _, warnings in outcomes for w in warnings if "moved it to" not in w]
+    assert others == [], others
+
+
+ASKS = 16  # real processes on 2 shared cores: 64 interpreter start-ups take ~30 s; the forked test above runs 64
+
+
+def test_racing_asks_on_a_corrupt_store_all_answer_and_all_are_recorded(upstream: Upstream, tmp_path: Path) -> None:
+    """The same race through the real CLI: `ask` processes started at once on a corrupt store (one provider,
+    patient timeouts: under this load a slow answer must not turn into a failover)."""
+    cli = Cli(upstream, tmp_path / "race")
+    cli.profile(["race-a"], timeouts={"connect": 60, "first_token": 60, "idle": 60, "total": 120})
+    cli.state_dir.mkdir(parents=True)
+    (cli.state_dir / "health.sqlite3").write_bytes(b"this is not a database\n" * 300)
+    procs = [cli.popen("ask", "--json", f"hi {i}") for i in range(ASKS)]
+    runs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=RUN_TIMEOUT * 4)
+        runs.append(Run(proc.returncode, out.decode(), err.decode(), 0.0, ("ask",)))
+    for run in runs:
+        cli.check_hygiene(run)
+        _ok(run, "race-a")
+    rows = store_rows(cli.state_dir)
+    assert len(rows) == ASKS and {r["provider"] for r in rows} == {"race-a"}, len(rows)
+    assert len(list(cli.state_dir.glob("health.sqlite3.corrupt-*[0-9Z]"))) == 1
+    assert sum("moved it to" in run.err for run in runs) == 1

@@ -24,7 +24,10 @@ from upstream import Behaviour, Exchange, Upstream, status
 
 from orcli.executor import Executor, Failed, Result
 from orcli.types import HEALTHY, Endpoint, Outcome, PlannedAttempt, Price, Provider, Timeouts
-from orcli.wire.openai import MAX_EVENT_BYTES, MAX_LINE_BYTES, MESSAGE_CHARS, SSEDecoder, WireError, parse_stream_event
+from orcli.wire.base import ChatRequest, WireError
+from orcli.wire.openai import parse_stream_event
+from orcli.wire.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEDecoder
+from orcli.wire.text import MESSAGE_CHARS
 
 M1, M2 = "test/m1", "test/m2"
 NAMES = ("a", "b", "c")
@@ -41,7 +44,7 @@ PLAN = [
                    HEALTHY, "fuzz")
     for rank, (m, p) in enumerate([(M1, "a"), (M1, "b"), (M2, "c")], start=1)
 ]  # fmt: skip
-MESSAGES = [{"role": "user", "content": "hi"}]
+REQUEST = ChatRequest(({"role": "user", "content": "hi"},))
 CLASSES = {"provider", "model", "request", "stream"}
 
 
@@ -106,10 +109,10 @@ def run(reply: Reply, *, stream: bool, sink: bool) -> Run:
     outcomes: list[Outcome] = []
     written: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
-        executor = Executor(client, PROVIDERS, ENV, TIMEOUTS, sink=written.append if sink else None,
+        executor = Executor(client, PROVIDERS, ENV, TIMEOUTS, sink=(lambda d: written.append(d.content) if d.content else None) if sink else None,
                             on_outcome=outcomes.append)  # fmt: skip
         try:
-            result: Result | Failed = executor.run(PLAN, MESSAGES, {}, stream=stream)
+            result: Result | Failed = executor.run(PLAN, REQUEST, stream=stream)
         except Failed as failed:
             result = failed
     reports = result.attempts
@@ -431,7 +434,7 @@ def test_the_decoder_gives_the_same_events_for_every_split_and_the_parser_only_r
             except WireError:
                 continue
             assert isinstance(chunk.content, str)
-            for value in (chunk.usage or {}).values():
+            for value in (chunk.usage.as_json() if chunk.usage else {}).values():
                 assert not isinstance(value, float) or math.isfinite(value)
 
 
@@ -522,3 +525,65 @@ def test_text_json_can_carry_but_utf8_cannot_reaches_stdout_and_json_safely(tmp_
     doc = runs[("ask", "--json", "-v", "hi")].json()
     assert doc["content"] == "x\ufffdy"
     assert "broken \ufffd message" in doc["attempts"][0]["error"], doc
+
+
+@dataclass
+class AlwaysStreams(Behaviour):
+    """A server that streams whatever the request asked (SPEC §10), under a given content type; `cut` ends the
+    body after the content without a finish reason or [DONE]."""
+
+    text: str = "streamed anyway"
+    content_type: str = "text/event-stream"
+    cut: bool = False
+
+    def serve(self, ex: Exchange) -> None:
+        ex.send_response(200)
+        ex.send_header("Content-Type", self.content_type)
+        ex.send_header("Transfer-Encoding", "chunked")
+        ex.send_header("Connection", "close")
+        ex.end_headers()
+        ex.close_connection = True
+        ex.role_chunk()
+        words = self.text.split(" ")
+        ex.content_chunks([w + " " for w in words[:-1]] + words[-1:])
+        if self.cut:
+            ex.wfile.write(b"0\r\n\r\n")
+            return
+        ex.finish_chunks("stop", {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/event-stream", "Text/Event-Stream; charset=utf-8", "application/json", "text/plain"],
+)
+def test_an_sse_reply_to_a_no_stream_request_is_accepted(upstream: Upstream, tmp_path: Path, content_type: str) -> None:
+    """Some servers always stream: an SSE body answers --no-stream (and --json) like a JSON one, also when it is
+    labelled as something else; the request still asked for no stream."""
+    cli = Cli(upstream, tmp_path)
+    cli.profile(["always", "spare"])
+    upstream.script("always", AlwaysStreams(content_type=content_type))
+    plain = cli("ask", "--no-stream", "hi")
+    as_json = cli("ask", "--no-stream", "--json", "hi")
+    assert plain.code == 0 and plain.out == "streamed anyway", plain
+    doc = as_json.json()
+    assert as_json.code == 0 and doc["content"] == "streamed anyway" and doc["provider"] == "always", as_json
+    assert doc["usage"]["total_tokens"] == 5 and doc["finish_reason"] == "stop"
+    assert [r.stream for r in upstream.requests("always")] == [False, False]
+    assert upstream.count("spare") == 0
+
+
+def test_a_broken_sse_reply_to_a_no_stream_request_fails_over_with_nothing_shown(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """--no-stream shows only whole answers: a streamed reply cut before its end is a provider failure (nothing of
+    it reaches stdout) and the next provider answers."""
+    cli = Cli(upstream, tmp_path)
+    cli.profile(["cut", "spare"])
+    upstream.script("cut", AlwaysStreams(text="half of it", cut=True))
+    upstream.script("spare", AlwaysStreams(text="the whole answer"))
+    run = cli("ask", "--no-stream", "--json", "hi")
+    doc = run.json()
+    assert run.code == 0 and doc["content"] == "the whole answer", run
+    assert [(a["provider"], a["error_class"]) for a in doc["attempts"]] == [("cut", "provider"), ("spare", None)]
+    plain = cli("ask", "--no-stream", "hi", env={"ORCLI_STATE_DIR": str(tmp_path / "other-state")})
+    assert plain.code == 0 and plain.out == "the whole answer", plain

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_harness import Cli, run_all
-from upstream import Upstream, ok, status
+from upstream import Upstream, ok, own_non_loopback_address, status
 
 import orcli
 
@@ -192,10 +192,12 @@ def test_a_redirect_to_another_server_is_a_provider_failure_and_sends_it_nothing
             target = f"{elsewhere.base_url(f'r{code}')}/chat/completions"
             upstream.script(f"r{code}", status(code, {"error": {"message": "moved"}}, {"Location": target}))
         upstream.script("last", ok("served"))
+        own_store = {"ORCLI_STATE_DIR": str(tmp_path / "probe-state")}
         runs = run_all(
             {
                 "ask": partial(cli, "ask", "--json", *([] if stream else ["--no-stream"]), "hi"),
-                "probe": partial(cli, "health", "--probe", "--json", "--provider", "r307"),
+                # Its own store: a probe failure recorded first would demote r307 behind `last` in the ask's plan.
+                "probe": partial(cli, "health", "--probe", "--json", "--provider", "r307", env=own_store),
             }
         )
         assert elsewhere.count() == 0, elsewhere.call_order()
@@ -206,3 +208,57 @@ def test_a_redirect_to_another_server_is_a_provider_failure_and_sends_it_nothing
         ("last", None, None),
     ]
     assert runs["probe"].code == 1, runs["probe"]
+
+
+@pytest.fixture
+def remote_upstream() -> Iterator[Upstream]:
+    """The fake upstream on this machine's own non-loopback address: a "remote host" that is still this machine."""
+    address = own_non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to stand for a remote host")
+    with Upstream(host=address) as server:
+        yield server
+
+
+@pytest.mark.parametrize("scheme", ["HTTP", "Http", "hTtP"])
+def test_plain_http_in_any_letter_case_to_a_remote_host_is_refused_by_every_command(
+    remote_upstream: Upstream, tmp_path: Path, scheme: str
+) -> None:
+    """SPEC §9: `HTTP://` is `http://`. ask and health --probe refuse before any network; explain-route warns.
+    The control run (allow_insecure = true) proves the server is reachable: a count of 0 means nothing was sent."""
+    url = remote_upstream.base_url("a").replace("http://", f"{scheme}://", 1)
+    refused = Cli(remote_upstream, tmp_path / "refused")
+    refused.profile(["a"], provider_extra={"a": {"base_url": url}})
+    allowed = Cli(remote_upstream, tmp_path / "allowed")
+    allowed.profile(["a"], provider_extra={"a": {"base_url": url, "allow_insecure": True}})
+    runs = run_all(
+        {
+            "ask": partial(refused, "ask", "hi"),
+            "ask_json": partial(refused, "ask", "--json", "hi"),
+            "probe": partial(refused, "health", "--probe"),
+            "explain": partial(refused, "explain-route"),
+            "explain_json": partial(refused, "explain-route", "--json"),
+        }
+    )
+    for name in ("ask", "ask_json", "probe"):
+        run = runs[name]
+        assert run.code == 2 and "clear text" in run.err and "allow_insecure" in run.err, (name, run)
+    assert runs["ask_json"].json()["error"]["kind"] == "usage"
+    for name in ("explain", "explain_json"):
+        run = runs[name]
+        assert run.code == 0 and "warning: ask would refuse this route" in run.err and "clear text" in run.err, run
+    assert remote_upstream.count() == 0, remote_upstream.call_order()
+
+    control = allowed("ask", "hi")
+    assert control.code == 0 and control.out == "Hello from a", control
+    assert remote_upstream.count() == 1
+
+
+def test_plain_http_to_loopback_in_capitals_is_still_loopback(upstream: Upstream, tmp_path: Path) -> None:
+    """Hosts compare case-insensitively too: `HTTP://LOCALHOST` is this machine, and allowed like `localhost`."""
+    cli = Cli(upstream, tmp_path)
+    url = upstream.base_url("a").replace("http://127.0.0.1", "HTTP://LOCALHOST", 1)
+    cli.profile(["a"], provider_extra={"a": {"base_url": url}})
+    runs = run_all({"ask": partial(cli, "ask", "hi"), "explain": partial(cli, "explain-route")})
+    assert runs["ask"].code == 0 and runs["ask"].out == "Hello from a", runs["ask"]
+    assert runs["explain"].code == 0 and "clear text" not in runs["explain"].err, runs["explain"]

@@ -58,6 +58,7 @@ ENDPOINT_FIELDS = st.tuples(
     ENDPOINT_PARAMS,
     st.none() | st.floats(0.05, 3.0),
     st.none() | st.floats(5.0, 500.0),
+    st.sampled_from([True, True, True, True, False]),  # priced; False: the profile gives no price (unknown)
 )
 PROVIDER_FIELDS = st.tuples(st.booleans(), st.sampled_from(["allow", "deny"]), st.booleans())
 PROVIDER_SETS = st.lists(st.sampled_from(PROVIDER_NAMES), min_size=2, max_size=5, unique=True)
@@ -87,9 +88,9 @@ SMALL_REQUEST_FIELDS = st.tuples(st.integers(1, 900), st.just(None), st.just(fro
 
 # -- strategies ---------------------------------------------------------------------------------------
 def make_endpoint(model: str, provider: str, fields: tuple) -> Endpoint:
-    prompt, completion, request, context, max_out, quant, params, latency, throughput = fields
+    prompt, completion, request, context, max_out, quant, params, latency, throughput, priced = fields
     return Endpoint(model=model, provider=provider, upstream_model=f"{provider}:{model}",
-                    price=Price(prompt, completion, request), context_length=context, max_completion_tokens=max_out,
+                    price=Price(prompt, completion, request) if priced else None, context_length=context, max_completion_tokens=max_out,
                     quantization=quant, parameters=params, latency=latency, throughput=throughput)  # fmt: skip
 
 
@@ -235,9 +236,11 @@ def expected_code(
     mct = e.max_completion_tokens
     if request.max_tokens is not None and mct is not None and request.max_tokens > mct:
         return RejectionCode.MAX_TOKENS
+    if e.price is None and prefs.max_price.is_set():
+        return RejectionCode.MAX_PRICE  # unknown is not free: no ceiling can be checked against it
     for part in ("prompt", "completion", "request"):
         cap = getattr(prefs.max_price, part)
-        if cap is not None and getattr(e.price, part) > cap:
+        if cap is not None and e.price is not None and getattr(e.price, part) > cap:
             return RejectionCode.MAX_PRICE
     if not has_key_for(keyed)(p):
         return RejectionCode.NO_CREDENTIALS
@@ -246,7 +249,9 @@ def expected_code(
     return None
 
 
-def cost(e: Endpoint, request: Request) -> float:
+def cost(e: Endpoint, request: Request) -> float | None:
+    if e.price is None:
+        return None
     completion = request.max_tokens if request.max_tokens is not None else 1000
     return (e.price.prompt * request.prompt_tokens + e.price.completion * completion) / 1e6 + e.price.request
 
@@ -287,13 +292,16 @@ def check_every_planned_endpoint_passes_every_hard_filter(scenario, p: Plan) -> 
         assert e.context_length is None or request.prompt_tokens + (request.max_tokens or 0) <= e.context_length
         mct = e.max_completion_tokens
         assert request.max_tokens is None or mct is None or request.max_tokens <= mct
+        assert e.price is not None or not prefs.max_price.is_set()
         for part in ("prompt", "completion", "request"):
             cap = getattr(prefs.max_price, part)
             assert cap is None or getattr(e.price, part) <= cap
         assert has_key_for(keyed)(prov)
         assert not prefs.skip_unhealthy or a.health.state is HealthState.HEALTHY
         assert a.health == snapshot.get(e.model, e.provider)
-        assert math.isclose(a.cost_usd, cost(e, request), rel_tol=1e-9, abs_tol=1e-15)
+        expected = cost(e, request)
+        assert (a.cost_usd is None) == (expected is None), "an unknown price has no expected cost, never 0"
+        assert expected is None or math.isclose(a.cost_usd, expected, rel_tol=1e-9, abs_tol=1e-15)
 
 
 def check_every_candidate_gets_the_code_of_the_first_filter_it_fails(scenario, p: Plan) -> None:
@@ -408,8 +416,9 @@ def test_sort_price_is_non_decreasing_in_expected_cost_within_each_segment(scena
             segment = (cooling, _misses_soft(a, prefs), not a.health.stable)
             assert segment >= last_segment, "segments out of order"
             last_segment = segment
-            assert a.cost_usd >= last_cost.get(segment, -1.0), [(x.endpoint.key, x.cost_usd) for x in group]
-            last_cost[segment] = a.cost_usd
+            known = math.inf if a.cost_usd is None else a.cost_usd  # unknown prices go last (SPEC §4)
+            assert known >= last_cost.get(segment, -1.0), [(x.endpoint.key, x.cost_usd) for x in group]
+            last_cost[segment] = known
 
 
 @settings(FAST, max_examples=50)
@@ -422,5 +431,7 @@ def test_the_default_draw_puts_unstable_after_stable_cheapest_first(scenario) ->
                 and not any(matches(r, a.endpoint.provider) for r in prefs.order)]  # fmt: skip
         stable = [a.health.stable for a in free]
         assert stable == sorted(stable, reverse=True)
-        unstable_costs = [a.cost_usd for a in free if not a.health.stable]
+        unknown_last = [a.cost_usd is None for a in free if a.health.stable]
+        assert unknown_last == sorted(unknown_last), "a stable endpoint of unknown price is drawn after the priced"
+        unstable_costs = [math.inf if a.cost_usd is None else a.cost_usd for a in free if not a.health.stable]
         assert unstable_costs == sorted(unstable_costs)

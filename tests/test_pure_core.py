@@ -61,11 +61,6 @@ STDLIB = frozenset(
     }
 )
 
-# Imports of the pure core that are known to go, each with the work that removes it.
-KNOWN = {
-    ("orcli.classify", "orcli.wire.openai"): "issue 9 item 4: classify reads the dialect-neutral upstream error",
-}
-
 
 def _path(module: str) -> Path:
     base = PACKAGE.parent.joinpath(*module.split("."))
@@ -105,7 +100,7 @@ def test_a_pure_module_imports_only_the_standard_library_and_the_pure_core(modul
     for name in _imports(module, tree):
         top = name.partition(".")[0]
         if top == "orcli":
-            allowed = name in PURE or (module, name) in KNOWN
+            allowed = name in PURE
         else:
             allowed = top in STDLIB and (top != "urllib" or name.split(".")[:2] in (["urllib"], ["urllib", "parse"]))
         if not allowed:

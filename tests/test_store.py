@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orcli.migrations import MIGRATIONS, applied, check, migrate, migration
 from orcli.store import FILENAME, Store, default_state_dir
+from orcli.store.migrations import MIGRATIONS, applied, check, migrate, migration
 from orcli.types import FailureClass, Outcome
 
 

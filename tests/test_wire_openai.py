@@ -10,25 +10,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orcli.wire.openai import (
-    ApiError,
-    Completion,
+from orcli.types import Endpoint, Provider
+from orcli.wire import dialect_for
+from orcli.wire.assemble import AnswerBuilder
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
     MalformedResponse,
-    SSEDecoder,
     SSEEvent,
-    StreamChunk,
     StreamProtocolError,
+    ToolCall,
+    ToolCallDelta,
+    UpstreamError,
     UpstreamErrorInBody,
+    Usage,
     WireError,
+)
+from orcli.wire.openai import (
+    DIALECT,
     build_body,
     build_headers,
     build_messages,
     parse_completion,
     parse_error_body,
-    parse_option,
-    parse_option_value,
     parse_stream_event,
 )
+from orcli.wire.sse import SSEDecoder
 
 
 def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
@@ -70,7 +78,7 @@ def decode(chunks: list[bytes], **limits: int) -> list[SSEEvent]:
 def answer(events: list[SSEEvent]) -> tuple[str, str | None, dict | None, bool]:
     parsed = [parse_stream_event(e.data) for e in events]
     finish = next((c.finish_reason for c in parsed if c.finish_reason), None)
-    usage = next((c.usage for c in parsed if c.usage), None)
+    usage = next((c.usage.as_json() for c in parsed if c.usage), None)
     return "".join(c.content for c in parsed), finish, usage, parsed[-1].done
 
 
@@ -143,46 +151,6 @@ def test_extra_headers_never_replace_the_key() -> None:
     assert [v for k, v in headers.items() if k.lower() == "authorization"] == ["Bearer real-key"]
 
 
-# -- -o KEY=VALUE ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        ("42", 42),
-        ("-7", -7),
-        ("0.2", 0.2),
-        ("1e-3", 0.001),
-        (".5", 0.5),
-        ("true", True),
-        ("false", False),
-        ("null", None),
-        ('["a","b"]', ["a", "b"]),
-        ('{"type": "json_object"}', {"type": "json_object"}),
-        ('"42"', "42"),
-        ("[END]", "[END]"),
-        ("hello world", "hello world"),
-        ("True", "True"),
-        ("nan", "nan"),
-        ("", ""),
-    ],
-)
-def test_option_values_are_typed(raw: str, value: object) -> None:
-    parsed = parse_option_value(raw)
-    assert parsed == value and type(parsed) is type(value)
-
-
-def test_option_splits_on_the_first_equals_sign() -> None:
-    assert parse_option("stop=a=b") == ("stop", "a=b")
-    assert parse_option(" temperature =0.5") == ("temperature", 0.5)
-
-
-@pytest.mark.parametrize(("text", "why"), [("temperature", "expected KEY=VALUE"), ("=1", "key before '=' is empty")])
-def test_malformed_options_are_refused_with_a_clear_message(text: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
-        parse_option(text)
-
-
 # -- SSE decoding ----------------------------------------------------------------------------------
 
 
@@ -193,142 +161,11 @@ def test_a_realistic_stream_decodes_to_its_events_and_answer() -> None:
     assert answer(events) == ("Hello, wörld ✓", "stop", USAGE, True)
 
 
-def test_every_split_point_gives_the_same_events() -> None:
-    whole = decode([STREAM])
-    for i in range(len(STREAM) + 1):
-        assert decode([STREAM[:i], STREAM[i:]]) == whole, i
-
-
-def test_byte_at_a_time_gives_the_same_events() -> None:
-    assert decode([STREAM[i : i + 1] for i in range(len(STREAM))]) == decode([STREAM])
-
-
-@given(st.lists(st.integers(0, len(STREAM)), max_size=12))
-def test_random_splits_give_the_same_events(cuts: list[int]) -> None:
-    bounds = [0, *sorted(cuts), len(STREAM)]
-    assert decode([STREAM[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]) == decode([STREAM])
-
-
-@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
-def test_all_three_line_endings_decode_alike(eol: bytes) -> None:
-    stream = STREAM.replace(b"\n", eol)
-    assert decode([stream]) == decode([STREAM])
-    for i in range(len(stream) + 1):
-        assert decode([stream[:i], stream[i:]]) == decode([STREAM])
-
-
-def test_a_crlf_split_between_its_two_bytes_does_not_end_an_event_early() -> None:
-    stream = b"event: update\r\nid: 1\r\ndata: a\r\ndata: b\r\n\r\n"
-    expected = [SSEEvent(data="a\nb", event="update", id="1")]
-    for i in range(len(stream) + 1):
-        assert decode([stream[:i], stream[i:]]) == expected, i
-
-
-def test_a_line_of_exactly_the_cap_is_accepted_wherever_its_crlf_is_split() -> None:
-    line = b"data: " + b"x" * 94
-    for i in range(len(line), len(line) + 4):
-        raw = line + b"\r\n\r\n"
-        assert decode([raw[:i], raw[i:]], max_line=100) == [SSEEvent(data="x" * 94)]
-
-
-def test_keep_alive_comments_yield_nothing_but_are_counted() -> None:
-    decoder = SSEDecoder()
-    assert decoder.feed(b": keep-alive\n\n:\n\n") == []
-    assert decoder.comments == 2
-    assert decoder.bytes_fed == 17
-
-
-def test_event_id_and_retry_fields_are_kept() -> None:
-    events = decode([b"event: error\nid: 7\nretry: 1500\ndata: {}\n\ndata: x\n\n"])
-    assert events == [SSEEvent(data="{}", event="error", id="7", retry=1500), SSEEvent(data="x", id="7")]
-
-
-def test_multi_line_data_is_joined_with_newlines() -> None:
-    assert decode([b"data: line one\ndata:line two\ndata\n\n"]) == [SSEEvent(data="line one\nline two\n")]
-
-
-def test_a_field_without_data_dispatches_nothing() -> None:
-    assert decode([b"event: ping\n\nid: 3\n\n"]) == []
-
-
-def test_unknown_fields_and_bad_retry_are_ignored() -> None:
-    assert decode([b"foo: bar\nretry: soon\ndata: x\n\n"]) == [SSEEvent(data="x")]
-
-
-def test_a_leading_byte_order_mark_is_dropped() -> None:
-    assert decode([b"\xef\xbb", b"\xbfdata: x\n\n"]) == [SSEEvent(data="x")]
-
-
-def test_close_flushes_a_last_event_without_its_blank_line() -> None:
-    assert decode([b"data: [DONE]"]) == [SSEEvent(data="[DONE]")]
-    assert decode([b"data: a\n"]) == [SSEEvent(data="a")]
-    assert decode([b"data: a\r"]) == [SSEEvent(data="a")]
-
-
-def test_invalid_utf8_is_replaced_not_fatal() -> None:
-    assert decode([b"data: caf\xc3\n\ndata: \xff\xfe ok\n\n"]) == [
-        SSEEvent(data="caf\ufffd"),
-        SSEEvent(data="\ufffd\ufffd ok"),
-    ]
-
-
-def test_a_multi_byte_character_split_across_chunks_survives() -> None:
-    raw = "data: ✓\n\n".encode()
-    assert decode([raw[:7], raw[7:]]) == [SSEEvent(data="✓")]
-
-
-def test_an_oversized_line_raises_even_before_its_newline_arrives() -> None:
-    decoder = SSEDecoder(max_line=100)
-    decoder.feed(b"data: " + b"x" * 90)
-    with pytest.raises(StreamProtocolError, match="longer than 100"):
-        decoder.feed(b"x" * 20)
-
-
-def test_an_oversized_line_in_one_chunk_raises() -> None:
-    with pytest.raises(StreamProtocolError):
-        SSEDecoder(max_line=100).feed(b"data: " + b"x" * 200 + b"\n\n")
-
-
-def test_an_oversized_event_raises() -> None:
-    with pytest.raises(StreamProtocolError, match="event larger"):
-        SSEDecoder(max_event=100).feed(b"data: 0123456789\n" * 20)
-
-
-def test_default_cap_is_one_mebibyte() -> None:
-    decoder = SSEDecoder()
-    decoder.feed(b"data: " + b"x" * ((1 << 20) - 10))
-    with pytest.raises(StreamProtocolError):
-        decoder.feed(b"x" * (1 << 20))
-
-
-GARBAGE = st.lists(
-    st.one_of(
-        st.binary(max_size=40),
-        st.sampled_from([b"\n", b"\r", b"\r\n", b"data: ", b"data:{}", b": ping", b"event: x", b"id: 1", b"\xff"]),
-    ),
-    max_size=30,
-).map(b"".join)
-
-
-@settings(max_examples=300)
-@given(GARBAGE, st.lists(st.integers(0, 400), max_size=8))
-def test_any_bytes_split_anywhere_decode_the_same_or_raise_only_wire_errors(raw: bytes, cuts: list[int]) -> None:
-    bounds = [0, *sorted(min(c, len(raw)) for c in cuts), len(raw)]
-    pieces = [raw[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    outcomes = []
-    for chunks in ([raw], pieces):
-        try:
-            outcomes.append(decode(chunks, max_line=64, max_event=128))
-        except WireError:
-            outcomes.append("error")
-    assert outcomes[0] == outcomes[1]
-
-
 # -- stream chunks ---------------------------------------------------------------------------------
 
 
 def test_done_marker_ends_the_stream() -> None:
-    assert parse_stream_event("[DONE]") == StreamChunk(done=True)
+    assert parse_stream_event("[DONE]") == Delta(done=True)
 
 
 def test_role_only_first_chunk_has_no_content() -> None:
@@ -353,7 +190,7 @@ def test_content_given_as_parts_keeps_only_the_text_parts() -> None:
 
 def test_usage_only_final_chunk() -> None:
     got = parse_stream_event(json.dumps({"choices": [], "usage": USAGE}))
-    assert (got.content, got.usage, got.finish_reason) == ("", USAGE, None)
+    assert (got.content, got.usage, got.finish_reason) == ("", Usage(10, 4, raw=USAGE), None)
 
 
 @pytest.mark.parametrize("reason", ["stop", "length", "error", "content_filter", "tool_calls"])
@@ -428,7 +265,7 @@ JSON = st.recursive(
 @given(st.one_of(st.text(max_size=200), JSON.map(json.dumps)))
 def test_any_chunk_parses_or_raises_stream_protocol_error_only(data: str) -> None:
     with contextlib.suppress(StreamProtocolError):
-        assert isinstance(parse_stream_event(data), StreamChunk)
+        assert isinstance(parse_stream_event(data), Delta)
 
 
 # -- non-streamed completions ----------------------------------------------------------------------
@@ -444,8 +281,8 @@ COMPLETION = {
 
 
 def test_completion_is_parsed() -> None:
-    assert parse_completion(json.dumps(COMPLETION).encode()) == Completion(
-        content="Hi there", finish_reason="stop", usage=USAGE, model="llama-3.3-70b-versatile"
+    assert parse_completion(json.dumps(COMPLETION).encode()) == Answer(
+        content="Hi there", finish_reason="stop", usage=Usage(10, 4, raw=USAGE), model="llama-3.3-70b-versatile"
     )
 
 
@@ -455,7 +292,7 @@ def test_completion_after_openrouter_whitespace_padding() -> None:
 
 def test_completion_with_null_content_is_empty_text() -> None:
     body = {"choices": [{"message": {"role": "assistant", "content": None}, "finish_reason": "tool_calls"}]}
-    assert parse_completion(json.dumps(body).encode()) == Completion("", "tool_calls", None, None)
+    assert parse_completion(json.dumps(body).encode()) == Answer("", finish_reason="tool_calls")
 
 
 @pytest.mark.parametrize(
@@ -500,7 +337,7 @@ def test_openrouter_non_streamed_finish_error_raises_with_the_choice_error() -> 
 @given(st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode())))
 def test_any_body_parses_or_raises_a_wire_error_only(body: bytes) -> None:
     with contextlib.suppress(WireError):
-        assert isinstance(parse_completion(body), Completion)
+        assert isinstance(parse_completion(body), Answer)
 
 
 # -- error bodies ----------------------------------------------------------------------------------
@@ -596,7 +433,7 @@ def test_long_text_is_cut_to_one_short_line_but_kept_for_matching() -> None:
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300), JSON.map(json.dumps)))
 def test_parse_error_body_never_raises(body: bytes | str) -> None:
     err = parse_error_body(body)
-    assert isinstance(err, ApiError) and len(err.message) <= 300
+    assert isinstance(err, UpstreamError) and len(err.message) <= 300
 
 
 # -- through httpx ---------------------------------------------------------------------------------
@@ -645,3 +482,194 @@ def test_a_non_streamed_response_and_an_error_response_through_httpx() -> None:
         bad = client.post("https://api.example/v1/chat/completions", json=build_body("bad", [], {}, False))
     assert parse_completion(ok.content).content == "Hi there"
     assert parse_error_body(bad.content).message == "Unknown parameter: foo"
+
+
+# -- the dialect: neutral request in, neutral answer, deltas and errors out ------------------------
+
+PROVIDER = Provider("groq", "https://api.groq.com/openai/v1", api_key_env="GROQ_API_KEY", headers={"X-Title": "orcli"})
+ENDPOINT = Endpoint("meta/llama-3.3-70b", "groq", "llama-3.3-70b-versatile")
+TOOL = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+
+
+def test_the_registry_gives_the_openai_dialect_for_api_openai() -> None:
+    assert dialect_for("openai") is DIALECT and DIALECT.name == "openai"
+
+
+def test_build_request_sends_a_complete_chat_completions_request() -> None:
+    request = ChatRequest(
+        (
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "?"},
+        ),
+        system="be brief",
+        options={"temperature": 0.2, "tool_choice": "auto"},
+        tools=(TOOL,),
+        schema={"type": "object", "properties": {"a": {"type": "string"}}},
+    )
+    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, "gsk-key-123", stream=True)
+    assert (http.method, http.url) == ("POST", "https://api.groq.com/openai/v1/chat/completions")
+    assert http.headers["Authorization"] == "Bearer gsk-key-123"
+    assert (http.headers["Accept"], http.headers["X-Title"]) == ("text/event-stream", "orcli")
+    body = json.loads(http.body)
+    assert body["model"] == "llama-3.3-70b-versatile"
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["messages"][0]["content"] == "be brief"
+    assert (body["temperature"], body["tool_choice"], body["tools"]) == (0.2, "auto", [TOOL])
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}},
+    }
+    assert (body["stream"], body["stream_options"]) == (True, {"include_usage": True})
+
+
+def test_build_request_body_is_what_httpx_json_would_send() -> None:
+    request = ChatRequest(({"role": "user", "content": "wörld ✓"},))
+    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, None, stream=False)
+    expected = httpx.Request("POST", http.url, json=json.loads(http.body)).content
+    assert http.body == expected and "wörld ✓".encode() in http.body
+    assert "Authorization" not in http.headers and "stream_options" not in json.loads(http.body)
+    assert "tools" not in json.loads(http.body) and "response_format" not in json.loads(http.body)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        ("https://gw.example/v1", "https://gw.example/v1/chat/completions"),
+        ("https://gw.example/v1/", "https://gw.example/v1/chat/completions"),
+        (
+            "https://gw.example/v1?api-version=2024-10-21",
+            "https://gw.example/v1/chat/completions?api-version=2024-10-21",
+        ),
+    ],
+)
+def test_the_path_goes_before_the_base_urls_query(base_url: str, url: str) -> None:
+    provider = PROVIDER._replace(base_url=base_url)
+    assert DIALECT.build_request(provider, ENDPOINT, ChatRequest(()), None, stream=False).url == url
+
+
+def test_build_request_refuses_what_cannot_be_sent_with_value_error() -> None:
+    with pytest.raises(ValueError, match="set by orcli"):
+        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest((), options={"stream": False}), None, stream=True)
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "\udc80"},)), None, True)
+
+
+def test_decode_answer_carries_tool_calls_reasoning_usage_and_model() -> None:
+    body = {
+        "model": "served",
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_content": "the user wants weather",
+                    "tool_calls": [
+                        {
+                            "id": "call_a",
+                            "type": "function",
+                            "function": {"name": "weather", "arguments": '{"c":"Oslo"}'},
+                        },
+                        {"type": "function", "function": {"name": "time", "arguments": {"tz": "CET"}}},
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001},
+    }
+    answer = DIALECT.decode_answer(json.dumps(body).encode())
+    assert answer.tool_calls == (
+        ToolCall("call_a", "weather", '{"c":"Oslo"}'),
+        ToolCall("call_1", "time", '{"tz": "CET"}'),  # no id sent: one made from its position
+    )
+    assert (answer.content, answer.reasoning, answer.finish_reason, answer.model) == (
+        "",
+        "the user wants weather",
+        "tool_calls",
+        "served",
+    )
+    assert answer.usage == Usage(7, 9, raw={"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001})
+    assert answer.usage.as_json() == {"prompt_tokens": 7, "completion_tokens": 9, "cost": 0.001}  # as sent
+
+
+def test_a_tool_calls_field_that_is_not_a_list_is_malformed() -> None:
+    body = {"choices": [{"message": {"content": "x", "tool_calls": "weather"}}]}
+    with pytest.raises(MalformedResponse):
+        DIALECT.decode_answer(json.dumps(body).encode())
+
+
+def test_stream_events_decode_to_deltas_with_reasoning_and_tool_call_fragments() -> None:
+    decoder = DIALECT.event_decoder()
+    payloads = [
+        chunk({"reasoning": "think"}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "call_9", "type": "function", "function": {"name": "weather", "arguments": ""}}
+                ]
+            }
+        ),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"c":'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}),
+        chunk({}, "tool_calls"),
+    ]
+    deltas = [d for p in payloads for d in decoder.decode(SSEEvent(json.dumps(p)))]
+    assert deltas[0].reasoning == "think" and deltas[0].content == ""
+    assert deltas[1].tool_calls == (ToolCallDelta(0, "call_9", "weather", ""),)
+    assert [d.tool_calls[0].arguments for d in deltas[2:4]] == ['{"c":', '"Oslo"}']
+    assert deltas[4].finish_reason == "tool_calls"
+    assert decoder.decode(SSEEvent("[DONE]")) == [Delta(done=True)]
+    built = AnswerBuilder()
+    for d in deltas:
+        built.add(d)
+    answer = built.answer()
+    assert answer.tool_calls == (ToolCall("call_9", "weather", '{"c":"Oslo"}'),)
+    assert (answer.content, answer.reasoning, answer.finish_reason) == ("", "think", "tool_calls")
+
+
+def test_groq_usage_in_x_groq_is_read() -> None:
+    payload = {"choices": [], "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 3, "completion_tokens": 5}}}
+    (delta,) = DIALECT.event_decoder().decode(SSEEvent(json.dumps(payload)))
+    assert delta.usage == Usage(3, 5, raw={"prompt_tokens": 3, "completion_tokens": 5})
+
+
+def test_a_count_that_is_not_a_number_is_no_count_but_stays_in_the_raw_usage() -> None:
+    delta = parse_stream_event(json.dumps({"choices": [], "usage": {"prompt_tokens": "10", "completion_tokens": 5.0}}))
+    assert delta.usage == Usage(None, 5, raw={"prompt_tokens": "10", "completion_tokens": 5.0})
+
+
+def test_an_error_chunk_becomes_the_deltas_error() -> None:
+    payload = {"error": {"message": "overloaded", "code": 502}, "choices": [{"delta": {}, "finish_reason": "error"}]}
+    (delta,) = DIALECT.event_decoder().decode(SSEEvent(json.dumps(payload)))
+    assert delta.error is not None and (delta.error.message, delta.error.code) == ("overloaded", "502")
+
+
+def test_parse_error_sets_the_status() -> None:
+    error = DIALECT.parse_error(429, json.dumps({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}))
+    assert (error.status, error.message, error.type) == (429, "slow down", "rate_limit_exceeded")
+    assert DIALECT.parse_error(502, b"<html><title>502 Bad Gateway</title></html>").message == "502 Bad Gateway"
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        {"content": None, "reasoning_content": "why"},  # DeepSeek
+        {"role": "assistant", "content": "", "reasoning": "why"},
+        {"reasoning": "why"},
+    ],
+)
+def test_reasoning_next_to_an_empty_content_and_a_role_is_read(delta: dict) -> None:
+    got = parse_stream_event(json.dumps(chunk(delta)))
+    assert (got.content, got.reasoning) == ("", "why")
+
+
+def test_content_and_tool_call_fragments_in_one_delta_are_both_read() -> None:
+    fragment = {"index": 1, "id": "c", "function": {"name": "f", "arguments": "{}"}}
+    got = parse_stream_event(json.dumps(chunk({"role": "assistant", "content": "hi", "tool_calls": [fragment]})))
+    assert (got.content, got.tool_calls) == ("hi", (ToolCallDelta(1, "c", "f", "{}"),))
+
+
+def test_a_model_name_with_a_lone_surrogate_is_scrubbed() -> None:
+    got = parse_stream_event('{"model": "m\\ud800", "choices": []}')
+    assert got.model == "m\ufffd"

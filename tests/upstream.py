@@ -242,14 +242,15 @@ class Exchange(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent clients (the gateway's 50 streams) must not be reset
 
-    def __init__(self, upstream: Upstream) -> None:
+    def __init__(self, upstream: Upstream, host: str = "127.0.0.1") -> None:
         self.upstream = upstream
         self.stopping = threading.Event()
         self.resets: set[socket.socket] = set()
         self._live: dict[socket.socket, threading.Thread] = {}
         self._lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), Exchange)
+        super().__init__((host, 0), Exchange)
 
     def track(self, conn: socket.socket) -> None:
         with self._lock:
@@ -289,9 +290,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class Upstream:
-    """OpenAI-compatible server on 127.0.0.1 whose answers are scripted per provider."""
+    """OpenAI-compatible server on 127.0.0.1 whose answers are scripted per provider.
 
-    def __init__(self) -> None:
+    `host` binds it elsewhere on this machine (e.g. its own non-loopback address, for the plain-http policy)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Behaviour]] = {}
         self._log: list[RecordedRequest] = []
@@ -299,7 +303,7 @@ class Upstream:
         self._thread: threading.Thread | None = None
 
     def start(self) -> Upstream:
-        self._server = _Server(self)
+        self._server = _Server(self, self.host)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="upstream", daemon=True
         )
@@ -331,7 +335,7 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def base_url(self, provider: str) -> str:
         """The OpenAI base URL for `provider` (names with a slash work: `deepinfra/turbo`)."""
@@ -802,6 +806,28 @@ def refused_base_url() -> str:
     return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
 
 
+def own_non_loopback_address() -> str | None:
+    """An IPv4 address of this machine that is not loopback (from `ip -4 addr`, else the host name), or None.
+
+    Tests that need "another host" bind to it: traffic to it never leaves this machine."""
+    import ipaddress
+    import subprocess
+
+    candidates: list[str] = []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=5).stdout
+        candidates += re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", shown)
+    with contextlib.suppress(OSError):
+        candidates += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    for address in candidates:
+        if ipaddress.ip_address(address).is_loopback:
+            continue
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))  # it is ours only if we can listen on it
+            return address
+    return None
+
+
 def key_env(provider: str) -> str:
     """The env var write_profile names for `provider`'s key: ORCLI_TEST_KEY_<NAME>."""
     return "ORCLI_TEST_KEY_" + re.sub(r"[^A-Z0-9]", "_", provider.upper())
@@ -954,6 +980,7 @@ __all__ = [
     "moderation_403",
     "not_found",
     "ok",
+    "own_non_loopback_address",
     "payment_required",
     "quota_429",
     "rate_limited",

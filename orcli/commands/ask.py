@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, assert_never
 
 import typer
 
@@ -21,6 +21,7 @@ from orcli.commands.common import (
     route_flags,
 )
 from orcli.errors import AttemptsFailedError, NoRouteError, RequestRejectedError, StreamBrokenError, UsageError
+from orcli.help import OUTPUT, REQUEST
 from orcli.output import Output
 from orcli.types import Outcome, Plan, Profile
 
@@ -69,13 +70,22 @@ class _Answer:
 @route_flags
 def ask(
     prompt: PromptArg = None,
-    no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Wait for the whole answer.", rich_help_panel=OUTPUT)
+    ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.")
+        bool,
+        typer.Option("--verbose", "-v", help="Print each attempt and the route to stderr.", rich_help_panel=OUTPUT),
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Overall time limit in seconds, across attempts.", min=0.001, metavar="SECONDS"),
+        typer.Option(
+            "--timeout",
+            help="Overall time limit in seconds, across attempts.",
+            min=0.001,
+            metavar="SECONDS",
+            rich_help_panel=REQUEST,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -115,11 +125,13 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
         for warning in route.warnings:
             out.warn(warning)
         if not route.plan.attempts:
+            rejected = route.plan.rejected
+            n = len(rejected)
+            every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
             raise NoRouteError(
-                f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected before any attempt: "
-                + "; ".join(f"{r.provider} ({r.model}): {r.code.value}" for r in route.plan.rejected[:8])
-                + ("; ..." if len(route.plan.rejected) > 8 else "")
-                + ". `orcli explain-route` shows why.",
+                f"no route: {every} rejected before any attempt; `orcli explain-route` shows why.\n"
+                + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
+                + (f"\n  and {n - 8} more" if n > 8 else ""),
                 extra={"attempts": [], "rejected": _rejected_json(route.plan)},
             )
         _execute(route, flags, out, env, store)
@@ -138,9 +150,10 @@ def _check_transport_security(route: Any) -> None:
 
 
 def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
-    from orcli.executor import Event, Executor, Failed
+    from orcli.exchange import Exchange
+    from orcli.executor import Event, EventKind, Executor, Failed
     from orcli.transport import make_client
-    from orcli.wire.openai import build_messages
+    from orcli.wire.base import ChatRequest, Delta
 
     _check_transport_security(route)
     record: Callable[[Outcome], None] = (lambda o: None) if store is None else store.record
@@ -153,35 +166,51 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         answer.end_line_on_terminal()
         e = event.attempt.endpoint
         name = f"{e.model} via {e.provider}"
-        if event.kind == "start":
-            out.note(f"-> attempt {event.attempt.rank}: {name} ({e.upstream_model})")
-        elif event.kind == "failed":
-            out.note(f"   failed: {event.detail}", style="yellow")
-        elif event.kind == "skip_model":
-            out.note(f"   {event.detail}: skipping the other providers of {e.model}", style="yellow")
-        elif event.kind == "served":
-            out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
+        match event.kind:
+            case EventKind.START:
+                out.note(f"-> attempt {event.attempt.rank}: {name} ({e.upstream_model})")
+            case EventKind.FAILED:
+                out.note(f"   failed: {event.detail}", style="yellow")
+            case EventKind.SKIP_MODEL:
+                out.note(f"   {event.detail}: skipping the other providers of {e.model}", style="yellow")
+            case EventKind.SERVED:
+                out.note(f"   served by {e.provider} ({e.upstream_model})", style="green")
+            case unreachable:
+                assert_never(unreachable)
+
+    def write_content(delta: Delta) -> None:
+        answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
     timeouts = route.profile.timeouts
+    spinner = None
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/progress.py)
+        from orcli.progress import Spinner, following_attempts, stopping_on_first_call
+
+        spinner = Spinner(out.stderr)
+        on_event = following_attempts(spinner, len(route.plan.attempts), on_event)  # type: ignore[assignment]
+        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign]
     with make_client() as client:
         executor = Executor(
             client,
             route.profile.providers,
             env,
             timeouts,
-            sink=answer.write if streaming_out else None,
+            reader=Exchange,  # make_client's transport has real connections: read them on this thread
+            sink=write_content if streaming_out else None,
             on_event=on_event,
             on_outcome=record,
             overall_timeout=flags.timeout,
         )
-        messages = build_messages(route.prompt, route.system)
+        request = ChatRequest(({"role": "user", "content": route.prompt},), route.system, route.options)
         try:
-            result = executor.run(route.plan.attempts, messages, route.options, stream=flags.stream)
+            result = executor.run(route.plan.attempts, request, stream=flags.stream)
         except Failed as failure:
             answer.end_line_on_terminal()
             _report_failure(failure, route, flags, out)
             return
         finally:
+            if spinner is not None:  # gone before any other line is written, whatever happened
+                spinner.stop()
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:
@@ -201,12 +230,12 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
 def _result_json(result: Any, route: Any) -> dict[str, Any]:
     e = result.attempt.endpoint
     return {
-        "content": result.content,
+        "content": result.answer.content,
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
-        "finish_reason": result.finish_reason,
-        "usage": result.usage or {},
+        "finish_reason": result.answer.finish_reason,
+        "usage": {} if result.answer.usage is None else result.answer.usage.as_json(),
         "cost_usd": result.cost_usd,
         "attempts": [a.as_json() for a in result.attempts],
         "rejected": _rejected_json(route.plan),
@@ -214,17 +243,26 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:
+    from orcli.executor import FailReason
+
     lines = [
         f"  {i}. {a.model} via {a.provider}: {a.error_class} failure: {a.error}"
         for i, a in enumerate(failure.attempts, start=1)
     ]
-    headline = {
-        "request": "the upstream rejected the request",
-        "stream": "the stream broke after part of the answer was written (the partial answer above stands)",
-        "timeout": failure.message,
-        "all_failed": f"all {len(failure.attempts)} attempts failed",
-    }[failure.reason]
-    error_type = {"request": RequestRejectedError, "stream": StreamBrokenError}.get(failure.reason, AttemptsFailedError)
+    error_type: type[AttemptsFailedError] = AttemptsFailedError
+    match failure.reason:
+        case FailReason.REQUEST:
+            headline, error_type = "the upstream rejected the request", RequestRejectedError
+        case FailReason.STREAM:
+            headline = "the stream broke after part of the answer was written (the partial answer above stands)"
+            error_type = StreamBrokenError
+        case FailReason.TIMEOUT:
+            headline = failure.message
+        case FailReason.ALL_FAILED:
+            n = len(failure.attempts)
+            headline = f"all {n} attempts failed" if n != 1 else "the only attempt failed"
+        case unreachable:
+            assert_never(unreachable)
     raise error_type(
         headline + (":\n" + "\n".join(lines) if lines else "."),
         extra={

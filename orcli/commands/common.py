@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import sys
@@ -13,19 +12,62 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
-from orcli.output import Output
+from orcli.help import OUTPUT, REQUEST, ROUTING
+from orcli.output import Output, StdoutUnwritable, silence, to_stderr
 from orcli.preferences import PREFERENCES, Preference, ValueKind
 
+
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
+def complete_profiles(incomplete):  # Typer passes arguments by these names
+    from orcli.completion import profile_names
+
+    return profile_names(incomplete)
+
+
+def complete_models(ctx, incomplete):
+    from orcli.completion import model_names
+
+    return model_names(ctx, incomplete)
+
+
+def complete_providers(ctx, incomplete):
+    from orcli.completion import provider_names
+
+    return provider_names(ctx, incomplete)
+
+
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", envvar="ORCLI_PROFILE", help="Profile name or path.", show_envvar=True)
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        envvar="ORCLI_PROFILE",
+        help="Profile name or path.",
+        show_envvar=True,
+        metavar="NAME|PATH",
+        autocompletion=complete_profiles,
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks (never local variables).")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).")]
-PromptArg = Annotated[str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False)]
-NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON document on stdout.", rich_help_panel=OUTPUT)
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No stderr output but errors.", rich_help_panel=OUTPUT)]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks (never local variables).", rich_help_panel=OUTPUT)
+]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour (also NO_COLOR, TERM=dumb).", rich_help_panel=OUTPUT)
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide", "-w", help="Every table column at full length (no fitting to the terminal).", rich_help_panel=OUTPUT
+    ),
+]
+PromptArg = Annotated[
+    str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False, metavar="[PROMPT]")
+]
+NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.", rich_help_panel=REQUEST)]
 
 
 class Terminated(KeyboardInterrupt):
@@ -37,6 +79,7 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
     does, for every command; the command receives the `Output` built from its common options as `out`."""
 
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        _ensure_standard_fds()
         out = Output(
             as_json=kwargs.get("as_json", False),
             quiet=kwargs.get("quiet", False),
@@ -44,31 +87,47 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             debug=kwargs.get("debug", False),
         )
         try:
-            command(*args, out=out, **kwargs)
+            try:
+                command(*args, out=out, **kwargs)
+            finally:
+                out.stdout.flush()  # here, not in the interpreter's exit, where a failure is ignored with exit 120
         except OrcliError as exc:
             if out.debug:
                 _print_traceback()
-            out.error(exc)
+            try:
+                out.error(exc)
+            except StdoutUnwritable:  # the JSON document could not be written; the message on stderr was
+                _silence_stdout()
+            except BrokenPipeError:
+                _silence_stdout()
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             terminated = isinstance(exc, Terminated)
             code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
             word = "terminated" if terminated else "interrupted"
             if out.as_json:  # one JSON document on stdout, also now (nothing else was written there)
-                with contextlib.suppress(OSError):
+                try:
                     out.json(error_document(word, f"{word} by a signal", code))
-            sys.stderr.write(f"\norcli: {word}\n")
+                except (OSError, StdoutUnwritable):
+                    _silence_stdout()
+            to_stderr(f"\norcli: {word}\n")
             raise typer.Exit(code) from None
         except BrokenPipeError:
-            _silence_broken_pipe()
+            _silence_stdout()
             raise typer.Exit(0) from None
+        except StdoutUnwritable as exc:  # a full disk, a closed stdout: one line, exit 1 (SPEC §7)
+            _silence_stdout()
+            to_stderr(f"orcli: error: cannot write to standard output: {exc.reason}\n")
+            raise typer.Exit(1) from None
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
             if out.debug:
                 _print_traceback()
-            text = redact_env_secrets(f"{type(exc).__name__}: {exc}")
-            sys.stderr.write(f"orcli: internal error: {text} (run with --debug for details)\n")
+            from orcli.neutralise import neutralise
+
+            text = neutralise(redact_env_secrets(f"{type(exc).__name__}: {exc}"))
+            to_stderr(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
     return _with_signature(wrapper, command, drop=("out",))
@@ -107,7 +166,7 @@ def _print_traceback() -> None:
     import traceback
 
     # format_exc never includes local variables, which could hold keys; messages are redacted all the same.
-    sys.stderr.write(redact_env_secrets(traceback.format_exc()))
+    to_stderr(redact_env_secrets(traceback.format_exc()))
 
 
 def redact_env_secrets(text: str) -> str:
@@ -119,50 +178,72 @@ def redact_env_secrets(text: str) -> str:
     return redact(text, secrets)
 
 
-def _silence_broken_pipe() -> None:
-    """The reader went away (`| head`): point stdout at devnull so the interpreter's final flush is quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+def _silence_stdout() -> None:
+    """The reader went away (`| head`) or stdout failed: what is still buffered goes nowhere, quietly."""
+    silence(sys.stdout)
+
+
+def _ensure_standard_fds() -> None:
+    """A closed stdin, stdout or stderr (`2>&-`) becomes /dev/null: otherwise the next file opened (the health
+    store, a socket) would take its number, and anything written to that stream would land in it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                devnull = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
 
 
 # -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------
+_COMPLETES = {"models": complete_models, "order": complete_providers, "only": complete_providers,
+              "ignore": complete_providers}  # fmt: skip
+
+
 def _preference_option(pref: Preference) -> tuple[Any, Any]:
     """The Typer annotation and default of a preference's flag, derived from its declaration."""
     names = (pref.flag,) if pref.short is None else (pref.flag, pref.short)
+    shown = {"help": pref.help, "rich_help_panel": ROUTING}
     match pref.kind:
         case ValueKind.NAMES:
-            return Annotated[list[str] | None, typer.Option(*names, help=pref.help, metavar=pref.metavar)], None
+            option = typer.Option(*names, **shown, metavar=pref.metavar, autocompletion=_COMPLETES.get(pref.name))
+            return Annotated[list[str] | None, option], None
         case ValueKind.SWITCH:
-            return Annotated[bool, typer.Option(*names, help=pref.help)], False
+            return Annotated[bool, typer.Option(*names, **shown)], False
         case _:
-            return Annotated[str | None, typer.Option(*names, help=pref.help, metavar=pref.metavar)], None
+            return Annotated[str | None, typer.Option(*names, **shown, metavar=pref.metavar)], None
+
+
+def _request_option(*names: str, help: str, metavar: str | None = None, panel: str = REQUEST, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, **kw)
 
 
 _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     (
         "seed",
-        Annotated[int | None, typer.Option("--seed", help="Make the load-balancing draw repeatable.", metavar="N")],
+        Annotated[int | None, _request_option("--seed", help="Make the load-balancing draw repeatable.",
+                                              metavar="N", panel=ROUTING)],
         None,
-    ),  # fmt: skip
-    ("system", Annotated[str | None, typer.Option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    ),
+    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
     (
         "option",
-        Annotated[
-            list[str] | None,
-            typer.Option("--option", "-o", help="Request option KEY=VALUE (repeatable).", metavar="KEY=VALUE"),
-        ],
+        Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "
+                                                    "(repeatable).", metavar="KEY=VALUE")],
         None,
-    ),  # fmt: skip
+    ),
     (
         "max_tokens",
-        Annotated[int | None, typer.Option("--max-tokens", help="Maximum completion tokens.", min=1, metavar="N")],
+        Annotated[int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1,
+                                              metavar="TOKENS")],
         None,
-    ),  # fmt: skip
+    ),
     ("no_stdin", NoStdinOpt, False),
-)
+)  # fmt: skip
 ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     tuple((p.name, *_preference_option(p)) for p in PREFERENCES if p.flag is not None) + _REQUEST_FLAGS
 )

@@ -13,17 +13,26 @@ from orcli.commands.common import (
     ProfileOpt,
     PromptArg,
     QuietOpt,
+    WideOpt,
+    complete_providers,
     environment,
     handled,
     read_prompt_input,
     route_flags,
 )
 from orcli.errors import NoRouteError
+from orcli.help import ROUTING
 from orcli.output import Output
 
 AssumeDownOpt = Annotated[
     list[str] | None,
-    typer.Option("--assume-down", help="Plan as if this provider had just failed.", metavar="PROVIDER"),
+    typer.Option(
+        "--assume-down",
+        help="Plan as if this provider had just failed (repeatable).",
+        metavar="PROVIDER",
+        rich_help_panel=ROUTING,
+        autocompletion=complete_providers,
+    ),
 ]
 
 
@@ -37,6 +46,7 @@ def explain_route(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     no_stdin: bool,
     given: Any,
@@ -69,11 +79,14 @@ def explain_route(
             raise NoRouteError("no route: every candidate endpoint was rejected", extra=doc)
         out.json(doc)
         return
-    out.table(render.preferences_table(route))
-    out.table(render.plan_table(route.plan))
+    out.table(render.preferences_table(route), wide)
+    out.table(render.plan_table(route.plan, loaded.name), wide)
     if route.plan.rejected:
-        out.table(render.rejections_table(route.plan))
+        out.table(render.rejections_table(route.plan), wide)
     if not route.plan.attempts:
-        raise NoRouteError(
-            f"no route: all {len(route.plan.rejected)} candidate endpoints were rejected (see the table above)."
-        )
+        raise NoRouteError(f"no route: {_every(len(route.plan.rejected))} rejected (see the table above).")
+
+
+def _every(n: int) -> str:
+    """`the only candidate endpoint was` / `all 3 candidate endpoints were`."""
+    return "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"

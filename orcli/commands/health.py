@@ -7,9 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
-from orcli.errors import EXIT_FAILED, UsageError
+from orcli.commands.common import (
+    DebugOpt,
+    JsonOpt,
+    NoColorOpt,
+    ProfileOpt,
+    QuietOpt,
+    WideOpt,
+    complete_models,
+    complete_providers,
+    environment,
+    handled,
+)
+from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.output import Output
+from orcli.words import plural
 
 PROBE_PROMPT = "Reply with the single word: ok"
 PROBE_MAX_TOKENS = 16
@@ -23,16 +35,30 @@ def health_main(
         bool, typer.Option("--probe", help="Send a tiny request to each endpoint; exit 1 on any failure.")
     ] = False,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Probe only this model (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Probe only this model (repeatable).",
+            metavar="MODEL",
+            autocompletion=complete_models,
+        ),
     ] = None,
     provider: Annotated[
-        list[str] | None, typer.Option("--provider", help="Probe only this provider (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--provider",
+            help="Probe only this provider (repeatable).",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
     ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -41,9 +67,11 @@ def health_main(
         return
     from orcli.health_source import open_health, snapshot_from
     from orcli.profile import load_profile
+    from orcli.store.backend import describe
 
     loaded = load_profile(profile, environment())
     store, snapshot, notes = open_health(loaded, environment(), create=probe)
+    store_info: dict[str, Any] = {}
     try:
         for note in notes:
             out.warn(note)
@@ -60,27 +88,42 @@ def health_main(
             probed = _probe(loaded, endpoints, store, out)
             if store is not None:
                 snapshot = snapshot_from(store, loaded)
+                for warning in store.take_warnings():  # a shared store that failed during the probes
+                    out.warn(warning)
     finally:
+        store_info = describe(store, environment())  # after the reads: says so if a shared store fell back
         if store is not None:
             store.close()
     rows = [_row(e, snapshot.get(e.model, e.provider)) for e in endpoints]
     failed = [p for p in probed if not p["ok"]]
     if as_json:
-        doc: dict[str, Any] = {"profile": loaded.path, "endpoints": rows}
+        doc: dict[str, Any] = {"profile": loaded.path, "store": store_info, "endpoints": rows}
         if probe:
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.table(_table(rows, probed))
+        out.table(_table(rows, probed, loaded.name), wide)
+        out.note(f"store: {_store_line(store_info)}")
         if probe and not quiet:
-            out.note(f"probed {len(probed)} endpoints: {len(probed) - len(failed)} ok, {len(failed)} failed")
+            out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
 
 @handled
 def health_reset(
-    provider: Annotated[str | None, typer.Option("--provider", help="Forget only this provider's history.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help="Forget only this provider's history.",
+            metavar="PROVIDER",
+            autocompletion=complete_providers,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Reset a shared (Redis) store without asking; needed in scripts.")
+    ] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -90,23 +133,86 @@ def health_reset(
     out: Output,
 ) -> None:
     """Forget the recorded history (all, or one provider's; a base name covers its variants)."""
-    from orcli.store import Store, default_state_dir
+    from orcli.store.backend import describe, open_store
 
-    store, warnings = Store.open(default_state_dir(environment()))
+    store, warnings = open_store(_reset_settings(profile), environment())
     for warning in warnings:
         out.warn(warning)
     if store is None:
         raise UsageError("the health store cannot be opened, so there is nothing to reset (see the warning above).")
     try:
+        info = describe(store, environment())
+        if store.shared and not yes:
+            _confirm_shared_reset(info, provider)
         deleted = store.reset(provider)
         for warning in store.take_warnings():
             out.warn(warning)
     finally:
         store.close()
+    if deleted is None:
+        raise OrcliError(f"the shared health store {info.get('url')} was not reset (see the warning above).")
     if as_json:
-        out.json({"reset": provider or "all", "deleted": deleted})
+        doc: dict[str, Any] = {"reset": provider or "all", "deleted": deleted}
+        if store.shared:  # the local store's document stays as it was
+            doc["store"] = info
+        out.json(doc)
     else:
-        out.note(f"forgot {deleted} outcome(s){' of ' + provider if provider else ''}", style="")
+        where = f" from {info['url']}" if info.get("kind") == "redis" else ""
+        out.note(f"forgot {plural(deleted, 'outcome')}{' of ' + provider if provider else ''}{where}", style="")
+
+
+def _reset_settings(profile: str | None) -> Any:
+    """The profile's [health] settings (its `store`); without --profile a broken default profile does not stop
+    a reset of the local store, which never needed a profile."""
+    from orcli.errors import ProfileError
+    from orcli.profile import load_profile
+    from orcli.types import HealthSettings
+
+    try:
+        return load_profile(profile, environment()).health
+    except ProfileError:
+        if profile is not None:
+            raise
+        return HealthSettings()
+
+
+def _confirm_shared_reset(info: dict[str, Any], provider: str | None) -> None:
+    """SPEC §13: a shared store's history belongs to every machine that uses it: ask on a terminal, and in a
+    script require --yes (a local store resets as before, without asking)."""
+    import sys
+
+    what = f"{provider}'s outcomes" if provider else "every outcome"
+    if not _isatty(sys.stdin):
+        raise UsageError(
+            f"`health reset` would forget {what} in the shared health store {info['url']} for every machine that "
+            "uses it; standard input is not a terminal, so confirm with --yes."
+        )
+    if not typer.confirm(f"Forget {what} in the shared health store {info['url']} for every machine?", err=True):
+        raise OrcliError("nothing reset.")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _store_line(info: dict[str, Any]) -> str:
+    """The `store:` line of `orcli health`: which store the table was read from."""
+    if info.get("kind") == "redis":
+        return f"{info['url']} (shared, namespace {info['namespace']})"
+    fallback = info.get("fallback_from")
+    if info.get("kind") == "none":
+        if fallback:
+            return f"none: the shared store {fallback['url']} could not be used and there is no local history"
+        return "none (routing without history)"
+    line = str(info.get("path"))
+    if fallback:
+        line += f" (local: the shared store {fallback['url']} could not be used)"
+    elif info.get("exists") is False:
+        line += " (no history yet)"
+    return line
 
 
 def _select(profile: Any, models: list[str] | None, providers: list[str] | None) -> list[Any]:
@@ -135,27 +241,30 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     import httpx
 
+    from orcli.exchange import Exchange
     from orcli.executor import Executor, Failed
-    from orcli.route import has_key_in
+    from orcli.route import key_problems_in
     from orcli.transport import make_client
     from orcli.types import HEALTHY, PlannedAttempt
-    from orcli.wire.openai import build_messages
+    from orcli.wire.base import ChatRequest
 
-    has_key = has_key_in(environment())
-    messages = build_messages(PROBE_PROMPT, None)
+    key_problem = key_problems_in(environment())
+    request = ChatRequest(({"role": "user", "content": PROBE_PROMPT},), options={"max_tokens": PROBE_MAX_TOKENS})
     results: list[dict[str, Any]] = []
     record = (lambda o: None) if store is None else store.record
 
     def probe_one(client: httpx.Client, endpoint: Any) -> dict[str, Any]:
         provider = profile.providers[endpoint.provider]
         base = {"model": endpoint.model, "provider": endpoint.provider}
-        if not has_key(provider):
-            return {**base, "ok": False, "error": f"${provider.api_key_env} is not set", "latency_s": None}
-        executor = Executor(client, profile.providers, environment(), profile.timeouts, on_outcome=record)
+        problem = key_problem(provider)  # checked before any header is built (SPEC §9)
+        if problem is not None:
+            return {**base, "ok": False, "error": problem, "latency_s": None}
+        executor = Executor(client, profile.providers, environment(), profile.timeouts, reader=Exchange,
+                            on_outcome=record)  # fmt: skip
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")
         started = time.monotonic()
         try:
-            executor.run([attempt], messages, {"max_tokens": PROBE_MAX_TOKENS}, stream=True)
+            executor.run([attempt], request, stream=True)
         except Failed as failure:
             last = failure.attempts[-1] if failure.attempts else None
             error = last.error if last else failure.message
@@ -169,7 +278,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
             from rich.progress import Progress
 
             with Progress(console=out.err, transient=True) as progress:
-                task = progress.add_task("probing", total=len(futures))
+                task = progress.add_task(f"probing {plural(len(futures), 'endpoint')}", total=len(futures))
                 for future in futures:
                     results.append(future.result())
                     progress.advance(task)
@@ -184,15 +293,24 @@ def _row(endpoint: Any, h: Any) -> dict[str, Any]:
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
-def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_name: str) -> Any:
     from orcli.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
-    names = ["model", "provider", "state", "requests", "failures", "success", "last error", "median ttft", "tok/s"]
+    columns = [
+        Column("model", group=True),
+        Column("provider"),
+        Column("state"),
+        Column("requests", right=True, drop=3),
+        Column("failures", right=True, drop=4),
+        Column("success", right=True, drop=1),
+        Column("median ttft", right=True, drop=2),
+        Column("tok/s", right=True, drop=5),
+    ]
     if probed:
-        names.append("probe")
-    numeric = ("requests", "failures", "success", "tok/s")
-    table = TableData("Endpoint health", tuple(Column(n, right=n in numeric) for n in names), [])
+        columns.append(Column("probe"))
+    columns.append(Column("last error", prose=True))
+    table = TableData(f"Endpoint health (profile {profile_name})", tuple(columns), [])
     for r in rows:
         state = r["state"]
         if state == "cooldown":
@@ -210,12 +328,14 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]]) -> Any:
             str(r["requests"]),
             str(r["failures"]),
             "-" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
-            last,
             "-" if r["median_ttft_s"] is None else f"{r['median_ttft_s']:.2f}s",
             "-" if r["median_tokens_per_s"] is None else f"{r['median_tokens_per_s']:.0f}",
         ]
         if probed:
             p = probe_by_key.get((r["model"], r["provider"]))
-            cells.append("-" if p is None else ("ok" if p["ok"] else f"FAILED: {p['error']}"))
+            cells.append("-" if p is None else ("ok" if p["ok"] else "FAILED"))
+            if p is not None and not p["ok"] and p["error"] and p["error"] not in last:
+                last = p["error"] if last == "-" else f"{p['error']}; before: {last}"
+        cells.append(last)
         table.rows.append(tuple(cells))
     return table

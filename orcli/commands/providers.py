@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, WideOpt, environment, handled
 from orcli.output import Output
 
 
@@ -13,6 +13,7 @@ def providers(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    wide: WideOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -30,4 +31,4 @@ def providers(
     if as_json:
         out.json(doc)
         return
-    out.table(render.providers_table(doc))
+    out.table(render.providers_table(doc, loaded.name), wide)

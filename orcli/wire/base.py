@@ -78,10 +78,16 @@ class HttpRequest(NamedTuple):
 
 
 class Usage(NamedTuple):
+    """Token counts. `raw` is the provider's own usage object (cleaned) when its dialect has one in OpenAI's
+    shape: --json shows it as sent, so nothing the provider reported (cost, cached tokens...) is lost."""
+
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    raw: Mapping[str, object] | None = None
 
-    def as_json(self) -> dict[str, int | None]:
+    def as_json(self) -> dict[str, object]:
+        if self.raw is not None:
+            return dict(self.raw)
         total = None
         if self.prompt_tokens is not None and self.completion_tokens is not None:
             total = self.prompt_tokens + self.completion_tokens

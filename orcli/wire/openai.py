@@ -1,79 +1,40 @@
-"""The OpenAI chat-completions protocol, sans-I/O: build requests, decode SSE, parse bodies and errors."""
+"""The OpenAI chat-completions dialect (SPEC §10), sans-I/O: build requests, decode answers, stream events
+and error bodies into the neutral types of `orcli.wire.base`. Most providers speak it (OpenAI, Groq, Together,
+OpenRouter, vLLM, Ollama, llama.cpp, LiteLLM...), so its error-body parser also knows their shapes."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from orcli import __version__
-
-MAX_LINE_BYTES = 1 << 20  # one SSE line; a server that never sends a newline must not exhaust memory
-MAX_EVENT_BYTES = 1 << 20  # one SSE event's accumulated data
-MESSAGE_CHARS = 300  # error messages are shown on one terminal line
-
-# Keys orcli sets itself: an -o option may not silently replace them (it would break the wire exchange).
-RESERVED_OPTIONS = frozenset({"model", "messages", "stream", "stream_options"})
-
-
-class WireError(Exception):
-    """Anything the upstream sent that does not follow the protocol."""
-
-
-class StreamProtocolError(WireError):
-    """An SSE stream or one of its chunks is not valid."""
-
-
-class MalformedResponse(WireError):
-    """A 200 body that is not a chat completion."""
-
-
-class UpstreamErrorInBody(WireError):
-    """A 200 body that carries an error object instead of a completion."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.message or "error object in a 200 response")
-        self.error = error
-
-
-class ApiError(NamedTuple):
-    """An upstream error, whatever shape it came in; `detail` is extra text worth matching (metadata.raw)."""
-
-    message: str
-    type: str | None = None
-    code: str | None = None
-    raw: str = ""
-    detail: str = ""
-    provider: str | None = None
-    reasons: tuple[str, ...] = ()
-
-
-class SSEEvent(NamedTuple):
-    data: str
-    event: str = "message"
-    id: str | None = None
-    retry: int | None = None
-
-
-class StreamChunk(NamedTuple):
-    done: bool = False
-    content: str = ""
-    finish_reason: str | None = None
-    usage: dict | None = None
-    model: str | None = None
-    error: ApiError | None = None
-
-
-class Completion(NamedTuple):
-    content: str
-    finish_reason: str | None
-    usage: dict | None
-    model: str | None
-
+from orcli.options import RESERVED_OPTIONS
+from orcli.types import Endpoint, Provider
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
+    Dialect,
+    HttpRequest,
+    MalformedResponse,
+    SSEEvent,
+    StreamProtocolError,
+    ToolCall,
+    ToolCallDelta,
+    UpstreamError,
+    UpstreamErrorInBody,
+    Usage,
+)
+from orcli.wire.text import loads, one_line, scrub
 
 # --- requests -------------------------------------------------------------------------------------
+
+
+def chat_url(base_url: str) -> str:
+    """`{base_url}/chat/completions`; a query string on the base URL (a gateway's api-version) stays last."""
+    base, sep, query = base_url.partition("?")
+    return f"{base.rstrip('/')}/chat/completions{sep}{query}"
 
 
 def build_messages(prompt: str, system: str | None) -> list[dict]:
@@ -85,7 +46,21 @@ def build_messages(prompt: str, system: str | None) -> list[dict]:
     return messages
 
 
-def build_body(upstream_model: str, messages: list[dict], options: Mapping[str, object], stream: bool) -> dict:
+def request_messages(request: ChatRequest) -> list[dict]:
+    """The request's messages with its system prompt first, as chat-completions wants them."""
+    messages: list[dict] = [{"role": "system", "content": request.system}] if request.system else []
+    messages.extend(dict(m) for m in request.messages)
+    return messages
+
+
+def build_body(
+    upstream_model: str,
+    messages: list[dict],
+    options: Mapping[str, object],
+    stream: bool,
+    tools: object = None,
+    schema: Mapping[str, object] | None = None,
+) -> dict:
     """The JSON body of a chat-completions request."""
     clash = sorted(RESERVED_OPTIONS.intersection(options))
     if clash:
@@ -93,6 +68,11 @@ def build_body(upstream_model: str, messages: list[dict], options: Mapping[str, 
     _check_encodable(messages, "the prompt")
     _check_encodable(options, "an -o option")
     body: dict = {"model": upstream_model, "messages": messages, **options, "stream": stream}
+    if tools is not None:
+        body["tools"] = [dict(t) for t in tools]  # type: ignore[attr-defined]
+    if schema is not None:
+        # Structured output (SPEC §11): the schema rides in response_format under a fixed name.
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(schema)}}
     if stream:
         # Without it OpenAI-style servers never send usage in a stream.
         body["stream_options"] = {"include_usage": True}
@@ -137,214 +117,12 @@ def build_headers(api_key: str | None, extra: Mapping[str, str], stream: bool = 
     return headers
 
 
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
-
-
-def parse_option_value(raw: str) -> object:
-    """A typed value for `-o KEY=VALUE`: int, float, bool, null, JSON list/object/string, else the text.
-
-    Raises ValueError for numbers JSON cannot carry or no API accepts: not finite (1e999, NaN), or integers
-    beyond 64 bits (they would also overflow the cost arithmetic)."""
-    if _INT.fullmatch(raw):
-        return _checked_number(int(raw), raw)
-    if _FLOAT.fullmatch(raw):
-        return _checked_number(float(raw), raw)
-    if raw in ("true", "false"):
-        return raw == "true"
-    if raw == "null":
-        return None
-    if raw[:1] in ("[", "{", '"'):
-        try:
-            value = _loads(raw)
-        except ValueError:
-            pass  # e.g. a stop sequence like "[END]": keep the text as given
-        else:
-            _check_numbers(value, raw)
-            return value
-    return raw
-
-
-_INT64 = 1 << 63
-
-
-def _checked_number(value: int | float, raw: str) -> int | float:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{raw!r} is not a finite number")
-    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
-        raise ValueError(f"{raw[:20]}{'…' if len(raw) > 20 else ''} is out of range (a 64-bit integer at most)")
-    return value
-
-
-def _check_numbers(value: object, raw: str) -> None:
-    if isinstance(value, int | float):
-        _checked_number(value, raw)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _check_numbers(item, raw)
-    elif isinstance(value, list):
-        for item in value:
-            _check_numbers(item, raw)
-
-
-def parse_option(text: str) -> tuple[str, object]:
-    """Split `KEY=VALUE` on the first `=` and type the value."""
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise ValueError(f"option {text!r}: expected KEY=VALUE, e.g. temperature=0.2")
-    key = key.strip()
-    if not key:
-        raise ValueError(f"option {text!r}: the key before '=' is empty")
-    return key, parse_option_value(value)
-
-
-# --- server-sent events ---------------------------------------------------------------------------
-
-_EOL = re.compile(rb"\r\n?|\n")
-
-
-class SSEDecoder:
-    """Incremental SSE decoder (WHATWG rules): feed bytes as they arrive, get complete events."""
-
-    def __init__(self, max_line: int = MAX_LINE_BYTES, max_event: int = MAX_EVENT_BYTES) -> None:
-        self.max_line = max_line
-        self.max_event = max_event
-        self.bytes_fed = 0  # every byte counts as a sign of life, keep-alives included
-        self.comments = 0  # keep-alive/comment lines seen; they yield no event
-        self.last_event_id: str | None = None
-        self._buf = bytearray()
-        self._error: StreamProtocolError | None = None  # raised on the next call (see `feed`)
-        self._first_line = True
-        self._reset_event()
-
-    def _reset_event(self) -> None:
-        self._data: list[str] = []
-        self._data_size = 0
-        self._event = ""
-        self._retry: int | None = None
-
-    def feed(self, data: bytes) -> list[SSEEvent]:
-        """Decode a chunk; returns the events it completed.
-
-        A protocol error after some complete events in the same chunk is raised on the next call: the
-        events before it belong to the stream whatever the split, so the verdict never depends on it.
-        """
-        if self._error is not None:
-            raise self._error
-        self.bytes_fed += len(data)
-        events: list[SSEEvent] = []
-        try:
-            return self._feed(data, events)
-        except StreamProtocolError as exc:
-            if not events:
-                raise
-            self._error = exc
-            return events
-
-    def _feed(self, data: bytes, events: list[SSEEvent]) -> list[SSEEvent]:
-        if (
-            data.startswith(b"data: ")
-            and data.endswith(b"\n\n")
-            and data.count(b"\n") == 2
-            and not self._buf
-            and not self._data
-            and not self._first_line
-            and b"\r" not in data
-            and len(data) <= self.max_line
-        ):
-            # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery.
-            events.append(SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id))
-            return events
-        if not self._buf and data.endswith(b"\n") and b"\r" not in data:
-            # The common case, a chunk of whole `\n`-ended lines: split it, no buffering, no regex.
-            for raw in data.split(b"\n")[:-1]:
-                self._line(raw, events)
-            return events
-        buf = self._buf
-        # Only the new bytes (and a held-back '\r') can hold a line end: no rescan of a long partial line.
-        start = max(len(buf) - 1, 0)
-        buf += data
-        pos = 0
-        for m in _EOL.finditer(buf, start):
-            if m.end() == len(buf) and m.end() - m.start() == 1 and buf[m.start()] == 0x0D:
-                break  # a '\r' at the end may be the first half of '\r\n'
-            self._line(bytes(buf[pos : m.start()]), events)
-            pos = m.end()
-        del buf[:pos]
-        # A held-back '\r' is a line end, not part of the line: split points must not change the verdict.
-        if len(buf) - buf.endswith(b"\r") > self.max_line:
-            raise StreamProtocolError(f"SSE line longer than {self.max_line} bytes")
-        return events
-
-    def close(self) -> list[SSEEvent]:
-        """End of stream: flush a last line and an event that lacked its blank line."""
-        if self._error is not None:
-            raise self._error
-        events: list[SSEEvent] = []
-        if self._buf:
-            line = bytes(self._buf).rstrip(b"\r")
-            self._buf.clear()
-            try:
-                self._line(line, events)
-            except StreamProtocolError:
-                # An unfinished last event over the limits is dropped, as WHATWG drops every unfinished event
-                # at the end of a stream: the caller sees a stream that ended early, never an exception here.
-                self._reset_event()
-                return events
-        self._dispatch(events)
-        return events
-
-    def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
-        if len(raw) > self.max_line:
-            raise StreamProtocolError(f"SSE line longer than {self.max_line} bytes")
-        # Line ends are ASCII, so decoding per line never splits a multi-byte character.
-        line = raw.decode("utf-8", errors="replace")
-        if self._first_line:
-            self._first_line = False
-            line = line.removeprefix("\ufeff")
-        if not line:
-            self._dispatch(events)
-            return
-        if line[0] == ":":
-            self.comments += 1
-            return
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data_size += len(raw) + 1
-            if self._data_size > self.max_event:
-                raise StreamProtocolError(f"SSE event larger than {self.max_event} bytes")
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self.last_event_id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-
-    def _dispatch(self, events: list[SSEEvent]) -> None:
-        if self._data:
-            events.append(
-                SSEEvent(
-                    data="\n".join(self._data),
-                    event=self._event or "message",
-                    id=self.last_event_id,
-                    retry=self._retry,
-                )
-            )
-        self._reset_event()
+def encode_body(body: Mapping[str, object]) -> bytes:
+    """JSON bytes exactly as httpx's `json=` would send them; ValueError for what JSON cannot carry (NaN)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 # --- response bodies ------------------------------------------------------------------------------
-
-
-def _loads(text: str | bytes) -> object:
-    """json.loads that only ever raises ValueError (deep nesting raises RecursionError otherwise)."""
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
 
 
 def _content_text(content: object) -> str | None:
@@ -359,23 +137,79 @@ def _content_text(content: object) -> str | None:
     return None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def scrub(text: str) -> str:
-    """`text` with lone surrogates (JSON lets a server send `"\\ud800"`) replaced by U+FFFD: text that cannot
-    be encoded as UTF-8 would crash the write to stdout, stderr or the --json document."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
-
-
 def _opt_str(value: object) -> str | None:
     return scrub(value) if isinstance(value, str) else None
+
+
+def _reasoning(message: Mapping[str, object]) -> str | None:
+    """The model thinking aloud: `reasoning` (OpenRouter, Groq, vLLM) or `reasoning_content` (DeepSeek)."""
+    for key in ("reasoning", "reasoning_content"):
+        text = message.get(key)
+        if isinstance(text, str) and text:
+            return scrub(text)
+    return None
+
+
+def _arguments(value: object) -> str:
+    """Tool-call arguments as JSON text; a server that sends them as an object gets them serialised."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return scrub(value)
+    try:
+        return scrub(json.dumps(value, ensure_ascii=False))
+    except (ValueError, RecursionError):
+        return ""
+
+
+def _tool_call_deltas(value: object) -> tuple[ToolCallDelta, ...]:
+    """The tool-call fragments of one stream delta."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise StreamProtocolError("stream chunk 'delta.tool_calls' is not a list")
+    fragments = []
+    for position, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise StreamProtocolError("stream chunk tool call is not an object")
+        index = item.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = position
+        function = item.get("function")
+        function = function if isinstance(function, dict) else {}
+        fragments.append(
+            ToolCallDelta(
+                index, _opt_str(item.get("id")), _opt_str(function.get("name")), _arguments(function.get("arguments"))
+            )
+        )
+    return tuple(fragments)
+
+
+def _tool_calls(value: object) -> tuple[ToolCall, ...]:
+    """The complete tool calls of a non-streamed message."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise MalformedResponse("response message 'tool_calls' is not a list")
+    calls = []
+    for position, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("function"), dict):
+            raise MalformedResponse("response tool call has no function object")
+        function = item["function"]
+        calls.append(
+            ToolCall(
+                _opt_str(item.get("id")) or f"call_{position}",
+                _opt_str(function.get("name")) or "",
+                _arguments(function.get("arguments")),
+            )
+        )
+    return tuple(calls)
 
 
 _USAGE_LIMIT = 1e15  # tokens; anything larger is not a count, and 10**400 would overflow float arithmetic
 
 
-def _usage(value: object) -> dict | None:
+def _clean_usage(value: object) -> dict | None:
     """The usage object, minus numbers no real count can be (NaN, inf, negative, absurdly large, booleans):
     they would crash or poison the cost arithmetic and make the --json output invalid JSON."""
     if not isinstance(value, dict):
@@ -383,7 +217,7 @@ def _usage(value: object) -> dict | None:
     clean: dict = {}
     for key, item in value.items():
         if isinstance(item, dict):
-            item = _usage(item)
+            item = _clean_usage(item)
         elif isinstance(item, bool) or (isinstance(item, int | float) and not 0 <= item <= _USAGE_LIMIT):
             continue  # NaN fails the comparison too; a huge int compares without converting to float
         elif isinstance(item, str):
@@ -394,12 +228,32 @@ def _usage(value: object) -> dict | None:
     return clean
 
 
-def parse_stream_event(data: str) -> StreamChunk:
+def _count(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _usage(obj: Mapping[str, object]) -> Usage | None:
+    """The usage of a body or chunk: top-level `usage`, or Groq's `x_groq.usage` in its last stream chunk."""
+    value = obj.get("usage")
+    if not isinstance(value, dict):
+        groq = obj.get("x_groq")
+        value = groq.get("usage") if isinstance(groq, dict) else None
+    clean = _clean_usage(value)
+    if not clean:
+        return None
+    return Usage(_count(clean.get("prompt_tokens")), _count(clean.get("completion_tokens")), raw=clean)
+
+
+def parse_stream_event(data: str) -> Delta:
     """One SSE `data:` payload of a chat-completions stream."""
     if data.strip() == "[DONE]":
-        return StreamChunk(done=True)
+        return Delta(done=True)
     try:
-        obj = _loads(data)
+        obj = loads(data)
     except ValueError as exc:
         raise StreamProtocolError(f"stream chunk is not JSON: {exc}") from None
     if not isinstance(obj, dict):
@@ -409,7 +263,8 @@ def parse_stream_event(data: str) -> StreamChunk:
         choices = []
     if not isinstance(choices, list):
         raise StreamProtocolError("stream chunk 'choices' is not a list")
-    content, finish, error = "", None, None
+    content, reasoning, finish, error = "", "", None, None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
     if choices:
         choice = choices[0]
         if not isinstance(choice, dict):
@@ -419,11 +274,14 @@ def parse_stream_event(data: str) -> StreamChunk:
             delta = {}
         if not isinstance(delta, dict):
             raise StreamProtocolError("stream chunk 'delta' is not an object")
-        # reasoning / reasoning_content are the model thinking aloud, not the answer: ignored.
         text = _content_text(delta.get("content"))
         if text is None:
             raise StreamProtocolError("stream chunk 'delta.content' is neither text nor a list of parts")
         content = text
+        if len(delta) > ("content" in delta) + ("role" in delta):  # more than content and role: look further
+            reasoning = _reasoning(delta) or ""  # the model thinking aloud, never part of the answer
+            if delta.get("tool_calls") is not None:
+                tool_calls = _tool_call_deltas(delta["tool_calls"])
         finish = choice.get("finish_reason")
         if finish is not None and not isinstance(finish, str):
             raise StreamProtocolError("stream chunk 'finish_reason' is not a string")
@@ -433,20 +291,17 @@ def parse_stream_event(data: str) -> StreamChunk:
         # OpenRouter's mid-stream error: a top-level error object next to finish_reason "error".
         error = _error_from(obj["error"], data)
     # usage and model only inform; a wrong type there must not cost the answer.
-    return StreamChunk(
-        content=content,
-        finish_reason=finish,
-        usage=_usage(obj.get("usage")),
-        model=_opt_str(obj.get("model")),
-        error=error,
-    )
+    usage = _usage(obj) if "usage" in obj or "x_groq" in obj else None
+    model = obj.get("model")
+    model = model if model is None or type(model) is str and model.isascii() else _opt_str(model)
+    return Delta(content, reasoning, tool_calls, finish, usage, model, error)
 
 
-def parse_completion(body: bytes) -> Completion:
+def parse_completion(body: bytes) -> Answer:
     """A non-streamed chat-completions response body."""
     try:
         # OpenRouter pads bodies with whitespace while the model works; json.loads skips it.
-        obj = _loads(body)
+        obj = loads(body)
     except ValueError as exc:
         raise MalformedResponse(f"response is not JSON: {one_line(str(exc))}") from None
     if not isinstance(obj, dict):
@@ -465,13 +320,16 @@ def parse_completion(body: bytes) -> Completion:
         for err in (choice.get("error"), obj.get("error")):
             if isinstance(err, dict | str):
                 raise UpstreamErrorInBody(_error_from(err, _text(body)))
-    content = _content_text(choice["message"].get("content"))
+    message = choice["message"]
+    content = _content_text(message.get("content"))
     if content is None:
         raise MalformedResponse("response message content is neither text nor a list of parts")
-    return Completion(
+    return Answer(
         content=content,
+        tool_calls=_tool_calls(message.get("tool_calls")),
+        reasoning=_reasoning(message),
         finish_reason=finish,
-        usage=_usage(obj.get("usage")),
+        usage=_usage(obj),
         model=_opt_str(obj.get("model")),
     )
 
@@ -487,26 +345,6 @@ def _text(body: bytes | str) -> str:
     return body if isinstance(body, str) else body.decode("utf-8", errors="replace")
 
 
-def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """Whitespace collapsed to single spaces, cut at a word boundary to at most `limit` characters."""
-    text = _SPACE.sub(" ", scrub(text)).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    # Cut between words: half a key is still a leak, and a whole one is what redaction recognises. A run of
-    # key-like characters that the cut would split is dropped whole, however long, even if nothing is left.
-    if _KEYISH.match(text, limit - 1):
-        cut = _KEYISH_TAIL.sub("", cut)
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
-_KEYISH = re.compile(r"[^\s\"'`,;:()<>\[\]{}]")  # a character that may belong to a token
-_KEYISH_TAIL = re.compile(r"[^\s\"'`,;:()<>\[\]{}]+$")
-
-
 def _as_text(value: object) -> str:
     if value is None:
         return ""
@@ -515,11 +353,11 @@ def _as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _error_from(err: object, raw: str) -> ApiError:
-    """An ApiError from the value of an `error` key (an object, or a bare string as Ollama sends)."""
+def _error_from(err: object, raw: str) -> UpstreamError:
+    """An UpstreamError from the value of an `error` key (an object, or a bare string as Ollama sends)."""
     if not isinstance(err, dict):
-        return ApiError(message=one_line(_as_text(err)), raw=raw)
-    metadata = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
+        return UpstreamError(message=one_line(_as_text(err)), raw=raw)
+    metadata: dict = err["metadata"] if isinstance(err.get("metadata"), dict) else {}
     detail = _as_text(metadata.get("raw"))
     message = _as_text(err.get("message"))
     if detail and message.strip().lower() == "provider returned error":
@@ -529,7 +367,7 @@ def _error_from(err: object, raw: str) -> ApiError:
     code = err.get("code")
     # OpenRouter puts its typed category in error_type; Google in status.
     typ = err.get("type") or err.get("error_type") or metadata.get("error_type") or err.get("status")
-    return ApiError(
+    return UpstreamError(
         message=one_line(message),
         type=_opt_str(typ),
         code=None if code is None or isinstance(code, bool) else _as_text(code),
@@ -550,11 +388,11 @@ def _detail_message(detail: object) -> str:
     return _as_text(detail)
 
 
-def parse_error_body(body: bytes | str) -> ApiError:
+def parse_error_body(body: bytes | str) -> UpstreamError:
     """An upstream error body of any common shape (OpenAI, OpenRouter, FastAPI, plain text, HTML)."""
     raw = _text(body)
     try:
-        obj = _loads(raw) if raw.strip() else None
+        obj = loads(raw) if raw.strip() else None
     except ValueError:
         obj = None
     if isinstance(obj, list) and obj and isinstance(obj[0], dict):
@@ -563,16 +401,16 @@ def parse_error_body(body: bytes | str) -> ApiError:
         if obj.get("error") is not None:
             return _error_from(obj["error"], raw)
         if "detail" in obj:
-            return ApiError(message=one_line(_detail_message(obj["detail"])), raw=raw)
+            return UpstreamError(message=one_line(_detail_message(obj["detail"])), raw=raw)
         if "message" in obj:
             code = obj.get("code")
-            return ApiError(
+            return UpstreamError(
                 message=one_line(_as_text(obj["message"])),
                 type=_opt_str(obj.get("type")),
                 code=None if code is None or isinstance(code, bool) else _as_text(code),
                 raw=raw,
             )
-        return ApiError(message=one_line(raw), raw=raw)
+        return UpstreamError(message=one_line(raw), raw=raw)
     text = raw.strip()
     if text.startswith("<"):
         title = _TITLE.search(text)
@@ -580,4 +418,38 @@ def parse_error_body(body: bytes | str) -> ApiError:
     full = _SPACE.sub(" ", text).strip()
     message = one_line(full)
     # The message is cut for display; keep more of the text so signatures further on still match.
-    return ApiError(message=message, raw=raw, detail=full[:4096] if len(full) > len(message) else "")
+    return UpstreamError(message=message, raw=raw, detail=full[:4096] if len(full) > len(message) else "")
+
+
+class _EventDecoder:
+    """Chat-completions streams carry one delta per event and keep no state between them."""
+
+    def decode(self, event: SSEEvent) -> list[Delta]:
+        return [parse_stream_event(event.data)]
+
+
+class OpenAIDialect:
+    """`api = "openai"`: POST {base_url}/chat/completions with a Bearer key (SPEC §10)."""
+
+    name = "openai"
+
+    def build_request(
+        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
+    ) -> HttpRequest:
+        body = build_body(
+            endpoint.upstream_model, request_messages(request), request.options, stream, request.tools, request.schema
+        )
+        headers = build_headers(api_key, provider.headers, stream=stream)
+        return HttpRequest(chat_url(provider.base_url), headers, encode_body(body))
+
+    def decode_answer(self, body: bytes) -> Answer:
+        return parse_completion(body)
+
+    def event_decoder(self) -> _EventDecoder:
+        return _EventDecoder()
+
+    def parse_error(self, status: int | None, body: bytes | str) -> UpstreamError:
+        return parse_error_body(body)._replace(status=status)
+
+
+DIALECT: Dialect = OpenAIDialect()  # annotated so a type checker holds the class to the interface

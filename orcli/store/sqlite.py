@@ -1,4 +1,4 @@
-"""The health store: outcomes in SQLite, safe under many concurrent orcli processes (SPEC §8).
+"""The local health store: outcomes in SQLite, safe under many concurrent orcli processes (SPEC §8).
 
 Never raises on environmental problems. `Store.open` returns (store or None, warnings); later problems
 land in `Store.warnings` (drain them with `take_warnings`) and the call returns a neutral value, so
@@ -10,6 +10,9 @@ callers route without history rather than fail:
   (an outcome may be lost on power failure, never on a crash, and writes cost well under a millisecond).
 - corrupt (not a database, malformed), at open or later: moved aside to `health.sqlite3.corrupt-<UTC time>`
   (its -wal and -shm too, so SQLite cannot replay them into the fresh file), one warning, a fresh store.
+  Once, whoever does it: opening holds a shared flock on `health.sqlite3.lock`, recovery an exclusive one and
+  moves the file only if it is still the one found corrupt (device, inode); the others open the fresh store.
+- symbolic links: the store, its -wal/-shm or the lock file as a link is reported and never followed (SPEC §9).
 - written by a newer orcli (a migration we do not know): opened query-only; outcomes are read if the
   columns we know still exist; nothing is recorded or migrated.
 - concurrency: busy_timeout 5 s, writes in BEGIN IMMEDIATE, and a jittered retry on busy/locked for up to
@@ -23,17 +26,19 @@ callers route without history rather than fail:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from orcli.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
+from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.types import FailureClass, Outcome
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
@@ -62,6 +67,9 @@ class _Unusable(Exception):
 
 class Store:
     """An open health store; build it with `Store.open`."""
+
+    kind = "sqlite"
+    shared = False  # one machine's history: `health reset` needs no confirmation (SPEC §13)
 
     def __init__(
         self,
@@ -103,17 +111,22 @@ class Store:
                 f"health store unavailable: cannot create {state_dir}: {_reason(exc)}; routing without history"
             ]
         for attempt in range(2):
-            try:
-                store = cls._open_path(path, clock=clock, migrations=migrations)
-            except _Unusable as exc:
-                return None, [*warnings, str(exc)]
-            except sqlite3.DatabaseError as exc:
-                if _code(exc) in _CORRUPT and attempt == 0:
-                    warnings.append(_move_aside(path, exc, clock))
-                    continue
-                return None, [*warnings, f"health store {path} unusable: {exc}; routing without history"]
-            except OSError as exc:
-                return None, [*warnings, f"health store {path} unusable: {_reason(exc)}; routing without history"]
+            corrupt: sqlite3.DatabaseError | None = None
+            with _store_lock(path, exclusive=False):  # no recovery moves files while we open them
+                seen = _ident(path)
+                try:
+                    store = cls._open_path(path, clock=clock, migrations=migrations)
+                except _Unusable as exc:
+                    return None, [*warnings, str(exc)]
+                except sqlite3.DatabaseError as exc:
+                    if _code(exc) not in _CORRUPT or attempt == 1:
+                        return None, [*warnings, f"health store {path} unusable: {exc}; routing without history"]
+                    corrupt = exc
+                except OSError as exc:
+                    return None, [*warnings, f"health store {path} unusable: {_reason(exc)}; routing without history"]
+            if corrupt is not None:
+                warnings.extend(_recover_once(path, seen, corrupt, clock))
+                continue
             if not store.read_only:
                 store._maybe_prune(retention)
             return store, [*warnings, *store.take_warnings()]
@@ -121,10 +134,14 @@ class Store:
 
     @classmethod
     def _open_path(cls, path: Path, *, clock: Callable[[], float], migrations: Sequence[Migration]) -> Store:
-        if not path.exists():
+        _refuse_links(path)
+        if not os.path.lexists(path):
             try:
                 # SPEC §8: 0600 from the first byte; os.open before SQLite creates it with the umask's mode.
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                # O_EXCL|O_NOFOLLOW: never create through a link planted since the check (SPEC §9).
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            except FileExistsError:
+                pass  # another orcli created it first: open theirs
             except OSError as exc:
                 raise _Unusable(
                     f"health store unavailable: cannot create {path}: {_reason(exc)}; routing without history"
@@ -212,8 +229,9 @@ class Store:
         )
         return self._run(lambda db: _write(db, _INSERT, row) == 1, False, "record an outcome")
 
-    def outcomes(self, since: float) -> list[Outcome]:
-        """Every outcome with `at >= since`, oldest first; [] when nothing can be read."""
+    def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
+        """Every outcome with `at >= since`, oldest first; [] when nothing can be read. All endpoints' rows are
+        returned whatever `endpoints` asks (the interface allows more): one indexed range scan beats a filter."""
         return self._run(lambda db: _read(db, since), [], "read outcomes")
 
     def reset(self, provider: str | None = None) -> int:
@@ -233,6 +251,10 @@ class Store:
         if self.read_only:
             return 0
         return self._run(lambda db: _write(db, "DELETE FROM outcomes WHERE at < ?", (before,)), 0, "prune")
+
+    def describe(self) -> dict[str, object]:
+        """Which store this is, for `orcli health` (text and JSON)."""
+        return {"kind": self.kind, "path": str(self.path)}
 
     def take_warnings(self) -> list[str]:
         """Warnings gathered since the last call, for the caller to show once."""
@@ -293,8 +315,7 @@ class Store:
         assert self._db is not None
         self._db.close()
         self._db = None
-        if _ident(self.path) == self._ident:  # another process may already have replaced it
-            self.warnings.append(_move_aside(self.path, exc, self._clock))
+        self.warnings.extend(_recover_once(self.path, self._ident, exc, self._clock))
         store, warnings = Store.open(self.path.parent, clock=self._clock, migrations=self._migrations)
         self.warnings.extend(warnings)
         if store is None:
@@ -359,12 +380,48 @@ def _read(db: sqlite3.Connection, since: float) -> list[Outcome]:
     ]
 
 
+@contextlib.contextmanager
+def _store_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """flock on `<store>.lock`: shared while a process opens the store, exclusive while one recovers it, so a
+    corrupt store is moved aside once and never while another process opens the fresh one (SPEC §8). Where
+    no lock file can be opened (a read-only folder) there is no lock: nothing can be moved there either."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    fd = -1
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        with contextlib.suppress(OSError):
+            fd = os.open(lock, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            break
+    try:
+        if fd >= 0:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the lock
+
+
+def _recover_once(
+    path: Path, seen: tuple[int, int] | None, exc: sqlite3.Error, clock: Callable[[], float]
+) -> list[str]:
+    """Move the corrupt store aside unless another process already did: under the exclusive lock, the file
+    at `path` is still the one found corrupt (`seen`: device and inode) or it is a fresh store to keep."""
+    with _store_lock(path, exclusive=True):
+        if seen is None or _ident(path) != seen:
+            return []  # recovered by another orcli: use its fresh store
+        return [_move_aside(path, exc, clock)]
+
+
 def _move_aside(path: Path, exc: sqlite3.Error, clock: Callable[[], float]) -> str:
     """Rename a corrupt store (and its -wal/-shm) out of the way; returns the one warning to show."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock()))
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
-    while target.exists():
+    while os.path.lexists(target):
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
     try:
@@ -388,12 +445,34 @@ def _ident(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _refuse_links(path: Path) -> None:
+    """Raise _Unusable when the store or its -wal/-shm is a symbolic link: a state file is never followed
+    through one, to write or to chmod (SPEC §9): as root, a link to a system file would change that file."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}.lock"):
+        if os.path.islink(path.with_name(name)):
+            raise _Unusable(
+                f"health store {path.with_name(name)} is a symbolic link, which orcli never follows for its state "
+                "files; routing without history (remove the link, or set ORCLI_STATE_DIR to another folder)"
+            )
+
+
 def _tighten_mode(path: Path) -> None:
+    """Make the store 0600 if it is looser, through a descriptor opened without following links; raise
+    _Unusable when it is not a regular file (a link planted since the check, a FIFO, a folder)."""
     try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-    except OSError:
-        pass  # not ours to change; SPEC §8 asks 0600 of the files orcli creates
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _refuse_links(path)
+        return  # unreadable, or gone: SQLite says so in its own words
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Unusable(f"health store {path} is not a regular file; routing without history")
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(OSError):  # not ours to change; SPEC §8 asks 0600 of the files orcli creates
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:

@@ -1,0 +1,120 @@
+"""`orcli serve`: the router behind an OpenAI-compatible HTTP endpoint (SPEC §14)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.errors import UsageError
+from orcli.output import Output
+
+EXAMPLES = """
+\b
+Examples:
+  orcli serve --profile work
+  OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
+  ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
+"""
+
+
+@handled
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).", metavar="ADDR")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to bind (0: any free port).", min=0, max=65535, metavar="PORT")
+    ] = 8765,  # fmt: skip
+    auth_env: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-env",
+            help="Env variable holding the Bearer token clients must send (required off loopback).",
+            metavar="VAR",
+        ),
+    ] = None,  # fmt: skip
+    max_body: Annotated[
+        int, typer.Option("--max-body", help="Largest request body in bytes.", min=1024, metavar="BYTES")
+    ] = 8 * 1024 * 1024,  # fmt: skip
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
+    ] = 10.0,  # fmt: skip
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Serve the router as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health."""
+    from orcli.policy import is_loopback_host
+    from orcli.serve import ServeConfig
+    from orcli.serve import serve as run_server
+
+    env = environment()
+    token = None
+    if auth_env is not None:
+        token = env.get(auth_env, "").strip()
+        if not token:
+            raise UsageError(
+                f"--auth-env {auth_env}: the variable is not set or empty; set it to the token clients send."
+            )
+    if not is_loopback_host(f"http://{host if ':' not in host else '[' + host + ']'}/") and token is None:
+        raise UsageError(
+            f"--host {host} is reachable from other machines: give --auth-env VAR (a variable holding the token "
+            "clients must send as `Authorization: Bearer ...`), or bind to 127.0.0.1."
+        )
+    lock = threading.Lock()  # one log line at a time from many request threads
+
+    def log(entry: Mapping[str, Any]) -> None:
+        if quiet:
+            return
+        line = json.dumps(dict(entry), ensure_ascii=False) if as_json else _log_line(entry)
+        with lock:
+            out.note(line, style="")
+
+    def warn(text: str) -> None:
+        with lock:
+            if as_json:
+                out.note(json.dumps({"warning": text}, ensure_ascii=False), style="")
+            else:
+                out.warn(text)
+
+    def ready(url: str) -> None:
+        if as_json:  # one line, so a supervisor can read it as soon as it is written
+            out.stdout.write(json.dumps({"listening": url}) + "\n")
+            out.stdout.flush()
+        elif not quiet:
+            out.note(f"orcli serve: listening on {url} (Ctrl-C to stop)", style="")
+
+    config = ServeConfig(host=host, port=port, profile=profile, auth_token=token, max_body=max_body, grace=grace)
+    try:
+        run_server(config, env, log, warn, ready)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+serve.__doc__ = (serve.__doc__ or "") + "\n" + EXAMPLES
+
+
+def _log_line(entry: Mapping[str, Any]) -> str:
+    """`POST /v1/chat/completions 200 model via provider, 2 attempts, 0.41s, $0.000123`"""
+    parts = [f"{entry.get('method', '')} {entry.get('path', '')} {entry.get('status', '')}"]
+    if entry.get("model"):
+        via = f" via {entry['provider']}" if entry.get("provider") else ""
+        parts.append(f"{entry['model']}{via}")
+    attempts = entry.get("attempts", 0)
+    parts.append(f"{attempts} attempt{'s' if attempts != 1 else ''}")
+    parts.append(f"{entry.get('latency_s', 0):.2f}s")
+    cost = entry.get("cost_usd")
+    if cost is not None:
+        parts.append(f"${cost:.6f}")
+    if entry.get("error"):
+        parts.append(f"error: {entry['error']}")
+    return ", ".join(parts)

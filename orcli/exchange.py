@@ -1,0 +1,208 @@
+"""Readers of one HTTP exchange for the executor: status, body chunks, end or error, each `get` bounded by the
+executor's own deadline (SPEC §6 first token, idle, total). Which reader runs is chosen by whoever builds the
+httpx client: `Exchange` needs a real connection, `Pump` works over any transport."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import queue
+import threading
+from collections.abc import Callable, Generator
+from enum import Enum
+from typing import Any, Protocol
+
+import httpx
+
+from orcli.types import Timeouts
+from orcli.wire.base import HttpRequest
+
+
+class Tag(Enum):
+    """What a reader's item is: ("status", (code, headers)), ("data", bytes), ("end", None), ("error", exc)."""
+
+    STATUS = "status"
+    DATA = "data"
+    END = "end"
+    ERROR = "error"
+
+
+Item = tuple[Tag, Any]
+
+
+class Reader(Protocol):
+    """One exchange as the executor consumes it."""
+
+    def start(self) -> None: ...
+
+    def get(self, deadline: float) -> Item | None:
+        """The next item, or None once `deadline` (on the executor's clock) has passed."""
+        ...
+
+    def abandon(self) -> None:
+        """The attempt is over: release the connection, whatever was or was not read."""
+        ...
+
+
+# How the executor opens a reader: (client, request, timeouts, clock) -> Reader.
+ReaderFactory = Callable[[httpx.Client, HttpRequest, Timeouts, Callable[[], float]], Reader]
+
+
+class _Call:
+    """One request to send: what both readers of an exchange start from."""
+
+    def __init__(
+        self, client: httpx.Client, request: HttpRequest, timeouts: Timeouts, clock: Callable[[], float]
+    ) -> None:
+        self.client = client
+        self.request = request
+        self.timeouts = timeouts
+        self.clock = clock
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a reader sets up before the first `get`."""
+
+    def _send(self, timeout: httpx.Timeout) -> httpx.Response:
+        r = self.request
+        built = self.client.build_request(r.method, r.url, headers=dict(r.headers), content=r.body, timeout=timeout)
+        return self.client.send(built, stream=True)
+
+
+class Exchange(_Call):
+    """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
+
+    httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
+    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
+    executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
+    the time left, is exact. After them, each read of the connection's network stream (httpcore's
+    documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall
+    ends on time, with no thread and no per-chunk cost beyond a subtraction.
+
+    Needs a transport that exposes the `network_stream` extension (httpx's own); over one that does not,
+    deadlines are only checked between chunks, so a stalled body would block: use `Pump` there.
+    """
+
+    def _prepare(self) -> None:
+        self.deadline = math.inf
+        self.response: httpx.Response | None = None
+        self._bounded: Any = None  # the network stream whose reads we bound, to restore afterwards
+        self._items = self._generate()
+
+    def _generate(self) -> Generator[Item, None, None]:
+        t = self.timeouts
+        left = max(self.deadline - self.clock(), 0.001)
+        timeout = httpx.Timeout(connect=min(t.connect, left), read=left, write=t.connect, pool=t.connect)
+        try:
+            response = self.response = self._send(timeout)
+        except httpx.HTTPError as exc:
+            yield (Tag.ERROR, exc)
+            return
+        self._bound_reads(response.extensions.get("network_stream"))
+        yield (Tag.STATUS, (response.status_code, response.headers))
+        try:
+            for chunk in response.iter_raw():
+                yield (Tag.DATA, chunk)
+        except httpx.HTTPError as exc:
+            yield (Tag.ERROR, exc)
+            return
+        yield (Tag.END, None)
+
+    def _bound_reads(self, stream: Any) -> None:
+        if stream is None:
+            return  # no network stream (a test transport): deadlines are checked between chunks only
+        unbounded = stream.read
+        clock = self.clock
+
+        def read(max_bytes: int, timeout: float | None = None) -> bytes:
+            return unbounded(max_bytes, max(self.deadline - clock(), 0.001))
+
+        try:
+            stream.read = read
+        except AttributeError:
+            return
+        self._bounded = stream
+
+    def get(self, deadline: float) -> Item | None:
+        """The next item, or None once `deadline` (on the executor's clock) has passed."""
+        if self.clock() >= deadline:
+            return None
+        self.deadline = deadline
+        try:
+            item = next(self._items)
+        except StopIteration:
+            item = (Tag.END, None)
+        if self.clock() >= deadline:
+            return None  # too late: a keep-alive flood or a stall outlived the deadline
+        return item
+
+    def start(self) -> None:
+        """Nothing to start: the exchange runs as `get` is called."""
+
+    def abandon(self) -> None:
+        """The attempt is over: unbound the stream (it may go back to the pool), release the connection."""
+        if self._bounded is not None:
+            with contextlib.suppress(AttributeError):
+                del self._bounded.read
+        if self.response is not None:
+            with contextlib.suppress(Exception):
+                self.response.close()
+        self._items.close()
+
+
+class Pump(_Call):
+    """Reads one HTTP exchange on a daemon thread into a queue, so the executor waits on its own clock.
+
+    httpx's read timeout is per read: keep-alive comments would reset it forever. Waiting on a queue with
+    our own deadline abandons a stalled provider at once; the thread ends when its socket is closed. Works
+    over any transport (httpx.MockTransport included), at the cost of a thread hand-off per chunk.
+    """
+
+    def _prepare(self) -> None:
+        t = self.timeouts
+        self.queue: queue.Queue[Item] = queue.Queue()
+        self.abandoned = threading.Event()
+        self.response: httpx.Response | None = None
+        self.timeout = httpx.Timeout(
+            connect=t.connect, read=max(t.first_token, t.idle), write=t.connect, pool=t.connect
+        )
+        self.thread = threading.Thread(target=self._run, name="orcli-attempt", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            response = self._send(self.timeout)
+            self.response = response
+            try:
+                self.queue.put((Tag.STATUS, (response.status_code, response.headers)))
+                for chunk in response.iter_raw():
+                    if self.abandoned.is_set():
+                        return
+                    self.queue.put((Tag.DATA, chunk))
+                self.queue.put((Tag.END, None))
+            finally:
+                response.close()
+        except BaseException as exc:  # noqa: BLE001 - handed to the executor, which classifies it
+            if not self.abandoned.is_set():
+                self.queue.put((Tag.ERROR, exc))
+
+    def get(self, deadline: float) -> Item | None:
+        """The next item, or None once `deadline` has passed: a deadline that has passed is final, even
+        while items (a flood of keep-alives) are still queued."""
+        timeout = deadline - self.clock()
+        if timeout <= 0:
+            return None
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def abandon(self) -> None:
+        """Stop caring about this exchange; close its connection so the thread ends soon."""
+        self.abandoned.set()
+        response = self.response
+        if response is not None and self.thread.is_alive():
+            with contextlib.suppress(Exception):  # best effort from another thread
+                response.close()

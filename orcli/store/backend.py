@@ -1,0 +1,150 @@
+"""The health-store interface, and which store a command uses: local SQLite, or Redis when configured.
+
+SPEC §8, §13. The shared store's URL comes from env `ORCLI_HEALTH_URL`, else the profile's `[health] store`:
+the environment wins, because it is per machine (a CI runner, a laptop) and is the only place a password may
+be given. Every problem with a shared store ends in the local SQLite store plus one warning: health sharing
+never fails a command that routes. Nothing here imports sqlite3 or redis until a store is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from orcli.types import HealthSettings, Outcome
+
+ENV_URL = "ORCLI_HEALTH_URL"
+PROFILE_KEY = "[health] store"
+
+MISSING_EXTRA = (
+    "{origin} names a shared health store ({url}), but the Redis client is not installed in this Python "
+    "({python}): install it with `pip install 'orcli[redis]'` (or `pipx inject orcli redis` for a pipx "
+    "install). Until then orcli keeps health on this machine only, in the local store."
+)
+
+
+class HealthBackend(Protocol):
+    """A health store: outcomes in, outcomes out. Never raises on its environment (problems become warnings)."""
+
+    kind: str  # "sqlite" or "redis"
+    shared: bool  # other machines read it too: `health reset` asks first (SPEC §13)
+
+    def record(self, outcome: Outcome) -> bool:
+        """Store one outcome; False (and a warning) when it could not be stored."""
+        ...
+
+    def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
+        """Outcomes with `at >= since` of at least these (model, provider) endpoints (None: all)."""
+        ...
+
+    def reset(self, provider: str | None = None) -> int | None:
+        """Forget every outcome, or one provider's (and its variants'); how many, or None when it failed."""
+        ...
+
+    def describe(self) -> dict[str, object]:
+        """Which store this is: `{"kind": "sqlite", "path": ...}` or `{"kind": "redis", "url": ...}`."""
+        ...
+
+    def take_warnings(self) -> list[str]:
+        """Warnings gathered since the last call, for the caller to show once."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def configured_url(settings: HealthSettings, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The shared store's URL (None: local only) and where it came from; the environment wins."""
+    from_env = env.get(ENV_URL, "").strip()
+    if from_env:
+        return from_env, ENV_URL
+    return settings.store, PROFILE_KEY
+
+
+def open_store(
+    settings: HealthSettings,
+    env: Mapping[str, str],
+    *,
+    create: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> tuple[HealthBackend | None, list[str]]:
+    """Open the configured store; None (with warnings) when no store can be used. With `create=False` a local
+    store that does not exist yet is not created (a command that only reads has nothing to read)."""
+    url, origin = configured_url(settings, env)
+    if url is None:
+        return open_local(env, settings, create=create, clock=clock)
+    from orcli.store.url import BadStoreURL, parse, redact
+
+    try:
+        target = parse(url)
+    except BadStoreURL as exc:
+        store, warnings = open_local(env, settings, create=create, clock=clock)
+        return store, [f"{origin}: {exc}; keeping health on this machine only, in the local store", *warnings]
+    try:
+        from orcli.store.redis import RedisStore, connect
+
+        client = connect(target, settings.store_timeout)
+    except ImportError:
+        import sys
+
+        store, warnings = open_local(env, settings, create=create, clock=clock)
+        message = MISSING_EXTRA.format(origin=origin, url=redact(url), python=sys.executable)
+        return store, [message, *warnings]
+    from orcli.health import history_horizon
+
+    return (
+        RedisStore(
+            client,
+            target,
+            retention=history_horizon(settings),
+            timeout=settings.store_timeout,
+            fallback=lambda: open_local(env, settings, create=create, clock=clock),
+            clock=clock,
+        ),
+        [],
+    )
+
+
+def open_local(
+    env: Mapping[str, str],
+    settings: HealthSettings,
+    *,
+    create: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> tuple[HealthBackend | None, list[str]]:
+    """The local SQLite store in the state folder (SPEC §8)."""
+    from orcli.paths import FILENAME, default_state_dir
+
+    state_dir = default_state_dir(env)
+    if not create and not os.path.lexists(state_dir / FILENAME):  # a link is reported, never followed
+        # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
+        return None, _unreachable(state_dir)
+    from orcli.health import history_horizon
+    from orcli.store.sqlite import DEFAULT_RETENTION, Store
+
+    return Store.open(state_dir, retention=max(DEFAULT_RETENTION, history_horizon(settings)), clock=clock)
+
+
+def describe(store: HealthBackend | None, env: Mapping[str, str]) -> dict[str, object]:
+    """Which store a command read, for `orcli health`: the open one's own description, or the local file that
+    does not exist yet (a read-only command does not create it)."""
+    if store is not None:
+        return store.describe()
+    from orcli.paths import FILENAME, default_state_dir
+
+    path = default_state_dir(env) / FILENAME
+    return {"kind": "sqlite", "path": str(path), "exists": path.exists()}
+
+
+def _unreachable(state_dir: Path) -> list[str]:
+    """A warning when the state folder cannot be created: its nearest existing ancestor is not a folder."""
+    ancestor = state_dir
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.is_dir():
+        return []
+    return [
+        f"health store unavailable: cannot create {state_dir} ({ancestor} is not a folder); routing without history"
+    ]

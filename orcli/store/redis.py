@@ -1,0 +1,438 @@
+"""The shared health store on Redis: one sorted set of outcomes per endpoint, trimmed to the horizon (SPEC §13).
+
+Key layout, all under `orcli:<namespace>:` so two teams can share one Redis (`?namespace=` in the URL):
+
+- `orcli:<ns>:outcomes:<model>:<provider>`: a sorted set, score = the outcome's time, member = the outcome as
+  a JSON array (the columns of the SQLite store, then a random nonce so equal outcomes stay two members).
+  Model and provider are percent-encoded so a `:` in a name cannot shift the fields.
+
+Cost: a plan's read is one pipeline (one round trip) returning every endpoint's outcomes since the horizon; an
+attempt's write is one EVAL that adds the outcome, drops members older than the horizon, keeps at most
+MAX_PER_ENDPOINT, and sets the key to expire one horizon after its last write. Nothing grows without bound.
+
+Never in the way: the client has no retries and `store_timeout` for resolving, connecting and each reply.
+The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
+another type, a member orcli cannot read) switches this process to the local SQLite store, with one warning;
+outcomes recorded after that stay local. A process that lives on (`orcli serve`) tries Redis again every
+RETRY_SHARED_AFTER seconds and, when it answers, says so and uses it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+from urllib.parse import quote, unquote
+
+from orcli.store.url import RedisTarget
+from orcli.types import FailureClass, Outcome
+
+PREFIX = "orcli"
+RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
+MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
+_CLASSES = {c.value: c for c in FailureClass}
+_ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
+_NUMBER = (int, float)  # exact types: a JSON true is a bool, not a number
+
+# KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept.
+_RECORD = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS: keys to delete. Returns how many outcomes they held (a key of another type counts 0).
+_RESET = """
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('TYPE', KEYS[i]).ok == 'zset' then
+    n = n + redis.call('ZCARD', KEYS[i])
+  end
+  redis.call('DEL', KEYS[i])
+end
+return n
+"""
+
+
+class Garbage(ValueError):
+    """Redis answered with something that is not what orcli stored."""
+
+
+def key_prefix(namespace: str) -> str:
+    return f"{PREFIX}:{namespace}:outcomes:"
+
+
+def outcome_key(namespace: str, model: str, provider: str) -> str:
+    """The sorted set holding one endpoint's outcomes."""
+    return key_prefix(namespace) + quote(model, safe="/") + ":" + quote(provider, safe="/")
+
+
+def endpoint_of(key: str, namespace: str) -> tuple[str, str] | None:
+    """(model, provider) of a key made by `outcome_key`, or None for any other key."""
+    prefix = key_prefix(namespace)
+    if not key.startswith(prefix):
+        return None
+    model, sep, provider = key[len(prefix) :].rpartition(":")
+    return (unquote(model), unquote(provider)) if sep else None
+
+
+def encode(outcome: Outcome, nonce: str) -> str:
+    """One outcome as a sorted-set member: the SQLite store's columns, no model/provider (they are the key)."""
+    return json.dumps(
+        [
+            outcome.at,
+            1 if outcome.ok else 0,
+            None if outcome.error_class is None else outcome.error_class.value,
+            outcome.status,
+            outcome.latency_s,
+            outcome.ttft_s,
+            outcome.tokens_per_s,
+            outcome.error,
+            outcome.retry_after,
+            nonce,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def decode(member: bytes | str, model: str, provider: str) -> Outcome:
+    """A member written by `encode` -> Outcome; Garbage for anything else."""
+    return decode_many([member], model, provider)[0]
+
+
+def decode_many(members: list[bytes | str], model: str, provider: str) -> list[Outcome]:
+    """Members written by `encode` -> Outcomes, parsed as one JSON array (one C call, not one per member: a plan
+    reads a thousand of them); Garbage for anything orcli did not write."""
+    try:
+        raw = [m if isinstance(m, bytes) else m.encode() for m in members]
+        rows = json.loads(b"[" + b",".join(raw) + b"]")
+    except (ValueError, UnicodeError, AttributeError) as exc:
+        raise Garbage(f"a member of {model} @ {provider} is not JSON") from exc
+    if len(rows) != len(members):  # a member like `1],[2` would otherwise pass as two
+        raise Garbage(f"a member of {model} @ {provider} is not one outcome")
+    out: list[Outcome] = []
+    append = out.append
+    for fields in rows:
+        if type(fields) is not list or len(fields) != 10:
+            raise Garbage(f"a member of {model} @ {provider} has an unknown shape")
+        at, ok, error_class, status, latency_s, ttft_s, tokens_per_s, error, retry_after, _nonce = fields
+        if (
+            type(at) not in _NUMBER
+            or (ok != 0 and ok != 1)
+            or type(ok) is not int
+            or (error_class is not None and error_class not in _CLASSES)
+            or (status is not None and type(status) is not int)
+            or (latency_s is not None and type(latency_s) not in _NUMBER)
+            or (ttft_s is not None and type(ttft_s) not in _NUMBER)
+            or (tokens_per_s is not None and type(tokens_per_s) not in _NUMBER)
+            or (retry_after is not None and type(retry_after) not in _NUMBER)
+            or (error is not None and type(error) is not str)
+        ):
+            raise Garbage(f"a member of {model} @ {provider} has fields of the wrong type")
+        append(
+            Outcome(
+                float(at),
+                model,
+                provider,
+                ok == 1,
+                None if error_class is None else _CLASSES[error_class],
+                status,
+                latency_s,
+                ttft_s,
+                tokens_per_s,
+                error,
+                retry_after,
+            )
+        )
+    return out
+
+
+def connect(target: RedisTarget, timeout: float) -> Any:
+    """A redis-py client for `target` that never retries and waits at most `timeout` per step; no I/O yet.
+    Raises ImportError when the `redis` extra is not installed."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    kwargs: dict[str, Any] = dict(
+        host=target.host,
+        port=target.port,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),  # a retry would spend the budget twice (SPEC §13: a short budget)
+        health_check_interval=0,
+        # RESP2: no HELLO on connect and no redis-py 8 CLIENT MAINT_NOTIFICATIONS (RESP3 only), so a process
+        # pays only its reads and writes (plus AUTH when the URL has a password).
+        protocol=2,
+    )
+    # No CLIENT SETINFO on connect: two round trips a process would pay for a label. redis-py >= 7 says so
+    # with driver_info=None, older ones with lib_name/lib_version=None.
+    try:
+        return redis.Redis(**kwargs, driver_info=None)
+    except TypeError:
+        return redis.Redis(**kwargs, lib_name=None, lib_version=None)
+
+
+class Unresolved(OSError):
+    """The store's host name did not resolve, or not within the budget."""
+
+
+def resolve_within(host: str, port: int, timeout: float) -> None:
+    """Resolve `host` in a helper thread, waiting at most `timeout`: a DNS lookup is not bounded by socket
+    timeouts and can hang for seconds when a resolver is down. Raises Unresolved."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(host)
+        return  # an address needs no lookup
+    except ValueError:
+        pass
+    failure: list[OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            failure.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name="orcli-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise Unresolved(f"host name {host} did not resolve within {timeout * 1000:.0f} ms")
+    if failure:
+        raise Unresolved(f"host name {host} could not be resolved ({failure[0].strerror or failure[0]})")
+
+
+class RedisStore:
+    """Outcomes in a shared Redis; on any failure, the local store (Redis is tried again now and then)."""
+
+    kind = "redis"
+    shared = True
+
+    def __init__(
+        self,
+        client: Any,
+        target: RedisTarget,
+        *,
+        retention: float,
+        timeout: float,
+        fallback: Callable[[], tuple[Any, list[str]]],
+        clock: Callable[[], float] = time.time,
+        retry_after: float = RETRY_SHARED_AFTER,
+    ) -> None:
+        self.warnings: list[str] = []
+        self.target = target
+        self._retry_after = retry_after
+        self._retry_at = 0.0  # monotonic time after which a fallen-back store tries Redis once more
+        self._client = client
+        self._retention = retention
+        self._timeout = timeout
+        self._open_fallback = fallback
+        self._clock = clock
+        self._lock = threading.Lock()  # health --probe records from a thread pool
+        self._failed = False
+        self._resolved = False  # the host name was resolved within the budget once
+        self._local: Any = None  # the local store once fallen back (None if it cannot be opened either)
+
+    # --- the HealthBackend interface -------------------------------------------------------------------
+
+    def record(self, outcome: Outcome) -> bool:
+        """One EVAL: add the outcome, trim the endpoint's set to the horizon and the cap, renew its expiry."""
+        if self._shared():
+            key = outcome_key(self.target.namespace, outcome.model, outcome.provider)
+            member = encode(outcome, os.urandom(6).hex())
+            cutoff = self._clock() - self._retention
+            ttl = max(int(self._retention) + 1, 1)
+            try:
+                self._resolve()
+                reply = self._client.eval(
+                    _RECORD, 1, key, repr(outcome.at), member, repr(cutoff), ttl, MAX_PER_ENDPOINT
+                )
+                if reply != 1:
+                    raise Garbage(f"recording answered {type(reply).__name__}")
+                self._back()
+                return True
+            except Exception as exc:  # translated once, here: Redis never fails an ask (SPEC §13)
+                self._fall_back(exc, "record an outcome")
+        local = self._local
+        return False if local is None else local.record(outcome)
+
+    def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
+        """One round trip returning every asked endpoint's outcomes since `since` (None: every endpoint, via SCAN)."""
+        if self._shared():
+            try:
+                self._resolve()
+                outcomes = self._read(since, endpoints)
+                self._back()
+                return outcomes
+            except Exception as exc:  # see record()
+                self._fall_back(exc, "read outcomes")
+        local = self._local
+        return [] if local is None else local.outcomes(since, endpoints)
+
+    def reset(self, provider: str | None = None) -> int | None:
+        """Delete the namespace's outcome sets (all, or one provider's and its variants'); None on failure.
+        Never falls back: resetting the local store instead would report a reset that did not happen."""
+        if self._failed:
+            self.warnings.append(f"shared health store {self.target.shown} was not reached: nothing reset")
+            return None
+        try:
+            self._resolve()
+            keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
+            deleted = 0
+            for start in range(0, len(keys), 500):
+                batch = keys[start : start + 500]
+                deleted += int(self._client.eval(_RESET, len(batch), *batch))
+            return deleted
+        except Exception as exc:
+            why = _why(exc, self._timeout, key_prefix(self.target.namespace))
+            self.warnings.append(f"shared health store {self.target.shown} {why}, so orcli could not reset it")
+            return None
+
+    def describe(self) -> dict[str, object]:
+        shared = {"kind": self.kind, "url": self.target.shown, "namespace": self.target.namespace}
+        if not self._failed:
+            return shared
+        local = {"kind": "none"} if self._local is None else self._local.describe()
+        return {**local, "fallback_from": shared}
+
+    def take_warnings(self) -> list[str]:
+        with self._lock:
+            taken, self.warnings = self.warnings, []
+        if self._local is not None:
+            taken.extend(self._local.take_warnings())
+        return taken
+
+    def close(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self._client.close()
+        if self._local is not None:
+            self._local.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _resolve(self) -> None:
+        if not self._resolved:
+            resolve_within(self.target.host, self.target.port, self._timeout)
+            self._resolved = True
+
+    def _read(self, since: float, endpoints: Collection[tuple[str, str]] | None) -> list[Outcome]:
+        ns = self.target.namespace
+        if endpoints is None:
+            pairs = [pair for key in self._keys() if (pair := endpoint_of(key, ns)) is not None]
+        else:
+            pairs = list(dict.fromkeys(endpoints))
+        if not pairs:
+            return []
+        # A pipeline, not a script: one round trip as well, and it still reads from a replica or a full server
+        # (Redis 7 refuses a script without a `no-writes` flag there, and Redis 6 knows no flags).
+        pipe = self._client.pipeline(transaction=False)
+        for model, provider in pairs:
+            pipe.zrangebyscore(outcome_key(ns, model, provider), repr(since), "+inf")
+        reply = pipe.execute()
+        if not isinstance(reply, list) or len(reply) != len(pairs):
+            raise Garbage("reading answered something other than one list per endpoint")
+        out: list[Outcome] = []
+        for (model, provider), members in zip(pairs, reply, strict=True):
+            if not isinstance(members, list):
+                raise Garbage(f"{model} @ {provider}: not a list of outcomes")
+            if members:
+                out.extend(decode_many(members, model, provider))
+        return out
+
+    def _keys(self) -> list[str]:
+        pattern = key_prefix(self.target.namespace).replace("\\", "\\\\")
+        for ch in "*?[]":
+            pattern = pattern.replace(ch, "\\" + ch)
+        return [
+            k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern + "*", count=1000)
+        ]
+
+    def _shared(self) -> bool:
+        """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived
+        `orcli serve` must not lose shared health to one blip; a CLI process rarely lives that long)."""
+        return not self._failed or time.monotonic() >= self._retry_at
+
+    def _back(self) -> None:
+        """Redis answered: if this store had fallen back, use Redis again from now on."""
+        if self._failed:
+            with self._lock:
+                if self._failed:
+                    self._failed = False
+                    self.warnings.append(
+                        f"shared health store {self.target.shown} answers again; outcomes go there again"
+                    )
+
+    def _fall_back(self, exc: BaseException, what: str) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + self._retry_after
+            if self._failed:
+                return  # a retry that failed again: still local, no second warning
+            why = _why(exc, self._timeout, key_prefix(self.target.namespace))
+            self.warnings.append(
+                f"shared health store {self.target.shown} {why}, so orcli could not {what} there; it uses the "
+                "local health store for the rest of this run (outcomes recorded now stay on this machine)"
+            )
+            if self._local is None:
+                self._local, warnings = self._open_fallback()
+                self.warnings.extend(warnings)
+            self._failed = True  # last: a thread that sees it set also sees the local store
+
+
+def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
+    """SPEC §3 variant matching for reset: `deepinfra` covers `deepinfra/turbo`; foreign keys always go."""
+    if provider is None:
+        return True
+    pair = endpoint_of(key, namespace)
+    return pair is not None and (pair[1] == provider or pair[1].startswith(provider + "/"))
+
+
+def _why(exc: BaseException, timeout: float, prefix: str) -> str:
+    """What went wrong, in words: from the exception's type and Redis's error code, not its free text alone."""
+    from redis import exceptions as rex
+
+    text = " ".join(str(exc).split())
+    # A pipeline prefixes the server's error code ("Command # 1 (...) of pipeline caused error: WRONGTYPE ...").
+    words = set(_ERROR_CODES.findall(text)) if isinstance(exc, rex.ResponseError) else set()
+    if isinstance(exc, Unresolved):
+        return f"is unreachable: {_clean(str(exc))}"
+    if isinstance(exc, rex.TimeoutError):
+        return f"did not answer within {timeout * 1000:.0f} ms"
+    if isinstance(exc, rex.AuthenticationError) or words & {"NOAUTH", "WRONGPASS", "NOPERM"}:
+        return "refused orcli's credentials (the password comes from ORCLI_HEALTH_URL)"
+    if isinstance(exc, rex.ConnectionError):
+        return f"is unreachable ({_clean(text)})"
+    if "OOM" in words or isinstance(exc, getattr(rex, "OutOfMemoryError", ())):
+        return "is out of memory (maxmemory reached) and refuses writes"
+    if "READONLY" in words or isinstance(exc, getattr(rex, "ReadOnlyError", ())):
+        return "is a read-only replica"
+    if "WRONGTYPE" in words or isinstance(exc, Garbage):
+        return f"holds data under {prefix} that orcli did not write ({_clean(text)})"
+    return f"failed ({type(exc).__name__}: {_clean(text)})"
+
+
+def _clean(text: str, limit: int = 160) -> str:
+    """Text from the network, shown with control characters neutralised and cut (SPEC §9)."""
+    safe = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"

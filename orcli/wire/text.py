@@ -1,0 +1,43 @@
+"""Text from the network made safe to show and match: lone surrogates scrubbed, messages cut to one line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+MESSAGE_CHARS = 300  # error messages are shown on one terminal line
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SPACE = re.compile(r"\s+")
+_KEYISH = re.compile(r"[^\s\"'`,;:()<>\[\]{}]")  # a character that may belong to a token
+_KEYISH_TAIL = re.compile(r"[^\s\"'`,;:()<>\[\]{}]+$")
+
+
+def scrub(text: str) -> str:
+    """`text` with lone surrogates (JSON lets a server send `"\\ud800"`) replaced by U+FFFD: text that cannot
+    be encoded as UTF-8 would crash the write to stdout, stderr or the --json document."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """Whitespace collapsed to single spaces, cut at a word boundary to at most `limit` characters."""
+    text = _SPACE.sub(" ", scrub(text)).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # Cut between words: half a key is still a leak, and a whole one is what redaction recognises. A run of
+    # key-like characters that the cut would split is dropped whole, however long, even if nothing is left.
+    if _KEYISH.match(text, limit - 1):
+        cut = _KEYISH_TAIL.sub("", cut)
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def loads(text: str | bytes) -> object:
+    """json.loads that only ever raises ValueError (deep nesting raises RecursionError otherwise)."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc

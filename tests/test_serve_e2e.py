@@ -1,0 +1,430 @@
+"""`orcli serve` end to end: the real `orcli serve` process, the real `openai` Python SDK (and curl) as the
+client, the loopback fake upstream (tests/upstream.py) behind it (SPEC §14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from upstream import (
+    Upstream,
+    bad_request_400,
+    context_length_400,
+    cut_after_content,
+    fake_keys,
+    ok,
+    server_error,
+    write_profile,
+)
+
+openai = pytest.importorskip("openai", reason="the openai SDK (a test dependency) is the gateway's real client")
+
+MODEL_A, MODEL_B = "test/model-a", "test/model-b"
+PROVIDERS = ["alpha", "beta"]
+
+
+class Gateway:
+    """A running `orcli serve` on a free loopback port."""
+
+    def __init__(self, proc: subprocess.Popen[str], url: str, state: Path) -> None:
+        self.proc = proc
+        self.url = url  # http://127.0.0.1:PORT/v1
+        self.state = state
+
+    def client(self, **kw: Any) -> Any:
+        return openai.OpenAI(base_url=self.url, api_key=kw.pop("api_key", "unused"), max_retries=0, **kw)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """Stop the server and return its JSON access log."""
+        self.stop()
+        assert self.proc.stderr is not None
+        return [json.loads(line) for line in self.proc.stderr.read().splitlines() if line.startswith("{")]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def outcomes(self) -> list[tuple[str, str, int, str | None]]:
+        db = sqlite3.connect(self.state / "health.sqlite3")
+        try:
+            return db.execute("SELECT model, provider, ok, error_class FROM outcomes ORDER BY id").fetchall()
+        finally:
+            db.close()
+
+
+@contextmanager
+def serving(tmp_path: Path, up: Upstream, *extra: str, env_extra: dict[str, str] | None = None,
+            models: tuple[str, ...] = (MODEL_A, MODEL_B), providers: list[str] = PROVIDERS) -> Iterator[Gateway]:  # fmt: skip
+    profile = write_profile(tmp_path / "profile.toml", up, providers, models=models, extra_routing={"sort": "price"})
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and not k.endswith("_API_KEY")}
+    env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.update(env_extra or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "--grace", "5",
+         *extra],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first, f"orcli serve did not start: {proc.stderr.read() if proc.stderr else ''}"
+        doc = json.loads(first)
+        yield Gateway(proc, doc["listening"], state)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def up() -> Iterator[Upstream]:
+    with Upstream() as server:
+        yield server
+
+
+def test_a_plain_answer_through_the_openai_sdk_names_its_provider(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("hello there"))
+    with serving(tmp_path, up) as gw:
+        raw = gw.client().chat.completions.with_raw_response.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}]
+        )
+        answer = raw.parse()
+        assert answer.choices[0].message.content == "hello there"
+        assert answer.choices[0].finish_reason == "stop"
+        assert answer.usage is not None and answer.usage.completion_tokens == 2
+        assert raw.headers["x-orcli-provider"] == "alpha" and raw.headers["x-orcli-attempts"] == "1"
+        assert answer.model_extra and answer.model_extra["provider"] == "alpha"
+        log = gw.log_lines()
+    assert up.requests("alpha")[0].body["messages"] == [{"role": "user", "content": "hi"}]
+    assert [(e["status"], e["provider"], e["attempts"]) for e in log if e.get("path")] == [(200, "alpha", 1)]
+
+
+def test_a_streamed_answer_arrives_in_chunks_with_a_usage_chunk_when_asked(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("one two three"))
+    with serving(tmp_path, up) as gw:
+        stream = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three"
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) == 3
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+
+
+def test_a_stream_without_include_usage_has_no_usage_chunk(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("a b"))
+    with serving(tmp_path, up) as gw:
+        chunks = list(gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True))  # fmt: skip
+    assert all(c.choices for c in chunks)
+
+
+def test_failover_is_visible_in_the_headers_and_recorded(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", server_error(503))
+    up.script("beta", ok("from beta"))
+    with serving(tmp_path, up) as gw:
+        raw = gw.client().chat.completions.with_raw_response.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert raw.parse().choices[0].message.content == "from beta"
+        assert raw.headers["x-orcli-provider"] == "beta" and raw.headers["x-orcli-attempts"] == "2"
+        gw.stop()
+        outcomes = gw.outcomes()
+    assert [(p, okay) for _, p, okay, _ in outcomes] == [("alpha", 0), ("beta", 1)]
+
+
+def test_the_next_request_routes_on_the_health_the_last_one_recorded(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", server_error(500), ok("alpha back"))
+    up.script("beta", ok("from beta"))
+    with serving(tmp_path, up) as gw:
+        client = gw.client()
+        first = client.chat.completions.with_raw_response.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "x"}]
+        )
+        assert first.headers["x-orcli-attempts"] == "2"
+        # alpha failed a moment ago: unstable, so it goes after beta although it is cheaper (SPEC §3, §4)
+        raw = client.chat.completions.with_raw_response.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "x"}]
+        )
+        assert raw.headers["x-orcli-provider"] == "beta" and raw.headers["x-orcli-attempts"] == "1"
+    assert up.count("alpha") == 1
+
+
+def test_model_fallback_with_a_models_list(tmp_path: Path, up: Upstream) -> None:
+    # a model-level failure on model A (skip its other providers), then a provider failure on model B
+    up.script("alpha", context_length_400(), server_error(500))
+    up.script("beta", ok("model b answers"))
+    with serving(tmp_path, up, providers=["alpha", "beta"]) as gw:
+        answer = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], extra_body={"models": [MODEL_B]}
+        )
+    assert answer.choices[0].message.content == "model b answers"
+    served = [(r.provider, r.model) for r in up.requests()]
+    assert served == [("alpha", MODEL_A), ("alpha", MODEL_B), ("beta", MODEL_B)]
+
+
+def test_the_provider_object_overrides_the_profile_for_one_request(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("alpha"))
+    up.script("beta", ok("beta"))
+    with serving(tmp_path, up) as gw:
+        raw = gw.client().chat.completions.with_raw_response.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            extra_body={"provider": {"order": ["beta"], "allow_fallbacks": False}},
+        )  # fmt: skip
+        assert raw.headers["x-orcli-provider"] == "beta"
+        answer = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}])
+    assert answer.model_extra and answer.model_extra["provider"] == "alpha"  # the profile's sort again
+
+
+def test_no_route_is_a_404_listing_every_rejection_with_its_code(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
+        gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            extra_body={"provider": {"ignore": ["alpha", "beta"]}},
+        )  # fmt: skip
+    error = caught.value.body
+    assert isinstance(error, dict) and "no route" in error["message"]
+    assert {(r["provider"], r["code"]) for r in error["metadata"]["rejected"]} == {
+        ("alpha", "ignored"),
+        ("beta", "ignored"),
+    }
+    assert up.count() == 0
+
+
+def test_every_attempt_failing_is_a_502_with_the_attempts(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", server_error(500))
+    up.script("beta", server_error(502))
+    with serving(tmp_path, up) as gw, pytest.raises(openai.InternalServerError) as caught:
+        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+                                            extra_body={"models": [MODEL_A]})  # fmt: skip
+    assert caught.value.status_code == 502
+    body = caught.value.body
+    assert isinstance(body, dict) and [a["provider"] for a in body["metadata"]["attempts"]] == ["alpha", "beta"]
+
+
+def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", bad_request_400("Invalid value for 'temperature': must be between 0 and 2."))
+    with serving(tmp_path, up) as gw, pytest.raises(openai.BadRequestError) as caught:
+        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+                                            temperature=7)  # fmt: skip
+    assert caught.value.status_code == 400 and "temperature" in str(caught.value.body)
+    assert up.count("beta") == 0  # a request-class error stops: the request itself is wrong
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "JSON object"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "name a model"),
+        (b'{"model": "test/model-a"}', "messages"),
+        (
+            b'{"model": "test/model-a", "messages": [{"role": "user", "content": "x"}], "provider": {"sort": "fast"}}',
+            "provider.sort",
+        ),
+        (
+            b'{"model": "test/model-a", "messages": [{"role": "user", "content": "x"}], "provider": {"bogus": 1}}',
+            "provider.bogus",
+        ),
+        (b'{"model": "nope/none", "messages": [{"role": "user", "content": "x"}]}', "no endpoint"),
+    ],
+)
+def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstream, body: bytes, needle: str) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed (Debian package curl)")
+    with serving(tmp_path, up) as gw:
+        done = subprocess.run(
+            [curl, "-s", "-w", "\n%{http_code}", "-H", "content-type: application/json", "--data-binary", "@-",
+             f"{gw.url}/chat/completions"],
+            input=body, capture_output=True, timeout=30,
+        )  # fmt: skip
+    text, _, code = done.stdout.decode().rpartition("\n")
+    assert code == "400", done.stdout
+    doc = json.loads(text)
+    assert doc["error"]["code"] == 400 and needle in doc["error"]["message"]
+    assert up.count() == 0
+
+
+def test_models_and_health_endpoints(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up) as gw:
+        models = gw.client().models.list()
+        health = httpx.get(gw.url.removesuffix("/v1") + "/health", timeout=10)
+    assert sorted(m.id for m in models.data) == [MODEL_A, MODEL_B]
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_fifty_concurrent_streams_are_served_concurrently(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("a b c d", chunk_delay=0.2))  # ~0.8 s each: 50 in sequence would take 40 s
+    with serving(tmp_path, up) as gw:
+        client = gw.client(timeout=60)
+
+        def one(i: int) -> str:
+            stream = client.chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": f"{i}"}],
+                                                    stream=True)  # fmt: skip
+            return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(50) as pool:
+            texts = list(pool.map(one, range(50)))
+        elapsed = time.monotonic() - started
+    assert texts == ["a b c d"] * 50
+    assert elapsed < 20, f"50 streams took {elapsed:.1f}s: they were not served concurrently"
+
+
+def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request(tmp_path: Path, up: Upstream) -> None:
+    words = [f"w{i} " for i in range(60)]
+    up.script("alpha", ok(chunks=words, chunk_delay=0.1))  # 6 s if read to the end
+    with serving(tmp_path, up) as gw:
+        with httpx.stream("POST", f"{gw.url}/chat/completions", timeout=30, json={
+            "model": MODEL_A, "messages": [{"role": "user", "content": "hi"}], "stream": True,
+        }) as response:  # fmt: skip
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    break  # the first chunk: now go away
+        deadline = time.monotonic() + 5
+        while up.live_connections() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert up.live_connections() == 0, "the upstream request went on after the client left"
+        log = gw.log_lines()
+        outcomes = gw.outcomes()
+    assert [e["status"] for e in log if e.get("path")] == [499]
+    assert outcomes[-1][1:] == ("alpha", 0, "cancelled")
+
+
+def test_a_stream_that_breaks_after_content_ends_with_an_error_the_sdk_raises(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", cut_after_content("partial "))
+    with serving(tmp_path, up) as gw:
+        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+                                                     stream=True)  # fmt: skip
+        seen: list[str] = []
+        with pytest.raises(openai.APIError, match="stream broke"):
+            for chunk in stream:
+                seen.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(seen) == "partial "
+
+
+def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok(chunks=[f"w{i} " for i in range(10)], chunk_delay=0.15))
+    with serving(tmp_path, up) as gw:
+        result: dict[str, Any] = {}
+
+        def read() -> None:
+            stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}],
+                                                         stream=True)  # fmt: skip
+            result["text"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(0.5)  # the stream is under way
+        gw.proc.send_signal(signal.SIGTERM)
+        reader.join(timeout=20)
+        code = gw.proc.wait(timeout=20)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(gw.url.removesuffix("/v1") + "/health", timeout=2)
+    assert result.get("text") == "".join(f"w{i} " for i in range(10))
+    assert code == 0
+
+
+def test_binding_beyond_loopback_without_auth_is_refused(tmp_path: Path, up: Upstream) -> None:
+    profile = write_profile(tmp_path / "p.toml", up, PROVIDERS)
+    done = subprocess.run(
+        [sys.executable, "-m", "orcli", "serve", "--host", "0.0.0.0", "--port", "0", "--profile", str(profile)],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        env={**os.environ, "ORCLI_STATE_DIR": str(tmp_path / "state")},
+    )  # fmt: skip
+    assert done.returncode == 2 and "--auth-env" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_with_auth_env_a_wrong_token_is_refused_and_the_right_one_served(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("secret answer"))
+    token = "tok-" + "x" * 28
+    with serving(tmp_path, up, "--auth-env", "GATEWAY_TOKEN", env_extra={"GATEWAY_TOKEN": token}) as gw:
+        with pytest.raises(openai.AuthenticationError):
+            gw.client(api_key="wrong").chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": "x"}]
+            )
+        answer = gw.client(api_key=token).chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "x"}]
+        )
+        log = gw.log_lines()
+    assert answer.choices[0].message.content == "secret answer"
+    assert token not in json.dumps(log)
+    assert up.count("alpha") == 1
+
+
+def test_a_body_over_the_limit_is_refused_with_413(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up, "--max-body", "2048") as gw:
+        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
+            "model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]})  # fmt: skip
+    assert response.status_code == 413 and response.json()["error"]["code"] == 413
+    assert up.count() == 0
+
+
+def test_the_profile_is_reloaded_when_its_file_changes_and_a_broken_edit_keeps_the_old(
+    tmp_path: Path, up: Upstream
+) -> None:
+    up.script("alpha", ok("alpha"))
+    up.script("beta", ok("beta"))
+    with serving(tmp_path, up) as gw:
+        profile = tmp_path / "profile.toml"
+        before = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert before.model_extra and before.model_extra["provider"] == "alpha"
+        time.sleep(0.05)  # a new mtime on coarse clocks
+        profile.write_text(profile.read_text().replace('sort = "price"', 'order = ["beta"]'))
+        after = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert after.model_extra and after.model_extra["provider"] == "beta"
+        good = profile.read_text()
+        profile.write_text(good + "\n[[endpoint]]\nmodel = 3\n")  # broken: the old profile stays in use
+        still = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert still.model_extra and still.model_extra["provider"] == "beta"
+        gw.stop()
+        assert gw.proc.stderr is not None
+        warnings = [json.loads(line)["warning"] for line in gw.proc.stderr.read().splitlines() if '"warning"' in line]
+    assert any("reloaded" in w for w in warnings)
+    assert any("not reloaded" in w and "endpoint" in w for w in warnings)
+
+
+def test_sighup_reloads_the_profile(tmp_path: Path, up: Upstream) -> None:
+    up.script("alpha", ok("alpha"))
+    with serving(tmp_path, up) as gw:
+        gw.proc.send_signal(signal.SIGHUP)
+        answer = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}])
+        assert answer.choices[0].message.content == "alpha"
+        gw.stop()
+        assert gw.proc.stderr is not None
+        assert "profile reloaded" in gw.proc.stderr.read()
+
+
+def test_upstream_error_text_reaches_the_client_neutralised(tmp_path: Path, up: Upstream) -> None:
+    hostile = "bad \x1b[2J\x1b]52;c;aGk=\x07 value \u202e"
+    up.script("alpha", bad_request_400(hostile))
+    with serving(tmp_path, up) as gw:
+        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
+            "model": MODEL_A, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "bad" in message and "value" in message
+    assert not any(ch in message for ch in ("\x1b", "\x07", "\u202e"))
+    for attempt in response.json()["error"]["metadata"]["attempts"]:
+        assert "\x1b" not in (attempt["error"] or "")
