@@ -8,6 +8,7 @@ with a health store of its own unless the test asks for one shared store.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -221,12 +222,14 @@ class Cli:
 def run_all(jobs: dict[Any, Callable[[], Run]], workers: int = 3, *, share_store: bool = False) -> dict[Any, Run]:
     """Independent orcli runs side by side (most of their time is interpreter start-up).
 
-    Each job is `partial(cli, ...)`. Jobs that would use the same health store get one each instead: a copy of
-    that store as it was before any job started (so all see the same history, none sees another's outcomes;
-    otherwise whichever run finishes first reorders the routes of the others); `Run.state_dir` names it, and
-    the Cli's own store is left as it was. A job alone on its store uses it as is. `share_store=True`: every
-    job uses its Cli's store, whatever the order of their writes - for a test whose subject is that one store
-    (a broken or read-only one, or a test of sharing itself), and for jobs that are not Cli partials.
+    Each job is `partial(cli, ...)` or `partial(f, cli, ...)` (a helper that runs orcli with `cli.env`). Jobs
+    that would use the same health store get one each instead: a copy of that store as it was before any job
+    started (so all see the same history, none sees another's outcomes; otherwise whichever run finishes first
+    reorders the routes of the others), through a copy of their Cli whose ORCLI_STATE_DIR names it (and
+    `Run.state_dir`, where the Cli makes the Run). The Cli's own store is left as it was. A job alone on its
+    store uses it as is. `share_store=True`: every job uses its Cli's store, whatever the order of their writes
+    - for a test whose subject is that one store (a broken or read-only one, or sharing itself), and for jobs
+    with no Cli in them.
     """
     if not share_store:
         jobs = _own_stores(jobs)
@@ -239,10 +242,7 @@ def _own_stores(jobs: dict[Any, Callable[[], Run]]) -> dict[Any, Callable[[], Ru
     """The jobs, each of those that would share a store with another given a copy of it (see run_all)."""
     users: dict[Path, list[Any]] = {}
     for name, job in jobs.items():
-        if not (isinstance(job, partial) and isinstance(job.func, Cli)):
-            raise TypeError(f"run_all: job {name!r} is not partial(cli, ...), so it cannot be given a store of its "
-                            "own; pass share_store=True if its runs may share one")  # fmt: skip
-        users.setdefault(_store_of(job), []).append(name)
+        users.setdefault(_store_of(name, job), []).append(name)
     out = dict(jobs)
     for store, names in users.items():
         if len(names) < 2:
@@ -252,19 +252,40 @@ def _own_stores(jobs: dict[Any, Callable[[], Run]]) -> dict[Any, Callable[[], Ru
                              "folder); pass share_store=True, since none of them can write to it")  # fmt: skip
         for name in names:
             job = jobs[name]
-            cli: Cli = job.func
+            assert isinstance(job, partial)
+            cli = _cli_in(job)
+            assert cli is not None
             own = cli.tmp / "stores" / re.sub(r"[^\w.-]+", "_", f"{next(cli._store_n)}-{name}")
             own.parent.mkdir(exist_ok=True)
             if store.is_dir():
-                shutil.copytree(store, own, symlinks=True)
+                shutil.copytree(store, own, symlinks=True)  # links stay links: a test may be about them
             # else orcli creates it, as it would the Cli's own store
-            env = {**(job.keywords.get("env") or {}), "ORCLI_STATE_DIR": str(own)}
-            out[name] = partial(cli, *job.args, **{**job.keywords, "env": env})
+            twin = copy.copy(cli)  # same profile, keys and leak checks; its own env
+            twin.env = {**cli.env, "ORCLI_STATE_DIR": str(own)}
+            swap = partial(_swap, cli, twin)
+            keywords = {k: swap(v) for k, v in job.keywords.items()}
+            if "env" in keywords and keywords["env"]:
+                keywords["env"] = {**keywords["env"], "ORCLI_STATE_DIR": str(own)}
+            out[name] = partial(swap(job.func), *map(swap, job.args), **keywords)
     return out
 
 
-def _store_of(job: partial[Run]) -> Path:
-    env = {**job.func.env, **(job.keywords.get("env") or {})}
+def _swap(old: Cli, new: Cli, value: Any) -> Any:
+    return new if value is old else value
+
+
+def _cli_in(job: partial[Run]) -> Cli | None:
+    """The one Cli a job runs with: the partial's function or one of its arguments."""
+    found = {id(v): v for v in (job.func, *job.args, *job.keywords.values()) if isinstance(v, Cli)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _store_of(name: Any, job: Callable[[], Run]) -> Path:
+    cli = _cli_in(job) if isinstance(job, partial) else None
+    if cli is None:
+        raise TypeError(f"run_all: job {name!r} is not partial(cli, ...) nor partial(f, cli, ...), so it cannot be "
+                        "given a store of its own; pass share_store=True if its runs may share one")  # fmt: skip
+    env = {**cli.env, **(job.keywords.get("env") or {})} if job.func is cli else cli.env
     return Path(env["ORCLI_STATE_DIR"])
 
 

@@ -31,6 +31,18 @@ def test_runs_side_by_side_each_get_a_copy_of_the_store_and_leave_it_alone(tmp_p
     assert runs["alone"].state_dir == alone.state_dir  # nobody to share with: its Cli's own store
 
 
+def _version(cli: Cli) -> Run:
+    return cli("--version")
+
+
+def test_a_helper_given_the_cli_runs_with_a_copy_of_the_store_too(tmp_path: Path) -> None:
+    cli = _seeded(tmp_path)
+    runs = run_all({"a": partial(_version, cli), "b": partial(cli, "--version"), "c": partial(_version, cli)})
+    own = {run.state_dir for run in runs.values()}
+    assert len(own) == 3 and cli.state_dir not in own, own
+    assert all(store is not None and (store / "history").read_text() == "before" for store in own)
+
+
 def test_sharing_is_asked_for(tmp_path: Path) -> None:
     cli = _seeded(tmp_path)
     runs = run_all({"a": partial(cli, "--version"), "b": partial(cli, "--version")}, share_store=True)
