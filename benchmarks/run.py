@@ -37,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT / "tests"), str(HERE)]  # tests/upstream.py (loopback server), store_bench.py
+sys.path[:0] = [str(ROOT / "tests"), str(HERE)]  # tests/upstream.py (loopback server), store_bench.py, dialect_bench.py
 
 from upstream import Upstream, fake_keys, ok, refused_base_url, write_profile  # noqa: E402
 
@@ -656,6 +656,30 @@ def store_figures(per_writer: int, single_n: int) -> list[Row]:
     ]
 
 
+def dialect_figures(n: int) -> list[Row]:
+    """The executor through each native dialect against its fake, as a ratio to the OpenAI dialect (SPEC §10)."""
+    import dialect_bench
+
+    rows = []
+    for r in dialect_bench.bench(n):
+        if r["dialect"] == "openai":
+            continue
+        worst = max(r["streamed_cpu_ratio"], r["whole_cpu_ratio"])
+        rows.append(
+            Row(
+                f"executor, {r['dialect']} dialect (client CPU)",
+                f"{_ms(r['streamed_cpu_s'])} streamed, {_ms(r['whole_cpu_s'])} whole",
+                "the openai dialect, same answer",
+                f"{r['streamed_cpu_ratio']:.2f}x streamed, {r['whole_cpu_ratio']:.2f}x whole "
+                f"(wall {r['streamed_ratio']:.2f}x, {r['whole_ratio']:.2f}x)",
+                f"<= {dialect_bench.TARGET}x",
+                worst <= dialect_bench.TARGET,
+                dict(r),
+            )
+        )
+    return rows
+
+
 def redis_figures(n: int, rounds: int) -> list[Row]:
     """Shared health on Redis vs the local SQLite store, on loopback (benchmarks/redis_bench.py)."""
     import redis_bench
@@ -701,7 +725,7 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
 
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store", "redis")
+ALL = ("version", "explain", "ask", "failover", "executor", "planner", "store", "redis", "dialects")
 
 
 def render(rows: list[Row]) -> str:
@@ -743,6 +767,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
         if "redis" in wanted:
             rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
+        if "dialects" in wanted:
+            rows += dialect_figures(20 if args.quick else 100)
     print(render(rows))
     print(
         f"\nprocess figures: {how}; median of {rounds} interleaved rounds. Peers (measured once against a "

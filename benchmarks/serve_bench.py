@@ -112,8 +112,10 @@ def main() -> int:
             print(f"{row['figure']:<40} direct {row['direct_ms']:7.2f} ms  gateway {row['gateway_ms']:7.2f} ms  "
                   f"+{row['added_ms']:.2f} ms  {row['ratio']:.2f}x  (target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
         else:
-            print(f"{row['figure']:<40} direct {row['direct_s']:.2f} s  gateway {row['gateway_s']:.2f} s  "
-                  f"{row['ratio']:.2f}x  ({row['gateway_streams_per_s']:.0f} streams/s through the gateway)")
+            print(
+                f"{row['figure']:<40} direct {row['direct_s']:.2f} s  gateway {row['gateway_s']:.2f} s  "
+                f"{row['ratio']:.2f}x  ({row['gateway_streams_per_s']:.0f} streams/s through the gateway)"
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,6 +41,7 @@ class Kind(StrEnum):
     TIMEOUT_TOTAL = "timeout_total"
     IDLE = "idle"
     STREAM_BROKEN = "stream_broken"
+    TOO_LARGE = "too_large"  # a successful body over 32 MiB (SPEC §6 "response too large")
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
@@ -54,6 +56,7 @@ TRANSPORT_KINDS = frozenset(
         Kind.IDLE,
         Kind.STREAM_BROKEN,
         Kind.MALFORMED,
+        Kind.TOO_LARGE,
     }
 )
 
@@ -117,6 +120,8 @@ _SIGNATURES = (
                 "insufficient_credits",
                 "insufficient_balance",
                 "quota_exceeded",
+                "billing_error",  # Anthropic 402
+                "enforced_spend_limit_reached",  # Anthropic's monthly spend limit (a 429 rate_limit_error)
             }
         ),
         (
@@ -133,6 +138,7 @@ _SIGNATURES = (
             "more credits",
             "billing",
             "payment required",
+            "api usage limits",  # Anthropic's workspace spend limit (400 invalid_request_error)
         ),
     ),
     _Signature(
@@ -231,6 +237,10 @@ _SIGNATURES = (
 _PROVIDER_4XX = frozenset({405, 407, 412, 413, 421, 423, 424, 426, 451, 498, 499})
 
 
+# google.rpc.ErrorInfo.reason is documented as UPPER_SNAKE_CASE, [A-Z][A-Z0-9_]+[A-Z0-9].
+_MACHINE_REASON = re.compile(r"[A-Z][A-Z0-9_]+[A-Z0-9]")
+
+
 def _haystack(err: UpstreamError) -> str:
     return " ".join([err.message, err.type or "", err.code or "", err.detail, *err.reasons]).lower()
 
@@ -238,13 +248,16 @@ def _haystack(err: UpstreamError) -> str:
 def _match(status: int | None, err: UpstreamError) -> tuple[_Signature, str] | None:
     """The first signature whose code, or else phrase, the error carries."""
     sigs = [s for s in _SIGNATURES if status is None or status in s.statuses]
-    # Structured reasons are machine words too (Gemini's API_KEY_INVALID), tried with the code and type.
-    codes = {c.lower() for c in (err.code, err.type, *err.reasons) if c}
+    # Google's ErrorInfo reasons (API_KEY_INVALID) are machine codes like `code`; other reasons are
+    # OpenRouter's list of what its moderation flagged (SPEC §10: gemini).
+    machine = {r for r in err.reasons if _MACHINE_REASON.fullmatch(r)}
+    codes = {c.lower() for c in (err.code, err.type, *machine) if c}
+    flagged = [r for r in err.reasons if r not in machine]
     for sig in sigs:
         hit = codes & sig.codes
         if hit:
             return sig, f"code {min(hit)}"
-    if err.reasons:
+    if flagged:
         for sig in sigs:
             if sig.kind is Kind.MODERATION:
                 return sig, "metadata.reasons"  # OpenRouter's moderation refusal lists what was flagged
@@ -411,5 +424,5 @@ def refused_request(message: str, *, secrets: Iterable[str] = ()) -> Failure:
 
 
 def cancelled(message: str = "interrupted") -> Failure:
-    """The user interrupted the attempt (Ctrl-C)."""
+    """The user ended the attempt (Ctrl-C, or their own --timeout): never the provider's fault (SPEC §6)."""
     return Failure(FailureClass.CANCELLED, None, _clean(message, ()), None, Kind.CANCELLED)

@@ -69,3 +69,10 @@ class StreamBrokenError(AttemptsFailedError):
     """The stream broke after part of the answer reached stdout: exit 1, the partial answer stands."""
 
     kind = "stream_broken"
+
+
+class AnswerFilteredError(AttemptsFailedError):
+    """The provider's content filter stopped an answer after part of it reached stdout: a model event (SPEC
+    §6), exit 1, the partial answer stands, the provider's health untouched."""
+
+    kind = "content_filtered"

@@ -16,10 +16,14 @@ import httpx
 
 from orcli.types import Timeouts
 from orcli.wire.base import HttpRequest
+from orcli.wire.content_encoding import ACCEPT_ENCODING, BodyDecodeError, decode_pieces
 
 
 class Tag(Enum):
-    """What a reader's item is: ("status", (code, headers)), ("data", bytes), ("end", None), ("error", exc)."""
+    """What a reader's item is: ("status", (code, headers)), ("data", bytes), ("end", None), ("error", exc).
+
+    Data is the body as decoded (Content-Encoding undone, in pieces of bounded size), answers and errors alike.
+    """
 
     STATUS = "status"
     DATA = "data"
@@ -65,8 +69,17 @@ class _Call:
 
     def _send(self, timeout: httpx.Timeout) -> httpx.Response:
         r = self.request
-        built = self.client.build_request(r.method, r.url, headers=dict(r.headers), content=r.body, timeout=timeout)
+        # Advertise only what decode_pieces decodes (SPEC §6), whatever httpx or a profile header would say.
+        headers = {k: v for k, v in r.headers.items() if k.lower() != "accept-encoding"}
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
+        built = self.client.build_request(r.method, r.url, headers=headers, content=r.body, timeout=timeout)
         return self.client.send(built, stream=True)
+
+
+def body_pieces(response: httpx.Response) -> Generator[bytes, None, None]:
+    """The response body decoded incrementally from the raw network bytes (never the whole body at once);
+    raises BodyDecodeError for an encoding orcli did not ask for or a body that does not decompress."""
+    return decode_pieces(response.headers.get("content-encoding"), response.iter_raw())  # type: ignore[return-value]
 
 
 class Exchange(_Call):
@@ -101,9 +114,9 @@ class Exchange(_Call):
         self._bound_reads(response.extensions.get("network_stream"))
         yield (Tag.STATUS, (response.status_code, response.headers))
         try:
-            for chunk in response.iter_raw():
+            for chunk in body_pieces(response):
                 yield (Tag.DATA, chunk)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BodyDecodeError) as exc:
             yield (Tag.ERROR, exc)
             return
         yield (Tag.END, None)
@@ -177,7 +190,7 @@ class Pump(_Call):
             self.response = response
             try:
                 self.queue.put((Tag.STATUS, (response.status_code, response.headers)))
-                for chunk in response.iter_raw():
+                for chunk in body_pieces(response):
                     if self.abandoned.is_set():
                         return
                     self.queue.put((Tag.DATA, chunk))

@@ -33,9 +33,11 @@ from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeout
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
 from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.content_encoding import BodyDecodeError
 from orcli.wire.sse import SSEDecoder
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
+ANSWER_BODY_LIMIT = 32 * 1024 * 1024  # SPEC §6: a larger successful body (decoded) is "response too large"
 
 
 class AttemptOutcome(StrEnum):
@@ -47,12 +49,14 @@ class AttemptOutcome(StrEnum):
 
 
 class FailReason(StrEnum):
-    """Why `run` gave up: every attempt failed, the request was refused, a stream broke, --timeout."""
+    """Why `run` gave up: every attempt failed, the request was refused, a stream broke, --timeout, or the
+    provider's content filter stopped an answer already partly written (a model event, SPEC §6)."""
 
     ALL_FAILED = "all_failed"
     REQUEST = "request"
     STREAM = "stream"
     TIMEOUT = "timeout"
+    FILTERED = "filtered"
 
 
 class EventKind(StrEnum):
@@ -127,11 +131,13 @@ class Event:
     kind: EventKind
     attempt: PlannedAttempt
     detail: str = ""
+    number: int = 0  # 1, 2, 3 … in the order attempts were made (plan ranks skip after a model skip)
 
 
 class _Served(NamedTuple):
     answer: Answer
     ttft: float | None
+    status: int = 200
 
 
 # The first field of an SSE body (after blank lines): `data:`, `event:`, `id:`, `retry:` or a `:` comment.
@@ -162,6 +168,7 @@ class _AttemptFailed(Exception):
         self.interrupt: KeyboardInterrupt | None = None
         self.wrote_output = wrote_output
         self.ttft = ttft
+        self.user_timeout = False  # the user's own --timeout ended it: `cancelled`, never the provider's fault
 
 
 class Executor:
@@ -217,23 +224,29 @@ class Executor:
             tried.add(e.key)
             remaining = None if self.overall_timeout is None else self.overall_timeout - (self.clock() - started)
             if remaining is not None and remaining <= 0:
-                message = f"--timeout of {self.overall_timeout:g}s reached"
-                raise Failed(FailReason.TIMEOUT, tuple(reports), message)
-            self.on_event(Event(EventKind.START, attempt))
+                raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message())
+            number = len(reports) + 1
+            self.on_event(Event(EventKind.START, attempt, number=number))
             t0 = self.clock()
             try:
                 served = self._attempt(attempt, request, stream, remaining)
             except _AttemptFailed as exc:
                 failure = exc.failure
-                if exc.wrote_output and failure.cls is not FailureClass.CANCELLED:
+                if exc.wrote_output and failure.cls not in (FailureClass.CANCELLED, FailureClass.MODEL):
                     # Content already reached the output: another provider cannot take it back (SPEC §6 `stream`).
+                    # A content filter after text stays a model event: it says nothing about the provider.
                     failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
                 report = self._report(attempt, t0, failure, exc.ttft)
                 reports.append(report)
                 self._record(attempt, report, failure)
-                self.on_event(Event(EventKind.FAILED, attempt, report.error or ""))
+                self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
+                if exc.wrote_output and failure.cls is FailureClass.MODEL:
+                    # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
+                    raise Failed(FailReason.FILTERED, tuple(reports), report.error or "content filter") from None
                 match failure.cls:
                     case FailureClass.CANCELLED:
+                        if exc.user_timeout:
+                            raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message()) from None
                         raise exc.interrupt or KeyboardInterrupt() from None
                     case FailureClass.STREAM:
                         raise Failed(FailReason.STREAM, tuple(reports), report.error or "the stream broke") from None
@@ -242,7 +255,7 @@ class Executor:
                         raise Failed(FailReason.REQUEST, tuple(reports), message) from None
                     case FailureClass.MODEL:
                         skipped_models.add(e.model)
-                        self.on_event(Event(EventKind.SKIP_MODEL, attempt, failure.kind))
+                        self.on_event(Event(EventKind.SKIP_MODEL, attempt, failure.kind, number=number))
                     case FailureClass.PROVIDER:
                         pass  # the next provider
                     case unreachable:
@@ -256,21 +269,32 @@ class Executor:
                 reports.append(report)
                 self._record(attempt, report, failure)
                 raise
-            report = self._report(attempt, t0, None, served.ttft)
+            report = self._report(attempt, t0, None, served.ttft, served.status)
             reports.append(report)
             self._record(attempt, report, None, served.answer)
-            self.on_event(Event(EventKind.SERVED, attempt))
+            self.on_event(Event(EventKind.SERVED, attempt, number=number))
             return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
         raise Failed(FailReason.ALL_FAILED, tuple(reports), "every attempt failed")
 
-    def _report(self, attempt: PlannedAttempt, t0: float, failure: Failure | None, ttft: float | None) -> AttemptReport:
+    def _timeout_message(self) -> str:
+        return f"--timeout of {self.overall_timeout:g}s reached"
+
+    def _report(
+        self, attempt: PlannedAttempt, t0: float, failure: Failure | None, ttft: float | None, status: int | None = None
+    ) -> AttemptReport:
         """The attempt's one record. Failure messages come from classify, already redacted and on one line."""
         e = attempt.endpoint
         latency = round(self.clock() - t0, 4)
         ttft_s = None if ttft is None else round(ttft, 4)
         if failure is None:
             return AttemptReport(
-                e.model, e.provider, e.upstream_model, AttemptOutcome.SUCCESS, latency_s=latency, ttft_s=ttft_s
+                e.model,
+                e.provider,
+                e.upstream_model,
+                AttemptOutcome.SUCCESS,
+                status=status,
+                latency_s=latency,
+                ttft_s=ttft_s,
             )
         outcome = AttemptOutcome.CANCELLED if failure.cls is FailureClass.CANCELLED else AttemptOutcome.FAILED
         return AttemptReport(
@@ -304,10 +328,21 @@ class Executor:
         start = self.clock()
         total = self.timeouts.total if remaining is None else min(self.timeouts.total, remaining)
         total_deadline = start + total
+        # The user's --timeout, not the profile's `total`, bounds this attempt: reaching it is a cancellation.
+        user_bound = remaining is not None and remaining < self.timeouts.total
         reader = self.reader(self.client, http, self.timeouts, self.clock)
         reader.start()
         try:
             return self._consume(reader, dialect, stream, start, total_deadline)
+        except _AttemptFailed as failed:
+            # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
+            if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
+                # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
+                failure = cancelled(f"{self._timeout_message()} during this attempt")
+                user_failed = _AttemptFailed(failure, wrote_output=failed.wrote_output, ttft=failed.ttft)
+                user_failed.user_timeout = True
+                raise user_failed from None
+            raise
         except KeyboardInterrupt as interrupt:
             failed = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
             failed.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
@@ -327,11 +362,13 @@ class Executor:
         if "text/event-stream" in content_type:
             # Read as a stream whatever the request asked: some servers always stream, also to a request
             # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
-            return self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
-        return self._consume_whole(reader, dialect, start, total_deadline)
+            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+        else:
+            served = self._consume_whole(reader, dialect, start, total_deadline)
+        return served._replace(status=status)
 
     def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
-        body = self._read_all(reader, total_deadline)
+        body = self._read_all(reader, total_deadline, cap=ANSWER_BODY_LIMIT)
         if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
             return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline)
         try:
@@ -359,6 +396,7 @@ class Executor:
         ttft: float | None = None
         done = False
         wrote = False
+        received = 0
         last_event_at = start  # idle counts from the last SSE event: keep-alive comments are silence too
 
         def fail(failure: Failure) -> _AttemptFailed:
@@ -377,7 +415,11 @@ class Executor:
                 raise fail(_timeout_failure(on_timeout, self.timeouts))
             tag, payload = item
             match tag:
-                case Tag.DATA | Tag.END:
+                case Tag.DATA:
+                    received += len(payload)
+                    if received > ANSWER_BODY_LIMIT:
+                        raise fail(_too_large())
+                case Tag.END:
                     pass
                 case Tag.ERROR:
                     raise fail(self._transport_error(payload, during_body=True))
@@ -397,7 +439,8 @@ class Executor:
                         if delta.error is not None:
                             raise UpstreamErrorInBody(delta.error)
                         built.add(delta)
-                        if ttft is None and (delta.content or delta.tool_calls):
+                        # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
+                        if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
                             ttft = self.clock() - start
                         if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
                             sink(delta)
@@ -435,8 +478,9 @@ class Executor:
             case unreachable:
                 assert_never(unreachable)
 
-    def _read_all(self, reader: Reader, deadline: float, limit: int | None = None) -> bytes:
-        chunks: list[bytes] = []
+    def _read_all(self, reader: Reader, deadline: float, limit: int | None = None, cap: int | None = None) -> bytes:
+        """The whole body: cut at `limit` (an error page), or a failure beyond `cap` (an answer, SPEC §6)."""
+        chunks = bytearray()  # one growing buffer: no list of chunks plus a joined copy at the end
         size = 0
         while True:
             # Once the body flows, a silence longer than `idle` is a stall; before, only `total` bounds it.
@@ -449,14 +493,19 @@ class Executor:
             tag, payload = item
             match tag:
                 case Tag.END:
-                    return b"".join(chunks)
+                    return chunks  # type: ignore[return-value]  # a bytearray: json.loads and .decode take it as is
                 case Tag.ERROR:
+                    if limit is not None and isinstance(payload, BodyDecodeError):
+                        # An error page is read for its words only: undecodable, its status still classifies it.
+                        return chunks  # type: ignore[return-value]
                     raise _AttemptFailed(self._transport_error(payload, during_body=True))
                 case Tag.DATA:
-                    chunks.append(payload)
                     size += len(payload)
+                    if cap is not None and size > cap:
+                        raise _AttemptFailed(_too_large())
+                    chunks += payload
                     if limit is not None and size >= limit:
-                        return b"".join(chunks)[:limit]
+                        return bytes(chunks[:limit])
                 case Tag.STATUS:
                     raise _AttemptFailed(transport_failure("malformed", "a second status in one exchange"))
                 case unreachable:
@@ -466,6 +515,8 @@ class Executor:
         """Translate httpx's exceptions once, most specific first (STYLE: httpx's own mapping)."""
         text = f"{type(exc).__name__}: {exc}".rstrip(": ")
         secrets = self.secrets
+        if isinstance(exc, BodyDecodeError):
+            return transport_failure("malformed", f"malformed response: {exc}", secrets=secrets)
         if isinstance(exc, httpx.ConnectTimeout):
             return transport_failure("timeout_connect", f"no connection within {self.timeouts.connect:g}s")
         if isinstance(exc, httpx.TimeoutException):
@@ -498,7 +549,7 @@ class Executor:
                 provider=attempt.endpoint.provider,
                 ok=failure is None,
                 error_class=None if failure is None else failure.cls,
-                status=None if failure is None else failure.status,
+                status=report.status,
                 latency_s=report.latency_s,
                 ttft_s=report.ttft_s,
                 tokens_per_s=tps,
@@ -506,6 +557,10 @@ class Executor:
                 retry_after=None if failure is None else failure.retry_after,
             )
         )
+
+
+# Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
+_TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
@@ -516,6 +571,12 @@ def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
     else:
         text = "the total time limit was reached"
     return transport_failure(str(kind), text)
+
+
+def _too_large() -> Failure:
+    return transport_failure(
+        "too_large", f"response too large (more than {ANSWER_BODY_LIMIT // (1024 * 1024)} MiB, decoded)"
+    )
 
 
 def cost_of(attempt: PlannedAttempt, usage: Usage | None) -> float | None:

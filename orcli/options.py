@@ -12,6 +12,57 @@ RESERVED_OPTIONS = frozenset({"model", "messages", "stream", "stream_options"})
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 _INT64 = 1 << 63
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+class NumberText(float):
+    """A float `-o` value kept with the text it was written as (`1e3`, `0.50`): sent as that JSON number
+    literal, not as Python's spelling of the float (`1000.0`). It is the same number for every JSON reader."""
+
+    text: str
+
+    def __new__(cls, text: str) -> NumberText:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def parse_tools(value: object) -> tuple[dict, ...]:
+    """--tools: an OpenAI-style tools array, or one tool object; ValueError says what is wrong (SPEC §11)."""
+    tools = [value] if isinstance(value, dict) else value
+    if not isinstance(tools, list) or not tools:
+        raise ValueError("expected a tools array (or one tool object), e.g. "
+                         '[{"type": "function", "function": {"name": "get_weather", "parameters": {...}}}]')  # fmt: skip
+    for i, tool in enumerate(tools):
+        where = f"tool {i + 1}" if len(tools) > 1 else "the tool"
+        if not isinstance(tool, dict):
+            raise ValueError(f"{where} is a JSON {_json_type(tool)}, not an object")
+        kind = tool.get("type", "function")
+        if not isinstance(kind, str):
+            raise ValueError(f'{where}: "type" must be a string such as "function"')
+        if kind == "function":
+            function = tool.get("function")
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+                raise ValueError(f'{where}: a function tool needs "function": {{"name": ..., "parameters": ...}}')
+            parameters = function.get("parameters")
+            if parameters is not None and not isinstance(parameters, dict):
+                raise ValueError(f"{where}: function.parameters must be a JSON Schema object")
+    return tuple(tools)
+
+
+def parse_schema(value: object) -> dict:
+    """--schema: a JSON Schema, which is a JSON object (SPEC §11)."""
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'expected a JSON Schema object, e.g. {{"type": "object", ...}}, not a JSON {_json_type(value)}'
+        )
+    return value
+
+
+def _json_type(value: object) -> str:
+    return {list: "array", dict: "object", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -28,12 +79,18 @@ def parse_option(text: str) -> tuple[str, object]:
 def parse_option_value(raw: str) -> object:
     """A typed value for `-o KEY=VALUE`: int, float, bool, null, JSON list/object/string, else the text.
 
+    A number that is a JSON number literal is sent exactly as written (`1e3` stays `1e3`, never `1000.0`);
+    other spellings Python reads as numbers (`+1`, `.5`, `1.`) are sent as the number they denote.
+
     Raises ValueError for numbers JSON cannot carry or no API accepts: not finite (1e999, NaN), or integers
     beyond 64 bits (they would also overflow the cost arithmetic)."""
     if _INT.fullmatch(raw):
         return _checked_number(int(raw), raw)
     if _FLOAT.fullmatch(raw):
-        return _checked_number(float(raw), raw)
+        number = _checked_number(float(raw), raw)
+        if _JSON_NUMBER.fullmatch(raw) and repr(number) != raw:
+            return NumberText(raw)  # sent as written (a JSON number literal), e.g. user=1e3 stays 1e3
+        return number
     if raw in ("true", "false"):
         return raw == "true"
     if raw == "null":

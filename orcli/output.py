@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import IO, Any
@@ -17,6 +18,7 @@ from typing import IO, Any
 from orcli.errors import OrcliError
 from orcli.neutralise import neutralise, neutralise_cell, neutralise_json
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 but tab and newline
 DEFAULT_PIPE_WIDTH = 200  # a table in a pipe is one line per row; COLUMNS overrides
 
 
@@ -195,6 +197,16 @@ class Output:
         else:
             self.stderr.write(text + "\n")
             self.stderr.flush()
+
+    def reasoning(self, text: str) -> None:
+        """The model's reasoning (--reasoning) on stderr as it streams: no newline added, dim on a terminal,
+        control characters neutralised (it is text from the network, SPEC §9); shown even with --quiet,
+        since it was asked for."""
+        text = _CONTROL.sub("\ufffd", text)
+        if self.colour(stderr=True):
+            text = f"\x1b[2m{text}\x1b[22m"
+        self.stderr.write(text)
+        self.stderr.flush()
 
     def warn(self, text: str) -> None:
         self.note(f"warning: {text}", style="yellow")

@@ -113,7 +113,7 @@ class _Filters:
         """context_length, max_tokens, max_price, no_credentials."""
         request = self.request
         if e.context_length is not None and self.needed > e.context_length:
-            what = f"~{request.prompt_tokens:,} prompt tokens (estimated)"
+            what = f"~{request.prompt_tokens:,} prompt token{'' if request.prompt_tokens == 1 else 's'} (estimated)"
             if request.max_tokens:
                 what += f" + {request.max_tokens:,} max_tokens"
             return RejectionCode.CONTEXT_LENGTH, f"{what} = {self.needed:,} > context length {e.context_length:,}"

@@ -17,9 +17,14 @@ from orcli.errors import ProfileError
 from orcli.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
 from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 
-API_VALUES = ("openai",)
+API_VALUES = ("openai", "anthropic", "gemini", "azure")  # SPEC §10 wire dialects
 TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
-PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
+PROVIDER_KEYS = (
+    "base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure",
+    "anthropic_version", "api_version",
+)  # fmt: skip
+# Provider keys that belong to one dialect (SPEC §10): set on a provider of another api, they are a mistake.
+DIALECT_KEYS = {"anthropic_version": "anthropic", "api_version": "azure"}
 ENDPOINT_KEYS = (
     "model", "provider", "upstream_model", "price", "context_length", "max_completion_tokens",
     "quantization", "parameters", "latency", "throughput",
@@ -417,7 +422,7 @@ class _Validator:
         before = len(self.errors)
         base_url = self.string(table.get("base_url"), f"{keypath}.base_url") if "base_url" in table else None
         if "base_url" not in table:
-            self.error(keypath, "missing `base_url` (the provider's OpenAI-compatible API root)")
+            self.error(keypath, "missing `base_url` (the provider's API root)")
         elif base_url is not None and _URL_USERINFO.match(base_url):
             # Not echoed: the part before `@` is a password (SPEC §9), and httpx would send it as Basic auth.
             self.error(
@@ -439,6 +444,14 @@ class _Validator:
         insecure = (
             self.boolean(table["allow_insecure"], f"{keypath}.allow_insecure") if "allow_insecure" in table else False
         )
+        versions: dict[str, str | None] = {}
+        for key, dialect in DIALECT_KEYS.items():
+            if key in table:
+                versions[key] = self.string(table[key], f"{keypath}.{key}")
+                if api is not None and api != dialect:
+                    self.error(
+                        f"{keypath}.{key}", f'applies to api = "{dialect}" only (this provider has api = "{api}")'
+                    )
         headers = table.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             self.error(f"{keypath}.headers", 'expected a table of string values, e.g. { X-Title = "orcli" }')
@@ -466,6 +479,8 @@ class _Validator:
             zdr=bool(zdr),
             headers=MappingProxyType(dict(headers)),
             allow_insecure=bool(insecure),
+            anthropic_version=versions.get("anthropic_version"),
+            api_version=versions.get("api_version"),
         )
 
     def endpoints(self, value: object, providers: dict[str, Provider]) -> list[Endpoint]:

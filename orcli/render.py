@@ -7,7 +7,7 @@ from typing import Any
 
 from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Rejection
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider, Rejection
 from orcli.words import plural
 
 
@@ -109,7 +109,10 @@ def explain_json(route) -> dict[str, Any]:
             "prompt_tokens_estimated": True,
             "max_tokens": req.max_tokens,
         },
-        "attempts": [attempt_json(a) for a in route.plan.attempts],
+        # Each attempt names its provider's wire dialect (SPEC §10): who is called, and how.
+        "attempts": [
+            {**attempt_json(a), "api": route.profile.providers[a.endpoint.provider].api} for a in route.plan.attempts
+        ],
         "rejected": [rejection_json(r) for r in route.plan.rejected],
         "warnings": list(route.warnings),
     }
@@ -147,12 +150,13 @@ def _plain(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def plan_table(plan: Plan, profile_name: str) -> TableData:
+def plan_table(plan: Plan, profile_name: str, providers: Mapping[str, Provider]) -> TableData:
     """The attempt plan; narrow terminals drop the upstream model, then list prices, then context."""
     columns = (
         Column("#", right=True),
         Column("model", group=True),
         Column("provider"),
+        Column("api", dim=True, drop=6),
         Column("upstream model", dim=True, drop=4),
         Column("cost", right=True, drop=2),
         Column("$/M in/out", right=True, drop=5),
@@ -168,6 +172,7 @@ def plan_table(plan: Plan, profile_name: str) -> TableData:
                 str(a.rank),
                 e.model,
                 e.provider,
+                providers[e.provider].api,
                 e.upstream_model,
                 format_cost(a.cost_usd),
                 money_pair(getattr(e.price, "prompt", None), getattr(e.price, "completion", None)),  # None: ?
@@ -235,6 +240,7 @@ def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
     """Every endpoint of every provider; a narrow terminal makes each provider a heading line."""
     columns = (
         Column("provider", group=True),
+        Column("api", group=True, dim=True, drop=7),
         Column("key", group=True),
         Column("policy", group=True, dim=True),
         Column("model"),
@@ -253,11 +259,12 @@ def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
             key = f"{p['api_key_env']} set" if p["key_set"] else f"{p['api_key_env']} MISSING"
         policy = ("no training" if p["data_collection"] == "deny" else "may train") + (", zdr" if p["zdr"] else "")
         if not p["endpoints"]:
-            table.rows.append((p["name"], key, policy, "(no endpoints)", "", "", "", "", "", ""))
+            table.rows.append((p["name"], p["api"], key, policy, "(no endpoints)", "", "", "", "", "", ""))
         for e in p["endpoints"]:
             table.rows.append(
                 (
                     p["name"],
+                    p["api"],
                     key,
                     policy,
                     e["model"],

@@ -33,6 +33,8 @@ class RouteInput(NamedTuple):
     values: Mapping[str, object] = EMPTY_MAP  # options already typed (the gateway's JSON body)
     max_tokens: int | None = None
     assume_down: tuple[str, ...] = ()
+    tools: tuple[Mapping[str, object], ...] | None = None  # --tools (SPEC §11), already validated
+    schema: Mapping[str, object] | None = None  # --schema (SPEC §11)
 
 
 class Route(NamedTuple):
@@ -44,7 +46,16 @@ class Route(NamedTuple):
     system: str | None
     options: Mapping[str, object] = EMPTY_MAP
     warnings: tuple[str, ...] = ()
+    tools: tuple[Mapping[str, object], ...] | None = None
+    schema: Mapping[str, object] | None = None
 
+
+_RESERVED_HINTS = {
+    "model": "choose models with -m/--model",
+    "messages": "give the prompt as the argument or on standard input, the system prompt with -s",
+    "stream": "use --no-stream to wait for the whole answer",
+    "stream_options": "orcli asks for usage itself",
+}
 
 # No model writes a billion tokens in one answer; the bound keeps cost arithmetic in float range.
 MAX_TOKENS_LIMIT = 1_000_000_000
@@ -54,14 +65,20 @@ def parse_options(
     raw: tuple[str, ...], max_tokens: int | None, values: Mapping[str, object] = EMPTY_MAP
 ) -> dict[str, object]:
     """The request's options: typed values, then `-o` texts, then --max-tokens; max_tokens checked."""
+    from orcli.options import RESERVED_OPTIONS, parse_option
+
     options: dict[str, object] = dict(values)
     for text in raw:
-        from orcli.options import parse_option
-
         try:
             key, value = parse_option(text)
         except ValueError as exc:
             raise UsageError(f"-o/--option {text!r}: {exc}") from None
+        if key in RESERVED_OPTIONS:
+            # SPEC §5/issue 10 item 9: orcli sets these itself; refused before any attempt, nothing recorded.
+            raise UsageError(
+                f"-o/--option {text!r}: `{key}` is set by orcli and cannot be given as an option "
+                f"({_RESERVED_HINTS.get(key, 'remove it')})."
+            )
         options[key] = value
     if max_tokens is not None:
         options["max_tokens"] = max_tokens
@@ -71,6 +88,13 @@ def parse_options(
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"  # no "...." (issue 14)
             raise UsageError(f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,} (got {shown}).")
     return options
+
+
+def request_parameters(given: RouteInput) -> frozenset[str]:
+    """The parameters --tools and --schema add (SPEC §11): `tools`, and `response_format` for a schema."""
+    return frozenset(
+        name for name, value in (("tools", given.tools), ("response_format", given.schema)) if value is not None
+    )
 
 
 def key_problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
@@ -146,7 +170,7 @@ def build_route(
     request = Request(
         prompt_tokens=prompt_tokens,
         max_tokens=options.get("max_tokens"),  # type: ignore[arg-type]
-        parameters=frozenset(options),
+        parameters=frozenset(options) | request_parameters(given),
         prompt_given=prompt is not None,
     )
     snapshot = health or HealthSnapshot()
@@ -162,4 +186,6 @@ def build_route(
         system=given.system,
         options=options,
         warnings=tuple(warnings) + plan.warnings,
+        tools=given.tools,
+        schema=given.schema,
     )

@@ -378,6 +378,11 @@ class Chat:
     def _failed(self, failure: Any) -> None:
         attempts = [a.as_json() for a in failure.attempts]
         last = failure.attempts[-1] if failure.attempts else None
+        if self.stream_open and failure.reason == "filtered":
+            # SPEC §6: the content filter stopped an answer partly sent: end it as OpenAI does, not as a break.
+            self.log["error"] = "content filter"
+            self._end_stream("content_filter", None)
+            return
         if self.stream_open:  # content was sent: an error chunk the OpenAI SDK raises on, then the end
             doc = gateway.error_json(502, f"the stream broke after part of the answer: {failure.message}",
                                      {"attempts": attempts})  # fmt: skip

@@ -87,6 +87,8 @@ class Provider(NamedTuple):
     zdr: bool = False
     headers: Mapping[str, str] = EMPTY_MAP
     allow_insecure: bool = False
+    anthropic_version: str | None = None  # api = "anthropic": the anthropic-version header; None = the dialect's
+    api_version: str | None = None  # api = "azure": the api-version query value; None = the dialect's default
 
     @property
     def base_name(self) -> str:

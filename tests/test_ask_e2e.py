@@ -119,7 +119,7 @@ def test_json_document_fields(cli: Cli, upstream: Upstream) -> None:
     assert doc["cost_usd"] == pytest.approx((10 * 2.0 + 3 * 2.0) / 1e6)  # b's price is 2/M both ways
     fields = {"model", "provider", "outcome", "error_class", "status", "error", "latency_s", "ttft_s"}
     assert all(fields <= set(a) for a in doc["attempts"])
-    assert attempts_summary(doc) == [("a", "failed", "provider", 500), ("b", "success", None, None)]
+    assert attempts_summary(doc) == [("a", "failed", "provider", 500), ("b", "success", None, 200)]
     first, second = doc["attempts"]
     assert "Internal server error" in first["error"]
     assert first["latency_s"] >= 0 and first["ttft_s"] is None

@@ -365,7 +365,7 @@ STREAM_BREAKS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STREAM_BREAKS))
+@pytest.mark.parametrize("name", sorted(set(STREAM_BREAKS) - {"content_filter_after_content"}))
 def test_break_after_content_written_is_stream_class_and_stops(name: str) -> None:
     h = Harness({"a": STREAM_BREAKS[name]}, sink=True)
     failed = h.fail(plan((M1, "a"), (M1, "b"), (M2, "c")))
@@ -375,6 +375,18 @@ def test_break_after_content_written_is_stream_class_and_stops(name: str) -> Non
     assert [(r.error_class, r.outcome) for r in failed.attempts] == [("stream", "failed")]
     assert failed.attempts[0].ttft_s is not None
     assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, S)]
+
+
+def test_content_filter_after_content_written_is_a_model_event_that_stops() -> None:
+    """SPEC §6: the partial answer stays, exit 1 (reason `filtered`), and the provider's health is untouched:
+    the outcome is recorded as `model` class, not `stream`."""
+    h = Harness({"a": STREAM_BREAKS["content_filter_after_content"]}, sink=True)
+    failed = h.fail(plan((M1, "a"), (M1, "b"), (M2, "c")))
+    assert failed.reason == "filtered"
+    assert h.order == ["a"]
+    assert h.written == ["partial "]
+    assert [(r.error_class, r.outcome, r.kind) for r in failed.attempts] == [("model", "failed", "moderation")]
+    assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, M)]
 
 
 @pytest.mark.parametrize("name", sorted(STREAM_BREAKS))
@@ -431,7 +443,7 @@ def test_failover_follows_plan_order_and_stops_at_first_success() -> None:
     assert h.order == ["a", "b", "c"]
     assert result.content == "from c"
     assert [(r.provider, r.outcome, r.status) for r in result.attempts] == [
-        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", None),
+        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", 200),
     ]  # fmt: skip
     assert [e[:2] for e in h.events] == [
         ("start", "a"), ("failed", "a"), ("start", "b"), ("failed", "b"), ("start", "c"), ("served", "c"),
@@ -590,7 +602,7 @@ def test_outcome_hook_gets_one_outcome_per_attempt_with_class_status_and_retry_a
         ("b", False, P, 503, 3.0),
         ("c", False, P, 500, None),
         ("d", False, P, 429, 120.0),
-        ("e", True, None, None, None),
+        ("e", True, None, 200, None),
     ]
     assert all(o.at == wall and o.model == M1 for o in h.outcomes)
     assert all(o.error for o in h.outcomes[:4]) and h.outcomes[4].error is None
@@ -725,6 +737,101 @@ def test_overall_timeout_stops_before_the_next_attempt() -> None:
     assert failed.reason == "timeout"
     assert h.order == ["a"]
     assert "10" in failed.message
+
+
+def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() -> None:
+    """SPEC §6: the attempt cut by the user's own --timeout (not the profile's `total`) is `cancelled`,
+    recorded as such (health does not count it), and ask stops with reason `timeout`; what was written stays."""
+    clock = FakeClock()
+
+    def trickle(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            yield chunk(role=True)
+            for _ in range(10_000):
+                clock.advance(1.0)
+                yield chunk("x")
+                time.sleep(0.002)
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
+                overall_timeout=3)  # fmt: skip
+    failed = h.fail(plan((M1, "a"), (M1, "b")))
+    assert failed.reason == "timeout" and "--timeout of 3s" in failed.message
+    assert h.order == ["a"] and h.written  # the partial answer was written and stays
+    assert [(r.outcome, r.error_class, r.kind) for r in failed.attempts] == [("cancelled", "cancelled", "cancelled")]
+    assert [(o.ok, o.error_class) for o in h.outcomes] == [(False, FailureClass.CANCELLED)]
+
+
+def test_reasoning_satisfies_first_token_and_is_not_written_as_content() -> None:
+    clock = FakeClock()
+
+    thinker = sse(chunk(role=True), *[_reasoning_chunk("hmm ")] * 10, chunk("4", finish="stop"), DONE)
+    deltas: list[Delta] = []
+
+    def sink(delta: Delta) -> None:
+        deltas.append(delta)
+        clock.advance(1.0)  # each reasoning delta takes a (fake) second: 10 s of thinking, first_token is 5
+
+    h = Harness({"a": thinker}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=100))
+    h.executor.sink = sink
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    assert result.attempt.endpoint.provider == "a" and h.order == ["a"]
+    assert result.content == "4" and result.answer.reasoning == "hmm " * 10
+    assert "".join(d.content for d in deltas) == "4"
+    assert result.attempts[0].ttft_s == 0.0  # the first reasoning token is the first token
+
+
+def test_reasoning_alone_is_not_an_answer() -> None:
+    h = Harness({"a": sse(chunk(role=True), _reasoning_chunk("only thinking"), chunk(finish="stop"), DONE)})
+    result = h.run(plan((M1, "a"), (M1, "b")))
+    assert (result.attempts[0].error_class, result.attempts[0].kind) == ("provider", "malformed")
+    assert result.attempt.endpoint.provider == "b"
+
+
+def _reasoning_chunk(text: str, key: str = "reasoning") -> bytes:
+    obj = {"choices": [{"index": 0, "delta": {"content": "", key: text}, "finish_reason": None}]}
+    return f"data: {json.dumps(obj)}\n\n".encode()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_answer_over_the_cap_is_a_provider_failure_too_large(monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
+    import orcli.executor as executor_module
+
+    monkeypatch.setattr(executor_module, "ANSWER_BODY_LIMIT", 4096)
+    big = "y" * 5000
+    h = Harness({"a": ok_any(big)}, sink=False)
+    result = h.run(plan((M1, "a"), (M1, "b")), stream=stream)
+    assert (result.attempts[0].error_class, result.attempts[0].kind) == ("provider", "too_large")
+    assert "response too large" in (result.attempts[0].error or "")
+    assert result.attempt.endpoint.provider == "b"  # b answers the default, small text
+    assert result.content == "Hello there"
+
+
+def test_compressed_answers_and_errors_are_decoded_and_only_gzip_deflate_advertised() -> None:
+    import gzip
+
+    def gz(code: int, doc: dict) -> Responder:
+        body = gzip.compress(json.dumps(doc).encode())
+        # An iterator: a network-like stream whose raw bytes are the compressed ones.
+        return lambda request: httpx.Response(code, content=iter([body]), headers={"content-encoding": "gzip"})
+
+    context = {"error": {"message": "maximum context length is 8192 tokens", "code": "context_length_exceeded"}}
+    h = Harness({"a": gz(400, context), "b": gz(200, completion("unzipped"))}, sink=False)
+    result = h.run(plan((M1, "a"), (M2, "b")), stream=False)
+    assert result.attempts[0].error_class == "model" and "maximum context length" in (result.attempts[0].error or "")
+    assert result.content == "unzipped"
+    assert {r.headers["accept-encoding"] for r in h.calls} == {"gzip, deflate"}
+
+
+def test_an_error_body_in_an_encoding_orcli_did_not_ask_for_is_classified_by_its_status() -> None:
+    def brotli_429(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, content=iter([b"\x8b\x02\x80"]), headers={"content-encoding": "br"})
+
+    h = Harness({"a": brotli_429}, sink=False)
+    result = h.run(plan((M1, "a"), (M1, "b")), stream=False)
+    assert (result.attempts[0].status, result.attempts[0].kind) == (429, "http_429")
+    assert result.attempt.endpoint.provider == "b"
 
 
 # ------------------------------------------------------------------------------------------ keys

@@ -152,12 +152,15 @@ def _check(run: Run, result: Result | Failed, sink: bool) -> None:
         assert following == []
     elif first.error_class == "provider":
         assert following == ["b"]
+    elif first.error_class == "model" and isinstance(result, Failed) and result.reason == "filtered":
+        # content_filter after content was written: a model event that stops, the partial answer kept (§6).
+        assert following == [] and sink and run.written
     elif first.error_class == "model":
         assert following == ["c"]
     else:  # request and stream stop everything
         assert following == [] and isinstance(result, Failed) and result.reason == first.error_class
     if isinstance(result, Failed):
-        assert result.reason in ("request", "stream") or all(r.outcome == "failed" for r in reports)
+        assert result.reason in ("request", "stream", "filtered") or all(r.outcome == "failed" for r in reports)
         if result.reason == "stream":
             assert sink and run.written, "a stream-class failure means content reached the output"
     else:

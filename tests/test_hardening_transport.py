@@ -205,7 +205,7 @@ def test_a_redirect_to_another_server_is_a_provider_failure_and_sends_it_nothing
     assert runs["ask"].code == 0 and doc["content"] == "served", runs["ask"]
     assert [(a["provider"], a["error_class"], a["status"]) for a in doc["attempts"]] == [
         *((f"r{c}", "provider", c) for c in codes),
-        ("last", None, None),
+        ("last", None, 200),
     ]
     assert runs["probe"].code == 1, runs["probe"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orcli.options import parse_option, parse_option_value
+from orcli.options import NumberText, parse_option, parse_option_value
+from orcli.wire.openai import encode_body
 
 
 @pytest.mark.parametrize(
@@ -13,7 +14,7 @@ from orcli.options import parse_option, parse_option_value
         ("42", 42),
         ("-7", -7),
         ("0.2", 0.2),
-        ("1e-3", 0.001),
+        ("1e-3", NumberText("1e-3")),  # a float that remembers it was written 1e-3
         (".5", 0.5),
         ("true", True),
         ("false", False),
@@ -31,6 +32,32 @@ from orcli.options import parse_option, parse_option_value
 def test_option_values_are_typed(raw: str, value: object) -> None:
     parsed = parse_option_value(raw)
     assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        ("1e3", "1e3"),  # issue 10: not 1000.0
+        ("1.0E+2", "1.0E+2"),
+        ("0.50", "0.50"),
+        ("0.5", "0.5"),
+        ("1000", "1000"),
+        (".5", "0.5"),  # not a JSON literal: sent as the number it denotes
+        ("+1.5", "1.5"),
+        ("-2.5e-3", "-2.5e-3"),
+    ],
+)
+def test_a_number_is_sent_as_the_json_literal_it_was_written_as(raw: str, sent: str) -> None:
+    value = parse_option_value(raw)
+    assert value == float(raw)
+    body = encode_body({"model": "m", "user": value, "stop": "x"})
+    assert body == f'{{"model":"m","user":{sent},"stop":"x"}}'.encode()
+
+
+def test_a_prompt_holding_the_placeholder_text_cannot_take_the_literal() -> None:
+    value = parse_option_value("1e3")
+    body = encode_body({"messages": "\x00orcli-number:user\x00", "user": value})
+    assert b"1e3" not in body and b'"user":1000.0' in body
 
 
 def test_option_splits_on_the_first_equals_sign() -> None:
@@ -68,3 +95,57 @@ def test_the_largest_64_bit_integers_pass() -> None:
 def test_an_option_value_nested_too_deeply_for_json_stays_text() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     assert parse_option_value(deep) == deep
+
+
+# -- --tools and --schema (SPEC §11) ------------------------------------------------------------------
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+def test_tools_take_an_array_or_one_tool_object() -> None:
+    from orcli.options import parse_tools
+
+    assert parse_tools([TOOL, TOOL]) == (TOOL, TOOL)
+    assert parse_tools(TOOL) == (TOOL,)
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ([], "expected a tools array"),
+        ("f", "expected a tools array"),
+        ([TOOL, "f"], "tool 2 is a JSON string"),
+        ({"type": 3}, '"type" must be a string'),
+        ({"type": "function", "function": {"parameters": {}}}, 'needs "function"'),
+        ({"type": "function", "function": {"name": "f", "parameters": []}}, "must be a JSON Schema object"),
+    ],
+)
+def test_tools_of_the_wrong_shape_say_what_is_wrong(value: object, needle: str) -> None:
+    from orcli.options import parse_tools
+
+    with pytest.raises(ValueError, match=needle):
+        parse_tools(value)
+
+
+def test_a_schema_is_a_json_object() -> None:
+    from orcli.options import parse_schema
+
+    assert parse_schema({"type": "object"}) == {"type": "object"}
+    with pytest.raises(ValueError, match="not a JSON array"):
+        parse_schema([])
+
+
+# -- reserved keys (issue 10 item 9): a usage error before any route is built ---------------------------
+@pytest.mark.parametrize("text", ["stream=false", "model=x", "messages=[]", "stream_options={}"])
+def test_reserved_options_are_usage_errors(text: str) -> None:
+    from orcli.errors import UsageError
+    from orcli.route import parse_options
+
+    with pytest.raises(UsageError, match="is set by orcli"):
+        parse_options((text,), None)
+
+
+def test_tools_and_schema_count_as_routing_parameters() -> None:
+    from orcli.route import RouteInput, request_parameters
+
+    assert request_parameters(RouteInput()) == frozenset()
+    assert request_parameters(RouteInput(tools=(TOOL,), schema={"type": "object"})) == {"tools", "response_format"}

@@ -301,10 +301,10 @@ BAD_PROFILES: list[tuple[str, str | bytes, str | None, list[str]]] = [
         "bad-api-enum",
         _replace(
             '[providers.beta]\nbase_url = "https://beta.example/v1"',
-            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "anthropic"',
+            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "bedrock"',
         ),  # fmt: skip
-        'api = "anthropic"',
-        ["providers.beta.api", '"openai"', "anthropic"],
+        'api = "bedrock"',
+        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', "bedrock"],
     ),
     (
         "wrong-type-bool",

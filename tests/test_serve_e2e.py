@@ -23,6 +23,7 @@ import pytest
 from upstream import (
     Upstream,
     bad_request_400,
+    content_filter_after_text,
     context_length_400,
     cut_after_content,
     fake_keys,
@@ -70,7 +71,9 @@ class Gateway:
 @contextmanager
 def serving(tmp_path: Path, up: Upstream, *extra: str, env_extra: dict[str, str] | None = None,
             models: tuple[str, ...] = (MODEL_A, MODEL_B), providers: list[str] = PROVIDERS) -> Iterator[Gateway]:  # fmt: skip
-    profile = write_profile(tmp_path / "profile.toml", up, providers, models=models, extra_routing={"sort": "price"})
+    # No test here is about deadlines: generous ones, so a loaded machine does not fail over by itself.
+    profile = write_profile(tmp_path / "profile.toml", up, providers, models=models, extra_routing={"sort": "price"},
+                            timeouts={"connect": 10, "first_token": 20, "idle": 20, "total": 60})  # fmt: skip
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and not k.endswith("_API_KEY")}
     env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
@@ -322,6 +325,18 @@ def test_a_stream_that_breaks_after_content_ends_with_an_error_the_sdk_raises(tm
             for chunk in stream:
                 seen.extend(c.delta.content or "" for c in chunk.choices)
     assert "".join(seen) == "partial "
+
+
+def test_a_content_filter_after_streamed_text_ends_the_stream_with_finish_reason_content_filter(
+    tmp_path: Path, up: Upstream
+) -> None:
+    up.script("alpha", content_filter_after_text("Once upon "))
+    with serving(tmp_path, up) as gw:
+        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+                                                     stream=True)  # fmt: skip
+        chunks = list(stream)
+    assert "".join(c.delta.content or "" for ch in chunks for c in ch.choices) == "Once upon "
+    assert [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason] == ["content_filter"]
 
 
 def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, up: Upstream) -> None:

@@ -21,6 +21,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +57,15 @@ class RecordedRequest:
 # --------------------------------------------------------------------------------------------- server
 
 
+_ENCODING_HEADER = {"raw-deflate": "deflate"}
+
+
+def _compressor(encoding: str) -> Any:
+    """gzip, deflate (zlib-wrapped, as RFC 9110 says) or raw-deflate (what some servers send as deflate)."""
+    wbits = {"gzip": 31, "deflate": 15, "raw-deflate": -15}[encoding]
+    return zlib.compressobj(6, zlib.DEFLATED, wbits)
+
+
 class Exchange(BaseHTTPRequestHandler):
     """One connection; behaviours answer through its helpers (send_json, start_stream, event, ...)."""
 
@@ -63,6 +73,9 @@ class Exchange(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms delayed-ACK stalls
     server: _Server
     req: RecordedRequest
+    encoding: str | None = None  # set by compressed(): the body is sent with this Content-Encoding
+    _compressor: Any = None
+    sent_body_bytes: int = 0  # body bytes written so far (after compression)
 
     # -- plumbing
 
@@ -100,7 +113,10 @@ class Exchange(BaseHTTPRequestHandler):
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.req = RecordedRequest(path, headers, body, provider, "POST", raw)
-        self.server.upstream._next_behaviour(self.req).serve(self)
+        try:
+            self.server.upstream._next_behaviour(self.req).serve(self)
+        finally:
+            self.server.upstream._count_sent(provider, self.sent_body_bytes)
 
     def do_GET(self) -> None:
         self.send_json(404, {"error": {"message": f"no route for GET {self.path}", "code": 404}})
@@ -126,13 +142,19 @@ class Exchange(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
+        if self.encoding:
+            self.send_header("Content-Encoding", _ENCODING_HEADER.get(self.encoding, self.encoding))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
 
     def send_bytes(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> None:
+        if self.encoding:
+            compressor = _compressor(self.encoding)
+            data = compressor.compress(data) + compressor.flush()
         self.send_head(status, content_type, len(data), headers)
         self.wfile.write(data)
+        self.sent_body_bytes += len(data)
 
     def send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         self.send_bytes(status, json.dumps(payload).encode(), "application/json", headers)
@@ -145,11 +167,18 @@ class Exchange(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
+        if self.encoding:
+            self.send_header("Content-Encoding", _ENCODING_HEADER.get(self.encoding, self.encoding))
+            self._compressor = _compressor(self.encoding)
         self.end_headers()
         self.close_connection = True
 
     def _write_chunk(self, data: bytes) -> None:
+        if self._compressor is not None:
+            # Compressed and flushed per event, as real servers' gzip middleware does: it still streams.
+            data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.sent_body_bytes += len(data)
 
     def event(self, payload: Any) -> None:
         """One `data:` event; strings are sent verbatim, anything else as JSON."""
@@ -162,6 +191,9 @@ class Exchange(BaseHTTPRequestHandler):
     def done(self) -> None:
         """`data: [DONE]` and the end of the chunked body."""
         self.event("[DONE]")
+        if self._compressor is not None:
+            tail = self._compressor.flush()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
         self.wfile.write(b"0\r\n\r\n")
 
     # -- ways to stop talking
@@ -301,6 +333,16 @@ class Upstream:
         self._log: list[RecordedRequest] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._sent: dict[str, int] = {}
+
+    def _count_sent(self, provider: str, n: int) -> None:
+        with self._lock:
+            self._sent[provider] = self._sent.get(provider, 0) + n
+
+    def sent_bytes(self, provider: str) -> int:
+        """Response body bytes written to `provider`'s clients (as sent: compressed when compressed)."""
+        with self._lock:
+            return self._sent.get(provider, 0)
 
     def start(self) -> Upstream:
         self._server = _Server(self, self.host)
@@ -609,7 +651,192 @@ class ResetConnection(Behaviour):
         ex.reset()
 
 
+@dataclass
+class Compressed(Behaviour):
+    """Another behaviour whose body (answer or error, streamed or not) is sent with a Content-Encoding."""
+
+    inner: Behaviour
+    encoding: str = "gzip"  # gzip, deflate (zlib-wrapped) or raw-deflate (sent as `deflate`)
+
+    def serve(self, ex: Exchange) -> None:
+        ex.encoding = self.encoding
+        self.inner.serve(ex)
+
+
+@dataclass
+class Reasoning(Behaviour):
+    """Reasoning deltas (`reasoning` as OpenRouter/Groq/vLLM, or `reasoning_content` as DeepSeek) for
+    `duration` s, one every `interval` s, then the answer; non-stream: both in one message."""
+
+    text: str | None = "The answer is 4."  # None: reasoning only, no answer at all
+    thought: str = "Let me think. "
+    duration: float = 1.0
+    interval: float = 0.1
+    key: str = "reasoning"
+
+    def serve(self, ex: Exchange) -> None:
+        usage = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+        if not ex.stream:
+            body = ex.completion(self.text, "stop", usage)
+            body["choices"][0]["message"][self.key] = self.thought * 3
+            ex.send_json(200, body)
+            return
+        ex.start_stream()
+        ex.role_chunk()
+        deadline = time.monotonic() + self.duration
+        while True:
+            # DeepSeek sends content null beside reasoning_content; OpenRouter an empty string.
+            ex.event(ex.chunk({"content": None if self.key == "reasoning_content" else "", self.key: self.thought}))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if not ex.pause(min(self.interval, remaining)):
+                return
+        if self.text is not None:
+            ex.content_chunks(_split_words(self.text))
+        ex.finish_chunks("stop", usage)
+
+
+@dataclass
+class ToolCalls(Behaviour):
+    """An answer made of tool calls (finish_reason tool_calls), optionally after some text; streamed as
+    OpenAI does: id and name first, then the arguments in small fragments."""
+
+    calls: Sequence[tuple[str, str]] = (("get_weather", '{"city": "Paris"}'),)
+    text: str | None = None
+
+    def serve(self, ex: Exchange) -> None:
+        usage = {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}
+        if not ex.stream:
+            calls = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+                for i, (name, arguments) in enumerate(self.calls)
+            ]
+            message = {"role": "assistant", "content": self.text, "tool_calls": calls}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            ex.send_json(200, {**ex._envelope("chat.completion"), "choices": [choice], "usage": usage})
+            return
+        ex.start_stream()
+        ex.role_chunk()
+        if self.text:
+            ex.content_chunks(_split_words(self.text))
+        for i, (name, arguments) in enumerate(self.calls):
+            head = {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": ""}}
+            ex.event(ex.chunk({"content": None, "tool_calls": [head]}))
+            for j in range(0, len(arguments), 5):
+                ex.event(ex.chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[j : j + 5]}}]}))
+        ex.finish_chunks("tool_calls", usage)
+
+
+@dataclass
+class ContentFilterAfterText(Behaviour):
+    """Some text, then finish_reason content_filter (Azure's filter stopping an answer midway)."""
+
+    text: str = "Once upon a time "
+
+    def serve(self, ex: Exchange) -> None:
+        usage = {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
+        if not ex.stream:
+            ex.send_json(200, ex.completion(self.text, "content_filter", usage))
+            return
+        ex.start_stream()
+        ex.role_chunk()
+        ex.content_chunks(_split_words(self.text))
+        ex.finish_chunks("content_filter", usage)
+
+
+@dataclass
+class Oversized(Behaviour):
+    """A 200 answer of `size` bytes, generated piece by piece as the client reads (never held in memory);
+    it stops when the client goes away. Non-stream: one JSON body, chunked; stream: content events."""
+
+    size: int = 40 * 1024 * 1024
+    piece: int = 64 * 1024
+
+    def serve(self, ex: Exchange) -> None:
+        filler = "x" * self.piece
+        if ex.stream:
+            ex.start_stream()
+            ex.role_chunk()
+            sent = 0
+            while sent < self.size and not ex.server.stopping.is_set():
+                ex.event(ex.chunk({"content": filler}))
+                sent += self.piece
+            ex.finish_chunks("stop", None)
+            return
+        ex.send_response(200)
+        ex.send_header("Content-Type", "application/json")
+        ex.send_header("Transfer-Encoding", "chunked")
+        ex.send_header("Connection", "close")
+        if ex.encoding:
+            ex.send_header("Content-Encoding", _ENCODING_HEADER.get(ex.encoding, ex.encoding))
+            ex._compressor = _compressor(ex.encoding)
+        ex.end_headers()
+        ex.close_connection = True
+        ex._write_chunk(b'{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"')
+        sent = 0
+        while sent < self.size and not ex.server.stopping.is_set():
+            ex._write_chunk(filler.encode())
+            sent += self.piece
+        ex._write_chunk(b'"},"finish_reason":"stop"}]}')
+        if ex._compressor is not None:
+            tail = ex._compressor.flush()
+            ex.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
+        ex.wfile.write(b"0\r\n\r\n")
+
+
+@dataclass
+class GroqUsage(Behaviour):
+    """A stream whose usage comes only as Groq sends it: `x_groq.usage` in the last chunk, no usage chunk."""
+
+    text: str = "Hello from groq"
+
+    def serve(self, ex: Exchange) -> None:
+        pieces = _split_words(self.text)
+        usage = {"prompt_tokens": 11, "completion_tokens": len(pieces), "total_tokens": 11 + len(pieces)}
+        if not ex.stream:
+            ex.send_json(200, ex.completion(self.text, "stop", usage))
+            return
+        ex.start_stream()
+        ex.role_chunk()
+        ex.content_chunks(pieces)
+        ex.event({**ex.chunk({}, "stop"), "x_groq": {"id": "req_01test", "usage": usage}})
+        ex.done()
+
+
 # -------------------------------------------------------------------- behaviour constructors (use these)
+
+
+def compressed(inner: Behaviour, encoding: str = "gzip") -> Compressed:
+    """`inner`, its body sent compressed: gzip, deflate or raw-deflate (a raw stream labelled deflate)."""
+    return Compressed(inner, encoding)
+
+
+def reasoning(
+    text: str | None = "The answer is 4.", duration: float = 1.0, key: str = "reasoning", interval: float = 0.1
+) -> Reasoning:
+    """Reasoning deltas under `key` for `duration` s, then `text` (None: no answer at all)."""
+    return Reasoning(text, duration=duration, key=key, interval=interval)
+
+
+def tool_calls(*calls: tuple[str, str], text: str | None = None) -> ToolCalls:
+    """An answer of tool calls, each (name, arguments JSON text); default one get_weather call."""
+    return ToolCalls(calls or ToolCalls.calls, text)
+
+
+def content_filter_after_text(text: str = "Once upon a time ") -> ContentFilterAfterText:
+    """`text`, then finish_reason content_filter."""
+    return ContentFilterAfterText(text)
+
+
+def oversized(size: int = 40 * 1024 * 1024) -> Oversized:
+    """A 200 answer of `size` bytes, generated lazily."""
+    return Oversized(size)
+
+
+def groq_usage(text: str = "Hello from groq") -> GroqUsage:
+    """A stream with usage only in Groq's x_groq.usage."""
+    return GroqUsage(text)
 
 
 def ok(

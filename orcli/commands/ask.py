@@ -20,7 +20,14 @@ from orcli.commands.common import (
     read_prompt_input,
     route_flags,
 )
-from orcli.errors import AttemptsFailedError, NoRouteError, RequestRejectedError, StreamBrokenError, UsageError
+from orcli.errors import (
+    AnswerFilteredError,
+    AttemptsFailedError,
+    NoRouteError,
+    RequestRejectedError,
+    StreamBrokenError,
+    UsageError,
+)
 from orcli.help import OUTPUT, REQUEST
 from orcli.output import Output
 from orcli.types import Outcome, Plan, Profile
@@ -32,6 +39,7 @@ class AskFlags:
     verbose: bool = False
     as_json: bool = False
     timeout: float | None = None
+    reasoning: bool = False  # --reasoning: the model's reasoning on stderr (SPEC §11)
 
 
 def _rejected_json(plan: Plan) -> list[dict[str, str]]:
@@ -87,6 +95,9 @@ def ask(
             rich_help_panel=REQUEST,
         ),
     ] = None,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr as it arrives.")
+    ] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -100,7 +111,9 @@ def ask(
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
     from orcli.profile import load_profile
 
-    flags = AskFlags(stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout)
+    flags = AskFlags(
+        stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout, reasoning=reasoning
+    )
     env = environment()
     loaded = load_profile(profile, env)
     text = read_prompt_input(prompt, no_stdin)
@@ -163,12 +176,13 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     def on_event(event: Event) -> None:
         if not flags.verbose:
             return
+        end_thinking()
         answer.end_line_on_terminal()
         e = event.attempt.endpoint
         name = f"{e.model} via {e.provider}"
         match event.kind:
             case EventKind.START:
-                out.note(f"-> attempt {event.attempt.rank}: {name} ({e.upstream_model})")
+                out.note(f"-> attempt {event.number}: {name} ({e.upstream_model})")
             case EventKind.FAILED:
                 out.note(f"   failed: {event.detail}", style="yellow")
             case EventKind.SKIP_MODEL:
@@ -178,7 +192,20 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             case unreachable:
                 assert_never(unreachable)
 
+    thinking = [False]  # reasoning written to stderr and its line not yet closed
+
+    def end_thinking() -> None:
+        if thinking[0]:
+            out.reasoning("\n")  # a note or the answer starts on a line of its own
+            thinking[0] = False
+
     def write_content(delta: Delta) -> None:
+        if delta.reasoning and flags.reasoning:
+            answer.end_line_on_terminal()
+            out.reasoning(delta.reasoning)  # stderr, as it arrives; never stdout (SPEC §11)
+            thinking[0] = not delta.reasoning.endswith("\n")
+        if delta.content:
+            end_thinking()  # the reasoning ends where the answer begins (they may share a terminal)
         answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
     timeouts = route.profile.timeouts
@@ -201,7 +228,9 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             on_outcome=record,
             overall_timeout=flags.timeout,
         )
-        request = ChatRequest(({"role": "user", "content": route.prompt},), route.system, route.options)
+        request = ChatRequest(
+            ({"role": "user", "content": route.prompt},), route.system, route.options, route.tools, route.schema
+        )
         try:
             result = executor.run(route.plan.attempts, request, stream=flags.stream)
         except Failed as failure:
@@ -211,16 +240,28 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         finally:
             if spinner is not None:  # gone before any other line is written, whatever happened
                 spinner.stop()
+            end_thinking()
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:
         for warning in store.take_warnings():
             out.warn(warning)
+    if flags.reasoning and not streaming_out and result.answer.reasoning:
+        out.reasoning(result.answer.reasoning)  # nothing streamed: the whole reasoning, before the answer
+        out.reasoning("\n")
     if flags.as_json:
         out.json(_result_json(result, route))
         return
     if not streaming_out:
         answer.write(result.content)
+    if result.answer.tool_calls:
+        # SPEC §11: tool calls are the answer: one JSON array on stdout, on its own line after any text the
+        # model wrote first (which streamed as it came); --json keeps the two apart.
+        import json
+
+        if answer.line_open:
+            answer.write("\n")
+        answer.write(json.dumps([c.as_json() for c in result.answer.tool_calls], ensure_ascii=False) + "\n")
     answer.end_line_on_terminal()
     if flags.verbose:
         cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
@@ -229,14 +270,17 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
 
 def _result_json(result: Any, route: Any) -> dict[str, Any]:
     e = result.attempt.endpoint
+    calls = result.answer.tool_calls
     return {
-        "content": result.answer.content,
+        "content": result.answer.content or None if calls else result.answer.content,
         "model": e.model,
         "provider": e.provider,
         "upstream_model": e.upstream_model,
         "finish_reason": result.answer.finish_reason,
         "usage": {} if result.answer.usage is None else result.answer.usage.as_json(),
         "cost_usd": result.cost_usd,
+        "tool_calls": [c.as_json() for c in calls] if calls else None,
+        "reasoning": result.answer.reasoning,
         "attempts": [a.as_json() for a in result.attempts],
         "rejected": _rejected_json(route.plan),
     }
@@ -258,9 +302,14 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
             error_type = StreamBrokenError
         case FailReason.TIMEOUT:
             headline = failure.message
+        case FailReason.FILTERED:
+            headline = (
+                "the provider's content filter stopped the answer after part of it was written "
+                "(the partial answer above stands)"
+            )
+            error_type = AnswerFilteredError
         case FailReason.ALL_FAILED:
-            n = len(failure.attempts)
-            headline = f"all {n} attempts failed" if n != 1 else "the only attempt failed"
+            headline = f"{_every(len(failure.attempts), 'attempt')} failed"
         case unreachable:
             assert_never(unreachable)
     raise error_type(
@@ -271,3 +320,8 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
             "rejected": _rejected_json(route.plan),
         },
     )
+
+
+def _every(n: int, noun: str) -> str:
+    """ "all 3 attempts", but "the only attempt": never "all 1 attempts"."""
+    return f"the only {noun}" if n == 1 else f"all {n} {noun}s"

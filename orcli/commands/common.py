@@ -241,7 +241,29 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
         Annotated[int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1,
                                               metavar="TOKENS")],
         None,
-    ),
+    ),  # fmt: skip
+    (
+        "tools",
+        Annotated[
+            str | None,
+            _request_option(
+                "--tools",
+                help="Tools the model may call: an OpenAI-style tools array, a file or inline JSON.",
+                metavar="FILE|JSON",
+            ),
+        ],
+        None,
+    ),  # fmt: skip
+    (
+        "schema",
+        Annotated[
+            str | None,
+            _request_option(
+                "--schema", help="Ask for JSON following this JSON Schema (a file or inline JSON).", metavar="FILE|JSON"
+            ),
+        ],
+        None,
+    ),  # fmt: skip
     ("no_stdin", NoStdinOpt, False),
 )  # fmt: skip
 ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
@@ -254,10 +276,13 @@ def route_flags(command: Callable[..., None]) -> Callable[..., None]:
     its own --assume-down), and keeps `no_stdin` to read the prompt with."""
 
     def wrapper(**kwargs: Any) -> None:
+        from orcli.options import parse_schema, parse_tools
         from orcli.preferences import overrides_from_flags
         from orcli.route import RouteInput
 
         flags = {name: kwargs.pop(name) for name, _, _ in ROUTE_FLAGS}
+        tools = None if flags["tools"] is None else json_argument("--tools", flags["tools"], parse_tools)
+        schema = None if flags["schema"] is None else json_argument("--schema", flags["schema"], parse_schema)
         kwargs["no_stdin"] = flags["no_stdin"]
         kwargs["given"] = RouteInput(
             overrides=overrides_from_flags(flags),
@@ -266,6 +291,8 @@ def route_flags(command: Callable[..., None]) -> Callable[..., None]:
             options=tuple(flags["option"] or ()),
             max_tokens=flags["max_tokens"],
             assume_down=tuple(kwargs.pop("assume_down", None) or ()),
+            tools=tools,
+            schema=schema,
         )
         command(**kwargs)
 
@@ -275,6 +302,36 @@ def route_flags(command: Callable[..., None]) -> Callable[..., None]:
 
 
 # -- reading what a command works on -----------------------------------------------------------------
+def json_argument(flag: str, text: str, check: Callable[[object], Any]) -> Any:
+    """A FILE|JSON flag (--tools, --schema): inline JSON when it starts like JSON, else a file holding JSON;
+    `check` validates the shape. Anything wrong is one usage error (exit 2)."""
+    import json
+    from pathlib import Path
+
+    from orcli.errors import UsageError
+
+    source = "the inline JSON"
+    if text.lstrip()[:1] not in ("[", "{"):
+        path = Path(text).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(
+                f"{flag}: no file {str(path)!r}, and the value is not inline JSON ([...] or {{...}})."
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{flag}: cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}.") from None
+        source = str(path)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{flag}: {source} is not valid JSON ({exc}).") from None
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}.") from None
+
+
 def read_prompt_input(argument: str | None, no_stdin: bool) -> str | None:
     """The prompt from the argument and/or standard input (SPEC §5); the only place that reads stdin."""
     from orcli.prompt import read_prompt

@@ -80,7 +80,7 @@ def explain_route(
         out.json(doc)
         return
     out.table(render.preferences_table(route), wide)
-    out.table(render.plan_table(route.plan, loaded.name), wide)
+    out.table(render.plan_table(route.plan, loaded.name, loaded.providers), wide)
     if route.plan.rejected:
         out.table(render.rejections_table(route.plan), wide)
     if not route.plan.attempts:

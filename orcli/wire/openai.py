@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 
 from orcli import __version__
-from orcli.options import RESERVED_OPTIONS
+from orcli.options import RESERVED_OPTIONS, NumberText
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,
@@ -118,8 +118,19 @@ def build_headers(api_key: str | None, extra: Mapping[str, str], stream: bool = 
 
 
 def encode_body(body: Mapping[str, object]) -> bytes:
-    """JSON bytes exactly as httpx's `json=` would send them; ValueError for what JSON cannot carry (NaN)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    """JSON bytes exactly as httpx's `json=` would send them; ValueError for what JSON cannot carry (NaN).
+
+    An option typed as `NumberText` (`-o user=1e3`) is written as its own literal: JSON encoders spell every
+    float their own way, so it goes in as a unique placeholder string that is then replaced by the literal."""
+    literals = {k: v for k, v in body.items() if isinstance(v, NumberText)}
+    marked = {k: (f"\x00orcli-number:{k}\x00" if k in literals else v) for k, v in body.items()}
+    text = json.dumps(marked, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for key, number in literals.items():
+        placeholder = json.dumps(marked[key], ensure_ascii=False)
+        if text.count(placeholder) != 1:  # the prompt happens to hold the same text: send the plain float
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        text = text.replace(placeholder, number.text)
+    return text.encode("utf-8")
 
 
 # --- response bodies ------------------------------------------------------------------------------

@@ -64,6 +64,19 @@ class SSEDecoder:
             # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery.
             events.append(SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id))
             return events
+        if (
+            data.startswith(b"data: ")
+            and data.endswith(b"\r\n\r\n")
+            and data.count(b"\n") == 2
+            and data.count(b"\r") == 2
+            and not self._buf
+            and not self._data
+            and not self._first_line
+            and len(data) <= self.max_line
+        ):
+            # The same with CRLF line ends, as Gemini frames its stream (SPEC §10).
+            events.append(SSEEvent(data[6:-4].decode("utf-8", errors="replace"), id=self.last_event_id))
+            return events
         if not self._buf and data.endswith(b"\n") and b"\r" not in data:
             # The common case, a chunk of whole `\n`-ended lines: split it, no buffering, no regex.
             for raw in data.split(b"\n")[:-1]:

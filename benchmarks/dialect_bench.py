@@ -1,0 +1,162 @@
+"""The executor per wire dialect: one streamed and one whole completion through each native dialect, as a ratio
+against the same answer through the OpenAI dialect, measured interleaved in the same run (SPEC §10: no dialect
+may be slower than the OpenAI one beyond noise). Judged on the client's CPU time per request.
+
+Run: python benchmarks/dialect_bench.py [rounds]
+
+The fakes (tests/fake_dialects.py) run in another process, so their threads do not share the measured
+client's GIL; every dialect answers the same words in the same number of stream events.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from upstream import fake_keys, write_profile  # noqa: E402
+
+DIALECTS = ("openai", "anthropic", "gemini", "azure")
+ANSWER = " ".join(f"word{i}" for i in range(200))  # 200 stream events of one word each
+TARGET = 1.1  # a dialect's median over OpenAI's
+
+_SERVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from fake_dialects import DialectUpstream, ok
+up = DialectUpstream().start()
+for name in sys.argv[3:]:
+    up.script(name, ok(sys.argv[2]))
+print(up.url, flush=True)
+sys.stdin.read()
+up.stop()
+"""
+
+
+class _Remote:
+    """The dialect fakes in their own process; `base_url` as DialectUpstream gives it."""
+
+    def __enter__(self) -> _Remote:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER, *DIALECTS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError("the fake server process did not start")
+        return self
+
+    def base_url(self, provider: str, api: str = "openai") -> str:
+        root = f"{self.url}/{provider}"
+        return {"openai": f"{root}/v1", "anthropic": f"{root}/v1", "gemini": f"{root}/v1beta", "azure": root}[api]
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def _interleaved(fns: dict[str, Callable[[], object]], n: int, warmup: int = 10) -> dict[str, tuple[float, float]]:
+    """(median wall seconds, median CPU seconds of this process) per function, run n times each, interleaved,
+    the order rotating every round. CPU time counts only the client's own work (the fakes run in another
+    process), so it is the steadier figure on a shared machine; wall time includes waiting for the server."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    items = list(fns.items())
+    for i in range(n):
+        shift = i % len(items)
+        for name, fn in items[shift:] + items[:shift]:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            cpu[name].append(time.process_time() - start_cpu)
+            wall[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
+
+
+def bench(n: int = 60) -> list[dict[str, object]]:
+    """Rows: dialect, streamed median, whole median, each as a ratio to OpenAI's."""
+    import httpx
+
+    from orcli.exchange import Exchange
+    from orcli.executor import Executor
+    from orcli.profile import load_profile_file
+    from orcli.types import HEALTHY, PlannedAttempt
+    from orcli.wire.base import ChatRequest
+
+    request = ChatRequest(({"role": "user", "content": "hello"},))
+    keys = fake_keys(DIALECTS)
+    with _Remote() as remote, httpx.Client(follow_redirects=False) as client, tempfile.TemporaryDirectory() as tmp:
+        extra = {name: {"api": name, "base_url": remote.base_url(name, name)} for name in DIALECTS}
+        endpoints = [
+            {"model": "bench/model", "provider": name, "upstream_model": "bench-model", "max_completion_tokens": 4096}
+            for name in DIALECTS
+        ]
+        path = write_profile(
+            Path(tmp) / "bench.toml",
+            remote,
+            list(DIALECTS),
+            ["bench/model"],
+            endpoints=endpoints,
+            provider_extra=extra,  # type: ignore[arg-type]
+        )
+        profile = load_profile_file(path)
+        executor = Executor(client, profile.providers, keys, profile.timeouts, reader=Exchange, sink=lambda d: None)
+        attempt = {e.provider: PlannedAttempt(1, e, 0.0, HEALTHY, "bench") for e in profile.endpoints}
+
+        def run(name: str, stream: bool) -> Callable[[], None]:
+            def go() -> None:
+                result = executor.run([attempt[name]], request, stream=stream)
+                assert result.content == ANSWER, (name, result)
+
+            return go
+
+        streamed = _interleaved({name: run(name, True) for name in DIALECTS}, n)
+        whole = _interleaved({name: run(name, False) for name in DIALECTS}, n)
+    return [
+        {
+            "dialect": name,
+            "streamed_s": streamed[name][0],
+            "streamed_cpu_s": streamed[name][1],
+            "streamed_ratio": streamed[name][0] / streamed["openai"][0],
+            "streamed_cpu_ratio": streamed[name][1] / streamed["openai"][1],
+            "whole_s": whole[name][0],
+            "whole_cpu_s": whole[name][1],
+            "whole_ratio": whole[name][0] / whole["openai"][0],
+            "whole_cpu_ratio": whole[name][1] / whole["openai"][1],
+        }
+        for name in DIALECTS
+    ]
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+    rows = bench(n)
+    print(f"executor per dialect, {n} rounds, 200-event answer; ratio to openai (target: CPU <= {TARGET}x)")
+    print(
+        f"{'dialect':<10} {'streamed wall':>14} {'cpu':>8} {'cpu ratio':>9} {'whole wall':>11} {'cpu':>8} {'cpu ratio':>9}"
+    )
+    for r in rows:
+        print(
+            f"{r['dialect']:<10} {r['streamed_s'] * 1000:>12.2f}ms {r['streamed_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
+            f"{r['streamed_cpu_ratio']:>8.2f}x {r['whole_s'] * 1000:>9.2f}ms {r['whole_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
+            f"{r['whole_cpu_ratio']:>8.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

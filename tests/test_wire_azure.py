@@ -1,0 +1,241 @@
+"""The Azure OpenAI dialect: deployment URL, api-key, OpenAI bodies, filter results and the content_filter 400.
+
+Payloads follow learn.microsoft.com azure/ai-services/openai/reference and .../concepts/content-filter.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orcli.classify import Kind, classify_error, classify_finish_reason, classify_http
+from orcli.types import Endpoint, FailureClass, Provider
+from orcli.wire import dialect_for
+from orcli.wire.azure import DEFAULT_API_VERSION
+from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamError, UpstreamErrorInBody
+
+
+def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
+    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    failure = classify_http(status, err, {})
+    return failure.cls, failure.kind
+
+
+D = dialect_for("azure")
+PROVIDER = Provider(name="azure", base_url="https://myres.openai.azure.com", api="azure")
+ENDPOINT = Endpoint(model="openai/gpt-4o-mini", provider="azure", upstream_model="my-gpt4o-mini")
+HELLO = ({"role": "user", "content": "Hello"},)
+
+
+def test_deployment_url_api_version_and_api_key_header() -> None:
+    req = D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, system="Be brief."), "azkey", stream=False)
+    assert req.url == (
+        f"https://myres.openai.azure.com/openai/deployments/my-gpt4o-mini/chat/completions?api-version={DEFAULT_API_VERSION}"
+    )
+    assert DEFAULT_API_VERSION == "2024-10-21"
+    assert req.headers["api-key"] == "azkey"
+    assert not any(k.lower() == "authorization" for k in req.headers)
+    assert "azkey" not in req.url
+    assert json.loads(req.body) == {
+        "model": "my-gpt4o-mini",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
+        "stream": False,
+    }
+
+
+def test_a_base_url_ending_in_openai_is_not_doubled() -> None:
+    provider = PROVIDER._replace(base_url="https://myres.openai.azure.com/openai")
+    req = D.build_request(provider, ENDPOINT, ChatRequest(HELLO), "azkey", stream=False)
+    assert req.url.startswith("https://myres.openai.azure.com/openai/deployments/my-gpt4o-mini/chat/completions?")
+
+
+def test_api_version_from_the_provider_and_stream_options() -> None:
+    provider = PROVIDER._replace(api_version="2025-04-01-preview", headers={"api-key": "nope"})
+    req = D.build_request(
+        provider, ENDPOINT, ChatRequest(HELLO, options={"temperature": 0.1, "seed": 3}), "azkey", True
+    )
+    assert req.url.endswith("?api-version=2025-04-01-preview")
+    assert req.headers["api-key"] == "azkey"
+    body = json.loads(req.body)
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert (body["temperature"], body["seed"]) == (0.1, 3)
+
+
+def test_tools_and_schema_are_openai_shaped() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    body = json.loads(
+        D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, tools=(tool,), schema=schema), "k", False).body
+    )
+    assert body["tools"] == [tool]
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": schema},  # exactly the openai dialect's
+    }
+
+
+COMPLETION = {
+    "id": "chatcmpl-7R1nGnsXO8n4oi9UPz2f3UHdgAYMn",
+    "object": "chat.completion",
+    "created": 1686676106,
+    "model": "gpt-4o-mini-2024-07-18",
+    "prompt_filter_results": [
+        {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
+    ],
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Hello! How can I help?"},
+            "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+        }
+    ],
+    "usage": {"completion_tokens": 7, "prompt_tokens": 9, "total_tokens": 16},
+}
+
+
+def test_answer_with_filter_results() -> None:
+    answer = D.decode_answer(json.dumps(COMPLETION).encode())
+    assert answer.content == "Hello! How can I help?"
+    assert answer.finish_reason == "stop"
+    assert answer.usage is not None and answer.usage[:2] == (9, 7)
+    assert answer.model == "gpt-4o-mini-2024-07-18"
+    with pytest.raises(MalformedResponse):
+        D.decode_answer(b'{"choices": []}')
+
+
+def test_a_filtered_completion_is_content_filter_of_the_model_class() -> None:
+    body = {**COMPLETION, "choices": [{**COMPLETION["choices"][0], "finish_reason": "content_filter"}]}
+    answer = D.decode_answer(json.dumps(body).encode())
+    failure = classify_finish_reason(answer.finish_reason)
+    assert failure is not None and failure.cls is FailureClass.MODEL
+
+
+def test_stream_first_chunk_with_only_prompt_filter_results_is_empty() -> None:
+    decoder = D.event_decoder()
+    first = {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    }
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None, "content_filter_results": {}}],
+    }
+    end = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    usage = {**chunk, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+    deltas = [d for data in (first, chunk, end, usage) for d in decoder.decode(SSEEvent(json.dumps(data)))]
+    deltas += decoder.decode(SSEEvent("[DONE]"))
+    assert (deltas[0].content, deltas[0].finish_reason, deltas[0].error) == ("", None, None)
+    assert "".join(d.content for d in deltas) == "Hi"
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    assert deltas[3].usage is not None and deltas[3].usage[:2] == (5, 1)
+    assert deltas[-1].done
+
+
+CONTENT_FILTER_400 = {
+    "error": {
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. "
+        "Please modify your prompt and retry.",
+        "type": None,
+        "param": "prompt",
+        "code": "content_filter",
+        "status": 400,
+        "innererror": {
+            "code": "ResponsibleAIPolicyViolation",
+            "content_filter_result": {
+                "hate": {"filtered": True, "severity": "high"},
+                "self_harm": {"filtered": False, "severity": "safe"},
+            },
+        },
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "kind"),
+    [
+        (400, CONTENT_FILTER_400, FailureClass.MODEL, Kind.MODERATION),
+        (
+            429,
+            {
+                "error": {
+                    "code": "429",
+                    "message": "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+                    "2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. "
+                    "Please retry after 6 seconds.",
+                }
+            },
+            FailureClass.PROVIDER,
+            Kind.HTTP_429,
+        ),
+        (
+            404,
+            {
+                "error": {
+                    "code": "DeploymentNotFound",
+                    "message": "The API deployment for this resource does not exist.",
+                }
+            },
+            FailureClass.PROVIDER,
+            Kind.NOT_FOUND,
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "code": "401",
+                    "message": "Access denied due to invalid subscription key or wrong API endpoint.",
+                }
+            },
+            FailureClass.PROVIDER,
+            Kind.AUTH,
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 128000 tokens.",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            },
+            FailureClass.MODEL,
+            Kind.CONTEXT_LENGTH,
+        ),
+        (
+            500,
+            {"error": {"code": "InternalServerError", "message": "Backend returned unexpected response."}},
+            FailureClass.PROVIDER,
+            Kind.SERVER_ERROR,
+        ),
+    ],
+)
+def test_error_bodies_parse_and_classify(status: int, body: dict, cls: FailureClass, kind: Kind) -> None:
+    err = D.parse_error(status, json.dumps(body).encode())
+    assert err.status == status
+    assert classified(status, err) == (cls, kind)
+
+
+def test_content_filter_400_keeps_the_inner_error_as_detail() -> None:
+    err = D.parse_error(400, json.dumps(CONTENT_FILTER_400).encode())
+    assert err.code == "content_filter"
+    assert "ResponsibleAIPolicyViolation" in err.detail and "hate" in err.detail and "self_harm" not in err.detail
+
+
+def test_an_error_in_a_200_body_or_a_stream_chunk() -> None:
+    body = json.dumps({"error": {"code": "content_filter", "message": "filtered"}}).encode()
+    with pytest.raises(UpstreamErrorInBody) as info:
+        D.decode_answer(body)
+    assert classify_error(info.value.error).cls is FailureClass.MODEL
+    [delta] = D.event_decoder().decode(
+        SSEEvent(json.dumps({"choices": [], "error": {"message": "boom", "code": "500"}}))
+    )
+    assert delta.error is not None and classify_error(delta.error).cls is FailureClass.PROVIDER
