@@ -315,6 +315,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     value = _header(headers, "retry-after")
     if value is not None:
         value = value.strip()
+        seconds: float | None
         try:
             seconds = float(value)
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 # Keys orcli sets itself: an -o option may not silently replace them (it would break the wire exchange).
 RESERVED_OPTIONS = frozenset({"model", "messages", "stream", "stream_options"})
@@ -27,7 +28,7 @@ class NumberText(float):
         return number
 
 
-def parse_tools(value: object) -> tuple[dict, ...]:
+def parse_tools(value: object) -> tuple[dict[str, Any], ...]:
     """--tools: an OpenAI-style tools array, or one tool object; ValueError says what is wrong (SPEC §11)."""
     tools = [value] if isinstance(value, dict) else value
     if not isinstance(tools, list) or not tools:
@@ -50,7 +51,7 @@ def parse_tools(value: object) -> tuple[dict, ...]:
     return tuple(tools)
 
 
-def parse_schema(value: object) -> dict:
+def parse_schema(value: object) -> dict[str, Any]:
     """--schema: a JSON Schema, which is a JSON object (SPEC §11)."""
     if not isinstance(value, dict):
         raise ValueError(

@@ -151,7 +151,7 @@ class _Filters:
         over = []
         for part in ("prompt", "completion", "request"):
             cap = getattr(self.caps, part)
-            price = getattr(e.price, part)  # type: ignore[union-attr]
+            price = getattr(e.price, part)
             if cap is not None and price > cap:
                 unit = "" if part == "request" else "/M"
                 over.append(f"{part} {_money(price)}{unit} > max {_money(cap)}{unit} (by {_money(price - cap)})")

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from orcli.errors import UsageError
 from orcli.types import MaxPrice, Partition, Preferences, Sort
@@ -173,7 +173,7 @@ def _profile_value(pref: Preference, raw: object) -> object:
     """A validated [routing] value as the merge keeps it."""
     match pref.kind:
         case ValueKind.NAMES:
-            return tuple(raw)  # type: ignore[call-overload]
+            return tuple(cast("Iterable[str]", raw))
         case ValueKind.PRICES:
             assert isinstance(raw, Mapping)
             return MaxPrice(**{k: float(v) for k, v in raw.items()})
@@ -209,7 +209,7 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
         pref = BY_NAME[key]
         raw = values.get(key, pref.default)
         if raw is None or raw in pref.choices:
-            return raw  # type: ignore[return-value]
+            return raw
         where = pref.flag if sources.get(key) == FLAG and pref.flag else f"{key} in the profile's [routing]"
         raise UsageError(f"{where}: expected one of {', '.join(pref.choices)}; got `{raw}`.")
 
@@ -225,8 +225,8 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
             case _:
                 fields[pref.name] = values.get(pref.name, pref.default)
         sources.setdefault(pref.name, DEFAULT)
-    sort = Sort(fields["sort"]) if fields["sort"] is not None else None
-    partition = Partition(fields["partition"])
+    sort = Sort(cast(str, fields["sort"])) if fields["sort"] is not None else None
+    partition = Partition(cast(str, fields["partition"]))
     if partition is Partition.NONE and sort is None:
         raise UsageError(
             'partition "none" ranks endpoints of all models together and needs a sort key: '

@@ -25,7 +25,7 @@ class LazyTLSTransport(httpx.BaseTransport):
         self._proxies = urllib.request.getproxies_environment()
 
     def _proxy_for(self, url: httpx.URL) -> str | None:
-        if not self._proxies or urllib.request.proxy_bypass_environment(url.host, self._proxies):
+        if not self._proxies or urllib.request.proxy_bypass_environment(url.host, self._proxies):  # type: ignore[attr-defined]
             return None
         return self._proxies.get(url.scheme) or self._proxies.get("all")
 

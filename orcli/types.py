@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-EMPTY_MAP: Mapping = MappingProxyType({})
+EMPTY_MAP: Mapping[Any, Any] = MappingProxyType({})  # the default of every mapping field, whatever it maps
 
 
 class Sort(StrEnum):

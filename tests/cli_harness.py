@@ -2,15 +2,19 @@
 
 Every directory orcli could write to (state, HOME, XDG dirs, TMPDIR) lives under the test's tmp dir so it
 can be scanned; keys are random canaries, and a leak is any 10-character slice of one of them (half a key is
-a leak too); `popen` for signal tests; readers for the health store.
+a leak too); `popen` for signal tests; readers for the health store. `run_all` runs jobs side by side, each
+with a health store of its own unless the test asks for one shared store.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
+import re
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +81,7 @@ class Run:
     err: str
     elapsed: float
     args: tuple[str, ...] = ()
+    state_dir: Path | None = None  # the health store this run used
 
     def json(self) -> dict[str, Any]:
         return json.loads(self.out)
@@ -119,6 +125,7 @@ class Cli:
         self.secrets: set[str] = set()
         self.profile_path: Path | None = None
         self._n = itertools.count(1)
+        self._store_n = itertools.count(1)  # run_all's own stores: stores/<n>-<job>
 
     @property
     def state_dir(self) -> Path:
@@ -170,12 +177,13 @@ class Cli:
     ) -> Run:
         t0 = time.monotonic()
         data = stdin.encode() if isinstance(stdin, str) else stdin
+        run_env = {**self.env, **(env or {})}
         proc = subprocess.run(
             self.argv(*args),
             input=data,
             stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
-            env={**self.env, **(env or {})},
+            env=run_env,
             timeout=RUN_TIMEOUT,
             **popen,
         )
@@ -186,6 +194,7 @@ class Cli:
             proc.stderr.decode("utf-8", "replace"),
             time.monotonic() - t0,
             shown,
+            Path(run_env["ORCLI_STATE_DIR"]),
         )
         if check:
             self.check_hygiene(run, debug="--debug" in args)
@@ -210,11 +219,74 @@ class Cli:
         return {p: s for p, s in hits.items() if not Path(p).name.startswith("profile")}
 
 
-def run_all(jobs: dict[str, Callable[[], Run]], workers: int = 3) -> dict[str, Run]:
-    """Independent orcli runs side by side: most of their time is interpreter start-up."""
+def run_all(jobs: dict[Any, Callable[[], Run]], workers: int = 3, *, share_store: bool = False) -> dict[Any, Run]:
+    """Independent orcli runs side by side (most of their time is interpreter start-up).
+
+    Each job is `partial(cli, ...)` or `partial(f, cli, ...)` (a helper that runs orcli with `cli.env`). Jobs
+    that would use the same health store get one each instead: a copy of that store as it was before any job
+    started (so all see the same history, none sees another's outcomes; otherwise whichever run finishes first
+    reorders the routes of the others), through a copy of their Cli whose ORCLI_STATE_DIR names it (and
+    `Run.state_dir`, where the Cli makes the Run). The Cli's own store is left as it was. A job alone on its
+    store uses it as is. `share_store=True`: every job uses its Cli's store, whatever the order of their writes
+    - for a test whose subject is that one store (a broken or read-only one, or sharing itself), and for jobs
+    with no Cli in them.
+    """
+    if not share_store:
+        jobs = _own_stores(jobs)
     with ThreadPoolExecutor(workers) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def _own_stores(jobs: dict[Any, Callable[[], Run]]) -> dict[Any, Callable[[], Run]]:
+    """The jobs, each of those that would share a store with another given a copy of it (see run_all)."""
+    users: dict[Path, list[Any]] = {}
+    for name, job in jobs.items():
+        users.setdefault(_store_of(name, job), []).append(name)
+    out = dict(jobs)
+    for store, names in users.items():
+        if len(names) < 2:
+            continue
+        if store.exists() and not store.is_dir() or not store.exists() and not store.parent.is_dir():
+            raise ValueError(f"run_all: jobs {names!r} share the store {store}, which cannot be copied (it is not a "
+                             "folder); pass share_store=True, since none of them can write to it")  # fmt: skip
+        for name in names:
+            job = jobs[name]
+            assert isinstance(job, partial)
+            cli = _cli_in(job)
+            assert cli is not None
+            own = cli.tmp / "stores" / re.sub(r"[^\w.-]+", "_", f"{next(cli._store_n)}-{name}")
+            own.parent.mkdir(exist_ok=True)
+            if store.is_dir():
+                shutil.copytree(store, own, symlinks=True)  # links stay links: a test may be about them
+            # else orcli creates it, as it would the Cli's own store
+            twin = copy.copy(cli)  # same profile, keys and leak checks; its own env
+            twin.env = {**cli.env, "ORCLI_STATE_DIR": str(own)}
+            swap = partial(_swap, cli, twin)
+            keywords = {k: swap(v) for k, v in job.keywords.items()}
+            if "env" in keywords and keywords["env"]:
+                keywords["env"] = {**keywords["env"], "ORCLI_STATE_DIR": str(own)}
+            out[name] = partial(swap(job.func), *map(swap, job.args), **keywords)
+    return out
+
+
+def _swap(old: Cli, new: Cli, value: Any) -> Any:
+    return new if value is old else value
+
+
+def _cli_in(job: partial[Run]) -> Cli | None:
+    """The one Cli a job runs with: the partial's function or one of its arguments."""
+    found = {id(v): v for v in (job.func, *job.args, *job.keywords.values()) if isinstance(v, Cli)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _store_of(name: Any, job: Callable[[], Run]) -> Path:
+    cli = _cli_in(job) if isinstance(job, partial) else None
+    if cli is None:
+        raise TypeError(f"run_all: job {name!r} is not partial(cli, ...) nor partial(f, cli, ...), so it cannot be "
+                        "given a store of its own; pass share_store=True if its runs may share one")  # fmt: skip
+    env = {**cli.env, **(job.keywords.get("env") or {})} if job.func is cli else cli.env
+    return Path(env["ORCLI_STATE_DIR"])
 
 
 def store_rows(state_dir: Path) -> list[dict[str, Any]]:

@@ -523,7 +523,7 @@ def test_keys_never_leak(cli: Cli, upstream: Upstream) -> None:
     assert upstream.requests("odd")[0].headers["authorization"] == f"Bearer {odd_key}"
     assert "Incorrect API key provided" in runs[2].err and "[REDACTED]" in runs[2].err
     assert "Zq7plain" not in "".join(r.out + r.err for r in runs)
-    files = [p for p in cli.state_dir.rglob("*") if p.is_file()]
+    files = [p for r in runs if r.state_dir for p in r.state_dir.rglob("*") if p.is_file()]  # every run's store
     assert files, "the health store was not written"
     for path in files:
         data = path.read_bytes()

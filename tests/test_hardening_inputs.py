@@ -92,7 +92,7 @@ def test_stdin_or_arguments_that_are_not_utf8_are_usage_errors(upstream: Upstrea
         assert "not valid UTF-8" in run.err, run
     assert runs["argument"].code == 2, runs["argument"]  # the prompt itself: a usage error
     assert upstream.count() == 0
-    rows = store_rows(cli.state_dir)
+    rows = [row for run in runs.values() for row in store_rows(run.state_dir)]  # each run had its own store
     assert all(r["error_class"] in (None, "request") for r in rows), rows  # no provider blamed for our bytes
 
 

@@ -100,13 +100,10 @@ def test_no_canary_leaves_through_any_command_or_failure_path(upstream: Upstream
     stream.profile(["sbroken", "snever"])
     upstream.script("sbroken", EchoInBody(content="partial "))
 
-    def own(name: str) -> dict[str, str]:  # a fresh store: no breaker opened by the other runs reorders this one
-        return {"env": {"ORCLI_STATE_DIR": str(chain.tmp / f"state-{name}")}}
-
     jobs = {
-        "ask_json": partial(chain, "ask", "--json", PROMPT, **own("json")),
-        "ask_verbose_debug": partial(chain, "ask", "-v", "--debug", PROMPT, **own("debug")),
-        "ask_no_stream": partial(chain, "ask", "--no-stream", "-v", PROMPT, **own("no-stream")),
+        "ask_json": partial(chain, "ask", "--json", PROMPT),
+        "ask_verbose_debug": partial(chain, "ask", "-v", "--debug", PROMPT),
+        "ask_no_stream": partial(chain, "ask", "--no-stream", "-v", PROMPT),
         "ask_quiet": partial(chain, "ask", "-q", PROMPT, stdin=PROMPT),
         "ask_all_failed": partial(chain, "ask", "--only", "e401,e503long,ebody", "-v", PROMPT),
         "ask_all_failed_json": partial(chain, "ask", "--only", "e401,e500", "--json", "--debug", PROMPT),
@@ -119,11 +116,13 @@ def test_no_canary_leaves_through_any_command_or_failure_path(upstream: Upstream
         "stream": partial(stream, "ask", "-v", PROMPT),
         "stream_json": partial(stream, "ask", "--json", PROMPT),
     }
-    runs = run_all(jobs)
+    runs = run_all(jobs)  # each run has a store of its own: no breaker opened by one reorders another
     _expect(runs, {"ask_json": 0, "ask_verbose_debug": 0, "ask_no_stream": 0, "ask_quiet": 0, "ask_all_failed": 1,
                    "ask_all_failed_json": 1, "ask_no_route": 3, "ask_usage": 2, "model_json": 0, "model_verbose": 0,
                    "request": 1, "request_json": 1, "stream": 1, "stream_json": 0})  # fmt: skip
-    # After the asks, so that the health table has the echoed errors to show.
+    # After the asks, on the stores they wrote, so that the health table has the echoed errors to show.
+    for cli, run in ((chain, "ask_json"), (model, "model_json"), (request, "request")):
+        cli.env["ORCLI_STATE_DIR"] = str(runs[run].state_dir)
     later = {
         "health": partial(chain, "health"),
         "health_json": partial(chain, "health", "--json"),
@@ -224,7 +223,8 @@ def test_a_key_no_http_header_can_carry_is_no_credentials_and_never_shown(upstre
     assert keys_set == {**dict.fromkeys(bad, False), "good": True}
     assert [upstream.count(name) for name in bad] == [0] * len(bad)
     assert not cli.scan(), cli.scan()
-    assert {r["provider"] for r in store_rows(cli.state_dir)} == {"good"}
+    recorded = {r["provider"] for run in runs.values() if run.state_dir for r in store_rows(run.state_dir)}
+    assert recorded == {"good"}  # over every run's own store
 
 
 @pytest.mark.parametrize(

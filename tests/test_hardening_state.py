@@ -58,6 +58,7 @@ def test_a_state_folder_that_cannot_be_created_warns_and_ask_still_answers(upstr
             "store_is_dir_explain": partial(store_is_dir, "explain-route", "--json"),
         },
         workers=4,
+        share_store=True,  # none of these stores can be written: sharing cannot reorder anything
     )
     for name in ("under_file", "under_file_json", "is_file", "store_is_dir"):
         _ok(runs[name], f"{name.removesuffix('_json')}-a")
@@ -71,7 +72,8 @@ def test_read_only_commands_warn_about_a_state_folder_that_cannot_exist(upstream
     cli = _cli(upstream, tmp_path, "explain")
     (cli.tmp / "afile").write_text("not a folder")
     cli.env["ORCLI_STATE_DIR"] = str(cli.tmp / "afile" / "state")
-    runs = run_all({args: partial(cli, *args) for args in [("explain-route",), ("providers",), ("health",)]})
+    jobs = {args: partial(cli, *args) for args in [("explain-route",), ("providers",), ("health",)]}
+    runs = run_all(jobs, share_store=True)  # the store that cannot exist is the subject
     for run in runs.values():
         assert run.code == 0, run
         assert WARNING in run.err, run
@@ -117,7 +119,9 @@ def test_a_store_from_a_newer_orcli_is_read_not_written(upstream: Upstream, tmp_
         db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', 0)")
     db.close()
     before = store_rows(cli.state_dir)
-    runs = run_all({"explain": partial(cli, "explain-route", "--json"), "ask": partial(cli, "ask", "hi")})
+    # One store, the subject of the test: the ask must leave it as it was, so the explain reads the same history.
+    jobs = {"explain": partial(cli, "explain-route", "--json"), "ask": partial(cli, "ask", "hi")}
+    runs = run_all(jobs, share_store=True)
     for run in runs.values():
         assert run.code == 0, run
         assert "newer orcli" in run.err, run
@@ -171,7 +175,8 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
         cli.check_hygiene(run)
         return run
 
-    runs = run_all({"explain": partial(readonly, "explain-route", "--json"), "ask": partial(readonly, "ask", "hi")})
+    jobs = {"explain": partial(readonly, "explain-route", "--json"), "ask": partial(readonly, "ask", "hi")}
+    runs = run_all(jobs, share_store=True)  # a read-only mount: neither run can write to it
     for run in runs.values():
         assert run.code == 0, run
         assert WARNING in run.err and "read-only" in run.err, run

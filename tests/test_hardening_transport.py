@@ -111,11 +111,10 @@ def test_a_self_signed_certificate_is_a_tls_provider_failure(
     cli.profile(["tls", "b"], provider_extra={"tls": {"base_url": url}})
     # Switches that other tools read to turn verification off, or to trust another bundle: orcli must not care.
     loosen = {"PYTHONHTTPSVERIFY": "0", "CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": "", "HTTPX_SSL_VERIFY": "0"}
-    # --order keeps tls first: the runs share a store, and one's failure would otherwise move it back for the next.
-    runs = run_all(
+    runs = run_all(  # each run has a store of its own: one's failure does not move tls back for another
         {
-            "ask": partial(cli, "ask", "--json", "--order", "tls", "hi", env=loosen),
-            "no_stream": partial(cli, "ask", "--json", "--order", "tls", "--no-stream", "hi"),
+            "ask": partial(cli, "ask", "--json", "hi", env=loosen),
+            "no_stream": partial(cli, "ask", "--json", "--no-stream", "hi"),
             "probe": partial(cli, "health", "--probe", "--json", "--provider", "tls", env=loosen),
         }
     )

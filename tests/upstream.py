@@ -1019,12 +1019,18 @@ def reset_connection() -> ResetConnection:
 # ------------------------------------------------------------------------------------ other helpers
 
 
+_REFUSING: list[socket.socket] = []
+
+
 def refused_base_url() -> str:
-    """An http://127.0.0.1:PORT/v1 URL where nothing listens (connection refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    """An http://127.0.0.1:PORT/v1 URL where nothing listens (connection refused).
+
+    The port stays bound, never listening, for the rest of the test process: a port given back at once could
+    be taken by any other server on the machine before orcli connects (and then it would answer)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    _REFUSING.append(s)
+    return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
 
 
 def own_non_loopback_address() -> str | None:

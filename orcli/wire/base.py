@@ -97,7 +97,7 @@ class Usage(NamedTuple):
 class ToolCallDelta(NamedTuple):
     """A fragment of one tool call in a stream: fragments with the same `index` are joined in order."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # OpenAI's name; it hides tuple.index, which nothing calls
     id: str | None = None
     name: str | None = None
     arguments: str = ""

@@ -1,0 +1,108 @@
+"""The pure core imports nothing but the standard library and itself (read with `ast`, nothing is imported).
+
+Pure: no I/O, no clock, no third-party code; given values in, values out, so it is tested with plain values and
+typed strictly (pyproject [tool.mypy]). Every import counts, at any depth of a module (a lazy import is an import).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "orcli"
+
+# The pure core, as module names; a name without a file yet is skipped (issue 9 brings some of them).
+PURE = (
+    "orcli",  # the package itself runs on every import of the others
+    "orcli.names",
+    "orcli.preferences",
+    "orcli.planner",
+    "orcli.ordering",
+    "orcli.health",
+    "orcli.classify",
+    "orcli.types",
+    "orcli.errors",
+    "orcli.prompt",
+    "orcli.redact",
+    "orcli.options",
+    "orcli.policy",
+    "orcli.wire",  # the dialect registry: it names the dialect modules, and imports one only when asked for it
+    "orcli.wire.base",
+    "orcli.wire.text",
+)
+
+# The standard library modules the pure core may use: computation only. A new one is a decision made here
+# (no os, io, socket, sqlite3, subprocess, threading, time: those are the impure edges' business).
+STDLIB = frozenset(
+    {
+        "__future__",
+        "collections",
+        "dataclasses",
+        "difflib",
+        "email",  # email.utils parses Retry-After's HTTP-date
+        "enum",
+        "functools",
+        "http",  # HTTPStatus
+        "importlib",  # the wire registry's lazy dialect import
+        "ipaddress",
+        "itertools",
+        "json",
+        "math",
+        "operator",
+        "random",  # seeded Random objects are passed in; nothing draws from the global one
+        "re",
+        "types",
+        "typing",
+        "unicodedata",
+        "urllib",  # urllib.parse only (checked below)
+    }
+)
+
+
+def _path(module: str) -> Path:
+    base = PACKAGE.parent.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _imports(module: str, tree: ast.AST) -> list[str]:
+    """Every module an import statement anywhere in `tree` names (`from a import b` names a, and a.b when that
+    is a module: always outside orcli, where it cannot be told from a name without importing it)."""
+    found = []
+    package = module if _path(module).name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.append(base)
+            subs = [f"{base}.{alias.name}" for alias in node.names]
+            found += [s for s in subs if not s.startswith("orcli") or _path(s).exists()]
+    return found
+
+
+def test_the_allowed_standard_library_is_the_standard_library() -> None:
+    assert sys.stdlib_module_names >= STDLIB, sorted(STDLIB - sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_module_imports_only_the_standard_library_and_the_pure_core(module: str) -> None:
+    path = _path(module)
+    if not path.exists():
+        pytest.skip(f"{module} does not exist yet ({path.relative_to(PACKAGE.parent)})")
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    wrong = []
+    for name in _imports(module, tree):
+        top = name.partition(".")[0]
+        if top == "orcli":
+            allowed = name in PURE
+        else:
+            allowed = top in STDLIB and (top != "urllib" or name.split(".")[:2] in (["urllib"], ["urllib", "parse"]))
+        if not allowed:
+            wrong.append(name)
+    assert not wrong, f"{module} imports {wrong}: neither the allowed standard library nor the pure core"
