@@ -8,7 +8,7 @@ errors LiteLLM raises for the special strings. Nothing leaves 127.0.0.1: the cos
 directory with an allow-listed environment (no .env, no provider keys).
 
 Where the server comes from, first found wins: $ORCLI_TEST_LITELLM (a `litellm` executable), the
-`.venv-proxy/bin/litellm` that .ci/run installs from pyproject's `real-proxy` extra, or a `litellm` importable
+`.venv-proxy/bin/litellm` that tests/run.sh installs from pyproject's `real-proxy` extra, or a `litellm` importable
 by this interpreter. None of them: the tests skip and say why. It is kept out of the test venv because
 `litellm[proxy]` pins rich<14 and would change the versions the product's own tests run with.
 """
@@ -97,7 +97,7 @@ def find_server() -> tuple[list[str] | None, str]:
     if on_path:
         return [on_path], on_path
     return None, (
-        f"the LiteLLM proxy is not installed: .ci/run installs litellm[proxy]=={VERSION} into .venv-proxy "
+        f"the LiteLLM proxy is not installed: tests/run.sh installs litellm[proxy]=={VERSION} into .venv-proxy "
         "(python3 -m venv .venv-proxy && .venv-proxy/bin/pip install '.[real-proxy]'), or set ORCLI_TEST_LITELLM"
     )
 

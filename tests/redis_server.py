@@ -1,7 +1,7 @@
 """A real `redis-server` for tests: its own instance on a free loopback port, persistence off, stopped after.
 
 Tests that need it take the `redis_server` fixture (import it into the test module); when the Debian package
-is not installed they skip, saying so (`.ci/run` installs it).
+is not installed they skip, saying so (`tests/run.sh` installs it).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = redis_server_binary()
         if binary is None:
-            pytest.skip("redis-server is not installed (Debian package `redis-server`; .ci/run installs it)")
+            pytest.skip("redis-server is not installed (Debian package `redis-server`; tests/run.sh installs it)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         argv = [binary, "--save", "", "--appendonly", "no", "--port", str(self.port), "--bind", "127.0.0.1"]
