@@ -29,7 +29,9 @@ _TERMINAL_OWN = ("TERM", "COLUMNS", "LINES")  # the pane decides these, as a rea
 def require_tmux() -> str:
     path = shutil.which("tmux")
     if path is None:
-        pytest.skip("tmux is not installed (Debian package `tmux`; tests/run.sh installs it): no real terminal to test in")
+        pytest.skip(
+            "tmux is not installed (Debian package `tmux`; tests/run.sh installs it): no real terminal to test in"
+        )
     return path
 
 
