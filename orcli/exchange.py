@@ -114,8 +114,9 @@ class Exchange(_Call):
         self._bound_reads(response.extensions.get("network_stream"))
         yield (Tag.STATUS, (response.status_code, response.headers))
         try:
+            data = Tag.DATA  # looked up once, not per chunk
             for chunk in body_pieces(response):
-                yield (Tag.DATA, chunk)
+                yield (data, chunk)
         except (httpx.HTTPError, BodyDecodeError) as exc:
             yield (Tag.ERROR, exc)
             return

@@ -398,37 +398,40 @@ class Executor:
         wrote = False
         received = 0
         last_event_at = start  # idle counts from the last SSE event: keep-alive comments are silence too
+        idle = self.timeouts.idle
+        data, end = Tag.DATA, Tag.END  # looked up once: this loop runs once per chunk
 
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote_output=wrote, ttft=ttft)
 
         while not done:
-            if ttft is None:
-                deadline, on_timeout = first_token_deadline, Kind.TIMEOUT_FIRST_TOKEN
-                if first_token_deadline >= total_deadline:
-                    on_timeout = Kind.TIMEOUT_TOTAL
-            else:
-                deadline = min(last_event_at + self.timeouts.idle, total_deadline)
-                on_timeout = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
+            deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
             item = reader.get(deadline)
             if item is None:
-                raise fail(_timeout_failure(on_timeout, self.timeouts))
+                if ttft is None:
+                    kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
+                else:
+                    kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
+                raise fail(_timeout_failure(kind, self.timeouts))
             tag, payload = item
-            match tag:
-                case Tag.DATA:
-                    received += len(payload)
-                    if received > ANSWER_BODY_LIMIT:
-                        raise fail(_too_large())
-                case Tag.END:
-                    pass
-                case Tag.ERROR:
-                    raise fail(self._transport_error(payload, during_body=True))
-                case Tag.STATUS:
-                    raise fail(transport_failure("malformed", "a second status in one exchange"))
-                case unreachable:
-                    assert_never(unreachable)
+            if tag is data:  # the common case first; the match below names every other tag
+                received += len(payload)
+                if received > ANSWER_BODY_LIMIT:
+                    raise fail(_too_large())
+            else:
+                match tag:
+                    case Tag.END:
+                        pass
+                    case Tag.ERROR:
+                        raise fail(self._transport_error(payload, during_body=True))
+                    case Tag.STATUS:
+                        raise fail(transport_failure("malformed", "a second status in one exchange"))
+                    case Tag.DATA:
+                        raise AssertionError("handled above")
+                    case unreachable:
+                        assert_never(unreachable)
             try:
-                events = sse.close() if tag is Tag.END else sse.feed(payload)
+                events = sse.close() if tag is end else sse.feed(payload)
                 if events:
                     last_event_at = self.clock()
                 for event in events:
@@ -453,7 +456,7 @@ class Executor:
                         break
             except WireError as exc:
                 raise fail(classify_wire_error(exc, secrets=self.secrets)) from None
-            if tag is Tag.END and not done:
+            if tag is end and not done:
                 if built.finish_reason is not None and built.has_answer:
                     break  # some servers end a complete answer without [DONE]
                 what = "after part of the answer" if built.has_answer else "before any content"
