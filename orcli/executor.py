@@ -344,9 +344,9 @@ class Executor:
                 raise user_failed from None
             raise
         except KeyboardInterrupt as interrupt:
-            failed = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
-            failed.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
-            raise failed from None
+            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
+            interrupted.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
+            raise interrupted from None
         finally:
             reader.abandon()
 
@@ -473,7 +473,7 @@ class Executor:
         tag, payload = item
         match tag:
             case Tag.STATUS:
-                return payload  # type: ignore[no-any-return]
+                return payload
             case Tag.ERROR:
                 raise _AttemptFailed(self._transport_error(payload, during_body=False))
             case Tag.DATA | Tag.END:

@@ -141,9 +141,10 @@ def provider_overrides(value: object) -> dict[str, object]:
                 out[key] = raw
             case ValueKind.CHOICE | ValueKind.SORT:
                 if isinstance(raw, dict) and pref.kind is ValueKind.SORT:  # { by, partition }
-                    raw, partition = raw.get("by"), raw.get("partition")
-                    if partition is not None:
-                        out["partition"] = partition
+                    table: dict[str, Any] = raw
+                    raw = table.get("by")
+                    if table.get("partition") is not None:
+                        out["partition"] = table["partition"]
                 if not isinstance(raw, str) or raw not in pref.choices:
                     raise BadRequest(f"{where} must be one of {', '.join(pref.choices)}")
                 out[key] = raw

@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TypeVar
+
+_T = TypeVar("_T")  # what the wrapped callable takes: a Delta, an Event
 
 FRAMES_UTF = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 FRAMES_ASCII = "|/-\\"
@@ -108,11 +110,11 @@ def attempt_text(rank: int, total: int, model: str, provider: str, failures: int
     return f"attempt {rank} of {total}: {model} via {provider}{after}, waiting for the first token"
 
 
-def stopping_on_first_call(spinner: Spinner, write: Callable[[object], None]) -> Callable[[object], None]:
+def stopping_on_first_call(spinner: Spinner, write: Callable[[_T], None]) -> Callable[[_T], None]:
     """Wrap the answer's writer: the first chunk erases the spinner; after that one flag test per chunk."""
     state = {"waiting": True}
 
-    def sink(chunk: object) -> None:
+    def sink(chunk: _T) -> None:
         if state["waiting"]:
             state["waiting"] = False
             spinner.stop()
@@ -121,12 +123,12 @@ def stopping_on_first_call(spinner: Spinner, write: Callable[[object], None]) ->
     return sink
 
 
-def following_attempts(spinner: Spinner, total: int, inner: Callable[[object], None]) -> Callable[[object], None]:
+def following_attempts(spinner: Spinner, total: int, inner: Callable[[_T], None]) -> Callable[[_T], None]:
     """An executor `on_event` that moves the spinner to each attempt's route, then calls `inner` (the -v
     notes) with the spinner's line erased; a served attempt ends the spinner."""
     failures = 0
 
-    def on_event(event: object) -> None:
+    def on_event(event: _T) -> None:
         nonlocal failures
         kind = getattr(event, "kind", "")
         kind = str(getattr(kind, "value", kind))  # a str, or an Enum whose values are these strings

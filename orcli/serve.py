@@ -460,7 +460,8 @@ def serve(config: ServeConfig, env: Mapping[str, str], log: Callable[[Mapping[st
     with contextlib.suppress(AttributeError, ValueError):  # no SIGHUP on some platforms
         signal.signal(signal.SIGHUP, reload)
     host, port = server.server_address[:2]
-    ready(f"http://{'[' + str(host) + ']' if ':' in str(host) else host}:{port}/v1")
+    shown = host.decode() if isinstance(host, bytes) else str(host)
+    ready(f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/v1")
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

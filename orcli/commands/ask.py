@@ -210,12 +210,14 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
 
     timeouts = route.profile.timeouts
     spinner = None
+    events: Callable[[Event], None] = on_event
     if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/progress.py)
         from orcli.progress import Spinner, following_attempts, stopping_on_first_call
 
         spinner = Spinner(out.stderr)
-        on_event = following_attempts(spinner, len(route.plan.attempts), on_event)  # type: ignore[assignment]
-        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign]
+        events = following_attempts(spinner, len(route.plan.attempts), on_event)
+        # Every write ends the spinner, whichever path writes first (content, tool calls, a closing newline).
+        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign,assignment]
     with make_client() as client:
         executor = Executor(
             client,
@@ -224,7 +226,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             timeouts,
             reader=Exchange,  # make_client's transport has real connections: read them on this thread
             sink=write_content if streaming_out else None,
-            on_event=on_event,
+            on_event=events,
             on_outcome=record,
             overall_timeout=flags.timeout,
         )

@@ -206,16 +206,18 @@ _COMPLETES = {"models": complete_models, "order": complete_providers, "only": co
 
 def _preference_option(pref: Preference) -> tuple[Any, Any]:
     """The Typer annotation and default of a preference's flag, derived from its declaration."""
+    assert pref.flag is not None  # only preferences with a flag get here
     names = (pref.flag,) if pref.short is None else (pref.flag, pref.short)
-    shown = {"help": pref.help, "rich_help_panel": ROUTING}
     match pref.kind:
         case ValueKind.NAMES:
-            option = typer.Option(*names, **shown, metavar=pref.metavar, autocompletion=_COMPLETES.get(pref.name))
+            option = typer.Option(*names, help=pref.help, rich_help_panel=ROUTING, metavar=pref.metavar,
+                                  autocompletion=_COMPLETES.get(pref.name))  # fmt: skip
             return Annotated[list[str] | None, option], None
         case ValueKind.SWITCH:
-            return Annotated[bool, typer.Option(*names, **shown)], False
+            return Annotated[bool, typer.Option(*names, help=pref.help, rich_help_panel=ROUTING)], False
         case _:
-            return Annotated[str | None, typer.Option(*names, **shown, metavar=pref.metavar)], None
+            option = typer.Option(*names, help=pref.help, rich_help_panel=ROUTING, metavar=pref.metavar)
+            return Annotated[str | None, option], None
 
 
 def _request_option(*names: str, help: str, metavar: str | None = None, panel: str = REQUEST, **kw: Any) -> Any:

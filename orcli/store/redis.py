@@ -303,7 +303,7 @@ class RedisStore:
             return None
 
     def describe(self) -> dict[str, object]:
-        shared = {"kind": self.kind, "url": self.target.shown, "namespace": self.target.namespace}
+        shared: dict[str, object] = {"kind": self.kind, "url": self.target.shown, "namespace": self.target.namespace}
         if not self._failed:
             return shared
         local = {"kind": "none"} if self._local is None else self._local.describe()

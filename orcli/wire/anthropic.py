@@ -168,7 +168,8 @@ def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
     for name in NATIVE_OPTIONS:
         if name in opts:
             body[name] = opts[name]
-    if thinking or isinstance(opts.get("thinking"), Mapping) and opts["thinking"].get("type") == "enabled":
+    asked = opts.get("thinking")
+    if thinking or isinstance(asked, Mapping) and asked.get("type") == "enabled":
         # With thinking on the API refuses temperature and top_k, and top_p below 0.95: those are dropped
         # (an option the dialect cannot express), rather than failing a request other providers would serve.
         body.pop("temperature", None)
@@ -228,13 +229,13 @@ def _error_from(err: object, raw: str, status: int | None = None) -> UpstreamErr
         message, detail = plain_error_text(str(err) if err is not None else raw)
         return UpstreamError(message=message, raw=raw, detail=detail, status=status)
     typ = opt_str(err.get("type"))
-    message = err.get("message")
+    said = err.get("message")
     # A monthly spend limit is a 429 rate_limit_error too, told apart by details.error_code
     # (enforced_spend_limit_reached): the finer word is the code, so it classifies as quota, not rate.
     details = err.get("details")
     finer = opt_str(details.get("error_code")) if isinstance(details, Mapping) else None
     return UpstreamError(
-        message=one_line(message if isinstance(message, str) else ""),
+        message=one_line(said if isinstance(said, str) else ""),
         type=typ,
         code=finer or typ,
         raw=raw,
@@ -296,12 +297,14 @@ class EventDecoder:
         if kind == "content_block_start":
             return self._block_start(obj)
         if kind == "message_start":
-            msg = obj.get("message") if isinstance(obj.get("message"), Mapping) else {}
+            found = obj.get("message")
+            msg = found if isinstance(found, Mapping) else {}
             usage = _usage(msg.get("usage"))
             self.prompt_tokens = usage.prompt_tokens if usage else None
             return [Delta(model=opt_str(msg.get("model")))]
         if kind == "message_delta":
-            delta = obj.get("delta") if isinstance(obj.get("delta"), Mapping) else {}
+            found = obj.get("delta")
+            delta = found if isinstance(found, Mapping) else {}
             finish = finish_reason(delta.get("stop_reason"))
             if finish == "tool_calls" and not self.tool_index:
                 finish = "stop"

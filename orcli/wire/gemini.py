@@ -105,7 +105,7 @@ def _contents(request: ChatRequest) -> tuple[str | None, list[dict]]:
     functionCall parts and tool results functionResponse parts (named after the call they answer)."""
     system = [request.system] if request.system else []
     contents: list[dict] = []
-    call_names: dict[object, str] = {}
+    call_names: dict[object, str | None] = {}
     for msg in request.messages:
         role = msg.get("role")
         if role in ("system", "developer"):
@@ -386,9 +386,9 @@ def _error_from(err: object, raw: str, status: int | None) -> UpstreamError:
     if status is None:
         numeric = err.get("code")
         status = numeric if isinstance(numeric, int) and not isinstance(numeric, bool) else None
-    message = err.get("message")
+    said = err.get("message")
     return UpstreamError(
-        message=one_line(message if isinstance(message, str) else ""),
+        message=one_line(said if isinstance(said, str) else ""),
         type=rpc_status,
         code=rpc_status,
         raw=raw,

@@ -110,7 +110,7 @@ def schema_of(request: ChatRequest) -> Mapping[str, object] | None:
     if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         if isinstance(spec, Mapping) and isinstance(spec.get("schema"), Mapping):
-            return spec["schema"]  # type: ignore[return-value]
+            return spec["schema"]
     return None
 
 
