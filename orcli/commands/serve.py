@@ -13,14 +13,6 @@ from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, Qui
 from orcli.errors import UsageError
 from orcli.output import Output
 
-EXAMPLES = """
-\b
-Examples:
-  orcli serve --profile work
-  OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
-  ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
-"""
-
 
 @handled
 def serve(
@@ -98,9 +90,6 @@ def serve(
         run_server(config, env, log, warn, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-serve.__doc__ = (serve.__doc__ or "") + "\n" + EXAMPLES
 
 
 def _log_line(entry: Mapping[str, Any]) -> str:
