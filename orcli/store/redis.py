@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from orcli.store.url import RedisTarget
+from orcli.store.values import outcome_values
 from orcli.types import FailureClass, Outcome
 
 PREFIX = "orcli"
@@ -85,18 +86,7 @@ def endpoint_of(key: str, namespace: str) -> tuple[str, str] | None:
 def encode(outcome: Outcome, nonce: str) -> str:
     """One outcome as a sorted-set member: the SQLite store's columns, no model/provider (they are the key)."""
     return json.dumps(
-        [
-            outcome.at,
-            1 if outcome.ok else 0,
-            None if outcome.error_class is None else outcome.error_class.value,
-            outcome.status,
-            outcome.latency_s,
-            outcome.ttft_s,
-            outcome.tokens_per_s,
-            outcome.error,
-            outcome.retry_after,
-            nonce,
-        ],
+        [*outcome_values(outcome), nonce],
         separators=(",", ":"),
         ensure_ascii=False,
     )

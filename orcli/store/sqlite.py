@@ -39,6 +39,7 @@ from typing import TypeVar
 
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
+from orcli.store.values import outcome_values
 from orcli.types import FailureClass, Outcome
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
@@ -214,19 +215,8 @@ class Store:
         """Insert one outcome in one short transaction; False (and a warning) when it could not be stored."""
         if self.read_only:
             return False
-        row = (
-            outcome.at,
-            outcome.model,
-            outcome.provider,
-            1 if outcome.ok else 0,
-            None if outcome.error_class is None else outcome.error_class.value,
-            outcome.status,
-            outcome.latency_s,
-            outcome.ttft_s,
-            outcome.tokens_per_s,
-            outcome.error,
-            outcome.retry_after,
-        )
+        at, *rest = outcome_values(outcome)
+        row = (at, outcome.model, outcome.provider, *rest)
         return self._run(lambda db: _write(db, _INSERT, row) == 1, False, "record an outcome")
 
     def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
