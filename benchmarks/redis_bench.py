@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from timing import interleaved  # noqa: E402 - benchmarks/ is on sys.path
+
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]  # this checkout's orcli; tests/redis_server.py
 
@@ -32,17 +34,7 @@ PER_ENDPOINT = 10
 
 def _interleaved(fns: dict[str, Callable[[], object]], n: int, warmup: int = 20) -> dict[str, float]:
     """Median seconds per call of each function, run interleaved with the order alternating every round."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    items = list(fns.items())
-    for i in range(n):
-        for name, fn in items if i % 2 == 0 else reversed(items):
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: statistics.median(values) for name, values in interleaved(fns, n, warmup).items()}
 
 
 def _outcome(i: int, model: str = "m", provider: str = "p") -> Outcome:

@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from timing import interleaved  # noqa: E402 - benchmarks/ is on sys.path
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "tests"), str(HERE)]  # tests/upstream.py (loopback server), store_bench.py, dialect_bench.py
@@ -334,17 +336,7 @@ class _RemoteUpstream:
 
 def _median_of(fns: dict[str, Callable[[], object]], n: int, warmup: int = 20) -> dict[str, list[float]]:
     """Run each function n times, interleaved, the order alternating every round; raw samples per name."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    items = list(fns.items())
-    for i in range(n):
-        for name, fn in items if i % 2 == 0 else reversed(items):
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+    return interleaved(fns, n, warmup)
 
 
 def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:

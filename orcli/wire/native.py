@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 
 from orcli import __version__
-from orcli.wire.base import ChatRequest, MalformedResponse, StreamProtocolError
+from orcli.wire.base import ChatRequest, MalformedResponse, StreamProtocolError, WireError
 from orcli.wire.text import loads, one_line, scrub
 
 TOKEN_LIMIT = 10**15  # a token count above this is not a count; it would poison the cost arithmetic
@@ -31,26 +31,25 @@ def dumps(value: object) -> bytes:
         raise ValueError("the request contains a number JSON cannot carry (NaN or infinity)") from None
 
 
+def _json_object(text: bytes | str, what: str, error: type[WireError]) -> dict:
+    """`text` as a JSON object, or `error` saying what it was instead."""
+    try:
+        obj = loads(text)
+    except ValueError as exc:
+        raise error(f"{what} is not JSON: {one_line(str(exc))}") from None
+    if not isinstance(obj, dict):
+        raise error(f"{what} is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
 def body_object(body: bytes, what: str = "response") -> dict:
     """A 200 body as a JSON object, or MalformedResponse."""
-    try:
-        obj = loads(body)
-    except ValueError as exc:
-        raise MalformedResponse(f"{what} is not JSON: {one_line(str(exc))}") from None
-    if not isinstance(obj, dict):
-        raise MalformedResponse(f"{what} is a JSON {type(obj).__name__}, not an object")
-    return obj
+    return _json_object(body, what, MalformedResponse)
 
 
 def event_object(data: str) -> dict:
     """One SSE event's data as a JSON object, or StreamProtocolError."""
-    try:
-        obj = loads(data)
-    except ValueError as exc:
-        raise StreamProtocolError(f"stream event is not JSON: {one_line(str(exc))}") from None
-    if not isinstance(obj, dict):
-        raise StreamProtocolError(f"stream event is a JSON {type(obj).__name__}, not an object")
-    return obj
+    return _json_object(data, "stream event", StreamProtocolError)
 
 
 def text_of(value: object) -> str:
