@@ -91,9 +91,9 @@ def bench(n: int = 60) -> list[dict[str, object]]:
     """Rows: dialect, streamed median, whole median, each as a ratio to OpenAI's."""
     import httpx
 
-    from orcli.exchange import Exchange
-    from orcli.executor import Executor
-    from orcli.profile import load_profile_file
+    from orcli.execution.exchange import Exchange
+    from orcli.execution.executor import Executor
+    from orcli.profile.parse import load_profile_file
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 

@@ -48,7 +48,7 @@ FLOOR_CODE = "import typer, rich.table, httpx, platformdirs"
 
 def _example_key_names() -> tuple[str, ...]:
     """The api_key_env names of the bundled `example` profile: set, so explain-route plans every endpoint."""
-    from orcli.profile import bundled_profiles_dir
+    from orcli.profile.parse import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     return tuple(sorted(set(re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M))))
@@ -345,9 +345,9 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
     import httpx
 
-    from orcli.exchange import Exchange
-    from orcli.executor import Executor
-    from orcli.profile import load_profile_file
+    from orcli.execution.exchange import Exchange
+    from orcli.execution.executor import Executor
+    from orcli.profile.parse import load_profile_file
     from orcli.store import Store
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire import openai as wire
@@ -524,9 +524,9 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """plan() over every endpoint (all models requested: the worst case), sizes interleaved so drift hits
     all alike; with the collector on (what a process sees) and off (the planner's own work), plus a
     3-model request (the usual case: a scan of the profile) and tracemalloc's peak."""
-    from orcli.planner import plan
-    from orcli.preferences import merge
-    from orcli.profile import parse_profile
+    from orcli.routing.planner import plan
+    from orcli.routing.preferences import merge
+    from orcli.profile.parse import parse_profile
     from orcli.types import EndpointHealth, HealthSnapshot, HealthState, Request
 
     request = Request(prompt_tokens=2000, max_tokens=None, parameters=frozenset({"temperature", "tools"}))
@@ -676,8 +676,8 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
     import tomllib
 
     from orcli.errors import ProfileError
-    from orcli.profile import load_profile_file
-    from orcli.profile_cache import load_cached
+    from orcli.profile.parse import load_profile_file
+    from orcli.profile.cache import load_cached
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -709,7 +709,7 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 
             return run
 
-        from orcli.profile_cache import cache_file
+        from orcli.profile.cache import cache_file
 
         blob = cache_file(state, valid).read_bytes()
         cases = {
@@ -749,9 +749,9 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """`orcli providers` at scale, in process: the JSON document and the plain table from a loaded profile,
     against the least any listing does: one dict per endpoint, built in the same run."""
-    from orcli import render
-    from orcli.profile import parse_profile
-    from orcli.tables import plain
+    from orcli.ui import render
+    from orcli.profile.parse import parse_profile
+    from orcli.ui.tables import plain
     from orcli.types import HealthSnapshot
 
     rows: list[Row] = []

@@ -18,7 +18,7 @@ from orcli.commands.profiles import profiles_check, profiles_import, profiles_in
 from orcli.commands.providers import providers
 from orcli.commands.serve import serve
 from orcli.errors import EXIT_INTERRUPTED, error_document
-from orcli.help import Command, Group
+from orcli.ui.help import Command, Group
 
 SUMMARY = "Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."
 
@@ -29,7 +29,7 @@ app = typer.Typer(
     # Pretty exceptions print local variables, which can hold API keys (SPEC §9).
     pretty_exceptions_enable=False,
     add_completion=True,
-    rich_markup_mode=None,  # plain help (orcli.help): fast, and the same on a terminal and in a pipe
+    rich_markup_mode=None,  # plain help (orcli.ui.help): fast, and the same on a terminal and in a pipe
     cls=Group,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from orcli.classify import Kind
+from orcli.execution.classify import Kind
 from orcli.types import FailureClass
 
 P, M, R = FailureClass.PROVIDER, FailureClass.MODEL, FailureClass.REQUEST

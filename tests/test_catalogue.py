@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orcli.catalogue import (
+from orcli.profile.catalogue import (
     CATALOGUE_URL,
     endpoint_table,
     fetch_catalogue,
@@ -200,7 +200,7 @@ def test_fetch_asks_the_documented_url_per_model_and_maps_errors():
 def _mock_client(monkeypatch, handler):
     import httpx
 
-    from orcli import transport
+    from orcli.execution import transport
 
     monkeypatch.setattr(transport, "make_client", lambda: httpx.Client(transport=httpx.MockTransport(handler)))
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orcli.classify import (
+from orcli.execution.classify import (
     TRANSPORT_KINDS,
     Failure,
     Kind,
@@ -385,11 +385,11 @@ def test_classify_depends_on_the_neutral_wire_model_only() -> None:
     import subprocess
     import sys
 
-    probe = "import sys, orcli.classify; print(sorted(m for m in sys.modules if m.startswith(('orcli', 'httpx'))))"
+    probe = "import sys, orcli.execution.classify; print(sorted(m for m in sys.modules if m.startswith(('orcli', 'httpx'))))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     loaded = set(eval(done.stdout))
     assert "orcli.wire.base" in loaded, loaded
-    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.executor")}, loaded
+    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.execution.executor")}, loaded
 
 
 def test_an_upstream_error_from_any_dialect_is_classified_by_its_fields() -> None:

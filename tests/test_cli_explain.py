@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import load_profile
+from orcli.profile.parse import load_profile
 
 EXAMPLE = load_profile("example", {})
 KEY_VARS = sorted({p.api_key_env for p in EXAMPLE.providers.values() if p.api_key_env})
@@ -444,7 +444,7 @@ def test_importtime_shows_no_httpx_for_explain_route(tmp_path: Path) -> None:
                            "--no-stdin"], capture_output=True, text=True, env=env, timeout=60,
                           stdin=subprocess.DEVNULL)  # fmt: skip
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
-    assert "orcli.planner" in imported, "the probe must see orcli's own imports"
+    assert "orcli.routing.planner" in imported, "the probe must see orcli's own imports"
     assert not [m for m in imported if m.split(".")[0] == "httpx"]
 
 

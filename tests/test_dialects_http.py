@@ -24,7 +24,7 @@ from fake_dialects import (
     tool_call,
 )
 
-from orcli.classify import Kind, classify_error, classify_finish_reason, classify_http, parse_retry_after
+from orcli.execution.classify import Kind, classify_error, classify_finish_reason, classify_http, parse_retry_after
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import Answer, ChatRequest, Delta, UpstreamError, UpstreamErrorInBody

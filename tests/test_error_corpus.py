@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pytest
 from error_corpus import GEMINI_SAFETY_ANSWERS, ROWS, STREAM_ROWS, AnswerRow, ErrorRow, StreamErrorRow
 
-from orcli.classify import Failure, Kind, classify_error, classify_finish_reason, classify_http
+from orcli.execution.classify import Failure, Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import FailureClass
 from orcli.wire import dialect_for
 from orcli.wire.base import Dialect, SSEEvent, UpstreamErrorInBody

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orcli.classify import Kind
-from orcli.exchange import Exchange
-from orcli.executor import AttemptOutcome, AttemptReport, Executor, Failed, Result, cost_of
+from orcli.execution.classify import Kind
+from orcli.execution.exchange import Exchange
+from orcli.execution.executor import AttemptOutcome, AttemptReport, Executor, Failed, Result, cost_of
 from orcli.types import HEALTHY, Endpoint, FailureClass, Outcome, PlannedAttempt, Price, Provider, Timeouts
 from orcli.wire.base import ChatRequest, Delta, ToolCall, Usage
 
@@ -796,7 +796,7 @@ def _reasoning_chunk(text: str, key: str = "reasoning") -> bytes:
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_an_answer_over_the_cap_is_a_provider_failure_too_large(monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
-    import orcli.executor as executor_module
+    import orcli.execution.executor as executor_module
 
     monkeypatch.setattr(executor_module, "ANSWER_BODY_LIMIT", 4096)
     big = "y" * 5000

@@ -20,7 +20,7 @@ import pytest
 from cli_harness import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
 from upstream import Behaviour, Exchange, RecordedRequest, Upstream, key_env, ok, status
 
-from orcli.policy import usable_key
+from orcli.routing.policy import usable_key
 
 
 def _auth(req: RecordedRequest) -> str:
@@ -256,7 +256,7 @@ def test_the_executor_never_hands_an_unsendable_key_to_the_http_client() -> None
     the next provider serves; nothing is sent to the first."""
     import httpx
 
-    from orcli.executor import Executor
+    from orcli.execution.executor import Executor
     from orcli.types import HEALTHY, Endpoint, PlannedAttempt, Price, Provider, Timeouts
     from orcli.wire.base import ChatRequest
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from orcli.cli import app
 from orcli.errors import EXIT_USAGE, ProfileError
 from orcli.neutralise import neutralise
-from orcli.profile import (
+from orcli.profile.parse import (
     ENDPOINT_KEYS,
     HEALTH_KEYS,
     PRICE_KEYS,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from upstream import Behaviour, Exchange, Upstream, status
 
-from orcli.executor import Executor, Failed, Result
+from orcli.execution.executor import Executor, Failed, Result
 from orcli.types import HEALTHY, Endpoint, Outcome, PlannedAttempt, Price, Provider, Timeouts
 from orcli.wire.base import ChatRequest, WireError
 from orcli.wire.openai import parse_stream_event

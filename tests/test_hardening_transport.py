@@ -132,7 +132,7 @@ def test_a_self_signed_certificate_is_a_tls_provider_failure(
 
 def test_nothing_in_orcli_turns_tls_verification_off() -> None:
     """Statically: no `verify=` but in transport.py, no CERT_NONE, check_hostname assignment or unverified
-    context anywhere in the package; every HTTP client orcli builds is built by orcli.transport.make_client."""
+    context anywhere in the package; every HTTP client orcli builds is built by orcli.execution.transport.make_client."""
     package = Path(orcli.__file__).parent
     offenders = []
     for path in sorted(package.rglob("*.py")):

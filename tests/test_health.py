@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orcli.health import Verdict, derive, history_horizon, max_open_period, open_period, short_error, verdict
+from orcli.routing.health import Verdict, derive, history_horizon, max_open_period, open_period, short_error, verdict
 from orcli.types import EndpointHealth, FailureClass, HealthSettings, HealthState, Outcome
 
 S = HealthSettings(window=300.0, outage_window=30.0, cooldown=30.0)

@@ -29,7 +29,7 @@ with open(out_path, "w") as f:
 
 
 def _example_keys() -> dict[str, str]:
-    from orcli.profile import bundled_profiles_dir
+    from orcli.profile.parse import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     return {name: "sk-test-not-a-key" for name in re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M)}
@@ -61,9 +61,9 @@ def test_explain_route_does_not_import_httpx(tmp_path: Path) -> None:
         tmp_path, "explain-route", "--profile", "example", "--no-stdin", env=_example_keys()
     )
     assert code == 0 and "Attempt plan" in stdout, stdout
-    assert "orcli.planner" in modules  # the probe really ran the command
+    assert "orcli.routing.planner" in modules  # the probe really ran the command
     assert not _loaded(modules, "httpx"), "explain-route needs no network: " + ", ".join(_loaded(modules, "httpx"))
-    assert not _loaded(modules, "httpcore") and not _loaded(modules, "orcli.executor")
+    assert not _loaded(modules, "httpcore") and not _loaded(modules, "orcli.execution.executor")
 
 
 def test_version_imports_neither_typer_nor_rich(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
-"""orcli.options: `-o KEY=VALUE` split and typed, numbers no API accepts refused."""
+"""orcli.routing.options: `-o KEY=VALUE` split and typed, numbers no API accepts refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from orcli.options import NumberText, parse_option, parse_option_value
+from orcli.routing.options import NumberText, parse_option, parse_option_value
 from orcli.wire.openai import encode_body
 
 
@@ -102,7 +102,7 @@ TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "ob
 
 
 def test_tools_take_an_array_or_one_tool_object() -> None:
-    from orcli.options import parse_tools
+    from orcli.routing.options import parse_tools
 
     assert parse_tools([TOOL, TOOL]) == (TOOL, TOOL)
     assert parse_tools(TOOL) == (TOOL,)
@@ -120,14 +120,14 @@ def test_tools_take_an_array_or_one_tool_object() -> None:
     ],
 )
 def test_tools_of_the_wrong_shape_say_what_is_wrong(value: object, needle: str) -> None:
-    from orcli.options import parse_tools
+    from orcli.routing.options import parse_tools
 
     with pytest.raises(ValueError, match=needle):
         parse_tools(value)
 
 
 def test_a_schema_is_a_json_object() -> None:
-    from orcli.options import parse_schema
+    from orcli.routing.options import parse_schema
 
     assert parse_schema({"type": "object"}) == {"type": "object"}
     with pytest.raises(ValueError, match="not a JSON array"):
@@ -138,14 +138,14 @@ def test_a_schema_is_a_json_object() -> None:
 @pytest.mark.parametrize("text", ["stream=false", "model=x", "messages=[]", "stream_options={}"])
 def test_reserved_options_are_usage_errors(text: str) -> None:
     from orcli.errors import UsageError
-    from orcli.route import parse_options
+    from orcli.routing.route import parse_options
 
     with pytest.raises(UsageError, match="is set by orcli"):
         parse_options((text,), None)
 
 
 def test_tools_and_schema_count_as_routing_parameters() -> None:
-    from orcli.route import RouteInput, request_parameters
+    from orcli.routing.route import RouteInput, request_parameters
 
     assert request_parameters(RouteInput()) == frozenset()
     assert request_parameters(RouteInput(tools=(TOOL,), schema={"type": "object"})) == {"tools", "response_format"}

@@ -10,8 +10,8 @@ from types import MappingProxyType
 import pytest
 
 from orcli.errors import UsageError
-from orcli.planner import expected_cost, plan
-from orcli.preferences import merge
+from orcli.routing.planner import expected_cost, plan
+from orcli.routing.preferences import merge
 from orcli.types import (
     Endpoint,
     EndpointHealth,

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orcli.planner import plan
+from orcli.routing.planner import plan
 from orcli.types import (
     Endpoint,
     EndpointHealth,

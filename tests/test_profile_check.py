@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import tomllib
 
-from orcli.profile import bundled_profiles_dir, parse_profile
-from orcli.profile_check import CODES, check_profile
-from orcli.profile_write import profile_text, starter_data
+from orcli.profile.parse import bundled_profiles_dir, parse_profile
+from orcli.profile.check import CODES, check_profile
+from orcli.profile.write import profile_text, starter_data
 
 CLEAN = {
     "routing": {"models": ["m"], "order": ["a"], "ignore": ["b/turbo"]},
@@ -89,7 +89,7 @@ def test_init_from_the_bundled_example_always_writes_a_loadable_profile():
 def test_the_bundled_example_reaches_providers_as_the_import_table_does():
     """The example and the import's provider table must not drift apart: an import into the example would
     otherwise add a second spelling of the same provider."""
-    from orcli.provider_table import KNOWN_PROVIDERS
+    from orcli.profile.provider_table import KNOWN_PROVIDERS
 
     example = tomllib.loads((bundled_profiles_dir() / "example.toml").read_text())
     shared = [name for name in example["providers"] if name in KNOWN_PROVIDERS]

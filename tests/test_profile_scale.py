@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from orcli import profile as profile_mod
+from orcli.profile import parse as profile_mod
 from orcli.errors import ProfileError
-from orcli.profile import parse_profile
-from orcli.profile_write import profile_text
+from orcli.profile.parse import parse_profile
+from orcli.profile.write import profile_text
 
 
 def _big(n: int, bad_price: bool) -> str:

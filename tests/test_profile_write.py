@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orcli import profile_write
-from orcli.catalogue import parse_catalogue, to_profile
+from orcli.profile import write as profile_write
+from orcli.profile.catalogue import parse_catalogue, to_profile
 from orcli.errors import ProfileError
-from orcli.profile import load_profile_file, parse_profile
-from orcli.profile_write import diff_lines, merge_import, profile_text, save_profile
+from orcli.profile.parse import load_profile_file, parse_profile
+from orcli.profile.write import diff_lines, merge_import, profile_text, save_profile
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 LLAMA = "meta-llama/llama-3.3-70b-instruct"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli
 
-from orcli.profile import bundled_profiles_dir
+from orcli.profile.parse import bundled_profiles_dir
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 THREE = str(DATA / "endpoints-three-models.json")
@@ -352,7 +352,7 @@ def test_profiles_without_a_subcommand_shows_help(cli):
 
 
 def test_serve_says_so_too_when_the_example_stands_in(tmp_path, monkeypatch):
-    from orcli.serve import ProfileHolder
+    from orcli.gateway.server import ProfileHolder
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     heard: list[str] = []

@@ -14,25 +14,32 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orcli"
 
-# The pure core, as module names; a name without a file yet is skipped (issue 9 brings some of them).
-PURE = (
-    "orcli",  # the package itself runs on every import of the others
-    "orcli.names",
-    "orcli.preferences",
-    "orcli.planner",
-    "orcli.ordering",
-    "orcli.health",
-    "orcli.classify",
-    "orcli.types",
-    "orcli.errors",
-    "orcli.prompt",
-    "orcli.redact",
-    "orcli.options",
-    "orcli.policy",
-    "orcli.wire",  # the dialect registry: it names the dialect modules, and imports one only when asked for it
-    "orcli.wire.base",
-    "orcli.wire.text",
+# The pure core, by path below orcli/: a folder ending in "/" is pure as a whole (every module in it, present
+# and future); single files stand where a folder mixes pure rules with I/O.
+PURE_PATHS = (
+    "__init__.py",  # the package itself runs on every import of the others
+    "types.py",
+    "errors.py",
+    "redact.py",
+    "routing/",  # the planner and everything it decides with
+    "execution/classify.py",  # SPEC-table failure classes: values in, values out
+    "wire/__init__.py",  # the dialect registry: it names the dialect modules, and imports one only when asked
+    "wire/base.py",
+    "wire/text.py",
 )
+
+
+def _pure_modules() -> tuple[str, ...]:
+    found: list[str] = []
+    for pattern in PURE_PATHS:
+        paths = sorted((PACKAGE / pattern).rglob("*.py")) if pattern.endswith("/") else [PACKAGE / pattern]
+        for path in paths:
+            parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+            found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return tuple(found)
+
+
+PURE = _pure_modules()
 
 # The standard library modules the pure core may use: computation only. A new one is a decision made here
 # (no os, io, socket, sqlite3, subprocess, threading, time: those are the impure edges' business).

@@ -115,7 +115,7 @@ provider = "p"
 
 
 def test_profile_health_store_and_timeout_are_read_and_default_to_local_and_200_ms() -> None:
-    from orcli.profile import parse_profile
+    from orcli.profile.parse import parse_profile
 
     plain = parse_profile(PROFILE, "p.toml").health
     assert (plain.store, plain.store_timeout) == (None, 0.2)
@@ -141,7 +141,7 @@ def test_profile_health_store_and_timeout_are_read_and_default_to_local_and_200_
 )
 def test_a_bad_health_store_setting_is_a_profile_error_that_never_echoes_a_password(line: str, says: str) -> None:
     from orcli.errors import ProfileError
-    from orcli.profile import parse_profile
+    from orcli.profile.parse import parse_profile
 
     with pytest.raises(ProfileError) as info:
         parse_profile(PROFILE + line + "\n", "p.toml")

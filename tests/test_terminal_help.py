@@ -200,7 +200,7 @@ def test_no_color_before_the_command_draws_no_style_in_a_real_terminal(cli: Cli,
 
 
 def test_wrap_message_breaks_only_between_sentences_and_plural_counts() -> None:
-    from orcli.words import plural, wrap_message
+    from orcli.ui.words import plural, wrap_message
 
     first = "orcli: error: no profile named `x` (looked for /a/very/long/path/to/profiles/x.toml and /another/one)."
     text = wrap_message(first + " Known profiles: example, local. Pass a path to use a file elsewhere.")

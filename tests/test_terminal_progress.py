@@ -13,7 +13,7 @@ from cli_harness import MODEL, Cli
 from tmux_pane import Pane, require_tmux
 from upstream import Upstream, server_error, slow_first_token
 
-from orcli.progress import CLEAR, Spinner, following_attempts, stopping_on_first_call
+from orcli.ui.progress import CLEAR, Spinner, following_attempts, stopping_on_first_call
 
 DELAY = 2.5  # seconds the fake upstream waits before its first token
 

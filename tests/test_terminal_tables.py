@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from tmux_pane import Pane, require_tmux, words_cut_at_the_edge
 from upstream import Status, Upstream
 
-from orcli.render import format_cost, money_pair
-from orcli.tables import Column, TableData, layout, plain
+from orcli.ui.render import format_cost, money_pair
+from orcli.ui.tables import Column, TableData, layout, plain
 
 SIZES = [(80, 24), (120, 40), (200, 50)]
 EXAMPLE_KEYS = {"GROQ_API_KEY": "k-groq-test", "DEEPINFRA_API_KEY": "k-deepinfra-test"}

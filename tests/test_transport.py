@@ -7,7 +7,7 @@ import ssl
 import httpx
 import pytest
 
-from orcli.transport import LazyTLSTransport, make_client
+from orcli.execution.transport import LazyTLSTransport, make_client
 
 
 def _context(transport: LazyTLSTransport, url: str) -> ssl.SSLContext:

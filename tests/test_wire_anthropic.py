@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from orcli.classify import Kind, classify_error, classify_http
-from orcli.profile import parse_profile
+from orcli.execution.classify import Kind, classify_error, classify_http
+from orcli.profile.parse import parse_profile
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.anthropic import SCHEMA_TOOL

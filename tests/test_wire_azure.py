@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from orcli.classify import Kind, classify_error, classify_finish_reason, classify_http
+from orcli.execution.classify import Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.azure import DEFAULT_API_VERSION

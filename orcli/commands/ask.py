@@ -29,8 +29,8 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
-from orcli.help import OUTPUT, REQUEST
-from orcli.output import Output
+from orcli.ui.help import OUTPUT, REQUEST
+from orcli.ui.output import Output
 from orcli.types import Outcome, Plan, Profile
 
 
@@ -44,7 +44,7 @@ class AskFlags:
 
 
 def _rejected_json(plan: Plan) -> list[dict[str, str]]:
-    from orcli.render import rejection_json
+    from orcli.ui.render import rejection_json
 
     return [rejection_json(r) for r in plan.rejected]
 
@@ -127,8 +127,8 @@ def ask(
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
-    from orcli.health_source import open_health
-    from orcli.route import build_route
+    from orcli.store.health_source import open_health
+    from orcli.routing.route import build_route
 
     store, snapshot, notes = open_health(profile, env)
     try:
@@ -155,7 +155,7 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
 
 def _check_transport_security(route: Any) -> None:
     """SPEC §9: keys must not cross the network in clear text."""
-    from orcli.policy import check_transport_security
+    from orcli.routing.policy import check_transport_security
 
     check_transport_security(
         [route.profile.providers[a.endpoint.provider] for a in route.plan.attempts], route.profile.path
@@ -163,9 +163,9 @@ def _check_transport_security(route: Any) -> None:
 
 
 def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
-    from orcli.exchange import Exchange
-    from orcli.executor import Event, EventKind, Executor, Failed
-    from orcli.transport import make_client
+    from orcli.execution.exchange import Exchange
+    from orcli.execution.executor import Event, EventKind, Executor, Failed
+    from orcli.execution.transport import make_client
     from orcli.wire.base import ChatRequest, Delta
 
     _check_transport_security(route)
@@ -211,8 +211,8 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     timeouts = route.profile.timeouts
     spinner = None
     events: Callable[[Event], None] = on_event
-    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/progress.py)
-        from orcli.progress import Spinner, following_attempts, stopping_on_first_call
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/ui/progress.py)
+        from orcli.ui.progress import Spinner, following_attempts, stopping_on_first_call
 
         spinner = Spinner(out.stderr)
         events = following_attempts(spinner, len(route.plan.attempts), on_event)
@@ -289,7 +289,7 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:
-    from orcli.executor import FailReason
+    from orcli.execution.executor import FailReason
 
     lines = [
         f"  {i}. {a.model} via {a.provider}: {a.error_class} failure: {a.error}"

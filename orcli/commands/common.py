@@ -12,26 +12,26 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
-from orcli.help import OUTPUT, REQUEST, ROUTING
-from orcli.output import Output, StdoutUnwritable, silence, to_stderr
-from orcli.preferences import PREFERENCES, Preference, ValueKind
+from orcli.ui.help import OUTPUT, REQUEST, ROUTING
+from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
+from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
 def complete_profiles(incomplete):  # Typer passes arguments by these names
-    from orcli.completion import profile_names
+    from orcli.ui.completion import profile_names
 
     return profile_names(incomplete)
 
 
 def complete_models(ctx, incomplete):
-    from orcli.completion import model_names
+    from orcli.ui.completion import model_names
 
     return model_names(ctx, incomplete)
 
 
 def complete_providers(ctx, incomplete):
-    from orcli.completion import provider_names
+    from orcli.ui.completion import provider_names
 
     return provider_names(ctx, incomplete)
 
@@ -278,9 +278,9 @@ def route_flags(command: Callable[..., None]) -> Callable[..., None]:
     its own --assume-down), and keeps `no_stdin` to read the prompt with."""
 
     def wrapper(**kwargs: Any) -> None:
-        from orcli.options import parse_schema, parse_tools
-        from orcli.preferences import overrides_from_flags
-        from orcli.route import RouteInput
+        from orcli.routing.options import parse_schema, parse_tools
+        from orcli.routing.preferences import overrides_from_flags
+        from orcli.routing.route import RouteInput
 
         flags = {name: kwargs.pop(name) for name, _, _ in ROUTE_FLAGS}
         tools = None if flags["tools"] is None else json_argument("--tools", flags["tools"], parse_tools)
@@ -336,7 +336,7 @@ def json_argument(flag: str, text: str, check: Callable[[object], Any]) -> Any:
 
 def read_prompt_input(argument: str | None, no_stdin: bool) -> str | None:
     """The prompt from the argument and/or standard input (SPEC §5); the only place that reads stdin."""
-    from orcli.prompt import read_prompt
+    from orcli.routing.prompt import read_prompt
 
     stdin = sys.stdin
     buffer = getattr(stdin, "buffer", None) if stdin is not None else None
@@ -355,6 +355,6 @@ def environment() -> Mapping[str, str]:
 def load_profile_for(spec: str | None, env: Mapping[str, str], out: Output) -> Any:
     """The command's profile; says once on stderr (unless -q) when the bundled example stands in for a
     missing `default`, where it looked, and what to do (SPEC §12)."""
-    from orcli.profile import load_profile
+    from orcli.profile.parse import load_profile
 
     return load_profile(spec, env, notice=lambda text: out.note(f"note: {text}"))

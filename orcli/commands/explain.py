@@ -22,8 +22,8 @@ from orcli.commands.common import (
     route_flags,
 )
 from orcli.errors import NoRouteError
-from orcli.help import ROUTING
-from orcli.output import Output
+from orcli.ui.help import ROUTING
+from orcli.ui.output import Output
 
 AssumeDownOpt = Annotated[
     list[str] | None,
@@ -54,10 +54,10 @@ def explain_route(
     out: Output,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
-    from orcli import render
-    from orcli.health_source import load_snapshot
-    from orcli.policy import insecure_reason
-    from orcli.route import build_route
+    from orcli.ui import render
+    from orcli.store.health_source import load_snapshot
+    from orcli.routing.policy import insecure_reason
+    from orcli.routing.route import build_route
 
     env = environment()
     loaded = load_profile_for(profile, env, out)

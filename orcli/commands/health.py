@@ -21,8 +21,8 @@ from orcli.commands.common import (
     load_profile_for,
 )
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
-from orcli.output import Output
-from orcli.words import plural
+from orcli.ui.output import Output
+from orcli.ui.words import plural
 
 PROBE_PROMPT = "Reply with the single word: ok"
 PROBE_MAX_TOKENS = 16
@@ -66,7 +66,7 @@ def health_main(
     """Per endpoint: requests, failures, success rate, last error, state, median TTFT and tokens/s."""
     if ctx.invoked_subcommand is not None:
         return
-    from orcli.health_source import open_health, snapshot_from
+    from orcli.store.health_source import open_health, snapshot_from
     from orcli.store.backend import describe
 
     loaded = load_profile_for(profile, environment(), out)
@@ -78,7 +78,7 @@ def health_main(
         endpoints = list(loaded.endpoints)
         probed: list[dict[str, Any]] = []
         if probe:
-            from orcli.policy import check_transport_security
+            from orcli.routing.policy import check_transport_security
 
             endpoints = _select(loaded, model, provider)
             # A probe sends the key like an ask does: the same refusal of clear text to another machine.
@@ -165,7 +165,7 @@ def _reset_settings(profile: str | None) -> Any:
     """The profile's [health] settings (its `store`); without --profile a broken default profile does not stop
     a reset of the local store, which never needed a profile."""
     from orcli.errors import ProfileError
-    from orcli.profile import load_profile
+    from orcli.profile.parse import load_profile
     from orcli.types import HealthSettings
 
     try:
@@ -216,8 +216,8 @@ def _store_line(info: dict[str, Any]) -> str:
 
 
 def _select(profile: Any, models: list[str] | None, providers: list[str] | None) -> list[Any]:
-    from orcli.names import matches_any
-    from orcli.preferences import split_names
+    from orcli.routing.names import matches_any
+    from orcli.routing.preferences import split_names
 
     wanted_models = split_names(models or ())
     wanted_providers = split_names(providers or ())
@@ -241,10 +241,10 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     import httpx
 
-    from orcli.exchange import Exchange
-    from orcli.executor import Executor, Failed
-    from orcli.route import key_problems_in
-    from orcli.transport import make_client
+    from orcli.execution.exchange import Exchange
+    from orcli.execution.executor import Executor, Failed
+    from orcli.routing.route import key_problems_in
+    from orcli.execution.transport import make_client
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 
@@ -288,13 +288,13 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
 
 def _row(endpoint: Any, h: Any) -> dict[str, Any]:
-    from orcli.render import health_json
+    from orcli.ui.render import health_json
 
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
 def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_name: str) -> Any:
-    from orcli.tables import Column, TableData
+    from orcli.ui.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
     columns = [

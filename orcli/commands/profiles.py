@@ -20,7 +20,7 @@ from orcli.commands.common import (
     load_profile_for,
 )
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
-from orcli.output import Output
+from orcli.ui.output import Output
 
 NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
 MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
@@ -33,7 +33,7 @@ def _today() -> str:
 
 def _bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
-    from orcli.profile import is_path_spec
+    from orcli.profile.parse import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
@@ -42,7 +42,7 @@ def _bare_name(name: str) -> str:
 
 def _target(spec: str) -> Path:
     """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile import is_path_spec, user_profiles_dir
+    from orcli.profile.parse import is_path_spec, user_profiles_dir
 
     if not is_path_spec(spec):
         return user_profiles_dir() / f"{_bare_name(spec)}.toml"
@@ -63,8 +63,8 @@ def profiles_list(
     out: Output,
 ) -> None:
     """Every profile orcli can see, where it lives, and which one commands use by default."""
-    from orcli.profile import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
-    from orcli.tables import Column, TableData
+    from orcli.profile.parse import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
+    from orcli.ui.tables import Column, TableData
 
     env = environment()
     try:
@@ -125,8 +125,8 @@ def profiles_show(
     out: Output,
 ) -> None:
     """The resolved path and a validated summary: providers, endpoints, models, which keys are set."""
-    from orcli.route import has_key_in
-    from orcli.tables import Column, TableData
+    from orcli.routing.route import has_key_in
+    from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)
@@ -194,8 +194,8 @@ def profiles_init(
     """Write a starter profile into the user config dir: the providers whose keys are set (all, if none are)."""
     import tomllib
 
-    from orcli.profile import bundled_profiles_dir, user_profiles_dir
-    from orcli.profile_write import save_profile, starter_data
+    from orcli.profile.parse import bundled_profiles_dir, user_profiles_dir
+    from orcli.profile.write import save_profile, starter_data
 
     env = environment()
     path = user_profiles_dir() / f"{_bare_name(name)}.toml"
@@ -263,13 +263,13 @@ def profiles_import(
     """Turn OpenRouter's public catalogue into endpoints, merged into a profile, and show what changed."""
     import tomllib
 
-    from orcli.catalogue import parse_catalogue, to_profile
-    from orcli.profile import API_VALUES, bundled_profiles_dir, is_path_spec
-    from orcli.profile_write import diff_lines, merge_import, read_data, save_profile
+    from orcli.profile.catalogue import parse_catalogue, to_profile
+    from orcli.profile.parse import API_VALUES, bundled_profiles_dir, is_path_spec
+    from orcli.profile.write import diff_lines, merge_import, read_data, save_profile
 
     if source not in SOURCES:
         raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
-    from orcli.preferences import split_names
+    from orcli.routing.preferences import split_names
 
     models = list(split_names(model or ()))
     if from_file is None:
@@ -375,8 +375,8 @@ def _fetch(models: list[str]) -> Any:
     import httpx
 
     from orcli import __version__
-    from orcli.catalogue import fetch_catalogue
-    from orcli.transport import make_client
+    from orcli.profile.catalogue import fetch_catalogue
+    from orcli.execution.transport import make_client
 
     with make_client() as client:
 
@@ -410,8 +410,8 @@ def profiles_check(
 ) -> None:
     """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
     Exit 1 when it finds problems."""
-    from orcli.profile_check import check_profile
-    from orcli.tables import Column, TableData
+    from orcli.profile.check import check_profile
+    from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors

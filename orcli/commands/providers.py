@@ -13,7 +13,7 @@ from orcli.commands.common import (
     handled,
     load_profile_for,
 )
-from orcli.output import Output
+from orcli.ui.output import Output
 
 
 @handled
@@ -28,8 +28,8 @@ def providers(
     out: Output,
 ) -> None:
     """List the profile's providers and endpoints: prices, context, policy, key status, health."""
-    from orcli import render
-    from orcli.health_source import load_snapshot
+    from orcli.ui import render
+    from orcli.store.health_source import load_snapshot
 
     env = environment()
     loaded = load_profile_for(profile, env, out)

@@ -11,7 +11,7 @@ import typer
 
 from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
 from orcli.errors import UsageError
-from orcli.output import Output
+from orcli.ui.output import Output
 
 
 @handled
@@ -45,9 +45,9 @@ def serve(
     out: Output,
 ) -> None:
     """Serve the router as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health."""
-    from orcli.policy import is_loopback_host
-    from orcli.serve import ServeConfig
-    from orcli.serve import serve as run_server
+    from orcli.routing.policy import is_loopback_host
+    from orcli.gateway.server import ServeConfig
+    from orcli.gateway.server import serve as run_server
 
     env = environment()
     token = None

@@ -92,7 +92,7 @@ def open_store(
         store, warnings = open_local(env, settings, create=create, clock=clock)
         message = MISSING_EXTRA.format(origin=origin, url=redact(url), python=sys.executable)
         return store, [message, *warnings]
-    from orcli.health import history_horizon
+    from orcli.routing.health import history_horizon
 
     return (
         RedisStore(
@@ -121,7 +121,7 @@ def open_local(
     if not create and not os.path.lexists(state_dir / FILENAME):  # a link is reported, never followed
         # No history yet: nothing to read, no sqlite to load. Say so only if history could never be kept.
         return None, _unreachable(state_dir)
-    from orcli.health import history_horizon
+    from orcli.routing.health import history_horizon
     from orcli.store.sqlite import DEFAULT_RETENTION, Store
 
     return Store.open(state_dir, retention=max(DEFAULT_RETENTION, history_horizon(settings)), clock=clock)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 
 from orcli import __version__
-from orcli.options import RESERVED_OPTIONS, NumberText
+from orcli.routing.options import RESERVED_OPTIONS, NumberText
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,

@@ -1,6 +1,6 @@
 """Runs an attempt plan over httpx: timeouts on our own clock, failover, model fallback; never prints.
 
-Each attempt: the provider's dialect (SPEC §10) builds the HTTP request, a reader (orcli.exchange) carries
+Each attempt: the provider's dialect (SPEC §10) builds the HTTP request, a reader (orcli.execution.exchange) carries
 the exchange, the dialect decodes what came back into neutral deltas and one answer, and classify (SPEC §6)
 turns whatever went wrong into a failure class that decides what happens next.
 """
@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, assert_never
 
 import httpx
 
-from orcli.classify import (
+from orcli.execution.classify import (
     Failure,
     Kind,
     cancelled,
@@ -27,8 +27,8 @@ from orcli.classify import (
     refused_request,
     transport_failure,
 )
-from orcli.exchange import Item, Pump, Reader, ReaderFactory, Tag
-from orcli.policy import usable_key
+from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
+from orcli.routing.policy import usable_key
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -174,7 +174,7 @@ class _AttemptFailed(Exception):
 class Executor:
     """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table.
 
-    `reader` opens each HTTP exchange (orcli.exchange): whoever builds `client` knows whether its transport
+    `reader` opens each HTTP exchange (orcli.execution.exchange): whoever builds `client` knows whether its transport
     has real connections (`Exchange`, read on this thread) or not (`Pump`, the default, works over any).
     `sink` gets the answer's deltas as they arrive (None: buffer the answer, as --json does); a delta with
     content counts as output begun, which no other provider can take back (SPEC §6 `stream`).

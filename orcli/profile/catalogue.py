@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from orcli.errors import OrcliError, UsageError
-from orcli.provider_table import KNOWN_PROVIDERS, KnownProvider
+from orcli.profile.provider_table import KNOWN_PROVIDERS, KnownProvider
 
 CATALOGUE_URL = "https://openrouter.ai/api/v1/models/{model}/endpoints"
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*")

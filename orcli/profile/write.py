@@ -52,7 +52,7 @@ def profile_text(data: Mapping[str, Any], path: Path | str, header: str = "") ->
         raise OrcliError(f"{path}: internal error: the written profile would not load back to the same data.")
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     text = comment + ("\n" if comment else "") + body
-    from orcli.profile import parse_profile
+    from orcli.profile.parse import parse_profile
 
     parse_profile(text, path)  # raises ProfileError naming what is wrong; nothing is written then
     return text
@@ -101,7 +101,7 @@ def save_profile(path: Path, data: Mapping[str, Any], header: str = "", backup: 
 
 def read_data(path: Path) -> dict[str, Any]:
     """A profile file's raw TOML data (validated first, so a broken profile is never merged into)."""
-    from orcli.profile import load_profile_file
+    from orcli.profile.parse import load_profile_file
 
     load_profile_file(path)
     try:
@@ -162,7 +162,7 @@ def merge_import(
 
 def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """Each provider's table by the name the validator gives it (nested variants flattened)."""
-    from orcli.profile import PROVIDER_KEYS
+    from orcli.profile.parse import PROVIDER_KEYS
 
     tables: dict[str, Mapping[str, Any]] = {}
     for name, raw in providers.items():
@@ -195,7 +195,7 @@ def _same_providers(own: Mapping[str, Mapping[str, Any]], imported: Mapping[str,
 
 def _provider_names(providers: Mapping[str, Any]) -> set[str]:
     """Provider names as the validator sees them: `[providers.deepinfra.turbo]` is `deepinfra/turbo`."""
-    from orcli.profile import PROVIDER_KEYS
+    from orcli.profile.parse import PROVIDER_KEYS
 
     names: set[str] = set()
     for name, raw in providers.items():

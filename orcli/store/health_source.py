@@ -29,7 +29,7 @@ def open_health(
 
 def snapshot_from(store: HealthBackend, profile: Profile, now: float | None = None) -> HealthSnapshot:
     """Derive the health of the profile's endpoints from what the store holds within the history horizon."""
-    from orcli.health import derive, history_horizon
+    from orcli.routing.health import derive, history_horizon
 
     now = time.time() if now is None else now
     endpoints = {(e.model, e.provider) for e in profile.endpoints}

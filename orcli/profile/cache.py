@@ -45,9 +45,9 @@ def _code_stamp() -> tuple[Any, ...]:
     """What the cached value depends on besides the file: the types' layout, and (for checkouts, where the
     version does not move) the size and mtime of the modules that build a Profile."""
     layout = tuple(t._fields for t in (Profile, Provider, Endpoint, Price, Timeouts, HealthSettings))
-    here = Path(__file__).parent
+    here = Path(__file__).parent.parent  # orcli/
     stamps: list[tuple[str, int | None, int | None]] = []
-    for module in ("profile.py", "types.py", "profile_cache.py"):
+    for module in ("profile/parse.py", "types.py", "profile/cache.py"):
         try:
             st = os.stat(here / module)
             stamps.append((module, st.st_size, st.st_mtime_ns))

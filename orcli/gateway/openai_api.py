@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 
 from orcli.errors import UsageError
 from orcli.neutralise import neutralise
-from orcli.preferences import BY_NAME, ValueKind, parse_max_price
-from orcli.route import RouteInput
+from orcli.routing.preferences import BY_NAME, ValueKind, parse_max_price
+from orcli.routing.route import RouteInput
 
 # The OpenRouter-style `provider` object: the routing preferences a request may override (SPEC §14).
 PROVIDER_KEYS = (

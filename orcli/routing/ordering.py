@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from orcli.names import name_matches
+from orcli.routing.names import name_matches
 from orcli.types import Endpoint, EndpointHealth, HealthState, Partition, Preferences, Sort
 
 _UNKNOWN = math.inf

@@ -28,9 +28,9 @@ CODES = (
 
 def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
     """Every problem of a profile that validation lets through, in CODES order."""
-    from orcli.planner import unknown_name_warnings
-    from orcli.policy import insecure_reason
-    from orcli.preferences import merge
+    from orcli.routing.planner import unknown_name_warnings
+    from orcli.routing.policy import insecure_reason
+    from orcli.routing.preferences import merge
 
     problems: list[Problem] = []
     for number, e in enumerate(profile.endpoints, start=1):

@@ -212,11 +212,11 @@ class Output:
         self.note(f"warning: {text}", style="yellow")
 
     def table(self, table: Any, wide: bool = False) -> None:
-        """A table on stdout, laid out to fit (orcli.tables): styled on a terminal, plain text in pipes.
+        """A table on stdout, laid out to fit (orcli.ui.tables): styled on a terminal, plain text in pipes.
 
         `wide`: every column at full length. A dim note on stderr names the columns a narrow width hid.
         """
-        from orcli.tables import layout
+        from orcli.ui.tables import layout
 
         table = neutral_table(table)
         if self._tables_shown:  # a blank line between the tables of one command
@@ -254,7 +254,7 @@ class Output:
         finally:  # the message is written even when stdout is unwritable
             text = f"orcli: error: {neutralise(exc.message)}"
             if self.stderr_tty:  # a person reads it: long lines continue, between sentences, on the next
-                from orcli.words import wrap_message
+                from orcli.ui.words import wrap_message
 
                 text = wrap_message(text)
             self.stderr.write(text + "\n")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from orcli import gateway
+from orcli.gateway import openai_api as gateway
 from orcli.errors import OrcliError
 from orcli.types import Profile
 
@@ -48,7 +48,7 @@ class ProfileHolder:
     """The profile, loaded once and reloaded when its file changes or on SIGHUP; a broken edit keeps the old."""
 
     def __init__(self, spec: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> None:
-        from orcli.profile import fallback_note, load_profile_file, resolve_profile
+        from orcli.profile.parse import fallback_note, load_profile_file, resolve_profile
 
         self._load = load_profile_file
         resolved = resolve_profile(spec, env)
@@ -89,7 +89,7 @@ class Gateway:
 
     def __init__(self, config: ServeConfig, env: Mapping[str, str], log: Callable[[Mapping[str, Any]], None],
                  warn: Callable[[str], None]) -> None:  # fmt: skip
-        from orcli.transport import make_client
+        from orcli.execution.transport import make_client
 
         self.config = config
         self.env = env
@@ -99,7 +99,7 @@ class Gateway:
         self.client = make_client()
         # One store for the process (thread-safe): opening and closing SQLite per request would cost more
         # than the routing; every outcome is written before the answer goes out, so the next request sees it.
-        from orcli.health_source import open_health
+        from orcli.store.health_source import open_health
 
         self.store, _, notes = open_health(self.profiles.get(), env)
         for note in notes:
@@ -241,7 +241,7 @@ class Chat:
             return
         self.log["model"] = request.given.overrides.get("models", ("?",))[0]  # type: ignore[index]
         profile = self.gw.profiles.get()
-        from orcli.health_source import snapshot_from
+        from orcli.store.health_source import snapshot_from
         from orcli.types import HealthSnapshot
 
         store = self.gw.store
@@ -254,9 +254,9 @@ class Chat:
                     self.gw.warn(warning)
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
-        from orcli.policy import check_transport_security
-        from orcli.render import rejection_json
-        from orcli.route import build_route
+        from orcli.routing.policy import check_transport_security
+        from orcli.ui.render import rejection_json
+        from orcli.routing.route import build_route
 
         try:
             route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)
@@ -276,8 +276,8 @@ class Chat:
         self._execute(profile, route, request, store)
 
     def _execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
-        from orcli.exchange import Exchange
-        from orcli.executor import Event, EventKind, Executor, Failed
+        from orcli.execution.exchange import Exchange
+        from orcli.execution.executor import Event, EventKind, Executor, Failed
         from orcli.wire.base import ChatRequest
 
         def on_event(event: Event) -> None:

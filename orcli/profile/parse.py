@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, assert_never
 from urllib.parse import urlsplit
 
 from orcli.errors import ProfileError
-from orcli.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
+from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
 from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 
 API_VALUES = ("openai", "anthropic", "gemini", "azure")  # SPEC §10 wire dialects
@@ -39,11 +39,11 @@ _MAX_ERRORS = 6
 
 def bundled_profiles_dir() -> Path:
     """The profiles shipped with orcli: the installed package data, else the checkout's `profiles/`."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "profiles", here.parent / "profiles"):
+    package = Path(__file__).resolve().parent.parent  # orcli/
+    for candidate in (package / "profiles", package.parent / "profiles"):
         if candidate.is_dir():
             return candidate
-    return here.parent / "profiles"
+    return package.parent / "profiles"
 
 
 def user_profiles_dir() -> Path:
@@ -132,7 +132,7 @@ def load_profile(spec: str | None, env: Mapping[str, str], notice: Callable[[str
     import gc
 
     from orcli.paths import default_state_dir
-    from orcli.profile_cache import load_cached
+    from orcli.profile.cache import load_cached
 
     resolved = resolve_profile(spec, env)
     if resolved.looked_for and notice is not None:

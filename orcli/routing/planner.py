@@ -6,8 +6,8 @@ import difflib
 import random
 from collections.abc import Callable, Mapping
 
-from orcli.names import matches_any, name_matches
-from orcli.ordering import Candidate, order_candidates
+from orcli.routing.names import matches_any, name_matches
+from orcli.routing.ordering import Candidate, order_candidates
 from orcli.types import (
     Endpoint,
     HealthSnapshot,

@@ -1,14 +1,14 @@
-"""Tables (orcli.tables) and JSON documents, both built from the same result objects; nothing here prints."""
+"""Tables (orcli.ui.tables) and JSON documents, both built from the same result objects; nothing here prints."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from orcli.preferences import PREFERENCES, as_dict, is_default, json_value
-from orcli.tables import Column, TableData
+from orcli.routing.preferences import PREFERENCES, as_dict, is_default, json_value
+from orcli.ui.tables import Column, TableData
 from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider, Rejection
-from orcli.words import plural
+from orcli.ui.words import plural
 
 
 def money(value: float | None) -> str:
@@ -204,7 +204,7 @@ def rejections_table(plan: Plan) -> TableData:
 
 # -- providers ----------------------------------------------------------------------------------------
 def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str, Any]:
-    from orcli.policy import usable_key
+    from orcli.routing.policy import usable_key
 
     """Every provider with its endpoints: one pass over the endpoints, whatever the profile's size."""
     by_provider: dict[str, list[dict[str, Any]]] = {name: [] for name in profile.providers}

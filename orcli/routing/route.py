@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from orcli import preferences as prefs_mod
+from orcli.routing import preferences as prefs_mod
 from orcli.errors import UsageError
-from orcli.names import name_matches
-from orcli.planner import plan as make_plan
-from orcli.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
+from orcli.routing.names import name_matches
+from orcli.routing.planner import plan as make_plan
+from orcli.routing.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
 from orcli.types import (
     EMPTY_MAP,
     EndpointHealth,
@@ -65,7 +65,7 @@ def parse_options(
     raw: tuple[str, ...], max_tokens: int | None, values: Mapping[str, object] = EMPTY_MAP
 ) -> dict[str, object]:
     """The request's options: typed values, then `-o` texts, then --max-tokens; max_tokens checked."""
-    from orcli.options import RESERVED_OPTIONS, parse_option
+    from orcli.routing.options import RESERVED_OPTIONS, parse_option
 
     options: dict[str, object] = dict(values)
     for text in raw:
@@ -99,7 +99,7 @@ def request_parameters(given: RouteInput) -> frozenset[str]:
 
 def key_problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
     """Why a provider cannot be called with the keys in `env` (None: it can); policy.key_problem (SPEC §9)."""
-    from orcli.policy import key_problem
+    from orcli.routing.policy import key_problem
 
     return lambda provider: key_problem(provider, env)
 
