@@ -26,6 +26,13 @@ class Partition(StrEnum):
     NONE = "none"
 
 
+class Balance(StrEnum):
+    """How a model's stable endpoints share traffic when neither sort nor order decides (docs/routing.md)."""
+
+    INVERSE_SQUARE = "inverse-square"
+    EFFECTIVE = "effective"
+
+
 class RejectionCode(StrEnum):
     """SPEC §3: stable codes that scripts match on."""
 
@@ -136,6 +143,8 @@ class Profile(NamedTuple):
     routing: Mapping[str, object]
     timeouts: Timeouts = Timeouts()
     health: HealthSettings = HealthSettings()
+    # [presets.NAME]: each a validated table of [routing] keys plus system, options, max_tokens (docs/routing.md)
+    presets: Mapping[str, Mapping[str, object]] = EMPTY_MAP
 
 
 class Preferences(NamedTuple):
@@ -155,6 +164,7 @@ class Preferences(NamedTuple):
     max_price: MaxPrice = MaxPrice()
     preferred_max_latency: float | None = None
     preferred_min_throughput: float | None = None
+    balance: str = Balance.INVERSE_SQUARE.value
     skip_unhealthy: bool = False
     sources: Mapping[str, str] = EMPTY_MAP
 
@@ -203,10 +213,19 @@ class EndpointHealth(NamedTuple):
 HEALTHY = EndpointHealth()
 
 
+class StickyBinding(NamedTuple):
+    """Which provider last served a model in a session, and how many seconds ago (routing/sticky.py)."""
+
+    provider: str
+    age: float
+
+
 class HealthSnapshot(NamedTuple):
     """Health of every endpoint with history; endpoints without history are healthy."""
 
     endpoints: Mapping[tuple[str, str], EndpointHealth] = EMPTY_MAP
+    # --session: model -> (provider, seconds since it last served this session), still in force (sticky.py)
+    sticky: Mapping[str, StickyBinding] = EMPTY_MAP
 
     def get(self, model: str, provider: str) -> EndpointHealth:
         return self.endpoints.get((model, provider), HEALTHY)
@@ -218,6 +237,8 @@ class PlannedAttempt(NamedTuple):
     cost_usd: float | None  # expected cost of this request; None when the price is unknown
     health: EndpointHealth
     reason: str
+    share: float | None = None  # chance to be drawn first within its balanced group (docs/routing.md)
+    adjusted_usd: float | None = None  # balance = "effective": the adjusted price the share came from
 
 
 class Rejection(NamedTuple):

@@ -30,6 +30,12 @@ def complete_models(ctx, incomplete):
     return model_names(ctx, incomplete)
 
 
+def complete_presets(ctx, incomplete):
+    from orcli.ui.completion import preset_names
+
+    return preset_names(ctx, incomplete)
+
+
 def complete_providers(ctx, incomplete):
     from orcli.ui.completion import provider_names
 
@@ -231,6 +237,20 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
                                               metavar="N", panel=ROUTING)],
         None,
     ),
+    (
+        "preset",
+        Annotated[str | None, _request_option("--preset", help="Use the profile's [presets.NAME]: its models, "
+                                              "routing, system prompt and options (flags still win).",
+                                              metavar="NAME", panel=ROUTING, autocompletion=complete_presets)],
+        None,
+    ),
+    (
+        "session",
+        Annotated[str | None, _request_option("--session", help="Keep this conversation on the provider that last "
+                                              "served it (10 min after its last success).", metavar="ID",
+                                              panel=ROUTING)],
+        None,
+    ),
     ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
     (
         "option",
@@ -295,12 +315,28 @@ def route_flags(command: Callable[..., None]) -> Callable[..., None]:
             assume_down=tuple(kwargs.pop("assume_down", None) or ()),
             tools=tools,
             schema=schema,
+            preset=flags["preset"],
+            session=session_id(flags["session"]),
         )
         command(**kwargs)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     shared = [inspect.Parameter(name, keyword, default=default, annotation=ann) for name, ann, default in ROUTE_FLAGS]
     return _with_signature(wrapper, command, drop=("given", "no_stdin"), extra=shared)
+
+
+def session_id(raw: str | None) -> str | None:
+    """--session ID: a non-empty label of at most 256 characters (as OpenRouter's session_id)."""
+    if raw is None:
+        return None
+    from orcli.routing.sticky import SessionIdError, check_session_id
+
+    try:
+        return check_session_id(raw)
+    except SessionIdError as exc:
+        from orcli.errors import UsageError
+
+        raise UsageError(f"--session: {exc}") from None
 
 
 # -- reading what a command works on -----------------------------------------------------------------

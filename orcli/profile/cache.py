@@ -145,7 +145,7 @@ class _Uncacheable(Exception):
 
 _PLAIN = (str, int, float, bool, type(None), frozenset)
 _PRICE_AT = Endpoint._fields.index("price")
-_PROFILE_FIELDS = ("name", "path", "providers", "endpoints", "routing", "timeouts", "health")
+_PROFILE_FIELDS = ("name", "path", "providers", "endpoints", "routing", "timeouts", "health", "presets")
 
 
 def _value(v: object) -> object:
@@ -169,9 +169,11 @@ def _plain(p: Profile) -> tuple[Any, ...]:
     providers = tuple(tuple(_value(v) for v in provider) for provider in p.providers.values())
     endpoints = tuple(tuple(_value(v) for v in e) for e in p.endpoints)
     routing = dict(p.routing)
-    for value in routing.values():
+    presets = {name: dict(table) for name, table in p.presets.items()}
+    for value in (*routing.values(), *presets.values()):
         _check_toml_value(value)
-    return (p.name, p.path, providers, endpoints, routing, tuple(map(_value, p.timeouts)), tuple(map(_value, p.health)))
+    timeouts, health = tuple(map(_value, p.timeouts)), tuple(map(_value, p.health))
+    return (p.name, p.path, providers, endpoints, routing, timeouts, health, presets)
 
 
 def _check_toml_value(value: object) -> None:
@@ -186,7 +188,7 @@ def _check_toml_value(value: object) -> None:
 
 
 def _rebuild(plain: tuple[Any, ...]) -> Profile:
-    name, path, providers, endpoints, routing, timeouts, health = plain
+    name, path, providers, endpoints, routing, timeouts, health, presets = plain
     # Tens of thousands of small tuples at once would set off the cyclic collector again and again.
     enabled = gc.isenabled()
     gc.disable()
@@ -211,4 +213,5 @@ def _rebuild(plain: tuple[Any, ...]) -> Profile:
         routing=MappingProxyType(routing),
         timeouts=Timeouts(*timeouts),
         health=HealthSettings(*health),
+        presets=MappingProxyType({name: MappingProxyType(table) for name, table in presets.items()}),
     )

@@ -18,7 +18,9 @@ from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, 
 from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 
 API_VALUES = ("openai", "anthropic", "gemini", "azure")  # SPEC §10 wire dialects
-TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
+TOP_KEYS = ("routing", "presets", "timeouts", "health", "providers", "endpoint", "description")
+# [presets.NAME]: any [routing] key, and these request values (docs/routing.md, "Presets")
+PRESET_REQUEST_KEYS = ("system", "options", "max_tokens")
 PROVIDER_KEYS = (
     "base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure",
     "anthropic_version", "api_version",
@@ -413,6 +415,7 @@ class _Validator:
     def profile(self, data: dict[str, Any], name: str) -> Profile | None:
         self.table(data, "", TOP_KEYS)
         routing = self.routing(data.get("routing", {}))
+        presets = self.presets(data.get("presets", {}))
         timeouts = self.section(data.get("timeouts", {}), "timeouts", TIMEOUT_KEYS, Timeouts)
         health = self.health(data.get("health", {}))
         providers = self.providers(data.get("providers", {}))
@@ -427,6 +430,7 @@ class _Validator:
             routing=MappingProxyType(routing),
             timeouts=timeouts,
             health=health,
+            presets=MappingProxyType(presets),
         )
 
     def section(self, value: object, keypath: str, keys: tuple[str, ...], factory: Callable[..., Any]) -> Any:
@@ -468,10 +472,47 @@ class _Validator:
         table = self.table(value, "routing", ROUTING_KEYS)
         return {key: raw for key, raw in table.items() if key in ROUTING_KEYS and self.routing_value(key, raw)}
 
-    def routing_value(self, key: str, raw: object) -> bool:
-        """Check one [routing] value against its declaration; `preferences.merge` converts it."""
+    def presets(self, value: object) -> dict[str, dict[str, object]]:
+        """[presets.NAME]: named bundles of [routing] keys and request values, chosen with --preset NAME."""
+        if not isinstance(value, dict):
+            self.error("presets", f"expected a table of presets ([presets.NAME]), got {_type_name(value)}")
+            return {}
+        known = ROUTING_KEYS + PRESET_REQUEST_KEYS
+        presets: dict[str, dict[str, object]] = {}
+        for name, raw in value.items():
+            keypath = f"presets.{name}"
+            table = self.table(raw, keypath, known)
+            kept: dict[str, object] = {}
+            for key, item in table.items():
+                if key in ROUTING_KEYS:
+                    if self.routing_value(key, item, section=keypath):
+                        kept[key] = item
+                elif key in PRESET_REQUEST_KEYS and self.preset_request_value(key, item, f"{keypath}.{key}"):
+                    kept[key] = item
+            presets[name] = kept
+        return presets
+
+    def preset_request_value(self, key: str, raw: object, keypath: str) -> bool:
+        """A preset's `system` (text), `options` (a table of request options) or `max_tokens` (> 0)."""
+        if key == "system":
+            return self.string(raw, keypath) is not None
+        if key == "max_tokens":
+            return self.integer(raw, keypath) is not None
+        if not isinstance(raw, dict):
+            self.error(keypath, f"expected a table of request options (e.g. {{ temperature = 0.2 }}), "
+                       f"got {_type_name(raw)}")  # fmt: skip
+            return False
+        from orcli.routing.options import RESERVED_OPTIONS
+
+        reserved = [k for k in raw if k in RESERVED_OPTIONS]
+        for k in reserved:
+            self.error(f"{keypath}.{k}", "is set by orcli and cannot be a request option")
+        return not reserved
+
+    def routing_value(self, key: str, raw: object, section: str = "routing") -> bool:
+        """Check one [routing] (or preset) value against its declaration; `preferences.merge` converts it."""
         before = len(self.errors)
-        keypath = f"routing.{key}"
+        keypath = f"{section}.{key}"
         pref = BY_NAME[key]
         match pref.kind:
             case ValueKind.NAMES:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from orcli.routing.names import name_matches
-from orcli.types import Endpoint, EndpointHealth, HealthState, Partition, Preferences, Sort
+from orcli.types import Balance, Endpoint, EndpointHealth, HealthState, Partition, Preferences, Sort
 
 _UNKNOWN = math.inf
 
@@ -18,6 +18,8 @@ class Candidate(NamedTuple):
     cost: float | None  # expected USD for this request; None: unknown price (never free, SPEC §4)
     health: EndpointHealth
     model_rank: int
+    share: float | None = None  # chance to be drawn first in its balanced group (None: not drawn)
+    adjusted: float | None = None  # the effective balance's adjusted price in USD (balance.py)
 
     @property
     def latency(self) -> float | None:
@@ -27,6 +29,11 @@ class Candidate(NamedTuple):
     @property
     def throughput(self) -> float | None:
         return self.health.median_tps if self.health.median_tps is not None else self.endpoint.throughput
+
+    @property
+    def failure_rate(self) -> float:
+        """Failures in the health window, smoothed by one imagined success: one failure in one request is 0.5."""
+        return self.health.failures / (self.health.requests + 1)
 
 
 Ranked = list[tuple[Candidate, str]]
@@ -110,22 +117,43 @@ def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Rand
         for c in sorted(unstable, key=lambda c: sort_key(by, c)):
             out.append((c, f"{c.health.describe()}: after stable endpoints; {_sort_reason(by, c)}"))
         return out
-    out = []
     priced = [c for c in stable if c.cost is not None]
-    drawn = inverse_square_draw(priced, rng)
-    for c, share in zip(drawn, _first_pick_shares(drawn), strict=True):
-        if len(stable) == 1:
-            why = "only stable endpoint"
-        elif c.cost == 0:
-            why = "free: wins the weighted draw outright"
-        else:
-            why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(priced)} stable priced"
-        out.append((c, why))
+    out = _effective_draw(priced, rng) if prefs.balance == Balance.EFFECTIVE else _inverse_square(priced, rng)
+    if len(stable) == 1 and out:
+        out = [(out[0][0], "only stable endpoint")]
     # An unknown price is never free: such endpoints follow the priced ones, in profile order (SPEC §4).
     for c in (c for c in stable if c.cost is None):
         out.append((c, "only stable endpoint" if len(stable) == 1 else "price unknown: after priced stable endpoints"))
     for c in sorted(unstable, key=lambda c: (c.cost is None, c.cost or 0.0, c.endpoint.provider)):
         out.append((c, f"{c.health.describe()}: after stable endpoints, cheapest first"))
+    return out
+
+
+def _inverse_square(priced: list[Candidate], rng: random.Random) -> Ranked:
+    drawn = inverse_square_draw(priced, rng)
+    out: Ranked = []
+    for c, share in zip(drawn, _first_pick_shares(drawn), strict=True):
+        if c.cost == 0:
+            why = "free: wins the weighted draw outright"
+        else:
+            why = f"weighted draw 1/price² ({share:.0%} chance to be first) among {len(priced)} stable priced"
+        out.append((c._replace(share=share), why))
+    return out
+
+
+def _effective_draw(priced: list[Candidate], rng: random.Random) -> Ranked:
+    """balance = "effective" (balance.py): shares from adjusted prices, drawn without replacement."""
+    from orcli.routing.balance import draw_order, weigh
+
+    weighed = weigh(priced)
+    out: Ranked = []
+    for i in draw_order([w.share for w in weighed], rng):
+        c, w = priced[i], weighed[i]
+        why = (
+            f"effective balance: {w.share:.0%} share among {len(priced)} stable priced "
+            f"(adjusted ${w.adjusted_usd:.4g} from ${c.cost:.4g})"
+        )
+        out.append((c._replace(share=w.share, adjusted=w.adjusted_usd), why))
     return out
 
 

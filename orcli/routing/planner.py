@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 from orcli.routing.names import matches_any, name_matches
 from orcli.routing.ordering import Candidate, order_candidates
+from orcli.routing.sticky import StickyRule
 from orcli.types import (
     Endpoint,
     HealthSnapshot,
@@ -197,6 +198,7 @@ def plan(
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
     key_problem: Callable[[Provider], str | None] | None = None,
+    sticky: StickyRule | None = None,
 ) -> Plan:
     """Filter every candidate endpoint of the requested models, then order the survivors.
 
@@ -244,8 +246,20 @@ def plan(
         survivors_by_model.append(survivors)
 
     ordered = order_candidates(survivors_by_model, prefs, rng)
+    if sticky is not None and sticky.bindings and not prefs.order:  # `order` overrides stickiness
+        from orcli.routing.sticky import stick
+
+        ordered = stick(ordered, sticky)
     attempts = tuple(
-        PlannedAttempt(rank=i, endpoint=c.endpoint, cost_usd=c.cost, health=c.health, reason=reason)
+        PlannedAttempt(
+            rank=i,
+            endpoint=c.endpoint,
+            cost_usd=c.cost,
+            health=c.health,
+            reason=reason,
+            share=c.share,
+            adjusted_usd=c.adjusted,
+        )
         for i, (c, reason) in enumerate(ordered, start=1)
     )
     return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))

@@ -15,9 +15,10 @@ from types import MappingProxyType
 from typing import NamedTuple, cast
 
 from orcli.errors import UsageError
-from orcli.types import MaxPrice, Partition, Preferences, Sort
+from orcli.types import Balance, MaxPrice, Partition, Preferences, Sort
 
 FLAG, PROFILE, DEFAULT = "flag", "profile", "default"
+PRESET = "preset"  # a preset's values are sourced `preset NAME`
 
 
 class ValueKind(StrEnum):
@@ -48,6 +49,7 @@ class Preference(NamedTuple):
 SORT_VALUES = tuple(s.value for s in Sort)
 PARTITION_VALUES = tuple(p.value for p in Partition)
 POLICY_VALUES = ("allow", "deny")
+BALANCE_VALUES = tuple(b.value for b in Balance)
 
 PREFERENCES: tuple[Preference, ...] = (
     Preference(
@@ -109,6 +111,16 @@ PREFERENCES: tuple[Preference, ...] = (
     ),  # fmt: skip
     Preference("preferred_max_latency", ValueKind.NUMBER, None, "Seconds to first token; soft."),
     Preference("preferred_min_throughput", ValueKind.NUMBER, None, "Tokens per second; soft."),
+    Preference(
+        "balance",
+        ValueKind.CHOICE,
+        Balance.INVERSE_SQUARE.value,
+        "Load balancing without sort/order: inverse-square (1/price²) or effective (price, speed, failures).",
+        "--balance",
+        None,
+        "inverse-square|effective",
+        BALANCE_VALUES,
+    ),
     Preference(
         "skip_unhealthy", ValueKind.SWITCH, False, "Reject endpoints in cooldown or unstable.", "--skip-unhealthy"
     ),  # fmt: skip
@@ -183,8 +195,13 @@ def _profile_value(pref: Preference, raw: object) -> object:
             return raw
 
 
-def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Preferences:
-    """Effective preferences: a per-request override beats the profile, which beats the default."""
+def merge(
+    routing: Mapping[str, object],
+    overrides: Mapping[str, object],
+    preset: tuple[str, Mapping[str, object]] | None = None,
+) -> Preferences:
+    """Effective preferences: a per-request override beats the preset (when one is chosen), which beats the
+    profile's [routing], which beats the default; shallow, key by key (docs/routing.md, "Presets")."""
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
 
@@ -192,16 +209,21 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
         values[key] = value
         sources[key] = source
 
-    for key, raw in routing.items():
-        pref = BY_NAME.get(key)
-        if pref is None:
-            continue
-        if pref.kind is ValueKind.SORT and isinstance(raw, Mapping):
-            take("sort", str(raw["by"]), PROFILE)
-            if "partition" in raw and "partition" not in routing:
-                take("partition", str(raw["partition"]), PROFILE)
-        else:
-            take(key, _profile_value(pref, raw), PROFILE)
+    def take_table(table: Mapping[str, object], source: str) -> None:
+        for key, raw in table.items():
+            pref = BY_NAME.get(key)
+            if pref is None:
+                continue
+            if pref.kind is ValueKind.SORT and isinstance(raw, Mapping):
+                take("sort", str(raw["by"]), source)
+                if "partition" in raw and "partition" not in table:
+                    take("partition", str(raw["partition"]), source)
+            else:
+                take(key, _profile_value(pref, raw), source)
+
+    take_table(routing, PROFILE)
+    if preset is not None:
+        take_table(preset[1], f"{PRESET} {preset[0]}")
     for key, raw in overrides.items():
         take(key, raw, FLAG)
 
@@ -210,7 +232,13 @@ def merge(routing: Mapping[str, object], overrides: Mapping[str, object]) -> Pre
         raw = values.get(key, pref.default)
         if raw is None or raw in pref.choices:
             return raw
-        where = pref.flag if sources.get(key) == FLAG and pref.flag else f"{key} in the profile's [routing]"
+        source = sources.get(key, PROFILE)
+        if source == FLAG and pref.flag:
+            where = pref.flag
+        elif source.startswith(PRESET):
+            where = f"{key} in the profile's [presets.{source[len(PRESET) + 1 :]}]"
+        else:
+            where = f"{key} in the profile's [routing]"
         raise UsageError(f"{where}: expected one of {', '.join(pref.choices)}; got `{raw}`.")
 
     fields: dict[str, object] = {}

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from orcli.routing import preferences as prefs_mod
 from orcli.errors import UsageError
+from orcli.routing import preferences as prefs_mod
 from orcli.routing.names import name_matches
 from orcli.routing.planner import plan as make_plan
 from orcli.routing.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
+from orcli.routing.sticky import StickyRule, live
 from orcli.types import (
     EMPTY_MAP,
     EndpointHealth,
@@ -35,6 +36,8 @@ class RouteInput(NamedTuple):
     assume_down: tuple[str, ...] = ()
     tools: tuple[Mapping[str, object], ...] | None = None  # --tools (SPEC §11), already validated
     schema: Mapping[str, object] | None = None  # --schema (SPEC §11)
+    preset: str | None = None  # --preset NAME / serve's `@preset/NAME` (docs/routing.md, "Presets")
+    session: str | None = None  # --session ID / serve's x-session-id (docs/routing.md, "Sticky sessions")
 
 
 class Route(NamedTuple):
@@ -133,7 +136,26 @@ def assumed_down(profile: Profile, names: tuple[str, ...], base: HealthSnapshot)
                 median_ttft=old.median_ttft,
                 median_tps=old.median_tps,
             )
-    return HealthSnapshot(endpoints)
+    return base._replace(endpoints=endpoints)
+
+
+def apply_preset(profile: Profile, given: RouteInput) -> tuple[RouteInput, tuple[str, Mapping[str, object]] | None]:
+    """The chosen preset's request values under the request's own (system, options, max_tokens: the request
+    wins, key by key), and its routing table for `preferences.merge`; an unknown name is a usage error."""
+    if given.preset is None:
+        return given, None
+    table = profile.presets.get(given.preset)
+    if table is None:
+        names = ", ".join(sorted(profile.presets)) or "none: add [presets.NAME] tables to define one"
+        raise UsageError(f"no preset `{given.preset}` in profile {profile.name} (presets: {names}).")
+    values: dict[str, object] = dict(table.get("options", EMPTY_MAP))  # type: ignore[call-overload]
+    if "max_tokens" in table:
+        values["max_tokens"] = table["max_tokens"]
+    values.update(given.values)
+    system = given.system if given.system is not None else table.get("system")
+    given = given._replace(values=values, system=system)  # type: ignore[arg-type]
+    routing = {k: v for k, v in table.items() if k in prefs_mod.BY_NAME}
+    return given, (given.preset, routing)  # type: ignore[return-value]
 
 
 def build_route(
@@ -147,7 +169,8 @@ def build_route(
 
     Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store.
     """
-    prefs = prefs_mod.merge(profile.routing, given.overrides)
+    given, preset = apply_preset(profile, given)
+    prefs = prefs_mod.merge(profile.routing, given.overrides, preset)
     if not prefs.models:
         raise UsageError(
             "no model to route: pass -m/--model MODEL or set models = [...] in the profile's [routing] "
@@ -176,7 +199,10 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env))
+    sticky = StickyRule(given.session, live(snapshot.sticky)) if given.session and snapshot.sticky else None
+    plan = make_plan(
+        profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env), sticky=sticky
+    )
     return Route(
         profile=profile,
         prefs=prefs,

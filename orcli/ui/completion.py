@@ -52,3 +52,11 @@ def provider_names(ctx: Any, incomplete: str) -> list[str]:
     except Exception:  # noqa: BLE001
         return []
     return _with_list_prefix(incomplete, sorted(profile.providers))
+
+
+def preset_names(ctx: Any, incomplete: str) -> list[str]:
+    try:
+        profile = _active_profile(ctx)
+    except Exception:  # noqa: BLE001
+        return []
+    return sorted(n for n in profile.presets if n.startswith(incomplete))

@@ -73,6 +73,9 @@ def attempt_json(a: PlannedAttempt) -> dict[str, Any]:
         "context_length": e.context_length,
         "health": health_json(a.health),
         "reason": a.reason,
+        # A load-balanced attempt's chance to be drawn first in its group (the group's sum 1); null otherwise.
+        "share": None if a.share is None else round(a.share, 6),
+        "adjusted_usd": None if a.adjusted_usd is None else round(a.adjusted_usd, 10),
     }
 
 
