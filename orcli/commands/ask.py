@@ -130,7 +130,7 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
     from orcli.store.health_source import open_health
     from orcli.routing.route import build_route
 
-    store, snapshot, notes = open_health(profile, env)
+    store, snapshot, notes = open_health(profile, env, session=given.session)
     try:
         for note in notes:
             out.warn(note)
@@ -246,6 +246,11 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             for warning in store.take_warnings() if store is not None else ():
                 out.warn(warning)
     if store is not None:
+        if route.session is not None:  # the session now sticks to this provider (docs/routing.md)
+            import time
+
+            e = result.attempt.endpoint
+            store.bind_session(route.session, e.model, e.provider, time.time())
         for warning in store.take_warnings():
             out.warn(warning)
     if flags.reasoning and not streaming_out and result.answer.reasoning:

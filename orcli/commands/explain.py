@@ -62,7 +62,7 @@ def explain_route(
     env = environment()
     loaded = load_profile_for(profile, env, out)
     text = read_prompt_input(prompt, no_stdin)
-    snapshot, notes = load_snapshot(loaded, env)
+    snapshot, notes = load_snapshot(loaded, env, session=given.session)
     for note in notes:
         out.warn(note)
     route = build_route(loaded, given, text, env, health=snapshot)

@@ -18,7 +18,8 @@ PROVIDER_KEYS = (
     "quantizations", "max_price",
 )  # fmt: skip
 # Set by the gateway itself, never passed upstream as options.
-_OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider"})
+_OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider", "session_id", "preset"})
+PRESET_MODEL = "@preset/"  # `"model": "@preset/NAME"` routes with the profile's [presets.NAME]
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
@@ -44,18 +45,21 @@ class GatewayRequest(NamedTuple):
     prompt_text: str  # all message text, for the context-size estimate
 
 
-def parse_chat_body(raw: bytes) -> GatewayRequest:
-    """Validate and translate a POST /v1/chat/completions body; BadRequest says what is wrong."""
+def parse_chat_body(raw: bytes, session_header: str | None = None) -> GatewayRequest:
+    """Validate and translate a POST /v1/chat/completions body; BadRequest says what is wrong.
+
+    `session_header` is the request's `x-session-id`; a `session_id` in the body wins over it."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
-    models = _models(body)
+    models, preset = _models(body)
     messages, system = _messages(body.get("messages"))
     overrides = provider_overrides(body.get("provider"))
-    overrides["models"] = models
+    if models:
+        overrides["models"] = models
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("`stream` must be true or false")
@@ -66,7 +70,7 @@ def parse_chat_body(raw: bytes) -> GatewayRequest:
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
         raise BadRequest("`max_tokens` must be a whole number >= 1")
     return GatewayRequest(
-        given=RouteInput(overrides=overrides, values=options),
+        given=RouteInput(overrides=overrides, values=options, preset=preset, session=_session(body, session_header)),
         messages=tuple(messages),
         system=system,
         options=options,
@@ -76,8 +80,31 @@ def parse_chat_body(raw: bytes) -> GatewayRequest:
     )
 
 
-def _models(body: Mapping[str, Any]) -> tuple[str, ...]:
+def _session(body: Mapping[str, Any], header: str | None) -> str | None:
+    """`session_id` in the body, else the `x-session-id` header (docs/gateway.md): at most 256 characters."""
+    from orcli.routing.sticky import SessionIdError, check_session_id
+
+    raw = body.get("session_id", header)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise BadRequest("`session_id` must be a string")
+    try:
+        return check_session_id(raw)
+    except SessionIdError as exc:
+        raise BadRequest(f"`session_id`: {exc}") from None
+
+
+def _models(body: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None]:
+    """The ranked model names, and the preset named by `"model": "@preset/NAME"` or `"preset": "NAME"`."""
     model, models = body.get("model"), body.get("models")
+    preset = body.get("preset")
+    if preset is not None and (not isinstance(preset, str) or not preset):
+        raise BadRequest("`preset` must be the name of one of the profile's presets")
+    if isinstance(model, str) and model.startswith(PRESET_MODEL):
+        preset, model = model[len(PRESET_MODEL) :], None
+        if not preset:
+            raise BadRequest(f"`model`: name the preset after {PRESET_MODEL}")
     names: list[str] = []
     if models is not None:
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
@@ -87,9 +114,9 @@ def _models(body: Mapping[str, Any]) -> tuple[str, ...]:
         if not isinstance(model, str) or not model:
             raise BadRequest("`model` must be a model name")
         names.insert(0, model)
-    if not names:
-        raise BadRequest("name a model: `model` (a profile model name) or `models` (a ranked list)")
-    return tuple(dict.fromkeys(names))
+    if not names and preset is None:
+        raise BadRequest("name a model: `model` (a profile model name, or @preset/NAME) or `models` (a ranked list)")
+    return tuple(dict.fromkeys(names)), preset
 
 
 def _messages(value: object) -> tuple[list[Mapping[str, Any]], str | None]:

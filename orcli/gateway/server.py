@@ -235,17 +235,19 @@ class Chat:
 
     def run(self, body: bytes) -> None:
         try:
-            request = gateway.parse_chat_body(body)
+            request = gateway.parse_chat_body(body, self.h.headers.get("x-session-id"))
         except gateway.BadRequest as exc:
             self._finish(exc.status, gateway.error_json(exc.status, exc.message))
             return
-        self.log["model"] = request.given.overrides.get("models", ("?",))[0]  # type: ignore[index]
+        models = request.given.overrides.get("models") or (f"{gateway.PRESET_MODEL}{request.given.preset}",)
+        self.log["model"] = models[0]  # type: ignore[index]
         profile = self.gw.profiles.get()
         from orcli.store.health_source import snapshot_from
         from orcli.types import HealthSnapshot
 
         store = self.gw.store
-        snapshot = HealthSnapshot() if store is None else snapshot_from(store, profile)
+        session = request.given.session
+        snapshot = HealthSnapshot() if store is None else snapshot_from(store, profile, session=session)
         try:
             self._route_and_execute(profile, request, store, snapshot)
         finally:
@@ -286,7 +288,8 @@ class Chat:
                 self.attempt_count += 1
 
         options, tools, schema = gateway.split_options(route.options)
-        chat = ChatRequest(request.messages, request.system, options, tools, schema)
+        system = request.system if request.system is not None else route.system  # a preset's, when it has one
+        chat = ChatRequest(request.messages, system, options, tools, schema)
         executor = Executor(
             self.gw.client,
             profile.providers,
@@ -308,6 +311,8 @@ class Chat:
             self.h.close_connection = True
             return
         e = result.attempt.endpoint
+        if store is not None and route.session is not None:  # the session sticks to this provider now
+            store.bind_session(route.session, e.model, e.provider, time.time())
         self.log.update(provider=e.provider, model=e.model, cost_usd=result.cost_usd)
         answer = result.answer
         usage = answer.usage.as_json() if answer.usage else None

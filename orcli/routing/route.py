@@ -51,6 +51,7 @@ class Route(NamedTuple):
     warnings: tuple[str, ...] = ()
     tools: tuple[Mapping[str, object], ...] | None = None
     schema: Mapping[str, object] | None = None
+    session: str | None = None  # --session: a success binds the session to its provider (sticky.py)
 
 
 _RESERVED_HINTS = {
@@ -214,4 +215,5 @@ def build_route(
         warnings=tuple(warnings) + plan.warnings,
         tools=given.tools,
         schema=given.schema,
+        session=given.session,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from orcli.types import HealthSettings, Outcome
+from orcli.types import HealthSettings, Outcome, StickyBinding
 
 ENV_URL = "ORCLI_HEALTH_URL"
 PROFILE_KEY = "[health] store"
@@ -42,6 +42,14 @@ class HealthBackend(Protocol):
 
     def reset(self, provider: str | None = None) -> int | None:
         """Forget every outcome, or one provider's (and its variants'); how many, or None when it failed."""
+        ...
+
+    def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
+        """Remember that `provider` served `model` in `session` at `at` (a success renews the binding)."""
+        ...
+
+    def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
+        """The session's bindings still in force at `now`, per model (docs/routing.md, "Sticky sessions")."""
         ...
 
     def describe(self) -> dict[str, object]:

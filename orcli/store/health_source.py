@@ -13,33 +13,40 @@ if TYPE_CHECKING:
 
 
 def open_health(
-    profile: Profile, env: Mapping[str, str], now: float | None = None, create: bool = True
+    profile: Profile, env: Mapping[str, str], now: float | None = None, create: bool = True, session: str | None = None
 ) -> tuple[HealthBackend | None, HealthSnapshot, list[str]]:
-    """Open the store and derive the snapshot; never raises on a broken store: routing without history
-    beats not routing. The caller closes the store (it stays open so `ask` can record outcomes)."""
+    """Open the store and derive the snapshot (with `session`'s sticky bindings); never raises on a broken
+    store: routing without history beats not routing. The caller closes the store (`ask` records outcomes)."""
     from orcli.store.backend import open_store
 
     store, warnings = open_store(profile.health, env, create=create)
     if store is None:
         return None, HealthSnapshot(), warnings
-    snapshot = snapshot_from(store, profile, now)
+    snapshot = snapshot_from(store, profile, now, session)
     warnings.extend(store.take_warnings())
     return store, snapshot, warnings
 
 
-def snapshot_from(store: HealthBackend, profile: Profile, now: float | None = None) -> HealthSnapshot:
-    """Derive the health of the profile's endpoints from what the store holds within the history horizon."""
+def snapshot_from(
+    store: HealthBackend, profile: Profile, now: float | None = None, session: str | None = None
+) -> HealthSnapshot:
+    """Derive the health of the profile's endpoints from what the store holds within the history horizon, and
+    read `session`'s sticky bindings (docs/routing.md, "Sticky sessions")."""
     from orcli.routing.health import derive, history_horizon
 
     now = time.time() if now is None else now
     endpoints = {(e.model, e.provider) for e in profile.endpoints}
-    return derive(store.outcomes(since=now - history_horizon(profile.health), endpoints=endpoints), now, profile.health)
+    outcomes = store.outcomes(since=now - history_horizon(profile.health), endpoints=endpoints)
+    snapshot = derive(outcomes, now, profile.health)
+    if session is None:
+        return snapshot
+    return snapshot._replace(sticky=store.session_bindings(session, now))
 
 
 def load_snapshot(
-    profile: Profile, env: Mapping[str, str], now: float | None = None
+    profile: Profile, env: Mapping[str, str], now: float | None = None, session: str | None = None
 ) -> tuple[HealthSnapshot, list[str]]:
-    store, snapshot, warnings = open_health(profile, env, now, create=False)
+    store, snapshot, warnings = open_health(profile, env, now, create=False, session=session)
     if store is not None:
         warnings.extend(store.take_warnings())
         store.close()

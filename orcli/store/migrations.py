@@ -50,6 +50,23 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX outcomes_provider ON outcomes (provider)")
 
 
+@migration
+def m002_sticky_sessions(db: sqlite3.Connection) -> None:
+    # docs/routing.md "Sticky sessions": a session id digest, never the id; one row per (session, model).
+    db.execute(
+        """
+        CREATE TABLE sticky_sessions (
+            session TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (session, model)
+        )
+        """
+    )
+    db.execute("CREATE INDEX sticky_sessions_at ON sticky_sessions (at)")
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in `db`, oldest first; empty for a fresh database."""
     has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()

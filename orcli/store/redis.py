@@ -2,6 +2,9 @@
 
 Key layout, all under `orcli:<namespace>:` so two teams can share one Redis (`?namespace=` in the URL):
 
+- `orcli:<ns>:sticky:<session digest>`: a hash of the session's sticky bindings, model -> `[provider, time]` as
+  JSON; the key expires STICKY_TTL seconds after the session's last success, older fields are ignored on read
+  (docs/routing.md, "Sticky sessions").
 - `orcli:<ns>:outcomes:<model>:<provider>`: a sorted set, score = the outcome's time, member = the outcome as
   a JSON array (the columns of the SQLite store, then a random nonce so equal outcomes stay two members).
   Model and provider are percent-encoded so a `:` in a name cannot shift the fields.
@@ -28,9 +31,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import quote, unquote
 
+from orcli.store.sessions import STICKY_TTL, session_key
 from orcli.store.url import RedisTarget
 from orcli.store.values import outcome_values
-from orcli.types import FailureClass, Outcome
+from orcli.types import FailureClass, Outcome, StickyBinding
 
 PREFIX = "orcli"
 RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
@@ -273,6 +277,37 @@ class RedisStore:
         local = self._local
         return [] if local is None else local.outcomes(since, endpoints)
 
+    def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
+        """One SET with an expiry: the binding lives STICKY_TTL seconds after this success."""
+        if self._shared():
+            try:
+                self._resolve()
+                value = json.dumps([provider, at], ensure_ascii=False)
+                key = sticky_key(self.target.namespace, session)
+                pipe = self._client.pipeline(transaction=True)
+                pipe.hset(key, model, value)
+                pipe.expire(key, int(STICKY_TTL))
+                pipe.execute()
+                self._back()
+                return True
+            except Exception as exc:  # see record()
+                self._fall_back(exc, "bind a session")
+        local = self._local
+        return False if local is None else local.bind_session(session, model, provider, at)
+
+    def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
+        """One HGETALL: the session's bindings still in force."""
+        if self._shared():
+            try:
+                self._resolve()
+                reply = self._client.hgetall(sticky_key(self.target.namespace, session))
+                self._back()
+                return _bindings(reply, now)
+            except Exception as exc:  # see record()
+                self._fall_back(exc, "read session bindings")
+        local = self._local
+        return {} if local is None else local.session_bindings(session, now)
+
     def reset(self, provider: str | None = None) -> int | None:
         """Delete the namespace's outcome sets (all, or one provider's and its variants'); None on failure.
         Never falls back: resetting the local store instead would report a reset that did not happen."""
@@ -388,6 +423,28 @@ class RedisStore:
                 self._local, warnings = self._open_fallback()
                 self.warnings.extend(warnings)
             self._failed = True  # last: a thread that sees it set also sees the local store
+
+
+def sticky_key(namespace: str, session: str) -> str:
+    return f"{PREFIX}:{namespace}:sticky:{session_key(session)}"
+
+
+def _bindings(reply: object, now: float) -> dict[str, StickyBinding]:
+    """HGETALL's answer -> bindings still in force; anything orcli did not write is Garbage."""
+    if not isinstance(reply, dict):
+        raise Garbage("reading session bindings answered something other than a hash")
+    out: dict[str, StickyBinding] = {}
+    for field, raw in reply.items():
+        model = field.decode() if isinstance(field, bytes) else str(field)
+        try:
+            provider, at = json.loads(raw)
+        except (ValueError, TypeError):
+            raise Garbage(f"a session binding of {model} is not one orcli wrote") from None
+        if not isinstance(provider, str) or type(at) not in _NUMBER:
+            raise Garbage(f"a session binding of {model} is not one orcli wrote")
+        if now - at < STICKY_TTL:
+            out[model] = StickyBinding(provider, max(0.0, now - at))
+    return out
 
 
 def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:

@@ -39,8 +39,9 @@ from typing import TypeVar
 
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
+from orcli.store.sessions import STICKY_TTL, session_key
 from orcli.store.values import outcome_values
-from orcli.types import FailureClass, Outcome
+from orcli.types import FailureClass, Outcome, StickyBinding
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
 BUSY_TIMEOUT_MS = 5000
@@ -236,10 +237,26 @@ class Store:
         args = (provider, len(provider) + 1, provider + "/")
         return self._run(lambda db: _write(db, sql, args), 0, "reset")
 
+    def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
+        """Upsert the session's binding for `model` (docs/routing.md, "Sticky sessions")."""
+        if self.read_only:
+            return False
+        sql = "INSERT OR REPLACE INTO sticky_sessions (session, model, provider, at) VALUES (?, ?, ?, ?)"
+        args = (session_key(session), model, provider, at)
+        return self._run(lambda db: _write(db, sql, args) == 1, False, "bind a session")
+
+    def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
+        """The session's bindings still in force at `now`, per model."""
+        sql = "SELECT model, provider, at FROM sticky_sessions WHERE session = ? AND at > ?"
+        args = (session_key(session), now - STICKY_TTL)
+        rows: list[tuple[str, str, float]] = self._run(lambda db: db.execute(sql, args).fetchall(), [], "read")
+        return {m: StickyBinding(p, max(0.0, now - at)) for m, p, at in rows}
+
     def prune(self, before: float) -> int:
         """Delete outcomes older than `before`; returns rows deleted."""
         if self.read_only:
             return 0
+        self._run(lambda db: _write(db, "DELETE FROM sticky_sessions WHERE at < ?", (before,)), 0, "prune")
         return self._run(lambda db: _write(db, "DELETE FROM outcomes WHERE at < ?", (before,)), 0, "prune")
 
     def describe(self) -> dict[str, object]:
