@@ -11,6 +11,7 @@ from types import MappingProxyType
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_cli_explain import ALL_KEYS
 
 from orcli.errors import UsageError
 from orcli.routing import balance
@@ -167,6 +168,14 @@ def test_a_bad_balance_flag_names_the_choices() -> None:
 
 
 # -- end to end -----------------------------------------------------------------------------------------
+@pytest.fixture
+def cli(tmp_path):
+    """explain-route's runner (tests/test_cli_explain.py): the real CLI, a scratch state dir, no real keys."""
+    import test_cli_explain
+
+    return test_cli_explain.cli.__wrapped__(tmp_path)
+
+
 def test_explain_route_shows_shares_in_json_and_the_table(cli) -> None:
     run = cli("explain-route", "--balance", "effective", "-m", "meta-llama/llama-3.3-70b-instruct", "--json",
               keys=ALL_KEYS)  # fmt: skip
@@ -187,6 +196,3 @@ def test_explain_route_shows_shares_in_json_and_the_table(cli) -> None:
 def test_a_bad_balance_is_exit_2(cli) -> None:
     run = cli("explain-route", "--balance", "cheap", "-m", "meta-llama/llama-3.3-70b-instruct", keys=ALL_KEYS)
     assert run.code == 2 and "inverse-square, effective" in run.err, run
-
-
-from test_cli_explain import ALL_KEYS, cli  # noqa: E402,F401 - the explain-route fixture and keys

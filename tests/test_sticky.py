@@ -11,7 +11,7 @@ import pytest
 from cli_harness import MODEL, Cli, Run
 from redis_server import RedisServer
 from test_serve_e2e import serving
-from upstream import Upstream, ok, server_error
+from upstream import Upstream, server_error
 
 from orcli.routing.ordering import Candidate
 from orcli.routing.sticky import STICKY_TTL, StickyRule, age_words, check_session_id, live, stick
@@ -175,6 +175,3 @@ def test_serve_binds_by_header_and_by_body_field(tmp_path: Path, upstream: Upstr
         assert served(header="fresh") == "alpha"
         bad = httpx.post(url, json={**body, "session_id": 7}, timeout=30)
         assert bad.status_code == 400 and "session_id" in bad.json()["error"]["message"]
-
-
-from redis_server import redis_server  # noqa: E402,F401 - fixture: a real redis-server on a free port
