@@ -15,7 +15,7 @@ from orcli.routing.route import RouteInput
 # The OpenRouter-style `provider` object: the routing preferences a request may override (SPEC §14).
 PROVIDER_KEYS = (
     "order", "only", "ignore", "sort", "allow_fallbacks", "require_parameters", "data_collection", "zdr",
-    "quantizations", "max_price",
+    "quantizations", "max_price", "balance",
 )  # fmt: skip
 # Set by the gateway itself, never passed upstream as options.
 _OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider", "session_id", "preset"})
