@@ -946,7 +946,28 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "redis", "dialects", "serve", "peers")  # fmt: skip
+       "store", "redis", "dialects", "serve", "peers", "balance")  # fmt: skip
+
+
+def balance_figures(repeats: int) -> list[Row]:
+    """`balance = "effective"` against inverse-square: one model on n providers, all in the draw."""
+    import balance_bench
+
+    rows = []
+    for r in balance_bench.bench((1_000, 10_000), repeats):
+        n = r["endpoints"]
+        rows.append(
+            Row(
+                f"plan, effective balance, {n:,} endpoints",
+                _ms(r["effective_s"]),
+                _ms(r["inverse_square_s"]),
+                f"x{r['ratio']:.2f} inverse-square",
+                f"<= {balance_bench.TARGET}x",
+                r["ratio"] <= balance_bench.TARGET,
+                r,
+            )
+        )
+    return rows
 
 
 def render(rows: list[Row]) -> str:
@@ -996,6 +1017,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += dialect_figures(20 if args.quick else 100)
         if "serve" in wanted:
             rows += serve_figures(20 if args.quick else 60)
+        if "balance" in wanted:
+            rows += balance_figures(5 if args.quick else 15)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)
