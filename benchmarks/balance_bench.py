@@ -19,7 +19,7 @@ TARGET = 2.0  # effective may cost at most twice the inverse-square plan
 
 
 def one_model_profile(n: int):
-    from orcli.types import EndpointHealth, Endpoint, HealthSnapshot, HealthState, Price, Profile, Provider
+    from orcli.types import Endpoint, EndpointHealth, HealthSnapshot, HealthState, Price, Profile, Provider
 
     providers = {f"p{i}": Provider(f"p{i}", f"https://p{i}.example.com/v1") for i in range(n)}
     endpoints = tuple(
@@ -55,7 +55,10 @@ def bench(sizes: tuple[int, ...] = (1_000, 10_000), repeats: int = 15) -> list[d
         profile, health = one_model_profile(n)
         prefs = {b: merge(profile.routing, {"balance": b}) for b in ("inverse-square", "effective")}
         seeds = iter(range(10**9))
-        fns = {b: (lambda p=p: plan(profile, request, p, health, seed=next(seeds))) for b, p in prefs.items()}
+        fns = {
+            b: (lambda p=p, prof=profile, h=health, s=seeds: plan(prof, request, p, h, seed=next(s)))
+            for b, p in prefs.items()
+        }
         samples = interleaved(fns, repeats, warmup=2)
         inverse, effective = (statistics.median(samples[b]) for b in ("inverse-square", "effective"))
         out.append({"endpoints": n, "inverse_square_s": inverse, "effective_s": effective,
