@@ -165,6 +165,7 @@ class Preferences(NamedTuple):
     preferred_max_latency: float | None = None
     preferred_min_throughput: float | None = None
     balance: str = Balance.INVERSE_SQUARE.value
+    hedge: float | None = None  # seconds without content before the next attempt starts beside it
     skip_unhealthy: bool = False
     sources: Mapping[str, str] = EMPTY_MAP
 

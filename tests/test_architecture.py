@@ -169,6 +169,7 @@ FLAG_ARGS = {
     preferences.ValueKind.SWITCH: [],
     preferences.ValueKind.SORT: ["throughput"],
     preferences.ValueKind.PRICES: ["prompt=0.5"],
+    preferences.ValueKind.NUMBER: ["1.5"],
 }
 
 
@@ -199,6 +200,7 @@ def test_every_flagged_preference_is_a_flag_of_explain_route_and_overrides_the_p
         preferences.ValueKind.NAMES: names,
         preferences.ValueKind.SWITCH: pref.flag_value,
         preferences.ValueKind.PRICES: {"prompt": 0.5},
+        preferences.ValueKind.NUMBER: 1.5,
     }.get(pref.kind, value[0] if value else None)
     assert shown == expected
 

@@ -216,6 +216,7 @@ class Exchange(BaseHTTPRequestHandler):
             if remaining <= 0:
                 return True
             if self._client_gone(min(remaining, 0.05)):
+                self.server.upstream.note_disconnect(self.provider)
                 return False
         return False
 
@@ -334,6 +335,17 @@ class Upstream:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sent: dict[str, int] = {}
+        self._disconnects: list[tuple[str, float]] = []
+
+    def note_disconnect(self, provider: str) -> None:
+        """A client closed its connection while a behaviour waited (hedging's loser, a cancelled request)."""
+        with self._lock:
+            self._disconnects.append((provider, time.monotonic()))
+
+    def disconnects(self, provider: str | None = None) -> list[float]:
+        """When clients of `provider` (all when None) went away mid-answer, in time.monotonic() seconds."""
+        with self._lock:
+            return [t for p, t in self._disconnects if provider is None or p == provider]
 
     def _count_sent(self, provider: str, n: int) -> None:
         with self._lock:

@@ -18,7 +18,9 @@ PROVIDER_KEYS = (
     "quantizations", "max_price", "balance",
 )  # fmt: skip
 # Set by the gateway itself, never passed upstream as options.
-_OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider", "session_id", "preset"})
+_OWN_KEYS = frozenset(
+    {"model", "models", "messages", "stream", "stream_options", "provider", "session_id", "preset", "hedge"}
+)
 PRESET_MODEL = "@preset/"  # `"model": "@preset/NAME"` routes with the profile's [presets.NAME]
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -60,6 +62,8 @@ def parse_chat_body(raw: bytes, session_header: str | None = None) -> GatewayReq
     overrides = provider_overrides(body.get("provider"))
     if models:
         overrides["models"] = models
+    if body.get("hedge") is not None:
+        overrides["hedge"] = _hedge(body["hedge"])
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("`stream` must be true or false")
@@ -78,6 +82,13 @@ def parse_chat_body(raw: bytes, session_header: str | None = None) -> GatewayReq
         include_usage=include_usage,
         prompt_text="\n".join(_text_of(m.get("content")) for m in messages),
     )
+
+
+def _hedge(raw: object) -> float:
+    """`hedge`: seconds without content before the next attempt starts beside the running one (docs/gateway.md)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < float("inf"):
+        raise BadRequest("`hedge` must be a number of seconds >= 0")
+    return float(raw)
 
 
 def _session(body: Mapping[str, Any], header: str | None) -> str | None:

@@ -29,7 +29,7 @@ class ValueKind(StrEnum):
     CHOICE = "choice"  # one of `choices`
     SORT = "sort"  # a sort key, or { by = ..., partition = ... } in a profile
     PRICES = "prices"  # { prompt, completion, request } in USD per 1M tokens; `prompt=1,completion=2` as a flag
-    NUMBER = "number"  # a number >= 0; profile only
+    NUMBER = "number"  # a number >= 0 (a flag, if any, takes the same)
 
 
 class Preference(NamedTuple):
@@ -122,6 +122,15 @@ PREFERENCES: tuple[Preference, ...] = (
         BALANCE_VALUES,
     ),
     Preference(
+        "hedge",
+        ValueKind.NUMBER,
+        None,
+        "Start the next attempt too when the running one has no content after SECONDS; the first to answer wins.",
+        "--hedge",
+        None,
+        "SECONDS",
+    ),
+    Preference(
         "skip_unhealthy", ValueKind.SWITCH, False, "Reject endpoints in cooldown or unstable.", "--skip-unhealthy"
     ),  # fmt: skip
 )
@@ -159,6 +168,17 @@ def parse_max_price(text: str) -> MaxPrice:
     return MaxPrice(**values)
 
 
+def parse_seconds(pref: Preference, raw: object) -> float:
+    """A NUMBER flag's value (`--hedge 1.5`): a finite number >= 0, as in the profile."""
+    try:
+        number = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"{pref.flag}: `{raw}` is not a number of seconds.") from None
+    if not math.isfinite(number) or number < 0:
+        raise UsageError(f"{pref.flag}: expected a number of seconds >= 0, got `{raw}`.")
+    return number
+
+
 def overrides_from_flags(given: Mapping[str, object]) -> dict[str, object]:
     """The flags actually given, as preference values: an absent flag overrides nothing (it is not `false`).
 
@@ -176,7 +196,9 @@ def overrides_from_flags(given: Mapping[str, object]) -> dict[str, object]:
                 out[pref.name] = pref.flag_value
             case ValueKind.PRICES:
                 out[pref.name] = parse_max_price(str(raw))
-            case ValueKind.CHOICE | ValueKind.SORT | ValueKind.NUMBER:
+            case ValueKind.NUMBER:
+                out[pref.name] = parse_seconds(pref, raw)
+            case ValueKind.CHOICE | ValueKind.SORT:
                 out[pref.name] = raw
     return out
 
