@@ -205,3 +205,13 @@ def test_json_of_a_preset_error_is_one_document(cli: Cli) -> None:
     run = cli("explain-route", "--preset", "nope", "--json")
     assert run.code == 2
     assert json.loads(run.out)["error"]
+
+
+def test_profiles_check_lints_presets_like_routing() -> None:
+    from orcli.profile.check import check_profile
+
+    profile = load(PRESETS + '\n[presets.typo]\nmodels = ["m9"]\nonly = ["zz"]\n')
+    found = {(p.code, p.subject) for p in check_profile(profile, {})}
+    assert ("model_without_endpoint", "m9") in found
+    assert ("unknown_name", "presets.typo.only") in found
+    assert not any(subject.startswith("presets.careful") for _, subject in found)

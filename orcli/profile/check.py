@@ -43,10 +43,14 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
                 )
             )
     served = {e.model for e in profile.endpoints}
-    models = profile.routing.get("models")
-    for model in models if isinstance(models, list | tuple) else ():
-        if model not in served:
-            problems.append(Problem("model_without_endpoint", model, "routing.models names it, no endpoint serves it"))
+    tables = [("routing", profile.routing), *((f"presets.{n}", t) for n, t in profile.presets.items())]
+    for where, table in tables:
+        models = table.get("models")
+        for model in models if isinstance(models, list | tuple) else ():
+            if model not in served:
+                problems.append(
+                    Problem("model_without_endpoint", model, f"{where}.models names it, no endpoint serves it")
+                )
     used = {e.provider for e in profile.endpoints}
     for name in profile.providers:
         if name not in used:
@@ -58,7 +62,10 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
         reason = insecure_reason(p, profile.path)
         if reason is not None:
             problems.append(Problem("insecure_url", p.name, reason))
-    for warning in unknown_name_warnings(merge(profile.routing, {}), profile.providers):
-        field = warning.split(" ", 1)[0]
-        problems.append(Problem("unknown_name", f"routing.{field}", warning))
+    for where, table in tables:
+        preset = (where.split(".", 1)[1], table) if where != "routing" else None
+        for warning in unknown_name_warnings(merge(profile.routing, {}, preset), profile.providers):
+            field = warning.split(" ", 1)[0]
+            if preset is None or preset[1].get(field) is not None:  # a preset's own names only: no repeats
+                problems.append(Problem("unknown_name", f"{where}.{field}", warning))
     return problems
