@@ -48,10 +48,9 @@ class NoCredentials:
 
 
 def credentials(provider: Provider, env: Mapping[str, str]) -> HeaderKey | NoCredentials:
-    detail = key_problem(provider, env)
-    if detail is not None:
+    key = env.get(provider.api_key_env or "", "").strip()
+    if key and key_problem(provider, env) is not None:
         # The planner rejects such a provider (no_credentials); a plan built without that check must still
         # not hand an unusable key to the HTTP client, whose error would quote it (docs/security.md).
-        raise CredentialError(detail)
-    key = env.get(provider.api_key_env or "", "").strip()
+        raise CredentialError(f"${provider.api_key_env} cannot be sent in an HTTP header")
     return HeaderKey(provider, key) if key else NoCredentials()
