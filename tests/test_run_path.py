@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orcli.execution.cancel import CancelToken
-from orcli.execution.executor import FailReason, Failed
+from orcli.execution.executor import Failed, FailReason
 from orcli.execution.run import Caller, execute
 from orcli.profile.parse import load_profile_file
 from orcli.types import HEALTHY, FailureClass, Outcome, PlannedAttempt

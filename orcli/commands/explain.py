@@ -54,8 +54,8 @@ def explain_route(
     out: Output,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
-    from orcli.routing.policy import insecure_reason
     from orcli.auth import problems_in
+    from orcli.routing.policy import insecure_reason
     from orcli.routing.route import build_route
     from orcli.store.health_source import load_snapshot
     from orcli.ui import render
