@@ -165,10 +165,13 @@ def build_route(
     prompt: str | None,
     env: Mapping[str, str],
     health: HealthSnapshot | None = None,
+    credentials: Callable[[Provider], str | None] | None = None,
 ) -> Route:
     """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
 
-    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store.
+    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store, and
+    passes `credentials` (orcli/auth: why a provider has none, from the environment and local files) when
+    the profile may hold providers whose credentials are more than a key in `env`.
     """
     given, preset = apply_preset(profile, given)
     prefs = prefs_mod.merge(profile.routing, given.overrides, preset)
@@ -201,9 +204,8 @@ def build_route(
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
     sticky = StickyRule(given.session, live(snapshot.sticky)) if given.session and snapshot.sticky else None
-    plan = make_plan(
-        profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env), sticky=sticky
-    )
+    problem = credentials or key_problems_in(env)
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=problem, sticky=sticky)
     return Route(
         profile=profile,
         prefs=prefs,
