@@ -180,7 +180,10 @@ class _Progress:
         out = self.out
         match event.kind:
             case EventKind.START:
-                out.note(f"-> attempt {event.number}: {name} ({e.upstream_model})")
+                why = f" [{event.detail}]" if event.detail else ""  # a hedge says why it started
+                out.note(f"-> attempt {event.number}: {name} ({e.upstream_model}){why}")
+            case EventKind.WON:
+                out.note(f"   {e.provider} answered first: the other attempt in flight is cancelled", style="green")
             case EventKind.FAILED:
                 out.note(f"   failed: {event.detail}", style="yellow")
             case EventKind.SKIP_MODEL:

@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     SERVED = "served"
     SKIP_MODEL = "skip_model"
+    WON = "won"  # hedging: this attempt's content came first; the other in flight is being cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class AttemptReport:
     kind: str | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
+    hedge: bool = False  # started beside a running attempt that had no content yet (execution/hedge.py)
 
     def as_json(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)
@@ -198,6 +200,7 @@ class Executor:
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
         cancel: CancelToken | None = None,
+        hedge: float | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -211,6 +214,8 @@ class Executor:
         self.wall = wall
         self.overall_timeout = overall_timeout
         self.cancel = cancel
+        self.hedge = hedge  # seconds without content before the next attempt starts beside it (None: never)
+        self.on_first_content: Callable[[], None] | None = None  # hedging: called before the first delta's sink
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
@@ -218,6 +223,10 @@ class Executor:
         )
 
     def run(self, attempts: Iterable[PlannedAttempt], request: ChatRequest, stream: bool = True) -> Result:
+        if self.hedge is not None:
+            from orcli.execution.hedge import run_hedged
+
+            return run_hedged(self, attempts, request, stream)
         reports: list[AttemptReport] = []
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()
@@ -238,52 +247,81 @@ class Executor:
             try:
                 served = self._attempt(attempt, request, stream, remaining)
             except _AttemptFailed as exc:
-                failure = exc.failure
-                if exc.wrote_output and failure.cls not in (FailureClass.CANCELLED, FailureClass.MODEL):
-                    # Content already reached the output: another provider cannot take it back (SPEC §6 `stream`).
-                    # A content filter after text stays a model event: it says nothing about the provider.
-                    failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
-                report = self._report(attempt, t0, failure, exc.ttft)
-                reports.append(report)
-                self._record(attempt, report, failure)
-                self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
-                if exc.wrote_output and failure.cls is FailureClass.MODEL:
-                    # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
-                    raise Failed(FailReason.FILTERED, tuple(reports), report.error or "content filter") from None
-                match failure.cls:
-                    case FailureClass.CANCELLED:
-                        if exc.user_timeout:
-                            raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message()) from None
-                        if exc.interrupt is None and self.cancel is not None and self.cancel.is_set:
-                            raise Failed(FailReason.CANCELLED, tuple(reports), report.error or "cancelled") from None
-                        raise exc.interrupt or KeyboardInterrupt() from None
-                    case FailureClass.STREAM:
-                        raise Failed(FailReason.STREAM, tuple(reports), report.error or "the stream broke") from None
-                    case FailureClass.REQUEST:
-                        message = report.error or "the request was refused"
-                        raise Failed(FailReason.REQUEST, tuple(reports), message) from None
-                    case FailureClass.MODEL:
-                        skipped_models.add(e.model)
-                        self.on_event(Event(EventKind.SKIP_MODEL, attempt, failure.kind, number=number))
-                    case FailureClass.PROVIDER:
-                        pass  # the next provider
-                    case unreachable:
-                        assert_never(unreachable)
+                self.settle_failure(attempt, exc, t0, number, reports, skipped_models)
                 continue
             except BaseException as exc:
-                # The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still
-                # gets its outcome (SPEC §6), a neutral one, and the exception goes on to the caller.
-                failure = cancelled(f"abandoned: {type(exc).__name__}")
-                report = self._report(attempt, t0, failure, None)
-                reports.append(report)
-                self._record(attempt, report, failure)
+                self.settle_abandoned(attempt, exc, t0, reports)
                 raise
-            report = self._report(attempt, t0, None, served.ttft, served.status)
-            reports.append(report)
-            self._record(attempt, report, None, served.answer)
-            self.on_event(Event(EventKind.SERVED, attempt, number=number))
-            return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
+            return self.settle_success(attempt, served, t0, number, reports)
         raise Failed(FailReason.ALL_FAILED, tuple(reports), "every attempt failed")
+
+    def settle_abandoned(
+        self, attempt: PlannedAttempt, exc: BaseException, t0: float, reports: list[AttemptReport], hedge: bool = False
+    ) -> None:
+        """The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still gets its
+        outcome (SPEC §6), a neutral one; the caller lets the exception go on."""
+        failure = cancelled(f"abandoned: {type(exc).__name__}")
+        report = dataclasses.replace(self._report(attempt, t0, failure, None), hedge=hedge)
+        reports.append(report)
+        self._record(attempt, report, failure)
+
+    def settle_success(
+        self,
+        attempt: PlannedAttempt,
+        served: _Served,
+        t0: float,
+        number: int,
+        reports: list[AttemptReport],
+        hedge: bool = False,
+    ) -> Result:
+        report = dataclasses.replace(self._report(attempt, t0, None, served.ttft, served.status), hedge=hedge)
+        reports.append(report)
+        self._record(attempt, report, None, served.answer)
+        self.on_event(Event(EventKind.SERVED, attempt, number=number))
+        return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
+
+    def settle_failure(
+        self,
+        attempt: PlannedAttempt,
+        exc: _AttemptFailed,
+        t0: float,
+        number: int,
+        reports: list[AttemptReport],
+        skipped_models: set[str],
+        hedge: bool = False,
+    ) -> None:
+        """Report, record and announce a failed attempt, then decide (SPEC §6): return to go on with the plan
+        (a provider failure; a model failure also skips the model), or raise Failed / the user's interrupt."""
+        failure = exc.failure
+        if exc.wrote_output and failure.cls not in (FailureClass.CANCELLED, FailureClass.MODEL):
+            # Content already reached the output: another provider cannot take it back (SPEC §6 `stream`).
+            # A content filter after text stays a model event: it says nothing about the provider.
+            failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
+        report = dataclasses.replace(self._report(attempt, t0, failure, exc.ttft), hedge=hedge)
+        reports.append(report)
+        self._record(attempt, report, failure)
+        self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
+        if exc.wrote_output and failure.cls is FailureClass.MODEL:
+            # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
+            raise Failed(FailReason.FILTERED, tuple(reports), report.error or "content filter") from None
+        match failure.cls:
+            case FailureClass.CANCELLED:
+                if exc.user_timeout:
+                    raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message()) from None
+                if exc.interrupt is None and self.cancel is not None and self.cancel.is_set:
+                    raise Failed(FailReason.CANCELLED, tuple(reports), report.error or "cancelled") from None
+                raise exc.interrupt or KeyboardInterrupt() from None
+            case FailureClass.STREAM:
+                raise Failed(FailReason.STREAM, tuple(reports), report.error or "the stream broke") from None
+            case FailureClass.REQUEST:
+                raise Failed(FailReason.REQUEST, tuple(reports), report.error or "the request was refused") from None
+            case FailureClass.MODEL:
+                skipped_models.add(attempt.endpoint.model)
+                self.on_event(Event(EventKind.SKIP_MODEL, attempt, failure.kind, number=number))
+            case FailureClass.PROVIDER:
+                pass  # the next provider
+            case unreachable:
+                assert_never(unreachable)
 
     def _timeout_message(self) -> str:
         return f"--timeout of {self.overall_timeout:g}s reached"
@@ -427,6 +465,8 @@ class Executor:
         if not answer.content and not answer.tool_calls:
             raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
         ttft = self.clock() - start
+        if self.on_first_content is not None:
+            self.on_first_content()
         if self.sink is not None:
             self.sink(answer_delta(answer))
         return _Served(answer, ttft)
@@ -496,6 +536,8 @@ class Executor:
                         # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
                         if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
                             ttft = self.clock() - start
+                            if self.on_first_content is not None:
+                                self.on_first_content()
                         if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
                             sink(delta)
                             wrote = wrote or bool(delta.content)

@@ -99,6 +99,7 @@ def execute(
     stream: bool,
     client: httpx.Client | None = None,
     reader: ReaderFactory | None = None,
+    hedge: float | None = None,
 ) -> Result:
     """Run `attempts` in order (failover, fallback) and return the served result; raises executor.Failed.
 
@@ -127,6 +128,7 @@ def execute(
             on_outcome=_recorder(store),
             overall_timeout=caller.overall_timeout,
             cancel=caller.cancel,
+            hedge=hedge,  # two attempts in flight when the running one is slow to answer (execution/hedge.py)
         )
         return executor.run(attempts, request, stream=stream)
     finally:
@@ -150,7 +152,16 @@ def run_route(
     check_route(route)
     request = request or chat_request(route)
     result = execute(
-        route.profile, route.plan.attempts, request, env, store, caller, stream=stream, client=client, reader=reader
+        route.profile,
+        route.plan.attempts,
+        request,
+        env,
+        store,
+        caller,
+        stream=stream,
+        client=client,
+        reader=reader,
+        hedge=route.prefs.hedge,
     )
     if store is not None and route.session is not None:  # the session sticks to this provider now (sticky.py)
         import time

@@ -284,6 +284,8 @@ class Chat:
             if event.kind is EventKind.START:
                 self.current = event.attempt
                 self.attempt_count += 1
+            elif event.kind is EventKind.WON:  # hedging: the chunks name the attempt that answered first
+                self.current = event.attempt
 
         options, tools, schema = gateway.split_options(route.options)
         system = request.system if request.system is not None else route.system  # a preset's, when it has one
