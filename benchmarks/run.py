@@ -946,7 +946,28 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "redis", "dialects", "serve", "peers", "balance")  # fmt: skip
+       "store", "redis", "dialects", "serve", "peers", "balance", "hedge")  # fmt: skip
+
+
+def hedge_figures(n: int) -> list[Row]:
+    """p50/p99 time to first token with one of four providers stalling 10% of the time, hedged or not."""
+    import hedge_bench
+
+    rows = []
+    for r in hedge_bench.bench(n):
+        hedged = r["mode"] == "hedge 80 ms"
+        rows.append(
+            Row(
+                f"first token p99, {r['mode']}",
+                _ms(r["p99_s"]),
+                f"p50 {_ms(r['p50_s'])}",
+                f"p99/p50 x{r['p99_over_p50']:.2f}",
+                f"<= {hedge_bench.TARGET}x" if hedged else "-",
+                r["p99_over_p50"] <= hedge_bench.TARGET if hedged else None,
+                r,
+            )
+        )
+    return rows
 
 
 def balance_figures(repeats: int) -> list[Row]:
@@ -1017,6 +1038,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += dialect_figures(20 if args.quick else 100)
         if "serve" in wanted:
             rows += serve_figures(20 if args.quick else 60)
+        if "hedge" in wanted:
+            rows += hedge_figures(40 if args.quick else 100)
         if "balance" in wanted:
             rows += balance_figures(5 if args.quick else 15)
         peers_note = PEERS_REFERENCE
