@@ -179,3 +179,23 @@ def test_serve_hedges_with_a_request_field(tmp_path: Path, upstream: Upstream) -
 def test_a_bad_hedge_flag_is_exit_2(cli: Cli) -> None:
     run = cli("ask", "--hedge", "soon", "hi")
     assert run.code == 2 and "--hedge" in run.err, run
+
+
+def test_ctrl_c_with_two_in_flight_cuts_both_and_records_them_cancelled(cli: Cli, upstream: Upstream) -> None:
+    import signal
+
+    upstream.script("a", slow_first_token(STALL, "from a"))
+    upstream.script("b", slow_first_token(STALL, "from b"))
+    proc = cli.popen("ask", "--hedge", "0.2", "hi")
+    try:
+        assert wait_for(lambda: upstream.count() == 2, timeout=15), "the hedge never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert wait_for(lambda: {"a", "b"} <= {p for p in ("a", "b") if upstream.disconnects(p)})
+    rows = store_rows(cli.state_dir)
+    assert sorted((r["provider"], r["error_class"]) for r in rows) == [("a", "cancelled"), ("b", "cancelled")]
