@@ -215,7 +215,7 @@ class Executor:
         self.overall_timeout = overall_timeout
         self.cancel = cancel
         self.hedge = hedge  # seconds without content before the next attempt starts beside it (None: never)
-        self.on_first_content: Callable[[], None] | None = None  # hedging: called before the first delta's sink
+        self.on_first_content: Callable[[], None] = _nothing  # hedging: called before the first delta's sink
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
@@ -465,8 +465,7 @@ class Executor:
         if not answer.content and not answer.tool_calls:
             raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
         ttft = self.clock() - start
-        if self.on_first_content is not None:
-            self.on_first_content()
+        self.on_first_content()
         if self.sink is not None:
             self.sink(answer_delta(answer))
         return _Served(answer, ttft)
@@ -536,8 +535,7 @@ class Executor:
                         # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
                         if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
                             ttft = self.clock() - start
-                            if self.on_first_content is not None:
-                                self.on_first_content()
+                            self.on_first_content()
                         if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
                             sink(delta)
                             wrote = wrote or bool(delta.content)

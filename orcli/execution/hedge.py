@@ -84,7 +84,8 @@ class _Race:
         mine = copy.copy(ex)
         mine.cancel = flight.token
         mine.sink = self._gated(flight, ex.sink)
-        mine.on_first_content = (lambda: self.claim(flight)) if self.stream else None
+        if self.stream:
+            mine.on_first_content = lambda: self.claim(flight)
         detail = ""
         if hedge:
             running = self.flying[0]
