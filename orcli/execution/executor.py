@@ -200,7 +200,6 @@ class Executor:
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
         cancel: CancelToken | None = None,
-        hedge: float | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -214,7 +213,6 @@ class Executor:
         self.wall = wall
         self.overall_timeout = overall_timeout
         self.cancel = cancel
-        self.hedge = hedge  # seconds without content before the next attempt starts beside it (None: never)
         self.on_first_content: Callable[[], None] = _nothing  # hedging: called before the first delta's sink
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
@@ -223,10 +221,6 @@ class Executor:
         )
 
     def run(self, attempts: Iterable[PlannedAttempt], request: ChatRequest, stream: bool = True) -> Result:
-        if self.hedge is not None:
-            from orcli.execution.hedge import run_hedged
-
-            return run_hedged(self, attempts, request, stream)
         reports: list[AttemptReport] = []
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()

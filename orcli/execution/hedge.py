@@ -137,11 +137,12 @@ class _Race:
             f.token.cancel(reason)
 
 
-def run_hedged(ex: Executor, attempts: Iterable[PlannedAttempt], request: ChatRequest, stream: bool) -> Result:
-    """Executor.run with hedging (ex.hedge seconds); the same results, failures and records."""
+def run_hedged(
+    ex: Executor, attempts: Iterable[PlannedAttempt], request: ChatRequest, stream: bool, hedge: float
+) -> Result:
+    """Executor.run with hedging after `hedge` seconds without content; the same results, failures, records."""
     from orcli.execution.executor import Failed, FailReason
 
-    assert ex.hedge is not None
     race = _Race(ex, stream)
     book = _Book()
     skipped: set[str] = set()
@@ -173,7 +174,7 @@ def run_hedged(ex: Executor, attempts: Iterable[PlannedAttempt], request: ChatRe
                 paired = False
             wait = None
             if len(race.flying) == 1 and race.winner is None and not (exhausted or paired):
-                wait = max(0.0, race.flying[0].t0 + ex.hedge - ex.clock())
+                wait = max(0.0, race.flying[0].t0 + hedge - ex.clock())
             try:
                 flight, served, error = race.done.get(timeout=wait)
             except queue.Empty:

@@ -128,8 +128,11 @@ def execute(
             on_outcome=_recorder(store),
             overall_timeout=caller.overall_timeout,
             cancel=caller.cancel,
-            hedge=hedge,  # two attempts in flight when the running one is slow to answer (execution/hedge.py)
         )
+        if hedge is not None:  # two attempts in flight when the running one is slow to answer
+            from orcli.execution.hedge import run_hedged
+
+            return run_hedged(executor, attempts, request, stream, hedge)
         return executor.run(attempts, request, stream=stream)
     finally:
         if own_client:
