@@ -211,7 +211,7 @@ def plan(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _plan(profile, request, prefs, health, seed, has_key, rng, key_problem)
+        return _plan(profile, request, prefs, health, seed, has_key, rng, key_problem, sticky)
     finally:
         if paused:
             gc.enable()
@@ -226,6 +226,7 @@ def _plan(
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
     key_problem: Callable[[Provider], str | None] | None = None,
+    sticky: StickyRule | None = None,
 ) -> Plan:
     rng = rng or random.Random(seed)
     warnings = unknown_name_warnings(prefs, profile.providers)
