@@ -144,7 +144,7 @@ def test_the_profile_can_hedge_every_ask(cli: Cli, upstream: Upstream) -> None:
     assert run.code == 0 and run.json()["provider"] == "b", run
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.floats(0.0, 0.8), st.floats(0.0, 0.8), st.floats(0.0, 0.06), st.floats(0.0, 0.06), st.floats(0.05, 0.5))
 def test_texts_never_mix_whatever_the_timings(
     tmp_path_factory: pytest.TempPathFactory, ttft_a: float, ttft_b: float, pace_a: float, pace_b: float,
@@ -156,9 +156,11 @@ def test_texts_never_mix_whatever_the_timings(
         c.profile(["a", "b"])
         up.script("a", slow(ttft_a, texts["a"], pace_a))
         up.script("b", slow(ttft_b, texts["b"], pace_b))
-        run = c("ask", "--hedge", f"{hedge:.3f}", "hi")
+        run = c("ask", "--hedge", f"{hedge:.3f}", "-v", "hi")
     assert run.code == 0, run
     assert run.out in texts.values(), run
+    shown = next(p for p, text in texts.items() if text == run.out)
+    assert f"served by {shown} " in run.err, run  # the route reported is the one whose text was shown
 
 
 def test_serve_hedges_with_a_request_field(tmp_path: Path, upstream: Upstream) -> None:

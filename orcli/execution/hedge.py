@@ -181,8 +181,9 @@ def run_hedged(
                 exhausted = not start(hedge=True)
                 paired = not exhausted
                 continue
+            winner = race.winner  # set before any attempt lands with an answer (claim comes first)
             race.landed(flight, served is not None)
-            result = _settle(ex, flight, served, error, book, skipped)
+            result = _settle(ex, winner, flight, served, error, book, skipped)
             if result is not None:
                 _land_losers(race, book)
                 return dataclasses.replace(result, attempts=book.ordered())
@@ -217,6 +218,7 @@ class _Book:
 
 def _settle(
     ex: Executor,
+    winner: Flight | None,
     flight: Flight,
     served: _Served | None,
     error: BaseException | None,
@@ -225,15 +227,18 @@ def _settle(
 ) -> Result | None:
     """One attempt landed: its result, or None to go on (a loser, a failure the plan survives); raises
     Failed (or the sink's own exception) as the executor would without hedging."""
+    from orcli.execution.classify import cancelled
     from orcli.execution.executor import _AttemptFailed
-    from orcli.types import FailureClass
 
     n, a, t0, hedge = flight.number, flight.attempt, flight.t0, flight.hedge
+    if served is not None and winner is not flight:
+        # It finished too, but another claimed the answer first (its text is the one shown): not this one's.
+        _track_loser(ex, book, flight, _AttemptFailed(cancelled("cancelled: another attempt answered first (hedge)")))
+        return None
     if served is not None:
         return book.track(n, lambda reports: ex.settle_success(a, served, t0, n, reports, hedge))  # type: ignore[return-value]
     if isinstance(error, _AttemptFailed):
-        failure = error.failure
-        if flight.lost and failure.cls is FailureClass.CANCELLED and not error.user_timeout:
+        if flight.lost:  # cut, or failed on its own while another's answer streams: it decides nothing now
             book.track(n, lambda reports: _settle_loser(ex, flight, error, reports))
         else:
             book.track(n, lambda reports: ex.settle_failure(a, error, t0, n, reports, skipped, hedge))
@@ -255,7 +260,8 @@ def _fresh(attempts: Iterable[PlannedAttempt], skipped: set[str]) -> Iterator[Pl
 
 
 def _settle_loser(ex: Executor, flight: Flight, error: _AttemptFailed, reports: list[AttemptReport]) -> None:
-    """A cut attempt: reported and recorded `cancelled` (no health penalty), announced, never a reason to stop."""
+    """An attempt that lost the race: reported and recorded as it ended (cut: `cancelled`, no health penalty),
+    announced, never a reason to stop the run."""
     from orcli.execution.executor import Event, EventKind
 
     report = dataclasses.replace(ex._report(flight.attempt, flight.t0, error.failure, error.ttft), hedge=flight.hedge)
