@@ -119,6 +119,29 @@ def test_a_failure_of_the_bound_provider_lets_the_next_success_rebind(cli: Cli, 
         assert plan.json()["attempts"][0]["reason"].startswith("sticky: session conv-3")
 
 
+def sticky_first(cli: Cli, session: str) -> bool:
+    plan = cli("explain-route", "--session", session, "--json")
+    assert plan.code == 0, plan
+    return plan.json()["attempts"][0]["reason"].startswith("sticky")
+
+
+def test_health_reset_forgets_the_bindings(cli: Cli, upstream: Upstream, redis_server: RedisServer) -> None:
+    bound = cli("ask", "--session", "conv-r", "--json", "hi").json()["provider"]
+    assert sticky_first(cli, "conv-r")
+    other = next(p for p in PROVIDERS if p != bound)
+    assert cli("health", "reset", "--provider", other).code == 0
+    assert sticky_first(cli, "conv-r")  # another provider's reset leaves the binding
+    assert cli("health", "reset", "--provider", bound).code == 0
+    assert not sticky_first(cli, "conv-r")
+    # A shared store: `health reset` (all) forgets every session's binding there too.
+    cli.env["ORCLI_HEALTH_URL"] = redis_server.url
+    assert cli("ask", "--session", "conv-r", "hi").code == 0
+    assert sticky_first(cli, "conv-r")
+    assert cli("health", "reset", "--yes").code == 0
+    assert not sticky_first(cli, "conv-r")
+    assert redis_server.client().keys("orcli:*:sticky:*") == []
+
+
 def test_the_store_keeps_a_digest_not_the_session_id(cli: Cli) -> None:
     assert cli("ask", "--session", "alice@example.com", "hi").code == 0
     db = sqlite3.connect(cli.state_dir / "health.sqlite3")

@@ -317,6 +317,8 @@ class RedisStore:
         try:
             self._resolve()
             keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
+            if provider is None:  # every session sticks anew (one provider's bindings expire on their own)
+                self._delete_sticky()
             deleted = 0
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
@@ -387,12 +389,21 @@ class RedisStore:
         return out
 
     def _keys(self) -> list[str]:
-        pattern = key_prefix(self.target.namespace).replace("\\", "\\\\")
+        return self._scan(key_prefix(self.target.namespace))
+
+    def _scan(self, prefix: str) -> list[str]:
+        """Every key under `prefix` (SCAN, never KEYS: a big shared Redis stays responsive)."""
+        pattern = prefix.replace("\\", "\\\\")
         for ch in "*?[]":
             pattern = pattern.replace(ch, "\\" + ch)
         return [
             k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern + "*", count=1000)
         ]
+
+    def _delete_sticky(self) -> None:
+        batch = self._scan(f"{PREFIX}:{self.target.namespace}:sticky:")
+        for start in range(0, len(batch), 500):
+            self._client.delete(*batch[start : start + 500])
 
     def _shared(self) -> bool:
         """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived

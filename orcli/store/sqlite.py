@@ -231,11 +231,13 @@ class Store:
             self.warnings.append(f"health store {self.path} is read-only: history not reset")
             return 0
         if provider is None:
+            self._run(lambda db: _write(db, "DELETE FROM sticky_sessions", ()), 0, "reset")  # sessions stick anew
             return self._run(lambda db: _write(db, "DELETE FROM outcomes", ()), 0, "reset")
         # SPEC §3 variant matching: `deepinfra` also means `deepinfra/turbo`; a full name only itself.
-        sql = "DELETE FROM outcomes WHERE provider = ? OR substr(provider, 1, ?) = ?"
+        where = "WHERE provider = ? OR substr(provider, 1, ?) = ?"
         args = (provider, len(provider) + 1, provider + "/")
-        return self._run(lambda db: _write(db, sql, args), 0, "reset")
+        self._run(lambda db: _write(db, f"DELETE FROM sticky_sessions {where}", args), 0, "reset")
+        return self._run(lambda db: _write(db, f"DELETE FROM outcomes {where}", args), 0, "reset")
 
     def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
         """Upsert the session's binding for `model` (docs/routing.md, "Sticky sessions")."""
