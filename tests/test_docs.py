@@ -113,8 +113,8 @@ def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran) -
         if shown is None or not shown:
             continue
         if not matches(shown, r.out.splitlines()):
-            wrong.append(f"{r.command.block.where}: $ {r.command.text}\n--- shown\n" + "\n".join(shown)
-                         + f"\n--- printed\n{r.out}")  # fmt: skip
+            lines = "\n".join(shown)
+            wrong.append(f"{r.command.block.where}: $ {r.command.text}\n--- shown\n{lines}\n--- printed\n{r.out}")
     assert wrong == [], "\n".join(wrong)
 
 
@@ -208,3 +208,18 @@ def test_no_reference_outside() -> None:
             text = text.split("\n## 0.", 1)[0]
         found += [f"{name}: {needle}" for needle in OUTSIDE if needle in text]
     assert found == [], "\n".join(found)
+
+
+def test_every_docs_page_the_code_cites_has_the_anchor_cited() -> None:
+    """Comments cite docs/PAGE.md#anchor; a renamed heading must not leave them pointing nowhere."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    missing = []
+    for name in tracked.splitlines():
+        path = ROOT / name
+        if not name.endswith((".py", ".sh", ".toml", ".md")) or not path.is_file():
+            continue
+        for page, anchor in re.findall(r"\bdocs/([a-z-]+\.md)(?:#([a-z0-9-]+))?", path.read_text(encoding="utf-8")):
+            target = ROOT / "docs" / page
+            if not target.is_file() or (anchor and anchor not in anchors(target)):
+                missing.append(f"{name}: docs/{page}{'#' + anchor if anchor else ''}")
+    assert missing == [], "\n".join(missing)
