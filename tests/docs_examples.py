@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -178,8 +179,9 @@ def run_page(page: Path, tmp: Path) -> list[Ran]:
     """Every command of the page's runnable shell blocks, in order, in one bash."""
     todo = [c for b in split_page(page)[1] if b.lang in SHELL_FENCES and b.offline is None for c in commands(b)]
     home, work, out = tmp / "home", tmp / "work", tmp / "out"
-    for folder in (home, work, out):
+    for folder in (home, out):
         folder.mkdir(parents=True)
+    shutil.copytree(ROOT / "docs" / "examples", work)  # the files a reader has beside them
     env = page_environment(home, tmp / "bin")
     script = ["set -o pipefail", f"cd {shlex.quote(str(work))}"]
     for i, command in enumerate(todo):
