@@ -31,8 +31,9 @@ LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)")
 
 
 def doc_pages() -> list[Path]:
-    """Every page whose links and examples are held to the code: the README, the map of the code and docs/."""
-    return [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
+    """Every page whose links and examples are held to the code: the README, the map of the code, the changelog
+    and docs/ (docs/examples/ holds files, not pages)."""
+    return [ROOT / "README.md", ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @dataclass
