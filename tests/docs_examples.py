@@ -2,6 +2,9 @@
 run page by page in one bash from a fresh home (the rules are written in docs/development.md, "The docs and
 their tests").
 
+When orcli's output changes on purpose, `python tests/docs_examples.py [PAGE ...]` (PYTHONPATH at the checkout)
+writes what the commands print now under them, and the terminal captures again; read the diff before committing.
+
 A page's examples run in order in one shell, as a reader would type them: an `export` in one block holds for
 the next. Each command's output, exit code, environment and working folder are kept, so a capture of a command
 in a real terminal can run it again later with exactly what it had.
@@ -18,6 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from tmux_pane import Pane, require_tmux
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELL_FENCES = ("sh", "console", "bash", "shell")
@@ -59,6 +64,7 @@ class Command:
     block: Block
     text: str
     shown: list[str] | None  # None: an `sh` block, which shows no output
+    raw: list[str] = field(default_factory=list)  # the command's lines as the page writes them
     index: int = 0
 
     @property
@@ -128,22 +134,24 @@ def links(page: Path) -> list[str]:
 
 
 def commands(block: Block) -> list[Command]:
-    """A console block's `$ ` lines with the output shown under each; every logical line of an `sh` block."""
+    """A console block's `$ ` lines with the output shown under each; every logical line of an `sh` block. A
+    command may go on over lines ending in a backslash; output lines are taken as they are."""
     found: list[Command] = []
-    pending = ""
+    pending: list[str] = []  # the lines of a command still going on
     for raw in block.lines:
-        line = pending + raw
-        if line.endswith("\\"):  # a continued line
-            pending = line[:-1] + "\n"
+        is_command = bool(pending) or block.lang != "console" or raw.startswith("$ ")
+        if is_command and raw.endswith("\\"):
+            pending.append(raw)
             continue
-        pending = ""
-        if block.lang == "console":
-            if line.startswith("$ "):
-                found.append(Command(block, line[2:], []))
-            elif found and found[-1].shown is not None:
-                found[-1].shown.append(line)  # type: ignore[union-attr]
-        elif line.strip() and not line.lstrip().startswith("#"):
-            found.append(Command(block, line, None))
+        if is_command:
+            lines, pending = [*pending, raw], []
+            text = "\n".join(lines)  # bash reads the backslashes as the reader's shell would
+            if block.lang == "console":
+                found.append(Command(block, text[2:], [], lines))
+            elif text.strip() and not text.lstrip().startswith("#"):
+                found.append(Command(block, text, None, lines))
+        elif found and found[-1].shown is not None:
+            found[-1].shown.append(raw)
     return found
 
 
@@ -232,3 +240,68 @@ def matches(expected: list[str], actual: list[str]) -> bool:
         return j < len(actual) and expected[i].rstrip() == actual[j] and match(i + 1, j + 1)
 
     return match(0, 0)
+
+
+def in_terminal(command: str, done: Ran, width: int, tmp: Path) -> str:
+    """The command again, in a real terminal `width` wide, with the environment and folder it had on its page."""
+    require_tmux()
+    env = {k: v for k, v in done.env.items() if k not in ("_", "SHLVL", "PWD", "OLDPWD")}
+    with Pane(width, 50, tmp) as pane:
+        pane.run(["bash", "--noprofile", "--norc", "-c", command], env=env, cwd=done.cwd)
+        text = pane.wait_done()
+    assert pane.code == 0, text
+    return shown_text(text, Path(env["HOME"]))
+
+
+def captured(capture: Block, source: Block, ran: list[Ran], tmp: Path) -> str:
+    """What the capture block should show: the last command of `source`, in a pipe or in a terminal."""
+    done = [r for r in ran if r.command.block.line == source.line][-1]
+    how = (capture.capture or "").split()
+    if how == ["pipe"]:
+        return done.out
+    assert len(how) == 2 and how[0] == "tty" and how[1].isdigit(), f"{capture.where}: capture {how}"
+    return in_terminal(done.command.text, done, int(how[1]), tmp)
+
+
+def captures(page: Path) -> list[tuple[Block, Block]]:
+    """(a capture block, the shell block whose last command it shows)."""
+    blocks = split_page(page)[1]
+    found = []
+    for i, block in enumerate(blocks):
+        if block.capture is not None:
+            before = [b for b in blocks[:i] if b.lang in SHELL_FENCES]
+            assert before, f"{block.where}: a capture with no shell example before it"
+            found.append((block, before[-1]))
+    return found
+
+
+def update_page(page: Path, tmp: Path) -> bool:
+    """Write under each console command what it prints now, and every capture again; True if the page changed."""
+    ran = run_page(page, tmp / "run")
+    bodies: dict[int, list[str]] = {}
+    for r in ran:
+        if r.command.shown is None:
+            continue
+        body = bodies.setdefault(r.command.block.line, [])
+        keep = ANY_LINES in r.command.shown and matches(r.command.shown, r.out.splitlines())
+        body += [*r.command.raw, *(r.command.shown if keep else r.out.splitlines())]
+    for capture, source in captures(page):
+        bodies[capture.line] = captured(capture, source, ran, tmp).splitlines()
+    lines = page.read_text(encoding="utf-8").splitlines()
+    for block in sorted(split_page(page)[1], key=lambda b: -b.line):
+        if block.line in bodies:
+            lines[block.line : block.line + len(block.lines)] = bodies[block.line]
+    text = "\n".join(lines) + "\n"
+    changed = text != page.read_text(encoding="utf-8")
+    page.write_text(text, encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    chosen = [Path(arg).resolve() for arg in sys.argv[1:]] or doc_pages()
+    with tempfile.TemporaryDirectory() as scratch:
+        for n, page in enumerate(chosen):
+            if update_page(page, Path(scratch) / str(n)):
+                print(f"updated {page.relative_to(ROOT)}")

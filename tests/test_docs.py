@@ -12,18 +12,17 @@ import pytest
 from docs_examples import (
     ROOT,
     SHELL_FENCES,
-    Block,
     Ran,
     anchors,
+    captured,
+    captures,
     commands,
     doc_pages,
     links,
     matches,
     run_page,
-    shown_text,
     split_page,
 )
-from tmux_pane import Pane, require_tmux
 
 PAGES = doc_pages()
 PAGE_IDS = [str(p.relative_to(ROOT)) for p in PAGES]
@@ -110,7 +109,7 @@ def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran) -
     wrong = []
     for r in ran(page):
         shown = r.command.shown
-        if shown is None or not shown:
+        if shown is None:  # an `sh` block shows no output
             continue
         if not matches(shown, r.out.splitlines()):
             lines = "\n".join(shown)
@@ -118,45 +117,12 @@ def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran) -
     assert wrong == [], "\n".join(wrong)
 
 
-def _captures(page: Path) -> list[tuple[Block, Block]]:
-    """(the capture, the shell block whose last command it shows)."""
-    blocks = split_page(page)[1]
-    found = []
-    for i, block in enumerate(blocks):
-        if block.capture is None:
-            continue
-        before = [b for b in blocks[:i] if b.lang in SHELL_FENCES]
-        assert before, f"{block.where}: a capture with no shell example before it"
-        found.append((block, before[-1]))
-    return found
-
-
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
 def test_every_capture_is_what_its_command_prints_there(page: Path, tmp_path: Path, ran) -> None:  # type: ignore[no-untyped-def]
-    for capture, source in _captures(page):
+    for capture, source in captures(page):
         assert source.offline is None, f"{capture.where}: shows the output of an example that does not run"
-        done = [r for r in ran(page) if r.command.block.line == source.line][-1]
-        last = done.command
-        how = capture.capture.split() if capture.capture else []
-        if how == ["pipe"]:
-            printed = done.out
-        else:
-            assert len(how) == 2 and how[0] == "tty" and how[1].isdigit(), f"{capture.where}: capture {how}"
-            printed = _in_terminal(last.text, done, int(how[1]), tmp_path)
-        assert matches(capture.lines, printed.splitlines()), (
-            f"{capture.where}: `{last.text}` ({capture.capture}) printed\n{printed}"
-        )
-
-
-def _in_terminal(command: str, done: Ran, width: int, tmp_path: Path) -> str:
-    """The command again, in a real terminal `width` wide, with the environment and folder it had on its page."""
-    require_tmux()
-    env = {k: v for k, v in done.env.items() if k not in ("_", "SHLVL", "PWD", "OLDPWD")}
-    with Pane(width, 50, tmp_path) as pane:
-        pane.run(["bash", "--noprofile", "--norc", "-c", command], env=env, cwd=done.cwd)
-        text = pane.wait_done()
-    assert pane.code == 0, text
-    return shown_text(text, Path(env["HOME"]))
+        printed = captured(capture, source, ran(page), tmp_path)
+        assert matches(capture.lines, printed.splitlines()), f"{capture.where} ({capture.capture}) printed\n{printed}"
 
 
 def test_examples_that_cannot_run_offline_are_few_and_say_why() -> None:
@@ -183,7 +149,7 @@ def test_console_blocks_are_parsed_into_commands_and_their_output(tmp_path: Path
     first, second = split_page(page)[1]
     assert first.offline == "no (network)" and second.offline is None
     a, c = commands(first)
-    assert a.text == "a \n  b   # two lines (exit 3)" and a.shown == ["out 1", "…"] and a.expected_exit == 3
+    assert a.text == "a \\\n  b   # two lines (exit 3)" and a.shown == ["out 1", "…"] and a.expected_exit == 3
     assert c.shown == [] and c.expected_exit == 0
     assert [d.text for d in commands(second)] == ["d"] and commands(second)[0].shown is None
     assert matches(["x", "…", "z"], ["x", "y", "y", "z"]) and not matches(["x", "z"], ["x", "y", "z"])
