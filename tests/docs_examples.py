@@ -191,7 +191,6 @@ def run_page(page: Path, tmp: Path) -> list[Ran]:
     for folder in (home, out):
         folder.mkdir(parents=True)
     shutil.copytree(ROOT / "docs" / "examples", work)  # the files a reader has beside them
-    env = page_environment(home, tmp / "bin")
     script = ["set -o pipefail", f"cd {shlex.quote(str(work))}"]
     for i, command in enumerate(todo):
         command.index = i
@@ -201,25 +200,24 @@ def run_page(page: Path, tmp: Path) -> list[Ran]:
             f"{{ {command.text}\n}} >{stem}.out {errors} </dev/null",
             f"echo $? >{stem}.rc; env -0 >{stem}.env; pwd >{stem}.pwd",
         ]
+    env = page_environment(home, tmp / "bin")
     subprocess.run(["bash", "--noprofile", "--norc", "-c", "\n".join(script)], env=env, cwd=work, timeout=300)
-    ran = []
-    for i, command in enumerate(todo):
-        stem = out / str(i)
-        if not (stem.with_suffix(".rc")).exists():
-            ran.append(Ran(command, -1, "", "the page's shell stopped before this command"))
-            continue
-        pairs = (item.split("=", 1) for item in (stem.with_suffix(".env")).read_text().split("\0") if "=" in item)
-        ran.append(
-            Ran(
-                command,
-                int((stem.with_suffix(".rc")).read_text()),
-                shown_text((stem.with_suffix(".out")).read_bytes().decode(errors="replace"), home),
-                shown_text(stem.with_suffix(".err").read_text() if stem.with_suffix(".err").exists() else "", home),
-                dict(pairs),
-                (stem.with_suffix(".pwd")).read_text().strip(),
-            )
-        )
-    return ran
+    return [_what_it_did(command, out / str(i), home) for i, command in enumerate(todo)]
+
+
+def _what_it_did(command: Command, stem: Path, home: Path) -> Ran:
+    """One command's exit code, output, environment and folder, from the files the page's shell wrote."""
+
+    def read(suffix: str) -> str:
+        path = stem.with_suffix(suffix)
+        return path.read_bytes().decode(errors="replace") if path.exists() else ""
+
+    if not read(".rc"):
+        return Ran(command, -1, "", "the page's shell stopped before this command")
+    pairs = (item.split("=", 1) for item in read(".env").split("\0") if "=" in item)
+    env = {name: value for name, value in pairs}
+    out, err = shown_text(read(".out"), home), shown_text(read(".err"), home)
+    return Ran(command, int(read(".rc")), out, err, env, read(".pwd").strip())
 
 
 def shown_text(text: str, home: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ _RUNS: dict[Path, list[Ran]] = {}
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], list[Ran]]:
     """Each page's examples, run once per test module (a page is one shell session)."""
 
     def of(page: Path) -> list[Ran]:
@@ -93,7 +94,7 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
-def test_every_offline_example_runs_and_exits_as_the_page_says(page: Path, ran) -> None:  # type: ignore[no-untyped-def]
+def test_every_offline_example_runs_and_exits_as_the_page_says(page: Path, ran: Callable[[Path], list[Ran]]) -> None:
     wrong = []
     for r in ran(page):
         where = f"{r.command.block.where}: $ {r.command.text}"
@@ -105,7 +106,7 @@ def test_every_offline_example_runs_and_exits_as_the_page_says(page: Path, ran) 
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
-def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran) -> None:  # type: ignore[no-untyped-def]
+def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran: Callable[[Path], list[Ran]]) -> None:
     wrong = []
     for r in ran(page):
         shown = r.command.shown
@@ -118,7 +119,9 @@ def test_every_output_shown_under_a_command_is_what_it_prints(page: Path, ran) -
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
-def test_every_capture_is_what_its_command_prints_there(page: Path, tmp_path: Path, ran) -> None:  # type: ignore[no-untyped-def]
+def test_every_capture_is_what_its_command_prints_there(
+    page: Path, tmp_path: Path, ran: Callable[[Path], list[Ran]]
+) -> None:
     for capture, source in captures(page):
         assert source.offline is None, f"{capture.where}: shows the output of an example that does not run"
         printed = captured(capture, source, ran(page), tmp_path)
