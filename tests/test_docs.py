@@ -5,6 +5,7 @@ command prints, in a pipe or in a real terminal. The rules: docs/development.md,
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], list[Ran]]
     """Each page's examples, run once per test module (a page is one shell session)."""
 
     def of(page: Path) -> list[Ran]:
+        if shutil.which("jq") is None and re.search(r"\| *jq\b", page.read_text(encoding="utf-8")):
+            pytest.skip("jq is not installed (Debian package `jq`; tests/run.sh installs it): the examples use it")
         if page not in _RUNS:
             _RUNS[page] = run_page(page, tmp_path_factory.mktemp(page.stem))
         return _RUNS[page]
