@@ -201,3 +201,25 @@ def test_ctrl_c_with_two_in_flight_cuts_both_and_records_them_cancelled(cli: Cli
     assert wait_for(lambda: {"a", "b"} <= {p for p in ("a", "b") if upstream.disconnects(p)})
     rows = store_rows(cli.state_dir)
     assert sorted((r["provider"], r["error_class"]) for r in rows) == [("a", "cancelled"), ("b", "cancelled")]
+
+
+@pytest.mark.parametrize("winner", ["alpha", "beta"])
+def test_serve_streams_only_the_winner_and_its_chunks_name_it(tmp_path: Path, upstream: Upstream, winner: str) -> None:
+    """Both ways: the hedge (beta) answering first, and the first attempt (alpha) answering after the hedge
+    started; the chunks name whoever answered, not the attempt started last."""
+    import json
+
+    loser = "beta" if winner == "alpha" else "alpha"
+    upstream.script(winner, slow(0.1 if winner == "beta" else 0.7, f"from {winner}", chunk_delay=0.05))
+    upstream.script(loser, slow(STALL, f"from {loser}"))
+    with serving(tmp_path, upstream) as gw:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "hedge": 0.3, "stream": True}
+        with httpx.stream("POST", f"{gw.url}/chat/completions", json=body, timeout=30) as reply:
+            assert reply.status_code == 200
+            assert reply.headers["x-orcli-attempts"] == "2"
+            events = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+    chunks = [json.loads(e) for e in events if e != "[DONE]"]
+    text = "".join((c["choices"][0]["delta"].get("content") or "") for c in chunks if c.get("choices"))
+    assert text == f"from {winner}"
+    assert {c["provider"] for c in chunks} == {winner}
+    assert wait_for(lambda: len(upstream.disconnects(loser)) == 1)
