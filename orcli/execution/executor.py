@@ -502,18 +502,8 @@ class Executor:
                 received += len(payload)
                 if received > ANSWER_BODY_LIMIT:
                     raise fail(_too_large())
-            else:
-                match tag:
-                    case Tag.END:
-                        pass
-                    case Tag.ERROR:
-                        raise fail(self._transport_error(payload, during_body=True))
-                    case Tag.STATUS:
-                        raise fail(transport_failure("malformed", "a second status in one exchange"))
-                    case Tag.DATA:
-                        raise AssertionError("handled above")
-                    case unreachable:
-                        assert_never(unreachable)
+            elif (failure := self._stream_tag_failure(tag, payload)) is not None:
+                raise fail(failure)
             try:
                 events = sse.close() if tag is end else sse.feed(payload)
                 if events:
@@ -549,6 +539,20 @@ class Executor:
         if not built.has_answer:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
         return _Served(built.answer(), ttft)
+
+    def _stream_tag_failure(self, tag: Tag, payload: Any) -> Failure | None:
+        """What a stream item other than data means: its end (None), or a failure."""
+        match tag:
+            case Tag.END:
+                return None
+            case Tag.ERROR:
+                return self._transport_error(payload, during_body=True)
+            case Tag.STATUS:
+                return transport_failure("malformed", "a second status in one exchange")
+            case Tag.DATA:
+                raise AssertionError("data is read by the stream loop itself")
+            case unreachable:
+                assert_never(unreachable)
 
     def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
         item = reader.get(deadline)
