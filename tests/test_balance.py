@@ -157,7 +157,7 @@ def test_inverse_square_stays_the_default() -> None:
     assert prefs.balance == "inverse-square"
     firsts = Counter(plan(prof, Request(), prefs, HealthSnapshot(), seed=s).attempts[0].endpoint.provider
                      for s in range(2000))  # fmt: skip
-    assert firsts["a"] / 2000 == pytest.approx(0.9, abs=0.03)  # SPEC §4's example: 1 : 1/9
+    assert firsts["a"] / 2000 == pytest.approx(0.9, abs=0.03)  # docs/routing.md's example: 1 : 1/9
     attempt = plan(prof, Request(), prefs, HealthSnapshot(), seed=1).attempts[0]
     assert attempt.adjusted_usd is None and attempt.share in (pytest.approx(0.9), pytest.approx(0.1))
 

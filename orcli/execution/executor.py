@@ -253,7 +253,7 @@ class Executor:
         self, attempt: PlannedAttempt, exc: BaseException, t0: float, reports: list[AttemptReport], hedge: bool = False
     ) -> None:
         """The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still gets its
-        outcome (SPEC §6), a neutral one; the caller lets the exception go on."""
+        outcome (docs/failures.md), a neutral one; the caller lets the exception go on."""
         failure = cancelled(f"abandoned: {type(exc).__name__}")
         report = dataclasses.replace(self._report(attempt, t0, failure, None), hedge=hedge)
         reports.append(report)
@@ -284,11 +284,11 @@ class Executor:
         skipped_models: set[str],
         hedge: bool = False,
     ) -> None:
-        """Report, record and announce a failed attempt, then decide (SPEC §6): return to go on with the plan
+        """Report, record and announce a failed attempt, then decide (docs/failures.md): return to go on with the plan
         (a provider failure; a model failure also skips the model), or raise Failed / the user's interrupt."""
         failure = exc.failure
         if exc.wrote_output and failure.cls not in (FailureClass.CANCELLED, FailureClass.MODEL):
-            # Content already reached the output: another provider cannot take it back (SPEC §6 `stream`).
+            # Content already reached the output: another provider cannot take it back (docs/failures.md, `stream`).
             # A content filter after text stays a model event: it says nothing about the provider.
             failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
         report = dataclasses.replace(self._report(attempt, t0, failure, exc.ttft), hedge=hedge)
@@ -296,7 +296,7 @@ class Executor:
         self._record(attempt, report, failure)
         self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
         if exc.wrote_output and failure.cls is FailureClass.MODEL:
-            # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
+            # docs/failures.md: content_filter after content was written: exit 1, the partial answer stays.
             raise Failed(FailReason.FILTERED, tuple(reports), report.error or "content filter") from None
         match failure.cls:
             case FailureClass.CANCELLED:

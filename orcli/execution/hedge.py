@@ -8,7 +8,7 @@ when both have failed, the plan continues, hedged the same way.
 
 Each attempt runs on a thread of its own, through a copy of the executor that has its own token and a gated
 sink: only the winner's deltas reach the caller's sink, so texts never mix. This thread only coordinates:
-it waits, starts the hedge, and settles every attempt with the executor's own rules (SPEC §6), so failover,
+it waits, starts the hedge, and settles every attempt with the executor's own rules (docs/failures.md), so failover,
 model fallback, request errors and the user's --timeout behave exactly as without hedging.
 """
 

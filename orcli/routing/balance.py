@@ -3,7 +3,7 @@ good answer would really cost at each, not from list price alone. Pure.
 
     adjusted = cost × (1 + ttft / TTFT_SCALE_S) × (1 + TPS_SCALE / tokens_per_s) × 1 / (1 − failure_rate)
 
-- cost: the request's expected cost at list prices (SPEC "price": prompt and expected completion tokens).
+- cost: the request's expected cost at list prices (docs/routing.md, "Expected price").
 - ttft: observed median time to first token (else the profile's hint). Waiting is a cost: at TTFT_SCALE_S
   seconds the answer counts twice as dear.
 - tokens_per_s: observed median throughput (else the hint). A slow stream is a cost: at TPS_SCALE tokens/s
