@@ -223,3 +223,16 @@ def test_serve_streams_only_the_winner_and_its_chunks_name_it(tmp_path: Path, up
     assert text == f"from {winner}"
     assert {c["provider"] for c in chunks} == {winner}
     assert wait_for(lambda: len(upstream.disconnects(loser)) == 1)
+
+
+def test_timeout_with_two_in_flight_cancels_both(cli: Cli, upstream: Upstream) -> None:
+    upstream.script("a", slow_first_token(STALL, "from a"))
+    upstream.script("b", slow_first_token(STALL, "from b"))
+    run = cli("ask", "--hedge", "0.2", "--timeout", "1", "--json", "hi")
+    assert run.code == 1, run
+    assert run.elapsed < STALL / 2, run
+    assert "--timeout of 1s reached" in run.json()["error"]["message"]
+    assert sorted(summary(run.json())) == [("a", "cancelled", False), ("b", "cancelled", True)]
+    assert upstream.count("c") == 0
+    rows = store_rows(cli.state_dir)
+    assert sorted((r["provider"], r["error_class"]) for r in rows) == [("a", "cancelled"), ("b", "cancelled")]
