@@ -236,3 +236,15 @@ def test_timeout_with_two_in_flight_cancels_both(cli: Cli, upstream: Upstream) -
     assert upstream.count("c") == 0
     rows = store_rows(cli.state_dir)
     assert sorted((r["provider"], r["error_class"]) for r in rows) == [("a", "cancelled"), ("b", "cancelled")]
+
+
+def test_a_request_error_stops_the_run_and_cuts_the_other(cli: Cli, upstream: Upstream) -> None:
+    upstream.script("a", LateStatus(0.6, 400))
+    upstream.script("b", slow_first_token(STALL, "from b"))
+    run = cli("ask", "--hedge", "0.2", "--json", "hi")
+    assert run.code == 1, run
+    assert run.elapsed < STALL / 2, run
+    assert sorted(summary(run.json())) == [("a", "failed", False), ("b", "cancelled", True)]
+    assert run.json()["attempts"][0]["error_class"] == "request"
+    assert wait_for(lambda: len(upstream.disconnects("b")) == 1)
+    assert upstream.count("c") == 0
