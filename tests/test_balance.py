@@ -196,3 +196,29 @@ def test_explain_route_shows_shares_in_json_and_the_table(cli) -> None:
 def test_a_bad_balance_is_exit_2(cli) -> None:
     run = cli("explain-route", "--balance", "cheap", "-m", "meta-llama/llama-3.3-70b-instruct", keys=ALL_KEYS)
     assert run.code == 2 and "inverse-square, effective" in run.err, run
+
+
+def test_observed_health_moves_the_shares_in_the_plan() -> None:
+    prof = profile({"fast": 1.0, "slow": 1.0, "flaky": 1.0})
+    health = HealthSnapshot(
+        {
+            ("m", "fast"): EndpointHealth(requests=10, median_ttft=0.2, median_tps=200),
+            ("m", "slow"): EndpointHealth(requests=10, median_ttft=3.0, median_tps=200),
+            ("m", "flaky"): EndpointHealth(requests=10, failures=4, median_ttft=0.2, median_tps=200),
+        }
+    )
+    attempts = plan(prof, Request(), merge(prof.routing, {}), health, seed=1).attempts
+    share = {a.endpoint.provider: a.share for a in attempts}
+    assert share["fast"] > share["flaky"] > share["slow"] >= 0.01
+
+
+def test_an_unknown_price_stays_outside_the_effective_draw() -> None:
+    prof = profile({"a": 1.0, "b": 2.0})
+    prof = prof._replace(
+        providers=MappingProxyType({**prof.providers, "u": Provider("u", "https://u.example/v1")}),
+        endpoints=(*prof.endpoints, Endpoint("m", "u", "m")),
+    )
+    attempts = plan(prof, Request(), merge(prof.routing, {}), HealthSnapshot(), seed=2).attempts
+    assert attempts[-1].endpoint.provider == "u" and attempts[-1].share is None
+    assert attempts[-1].reason == "price unknown: after priced stable endpoints"
+    assert sum(a.share for a in attempts[:-1]) == pytest.approx(1.0)
