@@ -52,7 +52,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 @migration
 def m003_sticky_sessions(db: sqlite3.Connection) -> None:
-    # Numbered after m002_usage (issue 24's usage table, on its own branch): names, not numbers, are what a
+    # Numbered after m002_usage (the usage table, built beside this): names, not numbers, are what a
     # store records, so either may be applied first. docs/routing.md "Sticky sessions": a session id digest, never the id; one row per (session, model).
     db.execute(
         """
