@@ -52,8 +52,9 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 @migration
 def m003_sticky_sessions(db: sqlite3.Connection) -> None:
-    # Numbered after m002_usage (the usage table, built beside this): names, not numbers, are what a
-    # store records, so either may be applied first. docs/routing.md "Sticky sessions": a session id digest, never the id; one row per (session, model).
+    # docs/routing.md "Sticky sessions": a session id digest, never the id; one row per (session, model).
+    # Numbered after m002_usage (the usage table, built beside this): a store records names, not numbers,
+    # so either may be applied first.
     db.execute(
         """
         CREATE TABLE sticky_sessions (
