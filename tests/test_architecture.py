@@ -218,7 +218,7 @@ def test_build_route_takes_values_and_does_no_io() -> None:
     from orcli.routing import route
 
     params = list(inspect.signature(route.build_route).parameters)
-    assert params == ["profile", "given", "prompt", "env", "health"]
+    assert params == ["profile", "given", "prompt", "env", "health", "spend"]  # spend: values, like health
     source = inspect.getsource(route)
     assert "stdin" not in source and "load_profile" not in source and "open(" not in source
 

@@ -28,7 +28,10 @@ from orcli.execution.classify import (
     transport_failure,
 )
 from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
+from orcli.execution.metering import Meter
 from orcli.routing.policy import usable_key
+from orcli.routing.spend import NOTHING, AttemptUsage
+from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -90,12 +93,14 @@ class AttemptReport:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The served answer, the attempt that served it, its cost, and every attempt in order."""
+    """The served answer, the attempt that served it, its cost (as recorded: from the provider's usage, or
+    estimated from text when it sent none, docs/usage.md), and every attempt in order."""
 
     answer: Answer
     attempt: PlannedAttempt
     cost_usd: float | None
     attempts: tuple[AttemptReport, ...]
+    spent: AttemptUsage | None = None  # the served attempt's tokens and cost, as the store records them
 
     @property
     def content(self) -> str:
@@ -162,9 +167,12 @@ class _Replay:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, failure: Failure, wrote_output: bool = False, ttft: float | None = None) -> None:
+    def __init__(
+        self, failure: Failure, wrote_output: bool = False, ttft: float | None = None, partial: Answer | None = None
+    ) -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.partial = partial  # what the provider produced before it failed: a broken stream costs that
         self.interrupt: KeyboardInterrupt | None = None
         self.wrote_output = wrote_output
         self.ttft = ttft
@@ -194,6 +202,7 @@ class Executor:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
+        profile_name: str | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -206,6 +215,8 @@ class Executor:
         self.clock = clock
         self.wall = wall
         self.overall_timeout = overall_timeout
+        self.profile_name = profile_name  # recorded with each attempt's usage (`orcli usage --by profile`)
+        self._meter = Meter()  # the running request's usage bookkeeping, fresh in each run()
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
@@ -217,6 +228,7 @@ class Executor:
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()
         started = self.clock()
+        self._meter = Meter(request)
         for attempt in attempts:
             e = attempt.endpoint
             if e.model in skipped_models or e.key in tried:
@@ -238,7 +250,7 @@ class Executor:
                     failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
                 report = self._report(attempt, t0, failure, exc.ttft)
                 reports.append(report)
-                self._record(attempt, report, failure)
+                self._record(attempt, report, failure, exc.partial)
                 self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
                 if exc.wrote_output and failure.cls is FailureClass.MODEL:
                     # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
@@ -271,9 +283,9 @@ class Executor:
                 raise
             report = self._report(attempt, t0, None, served.ttft, served.status)
             reports.append(report)
-            self._record(attempt, report, None, served.answer)
+            spent = self._record(attempt, report, None, served.answer)
             self.on_event(Event(EventKind.SERVED, attempt, number=number))
-            return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
+            return Result(served.answer, attempt, spent.cost_usd, tuple(reports), spent)
         raise Failed(FailReason.ALL_FAILED, tuple(reports), "every attempt failed")
 
     def _timeout_message(self) -> str:
@@ -332,25 +344,29 @@ class Executor:
         user_bound = remaining is not None and remaining < self.timeouts.total
         reader = self.reader(self.client, http, self.timeouts, self.clock)
         reader.start()
+        built = AnswerBuilder()  # a stream's answer so far: what a cancelled attempt produced, too
         try:
-            return self._consume(reader, dialect, stream, start, total_deadline)
+            return self._consume(reader, dialect, stream, start, total_deadline, built)
         except _AttemptFailed as failed:
             # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
             if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
                 # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
                 failure = cancelled(f"{self._timeout_message()} during this attempt")
-                user_failed = _AttemptFailed(failure, wrote_output=failed.wrote_output, ttft=failed.ttft)
+                user_failed = _AttemptFailed(failure, failed.wrote_output, failed.ttft, failed.partial)
                 user_failed.user_timeout = True
                 raise user_failed from None
             raise
         except KeyboardInterrupt as interrupt:
-            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
+            produced = built.answer() if built.produced else None
+            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"), partial=produced)
             interrupted.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
             raise interrupted from None
         finally:
             reader.abandon()
 
-    def _consume(self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float) -> _Served:
+    def _consume(
+        self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float, built: AnswerBuilder
+    ) -> _Served:
         t = self.timeouts
         first_token_deadline = min(start + t.first_token, total_deadline) if stream else total_deadline
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
@@ -362,15 +378,17 @@ class Executor:
         if "text/event-stream" in content_type:
             # Read as a stream whatever the request asked: some servers always stream, also to a request
             # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
-            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline, built)
         else:
-            served = self._consume_whole(reader, dialect, start, total_deadline)
+            served = self._consume_whole(reader, dialect, start, total_deadline, built)
         return served._replace(status=status)
 
-    def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
+    def _consume_whole(
+        self, reader: Reader, dialect: Dialect, start: float, total_deadline: float, built: AnswerBuilder
+    ) -> _Served:
         body = self._read_all(reader, total_deadline, cap=ANSWER_BODY_LIMIT)
         if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
-            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline)
+            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline, built)
         try:
             answer = dialect.decode_answer(body)
         except WireError as exc:
@@ -378,7 +396,7 @@ class Executor:
         # content_filter (model) or "error" (provider): a partial answer is not one to serve.
         finish_failure = classify_finish_reason(answer.finish_reason)
         if finish_failure:
-            raise _AttemptFailed(finish_failure)
+            raise _AttemptFailed(finish_failure, partial=answer)  # generated, then refused: it was billed
         if not answer.content and not answer.tool_calls:
             raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
         ttft = self.clock() - start
@@ -387,11 +405,16 @@ class Executor:
         return _Served(answer, ttft)
 
     def _consume_stream(
-        self, reader: Reader, dialect: Dialect, start: float, first_token_deadline: float, total_deadline: float
+        self,
+        reader: Reader,
+        dialect: Dialect,
+        start: float,
+        first_token_deadline: float,
+        total_deadline: float,
+        built: AnswerBuilder,
     ) -> _Served:
         sse = SSEDecoder()
         decoder = dialect.event_decoder()
-        built = AnswerBuilder()
         sink = self.sink
         ttft: float | None = None
         done = False
@@ -402,7 +425,7 @@ class Executor:
         data, end = Tag.DATA, Tag.END  # looked up once: this loop runs once per chunk
 
         def fail(failure: Failure) -> _AttemptFailed:
-            return _AttemptFailed(failure, wrote_output=wrote, ttft=ttft)
+            return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
         while not done:
             deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
@@ -535,21 +558,26 @@ class Executor:
             return transport_failure("connect", f"transport error: {text}", secrets=secrets)
         return transport_failure("connect", f"unexpected error: {text}", secrets=secrets)
 
-    # -- health hook ------------------------------------------------------------------------------------
+    # -- health and usage hook ------------------------------------------------------------------------
     def _record(
         self, attempt: PlannedAttempt, report: AttemptReport, failure: Failure | None, answer: Answer | None = None
-    ) -> None:
+    ) -> AttemptUsage:
+        """Record the attempt's outcome with its tokens and cost (docs/usage.md); returns the usage recorded."""
+        e = attempt.endpoint
+        meter = self._meter
+        spent = NOTHING if answer is None else meter.usage(e.price, answer)
         tps = None
-        if answer is not None and report.latency_s and report.ttft_s is not None:
+        if failure is None and answer is not None and report.latency_s and report.ttft_s is not None:
             counted = answer.usage.completion_tokens if answer.usage is not None else None
             tokens = counted or max(1, len(answer.content or "") // 4)
             generating = report.latency_s - report.ttft_s
             tps = round(tokens / generating, 2) if generating > 0.001 else None
+        first_of_request, first_on_model, first_at_provider = meter.opens(e.model, e.provider)
         self.on_outcome(
             Outcome(
                 at=self.wall(),
-                model=attempt.endpoint.model,
-                provider=attempt.endpoint.provider,
+                model=e.model,
+                provider=e.provider,
                 ok=failure is None,
                 error_class=None if failure is None else failure.cls,
                 status=report.status,
@@ -558,8 +586,18 @@ class Executor:
                 tokens_per_s=tps,
                 error=None if failure is None else (report.error or "")[:200],
                 retry_after=None if failure is None else failure.retry_after,
+                prompt_tokens=spent.prompt_tokens,
+                completion_tokens=spent.completion_tokens,
+                tokens_estimated=spent.estimated,
+                cost_usd=spent.cost_usd,
+                profile=self.profile_name,
+                request_id=meter.request_id,
+                first_of_request=first_of_request,
+                first_on_model=first_on_model,
+                first_at_provider=first_at_provider,
             )
         )
+        return spent
 
 
 # Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
@@ -586,7 +624,4 @@ def cost_of(attempt: PlannedAttempt, usage: Usage | None) -> float | None:
     """USD from the reported usage and the endpoint's list prices; None when usage or price is unknown."""
     if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return None
-    p = attempt.endpoint.price
-    if p is None:  # unknown is not free (SPEC §4)
-        return None
-    return round(usage.prompt_tokens * p.prompt / 1e6 + usage.completion_tokens * p.completion / 1e6 + p.request, 10)
+    return price_of_tokens(attempt.endpoint.price, usage.prompt_tokens, usage.completion_tokens)

@@ -20,6 +20,7 @@ from orcli.types import (
     Rejection,
     RejectionCode,
     Request,
+    Spend,
 )
 
 # SPEC §3: tools and format parameters narrow a model's providers even without require_parameters.
@@ -27,6 +28,7 @@ SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
 
 # A requested quantization also admits the finer-grained formats OpenRouter files under it.
 _QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
+NO_SPEND = Spend()  # nothing spent: what a caller that reads no store plans with
 
 
 def expected_cost(endpoint: Endpoint, request: Request) -> float | None:
@@ -197,10 +199,12 @@ def plan(
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
     key_problem: Callable[[Provider], str | None] | None = None,
+    spend: Spend = NO_SPEND,
 ) -> Plan:
     """Filter every candidate endpoint of the requested models, then order the survivors.
 
-    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail."""
+    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail.
+    `spend`: what the store knows was spent this UTC day and month, for the profile's `[budget]`."""
     rng = rng or random.Random(seed)
     warnings = unknown_name_warnings(prefs, profile.providers)
     by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
@@ -248,4 +252,20 @@ def plan(
         PlannedAttempt(rank=i, endpoint=c.endpoint, cost_usd=c.cost, health=c.health, reason=reason)
         for i, (c, reason) in enumerate(ordered, start=1)
     )
+    if attempts and profile.budget.is_set():
+        attempts, rejected = _within_budget(attempts, rejected, profile, spend)
     return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
+
+
+def _within_budget(
+    attempts: tuple[PlannedAttempt, ...], rejected: list[Rejection], profile: Profile, spend: Spend
+) -> tuple[tuple[PlannedAttempt, ...], list[Rejection]]:
+    """docs/usage.md: the spend so far plus the expected cost at the first planned attempt over a budget
+    rejects every candidate with code `budget`; otherwise the plan stands."""
+    from orcli.routing.spend import check_budget
+
+    verdict = check_budget(profile.budget, spend, attempts[0].cost_usd)
+    if verdict.fits:
+        return attempts, rejected
+    over = [Rejection(a.endpoint.model, a.endpoint.provider, RejectionCode.BUDGET, verdict.detail) for a in attempts]
+    return (), [*rejected, *over]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from orcli.routing import preferences as prefs_mod
 from orcli.errors import UsageError
+from orcli.routing import preferences as prefs_mod
 from orcli.routing.names import name_matches
 from orcli.routing.planner import plan as make_plan
 from orcli.routing.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
@@ -20,6 +20,7 @@ from orcli.types import (
     Profile,
     Provider,
     Request,
+    Spend,
 )
 
 
@@ -142,10 +143,12 @@ def build_route(
     prompt: str | None,
     env: Mapping[str, str],
     health: HealthSnapshot | None = None,
+    spend: Spend | None = None,
 ) -> Route:
     """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
 
-    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store.
+    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt, the health store and the spend
+    the profile's `[budget]` is checked against (None: nothing spent).
     """
     prefs = prefs_mod.merge(profile.routing, given.overrides)
     if not prefs.models:
@@ -176,7 +179,15 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env))
+    plan = make_plan(
+        profile,
+        request,
+        prefs,
+        snapshot,
+        seed=given.seed,
+        key_problem=key_problems_in(env),
+        spend=spend or Spend(),
+    )
     return Route(
         profile=profile,
         prefs=prefs,

@@ -50,6 +50,41 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX outcomes_provider ON outcomes (provider)")
 
 
+@migration
+def m002_usage(db: sqlite3.Connection) -> None:
+    # docs/usage.md: one row per attempt, kept apart from the health window (retention_days), the spend of each
+    # UTC day that budgets read, and the reservations of requests still running. Outcomes recorded before
+    # usage existed become attempts of unknown tokens and cost: nothing is lost, nothing is invented.
+    db.execute(
+        """
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            day INTEGER NOT NULL,
+            profile TEXT,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            estimated INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            request_id TEXT,
+            first_of_request INTEGER NOT NULL DEFAULT 1,
+            first_on_model INTEGER NOT NULL DEFAULT 1,
+            first_at_provider INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+    db.execute("CREATE INDEX usage_at ON usage (at)")
+    db.execute("CREATE TABLE spend_days (day INTEGER PRIMARY KEY, cost_usd REAL NOT NULL)")
+    db.execute("CREATE TABLE reservations (id INTEGER PRIMARY KEY, amount REAL NOT NULL, expires REAL NOT NULL)")
+    db.execute(
+        "INSERT INTO usage (at, day, model, provider, ok) "
+        "SELECT at, CAST(at / 86400 AS INTEGER), model, provider, ok FROM outcomes ORDER BY id"
+    )
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in `db`, oldest first; empty for a fresh database."""
     has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
