@@ -29,9 +29,9 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
+from orcli.types import Outcome, Plan, Profile
 from orcli.ui.help import OUTPUT, REQUEST
 from orcli.ui.output import Output
-from orcli.types import Outcome, Plan, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,30 +127,45 @@ def ask(
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
-    from orcli.store.health_source import open_health
+    from orcli.execution.budget import current_spend, hold, release
     from orcli.routing.route import build_route
+    from orcli.store.health_source import open_health
 
     store, snapshot, notes = open_health(profile, env)
+    held = None
     try:
         for note in notes:
             out.warn(note)
-        route = build_route(profile, given, prompt, env, health=snapshot)
+        route = build_route(profile, given, prompt, env, health=snapshot, spend=current_spend(store, profile))
         for warning in route.warnings:
             out.warn(warning)
+        if route.plan.attempts:  # docs/usage.md: the expected cost is held before anything is sent
+            held, plan = hold(store, profile, route.plan, flags.timeout)
+            route = route._replace(plan=plan)
         if not route.plan.attempts:
-            rejected = route.plan.rejected
-            n = len(rejected)
-            every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
-            raise NoRouteError(
-                f"no route: {every} rejected before any attempt; `orcli explain-route` shows why.\n"
-                + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
-                + (f"\n  and {n - 8} more" if n > 8 else ""),
-                extra={"attempts": [], "rejected": _rejected_json(route.plan)},
-            )
+            _no_route(route.plan)
         _execute(route, flags, out, env, store)
     finally:
         if store is not None:
+            release(store, held)
             store.close()
+
+
+def _no_route(plan: Plan) -> None:
+    """Exit 3: every candidate rejected before any attempt (a budget says which and by how much)."""
+    from orcli.execution.budget import budget_message
+
+    rejected = plan.rejected
+    n = len(rejected)
+    every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
+    over = budget_message(plan)
+    raise NoRouteError(
+        (f"no route: {over}." if over else f"no route: {every} rejected before any attempt; ")
+        + "`orcli explain-route` shows why.\n"
+        + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
+        + (f"\n  and {n - 8} more" if n > 8 else ""),
+        extra={"attempts": [], "rejected": _rejected_json(plan)},
+    )
 
 
 def _check_transport_security(route: Any) -> None:
@@ -229,6 +244,7 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             on_event=events,
             on_outcome=record,
             overall_timeout=flags.timeout,
+            profile_name=route.profile.name,
         )
         request = ChatRequest(
             ({"role": "user", "content": route.prompt},), route.system, route.options, route.tools, route.schema
@@ -266,8 +282,19 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
         answer.write(json.dumps([c.as_json() for c in result.answer.tool_calls], ensure_ascii=False) + "\n")
     answer.end_line_on_terminal()
     if flags.verbose:
-        cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
-        out.note(f"route: {result.attempt.endpoint.model} via {result.attempt.endpoint.provider}; cost {cost}")
+        out.note(_served_note(result))
+
+
+def _served_note(result: Any) -> str:
+    """-v's last line: who served, the tokens (marked when estimated) and the cost (docs/usage.md)."""
+    e = result.attempt.endpoint
+    cost = "unknown (price unknown)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    spent = result.spent
+    tokens = ""
+    if spent is not None:
+        mark = " (estimated)" if spent.estimated else ""
+        tokens = f"; tokens {spent.prompt_tokens:,} prompt + {spent.completion_tokens:,} completion{mark}"
+    return f"route: {e.model} via {e.provider}{tokens}; cost {cost}"
 
 
 def _result_json(result: Any, route: Any) -> dict[str, Any]:
@@ -279,13 +306,25 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
         "provider": e.provider,
         "upstream_model": e.upstream_model,
         "finish_reason": result.answer.finish_reason,
-        "usage": {} if result.answer.usage is None else result.answer.usage.as_json(),
+        "usage": _usage_json(result),
         "cost_usd": result.cost_usd,
         "tool_calls": [c.as_json() for c in calls] if calls else None,
         "reasoning": result.answer.reasoning,
         "attempts": [a.as_json() for a in result.attempts],
         "rejected": _rejected_json(route.plan),
     }
+
+
+def _usage_json(result: Any) -> dict[str, Any]:
+    """The served attempt's usage: the provider's own object, or the estimate orcli recorded, marked so."""
+    spent = result.spent
+    if result.answer.usage is not None and (spent is None or not spent.estimated):
+        return result.answer.usage.as_json()
+    if spent is None:
+        return {}
+    total = spent.prompt_tokens + spent.completion_tokens
+    counts = {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens}
+    return {**counts, "total_tokens": total, "estimated": True}
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:

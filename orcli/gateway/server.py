@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from orcli.gateway import openai_api as gateway
 from orcli.errors import OrcliError
+from orcli.gateway import openai_api as gateway
 from orcli.types import Profile
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024  # a chat request with a long document, not an upload service
@@ -254,19 +254,36 @@ class Chat:
                     self.gw.warn(warning)
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
-        from orcli.routing.policy import check_transport_security
-        from orcli.ui.render import rejection_json
+        from orcli.execution.budget import budget_message, current_spend, hold, release
         from orcli.routing.route import build_route
+        from orcli.ui.render import rejection_json
 
         try:
-            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)
+            spend = current_spend(store, profile)
+            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot, spend=spend)
         except OrcliError as exc:
             self._finish(400, gateway.error_json(400, exc.message))
             return
+        held = None
+        if route.plan.attempts:  # docs/usage.md: the expected cost is held before anything is sent
+            held, plan = hold(store, profile, route.plan)
+            route = route._replace(plan=plan)
         if not route.plan.attempts:
             metadata = {"rejected": [rejection_json(r) for r in route.plan.rejected]}
+            over = budget_message(route.plan)
+            if over is not None:  # a budget: 402 Payment Required, with ask's message
+                self._finish(402, gateway.error_json(402, f"no route: {over}", metadata))
+                return
             self._finish(404, gateway.error_json(404, "no route: every candidate endpoint was rejected", metadata))
             return
+        try:
+            self._secure_and_execute(profile, route, request, store)
+        finally:
+            release(store, held)
+
+    def _secure_and_execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
+        from orcli.routing.policy import check_transport_security
+
         try:
             check_transport_security([profile.providers[a.endpoint.provider] for a in route.plan.attempts],
                                      profile.path)  # fmt: skip
@@ -296,6 +313,7 @@ class Chat:
             sink=self._stream_delta if request.stream else None,
             on_event=on_event,
             on_outcome=(lambda o: None) if store is None else store.record,
+            profile_name=profile.name,
         )
         try:
             result = executor.run(route.plan.attempts, chat, stream=request.stream)

@@ -252,20 +252,20 @@ def plan(
         PlannedAttempt(rank=i, endpoint=c.endpoint, cost_usd=c.cost, health=c.health, reason=reason)
         for i, (c, reason) in enumerate(ordered, start=1)
     )
-    if attempts and profile.budget.is_set():
-        attempts, rejected = _within_budget(attempts, rejected, profile, spend)
-    return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
+    return within_budget(Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings)), profile, spend)
 
 
-def _within_budget(
-    attempts: tuple[PlannedAttempt, ...], rejected: list[Rejection], profile: Profile, spend: Spend
-) -> tuple[tuple[PlannedAttempt, ...], list[Rejection]]:
-    """docs/usage.md: the spend so far plus the expected cost at the first planned attempt over a budget
-    rejects every candidate with code `budget`; otherwise the plan stands."""
+def within_budget(plan: Plan, profile: Profile, spend: Spend) -> Plan:
+    """docs/usage.md: when the spend so far plus the expected cost at the first planned attempt would exceed
+    the profile's `[budget]`, every candidate is rejected with code `budget`; otherwise the plan stands."""
+    if not plan.attempts or not profile.budget.is_set():
+        return plan
     from orcli.routing.spend import check_budget
 
-    verdict = check_budget(profile.budget, spend, attempts[0].cost_usd)
+    verdict = check_budget(profile.budget, spend, plan.attempts[0].cost_usd)
     if verdict.fits:
-        return attempts, rejected
-    over = [Rejection(a.endpoint.model, a.endpoint.provider, RejectionCode.BUDGET, verdict.detail) for a in attempts]
-    return (), [*rejected, *over]
+        return plan
+    over = tuple(
+        Rejection(a.endpoint.model, a.endpoint.provider, RejectionCode.BUDGET, verdict.detail) for a in plan.attempts
+    )
+    return plan._replace(attempts=(), rejected=plan.rejected + over)
