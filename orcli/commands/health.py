@@ -260,7 +260,7 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
         if problem is not None:
             return {**base, "ok": False, "error": problem, "latency_s": None}
         executor = Executor(client, profile.providers, environment(), profile.timeouts, reader=Exchange,
-                            on_outcome=record)  # fmt: skip
+                            on_outcome=record, profile_name=profile.name)  # fmt: skip
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")
         started = time.monotonic()
         try:
