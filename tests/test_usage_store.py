@@ -155,3 +155,45 @@ def test_a_budget_holds_across_machines(redis_server: RedisServer, tmp_path: Pat
     assert stores[4].spend(now).day_usd == pytest.approx(0.024)
     again, _ = stores[4].reserve(budget, 0.006, now, 60)
     assert again is not None, "what settling freed can be spent by another machine"
+
+
+def test_whole_days_from_aggregates_and_partial_days_from_rows_add_up_exactly(tmp_path: Path) -> None:
+    """A report mixes the per-day aggregates (whole days) with per-attempt rows (the partial days at its ends):
+    for ranges cut anywhere, every column must equal what the recorded attempts add up to."""
+    import random
+
+    rng = random.Random(24)
+    store, _ = Store.open(tmp_path)
+    assert store is not None
+    base = 1_780_000_000.0 - 1_780_000_000.0 % DAY
+    recorded = []
+    for i in range(600):
+        o = attempt(
+            base + rng.uniform(0, 6 * DAY),
+            rng.choice("pq"),
+            model=rng.choice(["m", "n"]),
+            ok=rng.random() > 0.2,
+            cost=None if rng.random() < 0.1 else round(rng.uniform(0, 0.01), 6),
+            prompt=rng.randint(0, 99),
+            completion=rng.randint(0, 99),
+            first_of_request=i % 3 == 0,
+            first_at_provider=i % 2 == 0,
+        )
+        recorded.append(o)
+        store.record(o)
+    for _ in range(25):
+        since, until = sorted(rng.uniform(base - DAY, base + 7 * DAY) for _ in range(2))
+        inside = [o for o in recorded if since <= o.at < until]
+        rows, total = store.usage(since, until, "provider")
+        for row in rows:
+            mine = [o for o in inside if o.provider == row.key]
+            assert row.attempts == len(mine) and row.failures == sum(not o.ok for o in mine)
+            assert row.requests == sum(o.first_at_provider for o in mine)
+            assert row.prompt_tokens == sum(o.prompt_tokens or 0 for o in mine)
+            assert row.cost_usd == pytest.approx(sum(o.cost_usd or 0 for o in mine))
+            assert row.unknown_cost_attempts == sum(o.cost_usd is None for o in mine)
+        assert total.attempts == len(inside) and total.requests == sum(o.first_of_request for o in inside)
+        assert {r.key for r in rows} == {o.provider for o in inside}
+        days, _ = store.usage(since, until, "day")
+        assert sum(r.attempts for r in days) == len(inside)
+    store.close()

@@ -77,11 +77,36 @@ def m002_usage(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX usage_at ON usage (at)")
+    # Per UTC day and endpoint: what `orcli usage` reads for whole days, whatever the traffic.
+    db.execute(
+        """
+        CREATE TABLE usage_days (
+            day INTEGER NOT NULL,
+            profile TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            model_requests INTEGER NOT NULL,
+            provider_requests INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            unknown_cost_attempts INTEGER NOT NULL,
+            PRIMARY KEY (day, profile, model, provider)
+        )
+        """
+    )
     db.execute("CREATE TABLE spend_days (day INTEGER PRIMARY KEY, cost_usd REAL NOT NULL)")
     db.execute("CREATE TABLE reservations (id INTEGER PRIMARY KEY, amount REAL NOT NULL, expires REAL NOT NULL)")
     db.execute(
         "INSERT INTO usage (at, day, model, provider, ok) "
         "SELECT at, CAST(at / 86400 AS INTEGER), model, provider, ok FROM outcomes ORDER BY id"
+    )
+    db.execute(
+        "INSERT INTO usage_days SELECT day, '', model, provider, count(*), count(*), count(*), count(*), "
+        "sum(ok = 0), 0, 0, 0.0, count(*) FROM usage GROUP BY day, model, provider"
     )
 
 
