@@ -10,8 +10,10 @@ five are held and fifteen are refused with the code `budget`.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from orcli.errors import NoRouteError
 from orcli.routing.planner import within_budget
 from orcli.routing.spend import money
 from orcli.types import Plan, Profile, Rejection, RejectionCode, Spend
@@ -69,9 +71,13 @@ def release(store: HealthBackend | None, token: object) -> None:
         store.settle(token)
 
 
-def budget_message(plan: Plan) -> str | None:
+class OverBudgetError(NoRouteError):
+    """No route because a budget stopped the request (exit 3 like any other; serve answers 402)."""
+
+
+def budget_message(rejected: Sequence[Rejection]) -> str | None:
     """The one message `ask` and `serve` give when a budget stopped the request; None when none did."""
-    for r in plan.rejected:
+    for r in rejected:
         if r.code is RejectionCode.BUDGET:
             return f"over budget: {r.detail}; nothing was sent"
     return None

@@ -254,48 +254,41 @@ class Chat:
                     self.gw.warn(warning)
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
-        from orcli.execution.budget import budget_message, current_spend, hold, release
+        from orcli.auth import problems_in
+        from orcli.execution.budget import OverBudgetError, budget_message, current_spend
+        from orcli.execution.executor import Event, EventKind, Failed
+        from orcli.execution.run import Caller, check_route, no_route_error, run_route
         from orcli.routing.route import build_route
-        from orcli.ui.render import rejection_json
+        from orcli.wire.base import ChatRequest
 
+        env = self.gw.env
+        spend = current_spend(store, profile)  # what the profile's [budget] is checked against (docs/usage.md)
         try:
-            spend = current_spend(store, profile)
-            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot, spend=spend)
+            route = build_route(
+                profile,
+                request.given,
+                request.prompt_text,
+                env,
+                health=snapshot,
+                credentials=problems_in(env),
+                spend=spend,
+            )
         except OrcliError as exc:
             self._finish(400, gateway.error_json(400, exc.message))
             return
-        held = None
-        if route.plan.attempts:  # docs/usage.md: the expected cost is held before anything is sent
-            held, plan = hold(store, profile, route.plan)
-            route = route._replace(plan=plan)
         if not route.plan.attempts:
-            metadata = {"rejected": [rejection_json(r) for r in route.plan.rejected]}
-            over = budget_message(route.plan)
-            if over is not None:  # a budget: 402 Payment Required, with ask's message
-                self._finish(402, gateway.error_json(402, f"no route: {over}", metadata))
+            metadata = {"rejected": [r.as_json() for r in route.plan.rejected]}
+            if budget_message(route.plan.rejected) is not None:  # 402 Payment Required, with ask's words
+                headline = no_route_error(route.plan.rejected).message.split("\n", 1)[0]
+                self._finish(402, gateway.error_json(402, headline, metadata))
                 return
             self._finish(404, gateway.error_json(404, "no route: every candidate endpoint was rejected", metadata))
             return
         try:
-            self._secure_and_execute(profile, route, request, store)
-        finally:
-            release(store, held)
-
-    def _secure_and_execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
-        from orcli.routing.policy import check_transport_security
-
-        try:
-            check_transport_security([profile.providers[a.endpoint.provider] for a in route.plan.attempts],
-                                     profile.path)  # fmt: skip
+            check_route(route)
         except OrcliError as exc:
             self._finish(500, gateway.error_json(500, exc.message))
             return
-        self._execute(profile, route, request, store)
-
-    def _execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
-        from orcli.execution.exchange import Exchange
-        from orcli.execution.executor import Event, EventKind, Executor, Failed
-        from orcli.wire.base import ChatRequest
 
         def on_event(event: Event) -> None:
             if event.kind is EventKind.START:
@@ -304,19 +297,14 @@ class Chat:
 
         options, tools, schema = gateway.split_options(route.options)
         chat = ChatRequest(request.messages, request.system, options, tools, schema)
-        executor = Executor(
-            self.gw.client,
-            profile.providers,
-            self.gw.env,
-            profile.timeouts,
-            reader=Exchange,  # real connections: read on this thread, each read bounded by the deadline
-            sink=self._stream_delta if request.stream else None,
-            on_event=on_event,
-            on_outcome=(lambda o: None) if store is None else store.record,
-            profile_name=profile.name,
-        )
+        caller = Caller(sink=self._stream_delta if request.stream else None, on_event=on_event)
         try:
-            result = executor.run(route.plan.attempts, chat, stream=request.stream)
+            result = run_route(route, env, store, caller, stream=request.stream, request=chat, client=self.gw.client)
+        except OverBudgetError as over:  # the store refused to hold the expected cost: others spent it first
+            rejected = over.extra.get("rejected", []) if over.extra else []
+            message = over.message.split("\n", 1)[0]
+            self._finish(402, gateway.error_json(402, message, {"rejected": rejected}))
+            return
         except Failed as failure:
             self._failed(failure)
             return

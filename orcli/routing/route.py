@@ -143,12 +143,15 @@ def build_route(
     prompt: str | None,
     env: Mapping[str, str],
     health: HealthSnapshot | None = None,
+    credentials: Callable[[Provider], str | None] | None = None,
     spend: Spend | None = None,
 ) -> Route:
     """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
 
-    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt, the health store and the spend
-    the profile's `[budget]` is checked against (None: nothing spent).
+    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store, and
+    passes `credentials` (orcli/auth: why a provider has none, from the environment and local files) when
+    the profile may hold providers whose credentials are more than a key in `env`, and the `spend` the
+    profile's `[budget]` is checked against (None: nothing spent; docs/usage.md).
     """
     prefs = prefs_mod.merge(profile.routing, given.overrides)
     if not prefs.models:
@@ -179,15 +182,8 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(
-        profile,
-        request,
-        prefs,
-        snapshot,
-        seed=given.seed,
-        key_problem=key_problems_in(env),
-        spend=spend or Spend(),
-    )
+    problem = credentials or key_problems_in(env)
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=problem, spend=spend or Spend())
     return Route(
         profile=profile,
         prefs=prefs,
