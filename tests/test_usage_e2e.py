@@ -194,3 +194,22 @@ def test_since_and_until_bound_the_report(cli: Cli, upstream: Upstream) -> None:
     assert usage_json(cli, "--since", "2020-01-01", "--until", "2020-12-31")["total"]["attempts"] == 0
     doc = usage_json(cli, "--since", "2020-01-01", "--until", "2020-01-01")
     assert (doc["since"], doc["until"]) == ("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"), "a date includes its day"
+
+
+def test_with_redis_every_machine_reports_the_fleets_usage(cli: Cli, upstream: Upstream, redis_server: Any) -> None:
+    """Two machines (their own state folders) share one real redis-server: `orcli usage` on either, or on a
+    third that never asked anything, reports both machines' attempts and spend."""
+    pytest.importorskip("redis")
+    priced_profile(cli, upstream, [endpoint("a", (1.0, 2.0, 0.0))])
+    upstream.script("a", Ok(usage={"prompt_tokens": 30, "completion_tokens": 20}))
+    shared = {"ORCLI_HEALTH_URL": redis_server.url}
+    for machine in ("one", "two"):
+        run = cli("ask", "-v", "hi", env={**shared, "ORCLI_STATE_DIR": str(cli.tmp / machine)})
+        assert run.code == 0 and "warning" not in run.err, run
+        assert "tokens 30 prompt + 20 completion; cost $0.000070" in run.err
+    third = cli("usage", "--json", "--by", "provider", env={**shared, "ORCLI_STATE_DIR": str(cli.tmp / "three")})
+    assert third.code == 0 and third.err == "", third
+    row = by_key(third.json())["a"]
+    assert (row["requests"], row["attempts"], row["prompt_tokens"], row["completion_tokens"]) == (2, 2, 60, 40)
+    assert row["cost_usd"] == pytest.approx(2 * (30 * 1.0 + 20 * 2.0) / 1e6)
+    assert not (cli.tmp / "three" / "health.sqlite3").exists(), "the fleet's usage came from Redis"
