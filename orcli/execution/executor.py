@@ -33,7 +33,7 @@ from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
 from orcli.execution.framing import FRAMINGS, SSE, Framing, framer_factory
 from orcli.execution.metering import Meter
 from orcli.redact import redact
-from orcli.routing.spend import NOTHING, AttemptUsage
+from orcli.routing.spend import AttemptUsage
 from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
@@ -233,7 +233,7 @@ class Executor:
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()
         started = self.clock()
-        self._meter = Meter(request)
+        self._meter = Meter(request, self.profile_name)
         for attempt in attempts:
             e = attempt.endpoint
             if e.model in skipped_models or e.key in tried:
@@ -610,16 +610,13 @@ class Executor:
     ) -> AttemptUsage:
         """Record the attempt's outcome with its tokens and cost (docs/usage.md); returns the usage recorded."""
         e = attempt.endpoint
-        meter = self._meter
-        spent = NOTHING if answer is None else meter.usage(e.price, answer)
         tps = None
         if failure is None and answer is not None and report.latency_s and report.ttft_s is not None:
             counted = answer.usage.completion_tokens if answer.usage is not None else None
             tokens = counted or max(1, len(answer.content or "") // 4)
             generating = report.latency_s - report.ttft_s
             tps = round(tokens / generating, 2) if generating > 0.001 else None
-        first_of_request, first_on_model, first_at_provider = meter.opens(e.model, e.provider)
-        self.on_outcome(
+        outcome, spent = self._meter.stamp(
             Outcome(
                 at=self.wall(),
                 model=e.model,
@@ -632,17 +629,11 @@ class Executor:
                 tokens_per_s=tps,
                 error=None if failure is None else (report.error or "")[:200],
                 retry_after=None if failure is None else failure.retry_after,
-                prompt_tokens=spent.prompt_tokens,
-                completion_tokens=spent.completion_tokens,
-                tokens_estimated=spent.estimated,
-                cost_usd=spent.cost_usd,
-                profile=self.profile_name,
-                request_id=meter.request_id,
-                first_of_request=first_of_request,
-                first_on_model=first_on_model,
-                first_at_provider=first_at_provider,
-            )
+            ),
+            e.price,
+            answer,
         )
+        self.on_outcome(outcome)
         return spent
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 from orcli.routing.prompt import estimate_tokens
-from orcli.routing.spend import AttemptUsage, attempt_usage
-from orcli.types import Price
+from orcli.routing.spend import NOTHING, AttemptUsage, attempt_usage
+from orcli.types import Outcome, Price
 from orcli.wire.base import Answer, ChatRequest
 
 
@@ -15,7 +15,8 @@ class Meter:
     """One request's usage bookkeeping: a fresh id, the prompt's estimated size (what an attempt without a usage
     report is charged for), and the models and providers its attempts have reached so far."""
 
-    def __init__(self, request: ChatRequest | None = None) -> None:
+    def __init__(self, request: ChatRequest | None = None, profile: str | None = None) -> None:
+        self.profile = profile
         self.request_id = os.urandom(8).hex() if request is not None else None
         texts = () if request is None else (request.system, *(_text_of(m.get("content")) for m in request.messages))
         self.prompt_tokens = estimate_tokens(*texts)
@@ -28,6 +29,24 @@ class Meter:
         counts = (not reached, ("model", model) not in reached, ("provider", provider) not in reached)
         reached.update((("model", model), ("provider", provider)))
         return counts
+
+    def stamp(self, outcome: Outcome, price: Price | None, answer: Answer | None) -> tuple[Outcome, AttemptUsage]:
+        """The attempt's health outcome with its usage added: tokens, cost, profile, request and the counts it
+        opens. `answer`: what it produced (None: nothing, which costs 0)."""
+        spent = NOTHING if answer is None else self.usage(price, answer)
+        first_of_request, first_on_model, first_at_provider = self.opens(outcome.model, outcome.provider)
+        stamped = outcome._replace(
+            prompt_tokens=spent.prompt_tokens,
+            completion_tokens=spent.completion_tokens,
+            tokens_estimated=spent.estimated,
+            cost_usd=spent.cost_usd,
+            profile=self.profile,
+            request_id=self.request_id,
+            first_of_request=first_of_request,
+            first_on_model=first_on_model,
+            first_at_provider=first_at_provider,
+        )
+        return stamped, spent
 
     def usage(self, price: Price | None, answer: Answer) -> AttemptUsage:
         """Tokens and cost of an attempt that produced `answer` (whole, or what a broken stream carried)."""
