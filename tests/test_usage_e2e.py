@@ -213,3 +213,31 @@ def test_with_redis_every_machine_reports_the_fleets_usage(cli: Cli, upstream: U
     assert (row["requests"], row["attempts"], row["prompt_tokens"], row["completion_tokens"]) == (2, 2, 60, 40)
     assert row["cost_usd"] == pytest.approx(2 * (30 * 1.0 + 20 * 2.0) / 1e6)
     assert not (cli.tmp / "three" / "health.sqlite3").exists(), "the fleet's usage came from Redis"
+
+
+def test_by_day_on_a_terminal_draws_daily_spend_as_bars(cli: Cli, upstream: Upstream) -> None:
+    """On a real terminal (tmux), `--by day` adds one bar per day under the table, as long as its spend."""
+    import time
+
+    from tmux_pane import Pane, require_tmux
+
+    from orcli.store.sqlite import Store
+    from orcli.types import Outcome
+
+    require_tmux()
+    priced_profile(cli, upstream, [endpoint("a", (1.0, 1.0, 0.0))])
+    store, _ = Store.open(cli.state_dir)
+    assert store is not None
+    now = time.time()
+    for days_ago, cost in ((2, 0.5), (1, 0.25), (1, 0.25), (0, 0.125)):
+        at = now - days_ago * 86400
+        store.record(Outcome(at=at, model=MODEL, provider="a", ok=True, cost_usd=cost, prompt_tokens=1))
+    store.close()
+    with Pane(100, 30, cli.tmp) as pane:
+        pane.run(cli.argv("usage", "--by", "day", "--since", "3d"), cli.env)
+        text = pane.wait_done()
+    assert pane.code == 0, text
+    chart = text[text.index("spend per day") :].splitlines()[1:4]
+    bars = [len(line.split()[1]) for line in chart]
+    assert bars[0] == bars[1] == 40 and 0 < bars[2] < bars[0], text  # $0.50, $0.50, $0.125 of a 40-wide bar
+    assert [line.split()[-1] for line in chart] == ["$0.50", "$0.50", "$0.125"], text

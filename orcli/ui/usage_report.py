@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,12 +62,18 @@ def usage_csv(rows: Sequence[Any]) -> str:
 
 
 def usd(value: float | None) -> str:
-    """A spend: `?` unknown, `$0` nothing, cents from a cent up, else four decimals."""
+    """A spend: `?` unknown, `$0` nothing, cents from a dollar up, else four significant digits with at least
+    two decimals (`$0.50`, `$0.125`, `$0.0041`): small sums are what this report is read for."""
     if value is None:
         return "?"
     if value == 0:
         return "$0"
-    return f"${value:,.2f}" if value >= 0.01 else f"${value:.4f}" if value >= 0.0001 else f"${value:.2e}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    decimals = max(2, 3 - math.floor(math.log10(value)))
+    text = f"{value:.{decimals}f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
 
 
 def usage_table(since: str, until: str, by: str, rows: Sequence[Any], total: Any) -> TableData:
