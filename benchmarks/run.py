@@ -863,6 +863,7 @@ def usage_figures(attempts: int, writes: int) -> list[Row]:
 
     report = usage_bench.bench_report(attempts, runs=3)
     before, after = usage_bench.bench_record(writes)
+    hold = usage_bench.bench_hold(writes)
     rows = [
         Row(
             f"orcli usage --by {by}, {attempts:,} attempts",
@@ -884,6 +885,17 @@ def usage_figures(attempts: int, writes: int) -> list[Row]:
             "< 0.5 ms more",
             after - before < 0.5,
             {"with_usage_ms": after, "outcome_only_ms": before, "writes": writes},
+        )
+    )
+    rows.append(
+        Row(
+            "budget: spend read + hold + release",
+            f"{hold:.3f} ms/request",
+            "-",
+            "SQLite, per request with a [budget]",
+            "< 1 ms",
+            hold < 1.0,
+            {"mean_ms": hold, "requests": writes},
         )
     )
     return rows

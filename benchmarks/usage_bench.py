@@ -119,6 +119,26 @@ def bench_record(n: int = 2000) -> tuple[float, float]:
     return statistics.mean(samples["health"]) * 1000, statistics.mean(samples["usage"]) * 1000
 
 
+def bench_hold(n: int = 2000) -> float:
+    """Mean ms to read the spend, hold a request's expected cost and release it: what a budget adds to an ask
+    before and after its attempts."""
+    from orcli.types import BudgetSettings
+
+    budget = BudgetSettings(daily_usd=1e9, monthly_usd=1e9)
+    with tempfile.TemporaryDirectory() as tmp:
+        store, _ = Store.open(Path(tmp))
+        assert store is not None
+        start = time.perf_counter()
+        for _ in range(n):
+            now = time.time()
+            store.spend(now)
+            token, _ = store.reserve(budget, 0.001, now, 60.0)
+            store.settle(token)
+        elapsed = time.perf_counter() - start
+        store.close()
+    return elapsed / n * 1000
+
+
 if __name__ == "__main__":
     attempts = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     writes = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -126,3 +146,4 @@ if __name__ == "__main__":
         print(f"orcli usage --by {by} over {attempts:,} attempts: {seconds * 1000:.0f} ms (whole process)")
     before, after = bench_record(writes)
     print(f"write per attempt: {before:.3f} ms outcome only, {after:.3f} ms with usage ({after - before:+.3f} ms)")
+    print(f"budget: spend read + hold + release {bench_hold(writes):.3f} ms per request")

@@ -39,6 +39,10 @@ def parse_when(text: str, now: float, flag: str, *, end_of_day: bool = False) ->
     return when.timestamp()
 
 
+def complete_groups(incomplete: str) -> list[str]:
+    return [g for g in GROUPS if g.startswith(incomplete)]
+
+
 def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -53,7 +57,13 @@ def usage(
         typer.Option("--until", help="End (default now); a date includes that whole day.", metavar="SPAN|DATE"),
     ] = None,
     by: Annotated[
-        str, typer.Option("--by", help="Group by provider, model, endpoint, day or profile.", metavar="GROUP")
+        str,
+        typer.Option(
+            "--by",
+            help="Group by provider, model, endpoint, day or profile.",
+            metavar="GROUP",
+            autocompletion=complete_groups,
+        ),
     ] = "day",
     as_csv: Annotated[
         bool, typer.Option("--csv", help="A header and one line per row, comma-separated.", rich_help_panel=OUTPUT)
