@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from orcli.types import BudgetSettings, Outcome, Spend
 
 DAY_S = 86400
+SPEND_KEPT_DAYS = 32  # a day's spend outlives a shorter retention_days: a monthly budget reads the whole month
 GROUPS = ("provider", "model", "endpoint", "day", "profile")
 
 _INSERT = (
@@ -240,7 +241,8 @@ def prune(db: sqlite3.Connection, now: float, retention_days: int) -> None:
     try:
         db.execute("DELETE FROM usage WHERE at < ?", (cutoff,))
         db.execute("DELETE FROM usage_days WHERE day < ?", (int(cutoff // DAY_S),))
-        db.execute("DELETE FROM spend_days WHERE day < ?", (int(cutoff // DAY_S),))
+        spend_cutoff = min(cutoff, now - SPEND_KEPT_DAYS * DAY_S)
+        db.execute("DELETE FROM spend_days WHERE day < ?", (int(spend_cutoff // DAY_S),))
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

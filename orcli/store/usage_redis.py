@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import quote, unquote
 
-from orcli.store.usage import DAY_S, UsageRow, day_name
+from orcli.store.usage import DAY_S, SPEND_KEPT_DAYS, UsageRow, day_name
 from orcli.types import BudgetSettings, Outcome, Spend
 
 # KEYS: reservations, day spend, month spend. ARGV: now, amount, hold until, member, daily limit, monthly
@@ -50,10 +50,11 @@ return {fits, tostring(day), tostring(month)}
 """
 
 # Appended to the outcome-recording script: KEYS[2] usage hash, KEYS[3] day spend, KEYS[4] month spend.
-# ARGV[6] seconds the usage keys live, ARGV[7] known cost, ARGV[8] how many field/increment pairs follow.
+# ARGV[6] seconds the usage hash lives, ARGV[7] known cost, ARGV[8] seconds the spend keys live (a month at
+# least, whatever retention_days says: budgets read them), ARGV[9] how many field/increment pairs follow.
 RECORD_USAGE = """
-local pairs_at = 9
-for i = 0, tonumber(ARGV[8]) - 1 do
+local pairs_at = 10
+for i = 0, tonumber(ARGV[9]) - 1 do
   local field = ARGV[pairs_at + 2 * i]
   local by = ARGV[pairs_at + 2 * i + 1]
   if string.sub(field, 1, 2) == 'c:' then
@@ -65,9 +66,9 @@ end
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 if tonumber(ARGV[7]) > 0 then
   redis.call('INCRBYFLOAT', KEYS[3], ARGV[7])
-  redis.call('EXPIRE', KEYS[3], ARGV[6])
+  redis.call('EXPIRE', KEYS[3], ARGV[8])
   redis.call('INCRBYFLOAT', KEYS[4], ARGV[7])
-  redis.call('EXPIRE', KEYS[4], ARGV[6])
+  redis.call('EXPIRE', KEYS[4], ARGV[8])
 end
 """
 
@@ -110,7 +111,8 @@ def record_args(namespace: str, outcome: Outcome, retention_days: int) -> tuple[
     # A day's counters live `retention_days` past the end of their day.
     ttl = max(1, int((day + 1) * DAY_S + retention_days * DAY_S - outcome.at))
     keys = [usage_key(namespace, day), *spend_keys(namespace, outcome.at)]
-    return keys, [ttl, repr(outcome.cost_usd or 0.0), len(fields) // 2, *fields]
+    spend_ttl = max(ttl, int(SPEND_KEPT_DAYS * DAY_S))
+    return keys, [ttl, repr(outcome.cost_usd or 0.0), spend_ttl, len(fields) // 2, *fields]
 
 
 _REQUESTS = {"provider": "rp", "model": "rm", "endpoint": "a", "day": "r", "profile": "r"}
