@@ -137,7 +137,7 @@ def test_csv_and_json_agree_and_the_table_has_a_total(cli: Cli, upstream: Upstre
     priced_profile(cli, upstream, [endpoint("a", (1.0, 2.0, 0.0)), endpoint("b", (3.0, 3.0, 0.0))])
     upstream.script("a", Status(503), Ok(usage={"prompt_tokens": 5, "completion_tokens": 5}))
     upstream.script("b", Ok(usage={"prompt_tokens": 20, "completion_tokens": 10}))
-    assert cli("ask", "--only", "a,b", "hi").code == 0
+    assert cli("ask", "--sort", "price", "--only", "a,b", "hi").code == 0  # a (cheaper) fails, b serves
     assert cli("ask", "--only", "a", "hi").code == 0
     for by in ("provider", "day", "endpoint"):
         doc = usage_json(cli, "--by", by)
@@ -194,6 +194,9 @@ def test_since_and_until_bound_the_report(cli: Cli, upstream: Upstream) -> None:
     assert usage_json(cli, "--since", "2020-01-01", "--until", "2020-12-31")["total"]["attempts"] == 0
     doc = usage_json(cli, "--since", "2020-01-01", "--until", "2020-01-01")
     assert (doc["since"], doc["until"]) == ("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"), "a date includes its day"
+    edges = usage_json(cli, "--since", "99999999999999d", "--until", "9999-12-31")
+    assert (edges["since"], edges["until"]) == ("1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
+    assert edges["total"]["attempts"] == 1
 
 
 def test_with_redis_every_machine_reports_the_fleets_usage(cli: Cli, upstream: Upstream, redis_server: Any) -> None:

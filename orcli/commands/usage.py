@@ -17,12 +17,17 @@ from orcli.ui.output import Output
 GROUPS = ("provider", "model", "endpoint", "day", "profile")
 _AGO = re.compile(r"(\d+(?:\.\d+)?)\s*([hdw])", re.IGNORECASE)
 _UNIT_S = {"h": 3600, "d": 86400, "w": 7 * 86400}
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: bounds are kept within what a date can show
 
 
 def parse_when(text: str, now: float, flag: str, *, end_of_day: bool = False) -> float:
     """`24h`, `7d`, `2w` (that long before `now`), an ISO date (`2026-12-01`: its start, or with `end_of_day`
-    its end) or an ISO date and time (UTC unless it names an offset) -> seconds since the epoch."""
-    text = text.strip()
+    its end) or an ISO date and time (UTC unless it names an offset) -> seconds since the epoch, kept between
+    the epoch (nothing was recorded before) and the last second of year 9999."""
+    return min(max(_seconds(text.strip(), now, flag, end_of_day), 0.0), LATEST)
+
+
+def _seconds(text: str, now: float, flag: str, end_of_day: bool) -> float:
     if match := _AGO.fullmatch(text):
         return now - float(match.group(1)) * _UNIT_S[match.group(2).lower()]
     try:
@@ -35,6 +40,8 @@ def parse_when(text: str, now: float, flag: str, *, end_of_day: bool = False) ->
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     if end_of_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if when.year == 9999 and when.month == 12 and when.day == 31:
+            return LATEST
         when += timedelta(days=1)  # `--until 2026-12-05` includes the 5th
     return when.timestamp()
 

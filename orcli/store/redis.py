@@ -296,8 +296,9 @@ class RedisStore:
         """The fleet's usage from the per-day counters: whole UTC days (docs/usage.md)."""
         ns = self.target.namespace
         nothing: tuple[list[UsageRow], UsageRow] = ([], UsageRow("total"))
+        kept = (self._clock(), self._usage_days)
         return self._shared_or_local(
-            lambda: usage_redis.report(self._client, ns, since, until, by),
+            lambda: usage_redis.report(self._client, ns, since, until, by, kept),
             lambda local: local.usage(since, until, by),
             nothing,
             "read usage",

@@ -118,8 +118,15 @@ def record_args(namespace: str, outcome: Outcome, retention_days: int) -> tuple[
 _REQUESTS = {"provider": "rp", "model": "rm", "endpoint": "a", "day": "r", "profile": "r"}
 
 
-def report(client: Any, namespace: str, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
-    """Every UTC day overlapping [since, until) read in one pipeline, grouped by `by` in Python."""
+def report(
+    client: Any, namespace: str, since: float, until: float, by: str, kept: tuple[float, int]
+) -> tuple[list[UsageRow], UsageRow]:
+    """Every UTC day overlapping [since, until) read in one pipeline, grouped by `by` in Python. Only days
+    whose counters can still exist (`kept`: now, retention_days) are read: never one HGETALL per day since 1970."""
+    now, retention_days = kept
+    since, until = max(since, now - (retention_days + 2) * DAY_S), min(until, now + DAY_S)
+    if until <= since:
+        return [], UsageRow("total")
     first, last = int(since // DAY_S), int((until - 1e-6) // DAY_S)
     days = list(range(first, last + 1))
     pipe = client.pipeline(transaction=False)
