@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import calendar
 import math
-import sqlite3
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orcli.types import BudgetSettings, Outcome, Spend
+
+if TYPE_CHECKING:  # the Redis store imports UsageRow from here: a shared store loads no sqlite3
+    import sqlite3
 
 DAY_S = 86400
 SPEND_KEPT_DAYS = 32  # a day's spend outlives a shorter retention_days: a monthly budget reads the whole month
