@@ -127,10 +127,20 @@ def test_other_profiles_sharing_the_store_count_against_the_budget(cli: Cli, ups
     assert {r["key"]: r["requests"] for r in by_profile["rows"]} == {"spender": 2}
 
 
-def test_twenty_asks_at_once_against_a_budget_that_fits_five_send_five(cli: Cli, upstream: Upstream) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["sqlite", "redis-fleet"])
+def test_twenty_asks_at_once_against_a_budget_that_fits_five_send_five(
+    cli: Cli, upstream: Upstream, shared: bool, request: pytest.FixtureRequest
+) -> None:
+    """Twenty processes (with Redis: each its own machine, its own state folder) against one budget."""
     budget_profile(cli, upstream, "daily_usd = 0.05")
     upstream.script("a", Ok(text="slow answer here", chunk_delay=0.2))  # they overlap: none has recorded yet
-    procs = [cli.popen("ask", "hi") for _ in range(20)]
+    envs: list[dict[str, str]] = [{} for _ in range(20)]
+    if shared:
+        pytest.importorskip("redis")
+        url = request.getfixturevalue("redis_server").url
+        envs = [{"ORCLI_HEALTH_URL": url, "ORCLI_STATE_DIR": str(cli.tmp / f"machine-{i}")} for i in range(20)]
+        cli.env["ORCLI_HEALTH_URL"] = url  # the report below reads the fleet
+    procs = [cli.popen("ask", "hi", env=env) for env in envs]
     codes = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
