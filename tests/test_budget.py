@@ -8,6 +8,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -150,6 +153,39 @@ def test_twenty_asks_at_once_against_a_budget_that_fits_five_send_five(
     assert upstream.count("a") == 5
     total = cli("usage", "--json").json()["total"]
     assert (total["requests"], total["cost_usd"]) == (5, pytest.approx(0.05))
+
+
+@contextmanager
+def serving(cli: Cli, profile: Path) -> Iterator[str]:
+    """`orcli serve` on a free loopback port with the test's environment; yields its /v1 URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json"],
+        env={**cli.env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())["listening"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_serve_holds_the_budget_across_concurrent_requests(cli: Cli, upstream: Upstream) -> None:
+    """Three requests at once against a budget of two: the third finds the budget held, not yet spent, and
+    gets 402 without reaching the upstream."""
+    profile = budget_profile(cli, upstream, "daily_usd = 0.02")
+    upstream.script("a", Ok(text="slow answer here", chunk_delay=0.3))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    with serving(cli, profile) as url, ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(lambda _: httpx.post(f"{url}/chat/completions", json=body, timeout=60), range(3)))
+    assert sorted(r.status_code for r in replies) == [200, 200, 402], [r.text for r in replies]
+    refused = next(r for r in replies if r.status_code == 402).json()["error"]
+    assert "over budget" in refused["message"] and [r["code"] for r in refused["metadata"]["rejected"]] == ["budget"]
+    assert upstream.count("a") == 2
 
 
 def test_serve_answers_402_with_asks_message(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
