@@ -305,12 +305,14 @@ class RedisStore:
         )
 
     def spend(self, now: float) -> Spend:
+        """The fleet's spend of the day and the month (one pipeline), holds of running requests included."""
         ns = self.target.namespace
         return self._shared_or_local(
             lambda: usage_redis.spend(self._client, ns, now), lambda local: local.spend(now), Spend(), "read the spend"
         )
 
     def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        """Check the fleet's budget and hold `amount` in one EVAL (usage_redis.RESERVE)."""
         ns = self.target.namespace
         nothing: tuple[object, Spend] = ("unrecorded", Spend())
         return self._shared_or_local(
@@ -321,6 +323,7 @@ class RedisStore:
         )
 
     def settle(self, token: object) -> None:
+        """Release a hold: a Redis member (str), or the local store's id when the hold was made there."""
         if isinstance(token, str) and token != "unrecorded":
             ns = self.target.namespace
             self._shared_or_local(

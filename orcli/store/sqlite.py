@@ -240,6 +240,7 @@ class Store:
         return self._run(lambda db: usage.reserve(db, budget, amount, now, hold_s), held, "reserve")
 
     def settle(self, token: object) -> None:
+        """Release a hold `reserve` made (the attempts have recorded their real cost)."""
         if isinstance(token, int) and not self.read_only:
             self._run(lambda db: usage.settle(db, token), None, "settle a reservation")
 

@@ -170,6 +170,7 @@ def _one(counter: str, value: float, requests_counter: str) -> UsageRow:
 
 
 def spend(client: Any, namespace: str, now: float) -> Spend:
+    """The day's and the month's known spend plus the holds that have not lapsed, in one pipeline."""
     day_key, month_key = spend_keys(namespace, now)
     pipe = client.pipeline(transaction=False)
     pipe.get(day_key)
@@ -188,6 +189,8 @@ def _amount(member: bytes | str) -> float:
 def reserve(
     client: Any, namespace: str, budget: BudgetSettings, amount: float, now: float, hold_s: float
 ) -> tuple[str | None, Spend]:
+    """Check the budgets against the fleet's spend and hold `amount` in one EVAL: (member for `settle`, spend
+    seen) or (None, the spend that refused it)."""
     member = f"{os.urandom(6).hex()}:{amount!r}"
     limits = ["" if v is None else repr(v) for v in (budget.daily_usd, budget.monthly_usd)]
     fits, day, month = client.eval(
@@ -206,4 +209,5 @@ def reserve(
 
 
 def settle(client: Any, namespace: str, member: str) -> None:
+    """Release a hold (a member `reserve` added)."""
     client.zrem(reservations_key(namespace), member)
