@@ -204,15 +204,17 @@ def test_ask_answers_when_redis_stops_in_the_middle_of_the_run(
     assert [r["provider"] for r in store_rows(cli.state_dir)] == ["a"]
 
 
-def test_a_missing_redis_client_is_one_clear_paragraph_and_the_ask_goes_on(upstream: Upstream, tmp_path: Path) -> None:
-    cli = machine(upstream, tmp_path, "m", "redis://127.0.0.1:1/0")
+def test_shared_health_needs_no_redis_client_library(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
     blocker = tmp_path / "no-redis"
     blocker.mkdir()
     (blocker / "redis.py").write_text("raise ImportError('redis is not installed here')\n")
     run = cli("ask", "--no-stdin", "hi", env={"PYTHONPATH": str(blocker)})
-    assert run.code == 0 and "Hello from a" in run.out, run
-    assert "pip install 'orcli[redis]'" in run.err and run.err.count("warning:") == 1, run
-    assert len(store_rows(cli.state_dir)) == 1
+    assert run.code == 0 and "Hello from a" in run.out and run.err == "", run
+    assert redis_server.client().zcard(outcome_key("default", MODEL, "a")) == 1, "the outcome went to Redis"
+    assert not (cli.state_dir / "health.sqlite3").exists() and store_rows(cli.state_dir) == []
 
 
 def test_an_unusable_url_in_the_environment_is_a_warning_not_a_failure(upstream: Upstream, tmp_path: Path) -> None:
@@ -328,11 +330,13 @@ def test_redis_is_imported_only_when_a_redis_url_is_configured_and_sqlite_only_o
     assert code == 0 and not _loaded(local, "redis") and "sqlite3" not in local, "no URL: no redis, no history"
     shared_env = {**_example_keys(), "ORCLI_HEALTH_URL": redis_server.url}
     code, shared, _ = _modules_after(tmp_path / "shared", *argv, env=shared_env)
-    assert code == 0 and "redis" in shared and "orcli.store.redis" in shared
+    assert code == 0 and "orcli.store.redis" in shared and "orcli.store.resp" in shared
+    assert not _loaded(shared, "redis"), "orcli speaks to Redis itself: redis-py's imports cost more than the ask"
+    assert "ssl" not in shared, "plain redis:// loads no TLS"
     assert "sqlite3" not in shared, "a reachable shared store needs no local SQLite"
     down_env = {**_example_keys(), "ORCLI_HEALTH_URL": "redis://127.0.0.1:1/0"}
     code, down, _ = _modules_after(tmp_path / "down", *argv, env=down_env)
-    assert code == 0 and "redis" in down
+    assert code == 0 and "orcli.store.redis" in down and not _loaded(down, "redis")
 
 
 def test_the_profile_can_name_the_shared_store_and_the_environment_overrides_it(

@@ -246,7 +246,7 @@ def test_a_paused_redis_costs_at_most_the_budget_before_the_local_store_takes_ov
 def test_a_hung_dns_lookup_costs_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from orcli.store.redis import Unresolved, resolve_within
+    from orcli.store.resp import Unresolved, resolve_within
 
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(3) or real("127.0.0.1", 1))
