@@ -299,3 +299,29 @@ def test_a_long_lived_process_goes_back_to_redis_once_it_answers_again(
     assert redis_server.client().zcard(outcome_key("default", "m", "e")) == 1
     assert {o.provider for o in store.outcomes(0, {("m", p) for p in "abcde"})} == {"e"}
     store.close()
+
+
+def test_rediss_with_a_password_and_a_database_speaks_tls_to_a_real_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_hardening_transport import CERT, CERT_KEY
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text(CERT)
+    key.write_text(CERT_KEY)
+    with RedisServer(tmp_path / "redis", password="tls-Zq-secret", tls=(cert, key)) as server:
+        url = server.url.replace("/0", "/3")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the test's own authority, as a fleet would set its CA
+        store = machine(server, tmp_path, "a", url=url)
+        now = time.time()
+        assert store.record(failure(now)) and store.outcomes(now - 10, {("m", "a")}) == [failure(now)]
+        assert store.take_warnings() == [] and store.describe()["url"] == "rediss://127.0.0.1:%d/3" % server.port
+        assert server.client(db=3).zcard(outcome_key("default", "m", "a")) == 1, "SELECT 3 was sent"
+        store.close()
+        monkeypatch.delenv("SSL_CERT_FILE")
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+        env = {"ORCLI_HEALTH_URL": url, "ORCLI_STATE_DIR": str(tmp_path / "b")}
+        untrusted, _ = open_store(HealthSettings(), env)
+        assert untrusted is not None and untrusted.outcomes(now - 10, {("m", "a")}) == []
+        (warning,) = untrusted.take_warnings()
+        assert "certificate" in warning.lower() and "tls-Zq-secret" not in warning, warning

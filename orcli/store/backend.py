@@ -19,6 +19,7 @@ from orcli.types import HealthSettings, Outcome
 ENV_URL = "ORCLI_HEALTH_URL"
 PROFILE_KEY = "[health] store"
 
+
 class HealthBackend(Protocol):
     """A health store: outcomes in, outcomes out. Never raises on its environment (problems become warnings)."""
 
