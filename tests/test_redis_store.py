@@ -315,7 +315,7 @@ def test_rediss_with_a_password_and_a_database_speaks_tls_to_a_real_server(
         store = machine(server, tmp_path, "a", url=url)
         now = time.time()
         assert store.record(failure(now)) and store.outcomes(now - 10, {("m", "a")}) == [failure(now)]
-        assert store.take_warnings() == [] and store.describe()["url"] == "rediss://127.0.0.1:%d/3" % server.port
+        assert store.take_warnings() == [] and store.describe()["url"] == f"rediss://127.0.0.1:{server.port}/3"
         assert server.client(db=3).zcard(outcome_key("default", "m", "a")) == 1, "SELECT 3 was sent"
         store.close()
         monkeypatch.delenv("SSL_CERT_FILE")
