@@ -218,12 +218,41 @@ def test_shared_health_needs_no_redis_client_library(
 
 
 def test_an_unusable_url_in_the_environment_is_a_warning_not_a_failure(upstream: Upstream, tmp_path: Path) -> None:
-    secret = canary("plain")
-    cli = machine(upstream, tmp_path, "m", f"redis://:{secret}@127.0.0.1:6379/0?password=x")
-    cli.secrets.add(secret)
+    secret, in_query = canary("plain"), canary("plain")
+    cli = machine(upstream, tmp_path, "m", f"redis://:{secret}@127.0.0.1:6379/0?password={in_query}&socket_timeout=x")
+    cli.secrets.update({secret, in_query})
     run = cli("ask", "--no-stdin", "hi")
     assert run.code == 0 and "Hello from a" in run.out, run
-    assert "ORCLI_HEALTH_URL" in run.err and "unknown URL option `password`" in run.err, run
+    assert "ORCLI_HEALTH_URL" in run.err and "unknown URL option `socket_timeout`" in run.err, run
+    assert "password=***" in run.err, run
+
+
+def test_a_password_in_any_part_of_the_url_reaches_redis_and_is_never_shown(upstream: Upstream, tmp_path: Path) -> None:
+    """The password in the user part or as `?password=` (with `?username=`), through health, ask -v, --json and
+    the warnings of a wrong password: Redis gets it, no output and no file shows it."""
+    real, wrong = canary("plain"), canary("plain")
+    with RedisServer(tmp_path / "redis", password=real) as server:
+        base = f"redis://127.0.0.1:{server.port}/0"
+        for n, url in enumerate([f"redis://:{real}@127.0.0.1:{server.port}/0", f"{base}?password={real}",
+                                 f"{base}?namespace=ml&username=default&password={real}"]):  # fmt: skip
+            cli = machine(upstream, tmp_path, f"m{n}", url)
+            cli.secrets.update({real, wrong})
+            asked = cli("ask", "-v", "--no-stdin", "hi")
+            assert asked.code == 0 and "Hello from a" in asked.out and "warning" not in asked.err, asked
+            as_json = cli("ask", "--json", "--no-stdin", "hi")
+            assert as_json.code == 0 and as_json.json()["content"], as_json
+            health = cli("health", "--json")
+            assert health.code == 0 and health.json()["store"]["kind"] == "redis", health
+            shown = health.json()["store"]["url"]
+            assert shown.startswith(base) and ("?" not in url or "password=***" in shown), shown
+            assert cli("health").code == 0 and cli("explain-route", "--no-stdin").code == 0
+            assert store_rows(cli.state_dir) == [] and cli.scan() == {}
+        denied = machine(upstream, tmp_path, "denied", f"{base}?password={wrong}")
+        denied.secrets.update({real, wrong})
+        run = denied("ask", "-v", "--json", "--no-stdin", "hi")
+        assert run.code == 0 and "refused orcli's credentials" in run.err, run
+        assert f"{base}?password=***" in run.err, run
+        assert denied.scan() == {}
 
 
 def test_the_breaker_shared_by_redis_is_not_broken_by_many_machines_asking_at_once(
