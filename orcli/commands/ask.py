@@ -29,9 +29,9 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
+from orcli.types import Outcome, Plan, Profile
 from orcli.ui.help import OUTPUT, REQUEST
 from orcli.ui.output import Output
-from orcli.types import Outcome, Plan, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,10 @@ def ask(
         ),
     ] = None,
     reasoning: Annotated[
-        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr as it arrives.")
+        bool,
+        typer.Option(
+            "--reasoning", help="Stream the model's reasoning to stderr as it arrives.", rich_help_panel=OUTPUT
+        ),
     ] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -127,8 +130,8 @@ def ask(
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
-    from orcli.store.health_source import open_health
     from orcli.routing.route import build_route
+    from orcli.store.health_source import open_health
 
     store, snapshot, notes = open_health(profile, env)
     try:

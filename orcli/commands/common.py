@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
+from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 from orcli.ui.help import OUTPUT, REQUEST, ROUTING
 from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
-from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
@@ -231,7 +231,7 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
                                               metavar="N", panel=ROUTING)],
         None,
     ),
-    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS")], None),
     (
         "option",
         Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "

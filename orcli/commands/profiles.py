@@ -22,7 +22,9 @@ from orcli.commands.common import (
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
 
-NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
+NameArg = Annotated[
+    str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).", metavar="[NAME]")
+]
 MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
 SOURCES = ("openrouter",)
 
@@ -179,7 +181,7 @@ def profiles_show(
 # -- init ----------------------------------------------------------------------------------------------
 @handled
 def profiles_init(
-    name: Annotated[str, typer.Argument(help="Name of the new profile.")] = "default",
+    name: Annotated[str, typer.Argument(help="Name of the new profile.", metavar="[NAME]")] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
@@ -232,7 +234,7 @@ def profiles_init(
 # -- import --------------------------------------------------------------------------------------------
 @handled
 def profiles_import(
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
+    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.", metavar="SOURCE")],
     model: Annotated[
         list[str] | None,
         typer.Option(
