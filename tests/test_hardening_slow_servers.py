@@ -1,9 +1,15 @@
-"""Hardening, the shared health store's network client: slow, partial, mute and non-Redis servers on loopback.
+"""Hardening, slow and partial servers for each network client orcli has, on loopback.
 
-Health sharing never blocks an ask (docs/health.md): every Redis operation has one deadline (the store budget,
-200 ms by default) for connecting, the handshake and every byte of the reply, after which the connection is
-dropped and the process routes on the local store with one warning. A per-read timeout is not enough: a
-server trickling a valid reply one byte every 150 ms never trips it (issue 25: an ask waited over 40 s).
+- Redis (the shared health store): health sharing never blocks an ask (docs/health.md). Every Redis operation
+  has one deadline (the store budget, 200 ms by default) for connecting, the handshake and every byte of the
+  reply, after which the connection is dropped and the process routes on the local store with one warning. A
+  per-read timeout is not enough: a server trickling a valid reply one byte every 150 ms never trips it
+  (issue 25: an ask waited over 40 s). Trickling, partial, mute, non-RESP and huge replies; `ask`, `serve`.
+- Providers: a body or a stream trickled one byte at a time, or cut half-way and left open, ends at the
+  executor's own deadlines (first token, total) and the next provider serves (docs/failures.md#deadlines).
+  (Hangs, stalls between chunks and streams cut after content: tests/test_ask_e2e.py.)
+- Model lists and token endpoints (profiles import --verify, cloud credentials) get their families here when
+  their clients exist.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli, store_rows
 from fake_redis import FakeRedis, Reply, garbage, huge, mute, partial, prompt, trickle
-from upstream import Upstream
+from upstream import Behaviour, Exchange, Upstream
 
 from orcli.store.backend import open_store
 from orcli.types import FailureClass, HealthSettings, Outcome
@@ -107,3 +113,60 @@ def _timed(call: Callable[[], object]) -> float:
     started = time.monotonic()
     call()
     return time.monotonic() - started
+
+
+# -- providers -----------------------------------------------------------------------------------------
+
+
+class TrickledBody(Behaviour):
+    """A valid completion (JSON, or SSE when streamed) sent one byte every `delay` seconds."""
+
+    def __init__(self, delay: float = 0.1) -> None:
+        self.delay = delay
+
+    def serve(self, ex: Exchange) -> None:
+        if ex.stream:
+            ex.start_stream()
+            body = b'data: {"choices":[{"index":0,"delta":{"content":"late"},"finish_reason":null}]}\n\n'
+            for byte in body:
+                if not ex.pause(self.delay):
+                    return
+                ex._write_chunk(bytes([byte]))
+            return
+        body = json.dumps(ex.completion("late", "stop", None)).encode()
+        ex.send_head(200, "application/json", len(body))
+        for byte in body:
+            if not ex.pause(self.delay):
+                return
+            ex.wfile.write(bytes([byte]))
+            ex.wfile.flush()
+
+
+class HalfThenSilence(Behaviour):
+    """Headers and half of a valid completion, then nothing, the connection left open."""
+
+    def serve(self, ex: Exchange) -> None:
+        if ex.stream:
+            ex.start_stream()
+            ex._write_chunk(b'data: {"choices":[{"index":0,"delta":{"con')
+        else:
+            body = json.dumps(ex.completion("never finished", "stop", None)).encode()
+            ex.send_head(200, "application/json", len(body))
+            ex.wfile.write(body[: len(body) // 2])
+            ex.wfile.flush()
+        ex.pause(10)
+
+
+@pytest.mark.parametrize("mode", [(), ("--no-stream",)], ids=["stream", "no-stream"])
+@pytest.mark.parametrize("server", ["trickled", "half then silence"])
+def test_a_slow_or_partial_provider_ends_at_the_deadline_and_the_next_one_serves(
+    upstream: Upstream, tmp_path: Path, server: str, mode: tuple[str, ...]
+) -> None:
+    cli = Cli(upstream, tmp_path)
+    cli.profile(["a", "b"], timeouts={"first_token": 0.6, "idle": 5, "total": 1.0})
+    upstream.script("a", TrickledBody() if server == "trickled" else HalfThenSilence())
+    run = cli("ask", "--json", *mode, "hi")
+    assert run.code == 0 and run.json()["content"] == "Hello from b", run
+    first = run.json()["attempts"][0]
+    assert (first["provider"], first["error_class"]) == ("a", "provider"), first
+    assert run.elapsed < 4.0, f"{run.elapsed:.1f}s: the deadline is 1 s"
