@@ -325,3 +325,16 @@ def test_rediss_with_a_password_and_a_database_speaks_tls_to_a_real_server(
         assert untrusted is not None and untrusted.outcomes(now - 10, {("m", "a")}) == []
         (warning,) = untrusted.take_warnings()
         assert "certificate" in warning.lower() and "tls-Zq-secret" not in warning, warning
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_warning(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A long-lived `orcli serve` keeps connections; Redis may close idle ones (a restart, `timeout`)."""
+    store = machine(redis_server, tmp_path, "a")
+    now = time.time()
+    assert store.record(failure(now))  # a connection now waits in the pool
+    killed = redis_server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    assert killed >= 1
+    assert store.outcomes(now - 10, {("m", "a")}) == [failure(now)]
+    assert store.take_warnings() == [] and store.describe()["kind"] == "redis"

@@ -46,6 +46,14 @@ class ProtocolError(ValueError):
     """The server's bytes are not RESP2 (or exceed orcli's limits)."""
 
 
+class Closed(ConnectionError):
+    """The server closed the connection."""
+
+
+class Stale(Exception):
+    """A pooled connection turned out closed before any byte of a reply: safe to send again."""
+
+
 class Unresolved(OSError):
     """The store's host name did not resolve, or not within the budget."""
 
@@ -99,6 +107,7 @@ class Connection:
         self.buffer = bytearray()
         self.pos = 0
         self.received = 0
+        self.replies = 0  # whole replies read: a connection that has answered before is a pooled one
 
     def send(self, data: bytes, deadline: float) -> None:
         self.sock.settimeout(_remaining(deadline))
@@ -110,6 +119,7 @@ class Connection:
         value = self._value(deadline, 0)
         del self.buffer[: self.pos]
         self.pos = 0
+        self.replies += 1
         return value
 
     def close(self) -> None:
@@ -173,7 +183,7 @@ class Connection:
         except TimeoutError:
             raise StoreTimeout("the operation's deadline passed") from None
         if not chunk:
-            raise ConnectionError("Redis closed the connection")
+            raise Closed("Redis closed the connection")
         self.buffer += chunk
 
 
@@ -193,6 +203,17 @@ class RespClient:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         conn, handshake = self._take(deadline)
         try:
+            return self._exchange(conn, handshake, commands, deadline)
+        except Stale:
+            # A pooled connection the server closed while idle (a restart, a `timeout` setting): it read
+            # nothing of ours, so the commands go once more on a fresh connection, within the same deadline.
+            return self._exchange(self._connect(deadline), self._handshake(), commands, deadline)
+
+    def _exchange(
+        self, conn: Connection, handshake: list[Command], commands: Sequence[Command], deadline: float
+    ) -> list[Any]:
+        pooled = not handshake and conn.replies > 0
+        try:
             conn.send(encode_commands([*handshake, *commands]), deadline)
             for _ in handshake:
                 answer = conn.reply(deadline)
@@ -202,6 +223,11 @@ class RespClient:
         except TimeoutError as exc:  # socket timeouts are TimeoutError too: one meaning, one type
             conn.close()
             raise exc if isinstance(exc, StoreTimeout) else StoreTimeout("the operation's deadline passed") from exc
+        except (ConnectionResetError, BrokenPipeError, Closed) as exc:
+            conn.close()
+            if pooled and not conn.buffer:
+                raise Stale() from exc
+            raise
         except BaseException:
             conn.close()  # a half-read connection is never reused: drop it
             raise
