@@ -102,13 +102,13 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        reasons = {} if quiet else _failure_reasons(probed)  # -q: no legend below, so each cell says it whole
+        reasons = _failure_reasons(probed)
         out.table(_table(rows, probed, reasons, loaded.name), wide)
         out.note(f"store: {_store_line(store_info)}")
         if probe and not quiet:
             out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
-        for line in _reason_lines(reasons):
-            out.note(line, style="")
+        if reasons:  # part of the table's output (stdout): `health --probe > report.txt` keeps the reasons
+            out.paragraph("\n".join(_reason_lines(reasons)))
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -349,10 +349,9 @@ def _table(
                 cells.append("ok")
             else:
                 # The probe's own failure is the latest error: said once (never beside an older one), by its
-                # number when the reasons are listed below the table.
+                # number in the list of reasons below the table.
                 cells.append("FAILED")
-                error = p["error"] or "failed"
-                last = f"[{numbers[error]}]" if error in numbers else error
+                last = f"[{numbers[p['error'] or 'failed']}]"
         cells.append(last)
         table.rows.append(tuple(cells))
     return table
