@@ -107,9 +107,13 @@ def test_ask_help_names_what_each_value_means_and_groups_every_option(cli: Cli) 
 def test_skip_unhealthy_help_and_the_docs_say_it_rejects_cooldown_and_recent_outages(cli: Cli) -> None:
     help_text = " ".join(cli("ask", "--help").out.split())
     assert "--skip-unhealthy Reject endpoints in cooldown or with a recent outage." in help_text
-    readme = " ".join(Path(__file__).resolve().parent.parent.joinpath("README.md").read_text().split())
-    row = re.search(r"\| `unhealthy` \| ([^|]+) \|", readme)
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    codes = " ".join(docs.joinpath("routing.md").read_text().split())
+    row = re.search(r"\| `unhealthy` \| ([^|]+) \|", codes)
     assert row and "cooldown" in row.group(1) and "recent outage" in row.group(1), row
+    flags = " ".join(docs.joinpath("commands.md").read_text().split())
+    flag = re.search(r"\| `--skip-unhealthy` \| ([^|]+) \|", flags)
+    assert flag and "cooldown" in flag.group(1) and "recent outage" in flag.group(1), flag
 
 
 def test_a_required_argument_reads_as_a_placeholder_not_a_set(cli: Cli) -> None:
