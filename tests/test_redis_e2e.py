@@ -233,8 +233,12 @@ def test_a_password_in_any_part_of_the_url_reaches_redis_and_is_never_shown(upst
     real, wrong = canary("plain"), canary("plain")
     with RedisServer(tmp_path / "redis", password=real) as server:
         base = f"redis://127.0.0.1:{server.port}/0"
-        for n, url in enumerate([f"redis://:{real}@127.0.0.1:{server.port}/0", f"{base}?password={real}",
-                                 f"{base}?namespace=ml&username=default&password={real}"]):  # fmt: skip
+        urls = [
+            f"redis://:{real}@127.0.0.1:{server.port}/0",
+            f"{base}?password={real}",
+            f"{base}?namespace=ml&username=default&password={real}",
+        ]
+        for n, url in enumerate(urls):
             cli = machine(upstream, tmp_path, f"m{n}", url)
             cli.secrets.update({real, wrong})
             asked = cli("ask", "-v", "--no-stdin", "hi")

@@ -37,12 +37,27 @@ def is_store_url(text: str) -> bool:
 # Options redis-py reads from a URL that orcli does not: named when refused (they are not secrets). Any other
 # unknown option is refused without its name, which could be a password typed where a name was expected.
 FOREIGN_OPTIONS = frozenset(
-    {
-        "db", "socket_timeout", "socket_connect_timeout", "socket_keepalive", "retry_on_timeout", "timeout",
-        "max_connections", "health_check_interval", "client_name", "protocol", "decode_responses", "encoding",
-        "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname",
-    }
-)  # fmt: skip
+    [
+        "db",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "socket_keepalive",
+        "retry_on_timeout",
+        "timeout",
+        "max_connections",
+        "health_check_interval",
+        "client_name",
+        "protocol",
+        "decode_responses",
+        "encoding",
+        "ssl_cert_reqs",
+        "ssl_ca_certs",
+        "ssl_ca_path",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_check_hostname",
+    ]
+)
 CREDENTIAL_OPTIONS = ("username", "password")  # accepted in the query as redis-py does; the user part wins
 SHOWN_OPTIONS = frozenset({"namespace"})  # the one option whose value is shown; every other value is `***`
 UNDERSTOOD = "only `namespace`, `username` and `password` are understood"

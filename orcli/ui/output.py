@@ -219,12 +219,13 @@ class Output:
             import shutil
             import textwrap
 
-            width = shutil.get_terminal_size().columns
-            text = "\n".join(
-                "\n".join(textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False,
-                                        break_on_hyphens=False) or [""])
-                for line in text.splitlines()
-            )  # fmt: skip
+            wrapper = textwrap.TextWrapper(
+                shutil.get_terminal_size().columns,
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            text = "\n".join("\n".join(wrapper.wrap(line) or [""]) for line in text.splitlines())
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
