@@ -251,7 +251,7 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
                                               panel=ROUTING)],
         None,
     ),
-    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS")], None),
     (
         "option",
         Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "

@@ -142,7 +142,9 @@ def run_hedged(
 ) -> Result:
     """Executor.run with hedging after `hedge` seconds without content; the same results, failures, records."""
     from orcli.execution.executor import Failed, FailReason
+    from orcli.execution.metering import Meter
 
+    ex._meter = Meter(request, ex.profile_name)  # one request's usage bookkeeping, as Executor.run starts it
     race = _Race(ex, stream)
     book = _Book()
     skipped: set[str] = set()
@@ -233,7 +235,8 @@ def _settle(
     n, a, t0, hedge = flight.number, flight.attempt, flight.t0, flight.hedge
     if served is not None and winner is not flight:
         # It finished too, but another claimed the answer first (its text is the one shown): not this one's.
-        _track_loser(ex, book, flight, _AttemptFailed(cancelled("cancelled: another attempt answered first (hedge)")))
+        lost = _AttemptFailed(cancelled("cancelled: another attempt answered first (hedge)"), partial=served.answer)
+        _track_loser(ex, book, flight, lost)  # its answer was produced, and may be billed: its usage is recorded
         return None
     if served is not None:
         return book.track(n, lambda reports: ex.settle_success(a, served, t0, n, reports, hedge))  # type: ignore[return-value]
@@ -266,7 +269,7 @@ def _settle_loser(ex: Executor, flight: Flight, error: _AttemptFailed, reports: 
 
     report = dataclasses.replace(ex._report(flight.attempt, flight.t0, error.failure, error.ttft), hedge=flight.hedge)
     reports.append(report)
-    ex._record(flight.attempt, report, error.failure)
+    ex._record(flight.attempt, report, error.failure, error.partial)  # a cut stream may have cost something
     ex.on_event(Event(EventKind.FAILED, flight.attempt, report.error or "", number=flight.number))
 
 
@@ -277,12 +280,14 @@ def _land_losers(race: _Race, book: _Book) -> None:
 
     while race.flying:
         try:
-            flight, _served, error = race.done.get(timeout=LOSER_GRACE)
+            flight, served, error = race.done.get(timeout=LOSER_GRACE)
         except queue.Empty:
             break  # a thread that did not notice its cut: its own deadlines end it; nothing more is waited for
         race.landed(flight, False)
         if not isinstance(error, _AttemptFailed):  # it finished before the cut took: still not the answer
-            error = _AttemptFailed(cancelled(flight.token.reason or "cancelled"))
+            error = _AttemptFailed(
+                cancelled(flight.token.reason or "cancelled"), partial=None if served is None else served.answer
+            )
         _track_loser(race.ex, book, flight, error)
 
 

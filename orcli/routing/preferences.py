@@ -131,7 +131,11 @@ PREFERENCES: tuple[Preference, ...] = (
         "SECONDS",
     ),
     Preference(
-        "skip_unhealthy", ValueKind.SWITCH, False, "Reject endpoints in cooldown or unstable.", "--skip-unhealthy"
+        "skip_unhealthy",
+        ValueKind.SWITCH,
+        False,
+        "Reject endpoints in cooldown or with a recent outage.",
+        "--skip-unhealthy",
     ),  # fmt: skip
 )
 BY_NAME: Mapping[str, Preference] = MappingProxyType({p.name: p for p in PREFERENCES})

@@ -13,8 +13,9 @@ Cost: a plan's read is one pipeline (one round trip) returning every endpoint's 
 attempt's write is one EVAL that adds the outcome, drops members older than the horizon, keeps at most
 MAX_PER_ENDPOINT, and sets the key to expire one horizon after its last write. Nothing grows without bound.
 
-Never in the way: the client has no retries and `store_timeout` for resolving, connecting and each reply.
-The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
+Never in the way: the client (orcli/store/resp.py, orcli's own: importing redis-py cost more than the whole
+rest of a Redis-backed `ask`) has no retries and gives each operation one deadline, `store_timeout`, for
+resolving, connecting, the handshake and every byte of the reply together. The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
 another type, a member orcli cannot read) switches this process to the local SQLite store, with one warning;
 outcomes recorded after that stay local. A process that lives on (`orcli serve`) tries Redis again every
 RETRY_SHARED_AFTER seconds and, when it answers, says so and uses it again.
@@ -24,33 +25,40 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
+from orcli.store import usage_redis
+from orcli.store.resp import ProtocolError, RespClient, RespError, StoreTimeout, Unresolved
 from orcli.store.sessions import STICKY_TTL, session_key
 from orcli.store.url import RedisTarget
+from orcli.store.usage import UsageRow
 from orcli.store.values import outcome_values
-from orcli.types import FailureClass, Outcome, StickyBinding
+from orcli.types import BudgetSettings, FailureClass, Outcome, Spend, StickyBinding
 
 PREFIX = "orcli"
+_T = TypeVar("_T")
 RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
+MAX_SCAN_PAGES = 10_000  # of 1000 keys each: a server whose cursor never comes back to 0 cannot loop orcli forever
 _CLASSES = {c.value: c for c in FailureClass}
-_ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
 _NUMBER = (int, float)  # exact types: a JSON true is a bool, not a number
 
-# KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept.
-_RECORD = """
+# KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept;
+# then the attempt's usage counters (orcli/store/usage_redis.py), in the same atomic script.
+_RECORD = (
+    """
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[5]))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
 """
+    + usage_redis.RECORD_USAGE
+    + "return 1\n"
+)
 
 # KEYS: keys to delete. Returns how many outcomes they held (a key of another type counts 0).
 _RESET = """
@@ -148,66 +156,10 @@ def decode_many(members: list[bytes | str], model: str, provider: str) -> list[O
     return out
 
 
-def connect(target: RedisTarget, timeout: float) -> Any:
-    """A redis-py client for `target` that never retries and waits at most `timeout` per step; no I/O yet.
-    Raises ImportError when the `redis` extra is not installed."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    kwargs: dict[str, Any] = dict(
-        host=target.host,
-        port=target.port,
-        db=target.db,
-        username=target.username,
-        password=target.password,
-        ssl=target.tls,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),  # a retry would spend the budget twice (SPEC §13: a short budget)
-        health_check_interval=0,
-        # RESP2: no HELLO on connect and no redis-py 8 CLIENT MAINT_NOTIFICATIONS (RESP3 only), so a process
-        # pays only its reads and writes (plus AUTH when the URL has a password).
-        protocol=2,
-    )
-    # No CLIENT SETINFO on connect: two round trips a process would pay for a label. redis-py >= 7 says so
-    # with driver_info=None, older ones with lib_name/lib_version=None.
-    try:
-        return redis.Redis(**kwargs, driver_info=None)
-    except TypeError:
-        return redis.Redis(**kwargs, lib_name=None, lib_version=None)
-
-
-class Unresolved(OSError):
-    """The store's host name did not resolve, or not within the budget."""
-
-
-def resolve_within(host: str, port: int, timeout: float) -> None:
-    """Resolve `host` in a helper thread, waiting at most `timeout`: a DNS lookup is not bounded by socket
-    timeouts and can hang for seconds when a resolver is down. Raises Unresolved."""
-    import ipaddress
-    import socket
-
-    try:
-        ipaddress.ip_address(host)
-        return  # an address needs no lookup
-    except ValueError:
-        pass
-    failure: list[OSError] = []
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            failure.append(exc)
-        done.set()
-
-    threading.Thread(target=lookup, name="orcli-resolve", daemon=True).start()
-    if not done.wait(timeout):
-        raise Unresolved(f"host name {host} did not resolve within {timeout * 1000:.0f} ms")
-    if failure:
-        raise Unresolved(f"host name {host} could not be resolved ({failure[0].strerror or failure[0]})")
+def connect(target: RedisTarget, timeout: float) -> RespClient:
+    """orcli's own client for `target` (orcli/store/resp.py): no retries, one deadline of `timeout` for each
+    operation as a whole; no I/O yet."""
+    return RespClient(target, timeout)
 
 
 class RedisStore:
@@ -226,8 +178,10 @@ class RedisStore:
         fallback: Callable[[], tuple[Any, list[str]]],
         clock: Callable[[], float] = time.time,
         retry_after: float = RETRY_SHARED_AFTER,
+        usage_days: int = BudgetSettings().retention_days,
     ) -> None:
         self.warnings: list[str] = []
+        self._usage_days = usage_days
         self.target = target
         self._retry_after = retry_after
         self._retry_at = 0.0  # monotonic time after which a fallen-back store tries Redis once more
@@ -238,7 +192,6 @@ class RedisStore:
         self._clock = clock
         self._lock = threading.Lock()  # health --probe records from a thread pool
         self._failed = False
-        self._resolved = False  # the host name was resolved within the budget once
         self._local: Any = None  # the local store once fallen back (None if it cannot be opened either)
 
     # --- the HealthBackend interface -------------------------------------------------------------------
@@ -250,11 +203,27 @@ class RedisStore:
             member = encode(outcome, os.urandom(6).hex())
             cutoff = self._clock() - self._retention
             ttl = max(int(self._retention) + 1, 1)
+            usage_keys, usage_args = usage_redis.record_args(self.target.namespace, outcome, self._usage_days)
             try:
-                self._resolve()
-                reply = self._client.eval(
-                    _RECORD, 1, key, repr(outcome.at), member, repr(cutoff), ttl, MAX_PER_ENDPOINT
+                (reply,) = self._client.call(
+                    [
+                        [
+                            "EVAL",
+                            _RECORD,
+                            1 + len(usage_keys),
+                            key,
+                            *usage_keys,
+                            repr(outcome.at),
+                            member,
+                            repr(cutoff),
+                            ttl,
+                            MAX_PER_ENDPOINT,
+                            *usage_args,
+                        ]
+                    ]
                 )
+                if isinstance(reply, RespError):
+                    raise reply
                 if reply != 1:
                     raise Garbage(f"recording answered {type(reply).__name__}")
                 self._back()
@@ -268,7 +237,6 @@ class RedisStore:
         """One round trip returning every asked endpoint's outcomes since `since` (None: every endpoint, via SCAN)."""
         if self._shared():
             try:
-                self._resolve()
                 outcomes = self._read(since, endpoints)
                 self._back()
                 return outcomes
@@ -278,35 +246,85 @@ class RedisStore:
         return [] if local is None else local.outcomes(since, endpoints)
 
     def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
-        """One SET with an expiry: the binding lives STICKY_TTL seconds after this success."""
-        if self._shared():
-            try:
-                self._resolve()
-                value = json.dumps([provider, at], ensure_ascii=False)
-                key = sticky_key(self.target.namespace, session)
-                pipe = self._client.pipeline(transaction=True)
-                pipe.hset(key, model, value)
-                pipe.expire(key, int(STICKY_TTL))
-                pipe.execute()
-                self._back()
-                return True
-            except Exception as exc:  # see record()
-                self._fall_back(exc, "bind a session")
-        local = self._local
-        return False if local is None else local.bind_session(session, model, provider, at)
+        """HSET and EXPIRE in one round trip: the session's bindings live STICKY_TTL seconds after this success."""
+        key = sticky_key(self.target.namespace, session)
+        value = json.dumps([provider, at], ensure_ascii=False)
+
+        def shared() -> bool:
+            for reply in self._client.call([["HSET", key, model, value], ["EXPIRE", key, int(STICKY_TTL)]]):
+                if isinstance(reply, RespError):
+                    raise reply
+            return True
+
+        return self._shared_or_local(
+            shared, lambda local: local.bind_session(session, model, provider, at), False, "bind a session"
+        )
 
     def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
         """One HGETALL: the session's bindings still in force."""
+        key = sticky_key(self.target.namespace, session)
+
+        def shared() -> dict[str, StickyBinding]:
+            (reply,) = self._client.call([["HGETALL", key]])
+            if isinstance(reply, RespError):
+                raise reply
+            return _bindings(reply, now)
+
+        nothing: dict[str, StickyBinding] = {}
+        return self._shared_or_local(
+            shared, lambda local: local.session_bindings(session, now), nothing, "read session bindings"
+        )
+
+    def usage(self, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
+        """The fleet's usage from the per-day counters: whole UTC days (docs/usage.md)."""
+        ns = self.target.namespace
+        nothing: tuple[list[UsageRow], UsageRow] = ([], UsageRow("total"))
+        kept = (self._clock(), self._usage_days)
+        return self._shared_or_local(
+            lambda: usage_redis.report(self._client, ns, since, until, by, kept),
+            lambda local: local.usage(since, until, by),
+            nothing,
+            "read usage",
+        )
+
+    def spend(self, now: float) -> Spend:
+        """The fleet's spend of the day and the month (one pipeline), holds of running requests included."""
+        ns = self.target.namespace
+        return self._shared_or_local(
+            lambda: usage_redis.spend(self._client, ns, now), lambda local: local.spend(now), Spend(), "read the spend"
+        )
+
+    def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        """Check the fleet's budget and hold `amount` in one EVAL (usage_redis.RESERVE)."""
+        ns = self.target.namespace
+        nothing: tuple[object, Spend] = ("unrecorded", Spend())
+        return self._shared_or_local(
+            lambda: usage_redis.reserve(self._client, ns, budget, amount, now, hold_s),
+            lambda local: local.reserve(budget, amount, now, hold_s),
+            nothing,
+            "reserve the request's expected cost",
+        )
+
+    def settle(self, token: object) -> None:
+        """Release a hold: a Redis member (str), or the local store's id when the hold was made there."""
+        if isinstance(token, str) and token != "unrecorded":
+            ns = self.target.namespace
+            self._shared_or_local(
+                lambda: usage_redis.settle(self._client, ns, token), lambda local: local.settle(token), None, "settle"
+            )
+        elif self._local is not None:
+            self._local.settle(token)
+
+    def _shared_or_local(self, shared: Callable[[], _T], local: Callable[[Any], _T], fallback: _T, what: str) -> _T:
+        """Run `shared` on Redis; on any failure (or once fallen back) run `local` on the local store."""
         if self._shared():
             try:
-                self._resolve()
-                reply = self._client.hgetall(sticky_key(self.target.namespace, session))
+                result = shared()
                 self._back()
-                return _bindings(reply, now)
+                return result
             except Exception as exc:  # see record()
-                self._fall_back(exc, "read session bindings")
-        local = self._local
-        return {} if local is None else local.session_bindings(session, now)
+                self._fall_back(exc, what)
+        return fallback if self._local is None else local(self._local)
 
     def reset(self, provider: str | None = None) -> int | None:
         """Delete the namespace's outcome sets (all, or one provider's and its variants'); None on failure.
@@ -315,14 +333,18 @@ class RedisStore:
             self.warnings.append(f"shared health store {self.target.shown} was not reached: nothing reset")
             return None
         try:
-            self._resolve()
             keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
             if provider is None:  # every session sticks anew (one provider's bindings expire on their own)
                 self._delete_sticky()
             deleted = 0
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
-                deleted += int(self._client.eval(_RESET, len(batch), *batch))
+                (reply,) = self._client.call([["EVAL", _RESET, len(batch), *batch]])
+                if isinstance(reply, RespError):
+                    raise reply
+                if type(reply) is not int:
+                    raise Garbage(f"resetting answered {type(reply).__name__}")
+                deleted += reply
             return deleted
         except Exception as exc:
             why = _why(exc, self._timeout, key_prefix(self.target.namespace))
@@ -359,11 +381,6 @@ class RedisStore:
 
     # --- internals -------------------------------------------------------------------------------------
 
-    def _resolve(self) -> None:
-        if not self._resolved:
-            resolve_within(self.target.host, self.target.port, self._timeout)
-            self._resolved = True
-
     def _read(self, since: float, endpoints: Collection[tuple[str, str]] | None) -> list[Outcome]:
         ns = self.target.namespace
         if endpoints is None:
@@ -374,14 +391,12 @@ class RedisStore:
             return []
         # A pipeline, not a script: one round trip as well, and it still reads from a replica or a full server
         # (Redis 7 refuses a script without a `no-writes` flag there, and Redis 6 knows no flags).
-        pipe = self._client.pipeline(transaction=False)
-        for model, provider in pairs:
-            pipe.zrangebyscore(outcome_key(ns, model, provider), repr(since), "+inf")
-        reply = pipe.execute()
-        if not isinstance(reply, list) or len(reply) != len(pairs):
-            raise Garbage("reading answered something other than one list per endpoint")
+        since_arg = repr(since)
+        reply = self._client.call([["ZRANGEBYSCORE", outcome_key(ns, m, p), since_arg, "+inf"] for m, p in pairs])
         out: list[Outcome] = []
         for (model, provider), members in zip(pairs, reply, strict=True):
+            if isinstance(members, RespError):
+                raise members
             if not isinstance(members, list):
                 raise Garbage(f"{model} @ {provider}: not a list of outcomes")
             if members:
@@ -396,14 +411,28 @@ class RedisStore:
         pattern = prefix.replace("\\", "\\\\")
         for ch in "*?[]":
             pattern = pattern.replace(ch, "\\" + ch)
-        return [
-            k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern + "*", count=1000)
-        ]
+        keys: list[str] = []
+        cursor: bytes | str = "0"
+        for _page in range(MAX_SCAN_PAGES):
+            (reply,) = self._client.call([["SCAN", cursor, "MATCH", pattern + "*", "COUNT", 1000]])
+            if isinstance(reply, RespError):
+                raise reply
+            if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], bytes)):
+                raise Garbage("SCAN answered something other than a cursor and keys")
+            cursor, found = reply
+            if not isinstance(found, list) or not all(isinstance(k, bytes) for k in found):
+                raise Garbage("SCAN answered keys that are not strings")
+            keys.extend(k.decode("utf-8", "replace") for k in found)
+            if cursor == b"0":
+                return keys
+        raise Garbage(f"SCAN did not finish within {MAX_SCAN_PAGES} pages")
 
     def _delete_sticky(self) -> None:
-        batch = self._scan(f"{PREFIX}:{self.target.namespace}:sticky:")
-        for start in range(0, len(batch), 500):
-            self._client.delete(*batch[start : start + 500])
+        keys = self._scan(f"{PREFIX}:{self.target.namespace}:sticky:")
+        for start in range(0, len(keys), 500):
+            (reply,) = self._client.call([["DEL", *keys[start : start + 500]]])
+            if isinstance(reply, RespError):
+                raise reply
 
     def _shared(self) -> bool:
         """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived
@@ -441,12 +470,13 @@ def sticky_key(namespace: str, session: str) -> str:
 
 
 def _bindings(reply: object, now: float) -> dict[str, StickyBinding]:
-    """HGETALL's answer -> bindings still in force; anything orcli did not write is Garbage."""
-    if not isinstance(reply, dict):
+    """HGETALL's answer (field, value, field, value, ...) -> bindings still in force; anything orcli did not
+    write is Garbage."""
+    if not isinstance(reply, list) or len(reply) % 2 or not all(isinstance(x, bytes) for x in reply):
         raise Garbage("reading session bindings answered something other than a hash")
     out: dict[str, StickyBinding] = {}
-    for field, raw in reply.items():
-        model = field.decode() if isinstance(field, bytes) else str(field)
+    for field, raw in zip(reply[::2], reply[1::2], strict=True):
+        model = field.decode("utf-8", "replace")
         try:
             provider, at = json.loads(raw)
         except (ValueError, TypeError):
@@ -468,25 +498,24 @@ def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
 
 def _why(exc: BaseException, timeout: float, prefix: str) -> str:
     """What went wrong, in words: from the exception's type and Redis's error code, not its free text alone."""
-    from redis import exceptions as rex
-
     text = " ".join(str(exc).split())
-    # A pipeline prefixes the server's error code ("Command # 1 (...) of pipeline caused error: WRONGTYPE ...").
-    words = set(_ERROR_CODES.findall(text)) if isinstance(exc, rex.ResponseError) else set()
+    code = exc.code if isinstance(exc, RespError) else ""
     if isinstance(exc, Unresolved):
         return f"is unreachable: {_clean(str(exc))}"
-    if isinstance(exc, rex.TimeoutError):
+    if isinstance(exc, StoreTimeout):
         return f"did not answer within {timeout * 1000:.0f} ms"
-    if isinstance(exc, rex.AuthenticationError) or words & {"NOAUTH", "WRONGPASS", "NOPERM"}:
+    if code in ("NOAUTH", "WRONGPASS", "NOPERM") or (code == "ERR" and "AUTH" in text):
         return "refused orcli's credentials (the password comes from ORCLI_HEALTH_URL)"
-    if isinstance(exc, rex.ConnectionError):
-        return f"is unreachable ({_clean(text)})"
-    if "OOM" in words or isinstance(exc, getattr(rex, "OutOfMemoryError", ())):
+    if code == "OOM":
         return "is out of memory (maxmemory reached) and refuses writes"
-    if "READONLY" in words or isinstance(exc, getattr(rex, "ReadOnlyError", ())):
+    if code == "READONLY":
         return "is a read-only replica"
-    if "WRONGTYPE" in words or isinstance(exc, Garbage):
+    if code == "WRONGTYPE" or isinstance(exc, Garbage):
         return f"holds data under {prefix} that orcli did not write ({_clean(text)})"
+    if isinstance(exc, ProtocolError):
+        return f"does not answer as Redis does ({_clean(text)})"
+    if isinstance(exc, OSError):
+        return f"is unreachable ({_clean(exc.strerror or text or type(exc).__name__)})"
     return f"failed ({type(exc).__name__}: {_clean(text)})"
 
 
