@@ -1,0 +1,118 @@
+"""Which provider-native model id is the same model as an OpenRouter-style id (docs/profiles.md "Native ids").
+
+Pure: ids in, a verdict out. Providers spell one model many ways (`meta-llama/llama-3.3-70b-instruct` is Groq's
+`llama-3.3-70b-versatile`, Together's `meta-llama/Llama-3.3-70B-Instruct-Turbo`, Fireworks'
+`accounts/fireworks/models/llama-v3p3-70b-instruct`), so ids are compared as normalised token sequences:
+lower case, the last path segment only, Fireworks' `3p3` read as `3.3`, a word glued to a version split
+(`llama3.1` = `llama 3 1`). Size, version and family tokens must all agree: never another size or version.
+Serving words (instruct, turbo, versatile, fp8, ...) may differ; a dated snapshot (`-20250929`, `-2503`)
+matches an undated request. Candidates are ranked in tiers (exact tokens, then without serving words, then
+with a date added); the best tier must hold exactly one id, else the answer is "ambiguous" - orcli never
+guesses between equal candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+# Words that name how a model is served, not which model it is.
+SERVING_WORDS = frozenset(
+    {"instruct", "chat", "it", "versatile", "instant", "turbo", "fp8", "fp16", "bf16", "fp4", "int4", "int8",
+     "awq", "gguf", "tput", "hf", "meta", "v", "latest", "serverless"}
+)  # fmt: skip
+_DIGIT_P_DIGIT = re.compile(r"(?<=\d)p(?=\d)")  # Fireworks: v3p3 -> v3.3, qwen2p5 -> qwen2.5
+_SEPARATORS = re.compile(r"[-_.:\s]+")
+_WORD_THEN_DIGITS = re.compile(r"^([a-z]+)(\d.*)$")  # llama3 -> llama 3; 70b and 4o stay whole
+_DATE = re.compile(r"^\d{4}(\d{2}(\d{2})?)?$")  # 2503, 0324, 202509, 20250929
+
+
+class Match(NamedTuple):
+    """The verdict for one wanted model among a provider's ids."""
+
+    native_id: str | None  # the one id that is the same model, else None
+    candidates: tuple[str, ...] = ()  # the equal candidates when ambiguous (empty when nothing matched)
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.native_id is None and len(self.candidates) > 1
+
+
+def tokens(model_id: str) -> tuple[str, ...]:
+    """`accounts/fireworks/models/llama-v3p3-70b-instruct` -> ('llama', 'v', '3', '3', '70b', 'instruct')."""
+    last = model_id.strip().lower().rsplit("/", 1)[-1]
+    last = _DIGIT_P_DIGIT.sub(".", last)
+    out: list[str] = []
+    for part in _SEPARATORS.split(last):
+        if not part:
+            continue
+        glued = _WORD_THEN_DIGITS.match(part)
+        out.extend(glued.groups() if glued else (part,))
+    return tuple(out)
+
+
+def _core(parts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(p for p in parts if p not in SERVING_WORDS)
+
+
+def _undated(parts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(p for p in parts if not _DATE.match(p))
+
+
+def tier(wanted: str, candidate: str) -> int | None:
+    """0: the same tokens; 1: the same but for serving words; 2: a dated snapshot of an undated request;
+    None: another model."""
+    want, have = tokens(wanted), tokens(candidate)
+    if want == have:
+        return 0
+    want_core, have_core = _core(want), _core(have)
+    if want_core == have_core:
+        return 1
+    if want_core == _undated(want_core) and _undated(have_core) == want_core:
+        return 2
+    return None
+
+
+def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
+    """The one id in `available` that is `wanted`'s model. `variant` (`turbo` from `deepinfra/turbo`) picks
+    among equal candidates the single one that carries it; without a single one the answer is ambiguous."""
+    tiers: dict[int, list[str]] = {}
+    for candidate in dict.fromkeys(available):
+        rank = tier(wanted, candidate)
+        if rank is not None:
+            tiers.setdefault(rank, []).append(candidate)
+    if not tiers:
+        return Match(None)
+    if variant:
+        every = [c for rank in sorted(tiers) for c in tiers[rank]]
+        marked = [c for c in every if variant.lower() in tokens(c)]
+        if len(marked) == 1:
+            return Match(marked[0])
+        if len(every) > 1:
+            return Match(None, tuple(every))
+    best = tiers[min(tiers)]
+    return Match(best[0]) if len(best) == 1 else Match(None, tuple(best))
+
+
+def served_alias(model_id: str, listed: Iterable[str]) -> bool:
+    """Whether `model_id` is served though the list does not name it: an undated alias of a dated id that is
+    listed (Anthropic lists `claude-sonnet-4-5-20250929` and serves `claude-sonnet-4-5` too)."""
+    pattern = re.compile(re.escape(model_id.lower()) + r"-\d{8}")
+    return any(pattern.fullmatch(name.lower()) for name in listed)
+
+
+def closest(model_id: str, listed: Iterable[str], n: int = 3) -> list[str]:
+    """Up to `n` listed ids nearest to `model_id`, for a message that says what to write instead."""
+    import difflib
+
+    names = list(dict.fromkeys(listed))
+    by_lower = {name.lower(): name for name in names}
+    near = difflib.get_close_matches(model_id.lower(), list(by_lower), n=n, cutoff=0.4)
+    if len(near) < n:  # a differently prefixed id (`meta-llama/...` vs `llama-...`) still counts
+        last = model_id.lower().rsplit("/", 1)[-1]
+        tails = {name.lower().rsplit("/", 1)[-1]: name.lower() for name in names}
+        for tail in difflib.get_close_matches(last, list(tails), n=n, cutoff=0.5):
+            if tails[tail] not in near:
+                near.append(tails[tail])
+    return [by_lower[name] for name in near[:n]]
