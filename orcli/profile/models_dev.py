@@ -244,3 +244,98 @@ def wanted_providers(catalogue: ModelsDev, names: Iterable[str]) -> list[str]:
             raise UsageError(f"--provider {name}: the catalogue has no such provider.")
         found.append(pid)
     return found
+
+
+class Imported(NamedTuple):
+    """The catalogue in profile terms for the wanted models, and what could not be written."""
+
+    providers: dict[str, dict[str, Any]]
+    endpoints: list[dict[str, Any]]
+    unsupported: dict[str, list[str]]  # provider -> why (once per provider), for the listing
+    ambiguous: list[tuple[str, str, tuple[str, ...]]]  # (model, provider, equal candidates)
+    unserved: list[str]  # wanted models no provider of the catalogue serves
+
+
+def to_profile(
+    catalogue: ModelsDev,
+    models: Iterable[str],
+    provider_ids: Iterable[str],
+    dialects: Iterable[str],
+    env: Mapping[str, str],
+) -> Imported:
+    """One endpoint per (wanted model, provider serving the same model), under the provider's native id."""
+    from orcli.profile.model_ids import match
+
+    known = set(dialects)
+    chosen = list(provider_ids) or list(catalogue.offerings)
+    out = Imported({}, [], {}, [], [])
+    for model in models:
+        served = False
+        for pid in chosen:
+            offerings = {o.native_id: o for o in catalogue.offerings.get(pid, ())}
+            found = match(model, offerings)
+            if found.ambiguous:
+                out.ambiguous.append((model, profile_name(pid), found.candidates))
+                continue
+            if found.native_id is None:
+                continue
+            served = True
+            offering = offerings[found.native_id]
+            table, why = _callable(catalogue.providers[pid], offering, known, env)
+            if table is None:
+                out.unsupported.setdefault(profile_name(pid), []).append(f"{model}: {why}")
+                continue
+            name = profile_name(pid)
+            out.providers.setdefault(name, table)
+            out.endpoints.append(endpoint_table(model, name, offering))
+        if not served:
+            out.unserved.append(model)
+    return out
+
+
+def _callable(
+    info: ProviderInfo, offering: Offering, dialects: set[str], env: Mapping[str, str]
+) -> tuple[dict[str, Any] | None, str]:
+    """The provider table for an offering orcli can call, else None and why not."""
+    if offering.api is None:
+        return None, f"its SDK package `{offering.npm or '(none)'}` is no dialect orcli speaks"
+    if offering.api not in dialects:
+        return None, f"the `{offering.api}` dialect is not in this orcli"
+    if offering.api == "azure":
+        return None, "Azure serves your own deployment names, not model ids: add the endpoint by hand"
+    table = provider_table(info, offering)
+    if offering.api in CLOUD_SETTINGS:
+        return _cloud_table(offering.api, table, env)
+    if table is None:
+        return None, "the catalogue gives no base URL and orcli's provider table has none"
+    return table, ""
+
+
+# Cloud dialects need account settings the catalogue cannot know; they come from the same variables the
+# cloud tools read (docs/dialects.md), else the offering is listed with what to set.
+CLOUD_SETTINGS = {
+    "bedrock": {"region": ("AWS_REGION", "AWS_DEFAULT_REGION")},
+    "vertex": {"project": ("GOOGLE_VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+               "location": ("GOOGLE_VERTEX_LOCATION", "GOOGLE_CLOUD_LOCATION")},
+}  # fmt: skip
+CLOUD_SETTINGS["vertex-anthropic"] = CLOUD_SETTINGS["vertex"]
+
+
+def _cloud_table(api: str, table: dict[str, Any] | None, env: Mapping[str, str]) -> tuple[dict[str, Any] | None, str]:
+    settings: dict[str, str] = {}
+    for key, names in CLOUD_SETTINGS[api].items():
+        value = next((env[n].strip() for n in names if env.get(n, "").strip()), None)
+        if value is None or not _SLUG.fullmatch(value.lower()):
+            return None, f"needs `{key}`: set ${names[0]} and run again"
+        settings[key] = value
+    if api == "bedrock":
+        base = f"https://bedrock-runtime.{settings['region']}.amazonaws.com"
+    elif settings["location"] == "global":
+        base = "https://aiplatform.googleapis.com/v1"
+    else:
+        base = f"https://{settings['location']}-aiplatform.googleapis.com/v1"
+    new = {"base_url": base, "api": api, **settings}
+    for key in ("data_collection", "zdr"):
+        if table is not None and key in table:
+            new[key] = table[key]
+    return new, ""
