@@ -25,6 +25,7 @@ SERVING_WORDS = frozenset(
 _DIGIT_P_DIGIT = re.compile(r"(?<=\d)p(?=\d)")  # Fireworks: v3p3 -> v3.3, qwen2p5 -> qwen2.5
 _SEPARATORS = re.compile(r"[-_.:\s]+")
 _WORD_THEN_DIGITS = re.compile(r"^([a-z]+)(\d.*)$")  # llama3 -> llama 3; 70b and 4o stay whole
+_ISO_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")  # gpt-4o-2024-08-06: one date token
 _DATE = re.compile(r"^\d{4}(\d{2}(\d{2})?)?$")  # 2503, 0324, 202509, 20250929
 
 
@@ -42,12 +43,12 @@ class Match(NamedTuple):
 def tokens(model_id: str) -> tuple[str, ...]:
     """`accounts/fireworks/models/llama-v3p3-70b-instruct` -> ('llama', 'v', '3', '3', '70b', 'instruct')."""
     last = model_id.strip().lower().rsplit("/", 1)[-1]
-    last = _DIGIT_P_DIGIT.sub(".", last)
+    last = _ISO_DATE.sub(r"\1\2\3", _DIGIT_P_DIGIT.sub(".", last))
     out: list[str] = []
     for part in _SEPARATORS.split(last):
         if not part:
             continue
-        glued = _WORD_THEN_DIGITS.match(part)
+        glued = None if part in SERVING_WORDS else _WORD_THEN_DIGITS.match(part)
         out.extend(glued.groups() if glued else (part,))
     return tuple(out)
 

@@ -1,0 +1,294 @@
+"""Issue 21 / 25.3: imports write only ids the provider serves, refresh instead of duplicating, lose nothing to
+concurrent writers and survive hostile catalogues. The real `orcli` process runs against loopback fakes."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from functools import partial
+from pathlib import Path
+
+import pytest
+from cli_harness import Cli, run_all
+from fake_model_lists import ModelLists
+from upstream import Upstream, key_env, ok
+
+from orcli.profile import model_ids
+from orcli.profile.model_lists import Target, list_all
+
+DATA = Path(__file__).parent / "data"
+THREE = str(DATA / "openrouter" / "endpoints-three-models.json")
+MODELS_DEV = DATA / "models.dev" / "api.json"
+LLAMA = "meta-llama/llama-3.3-70b-instruct"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(None, tmp_path)
+
+
+def user_dir(cli: Cli) -> Path:
+    return Path(cli.env["XDG_CONFIG_HOME"]) / "orcli" / "profiles"
+
+
+# -- which native id is which model -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("wanted", "available", "expected"),
+    [
+        (LLAMA, ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "llama3-70b-8192"], "llama-3.3-70b-versatile"),
+        (LLAMA, ["llama3.1-8b", "llama-3.3-70b"], "llama-3.3-70b"),
+        (LLAMA, ["accounts/fireworks/models/llama-v3p3-70b-instruct", "accounts/fireworks/models/llama-v3p1-70b-instruct"],
+         "accounts/fireworks/models/llama-v3p3-70b-instruct"),
+        (LLAMA, ["meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct-Turbo"],
+         "meta-llama/Llama-3.3-70B-Instruct"),  # exact tokens beat a serving word
+        (LLAMA, ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-8B-Instruct"], None),  # never another size/version
+        ("anthropic/claude-sonnet-4.5", ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-sonnet-4-0"],
+         "claude-sonnet-4-5"),
+        ("anthropic/claude-sonnet-4.5", ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"],
+         "claude-sonnet-4-5-20250929"),  # only a dated snapshot: that one
+        ("qwen/qwen-2.5-72b-instruct", ["Qwen/Qwen2.5-72B-Instruct-Turbo", "Qwen/Qwen2.5-7B-Instruct-Turbo"],
+         "Qwen/Qwen2.5-72B-Instruct-Turbo"),
+        ("openai/gpt-4o", ["gpt-4o-mini", "gpt-4o-2024-08-06"], "gpt-4o-2024-08-06"),
+        ("openai/gpt-4o-mini", ["gpt-4o", "gpt-4"], None),
+        ("google/gemini-2.5-flash", ["models/gemini-2.5-flash-lite", "gemini-2.5-flash"], "gemini-2.5-flash"),
+        ("deepseek/deepseek-chat-v3-0324", ["deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324"],
+         "deepseek-ai/DeepSeek-V3-0324"),
+    ],
+)
+def test_native_id_truth_table(wanted, available, expected):
+    assert model_ids.match(wanted, available).native_id == expected
+
+
+def test_equal_candidates_are_never_guessed_between():
+    found = model_ids.match(LLAMA, ["meta-llama/Llama-3.3-70B-Instruct-Turbo", "meta-llama/Llama-3.3-70B-Instruct-FP8"])
+    assert found.native_id is None and found.ambiguous
+    assert len(found.candidates) == 2
+    # A variant tag picks the single candidate that carries it, and only then.
+    assert model_ids.match(LLAMA, found.candidates, "turbo").native_id == "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    assert model_ids.match(LLAMA, found.candidates, "bf16").ambiguous
+
+
+def test_an_undated_alias_of_a_listed_dated_id_is_served():
+    listed = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"]
+    assert model_ids.served_alias("claude-sonnet-4-5", listed)
+    assert not model_ids.served_alias("claude-sonnet-4", listed)
+    assert model_ids.closest("claude-sonet-4-5", listed)[0] == "claude-sonnet-4-5-20250929"
+
+
+# -- model lists, as the official SDKs read them ---------------------------------------------------------
+def test_fake_lists_are_what_the_official_sdks_read():
+    import anthropic
+    import openai
+
+    with ModelLists() as fake:
+        fake.add("groq", "openai", ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"])
+        fake.add("anthropic", "anthropic", ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "c3"], page=2)
+        client = openai.OpenAI(base_url=fake.base_url("groq"), api_key="k-groq", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"]
+        claude = anthropic.Anthropic(base_url=fake.base_url("anthropic").removesuffix("/v1"), api_key="k", max_retries=0)
+        assert [m.id for m in claude.models.list(limit=2)] == ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "c3"]
+
+
+def test_every_dialect_list_is_read_whole_and_failures_are_named():
+    with ModelLists() as fake:
+        fake.add("groq", "openai", ["a", "b"])
+        fake.add("together", "together", ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
+        fake.add("anthropic", "anthropic", [f"claude-{i}" for i in range(5)], page=2)
+        fake.add("google", "gemini", [f"gemini-{i}" for i in range(5)], page=2)
+        fake.add("bad", "openai", ["x"], key_rejected=True)
+        fake.add("slow", "openai", ["x"], delay=3)
+
+        def target(name: str, api: str, key: str | None = "k") -> Target:
+            return Target(name, api, fake.base_url(name), key, key_env=f"{name.upper()}_KEY")
+
+        got = list_all(
+            [target("groq", "openai"), target("together", "openai"), target("anthropic", "anthropic"),
+             target("google", "gemini"), target("bad", "openai"), target("slow", "openai"),
+             Target("nokey", "openai", "http://127.0.0.1:9/v1", None, key_env="NOKEY_KEY")],
+            timeout=0.5,
+        )  # fmt: skip
+        assert got["groq"].ids == ("a", "b")
+        assert got["together"].ids == ("meta-llama/Llama-3.3-70B-Instruct-Turbo",)
+        assert got["anthropic"].ids == tuple(f"claude-{i}" for i in range(5))
+        assert got["google"].ids == tuple(f"gemini-{i}" for i in range(5))
+        assert got["bad"].problem == "key_rejected" and got["slow"].problem == "unreachable"
+        assert got["nokey"].problem == "key_not_set" and "$NOKEY_KEY" in got["nokey"].detail
+        assert fake.seen("groq")[0]["authorization"] == "Bearer k"
+        assert fake.seen("anthropic")[0]["x-api-key"] == "k" and "anthropic-version" in fake.seen("anthropic")[0]
+        assert fake.seen("google")[0]["x-goog-api-key"] == "k"
+
+
+# -- import --verify against the providers' own lists ----------------------------------------------------
+def test_verify_writes_the_id_each_provider_lists_and_lists_the_rest(cli, tmp_path):
+    with ModelLists() as fake:
+        fake.add("groq", "openai", ["llama-3.3-70b-versatile", "llama-3.1-8b-instant"])
+        fake.add("cerebras", "openai", ["llama3.3-70b", "llama3.1-8b"])  # not the table's spelling
+        fake.add("together", "together", ["meta-llama/Llama-3.1-8B-Instruct-Turbo"])  # does not serve it
+        profile = tmp_path / "mine.toml"
+        profile.write_text("".join(
+            f'[providers.{p}]\nbase_url = "{fake.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
+            for p in ("groq", "cerebras", "together")
+        ))  # fmt: skip
+        cli.set_keys({"GROQ_KEY": "gk-1234567890", "CEREBRAS_KEY": "ck-1234567890", "TOGETHER_KEY": "tk-1234567890"})
+        run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--into", str(profile),
+                  "--verify", "--json")  # fmt: skip
+        assert run.code == 0, run
+        data = tomllib.loads(profile.read_text())
+        ids = {e["provider"]: e["upstream_model"] for e in data["endpoint"]}
+        # deepinfra's lists cannot be read without its key: the shipped table's ids stay, and the notes say so.
+        assert ids == {"groq": "llama-3.3-70b-versatile", "cerebras": "llama3.3-70b",
+                       "deepinfra/fp8": "meta-llama/Llama-3.3-70B-Instruct",
+                       "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo"}  # fmt: skip
+        skipped = {s["provider"]: s["reason"] for s in run.json()["skipped"]}
+        assert "together's model list has no id for it" in skipped["together"]
+        assert "Llama-3.1-8B-Instruct-Turbo" in skipped["together"]  # the closest ids are named
+        assert "$LAMBDA_API_KEY is not set" in skipped["lambda"]  # its id is unknown and its list unread
+        assert any("deepinfra/fp8: not verified ($DEEPINFRA_API_KEY is not set)" in n for n in run.json()["notes"])
+        assert "not imported: meta-llama/llama-3.3-70b-instruct on together" in run.err
+        assert all(h.get("authorization", "").startswith("Bearer ") for h in fake.seen("groq"))
+
+
+# -- models.dev, end to end --------------------------------------------------------------------------
+def test_a_models_dev_import_is_planned_and_asked_under_the_native_id(cli, tmp_path):
+    with Upstream() as up:
+        up.script("acme", ok("hello from acme"))
+        catalogue = json.loads(MODELS_DEV.read_text())
+        catalogue["acme"] = {
+            "id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
+            "api": up.base_url("acme"), "doc": "https://acme.example/docs",
+            "models": {
+                "meta-llama/Llama-3.3-70B-Instruct-FP8": {"id": "meta-llama/Llama-3.3-70B-Instruct-FP8", "name": "L",
+                                                          "cost": {"input": 0.2, "output": 0.6},
+                                                          "limit": {"context": 131072, "output": 8192}, "tool_call": True},
+                "meta-llama/Llama-3.1-70B-Instruct": {"id": "meta-llama/Llama-3.1-70B-Instruct", "name": "older"},
+            },
+        }  # fmt: skip
+        saved = tmp_path / "api.json"
+        saved.write_text(json.dumps(catalogue))
+        run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", LLAMA, "--provider", "acme",
+                  "--provider", "groq", "--into", "md", "--json")  # fmt: skip
+        assert run.code == 0, run
+        data = tomllib.loads((user_dir(cli) / "md.toml").read_text())
+        acme = next(e for e in data["endpoint"] if e["provider"] == "acme")
+        assert acme["upstream_model"] == "meta-llama/Llama-3.3-70B-Instruct-FP8"
+        assert acme["price"] == {"prompt": 0.2, "completion": 0.6} and acme["max_completion_tokens"] == 8192
+        assert "tools" in acme["parameters"]
+        groq = next(e for e in data["endpoint"] if e["provider"] == "groq")
+        assert groq["upstream_model"] == "llama-3.3-70b-versatile"
+        assert data["providers"]["acme"]["api_key_env"] == "ACME_API_KEY"
+        cli.set_keys({"ACME_API_KEY": "acme-key-0123456789"})
+        plan = cli("explain-route", "--no-stdin", "-p", "md", "--json").json()
+        assert [(a["provider"], a["upstream_model"]) for a in plan["attempts"]] == [
+            ("acme", "meta-llama/Llama-3.3-70B-Instruct-FP8")
+        ]
+        asked = cli("ask", "-p", "md", "--no-stdin", "hi")
+        assert asked.code == 0 and asked.out == "hello from acme", asked
+        assert up.requests("acme")[0].model == "meta-llama/Llama-3.3-70B-Instruct-FP8"
+
+
+def test_models_dev_lists_what_it_cannot_write(cli):
+    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "-m", "openai/gpt-4o-mini",
+              "--into", "x", "--json")  # fmt: skip
+    assert run.code == 0, run
+    doc = run.json()
+    assert "azure" in doc["unmapped"] and "deployment names" in doc["unmapped"]["azure"][0]
+    written = tomllib.loads((user_dir(cli) / "x.toml").read_text())
+    assert "azure" not in written["providers"]
+    pairs = {(e["provider"], e["upstream_model"]) for e in written["endpoint"]}
+    assert ("openai", "gpt-4o-mini") in pairs and ("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo") in pairs
+    again = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "-m", "openai/gpt-4o-mini",
+                "--into", "x")  # fmt: skip
+    assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
+
+
+# -- refresh, don't duplicate --------------------------------------------------------------------------
+def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_import_changes_nothing(cli):
+    assert cli("profiles", "init", env={"DEEPINFRA_API_KEY": "di-key-0123456789"}).code == 0
+    path = user_dir(cli) / "default.toml"
+    before = tomllib.loads(path.read_text())
+    assert set(before["providers"]) == {"deepinfra", "deepinfra/turbo"}
+    run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--json")
+    assert run.code == 0, run
+    after = tomllib.loads(path.read_text())
+    assert "deepinfra/fp8" not in after["providers"]
+    mine = [e for e in after["endpoint"] if e["model"] == LLAMA and e["provider"] == "deepinfra"]
+    assert len(mine) == 1 and mine[0]["upstream_model"] == "meta-llama/Llama-3.3-70B-Instruct"  # the profile's name
+    assert mine[0]["price"] == {"prompt": 0.23, "completion": 0.4}  # deepinfra/fp8's price, refreshed
+    assert any(c["kind"] == "same provider" and c["name"].startswith("deepinfra/fp8 is deepinfra")
+               for c in run.json()["changes"])  # fmt: skip
+    again = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA)
+    assert again.code == 0 and "already up to date" in again.err, again
+    assert tomllib.loads(path.read_text()) == after
+
+
+# -- concurrent writers --------------------------------------------------------------------------------
+def test_eight_concurrent_imports_keep_all_eight_models(cli, tmp_path):
+    models = {f"vendor/model-{i}": f"Vendor/Model-{i}" for i in range(8)}
+    catalogue = {"acme": {"id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
+                          "api": "https://acme.example/v1",
+                          "models": {native: {"id": native, "cost": {"input": 1, "output": 2}} for native in models.values()}}}  # fmt: skip
+    saved = tmp_path / "api.json"
+    saved.write_text(json.dumps(catalogue))
+    target = tmp_path / "shared.toml"
+    jobs = {
+        m: partial(cli, "profiles", "import", "models.dev", "--from", str(saved), "-m", m, "--into", str(target))
+        for m in models
+    }
+    runs = run_all(jobs, workers=8, share_store=True)
+    assert all(r.code == 0 for r in runs.values()), runs
+    data = tomllib.loads(target.read_text())
+    assert {(e["model"], e["upstream_model"]) for e in data["endpoint"]} == set(models.items())
+
+
+# -- hostile catalogues --------------------------------------------------------------------------------
+def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp_path):
+    good = {"id": "Good-Model", "cost": {"input": 1, "output": 2}}
+    bad_models = {
+        "m-overflow": {"cost": {"input": "1e999999", "output": 1}},
+        "m-inf": {"cost": {"input": 1, "output": float("inf")}},
+        "m-nan": {"cost": {"input": float("nan"), "output": 1}},
+        "m-type": {"cost": "cheap", "limit": []},
+        'm"x\n[providers.evil]': {"cost": {"input": 1, "output": 1}},
+    }
+    text = json.dumps({
+        "acme": {"id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
+                 "api": "https://acme.example/v1", "models": {"Good-Model": good, **bad_models}},
+        "broken": {"models": "not an object"},
+        "\u001b[31mred": {},
+    })  # fmt: skip
+    text = text.replace('"1e999999"', "1e999999").replace("Infinity", "Infinity").replace(
+        '"m-type"', '"m-huge": {"limit": {"context": 1' + "0" * 5000 + '}}, "m-type"'
+    )
+    saved = tmp_path / "hostile.json"
+    saved.write_text(text)
+    for m in ("m-overflow", "m-inf", "m-nan", "m-type"):
+        run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", f"vendor/{m}", "--into", "h")
+        assert run.code == 1 and "internal error" not in run.err, run  # nothing to write: one clear message
+        assert "nothing to import" in run.err and f"{m} on acme" in run.err
+    huge = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/m-huge", "--into", "huge")
+    assert huge.code == 0, huge  # only the unusable number is dropped: no context length, unknown price
+    assert "context_length" not in tomllib.loads((user_dir(cli) / "huge.toml").read_text())["endpoint"][0]
+    run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/good-model", "--into", "h",
+              "--json")  # fmt: skip
+    assert run.code == 0, run
+    notes = "\n".join(run.json()["notes"])
+    for expected in ("m-overflow on acme: its cost is not a usable number", "m-inf on acme", "m-nan on acme",
+                     "m-type on acme: `cost` is not an object", "a model id orcli cannot write",
+                     "provider `broken`: `models` is not an object", "not a slug"):  # fmt: skip
+        assert expected in notes, notes
+    assert "\x1b" not in run.err and "\x1b" not in run.out
+    data = tomllib.loads((user_dir(cli) / "h.toml").read_text())
+    assert [e["upstream_model"] for e in data["endpoint"]] == ["Good-Model"] and "evil" not in data["providers"]
+
+
+def test_a_hostile_openrouter_price_is_an_unknown_price_not_an_internal_error(cli, tmp_path):
+    doc = json.loads(Path(THREE).read_text())[0]
+    doc["data"]["endpoints"][0]["pricing"]["prompt"] = "1e999999"
+    doc["data"]["endpoints"][4]["pricing"]["completion"] = "-Infinity"
+    saved = tmp_path / "hostile.json"
+    saved.write_text(json.dumps(doc))
+    run = cli("profiles", "import", "openrouter", "--from", str(saved), "--into", "o", "--json")
+    assert run.code == 0, run
+    assert any("groq: price unknown" in n for n in run.json()["notes"])
+    data = tomllib.loads((user_dir(cli) / "o.toml").read_text())
+    assert "price" not in next(e for e in data["endpoint"] if e["provider"] == "groq")
