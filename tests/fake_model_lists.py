@@ -67,13 +67,18 @@ def _page(fake: FakeList, query: dict[str, list[str]]) -> Any:
     if fake.shape == "together":
         return [{"id": i, "object": "model", "created": 0, "type": "chat"} for i in fake.ids]
     if fake.shape == "openai":
-        return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "x"} for i in fake.ids]}
+        return {
+            "object": "list",
+            "data": [{"id": i, "object": "model", "created": 0, "owned_by": "x"} for i in fake.ids],
+        }
     if fake.shape == "anthropic":
         after = query.get("after_id", [None])[0]
         start = fake.ids.index(after) + 1 if after in fake.ids else 0
         chunk = fake.ids[start : start + fake.page]
         return {
-            "data": [{"id": i, "type": "model", "display_name": i, "created_at": "2025-09-29T00:00:00Z"} for i in chunk],
+            "data": [
+                {"id": i, "type": "model", "display_name": i, "created_at": "2025-09-29T00:00:00Z"} for i in chunk
+            ],
             "has_more": start + fake.page < len(fake.ids),
             "first_id": chunk[0] if chunk else None,
             "last_id": chunk[-1] if chunk else None,

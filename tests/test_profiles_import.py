@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli, run_all
 from fake_model_lists import ModelLists
-from upstream import Upstream, key_env, ok
+from upstream import Upstream, ok
 
 from orcli.profile import model_ids
 from orcli.profile.model_lists import Target, list_all
@@ -37,22 +37,44 @@ def user_dir(cli: Cli) -> Path:
     [
         (LLAMA, ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "llama3-70b-8192"], "llama-3.3-70b-versatile"),
         (LLAMA, ["llama3.1-8b", "llama-3.3-70b"], "llama-3.3-70b"),
-        (LLAMA, ["accounts/fireworks/models/llama-v3p3-70b-instruct", "accounts/fireworks/models/llama-v3p1-70b-instruct"],
-         "accounts/fireworks/models/llama-v3p3-70b-instruct"),
-        (LLAMA, ["meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct-Turbo"],
-         "meta-llama/Llama-3.3-70B-Instruct"),  # exact tokens beat a serving word
-        (LLAMA, ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-8B-Instruct"], None),  # never another size/version
-        ("anthropic/claude-sonnet-4.5", ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-sonnet-4-0"],
-         "claude-sonnet-4-5"),
-        ("anthropic/claude-sonnet-4.5", ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"],
-         "claude-sonnet-4-5-20250929"),  # only a dated snapshot: that one
-        ("qwen/qwen-2.5-72b-instruct", ["Qwen/Qwen2.5-72B-Instruct-Turbo", "Qwen/Qwen2.5-7B-Instruct-Turbo"],
-         "Qwen/Qwen2.5-72B-Instruct-Turbo"),
+        (
+            LLAMA,
+            ["accounts/fireworks/models/llama-v3p3-70b-instruct", "accounts/fireworks/models/llama-v3p1-70b-instruct"],
+            "accounts/fireworks/models/llama-v3p3-70b-instruct",
+        ),
+        (
+            LLAMA,
+            ["meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct-Turbo"],
+            "meta-llama/Llama-3.3-70B-Instruct",
+        ),  # exact tokens beat a serving word
+        (
+            LLAMA,
+            ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-8B-Instruct"],
+            None,
+        ),  # never another size/version
+        (
+            "anthropic/claude-sonnet-4.5",
+            ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-sonnet-4-0"],
+            "claude-sonnet-4-5",
+        ),
+        (
+            "anthropic/claude-sonnet-4.5",
+            ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"],
+            "claude-sonnet-4-5-20250929",
+        ),  # only a dated snapshot: that one
+        (
+            "qwen/qwen-2.5-72b-instruct",
+            ["Qwen/Qwen2.5-72B-Instruct-Turbo", "Qwen/Qwen2.5-7B-Instruct-Turbo"],
+            "Qwen/Qwen2.5-72B-Instruct-Turbo",
+        ),
         ("openai/gpt-4o", ["gpt-4o-mini", "gpt-4o-2024-08-06"], "gpt-4o-2024-08-06"),
         ("openai/gpt-4o-mini", ["gpt-4o", "gpt-4"], None),
         ("google/gemini-2.5-flash", ["models/gemini-2.5-flash-lite", "gemini-2.5-flash"], "gemini-2.5-flash"),
-        ("deepseek/deepseek-chat-v3-0324", ["deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324"],
-         "deepseek-ai/DeepSeek-V3-0324"),
+        (
+            "deepseek/deepseek-chat-v3-0324",
+            ["deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324"],
+            "deepseek-ai/DeepSeek-V3-0324",
+        ),
     ],
 )
 def test_native_id_truth_table(wanted, available, expected):
@@ -85,8 +107,14 @@ def test_fake_lists_are_what_the_official_sdks_read():
         fake.add("anthropic", "anthropic", ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "c3"], page=2)
         client = openai.OpenAI(base_url=fake.base_url("groq"), api_key="k-groq", max_retries=0)
         assert [m.id for m in client.models.list()] == ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"]
-        claude = anthropic.Anthropic(base_url=fake.base_url("anthropic").removesuffix("/v1"), api_key="k", max_retries=0)
-        assert [m.id for m in claude.models.list(limit=2)] == ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "c3"]
+        claude = anthropic.Anthropic(
+            base_url=fake.base_url("anthropic").removesuffix("/v1"), api_key="k", max_retries=0
+        )
+        assert [m.id for m in claude.models.list(limit=2)] == [
+            "claude-sonnet-4-5-20250929",
+            "claude-haiku-4-5-20251001",
+            "c3",
+        ]
 
 
 def test_every_dialect_list_is_read_whole_and_failures_are_named():
@@ -256,8 +284,10 @@ def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp
         "broken": {"models": "not an object"},
         "\u001b[31mred": {},
     })  # fmt: skip
-    text = text.replace('"1e999999"', "1e999999").replace("Infinity", "Infinity").replace(
-        '"m-type"', '"m-huge": {"limit": {"context": 1' + "0" * 5000 + '}}, "m-type"'
+    text = (
+        text.replace('"1e999999"', "1e999999")
+        .replace("Infinity", "Infinity")
+        .replace('"m-type"', '"m-huge": {"limit": {"context": 1' + "0" * 5000 + '}}, "m-type"')
     )
     saved = tmp_path / "hostile.json"
     saved.write_text(text)

@@ -29,9 +29,9 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
+from orcli.types import Outcome, Plan, Profile
 from orcli.ui.help import OUTPUT, REQUEST
 from orcli.ui.output import Output
-from orcli.types import Outcome, Plan, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +127,8 @@ def ask(
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
-    from orcli.store.health_source import open_health
     from orcli.routing.route import build_route
+    from orcli.store.health_source import open_health
 
     store, snapshot, notes = open_health(profile, env)
     try:

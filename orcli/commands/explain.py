@@ -54,10 +54,10 @@ def explain_route(
     out: Output,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
-    from orcli.ui import render
-    from orcli.store.health_source import load_snapshot
     from orcli.routing.policy import insecure_reason
     from orcli.routing.route import build_route
+    from orcli.store.health_source import load_snapshot
+    from orcli.ui import render
 
     env = environment()
     loaded = load_profile_for(profile, env, out)

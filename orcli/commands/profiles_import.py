@@ -61,8 +61,9 @@ ProviderIdOpt = Annotated[
 
 @handled
 def profiles_import(
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter or models.dev.",
-                                          metavar="SOURCE")],  # fmt: skip
+    source: Annotated[
+        str, typer.Argument(help="Where endpoints come from: openrouter or models.dev.", metavar="SOURCE")
+    ],  # fmt: skip
     model: ModelOpt = None,
     from_file: FromOpt = None,
     into: IntoOpt = "default",
@@ -128,7 +129,9 @@ def _merge(
                          extra={"unmapped": found.not_callable, "skipped": skipped, "notes": found.notes})  # fmt: skip
     if "endpoint" not in existing and "routing" in existing:  # a new profile routes only what was written
         written_models = list(dict.fromkeys(e["model"] for e in resolved.endpoints))
-        existing["routing"]["models"] = [m for m in existing["routing"]["models"] if m in written_models] or written_models
+        existing["routing"]["models"] = [
+            m for m in existing["routing"]["models"] if m in written_models
+        ] or written_models
     merged, changes = merge_import(existing, found.providers, resolved.endpoints)
     real = real_changes(changes)
     backup = None
@@ -214,7 +217,9 @@ def _openrouter(models: list[str], from_file: str | None) -> Candidates:
     return Candidates(imported.providers, imported.endpoints, imported.unmapped, list(catalogue.notes), origin, why)
 
 
-def _models_dev(models: list[str], from_file: str | None, providers: list[str] | None, env: Mapping[str, str]) -> Candidates:
+def _models_dev(
+    models: list[str], from_file: str | None, providers: list[str] | None, env: Mapping[str, str]
+) -> Candidates:
     from orcli.profile import models_dev
     from orcli.profile.catalogue import check_model_id
     from orcli.wire import DIALECT_MODULES

@@ -108,8 +108,8 @@ def _provider(key: object, raw: object, skipped: list[str]) -> ProviderInfo | No
         return None
     env = raw.get("env")
     env_names = tuple(e for e in env if isinstance(e, str) and _ENV.fullmatch(e)) if isinstance(env, list) else ()
-    npm = raw.get("npm") if isinstance(raw.get("npm"), str) else ""
-    name = raw.get("name") if isinstance(raw.get("name"), str) else key
+    npm = _text(raw.get("npm"))
+    name = _text(raw.get("name")) or key
     return ProviderInfo(key, _printable(name)[:80], env_names, _printable(npm)[:100], _url(raw.get("api")))
 
 
@@ -120,8 +120,9 @@ def _offering(info: ProviderInfo, model_id: object, raw: object, skipped: list[s
     if not isinstance(raw, dict):
         skipped.append(f"{model_id} on {info.id}: not an object; skipped")
         return None
-    own = raw.get("provider") if isinstance(raw.get("provider"), dict) else {}
-    npm = own.get("npm") if isinstance(own.get("npm"), str) else info.npm
+    given = raw.get("provider")
+    own: dict[str, Any] = given if isinstance(given, dict) else {}
+    npm = _text(own.get("npm")) or info.npm
     base_url = _url(own.get("api")) or info.base_url
     api = NPM_DIALECTS.get(npm) or ("openai" if npm in OPENAI_PACKAGES else None)
     cost = raw.get("cost")
@@ -135,7 +136,8 @@ def _offering(info: ProviderInfo, model_id: object, raw: object, skipped: list[s
     elif cost is not None:
         skipped.append(f"{model_id} on {info.id}: `cost` is not an object; skipped")
         return None
-    limit = raw.get("limit") if isinstance(raw.get("limit"), dict) else {}
+    given_limit = raw.get("limit")
+    limit: dict[str, Any] = given_limit if isinstance(given_limit, dict) else {}
     return Offering(info.id, model_id, api, _printable(npm)[:100], base_url, price,
                     _tokens(limit.get("context")), _tokens(limit.get("output")), _parameters(raw))  # fmt: skip
 
@@ -170,6 +172,10 @@ def _url(raw: object) -> str | None:
     return raw.strip().rstrip("/")
 
 
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _printable(text: str) -> str:
     return "".join(c for c in text if c.isprintable())
 
@@ -194,7 +200,8 @@ def key_variable(info: ProviderInfo) -> str | None:
     if row is not None and row.api_key_env in info.env:
         return row.api_key_env
     keys = [e for e in info.env if e.endswith("_KEY") or e.endswith("_TOKEN")]
-    return (keys or list(info.env) or [None])[0]
+    names = keys or list(info.env)
+    return names[0] if names else None
 
 
 def provider_table(info: ProviderInfo, offering: Offering) -> dict[str, Any] | None:

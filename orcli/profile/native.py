@@ -168,7 +168,8 @@ def target_for(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> T
     """Where provider `name`'s list lives, with the key from the environment (None when unset)."""
     key_env = table.get("api_key_env")
     key = env.get(key_env, "").strip() if isinstance(key_env, str) else ""
-    headers = table.get("headers") if isinstance(table.get("headers"), dict) else {}
+    given = table.get("headers")
+    headers: Mapping[str, Any] = given if isinstance(given, dict) else {}
     version = table.get("anthropic_version")
     return Target(
         name,
