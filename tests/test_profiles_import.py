@@ -322,3 +322,72 @@ def test_a_hostile_openrouter_price_is_an_unknown_price_not_an_internal_error(cl
     assert any("groq: price unknown" in n for n in run.json()["notes"])
     data = tomllib.loads((user_dir(cli) / "o.toml").read_text())
     assert "price" not in next(e for e in data["endpoint"] if e["provider"] == "groq")
+
+
+# -- profiles check --online ---------------------------------------------------------------------------
+def _online_profile(fake: ModelLists, path: Path, refused: str) -> None:
+    providers = {
+        "groq": ("openai", fake.base_url("groq")),
+        "together": ("openai", fake.base_url("together")),
+        "anthropic": ("anthropic", fake.base_url("anthropic")),
+        "google": ("gemini", fake.base_url("google")),
+        "bad": ("openai", fake.base_url("bad")),
+        "slow": ("openai", fake.base_url("slow")),
+        "gone": ("openai", refused),
+        "nokey": ("openai", fake.base_url("groq")),
+    }
+    endpoints = [
+        ("m/llama", "groq", "llama-3.3-70b-versatile"),
+        ("m/llama-old", "groq", "llama-3.3-70b-specdec"),
+        ("m/llama", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+        ("m/claude", "anthropic", "claude-sonnet-4-5"),  # an undated alias of a listed dated id
+        ("m/gemini", "google", "gemini-2.5-flash"),  # listed as models/gemini-2.5-flash, on page 3
+        ("m/x", "bad", "x"), ("m/x", "slow", "x"), ("m/x", "gone", "x"), ("m/x", "nokey", "x"),
+    ]  # fmt: skip
+    text = "".join(
+        f'[providers.{n}]\nbase_url = "{url}"\napi = "{api}"\napi_key_env = "{n.upper()}_KEY"\n'
+        for n, (api, url) in providers.items()
+    )
+    text += "".join(
+        f'[[endpoint]]\nmodel = "{m}"\nprovider = "{p}"\nupstream_model = "{u}"\nprice = {{ prompt = 1, completion = 1 }}\n'
+        for m, p, u in endpoints
+    )
+    path.write_text(text)
+
+
+def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(cli, tmp_path):
+    from upstream import refused_base_url
+
+    with ModelLists() as fake:
+        fake.add("groq", "openai", ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "llama-3.3-70b-specdec-v2"])
+        fake.add("together", "together", ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
+        fake.add("anthropic", "anthropic", ["claude-opus-4-1-20250805", "claude-sonnet-4-5-20250929"], page=1)
+        fake.add("google", "gemini", ["gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash"], page=1)
+        fake.add("bad", "openai", ["x"], key_rejected=True)
+        fake.add("slow", "openai", ["x"], delay=8)
+        path = tmp_path / "profile-online.toml"
+        _online_profile(fake, path, refused_base_url())
+        cli.set_keys({f"{n.upper()}_KEY": f"{n}-key-0123456789" for n in ("groq", "together", "anthropic", "google",
+                                                                             "bad", "slow", "gone")})  # fmt: skip
+        offline = cli("profiles", "check", str(path), "--json")
+        assert offline.code == 1 and fake.seen("groq") == []  # without --online: no request at all
+        assert {p["code"] for p in offline.json()["problems"]} == {"key_not_set"}
+        run = cli("profiles", "check", str(path), "--online", "--json")
+        assert run.code == 1, run
+        assert run.elapsed < 8  # every provider at once, each within a short timeout
+        found = {(p["code"], p["subject"]): p["detail"] for p in run.json()["problems"]}
+        assert set(found) == {
+            ("key_not_set", "nokey"),
+            ("key_rejected", "bad"),
+            ("unreachable", "slow"),
+            ("unreachable", "gone"),
+            ("unknown_upstream_model", "m/llama-old on groq"),
+        }
+        assert "closest: llama-3.3-70b-specdec-v2, llama-3.3-70b-versatile" in found[("unknown_upstream_model",
+                                                                                     "m/llama-old on groq")]  # fmt: skip
+        online = run.json()["online"]
+        assert set(online["checked"]) == {"groq", "together", "anthropic", "google", "bad", "slow", "gone"}
+        assert online["not_checked"] == [{"provider": "nokey", "reason": "$NOKEY_KEY is not set"}]
+        assert len(fake.seen("anthropic")) == 2 and len(fake.seen("google")) == 3  # every page was read
+        table = cli("profiles", "check", str(path), "--online")
+        assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problem(s)" in table.err

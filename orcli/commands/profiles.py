@@ -1,10 +1,11 @@
-"""`orcli profiles list|show|init|import|check`: see, start, refresh from OpenRouter's catalogue, lint (SPEC §12)."""
+"""`orcli profiles list|show|init|check`: see, start and lint profiles (`import` lives in profiles_import.py)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -227,9 +228,17 @@ def profiles_init(
 
 
 # -- check ---------------------------------------------------------------------------------------------
+OnlineOpt = Annotated[
+    bool,
+    typer.Option("--online", help="Also ask every provider whose key is set for its model list: unknown upstream "
+                 "ids, rejected keys, unreachable providers."),
+]  # fmt: skip
+
+
 @handled
 def profiles_check(
     name: NameArg = None,
+    online: OnlineOpt = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -238,19 +247,22 @@ def profiles_check(
     *,
     out: Output,
 ) -> None:
-    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
-    Exit 1 when it finds problems."""
+    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names; with
+    --online, ids the providers no longer serve. Exit 1 when it finds problems."""
     from orcli.profile.check import check_profile
     from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
     problems = check_profile(loaded, env)
-    doc = {
-        "profile": loaded.path,
-        "ok": not problems,
-        "problems": [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems],
-    }
+    doc: dict[str, Any] = {"profile": loaded.path, "ok": True, "problems": []}
+    if online:
+        found, doc["online"] = _online(loaded, env)
+        problems += found
+        for skipped in doc["online"]["not_checked"]:
+            out.note(f"note: {skipped['provider']} not checked online: {skipped['reason']}")
+    doc["ok"] = not problems
+    doc["problems"] = [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems]
     if as_json:
         out.json(doc)
     elif problems:
@@ -258,6 +270,30 @@ def profiles_check(
         out.table(TableData(f"Problems in {loaded.path}", columns, [tuple(p) for p in problems]))
         out.note(f"{len(problems)} problem(s) in {loaded.path}")
     else:
-        out.note(f"{loaded.path}: no problems found")
+        out.note(f"{loaded.path}: no problems found" + (" (online too)" if online else ""))
     if problems:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _online(loaded: Any, env: Mapping[str, str]) -> tuple[list[Any], dict[str, Any]]:
+    """Every provider whose key is set, listed concurrently; the problems and the `online` JSON object."""
+    from orcli.profile.check import ListAnswer, online_problems
+    from orcli.profile.model_lists import LISTABLE, Target, list_all
+    from orcli.routing.route import has_key_in
+
+    has_key = has_key_in(env)
+    targets, not_checked = [], []
+    for p in loaded.providers.values():
+        if p.api_key_env is None or not has_key(p):
+            reason = "it needs no key" if p.api_key_env is None else f"${p.api_key_env} is not set"
+            not_checked.append({"provider": p.name, "reason": reason})
+        elif p.api not in LISTABLE:
+            not_checked.append({"provider": p.name, "reason": f"orcli cannot list an `{p.api}` provider's models"})
+        else:
+            key = env[p.api_key_env].strip()
+            targets.append(Target(p.name, p.api, p.base_url, key, dict(p.headers), p.anthropic_version or "2023-06-01",
+                                  p.api_key_env))  # fmt: skip
+    lists = list_all(targets)
+    checked = [t.name for t in targets]
+    answers = {name: ListAnswer(*listed) for name, listed in lists.items()}
+    return online_problems(loaded, answers), {"checked": checked, "not_checked": not_checked}
