@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,10 @@ from orcli.commands.common import (
 )
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
+
+if TYPE_CHECKING:
+    from orcli.profile.check import Problem
+    from orcli.types import Profile
 
 NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
 
@@ -275,7 +279,7 @@ def profiles_check(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _online(loaded: Any, env: Mapping[str, str]) -> tuple[list[Any], dict[str, Any]]:
+def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dict[str, Any]]:
     """Every provider whose key is set, listed concurrently; the problems and the `online` JSON object."""
     from orcli.profile.check import ListAnswer, online_problems
     from orcli.profile.model_lists import LISTABLE, Target, list_all
@@ -291,8 +295,9 @@ def _online(loaded: Any, env: Mapping[str, str]) -> tuple[list[Any], dict[str, A
             not_checked.append({"provider": p.name, "reason": f"orcli cannot list an `{p.api}` provider's models"})
         else:
             key = env[p.api_key_env].strip()
-            targets.append(Target(p.name, p.api, p.base_url, key, dict(p.headers), p.anthropic_version or "2023-06-01",
-                                  p.api_key_env))  # fmt: skip
+            version = p.settings.get("anthropic_version")
+            targets.append(Target(p.name, p.api, p.base_url, key, dict(p.headers),
+                                  version if isinstance(version, str) else "2023-06-01", p.api_key_env))  # fmt: skip
     lists = list_all(targets)
     checked = [t.name for t in targets]
     answers = {name: ListAnswer(*listed) for name, listed in lists.items()}
