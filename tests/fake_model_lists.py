@@ -8,6 +8,8 @@ test_profiles_import.py), for `profiles import --verify` and `profiles check --o
         fake.add("google", "gemini", [...], page=2)                    # models/NAME, nextPageToken, pageToken
         fake.add("bad", "openai", [...], key_rejected=True)            # 401 whatever the key
         fake.add("slow", "openai", [...], delay=30)                    # answers after `delay` seconds
+        fake.add("drip", "openai", [...], trickle=0.15)                # one body byte every 0.15 s
+        fake.add("plain", "openai", [], no_list=True)                  # 404: no list endpoint
         fake.base_url("groq")  # http://127.0.0.1:PORT/groq/v1 (gemini: .../v1beta)
 """
 
@@ -29,6 +31,8 @@ class FakeList:
     page: int = 1000
     key_rejected: bool = False
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between single bytes of the body (a server that never quite stops)
+    no_list: bool = False  # 404: a server without a list endpoint
     seen: list[dict[str, str]] = field(default_factory=list)  # headers of every request
 
 
@@ -49,16 +53,24 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fake.delay)
         if fake.key_rejected:
             return self._send(401, {"error": {"message": "Invalid API key", "type": "authentication_error"}})
-        self._send(200, _page(fake, parse_qs(url.query)))
+        if fake.no_list:
+            return self._send(404, {"error": {"message": "Not Found"}})
+        self._send(200, _page(fake, parse_qs(url.query)), fake.trickle)
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, trickle: float = 0.0) -> None:
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if not trickle:
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
         except OSError:
             pass
 

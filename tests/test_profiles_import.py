@@ -125,6 +125,8 @@ def test_every_dialect_list_is_read_whole_and_failures_are_named():
         fake.add("google", "gemini", [f"gemini-{i}" for i in range(5)], page=2)
         fake.add("bad", "openai", ["x"], key_rejected=True)
         fake.add("slow", "openai", ["x"], delay=3)
+        fake.add("drip", "openai", ["x" * 200], trickle=0.05)  # ~2 s of body: past the whole-answer deadline
+        fake.add("plain", "openai", [], no_list=True)
 
         def target(name: str, api: str, key: str | None = "k") -> Target:
             return Target(name, api, fake.base_url(name), key, key_env=f"{name.upper()}_KEY")
@@ -132,6 +134,7 @@ def test_every_dialect_list_is_read_whole_and_failures_are_named():
         got = list_all(
             [target("groq", "openai"), target("together", "openai"), target("anthropic", "anthropic"),
              target("google", "gemini"), target("bad", "openai"), target("slow", "openai"),
+             target("drip", "openai"), target("plain", "openai"),
              Target("nokey", "openai", "http://127.0.0.1:9/v1", None, key_env="NOKEY_KEY")],
             timeout=0.5,
         )  # fmt: skip
@@ -140,6 +143,8 @@ def test_every_dialect_list_is_read_whole_and_failures_are_named():
         assert got["anthropic"].ids == tuple(f"claude-{i}" for i in range(5))
         assert got["google"].ids == tuple(f"gemini-{i}" for i in range(5))
         assert got["bad"].problem == "key_rejected" and got["slow"].problem == "unreachable"
+        assert got["drip"].problem == "unreachable"  # every byte came in time, the whole answer did not
+        assert got["plain"].problem == "not_listable" and "HTTP 404" in got["plain"].detail
         assert got["nokey"].problem == "key_not_set" and "$NOKEY_KEY" in got["nokey"].detail
         assert fake.seen("groq")[0]["authorization"] == "Bearer k"
         assert fake.seen("anthropic")[0]["x-api-key"] == "k" and "anthropic-version" in fake.seen("anthropic")[0]
@@ -335,6 +340,7 @@ def _online_profile(fake: ModelLists, path: Path, refused: str) -> None:
         "slow": ("openai", fake.base_url("slow")),
         "gone": ("openai", refused),
         "nokey": ("openai", fake.base_url("groq")),
+        "plain": ("openai", fake.base_url("plain")),
     }
     endpoints = [
         ("m/llama", "groq", "llama-3.3-70b-versatile"),
@@ -342,7 +348,7 @@ def _online_profile(fake: ModelLists, path: Path, refused: str) -> None:
         ("m/llama", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
         ("m/claude", "anthropic", "claude-sonnet-4-5"),  # an undated alias of a listed dated id
         ("m/gemini", "google", "gemini-2.5-flash"),  # listed as models/gemini-2.5-flash, on page 3
-        ("m/x", "bad", "x"), ("m/x", "slow", "x"), ("m/x", "gone", "x"), ("m/x", "nokey", "x"),
+        ("m/x", "bad", "x"), ("m/x", "slow", "x"), ("m/x", "gone", "x"), ("m/x", "nokey", "x"), ("m/x", "plain", "x"),
     ]  # fmt: skip
     text = "".join(
         f'[providers.{n}]\nbase_url = "{url}"\napi = "{api}"\napi_key_env = "{n.upper()}_KEY"\n'
@@ -365,10 +371,11 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
         fake.add("google", "gemini", ["gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash"], page=1)
         fake.add("bad", "openai", ["x"], key_rejected=True)
         fake.add("slow", "openai", ["x"], delay=8)
+        fake.add("plain", "openai", [], no_list=True)  # a server without a list: noted, not a problem
         path = tmp_path / "profile-online.toml"
         _online_profile(fake, path, refused_base_url())
         cli.set_keys({f"{n.upper()}_KEY": f"{n}-key-0123456789" for n in ("groq", "together", "anthropic", "google",
-                                                                             "bad", "slow", "gone")})  # fmt: skip
+                                                                             "bad", "slow", "gone", "plain")})  # fmt: skip
         offline = cli("profiles", "check", str(path), "--json")
         assert offline.code == 1 and fake.seen("groq") == []  # without --online: no request at all
         assert {p["code"] for p in offline.json()["problems"]} == {"key_not_set"}
@@ -387,7 +394,8 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
                                                                                      "m/llama-old on groq")]  # fmt: skip
         online = run.json()["online"]
         assert set(online["checked"]) == {"groq", "together", "anthropic", "google", "bad", "slow", "gone"}
-        assert online["not_checked"] == [{"provider": "nokey", "reason": "$NOKEY_KEY is not set"}]
+        assert online["not_checked"][0] == {"provider": "nokey", "reason": "$NOKEY_KEY is not set"}
+        assert online["not_checked"][1]["provider"] == "plain" and "no model list" in online["not_checked"][1]["reason"]
         assert len(fake.seen("anthropic")) == 2 and len(fake.seen("google")) == 3  # every page was read
         table = cli("profiles", "check", str(path), "--online")
         assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problem(s)" in table.err

@@ -281,7 +281,7 @@ def profiles_check(
 
 def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dict[str, Any]]:
     """Every provider whose key is set, listed concurrently; the problems and the `online` JSON object."""
-    from orcli.profile.check import ListAnswer, online_problems
+    from orcli.profile.check import NOT_CHECKED, ListAnswer, online_problems
     from orcli.profile.model_lists import LISTABLE, Target, list_all
     from orcli.routing.route import has_key_in
 
@@ -299,6 +299,9 @@ def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dic
             targets.append(Target(p.name, p.api, p.base_url, key, dict(p.headers),
                                   version if isinstance(version, str) else "2023-06-01", p.api_key_env))  # fmt: skip
     lists = list_all(targets)
-    checked = [t.name for t in targets]
+    for name, listed in lists.items():
+        if listed.problem in NOT_CHECKED:
+            not_checked.append({"provider": name, "reason": listed.detail})
+    checked = [t.name for t in targets if lists[t.name].problem not in NOT_CHECKED]
     answers = {name: ListAnswer(*listed) for name, listed in lists.items()}
     return online_problems(loaded, answers), {"checked": checked, "not_checked": not_checked}

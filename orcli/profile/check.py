@@ -66,6 +66,7 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
 
 # -- --online: the providers' own model lists --------------------------------------------------------------
 ONLINE_CODES = ("unknown_upstream_model", "key_rejected", "unreachable")
+NOT_CHECKED = ("not_listable", "key_not_set")  # no list to compare with, and no fault of the provider
 
 
 class ListAnswer(NamedTuple):
@@ -84,7 +85,7 @@ def online_problems(profile: Profile, lists: Mapping[str, ListAnswer]) -> list[P
 
     problems: list[Problem] = []
     for name, answer in lists.items():
-        if answer.ids is None:
+        if answer.ids is None and answer.problem not in NOT_CHECKED:
             code = "key_rejected" if answer.problem == "key_rejected" else "unreachable"
             problems.append(Problem(code, name, answer.detail or code))
     for e in profile.endpoints:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -63,12 +64,15 @@ def list_all(targets: list[Target], timeout: float = TIMEOUT) -> dict[str, Liste
 
         def get(url: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
             limits = httpx.Timeout(timeout, connect=min(timeout, 3.0))
+            deadline = time.monotonic() + timeout  # the whole answer, not each read: a trickle is cut too
             with client.stream("GET", url, headers=dict(headers), timeout=limits) as response:
                 body = b""
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > MAX_BYTES:
                         raise ValueError(f"the list is larger than {MAX_BYTES // 2**20} MiB")
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("the list did not arrive in time")
                 return response.status_code, body
 
         with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
@@ -94,6 +98,8 @@ def list_one(target: Target, get: Getter) -> Listed:
             return Listed(None, "unreachable", _why(exc))
         if status in (401, 403) or status == 400 and b"API_KEY_INVALID" in body:
             return Listed(None, "key_rejected", f"HTTP {status}: the provider refused the key")
+        if status in (404, 405, 501):  # a server without a list endpoint (some self-hosted ones): not a fault
+            return Listed(None, "not_listable", f"it has no model list (HTTP {status} for {url.split('?')[0]})")
         if status != 200:
             return Listed(None, "unreachable" if status >= 500 or status == 429 else "bad_answer", f"HTTP {status}")
         try:
