@@ -4,6 +4,7 @@ serves it as, merged into a profile under a lock (docs/profiles.md "Importing").
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -18,6 +19,7 @@ from orcli.ui.output import Output
 MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
 MAX_MODELS_DEV_BYTES = 64 * 2**20  # models.dev's whole catalogue is a few MiB
 SOURCES = ("openrouter", "models.dev")
+FETCH_SECONDS = 60.0  # a catalogue download, start to end
 
 
 class Candidates(NamedTuple):
@@ -286,10 +288,13 @@ def _get(url: str, limit: int, what: str = "", hint: str = "a FILE") -> tuple[in
         with make_client() as client, client.stream("GET", url, headers={"User-Agent": f"orcli/{__version__}"},
                                                     timeout=20.0) as r:  # fmt: skip
             body = b""
+            deadline = time.monotonic() + FETCH_SECONDS  # the whole answer: a trickling server is cut too
             for chunk in r.iter_bytes():
                 body += chunk
                 if len(body) > limit:
                     raise OrcliError(f"{url}: the answer is larger than {limit // 2**20} MiB.")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"no whole answer within {FETCH_SECONDS:.0f} s")
             return r.status_code, body
     except httpx.HTTPError as exc:
         raise OrcliError(f"cannot reach {what or url} ({url}): {type(exc).__name__}: {exc}. Save the JSON "
