@@ -234,7 +234,7 @@ def _models_dev(
     catalogue = _read_models_dev(from_file or models_dev.DEFAULT_URL)
     chosen = models_dev.wanted_providers(catalogue, providers or ())
     imported = models_dev.to_profile(catalogue, models, chosen, DIALECT_MODULES, env)
-    notes = [f"skipped: {s}" for s in catalogue.skipped]
+    notes = [f"skipped: {s}" for s in catalogue.skipped + imported.unusable]
     notes += [f"ambiguous: {m} on {p}: several ids could be it ({', '.join(c)}); set upstream_model by hand"
               for m, p, c in imported.ambiguous]  # fmt: skip
     notes += [f"no provider in the catalogue serves {m}" for m in imported.unserved]

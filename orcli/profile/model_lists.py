@@ -75,7 +75,7 @@ def list_all(targets: list[Target], timeout: float = TIMEOUT) -> dict[str, Liste
                         raise httpx.ReadTimeout("the list did not arrive in time")
                 return response.status_code, body
 
-        with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        with ThreadPoolExecutor(max_workers=min(32, len(targets))) as pool:
             futures = {t.name: pool.submit(list_one, t, get) for t in targets}
             return {name: future.result() for name, future in futures.items()}
 

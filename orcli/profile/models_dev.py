@@ -70,12 +70,14 @@ class ProviderInfo(NamedTuple):
 
 class ModelsDev(NamedTuple):
     providers: dict[str, ProviderInfo]
-    offerings: dict[str, list[Offering]]  # provider id -> its models
+    models: dict[str, dict[str, Any]]  # provider id -> native id -> its raw entry (checked when it is wanted)
     skipped: list[str]  # what was unusable, and why
 
 
 def parse(text: str, source: str) -> ModelsDev:
-    """The whole catalogue; a non-object is a usage error, a bad entry inside it is skipped and listed."""
+    """The catalogue's providers and model ids; a non-object is a usage error, a bad provider or model id is
+    skipped and listed. A model's own entry is checked only when an import wants it (`offering`): 5,000
+    offerings are not converted to import one model."""
     try:
         payload = load_json(text)
     except (ValueError, RecursionError) as exc:
@@ -84,19 +86,31 @@ def parse(text: str, source: str) -> ModelsDev:
         raise UsageError(f"{source}: not a models.dev catalogue (expected an object of providers, as "
                          f"{DEFAULT_URL} serves).")  # fmt: skip
     providers: dict[str, ProviderInfo] = {}
-    offerings: dict[str, list[Offering]] = {}
+    models: dict[str, dict[str, Any]] = {}
     skipped: list[str] = []
     for key, raw in payload.items():
         info = _provider(key, raw, skipped)
         if info is None:
             continue
         providers[info.id] = info
-        models = raw.get("models")
-        if not isinstance(models, dict):
+        given = raw.get("models")
+        if not isinstance(given, dict):
             skipped.append(f"provider `{info.id}`: `models` is not an object; skipped")
             continue
-        offerings[info.id] = [o for mid, m in models.items() if (o := _offering(info, mid, m, skipped)) is not None]
-    return ModelsDev(providers, offerings, skipped)
+        models[info.id] = {}
+        for model_id, entry in given.items():
+            if isinstance(model_id, str) and _ID.fullmatch(model_id):
+                models[info.id][model_id] = entry
+            else:
+                skipped.append(f"provider `{info.id}`: a model id orcli cannot write ({_shown(model_id)}); skipped")
+    return ModelsDev(providers, models, skipped)
+
+
+def offering(catalogue: ModelsDev, provider_id: str, native_id: str) -> Offering | str:
+    """One provider's entry for one model in orcli's units, or why it is unusable."""
+    reasons: list[str] = []
+    found = _offering(catalogue.providers[provider_id], native_id, catalogue.models[provider_id][native_id], reasons)
+    return found if found is not None else reasons[0]
 
 
 def _provider(key: object, raw: object, skipped: list[str]) -> ProviderInfo | None:
@@ -113,10 +127,7 @@ def _provider(key: object, raw: object, skipped: list[str]) -> ProviderInfo | No
     return ProviderInfo(key, _printable(name)[:80], env_names, _printable(npm)[:100], _url(raw.get("api")))
 
 
-def _offering(info: ProviderInfo, model_id: object, raw: object, skipped: list[str]) -> Offering | None:
-    if not isinstance(model_id, str) or not _ID.fullmatch(model_id):
-        skipped.append(f"provider `{info.id}`: a model id orcli cannot write ({_shown(model_id)}); skipped")
-        return None
+def _offering(info: ProviderInfo, model_id: str, raw: object, skipped: list[str]) -> Offering | None:
     if not isinstance(raw, dict):
         skipped.append(f"{model_id} on {info.id}: not an object; skipped")
         return None
@@ -236,8 +247,8 @@ def ids_of(catalogue: ModelsDev, slug: str) -> list[str] | None:
     base = slug.split("/", 1)[0]
     reverse = {v: k for k, v in OPENROUTER_SLUGS.items()}
     for candidate in (reverse.get(base), base):
-        if candidate is not None and candidate in catalogue.offerings:
-            return [o.native_id for o in catalogue.offerings[candidate]]
+        if candidate is not None and candidate in catalogue.models:
+            return list(catalogue.models[candidate])
     return None
 
 
@@ -261,6 +272,7 @@ class Imported(NamedTuple):
     unsupported: dict[str, list[str]]  # provider -> why (once per provider), for the listing
     ambiguous: list[tuple[str, str, tuple[str, ...]]]  # (model, provider, equal candidates)
     unserved: list[str]  # wanted models no provider of the catalogue serves
+    unusable: list[str]  # wanted offerings whose entry is broken or hostile, and why
 
 
 def to_profile(
@@ -274,27 +286,29 @@ def to_profile(
     from orcli.profile.model_ids import match
 
     known = set(dialects)
-    chosen = list(provider_ids) or list(catalogue.offerings)
-    out = Imported({}, [], {}, [], [])
+    chosen = list(provider_ids) or list(catalogue.models)
+    out = Imported({}, [], {}, [], [], [])
     for model in models:
         served = False
         for pid in chosen:
-            offerings = {o.native_id: o for o in catalogue.offerings.get(pid, ())}
-            found = match(model, offerings)
+            found = match(model, catalogue.models.get(pid, ()))
             if found.ambiguous:
                 out.ambiguous.append((model, profile_name(pid), found.candidates))
                 continue
             if found.native_id is None:
                 continue
             served = True
-            offering = offerings[found.native_id]
-            table, why = _callable(catalogue.providers[pid], offering, known, env)
+            usable = offering(catalogue, pid, found.native_id)
+            if isinstance(usable, str):
+                out.unusable.append(usable)
+                continue
+            table, why = _callable(catalogue.providers[pid], usable, known, env)
             if table is None:
                 out.unsupported.setdefault(profile_name(pid), []).append(f"{model}: {why}")
                 continue
             name = profile_name(pid)
             out.providers.setdefault(name, table)
-            out.endpoints.append(endpoint_table(model, name, offering))
+            out.endpoints.append(endpoint_table(model, name, usable))
         if not served:
             out.unserved.append(model)
     return out
