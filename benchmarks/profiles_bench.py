@@ -6,8 +6,9 @@
   the real one): parsing it and joining one model across every provider, against `json.loads` of the same
   text; and the whole `orcli profiles import models.dev --dry-run` process against a Python process that only
   `json.load`s the file.
-- `profiles check --online` over 20 loopback fake providers (tests/fake_model_lists.py), each answering its
-  list after 50 ms, as a provider across the internet would: orcli's concurrent listing against 20
+- `profiles check --online` over 20 loopback fake providers (tests/fake_model_lists.py, in a process of its own
+  so its threads do not share the measured GIL), each answering its list after 50 ms, as a provider across
+  the internet would: orcli's concurrent listing against 20
   sequential GETs of the same lists; and the whole `check --online` process against that same loop.
 """
 
@@ -77,7 +78,7 @@ def import_figures(rounds: int, tmp: Path) -> list[dict]:
     processes = interleaved(
         {"orcli": lambda: subprocess.run(orcli, env=env, check=True, capture_output=True),
          "json": lambda: subprocess.run(reference, env=env, check=True, capture_output=True)},
-        max(3, rounds // 2), warmup=1,
+        max(3, rounds), warmup=1,
     )  # fmt: skip
     rows.append(_row("  the whole `profiles import models.dev --dry-run` process", processes, "python -c json.load"))
     return rows
@@ -85,17 +86,22 @@ def import_figures(rounds: int, tmp: Path) -> list[dict]:
 
 def online_figures(rounds: int, tmp: Path) -> list[dict]:
     import httpx
-    from fake_model_lists import ModelLists
 
     from orcli.profile.model_lists import Target, list_all
 
-    with ModelLists() as fake:
-        names = [f"p{i}" for i in range(ONLINE_PROVIDERS)]
-        for n in names:
-            fake.add(n, ("openai", "together", "anthropic", "gemini")[int(n[1:]) % 4],
-                     [f"model-{j}" for j in range(200)], delay=LIST_DELAY, page=100)  # fmt: skip
+    names = [f"p{i}" for i in range(ONLINE_PROVIDERS)]
+    shapes = {n: ("openai", "together", "anthropic", "gemini")[i % 4] for i, n in enumerate(names)}
+    spec = {n: {"shape": shapes[n], "ids": [f"model-{j}" for j in range(200)], "delay": LIST_DELAY, "page": 100}
+            for n in names}  # fmt: skip
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_model_lists.py"), json.dumps(spec)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
         apis = {"openai": "openai", "together": "openai", "anthropic": "anthropic", "gemini": "gemini"}
-        targets = [Target(n, apis[fake._server.lists[n].shape], fake.base_url(n), "bench-key") for n in names]
+        version = {"gemini": "v1beta"}
+        base = {n: f"http://127.0.0.1:{port}/{n}/{version.get(shapes[n], 'v1')}" for n in names}
+        targets = [Target(n, apis[shapes[n]], base[n], "bench-key") for n in names]
 
         def concurrent() -> None:
             got = list_all(targets)
@@ -110,12 +116,11 @@ def online_figures(rounds: int, tmp: Path) -> list[dict]:
         rows = [_row(f"check --online listing, {ONLINE_PROVIDERS} providers ({LIST_DELAY * 1000:.0f} ms each, "
                      "half of them paged)", samples, f"{ONLINE_PROVIDERS} sequential GETs")]  # fmt: skip
         profile = tmp / "online.toml"
-        api_of = {t.name: t.api for t in targets}
         profile.write_text("".join(
-            f'[providers.{n}]\nbase_url = "{fake.base_url(n)}"\napi = "{api_of[n]}"\napi_key_env = "{n.upper()}_KEY"\n'
-            f'[[endpoint]]\nmodel = "m/{n}"\nprovider = "{n}"\nupstream_model = "model-7"\n'
+            f'[providers.{t.name}]\nbase_url = "{t.base_url}"\napi = "{t.api}"\napi_key_env = "{t.name.upper()}_KEY"\n'
+            f'[[endpoint]]\nmodel = "m/{t.name}"\nprovider = "{t.name}"\nupstream_model = "model-7"\n'
             f"price = {{ prompt = 1, completion = 1 }}\n"
-            for n in names
+            for t in targets
         ))  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_")}
         env.update({f"{n.upper()}_KEY": "bench-key" for n in names}, PYTHONPATH=str(ROOT),
@@ -123,9 +128,11 @@ def online_figures(rounds: int, tmp: Path) -> list[dict]:
         check = [sys.executable, "-m", "orcli", "profiles", "check", str(profile), "--online", "-q"]
         processes = interleaved(
             {"orcli": lambda: subprocess.run(check, env=env, check=True, capture_output=True), "json": sequential},
-            max(3, rounds // 2), warmup=1,
+            max(3, rounds), warmup=1,
         )  # fmt: skip
         rows.append(_row("  the whole `profiles check --online` process", processes, "the same sequential GETs"))
+    finally:
+        server.communicate(timeout=10)
     return rows
 
 

@@ -524,9 +524,9 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """plan() over every endpoint (all models requested: the worst case), sizes interleaved so drift hits
     all alike; with the collector on (what a process sees) and off (the planner's own work), plus a
     3-model request (the usual case: a scan of the profile) and tracemalloc's peak."""
+    from orcli.profile.parse import parse_profile
     from orcli.routing.planner import plan
     from orcli.routing.preferences import merge
-    from orcli.profile.parse import parse_profile
     from orcli.types import EndpointHealth, HealthSnapshot, HealthState, Request
 
     request = Request(prompt_tokens=2000, max_tokens=None, parameters=frozenset({"temperature", "tools"}))
@@ -676,8 +676,8 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
     import tomllib
 
     from orcli.errors import ProfileError
-    from orcli.profile.parse import load_profile_file
     from orcli.profile.cache import load_cached
+    from orcli.profile.parse import load_profile_file
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -749,10 +749,10 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """`orcli providers` at scale, in process: the JSON document and the plain table from a loaded profile,
     against the least any listing does: one dict per endpoint, built in the same run."""
-    from orcli.ui import render
     from orcli.profile.parse import parse_profile
-    from orcli.ui.tables import plain
     from orcli.types import HealthSnapshot
+    from orcli.ui import render
+    from orcli.ui.tables import plain
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -943,10 +943,22 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
     ]
 
 
+def import_figures(rounds: int) -> list[Row]:
+    """`profiles import models.dev` on a 5,000-offering catalogue and `profiles check --online` over 20 fake
+    providers, each against a reference in the same run (benchmarks/profiles_bench.py)."""
+    import profiles_bench
+
+    rows = []
+    for r in profiles_bench.bench(rounds):
+        rows.append(Row(r["figure"], _ms(r["orcli_s"]), f"{r['reference']} {_ms(r['reference_s'])}",
+                        f"{r['ratio']:.2f}x", "-", None, dict(r)))  # fmt: skip
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "redis", "dialects", "serve", "peers")  # fmt: skip
+       "store", "redis", "dialects", "serve", "imports", "peers")  # fmt: skip
 
 
 def render(rows: list[Row]) -> str:
@@ -996,6 +1008,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += dialect_figures(20 if args.quick else 100)
         if "serve" in wanted:
             rows += serve_figures(20 if args.quick else 60)
+        if "imports" in wanted:
+            rows += import_figures(4 if args.quick else 10)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)

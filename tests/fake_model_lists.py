@@ -133,3 +133,19 @@ class ModelLists:
 
     def seen(self, provider: str) -> list[dict[str, str]]:
         return self._server.lists[provider].seen
+
+
+def main() -> None:
+    """Serve lists from another process (benchmarks: the fake's threads must not share the measured GIL).
+    argv[1]: JSON {provider: {"shape", "ids", ...FakeList fields}}; prints the port, serves until stdin closes."""
+    import sys
+
+    with ModelLists() as fake:
+        for name, spec in json.loads(sys.argv[1]).items():
+            fake.add(name, spec.pop("shape"), spec.pop("ids"), **spec)
+        print(fake._server.server_address[1], flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

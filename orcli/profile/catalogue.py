@@ -90,6 +90,11 @@ def _bounded(value: Decimal) -> Decimal | None:
 def load_json(text: str | bytes) -> Any:
     """json.loads for catalogues: a number too long for Python's int (a hostile `1` followed by 5,000 zeros)
     becomes NaN, an unusable value of that one entry, instead of failing the whole file."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # only then the slower hook: a Python call per integer
+        if "integer string conversion" not in str(exc):
+            raise
     return json.loads(text, parse_int=_parse_int)
 
 
