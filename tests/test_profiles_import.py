@@ -401,3 +401,41 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
         assert len(fake.seen("anthropic")) == 2 and len(fake.seen("google")) == 3  # every page was read
         table = cli("profiles", "check", str(path), "--online")
         assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problem(s)" in table.err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["models.dev", "--from", str(MODELS_DEV)], "name the models to import with -m"),
+        (["models.dev", "--from", str(MODELS_DEV), "-m", "not an id"], "is not an OpenRouter model id"),
+        (
+            ["models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--provider", "nope"],
+            "--provider nope: the catalogue",
+        ),
+        (
+            ["openrouter", "--from", THREE, "-m", LLAMA, "--provider", "groq"],
+            "--provider picks providers of the models.dev",
+        ),
+        (["models.dev", "--from", THREE, "-m", LLAMA], "not a models.dev catalogue"),
+        (["openrouter", "--from", THREE, "-m", LLAMA, "--ids-from", "/no/such.json"], "cannot read it"),
+    ],
+)
+def test_import_usage_errors_are_one_clear_message_and_write_nothing(cli, args, said):
+    run = cli("profiles", "import", *args)
+    assert run.code == 2 and said in run.err and run.err.count("orcli: error:") == 1, run
+    assert not user_dir(cli).exists() or not any(user_dir(cli).iterdir())
+
+
+def test_a_dry_run_leaves_no_file_behind(cli):
+    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--dry-run")
+    assert run.code == 0 and "+ added endpoint" in run.out and "nothing written" in run.err, run
+    assert not user_dir(cli).exists() or not any(user_dir(cli).iterdir())
+
+
+def test_a_symlinked_lock_file_is_refused_not_followed(cli, tmp_path):
+    target = tmp_path / "linked.toml"
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / ".linked.toml.lock").symlink_to(elsewhere)
+    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--into", str(target))
+    assert run.code == 1 and "cannot open its lock file" in run.err, run
+    assert not elsewhere.exists() and not target.exists()

@@ -3,6 +3,7 @@ serves it as, merged into a profile under a lock (docs/profiles.md "Importing").
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Mapping
@@ -100,7 +101,7 @@ def profiles_import(
     target = _target(into)
     from orcli.profile.lock import profile_lock
 
-    with profile_lock(target):
+    with contextlib.nullcontext() if dry_run else profile_lock(target):  # a dry run reads one whole file
         doc = _merge(source, found, ids, target, into, models, env, verify=verify, dry_run=dry_run, out=out)
     if as_json:
         out.json(doc)
