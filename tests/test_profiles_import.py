@@ -75,6 +75,33 @@ def user_dir(cli: Cli) -> Path:
             ["deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324"],
             "deepseek-ai/DeepSeek-V3-0324",
         ),
+        # Bedrock: vendor prefix and API version are not the name; the direct model beats a cross-region profile.
+        (
+            "anthropic/claude-sonnet-4.5",
+            [
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "anthropic.claude-sonnet-4-20250514-v1:0",
+            ],
+            "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ),
+        (
+            LLAMA,
+            ["meta.llama3-1-70b-instruct-v1:0", "meta.llama3-3-70b-instruct-v1:0"],
+            "meta.llama3-3-70b-instruct-v1:0",
+        ),
+        ("openai/gpt-oss-120b", ["openai.gpt-oss-20b-1:0", "openai.gpt-oss-120b-1:0"], "openai.gpt-oss-120b-1:0"),
+        (
+            "anthropic/claude-sonnet-4.5",
+            ["claude-opus-4-1@20250805", "claude-sonnet-4-5@20250929"],
+            "claude-sonnet-4-5@20250929",
+        ),  # Vertex
+        (
+            "qwen/qwen-2.5-72b-instruct",
+            ["Qwen/Qwen2.5-72B-Instruct-Turbo-FP8", "Qwen/Qwen2.5-72B-Instruct-Turbo"],
+            "Qwen/Qwen2.5-72B-Instruct-Turbo",
+        ),  # the fewest serving words that differ
+        ("openai/gpt-3.5-turbo", ["gpt-3.5-turbo-instruct", "gpt-3.5-turbo"], "gpt-3.5-turbo"),
     ],
 )
 def test_native_id_truth_table(wanted, available, expected):

@@ -5,10 +5,10 @@ Pure: ids in, a verdict out. Providers spell one model many ways (`meta-llama/ll
 `accounts/fireworks/models/llama-v3p3-70b-instruct`), so ids are compared as normalised token sequences:
 lower case, the last path segment only, Fireworks' `3p3` read as `3.3`, a word glued to a version split
 (`llama3.1` = `llama 3 1`). Size, version and family tokens must all agree: never another size or version.
-Serving words (instruct, turbo, versatile, fp8, ...) may differ; a dated snapshot (`-20250929`, `-2503`)
-matches an undated request. Candidates are ranked in tiers (exact tokens, then without serving words, then
-with a date added); the best tier must hold exactly one id, else the answer is "ambiguous" - orcli never
-guesses between equal candidates.
+Serving words (instruct, turbo, versatile, fp8, a Bedrock region prefix, ...) may differ; a dated snapshot
+(`-20250929`, `-2503`) matches an undated request. Candidates are ranked (exact tokens, then without serving
+words, then with a date added; within each, the fewest serving words that differ); the best rank must hold
+exactly one id, else the answer is "ambiguous" - orcli never guesses between equal candidates.
 """
 
 from __future__ import annotations
@@ -18,13 +18,21 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+_REGION = "@region"  # the token a Bedrock cross-region prefix (`us.`, `eu.`, `global.`) becomes
 # Words that name how a model is served, not which model it is.
 SERVING_WORDS = frozenset(
     {"instruct", "chat", "it", "versatile", "instant", "turbo", "fp8", "fp16", "bf16", "fp4", "int4", "int8",
-     "awq", "gguf", "tput", "hf", "meta", "v", "latest", "serverless"}
+     "awq", "gguf", "tput", "hf", "meta", "v", "latest", "serverless", _REGION}
 )  # fmt: skip
 _DIGIT_P_DIGIT = re.compile(r"(?<=\d)p(?=\d)")  # Fireworks: v3p3 -> v3.3, qwen2p5 -> qwen2.5
-_SEPARATORS = re.compile(r"[-_.:\s]+")
+_SEPARATORS = re.compile(r"[-_.:@\s]+")  # `@`: Vertex's `claude-sonnet-4-5@20250929`
+# Bedrock: `[region.]vendor.model[-vN[:M]]` (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `meta.llama3-3-70b-
+# instruct-v1:0`); the vendor and the API version are not part of the model's name.
+_BEDROCK = re.compile(
+    r"^(?:(us|eu|apac|global|jp|au|ca|us-gov)\.)?"
+    r"(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer|moonshot|minimax)\."
+    r"(.+?)(?:-v\d+(?::\d+)?|-\d+:\d+)?$"
+)
 _WORD_THEN_DIGITS = re.compile(r"^([a-z]+)(\d.*)$")  # llama3 -> llama 3; 70b and 4o stay whole
 _ISO_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")  # gpt-4o-2024-08-06: one date token
 _DATE = re.compile(r"^\d{4}(\d{2}(\d{2})?)?$")  # 2503, 0324, 202509, 20250929
@@ -45,8 +53,12 @@ class Match(NamedTuple):
 def tokens(model_id: str) -> tuple[str, ...]:
     """`accounts/fireworks/models/llama-v3p3-70b-instruct` -> ('llama', 'v', '3', '3', '70b', 'instruct')."""
     last = model_id.strip().lower().rsplit("/", 1)[-1]
-    last = _ISO_DATE.sub(r"\1\2\3", _DIGIT_P_DIGIT.sub(".", last))
     out: list[str] = []
+    bedrock = _BEDROCK.match(last)
+    if bedrock:
+        out += [_REGION] if bedrock.group(1) else []
+        last = bedrock.group(2)
+    last = _ISO_DATE.sub(r"\1\2\3", _DIGIT_P_DIGIT.sub(".", last))
     for part in _SEPARATORS.split(last):
         if not part:
             continue
@@ -63,17 +75,18 @@ def _undated(parts: Sequence[str]) -> tuple[str, ...]:
     return tuple(p for p in parts if not _DATE.match(p))
 
 
-def tier(wanted: str, candidate: str) -> int | None:
-    """0: the same tokens; 1: the same but for serving words; 2: a dated snapshot of an undated request;
-    None: another model."""
+def tier(wanted: str, candidate: str) -> tuple[int, int] | None:
+    """How close a candidate is, best first: (0: the same tokens, 1: the same but for serving words, 2: a
+    dated snapshot of an undated request; then how many serving words differ), or None: another model."""
     want, have = tokens(wanted), tokens(candidate)
     if want == have:
-        return 0
+        return (0, 0)
     want_core, have_core = _core(want), _core(have)
+    served = len(set(want) - set(want_core) ^ set(have) - set(have_core))
     if want_core == have_core:
-        return 1
+        return (1, served)
     if want_core == _undated(want_core) and _undated(have_core) == want_core:
-        return 2
+        return (2, served)
     return None
 
 
@@ -83,7 +96,7 @@ def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
     # Every word token of a candidate is a substring of its lower-cased id, so a candidate lacking one of the
     # wanted model's words cannot be it: a cheap filter before tokenising (5,000 offerings in a catalogue).
     words = [t for t in _core(tokens(wanted)) if not t.isdigit()]
-    tiers: dict[int, list[str]] = {}
+    tiers: dict[tuple[int, int], list[str]] = {}
     for candidate in dict.fromkeys(available):
         lowered = candidate.lower()
         if not all(w in lowered for w in words):
