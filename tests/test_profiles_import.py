@@ -466,3 +466,27 @@ def test_a_symlinked_lock_file_is_refused_not_followed(cli, tmp_path):
     run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--into", str(target))
     assert run.code == 1 and "cannot open its lock file" in run.err, run
     assert not elsewhere.exists() and not target.exists()
+
+
+def test_models_dev_lists_ambiguous_offerings_and_writes_cloud_ones_only_with_their_settings():
+    from orcli.profile import models_dev
+
+    doc = json.loads(MODELS_DEV.read_text())
+    doc["twins"] = {"id": "twins", "npm": "@ai-sdk/openai-compatible", "api": "https://twins.example/v1", "env": [],
+                    "models": {"Llama-3.3-70B-Instruct-Turbo": {}, "Llama-3.3-70B-Instruct-FP8": {}}}  # fmt: skip
+    catalogue = models_dev.parse(json.dumps(doc), "api.json")
+    claude = "anthropic/claude-sonnet-4.5"
+    with_cloud = ("openai", "anthropic", "gemini", "bedrock", "vertex", "vertex-anthropic")
+    found = models_dev.to_profile(catalogue, [LLAMA, claude], ["twins", "amazon-bedrock", "google-vertex-anthropic"],
+                                  with_cloud, {"AWS_REGION": "eu-west-1"})  # fmt: skip
+    assert found.ambiguous == [(LLAMA, "twins", ("Llama-3.3-70B-Instruct-Turbo", "Llama-3.3-70B-Instruct-FP8"))]
+    bedrock = next(e for e in found.endpoints if e["provider"] == "amazon-bedrock")
+    assert bedrock["upstream_model"] == "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert found.providers["amazon-bedrock"] == {
+        "base_url": "https://bedrock-runtime.eu-west-1.amazonaws.com", "api": "bedrock", "region": "eu-west-1",
+        "data_collection": "allow", "zdr": False,
+    }  # fmt: skip
+    assert found.unsupported == {"google-vertex-anthropic": [f"{claude}: needs `project`: set $GOOGLE_VERTEX_PROJECT "
+                                                             "and run again"]}  # fmt: skip
+    without = models_dev.to_profile(catalogue, [claude], ["amazon-bedrock"], ("openai",), {})
+    assert without.unsupported == {"amazon-bedrock": [f"{claude}: the `bedrock` dialect is not in this orcli"]}

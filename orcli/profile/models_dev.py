@@ -355,8 +355,7 @@ def _cloud_table(api: str, table: dict[str, Any] | None, env: Mapping[str, str])
         base = "https://aiplatform.googleapis.com/v1"
     else:
         base = f"https://{settings['location']}-aiplatform.googleapis.com/v1"
-    new = {"base_url": base, "api": api, **settings}
-    for key in ("data_collection", "zdr"):
-        if table is not None and key in table:
-            new[key] = table[key]
+    known = table or {}  # an unknown policy is assumed to retain prompts, as for every provider (provider_table)
+    new = {"base_url": base, "api": api, **settings, "data_collection": known.get("data_collection", "allow"),
+           "zdr": known.get("zdr", False)}  # fmt: skip
     return new, ""
