@@ -128,6 +128,8 @@ def test_an_undated_alias_of_a_listed_dated_id_is_served():
 def test_fake_lists_are_what_the_official_sdks_read():
     import anthropic
     import openai
+    from google import genai
+    from google.genai import types
 
     with ModelLists() as fake:
         fake.add("groq", "openai", ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"])
@@ -142,6 +144,11 @@ def test_fake_lists_are_what_the_official_sdks_read():
             "claude-haiku-4-5-20251001",
             "c3",
         ]
+        fake.add("google", "gemini", [f"gemini-{i}" for i in range(5)], page=2)
+        base = fake.base_url("google").removesuffix("/v1beta") + "/"
+        gemini = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
+        assert [m.name for m in gemini.models.list(config={"page_size": 2})] == [f"models/gemini-{i}" for i in range(5)]
+        assert len(fake.seen("google")) == 3  # paged by nextPageToken, as the SDK follows it
 
 
 def test_every_dialect_list_is_read_whole_and_failures_are_named():
