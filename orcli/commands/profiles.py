@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,28 +28,17 @@ if TYPE_CHECKING:
 NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
 
 
-def _today() -> str:
+def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def _bare_name(name: str) -> str:
+def bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
     from orcli.profile.parse import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
     return name
-
-
-def _target(spec: str) -> Path:
-    """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile.parse import is_path_spec, user_profiles_dir
-
-    if not is_path_spec(spec):
-        return user_profiles_dir() / f"{_bare_name(spec)}.toml"
-    if not spec.endswith(".toml"):
-        raise UsageError(f"--into {spec}: a profile path must end in .toml (or give a bare name for the config dir).")
-    return Path(spec).expanduser()
 
 
 # -- list ----------------------------------------------------------------------------------------------
@@ -200,13 +188,13 @@ def profiles_init(
     from orcli.profile.write import save_profile, starter_data
 
     env = environment()
-    path = user_profiles_dir() / f"{_bare_name(name)}.toml"
+    path = user_profiles_dir() / f"{bare_name(name)}.toml"
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it (the old one is kept as .bak).")
     example = bundled_profiles_dir() / "example.toml"
     data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env)
     header = (
-        f"orcli profile `{name}`, written by `orcli profiles init` on {_today()} from the bundled example.\n"
+        f"orcli profile `{name}`, written by `orcli profiles init` on {today()} from the bundled example.\n"
         + ("Providers whose keys are set in the environment.\n" if by_key else "All providers: no key was set.\n")
         + "Prices are USD per 1M tokens and drift: refresh them with `orcli profiles import openrouter -m MODEL`."
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NamedTuple
 import typer
 
 from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
-from orcli.commands.profiles import _target, _today
+from orcli.commands.profiles import bare_name, today
 from orcli.errors import OrcliError, UsageError
 from orcli.ui.output import Output
 
@@ -98,7 +98,7 @@ def profiles_import(
         out.note(f"note: {note}")
     for name, served in found.not_callable.items():
         out.warn(f"not imported: `{name}` ({'; '.join(served)}){found.unmapped_reason}")
-    target = _target(into)
+    target = target_path(into)
     from orcli.profile.lock import profile_lock
 
     with contextlib.nullcontext() if dry_run else profile_lock(target):  # a dry run reads one whole file
@@ -140,7 +140,7 @@ def _merge(
     backup = None
     if real and not dry_run:
         imported = ", ".join(dict.fromkeys(e["model"] for e in resolved.endpoints))
-        header = (f"orcli profile, last import from {source} on {_today()} ({imported}).\n"
+        header = (f"orcli profile, last import from {source} on {today()} ({imported}).\n"
                   "Prices: USD per 1M tokens; upstream_model is each provider's own id for the model.")  # fmt: skip
         backup = save_profile(target, merged, header=header)
     return {
@@ -196,6 +196,17 @@ def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
     if doc["skipped"]:
         out.note(f"{len(doc['skipped'])} endpoint(s) not imported: orcli writes only ids the provider serves.")
     out.stdout.flush()
+
+
+def target_path(spec: str) -> Path:
+    """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
+    from orcli.profile.parse import is_path_spec, user_profiles_dir
+
+    if not is_path_spec(spec):
+        return user_profiles_dir() / f"{bare_name(spec)}.toml"
+    if not spec.endswith(".toml"):
+        raise UsageError(f"--into {spec}: a profile path must end in .toml (or give a bare name for the config dir).")
+    return Path(spec).expanduser()
 
 
 # -- sources -------------------------------------------------------------------------------------------
