@@ -102,6 +102,7 @@ def user_dir(cli: Cli) -> Path:
             "Qwen/Qwen2.5-72B-Instruct-Turbo",
         ),  # the fewest serving words that differ
         ("openai/gpt-3.5-turbo", ["gpt-3.5-turbo-instruct", "gpt-3.5-turbo"], "gpt-3.5-turbo"),
+        ("openai/gpt-oss-120b", ["TEE/gpt-oss-120b", "openai/gpt-oss-120b"], "openai/gpt-oss-120b"),  # the maker's path
     ],
 )
 def test_native_id_truth_table(wanted, available, expected):
@@ -344,7 +345,7 @@ def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp
               "--json")  # fmt: skip
     assert run.code == 0, run
     notes = "\n".join(run.json()["notes"])
-    for expected in ("a model id orcli cannot write", "provider `broken`: `models` is not an object", "not a slug"):
+    for expected in ("1 model id(s) orcli cannot write", "provider `broken`: `models` is not an object", "not a slug"):
         assert expected in notes, notes
     assert "m-overflow" not in notes  # a broken entry of a model nobody asked for is not even read
     assert "\x1b" not in run.err and "\x1b" not in run.out
@@ -497,3 +498,20 @@ def test_models_dev_lists_ambiguous_offerings_and_writes_cloud_ones_only_with_th
                                                              "and run again"]}  # fmt: skip
     without = models_dev.to_profile(catalogue, [claude], ["amazon-bedrock"], ("openai",), {})
     assert without.unsupported == {"amazon-bedrock": [f"{claude}: the `bedrock` dialect is not in this orcli"]}
+
+
+def test_a_base_url_placeholder_is_filled_from_the_environment_or_listed():
+    from orcli.profile import models_dev
+
+    doc = {"acct": {"id": "acct", "npm": "@ai-sdk/openai-compatible", "env": ["ACCT_API_KEY"],
+                    "api": "https://${ACCT_NAME}.acct.example/v1", "models": {"vendor/model-x": {}}},
+           "evil": {"id": "evil", "npm": "@ai-sdk/openai-compatible", "env": [],
+                    "api": "https://$(touch /tmp/x).example/v1", "models": {"vendor/model-x": {}}}}  # fmt: skip
+    catalogue = models_dev.parse(json.dumps(doc), "api.json")
+    unset = models_dev.to_profile(catalogue, ["vendor/model-x"], [], ("openai",), {})
+    assert unset.unsupported["acct"] == ["vendor/model-x: its base URL needs your $ACCT_NAME: set it and run again"]
+    assert "the catalogue gives no base URL" in unset.unsupported["evil"][0]  # not a URL orcli would write
+    hostile = models_dev.to_profile(catalogue, ["vendor/model-x"], ["acct"], ("openai",), {"ACCT_NAME": "x/@evil.com"})
+    assert "needs your $ACCT_NAME" in hostile.unsupported["acct"][0]
+    filled = models_dev.to_profile(catalogue, ["vendor/model-x"], ["acct"], ("openai",), {"ACCT_NAME": "mine"})
+    assert filled.providers["acct"]["base_url"] == "https://mine.acct.example/v1"

@@ -7,8 +7,9 @@ lower case, the last path segment only, Fireworks' `3p3` read as `3.3`, a word g
 (`llama3.1` = `llama 3 1`). Size, version and family tokens must all agree: never another size or version.
 Serving words (instruct, turbo, versatile, fp8, a Bedrock region prefix, ...) may differ; a dated snapshot
 (`-20250929`, `-2503`) matches an undated request. Candidates are ranked (exact tokens, then without serving
-words, then with a date added; within each, the fewest serving words that differ); the best rank must hold
-exactly one id, else the answer is "ambiguous" - orcli never guesses between equal candidates.
+words, then with a date added; within each, the fewest serving words that differ, then a path that names the
+same maker); the best rank must hold exactly one id, else the answer is "ambiguous" - orcli never guesses
+between equal candidates.
 """
 
 from __future__ import annotations
@@ -75,19 +76,28 @@ def _undated(parts: Sequence[str]) -> tuple[str, ...]:
     return tuple(p for p in parts if not _DATE.match(p))
 
 
-def tier(wanted: str, candidate: str) -> tuple[int, int] | None:
+def tier(wanted: str, candidate: str) -> tuple[int, int, int] | None:
     """How close a candidate is, best first: (0: the same tokens, 1: the same but for serving words, 2: a
-    dated snapshot of an undated request; then how many serving words differ), or None: another model."""
+    dated snapshot of an undated request; then how many serving words differ; then 0 when the candidate's
+    path names the wanted model's maker (`openai/gpt-oss-120b` over `TEE/gpt-oss-120b`)), or None: another
+    model."""
     want, have = tokens(wanted), tokens(candidate)
+    maker = 0 if _maker(candidate) == _maker(wanted) else 1
     if want == have:
-        return (0, 0)
+        return (0, 0, maker)
     want_core, have_core = _core(want), _core(have)
     served = len(set(want) - set(want_core) ^ set(have) - set(have_core))
     if want_core == have_core:
-        return (1, served)
+        return (1, served, maker)
     if want_core == _undated(want_core) and _undated(have_core) == want_core:
-        return (2, served)
+        return (2, served, maker)
     return None
+
+
+def _maker(model_id: str) -> str | None:
+    """The path segment before the name (`meta-llama` of `meta-llama/Llama-3.3-70B-Instruct`), if any."""
+    parts = model_id.lower().rsplit("/", 2)
+    return parts[-2] if len(parts) > 1 else None
 
 
 def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
@@ -96,7 +106,7 @@ def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
     # Every word token of a candidate is a substring of its lower-cased id, so a candidate lacking one of the
     # wanted model's words cannot be it: a cheap filter before tokenising (5,000 offerings in a catalogue).
     words = [t for t in _core(tokens(wanted)) if not t.isdigit()]
-    tiers: dict[tuple[int, int], list[str]] = {}
+    tiers: dict[tuple[int, int, int], list[str]] = {}
     for candidate in dict.fromkeys(available):
         lowered = candidate.lower()
         if not all(w in lowered for w in words):

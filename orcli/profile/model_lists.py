@@ -26,7 +26,7 @@ MAX_BYTES = 8 * 2**20
 MAX_PAGES = 20
 TIMEOUT = 5.0  # seconds per request: a list is small; a provider this slow is reported `unreachable`
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+_ID = re.compile(r"[A-Za-z0-9@~][A-Za-z0-9._:/@+~-]{0,199}")  # as models_dev: printable, no quotes or spaces
 
 
 class Target(NamedTuple):

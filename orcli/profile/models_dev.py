@@ -40,7 +40,9 @@ OPENAI_PACKAGES = frozenset(
 OPENROUTER_SLUGS = {"togetherai": "together", "fireworks-ai": "fireworks", "novita-ai": "novita",
                     "google": "google-ai-studio"}  # fmt: skip
 PROFILE_NAMES = {"togetherai": "together", "fireworks-ai": "fireworks", "novita-ai": "novita"}
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")  # printable, no quotes, spaces or controls
+# A model id orcli writes and prints: printable ASCII without quotes, backslashes, spaces or controls (Cloudflare's
+# `@cf/meta/...` and the `~anthropic/...-latest` aliases of routers included).
+_ID = re.compile(r"[A-Za-z0-9@~][A-Za-z0-9._:/@+~-]{0,199}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _MAX_TOKENS = 10**9
@@ -97,12 +99,11 @@ def parse(text: str, source: str) -> ModelsDev:
         if not isinstance(given, dict):
             skipped.append(f"provider `{info.id}`: `models` is not an object; skipped")
             continue
-        models[info.id] = {}
-        for model_id, entry in given.items():
-            if isinstance(model_id, str) and _ID.fullmatch(model_id):
-                models[info.id][model_id] = entry
-            else:
-                skipped.append(f"provider `{info.id}`: a model id orcli cannot write ({_shown(model_id)}); skipped")
+        models[info.id] = {mid: entry for mid, entry in given.items() if isinstance(mid, str) and _ID.fullmatch(mid)}
+        bad = [mid for mid in given if mid not in models[info.id]]
+        if bad:  # one line per provider, whatever the number
+            skipped.append(f"provider `{info.id}`: {len(bad)} model id(s) orcli cannot write (e.g. {_shown(bad[0])}); "
+                           "skipped")  # fmt: skip
     return ModelsDev(providers, models, skipped)
 
 
@@ -179,6 +180,8 @@ def _tokens(raw: object) -> int | None:
 
 def _url(raw: object) -> str | None:
     if not isinstance(raw, str) or len(raw) > 300 or not re.fullmatch(r"https?://[^\s\"'\\<>]+", raw.strip()):
+        return None
+    if "$" in _PLACEHOLDER.sub("", raw):  # `${NAME}` placeholders only; any other `$` is not a URL of ours
         return None
     return raw.strip().rstrip("/")
 
@@ -329,7 +332,23 @@ def _callable(
         return _cloud_table(offering.api, table, env)
     if table is None:
         return None, "the catalogue gives no base URL and orcli's provider table has none"
-    return table, ""
+    return _filled(table, env)
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+_HOST_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,100}")
+
+
+def _filled(table: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any] | None, str]:
+    """A base URL with the catalogue's `${VARIABLE}` placeholders (an account or resource name) filled from the
+    environment; while one is unset (or not a host name part) the offering is listed with what to set."""
+    url = table["base_url"]
+    for name in _PLACEHOLDER.findall(url):
+        value = env.get(name, "").strip()
+        if not _HOST_PART.fullmatch(value):
+            return None, f"its base URL needs your ${name}: set it and run again"
+        url = url.replace(f"${{{name}}}", value)
+    return {**table, "base_url": url}, ""
 
 
 # Cloud dialects need account settings the catalogue cannot know; they come from the same variables the
