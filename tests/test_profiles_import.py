@@ -122,6 +122,11 @@ def test_an_undated_alias_of_a_listed_dated_id_is_served():
     listed = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"]
     assert model_ids.served_alias("claude-sonnet-4-5", listed)
     assert not model_ids.served_alias("claude-sonnet-4", listed)
+    more = ["claude-sonnet-4-20250514", "claude-3-7-sonnet-20250219"]
+    assert model_ids.served_alias("claude-sonnet-4-0", more) and model_ids.served_alias(
+        "claude-3-7-sonnet-latest", more
+    )
+    assert not model_ids.served_alias("claude-sonnet-4-1", more) and not model_ids.served_alias("claude-3-7", more)
     assert model_ids.closest("claude-sonet-4-5", listed)[0] == "claude-sonnet-4-5-20250929"
 
 

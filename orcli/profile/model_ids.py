@@ -129,8 +129,12 @@ def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
 
 def served_alias(model_id: str, listed: Iterable[str]) -> bool:
     """Whether `model_id` is served though the list does not name it: an undated alias of a dated id that is
-    listed (Anthropic lists `claude-sonnet-4-5-20250929` and serves `claude-sonnet-4-5` too)."""
-    pattern = re.compile(re.escape(model_id.lower()) + r"-\d{8}")
+    listed. Anthropic lists `claude-sonnet-4-5-20250929` and serves `claude-sonnet-4-5` too, and its aliases
+    `claude-sonnet-4-0` and `claude-3-7-sonnet-latest` name `claude-sonnet-4-20250514` and
+    `claude-3-7-sonnet-20250219`."""
+    alias = model_id.lower()
+    stems = {alias, alias.removesuffix("-latest"), alias.removesuffix("-0")}
+    pattern = re.compile("(?:" + "|".join(map(re.escape, stems)) + r")-\d{8}")
     return any(pattern.fullmatch(name.lower()) for name in listed)
 
 
