@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli, run_all
 from fake_model_lists import ModelLists
-from upstream import Upstream, ok
+from upstream import Upstream, not_found, ok
 
 from orcli.profile import model_ids
 from orcli.profile.model_lists import Target, list_all
@@ -520,3 +520,28 @@ def test_a_base_url_placeholder_is_filled_from_the_environment_or_listed():
     assert "needs your $ACCT_NAME" in hostile.unsupported["acct"][0]
     filled = models_dev.to_profile(catalogue, ["vendor/model-x"], ["acct"], ("openai",), {"ACCT_NAME": "mine"})
     assert filled.providers["acct"]["base_url"] == "https://mine.acct.example/v1"
+
+
+def test_an_import_verified_against_the_provider_is_planned_and_asked_under_the_listed_id(cli, tmp_path):
+    with Upstream() as up:
+        up.list_models("groq", ["llama-3.1-8b-instant", "llama-3.3-70b-versatile"])
+        up.list_models("cerebras", ["llama3.3-70b"])  # not the shipped table's spelling: the list wins
+        up.script("groq", ok("from groq"))
+        up.script("cerebras", ok("from cerebras"))
+        profile = tmp_path / "mine.toml"
+        profile.write_text(
+            '[routing]\nmodels = ["meta-llama/llama-3.3-70b-instruct"]\norder = ["cerebras", "groq"]\n'
+            + "".join(f'[providers.{p}]\nbase_url = "{up.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
+                      for p in ("groq", "cerebras"))
+        )  # fmt: skip
+        cli.set_keys({"GROQ_KEY": "groq-key-0123456789", "CEREBRAS_KEY": "cerebras-key-0123456789"})
+        run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--into", str(profile), "--verify")
+        assert run.code == 0, run
+        plan = cli("explain-route", "--no-stdin", "-p", str(profile), "--json").json()
+        assert [(a["provider"], a["upstream_model"]) for a in plan["attempts"]] == [
+            ("cerebras", "llama3.3-70b"), ("groq", "llama-3.3-70b-versatile"),
+        ]  # fmt: skip
+        up.script("cerebras", not_found())
+        asked = cli("ask", "-p", str(profile), "--no-stdin", "hi")
+        assert asked.code == 0 and asked.out == "from groq", asked
+        assert [r.model for r in up.requests()] == ["llama3.3-70b", "llama-3.3-70b-versatile"]
