@@ -545,3 +545,14 @@ def test_an_import_verified_against_the_provider_is_planned_and_asked_under_the_
         asked = cli("ask", "-p", str(profile), "--no-stdin", "hi")
         assert asked.code == 0 and asked.out == "from groq", asked
         assert [r.model for r in up.requests()] == ["llama3.3-70b", "llama-3.3-70b-versatile"]
+
+
+def test_an_import_keeps_the_routing_of_a_profile_that_has_no_endpoints_yet(cli, tmp_path):
+    profile = tmp_path / "mine.toml"
+    profile.write_text('[routing]\nmodels = ["other/model", "meta-llama/llama-3.3-70b-instruct"]\nsort = "price"\n')
+    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--provider", "groq",
+              "--into", str(profile))  # fmt: skip
+    assert run.code == 0, run
+    data = tomllib.loads(profile.read_text())
+    assert data["routing"] == {"models": ["other/model", LLAMA], "sort": "price"}
+    assert [(e["provider"], e["upstream_model"]) for e in data["endpoint"]] == [("groq", "llama-3.3-70b-versatile")]

@@ -118,7 +118,7 @@ def _merge(
     from orcli.profile.native import resolve
     from orcli.profile.write import merge_import, real_changes, save_profile
 
-    existing, created_from = _existing(target, into, found, models)
+    existing, created_from = _existing(target, into)
     resolved = resolve(existing, found.providers, found.endpoints, env, ids_from=ids,
                        verify=list_all if verify else None)  # fmt: skip
     for note in resolved.notes:
@@ -130,11 +130,9 @@ def _merge(
         raise OrcliError("nothing to import: no endpoint in the catalogue has a provider orcli can call under an id "
                          "it knows the provider serves.",
                          extra={"unmapped": found.not_callable, "skipped": skipped, "notes": found.notes})  # fmt: skip
-    if "endpoint" not in existing and "routing" in existing:  # a new profile routes only what was written
-        written_models = list(dict.fromkeys(e["model"] for e in resolved.endpoints))
-        existing["routing"]["models"] = [
-            m for m in existing["routing"]["models"] if m in written_models
-        ] or written_models
+    if created_from is None and not existing:  # a new profile routes what was written, in -m order (primary first)
+        written = list(dict.fromkeys(e["model"] for e in resolved.endpoints))  # else the catalogue's order
+        existing = {"routing": {"models": [m for m in models if m in written] or written}}
     merged, changes = merge_import(existing, found.providers, resolved.endpoints)
     real = real_changes(changes)
     backup = None
@@ -161,8 +159,9 @@ def _merge(
     }
 
 
-def _existing(target: Path, into: str, found: Candidates, models: list[str]) -> tuple[dict[str, Any], Path | None]:
-    """The profile to merge into: the file, else a user copy of the bundled one of that name, else a new one."""
+def _existing(target: Path, into: str) -> tuple[dict[str, Any], Path | None]:
+    """The profile to merge into: the file, else a user copy of the bundled one of that name, else nothing yet
+    (an empty dict: a new profile)."""
     import tomllib
 
     from orcli.profile.parse import bundled_profiles_dir, is_path_spec
@@ -173,8 +172,7 @@ def _existing(target: Path, into: str, found: Candidates, models: list[str]) -> 
     bundled = bundled_profiles_dir() / f"{into}.toml"
     if not is_path_spec(into) and bundled.is_file():
         return tomllib.loads(bundled.read_text(encoding="utf-8")), bundled
-    served = list(dict.fromkeys(e["model"] for e in found.endpoints))  # the catalogue's order
-    return {"routing": {"models": [m for m in models if m in served] or served}}, None  # -m order: primary first
+    return {}, None
 
 
 def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
