@@ -103,9 +103,10 @@ def _maker(model_id: str) -> str | None:
 def match(wanted: str, available: Iterable[str], variant: str = "") -> Match:
     """The one id in `available` that is `wanted`'s model. `variant` (`turbo` from `deepinfra/turbo`) picks
     among equal candidates the single one that carries it; without a single one the answer is ambiguous."""
-    # Every word token of a candidate is a substring of its lower-cased id, so a candidate lacking one of the
-    # wanted model's words cannot be it: a cheap filter before tokenising (5,000 offerings in a catalogue).
-    words = [t for t in _core(tokens(wanted)) if not t.isdigit()]
+    # Every token of a candidate but a merged ISO date is a substring of its lower-cased id, so a candidate
+    # lacking one of the wanted model's tokens cannot be it: a cheap filter before tokenising (5,000 offerings
+    # in a catalogue).
+    words = [t for t in _core(tokens(wanted)) if not _DATE.match(t)]
     tiers: dict[tuple[int, int, int], list[str]] = {}
     for candidate in dict.fromkeys(available):
         lowered = candidate.lower()
