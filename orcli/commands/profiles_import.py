@@ -1,5 +1,5 @@
 """`orcli profiles import openrouter|models.dev`: endpoints from a catalogue, each under the id its provider
-serves it as, merged into a profile under a lock (docs/profiles.md "Importing")."""
+serves it as, merged into a profile under a lock (docs/profiles.md#importing)."""
 
 from __future__ import annotations
 

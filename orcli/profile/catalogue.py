@@ -80,7 +80,7 @@ def price_value(raw: object) -> Decimal | None:
 
 def _bounded(value: Decimal) -> Decimal | None:
     """A price a person could mean: finite, at most MAX_PRICE, with a TOML float that reads back as itself.
-    A hostile `1e999999` is unusable, not an internal error (docs/profiles.md "Hostile catalogues")."""
+    A hostile `1e999999` is unusable, not an internal error (docs/profiles.md#hostile-catalogues)."""
     if value > MAX_PRICE:
         return None
     tidy = _tidy(value)

@@ -78,7 +78,7 @@ class ListAnswer(NamedTuple):
 
 
 def online_problems(profile: Profile, lists: Mapping[str, ListAnswer]) -> list[Problem]:
-    """`profiles check --online` (docs/profiles.md "Checking a profile online"): a provider whose list was
+    """`profiles check --online` (docs/profiles.md#checking-a-profile-online): a provider whose list was
     refused or not read, and every endpoint whose upstream id its provider does not list (an undated alias of
     a listed dated id counts as listed), with up to three closest ids."""
     from orcli.profile.model_ids import closest, served_alias

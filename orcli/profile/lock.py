@@ -1,7 +1,7 @@
 """One writer at a time per profile: read -> merge -> atomic replace under an exclusive lock.
 
 Eight `orcli profiles import` processes into one profile used to each read the same old file and replace it
-in turn, so the last one won and the others' models were lost (docs/profiles.md "Concurrent imports"). The
+in turn, so the last one won and the others' models were lost (docs/profiles.md#concurrent-imports). The
 lock is `fcntl.flock` on a lock file beside the profile (`.NAME.toml.lock`; the profile itself is replaced by
 rename, so it cannot carry the lock). The kernel drops the lock when a process dies, so a killed import never
 leaves the profile locked. Where flock is unavailable (Windows), imports run unlocked, as before.

@@ -1,4 +1,4 @@
-"""Which provider-native model id is the same model as an OpenRouter-style id (docs/profiles.md "Native ids").
+"""Which provider-native model id is the same model as an OpenRouter-style id (docs/profiles.md#native-ids).
 
 Pure: ids in, a verdict out. Providers spell one model many ways (`meta-llama/llama-3.3-70b-instruct` is Groq's
 `llama-3.3-70b-versatile`, Together's `meta-llama/Llama-3.3-70B-Instruct-Turbo`, Fireworks'

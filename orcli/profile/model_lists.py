@@ -1,4 +1,4 @@
-"""A provider's own list of the models it serves, per dialect (docs/profiles.md "Model lists").
+"""A provider's own list of the models it serves, per dialect (docs/profiles.md#model-lists).
 
 Used by `profiles import --verify` (which ids to write) and `profiles check --online` (which ids in a profile
 no longer exist). Real lists differ from the textbook shape, and each is read as it really is:

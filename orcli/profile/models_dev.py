@@ -1,12 +1,12 @@
 """models.dev's catalogue (`https://models.dev/api.json`) -> providers and their native model ids.
 
-docs/profiles.md "models.dev". The catalogue is one JSON object: provider id -> {`id`, `name`, `env` (key
+docs/profiles.md#from-modelsdev. The catalogue is one JSON object: provider id -> {`id`, `name`, `env` (key
 variables), `npm` (the AI SDK package, which says the wire dialect), `api` (base URL, given for
 OpenAI-compatible packages), `doc`, `models`: native id -> {`name`, `cost` {`input`, `output`} USD per 1M
 tokens, `limit` {`context`, `output`}, `tool_call`, `structured_output`, `temperature`, `reasoning`, ...,
 `provider` {`npm`, `api`} overriding the provider's}}. Every entry is checked on its own: a hostile or broken
 one (a price of 1e999999, NaN, a wrong type, a name that would break TOML) is skipped and listed, never an
-internal error (docs/profiles.md "Hostile catalogues").
+internal error (docs/profiles.md#hostile-catalogues).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An import never writes an upstream id the provider does not serve (docs/profiles.md "Native ids").
+"""An import never writes an upstream id the provider does not serve (docs/profiles.md#native-ids).
 
 Each imported endpoint gets its `upstream_model` from, in this order: the profile's own endpoint (its names
 win), the catalogue itself (models.dev lists every model under its native id), orcli's shipped table

@@ -1,8 +1,8 @@
 """The providers orcli knows how to call, by OpenRouter provider slug: base_url, dialect, key, data policy.
 
-`orcli profiles import openrouter` (SPEC §12) maps each catalogue endpoint's `tag` (`deepinfra/fp8`) to a
-row here: the full tag if it has a row of its own, else its base slug (`deepinfra`). A slug with no row is
-reported, never guessed: a wrong base_url would send the user's key to the wrong host.
+`orcli profiles import openrouter` (docs/profiles.md#from-openrouter) maps each catalogue endpoint's `tag`
+(`deepinfra/fp8`) to a row here: the full tag if it has a row of its own, else its base slug (`deepinfra`). A
+slug with no row is reported, never guessed: a wrong base_url would send the user's key to the wrong host.
 
 Data policy: `deny` where the bundled example profile already says the provider does not train on API
 prompts; `allow` everywhere else (OpenRouter's own conservative stance: an unclear policy is assumed to retain
@@ -63,9 +63,8 @@ KNOWN_PROVIDERS: dict[str, KnownProvider] = {
 # account, project or deployment name (azure, google-vertex, amazon-bedrock, cloudflare) or request signing.
 
 # -- native model ids ------------------------------------------------------------------------------------
-# What each provider calls an OpenRouter model (SPEC-less fact, docs/profiles.md "Native ids"): an import
-# writes these as `upstream_model`, because OpenRouter's catalogue says who serves a model, not what the
-# provider calls it. Keyed by OpenRouter provider slug; a variant tag (`deepinfra/turbo`) has a row of its
+# What each provider calls an OpenRouter model (docs/profiles.md#native-ids): an import writes these as
+# `upstream_model`, because OpenRouter's catalogue says who serves a model, not what the provider calls it. Keyed by OpenRouter provider slug; a variant tag (`deepinfra/turbo`) has a row of its
 # own where its id differs from the base slug's. Only ids known to be served; anything else is found with
 # `--verify` or `--ids-from`, or listed. Written 2026-12-07 from the providers' model pages as known then.
 _LLAMA_70B = "meta-llama/llama-3.3-70b-instruct"

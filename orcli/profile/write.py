@@ -177,7 +177,7 @@ def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any
 
 
 def provider_aliases(own_providers: Mapping[str, Any], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """The profile's own name for each imported provider tag (docs/profiles.md "Refresh, don't duplicate"):
+    """The profile's own name for each imported provider tag (docs/profiles.md#refresh-dont-duplicate):
     the tag itself when the profile has it (the profile's names win); else the provider at the same base_url
     and api - the tag's base slug when that is one of them (`deepinfra/fp8` refreshes `deepinfra`), else the
     only one (`google` for `google-ai-studio`). A tag with no such provider keeps its own name."""
@@ -234,7 +234,9 @@ def _provider_names(providers: Mapping[str, Any]) -> set[str]:
 def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], ...]:
     price = endpoint.get("price", "unknown")
     context = (("context_length", None, endpoint["context_length"]),) if "context_length" in endpoint else ()
-    return (("price", None, price), *context)
+    # The id the provider will be sent: the one fact of an import a reader must be able to check.
+    sent = (("upstream_model", None, endpoint["upstream_model"]),) if "upstream_model" in endpoint else ()
+    return (("price", None, price), *context, *sent)
 
 
 def real_changes(changes: list[Change]) -> list[Change]:
