@@ -556,3 +556,47 @@ def test_an_import_keeps_the_routing_of_a_profile_that_has_no_endpoints_yet(cli,
     data = tomllib.loads(profile.read_text())
     assert data["routing"] == {"models": ["other/model", LLAMA], "sort": "price"}
     assert [(e["provider"], e["upstream_model"]) for e in data["endpoint"]] == [("groq", "llama-3.3-70b-versatile")]
+
+
+def test_a_second_writer_waits_for_the_lock_and_gives_up_with_a_clear_message(tmp_path):
+    import fcntl
+    import os
+
+    from orcli.errors import OrcliError
+    from orcli.profile.lock import lock_path, profile_lock
+
+    target = tmp_path / "p.toml"
+    with profile_lock(target):
+        fd = os.open(lock_path(target), os.O_RDWR)
+        try:  # another process's view: the lock is held
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        with pytest.raises(OrcliError, match="another orcli is still writing it"), profile_lock(target, wait=0.2):
+            pass
+    with profile_lock(target, wait=0.2):  # released on exit
+        pass
+    assert oct(lock_path(target).stat().st_mode & 0o777) == "0o600"
+
+
+def test_ids_from_a_url_names_the_providers_ids(cli, tmp_path):
+    import threading
+    from functools import partial as bind
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = bind(SimpleHTTPRequestHandler, directory=str(MODELS_DEV.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api.json"
+        run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", "qwen/qwen-2.5-72b-instruct",
+                  "--ids-from", url, "--into", "q", "--json")  # fmt: skip
+        assert run.code == 0, run
+        data = tomllib.loads((user_dir(cli) / "q.toml").read_text())
+        assert {e["provider"]: e["upstream_model"] for e in data["endpoint"]}["novita"] == "qwen/qwen-2.5-72b-instruct"
+        missing = cli("profiles", "import", "openrouter", "--from", THREE, "--ids-from", url + ".gone", "--into", "q")
+        assert missing.code == 1 and "answered HTTP 404" in missing.err, missing
+    finally:
+        server.shutdown()
+        server.server_close()
