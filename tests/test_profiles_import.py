@@ -187,6 +187,8 @@ def test_every_dialect_list_is_read_whole_and_failures_are_named():
         assert got["plain"].problem == "not_listable" and "HTTP 404" in got["plain"].detail
         assert got["nokey"].problem == "key_not_set" and "$NOKEY_KEY" in got["nokey"].detail
         assert fake.seen("groq")[0]["authorization"] == "Bearer k"
+        twins = list_all([target("groq", "openai"), target("groq", "openai")._replace(name="groq/turbo")])
+        assert twins["groq/turbo"] == twins["groq"] and len(fake.seen("groq")) == 2  # one more request, not two
         assert fake.seen("anthropic")[0]["x-api-key"] == "k" and "anthropic-version" in fake.seen("anthropic")[0]
         assert fake.seen("google")[0]["x-goog-api-key"] == "k"
 

@@ -75,9 +75,18 @@ def list_all(targets: list[Target], timeout: float = TIMEOUT) -> dict[str, Liste
                         raise httpx.ReadTimeout("the list did not arrive in time")
                 return response.status_code, body
 
-        with ThreadPoolExecutor(max_workers=min(32, len(targets))) as pool:
-            futures = {t.name: pool.submit(list_one, t, get) for t in targets}
-            return {name: future.result() for name, future in futures.items()}
+        # Variants of one provider (`deepinfra`, `deepinfra/turbo`) at one URL with one key share one listing.
+        same: dict[tuple[object, ...], Target] = {}
+        for t in targets:
+            same.setdefault(_listing(t), t)
+        with ThreadPoolExecutor(max_workers=min(32, len(same))) as pool:
+            futures = {key: pool.submit(list_one, t, get) for key, t in same.items()}
+            return {t.name: futures[_listing(t)].result() for t in targets}
+
+
+def _listing(t: Target) -> tuple[object, ...]:
+    """What decides a list's answer: where, how and with which key it is asked."""
+    return (t.api, t.base_url.rstrip("/"), t.key, t.key_env, tuple(sorted(t.headers.items())), t.anthropic_version)
 
 
 def list_one(target: Target, get: Getter) -> Listed:
