@@ -602,3 +602,13 @@ def test_ids_from_a_url_names_the_providers_ids(cli, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_catalogue_too_big_to_be_one_is_refused_before_it_is_read_whole(cli, tmp_path):
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(65 * 2**20)  # sparse: 65 MiB of zeros, no disk written
+    run = cli("profiles", "import", "models.dev", "--from", str(huge), "-m", LLAMA, "--into", "h")
+    assert run.code == 2 and "larger than 64 MiB; not a catalogue" in run.err, run
+    ids = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--ids-from", str(huge), "--into", "h")
+    assert ids.code == 2 and "larger than 64 MiB" in ids.err, ids
