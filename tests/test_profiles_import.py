@@ -292,7 +292,7 @@ def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_impor
     assert any(c["kind"] == "same provider" and c["name"].startswith("deepinfra/fp8 is deepinfra")
                for c in run.json()["changes"])  # fmt: skip
     again = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA)
-    assert again.code == 0 and "already up to date" in again.err, again
+    assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
     assert tomllib.loads(path.read_text()) == after
 
 

@@ -180,9 +180,9 @@ def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
 
     changes = [Change(c["kind"], c["name"], tuple((d["key"], d["old"], d["new"]) for d in c["details"]))
                for c in doc["changes"]]  # fmt: skip
-    for line in diff_lines(changes):
-        out.stdout.write(line + "\n")
     n = sum(1 for c in changes if c.kind != "same provider")
+    for line in diff_lines(changes) if n else ():  # nothing changed: stdout stays empty (no naming lines)
+        out.stdout.write(line + "\n")
     if not n:
         out.note(f"{target}: already up to date; nothing written.")
     elif doc["dry_run"]:
