@@ -43,15 +43,30 @@ def catalogue(providers: int = PROVIDERS, models: int = MODELS_EACH) -> dict:
         for i in range(models):
             native = spell.format(v=f"Vendor{i % 7}", i=i, p=p)
             entries[native] = {
-                "id": native, "name": f"Model {i}", "family": "model", "attachment": False, "reasoning": i % 5 == 0,
-                "temperature": True, "tool_call": True, "structured_output": i % 2 == 0, "release_date": "2026-01-01",
-                "last_updated": "2026-01-01", "modalities": {"input": ["text"], "output": ["text"]},
-                "open_weights": True, "cost": {"input": 0.1 + p / 100, "output": 0.3 + i / 1000, "cache_read": 0.01},
+                "id": native,
+                "name": f"Model {i}",
+                "family": "model",
+                "attachment": False,
+                "reasoning": i % 5 == 0,
+                "temperature": True,
+                "tool_call": True,
+                "structured_output": i % 2 == 0,
+                "release_date": "2026-01-01",
+                "last_updated": "2026-01-01",
+                "modalities": {"input": ["text"], "output": ["text"]},
+                "open_weights": True,
+                "cost": {"input": 0.1 + p / 100, "output": 0.3 + i / 1000, "cache_read": 0.01},
                 "limit": {"context": 131072, "output": 8192},
-            }  # fmt: skip
-        doc[f"prov{p}"] = {"id": f"prov{p}", "name": f"Provider {p}", "env": [f"PROV{p}_API_KEY"],
-                           "npm": "@ai-sdk/openai-compatible", "api": f"https://api.prov{p}.example/v1",
-                           "doc": "https://example.com", "models": entries}  # fmt: skip
+            }
+        doc[f"prov{p}"] = {
+            "id": f"prov{p}",
+            "name": f"Provider {p}",
+            "env": [f"PROV{p}_API_KEY"],
+            "npm": "@ai-sdk/openai-compatible",
+            "api": f"https://api.prov{p}.example/v1",
+            "doc": "https://example.com",
+            "models": entries,
+        }
     return doc
 
 
@@ -72,14 +87,31 @@ def import_figures(rounds: int, tmp: Path) -> list[dict]:
     rows = [_row(f"import models.dev: parse + join one model ({offerings:,} offerings)", samples, "json.loads")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_")}
     env.update(ORCLI_STATE_DIR=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "config"), PYTHONPATH=str(ROOT))
-    orcli = [sys.executable, "-m", "orcli", "profiles", "import", "models.dev", "--from", str(path),
-             "-m", "vendor3/model-10", "--into", str(tmp / "bench.toml"), "--dry-run", "-q"]  # fmt: skip
+    orcli = [
+        sys.executable,
+        "-m",
+        "orcli",
+        "profiles",
+        "import",
+        "models.dev",
+        "--from",
+        str(path),
+        "-m",
+        "vendor3/model-10",
+        "--into",
+        str(tmp / "bench.toml"),
+        "--dry-run",
+        "-q",
+    ]
     reference = [sys.executable, "-c", f"import json; json.load(open({str(path)!r}))"]
     processes = interleaved(
-        {"orcli": lambda: subprocess.run(orcli, env=env, check=True, capture_output=True),
-         "json": lambda: subprocess.run(reference, env=env, check=True, capture_output=True)},
-        max(3, rounds), warmup=1,
-    )  # fmt: skip
+        {
+            "orcli": lambda: subprocess.run(orcli, env=env, check=True, capture_output=True),
+            "json": lambda: subprocess.run(reference, env=env, check=True, capture_output=True),
+        },
+        max(3, rounds),
+        warmup=1,
+    )
     rows.append(_row("  the whole `profiles import models.dev --dry-run` process", processes, "python -c json.load"))
     return rows
 
@@ -91,10 +123,16 @@ def online_figures(rounds: int, tmp: Path) -> list[dict]:
 
     names = [f"p{i}" for i in range(ONLINE_PROVIDERS)]
     shapes = {n: ("openai", "together", "anthropic", "gemini")[i % 4] for i, n in enumerate(names)}
-    spec = {n: {"shape": shapes[n], "ids": [f"model-{j}" for j in range(200)], "delay": LIST_DELAY, "page": 100}
-            for n in names}  # fmt: skip
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_model_lists.py"), json.dumps(spec)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    spec = {
+        n: {"shape": shapes[n], "ids": [f"model-{j}" for j in range(200)], "delay": LIST_DELAY, "page": 100}
+        for n in names
+    }
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fake_model_lists.py"), json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
@@ -113,23 +151,36 @@ def online_figures(rounds: int, tmp: Path) -> list[dict]:
                     client.get(f"{t.base_url}/models", headers={"Authorization": "Bearer bench-key"}).raise_for_status()
 
         samples = interleaved({"orcli": concurrent, "json": sequential}, rounds, warmup=2)
-        rows = [_row(f"check --online listing, {ONLINE_PROVIDERS} providers ({LIST_DELAY * 1000:.0f} ms each, "
-                     "half of them paged)", samples, f"{ONLINE_PROVIDERS} sequential GETs")]  # fmt: skip
+        rows = [
+            _row(
+                f"check --online listing, {ONLINE_PROVIDERS} providers ({LIST_DELAY * 1000:.0f} ms each, "
+                "half of them paged)",
+                samples,
+                f"{ONLINE_PROVIDERS} sequential GETs",
+            )
+        ]
         profile = tmp / "online.toml"
-        profile.write_text("".join(
-            f'[providers.{t.name}]\nbase_url = "{t.base_url}"\napi = "{t.api}"\napi_key_env = "{t.name.upper()}_KEY"\n'
-            f'[[endpoint]]\nmodel = "m/{t.name}"\nprovider = "{t.name}"\nupstream_model = "model-7"\n'
-            f"price = {{ prompt = 1, completion = 1 }}\n"
-            for t in targets
-        ))  # fmt: skip
+        profile.write_text(
+            "".join(
+                f'[providers.{t.name}]\nbase_url = "{t.base_url}"\napi = "{t.api}"\napi_key_env = "{t.name.upper()}_KEY"\n'
+                f'[[endpoint]]\nmodel = "m/{t.name}"\nprovider = "{t.name}"\nupstream_model = "model-7"\n'
+                f"price = {{ prompt = 1, completion = 1 }}\n"
+                for t in targets
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_")}
-        env.update({f"{n.upper()}_KEY": "bench-key" for n in names}, PYTHONPATH=str(ROOT),
-                   ORCLI_STATE_DIR=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "config"))  # fmt: skip
+        env.update(
+            {f"{n.upper()}_KEY": "bench-key" for n in names},
+            PYTHONPATH=str(ROOT),
+            ORCLI_STATE_DIR=str(tmp / "state"),
+            XDG_CONFIG_HOME=str(tmp / "config"),
+        )
         check = [sys.executable, "-m", "orcli", "profiles", "check", str(profile), "--online", "-q"]
         processes = interleaved(
             {"orcli": lambda: subprocess.run(check, env=env, check=True, capture_output=True), "json": sequential},
-            max(3, rounds), warmup=1,
-        )  # fmt: skip
+            max(3, rounds),
+            warmup=1,
+        )
         rows.append(_row("  the whole `profiles check --online` process", processes, "the same sequential GETs"))
     finally:
         server.communicate(timeout=10)
@@ -138,8 +189,7 @@ def online_figures(rounds: int, tmp: Path) -> list[dict]:
 
 def _row(figure: str, samples: dict[str, list[float]], reference: str) -> dict:
     measured, ref = statistics.median(samples["orcli"]), statistics.median(samples["json"])
-    return {"figure": figure, "orcli_s": measured, "reference": reference, "reference_s": ref,
-            "ratio": measured / ref}  # fmt: skip
+    return {"figure": figure, "orcli_s": measured, "reference": reference, "reference_s": ref, "ratio": measured / ref}
 
 
 def bench(rounds: int) -> list[dict]:
@@ -156,8 +206,10 @@ def main() -> None:
     started = time.time()
     rows = bench(args.rounds)
     for r in rows:
-        print(f"{r['figure']}: {r['orcli_s'] * 1000:,.1f} ms vs {r['reference']} {r['reference_s'] * 1000:,.1f} ms "
-              f"= {r['ratio']:.2f}x")  # fmt: skip
+        print(
+            f"{r['figure']}: {r['orcli_s'] * 1000:,.1f} ms vs {r['reference']} {r['reference_s'] * 1000:,.1f} ms "
+            f"= {r['ratio']:.2f}x"
+        )
     print(f"({time.time() - started:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

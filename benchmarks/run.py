@@ -950,15 +950,39 @@ def import_figures(rounds: int) -> list[Row]:
 
     rows = []
     for r in profiles_bench.bench(rounds):
-        rows.append(Row(r["figure"], _ms(r["orcli_s"]), f"{r['reference']} {_ms(r['reference_s'])}",
-                        f"{r['ratio']:.2f}x", "-", None, dict(r)))  # fmt: skip
+        rows.append(
+            Row(
+                r["figure"],
+                _ms(r["orcli_s"]),
+                f"{r['reference']} {_ms(r['reference_s'])}",
+                f"{r['ratio']:.2f}x",
+                "-",
+                None,
+                dict(r),
+            )
+        )
     return rows
 
 
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "redis", "dialects", "serve", "imports", "peers")  # fmt: skip
+ALL = (
+    "version",
+    "explain",
+    "explain_big",
+    "ask",
+    "failover",
+    "executor",
+    "planner",
+    "profiles",
+    "providers",
+    "store",
+    "redis",
+    "dialects",
+    "serve",
+    "imports",
+    "peers",
+)
 
 
 def render(rows: list[Row]) -> str:

@@ -168,16 +168,22 @@ def test_import_into_a_new_profile_writes_valid_endpoints_and_lists_unmapped_slu
     shown = cli("profiles", "show", "work", "--json")
     assert shown.code == 0, shown
     assert {p["name"] for p in shown.json()["providers"]} == {
-        "groq", "deepinfra/fp8", "deepinfra/turbo", "together", "cerebras",
-    }  # fmt: skip
+        "groq",
+        "deepinfra/fp8",
+        "deepinfra/turbo",
+        "together",
+        "cerebras",
+    }
     # Issue 21: every written endpoint carries the id its provider serves; lambda's is unknown, so it is
     # listed with what to do instead of being written with OpenRouter's id.
     ids = {e["provider"]: e["upstream_model"] for e in data["endpoint"]}
     assert ids == {
-        "groq": "llama-3.3-70b-versatile", "cerebras": "llama-3.3-70b",
-        "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo", "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "groq": "llama-3.3-70b-versatile",
+        "cerebras": "llama-3.3-70b",
+        "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
         "deepinfra/fp8": "meta-llama/Llama-3.3-70B-Instruct",
-    }  # fmt: skip
+    }
     assert [(s["model"], s["provider"]) for s in doc["skipped"]] == [(LLAMA, "lambda")]
     assert "--verify" in doc["skipped"][0]["todo"] and "--ids-from" in doc["skipped"][0]["todo"]
     assert f"not imported: {LLAMA} on lambda: orcli does not know the id" in run.err
@@ -228,14 +234,28 @@ def test_import_reads_the_catalogue_from_stdin(cli, tmp_path):
     # models.dev names novita's id for qwen; hyperbolic's comes from a catalogue of the user's own.
     ids = tmp_path / "ids.json"
     catalogue = json.loads(MODELS_DEV.read_text())
-    catalogue["hyperbolic"] = {"id": "hyperbolic", "npm": "@ai-sdk/openai-compatible", "env": ["HYPERBOLIC_API_KEY"],
-                               "api": "https://api.hyperbolic.xyz/v1", "name": "Hyperbolic",
-                               "models": {"Qwen/Qwen2.5-72B-Instruct": {"id": "Qwen/Qwen2.5-72B-Instruct"}}}  # fmt: skip
+    catalogue["hyperbolic"] = {
+        "id": "hyperbolic",
+        "npm": "@ai-sdk/openai-compatible",
+        "env": ["HYPERBOLIC_API_KEY"],
+        "api": "https://api.hyperbolic.xyz/v1",
+        "name": "Hyperbolic",
+        "models": {"Qwen/Qwen2.5-72B-Instruct": {"id": "Qwen/Qwen2.5-72B-Instruct"}},
+    }
     ids.write_text(json.dumps(catalogue))
     run = cli(
-        "profiles", "import", "openrouter", "--from", "-", "--into", "all", "--json", "--ids-from", str(ids),
+        "profiles",
+        "import",
+        "openrouter",
+        "--from",
+        "-",
+        "--into",
+        "all",
+        "--json",
+        "--ids-from",
+        str(ids),
         stdin=Path(THREE).read_text(),
-    )  # fmt: skip
+    )
     assert run.code == 0, run
     doc = run.json()
     assert set(doc["unmapped"]) == {"google-vertex/us-east5", "acme-inference", "azure"}

@@ -172,12 +172,19 @@ def test_every_dialect_list_is_read_whole_and_failures_are_named():
             return Target(name, api, fake.base_url(name), key, key_env=f"{name.upper()}_KEY")
 
         got = list_all(
-            [target("groq", "openai"), target("together", "openai"), target("anthropic", "anthropic"),
-             target("google", "gemini"), target("bad", "openai"), target("slow", "openai"),
-             target("drip", "openai"), target("plain", "openai"),
-             Target("nokey", "openai", "http://127.0.0.1:9/v1", None, key_env="NOKEY_KEY")],
+            [
+                target("groq", "openai"),
+                target("together", "openai"),
+                target("anthropic", "anthropic"),
+                target("google", "gemini"),
+                target("bad", "openai"),
+                target("slow", "openai"),
+                target("drip", "openai"),
+                target("plain", "openai"),
+                Target("nokey", "openai", "http://127.0.0.1:9/v1", None, key_env="NOKEY_KEY"),
+            ],
             timeout=0.5,
-        )  # fmt: skip
+        )
         assert got["groq"].ids == ("a", "b")
         assert got["together"].ids == ("meta-llama/Llama-3.3-70B-Instruct-Turbo",)
         assert got["anthropic"].ids == tuple(f"claude-{i}" for i in range(5))
@@ -200,20 +207,36 @@ def test_verify_writes_the_id_each_provider_lists_and_lists_the_rest(cli, tmp_pa
         fake.add("cerebras", "openai", ["llama3.3-70b", "llama3.1-8b"])  # not the table's spelling
         fake.add("together", "together", ["meta-llama/Llama-3.1-8B-Instruct-Turbo"])  # does not serve it
         profile = tmp_path / "mine.toml"
-        profile.write_text("".join(
-            f'[providers.{p}]\nbase_url = "{fake.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
-            for p in ("groq", "cerebras", "together")
-        ))  # fmt: skip
+        profile.write_text(
+            "".join(
+                f'[providers.{p}]\nbase_url = "{fake.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
+                for p in ("groq", "cerebras", "together")
+            )
+        )
         cli.set_keys({"GROQ_KEY": "gk-1234567890", "CEREBRAS_KEY": "ck-1234567890", "TOGETHER_KEY": "tk-1234567890"})
-        run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--into", str(profile),
-                  "--verify", "--json")  # fmt: skip
+        run = cli(
+            "profiles",
+            "import",
+            "openrouter",
+            "--from",
+            THREE,
+            "-m",
+            LLAMA,
+            "--into",
+            str(profile),
+            "--verify",
+            "--json",
+        )
         assert run.code == 0, run
         data = tomllib.loads(profile.read_text())
         ids = {e["provider"]: e["upstream_model"] for e in data["endpoint"]}
         # deepinfra's lists cannot be read without its key: the shipped table's ids stay, and the notes say so.
-        assert ids == {"groq": "llama-3.3-70b-versatile", "cerebras": "llama3.3-70b",
-                       "deepinfra/fp8": "meta-llama/Llama-3.3-70B-Instruct",
-                       "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo"}  # fmt: skip
+        assert ids == {
+            "groq": "llama-3.3-70b-versatile",
+            "cerebras": "llama3.3-70b",
+            "deepinfra/fp8": "meta-llama/Llama-3.3-70B-Instruct",
+            "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        }
         skipped = {s["provider"]: s["reason"] for s in run.json()["skipped"]}
         assert "together's model list has no id for it" in skipped["together"]
         assert "Llama-3.1-8B-Instruct-Turbo" in skipped["together"]  # the closest ids are named
@@ -229,19 +252,41 @@ def test_a_models_dev_import_is_planned_and_asked_under_the_native_id(cli, tmp_p
         up.script("acme", ok("hello from acme"))
         catalogue = json.loads(MODELS_DEV.read_text())
         catalogue["acme"] = {
-            "id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
-            "api": up.base_url("acme"), "doc": "https://acme.example/docs",
+            "id": "acme",
+            "name": "Acme",
+            "env": ["ACME_API_KEY"],
+            "npm": "@ai-sdk/openai-compatible",
+            "api": up.base_url("acme"),
+            "doc": "https://acme.example/docs",
             "models": {
-                "meta-llama/Llama-3.3-70B-Instruct-FP8": {"id": "meta-llama/Llama-3.3-70B-Instruct-FP8", "name": "L",
-                                                          "cost": {"input": 0.2, "output": 0.6},
-                                                          "limit": {"context": 131072, "output": 8192}, "tool_call": True},
+                "meta-llama/Llama-3.3-70B-Instruct-FP8": {
+                    "id": "meta-llama/Llama-3.3-70B-Instruct-FP8",
+                    "name": "L",
+                    "cost": {"input": 0.2, "output": 0.6},
+                    "limit": {"context": 131072, "output": 8192},
+                    "tool_call": True,
+                },
                 "meta-llama/Llama-3.1-70B-Instruct": {"id": "meta-llama/Llama-3.1-70B-Instruct", "name": "older"},
             },
-        }  # fmt: skip
+        }
         saved = tmp_path / "api.json"
         saved.write_text(json.dumps(catalogue))
-        run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", LLAMA, "--provider", "acme",
-                  "--provider", "groq", "--into", "md", "--json")  # fmt: skip
+        run = cli(
+            "profiles",
+            "import",
+            "models.dev",
+            "--from",
+            str(saved),
+            "-m",
+            LLAMA,
+            "--provider",
+            "acme",
+            "--provider",
+            "groq",
+            "--into",
+            "md",
+            "--json",
+        )
         assert run.code == 0, run
         data = tomllib.loads((user_dir(cli) / "md.toml").read_text())
         acme = next(e for e in data["endpoint"] if e["provider"] == "acme")
@@ -262,8 +307,20 @@ def test_a_models_dev_import_is_planned_and_asked_under_the_native_id(cli, tmp_p
 
 
 def test_models_dev_lists_what_it_cannot_write(cli):
-    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "-m", "openai/gpt-4o-mini",
-              "--into", "x", "--json")  # fmt: skip
+    run = cli(
+        "profiles",
+        "import",
+        "models.dev",
+        "--from",
+        str(MODELS_DEV),
+        "-m",
+        LLAMA,
+        "-m",
+        "openai/gpt-4o-mini",
+        "--into",
+        "x",
+        "--json",
+    )
     assert run.code == 0, run
     doc = run.json()
     assert "azure" in doc["unmapped"] and "deployment names" in doc["unmapped"]["azure"][0]
@@ -271,8 +328,19 @@ def test_models_dev_lists_what_it_cannot_write(cli):
     assert "azure" not in written["providers"]
     pairs = {(e["provider"], e["upstream_model"]) for e in written["endpoint"]}
     assert ("openai", "gpt-4o-mini") in pairs and ("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo") in pairs
-    again = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "-m", "openai/gpt-4o-mini",
-                "--into", "x")  # fmt: skip
+    again = cli(
+        "profiles",
+        "import",
+        "models.dev",
+        "--from",
+        str(MODELS_DEV),
+        "-m",
+        LLAMA,
+        "-m",
+        "openai/gpt-4o-mini",
+        "--into",
+        "x",
+    )
     assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
 
 
@@ -289,8 +357,10 @@ def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_impor
     mine = [e for e in after["endpoint"] if e["model"] == LLAMA and e["provider"] == "deepinfra"]
     assert len(mine) == 1 and mine[0]["upstream_model"] == "meta-llama/Llama-3.3-70B-Instruct"  # the profile's name
     assert mine[0]["price"] == {"prompt": 0.23, "completion": 0.4}  # deepinfra/fp8's price, refreshed
-    assert any(c["kind"] == "same provider" and c["name"].startswith("deepinfra/fp8 is deepinfra")
-               for c in run.json()["changes"])  # fmt: skip
+    assert any(
+        c["kind"] == "same provider" and c["name"].startswith("deepinfra/fp8 is deepinfra")
+        for c in run.json()["changes"]
+    )
     again = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA)
     assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
     assert tomllib.loads(path.read_text()) == after
@@ -299,9 +369,16 @@ def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_impor
 # -- concurrent writers --------------------------------------------------------------------------------
 def test_eight_concurrent_imports_keep_all_eight_models(cli, tmp_path):
     models = {f"vendor/model-{i}": f"Vendor/Model-{i}" for i in range(8)}
-    catalogue = {"acme": {"id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
-                          "api": "https://acme.example/v1",
-                          "models": {native: {"id": native, "cost": {"input": 1, "output": 2}} for native in models.values()}}}  # fmt: skip
+    catalogue = {
+        "acme": {
+            "id": "acme",
+            "name": "Acme",
+            "env": ["ACME_API_KEY"],
+            "npm": "@ai-sdk/openai-compatible",
+            "api": "https://acme.example/v1",
+            "models": {native: {"id": native, "cost": {"input": 1, "output": 2}} for native in models.values()},
+        }
+    }
     saved = tmp_path / "api.json"
     saved.write_text(json.dumps(catalogue))
     target = tmp_path / "shared.toml"
@@ -325,12 +402,20 @@ def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp
         "m-type": {"cost": "cheap", "limit": []},
         'm"x\n[providers.evil]': {"cost": {"input": 1, "output": 1}},
     }
-    text = json.dumps({
-        "acme": {"id": "acme", "name": "Acme", "env": ["ACME_API_KEY"], "npm": "@ai-sdk/openai-compatible",
-                 "api": "https://acme.example/v1", "models": {"Good-Model": good, **bad_models}},
-        "broken": {"models": "not an object"},
-        "\u001b[31mred": {},
-    })  # fmt: skip
+    text = json.dumps(
+        {
+            "acme": {
+                "id": "acme",
+                "name": "Acme",
+                "env": ["ACME_API_KEY"],
+                "npm": "@ai-sdk/openai-compatible",
+                "api": "https://acme.example/v1",
+                "models": {"Good-Model": good, **bad_models},
+            },
+            "broken": {"models": "not an object"},
+            "\u001b[31mred": {},
+        }
+    )
     text = (
         text.replace('"1e999999"', "1e999999")
         .replace("Infinity", "Infinity")
@@ -338,8 +423,12 @@ def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp
     )
     saved = tmp_path / "hostile.json"
     saved.write_text(text)
-    reasons = {"m-overflow": "its cost is not a usable number", "m-inf": "its cost is not a usable number",
-               "m-nan": "its cost is not a usable number", "m-type": "`cost` is not an object"}  # fmt: skip
+    reasons = {
+        "m-overflow": "its cost is not a usable number",
+        "m-inf": "its cost is not a usable number",
+        "m-nan": "its cost is not a usable number",
+        "m-type": "`cost` is not an object",
+    }
     for m, reason in reasons.items():
         run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", f"vendor/{m}", "--into", "h")
         assert run.code == 1 and "internal error" not in run.err, run  # nothing to write: one clear message
@@ -348,8 +437,9 @@ def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp
     huge = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/m-huge", "--into", "huge")
     assert huge.code == 0, huge  # only the unusable number is dropped: no context length, unknown price
     assert "context_length" not in tomllib.loads((user_dir(cli) / "huge.toml").read_text())["endpoint"][0]
-    run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/good-model", "--into", "h",
-              "--json")  # fmt: skip
+    run = cli(
+        "profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/good-model", "--into", "h", "--json"
+    )
     assert run.code == 0, run
     notes = "\n".join(run.json()["notes"])
     for expected in ("1 model id(s) orcli cannot write", "provider `broken`: `models` is not an object", "not a slug"):
@@ -392,8 +482,12 @@ def _online_profile(fake: ModelLists, path: Path, refused: str) -> None:
         ("m/llama", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
         ("m/claude", "anthropic", "claude-sonnet-4-5"),  # an undated alias of a listed dated id
         ("m/gemini", "google", "gemini-2.5-flash"),  # listed as models/gemini-2.5-flash, on page 3
-        ("m/x", "bad", "x"), ("m/x", "slow", "x"), ("m/x", "gone", "x"), ("m/x", "nokey", "x"), ("m/x", "plain", "x"),
-    ]  # fmt: skip
+        ("m/x", "bad", "x"),
+        ("m/x", "slow", "x"),
+        ("m/x", "gone", "x"),
+        ("m/x", "nokey", "x"),
+        ("m/x", "plain", "x"),
+    ]
     text = "".join(
         f'[providers.{n}]\nbase_url = "{url}"\napi = "{api}"\napi_key_env = "{n.upper()}_KEY"\n'
         for n, (api, url) in providers.items()
@@ -418,8 +512,12 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
         fake.add("plain", "openai", [], no_list=True)  # a server without a list: noted, not a problem
         path = tmp_path / "profile-online.toml"
         _online_profile(fake, path, refused_base_url())
-        cli.set_keys({f"{n.upper()}_KEY": f"{n}-key-0123456789" for n in ("groq", "together", "anthropic", "google",
-                                                                             "bad", "slow", "gone", "plain")})  # fmt: skip
+        cli.set_keys(
+            {
+                f"{n.upper()}_KEY": f"{n}-key-0123456789"
+                for n in ("groq", "together", "anthropic", "google", "bad", "slow", "gone", "plain")
+            }
+        )
         offline = cli("profiles", "check", str(path), "--json")
         assert offline.code == 1 and fake.seen("groq") == []  # without --online: no request at all
         assert {p["code"] for p in offline.json()["problems"]} == {"key_not_set"}
@@ -434,8 +532,10 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
             ("unreachable", "gone"),
             ("unknown_upstream_model", "m/llama-old on groq"),
         }
-        assert "closest: llama-3.3-70b-specdec-v2, llama-3.3-70b-versatile" in found[("unknown_upstream_model",
-                                                                                     "m/llama-old on groq")]  # fmt: skip
+        assert (
+            "closest: llama-3.3-70b-specdec-v2, llama-3.3-70b-versatile"
+            in found[("unknown_upstream_model", "m/llama-old on groq")]
+        )
         online = run.json()["online"]
         assert set(online["checked"]) == {"groq", "together", "anthropic", "google", "bad", "slow", "gone"}
         assert online["not_checked"][0] == {"provider": "nokey", "reason": "$NOKEY_KEY is not set"}
@@ -487,22 +587,36 @@ def test_models_dev_lists_ambiguous_offerings_and_writes_cloud_ones_only_with_th
     from orcli.profile import models_dev
 
     doc = json.loads(MODELS_DEV.read_text())
-    doc["twins"] = {"id": "twins", "npm": "@ai-sdk/openai-compatible", "api": "https://twins.example/v1", "env": [],
-                    "models": {"Llama-3.3-70B-Instruct-Turbo": {}, "Llama-3.3-70B-Instruct-FP8": {}}}  # fmt: skip
+    doc["twins"] = {
+        "id": "twins",
+        "npm": "@ai-sdk/openai-compatible",
+        "api": "https://twins.example/v1",
+        "env": [],
+        "models": {"Llama-3.3-70B-Instruct-Turbo": {}, "Llama-3.3-70B-Instruct-FP8": {}},
+    }
     catalogue = models_dev.parse(json.dumps(doc), "api.json")
     claude = "anthropic/claude-sonnet-4.5"
     with_cloud = ("openai", "anthropic", "gemini", "bedrock", "vertex", "vertex-anthropic")
-    found = models_dev.to_profile(catalogue, [LLAMA, claude], ["twins", "amazon-bedrock", "google-vertex-anthropic"],
-                                  with_cloud, {"AWS_REGION": "eu-west-1"})  # fmt: skip
+    found = models_dev.to_profile(
+        catalogue,
+        [LLAMA, claude],
+        ["twins", "amazon-bedrock", "google-vertex-anthropic"],
+        with_cloud,
+        {"AWS_REGION": "eu-west-1"},
+    )
     assert found.ambiguous == [(LLAMA, "twins", ("Llama-3.3-70B-Instruct-Turbo", "Llama-3.3-70B-Instruct-FP8"))]
     bedrock = next(e for e in found.endpoints if e["provider"] == "amazon-bedrock")
     assert bedrock["upstream_model"] == "anthropic.claude-sonnet-4-5-20250929-v1:0"
     assert found.providers["amazon-bedrock"] == {
-        "base_url": "https://bedrock-runtime.eu-west-1.amazonaws.com", "api": "bedrock", "region": "eu-west-1",
-        "data_collection": "allow", "zdr": False,
-    }  # fmt: skip
-    assert found.unsupported == {"google-vertex-anthropic": [f"{claude}: needs `project`: set $GOOGLE_VERTEX_PROJECT "
-                                                             "and run again"]}  # fmt: skip
+        "base_url": "https://bedrock-runtime.eu-west-1.amazonaws.com",
+        "api": "bedrock",
+        "region": "eu-west-1",
+        "data_collection": "allow",
+        "zdr": False,
+    }
+    assert found.unsupported == {
+        "google-vertex-anthropic": [f"{claude}: needs `project`: set $GOOGLE_VERTEX_PROJECT and run again"]
+    }
     without = models_dev.to_profile(catalogue, [claude], ["amazon-bedrock"], ("openai",), {})
     assert without.unsupported == {"amazon-bedrock": [f"{claude}: the `bedrock` dialect is not in this orcli"]}
 
@@ -510,10 +624,22 @@ def test_models_dev_lists_ambiguous_offerings_and_writes_cloud_ones_only_with_th
 def test_a_base_url_placeholder_is_filled_from_the_environment_or_listed():
     from orcli.profile import models_dev
 
-    doc = {"acct": {"id": "acct", "npm": "@ai-sdk/openai-compatible", "env": ["ACCT_API_KEY"],
-                    "api": "https://${ACCT_NAME}.acct.example/v1", "models": {"vendor/model-x": {}}},
-           "evil": {"id": "evil", "npm": "@ai-sdk/openai-compatible", "env": [],
-                    "api": "https://$(touch /tmp/x).example/v1", "models": {"vendor/model-x": {}}}}  # fmt: skip
+    doc = {
+        "acct": {
+            "id": "acct",
+            "npm": "@ai-sdk/openai-compatible",
+            "env": ["ACCT_API_KEY"],
+            "api": "https://${ACCT_NAME}.acct.example/v1",
+            "models": {"vendor/model-x": {}},
+        },
+        "evil": {
+            "id": "evil",
+            "npm": "@ai-sdk/openai-compatible",
+            "env": [],
+            "api": "https://$(touch /tmp/x).example/v1",
+            "models": {"vendor/model-x": {}},
+        },
+    }
     catalogue = models_dev.parse(json.dumps(doc), "api.json")
     unset = models_dev.to_profile(catalogue, ["vendor/model-x"], [], ("openai",), {})
     assert unset.unsupported["acct"] == ["vendor/model-x: its base URL needs your $ACCT_NAME: set it and run again"]
@@ -533,16 +659,19 @@ def test_an_import_verified_against_the_provider_is_planned_and_asked_under_the_
         profile = tmp_path / "mine.toml"
         profile.write_text(
             '[routing]\nmodels = ["meta-llama/llama-3.3-70b-instruct"]\norder = ["cerebras", "groq"]\n'
-            + "".join(f'[providers.{p}]\nbase_url = "{up.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
-                      for p in ("groq", "cerebras"))
-        )  # fmt: skip
+            + "".join(
+                f'[providers.{p}]\nbase_url = "{up.base_url(p)}"\napi_key_env = "{p.upper()}_KEY"\n'
+                for p in ("groq", "cerebras")
+            )
+        )
         cli.set_keys({"GROQ_KEY": "groq-key-0123456789", "CEREBRAS_KEY": "cerebras-key-0123456789"})
         run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--into", str(profile), "--verify")
         assert run.code == 0, run
         plan = cli("explain-route", "--no-stdin", "-p", str(profile), "--json").json()
         assert [(a["provider"], a["upstream_model"]) for a in plan["attempts"]] == [
-            ("cerebras", "llama3.3-70b"), ("groq", "llama-3.3-70b-versatile"),
-        ]  # fmt: skip
+            ("cerebras", "llama3.3-70b"),
+            ("groq", "llama-3.3-70b-versatile"),
+        ]
         up.script("cerebras", not_found())
         asked = cli("ask", "-p", str(profile), "--no-stdin", "hi")
         assert asked.code == 0 and asked.out == "from groq", asked
@@ -552,8 +681,19 @@ def test_an_import_verified_against_the_provider_is_planned_and_asked_under_the_
 def test_an_import_keeps_the_routing_of_a_profile_that_has_no_endpoints_yet(cli, tmp_path):
     profile = tmp_path / "mine.toml"
     profile.write_text('[routing]\nmodels = ["other/model", "meta-llama/llama-3.3-70b-instruct"]\nsort = "price"\n')
-    run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--provider", "groq",
-              "--into", str(profile))  # fmt: skip
+    run = cli(
+        "profiles",
+        "import",
+        "models.dev",
+        "--from",
+        str(MODELS_DEV),
+        "-m",
+        LLAMA,
+        "--provider",
+        "groq",
+        "--into",
+        str(profile),
+    )
     assert run.code == 0, run
     data = tomllib.loads(profile.read_text())
     assert data["routing"] == {"models": ["other/model", LLAMA], "sort": "price"}
@@ -592,8 +732,20 @@ def test_ids_from_a_url_names_the_providers_ids(cli, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api.json"
-        run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", "qwen/qwen-2.5-72b-instruct",
-                  "--ids-from", url, "--into", "q", "--json")  # fmt: skip
+        run = cli(
+            "profiles",
+            "import",
+            "openrouter",
+            "--from",
+            THREE,
+            "-m",
+            "qwen/qwen-2.5-72b-instruct",
+            "--ids-from",
+            url,
+            "--into",
+            "q",
+            "--json",
+        )
         assert run.code == 0, run
         data = tomllib.loads((user_dir(cli) / "q.toml").read_text())
         assert {e["provider"]: e["upstream_model"] for e in data["endpoint"]}["novita"] == "qwen/qwen-2.5-72b-instruct"

@@ -222,9 +222,12 @@ def profiles_init(
 # -- check ---------------------------------------------------------------------------------------------
 OnlineOpt = Annotated[
     bool,
-    typer.Option("--online", help="Also ask every provider whose key is set for its model list: unknown upstream "
-                 "ids, rejected keys, unreachable providers."),
-]  # fmt: skip
+    typer.Option(
+        "--online",
+        help="Also ask every provider whose key is set for its model list: unknown upstream "
+        "ids, rejected keys, unreachable providers.",
+    ),
+]
 
 
 @handled
@@ -284,8 +287,17 @@ def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dic
         else:
             key = env[p.api_key_env].strip()
             version = p.settings.get("anthropic_version")
-            targets.append(Target(p.name, p.api, p.base_url, key, dict(p.headers),
-                                  version if isinstance(version, str) else "2023-06-01", p.api_key_env))  # fmt: skip
+            targets.append(
+                Target(
+                    p.name,
+                    p.api,
+                    p.base_url,
+                    key,
+                    dict(p.headers),
+                    version if isinstance(version, str) else "2023-06-01",
+                    p.api_key_env,
+                )
+            )
     lists = list_all(targets)
     for name, listed in lists.items():
         if listed.problem in NOT_CHECKED:

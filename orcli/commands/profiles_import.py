@@ -36,14 +36,16 @@ class Candidates(NamedTuple):
 
 ModelOpt = Annotated[
     list[str] | None,
-    typer.Option("--model", "-m", help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.",
-                 metavar="MODEL"),
-]  # fmt: skip
+    typer.Option(
+        "--model", "-m", help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.", metavar="MODEL"
+    ),
+]
 FromOpt = Annotated[
     str | None,
-    typer.Option("--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.",
-                 metavar="FILE"),
-]  # fmt: skip
+    typer.Option(
+        "--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.", metavar="FILE"
+    ),
+]
 IntoOpt = Annotated[
     str, typer.Option("--into", help="Profile to write (name in the user config dir, or a path).", metavar="NAME")
 ]
@@ -53,9 +55,12 @@ VerifyOpt = Annotated[
 ]
 IdsFromOpt = Annotated[
     str | None,
-    typer.Option("--ids-from", help="A models.dev catalogue (FILE or URL) that names each provider's own ids.",
-                 metavar="FILE|URL"),
-]  # fmt: skip
+    typer.Option(
+        "--ids-from",
+        help="A models.dev catalogue (FILE or URL) that names each provider's own ids.",
+        metavar="FILE|URL",
+    ),
+]
 ProviderIdOpt = Annotated[
     list[str] | None,
     typer.Option("--provider", help="models.dev only: import from these providers (repeatable).", metavar="ID"),
@@ -66,7 +71,7 @@ ProviderIdOpt = Annotated[
 def profiles_import(
     source: Annotated[
         str, typer.Argument(help="Where endpoints come from: openrouter or models.dev.", metavar="SOURCE")
-    ],  # fmt: skip
+    ],
     model: ModelOpt = None,
     from_file: FromOpt = None,
     into: IntoOpt = "default",
@@ -110,26 +115,38 @@ def profiles_import(
 
 
 def _merge(
-    source: str, found: Candidates, ids: Any, target: Path, into: str, models: list[str], env: Mapping[str, str],
-    *, verify: bool, dry_run: bool, out: Output,
-) -> dict[str, Any]:  # fmt: skip
+    source: str,
+    found: Candidates,
+    ids: Any,
+    target: Path,
+    into: str,
+    models: list[str],
+    env: Mapping[str, str],
+    *,
+    verify: bool,
+    dry_run: bool,
+    out: Output,
+) -> dict[str, Any]:
     """Read -> resolve native ids -> merge -> atomic replace, all under the caller's lock."""
     from orcli.profile.model_lists import list_all
     from orcli.profile.native import resolve
     from orcli.profile.write import merge_import, real_changes, save_profile
 
     existing, created_from = _existing(target, into)
-    resolved = resolve(existing, found.providers, found.endpoints, env, ids_from=ids,
-                       verify=list_all if verify else None)  # fmt: skip
+    resolved = resolve(
+        existing, found.providers, found.endpoints, env, ids_from=ids, verify=list_all if verify else None
+    )
     for note in resolved.notes:
         out.note(f"note: {note}")
     for s in resolved.skipped:
         out.warn(f"not imported: {s.describe()}")
     skipped = [s._asdict() for s in resolved.skipped]
     if not resolved.endpoints:
-        raise OrcliError("nothing to import: no endpoint in the catalogue has a provider orcli can call under an id "
-                         "it knows the provider serves.",
-                         extra={"unmapped": found.not_callable, "skipped": skipped, "notes": found.notes})  # fmt: skip
+        raise OrcliError(
+            "nothing to import: no endpoint in the catalogue has a provider orcli can call under an id "
+            "it knows the provider serves.",
+            extra={"unmapped": found.not_callable, "skipped": skipped, "notes": found.notes},
+        )
     if created_from is None and not existing:  # a new profile routes what was written, in -m order (primary first)
         written = list(dict.fromkeys(e["model"] for e in resolved.endpoints))  # else the catalogue's order
         existing = {"routing": {"models": [m for m in models if m in written] or written}}
@@ -138,8 +155,10 @@ def _merge(
     backup = None
     if real and not dry_run:
         imported = ", ".join(dict.fromkeys(e["model"] for e in resolved.endpoints))
-        header = (f"orcli profile, last import from {source} on {today()} ({imported}).\n"
-                  "Prices: USD per 1M tokens; upstream_model is each provider's own id for the model.")  # fmt: skip
+        header = (
+            f"orcli profile, last import from {source} on {today()} ({imported}).\n"
+            "Prices: USD per 1M tokens; upstream_model is each provider's own id for the model."
+        )
         backup = save_profile(target, merged, header=header)
     return {
         "source": source,
@@ -178,8 +197,10 @@ def _existing(target: Path, into: str) -> tuple[dict[str, Any], Path | None]:
 def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
     from orcli.profile.write import Change, diff_lines
 
-    changes = [Change(c["kind"], c["name"], tuple((d["key"], d["old"], d["new"]) for d in c["details"]))
-               for c in doc["changes"]]  # fmt: skip
+    changes = [
+        Change(c["kind"], c["name"], tuple((d["key"], d["old"], d["new"]) for d in c["details"]))
+        for c in doc["changes"]
+    ]
     n = sum(1 for c in changes if c.kind != "same provider")
     for line in diff_lines(changes) if n else ():  # nothing changed: stdout stays empty (no naming lines)
         out.stdout.write(line + "\n")
@@ -189,8 +210,12 @@ def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
         out.note(f"dry run: {n} change(s) to {target}; nothing written.")
     else:
         backup, created = doc["backup"], doc["created_from"]
-        out.note(f"wrote {target} ({n} change(s))" + (f"; the old file is kept as {backup}" if backup else "")
-                 + (f"; started from the bundled {Path(created).name}" if created else "") + ".")  # fmt: skip
+        out.note(
+            f"wrote {target} ({n} change(s))"
+            + (f"; the old file is kept as {backup}" if backup else "")
+            + (f"; started from the bundled {Path(created).name}" if created else "")
+            + "."
+        )
     if doc["skipped"]:
         out.note(f"{len(doc['skipped'])} endpoint(s) not imported: orcli writes only ids the provider serves.")
     out.stdout.flush()
@@ -214,16 +239,20 @@ def _openrouter(models: list[str], from_file: str | None) -> Candidates:
 
     if from_file is None:
         if not models:
-            raise UsageError("name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
-                             "or read a saved copy with --from FILE.")  # fmt: skip
+            raise UsageError(
+                "name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
+                "or read a saved copy with --from FILE."
+            )
         catalogue, origin = _fetch_openrouter(models), "https://openrouter.ai/api/v1/models"
     else:
         catalogue = parse_catalogue(_read_source(from_file, MAX_CATALOGUE_BYTES), from_file, wanted=models)
         origin = from_file
         missing = [m for m in models if m not in catalogue.models]
         if missing:
-            raise UsageError(f"{from_file} holds no endpoints of {', '.join(missing)}; it has: "
-                             f"{', '.join(catalogue.models) or 'none'}.")  # fmt: skip
+            raise UsageError(
+                f"{from_file} holds no endpoints of {', '.join(missing)}; it has: "
+                f"{', '.join(catalogue.models) or 'none'}."
+            )
     imported = to_profile(catalogue.endpoints, API_VALUES)
     why = ": orcli cannot call it (no entry in its provider table, or a dialect this orcli lacks)"
     return Candidates(imported.providers, imported.endpoints, imported.unmapped, list(catalogue.notes), origin, why)
@@ -237,19 +266,23 @@ def _models_dev(
     from orcli.wire import DIALECT_MODULES
 
     if not models:
-        raise UsageError("name the models to import with -m (OpenRouter-style ids, e.g. -m "
-                         "meta-llama/llama-3.3-70b-instruct).")  # fmt: skip
+        raise UsageError(
+            "name the models to import with -m (OpenRouter-style ids, e.g. -m meta-llama/llama-3.3-70b-instruct)."
+        )
     for m in models:
         check_model_id(m)
     catalogue = _read_models_dev(from_file or models_dev.DEFAULT_URL)
     chosen = models_dev.wanted_providers(catalogue, providers or ())
     imported = models_dev.to_profile(catalogue, models, chosen, DIALECT_MODULES, env)
     notes = [f"skipped: {s}" for s in catalogue.skipped + imported.unusable]
-    notes += [f"ambiguous: {m} on {p}: several ids could be it ({', '.join(c)}); set upstream_model by hand"
-              for m, p, c in imported.ambiguous]  # fmt: skip
+    notes += [
+        f"ambiguous: {m} on {p}: several ids could be it ({', '.join(c)}); set upstream_model by hand"
+        for m, p, c in imported.ambiguous
+    ]
     notes += [f"no provider in the catalogue serves {m}" for m in imported.unserved]
-    return Candidates(imported.providers, imported.endpoints, imported.unsupported, notes,
-                      from_file or models_dev.DEFAULT_URL)  # fmt: skip
+    return Candidates(
+        imported.providers, imported.endpoints, imported.unsupported, notes, from_file or models_dev.DEFAULT_URL
+    )
 
 
 def _read_models_dev(where: str) -> Any:
@@ -295,8 +328,10 @@ def _get(url: str, limit: int, what: str = "", hint: str = "a FILE") -> tuple[in
     from orcli.execution.transport import make_client
 
     try:
-        with make_client() as client, client.stream("GET", url, headers={"User-Agent": f"orcli/{__version__}"},
-                                                    timeout=20.0) as r:  # fmt: skip
+        with (
+            make_client() as client,
+            client.stream("GET", url, headers={"User-Agent": f"orcli/{__version__}"}, timeout=20.0) as r,
+        ):
             body = b""
             deadline = time.monotonic() + FETCH_SECONDS  # the whole answer: a trickling server is cut too
             for chunk in r.iter_bytes():
@@ -307,8 +342,9 @@ def _get(url: str, limit: int, what: str = "", hint: str = "a FILE") -> tuple[in
                     raise httpx.ReadTimeout(f"no whole answer within {FETCH_SECONDS:.0f} s")
             return r.status_code, body
     except httpx.HTTPError as exc:
-        raise OrcliError(f"cannot reach {what or url} ({url}): {type(exc).__name__}: {exc}. Save the JSON "
-                         f"elsewhere and use {hint}.") from None  # fmt: skip
+        raise OrcliError(
+            f"cannot reach {what or url} ({url}): {type(exc).__name__}: {exc}. Save the JSON elsewhere and use {hint}."
+        ) from None
 
 
 def _fetch_openrouter(models: list[str]) -> Any:

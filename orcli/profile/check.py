@@ -100,6 +100,6 @@ def online_problems(profile: Profile, lists: Mapping[str, ListAnswer]) -> list[P
                 "unknown_upstream_model",
                 f"{e.model} on {e.provider}",
                 f"`{e.upstream_model}` is not in {e.provider}'s model list{hint}",
-            )  # fmt: skip
+            )
         )
     return problems

@@ -47,8 +47,9 @@ def profile_lock(profile: Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise OrcliError(f"{profile}: another orcli is still writing it (waited {wait:.0f} s for "
-                                     f"{path}); try again.") from None  # fmt: skip
+                    raise OrcliError(
+                        f"{profile}: another orcli is still writing it (waited {wait:.0f} s for {path}); try again."
+                    ) from None
                 time.sleep(0.02)
         yield
     finally:

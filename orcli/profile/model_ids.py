@@ -22,9 +22,30 @@ from typing import NamedTuple
 _REGION = "@region"  # the token a Bedrock cross-region prefix (`us.`, `eu.`, `global.`) becomes
 # Words that name how a model is served, not which model it is.
 SERVING_WORDS = frozenset(
-    {"instruct", "chat", "it", "versatile", "instant", "turbo", "fp8", "fp16", "bf16", "fp4", "int4", "int8",
-     "awq", "gguf", "tput", "hf", "meta", "v", "latest", "serverless", _REGION}
-)  # fmt: skip
+    {
+        "instruct",
+        "chat",
+        "it",
+        "versatile",
+        "instant",
+        "turbo",
+        "fp8",
+        "fp16",
+        "bf16",
+        "fp4",
+        "int4",
+        "int8",
+        "awq",
+        "gguf",
+        "tput",
+        "hf",
+        "meta",
+        "v",
+        "latest",
+        "serverless",
+        _REGION,
+    }
+)
 _DIGIT_P_DIGIT = re.compile(r"(?<=\d)p(?=\d)")  # Fireworks: v3p3 -> v3.3, qwen2p5 -> qwen2.5
 _SEPARATORS = re.compile(r"[-_.:@\s]+")  # `@`: Vertex's `claude-sonnet-4-5@20250929`
 # Bedrock: `[region.]vendor.model[-vN[:M]]` (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `meta.llama3-3-70b-

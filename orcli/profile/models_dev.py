@@ -32,13 +32,28 @@ NPM_DIALECTS = {
     "@ai-sdk/google-vertex/anthropic": "vertex-anthropic",
 }
 OPENAI_PACKAGES = frozenset(
-    {"@ai-sdk/openai-compatible", "@ai-sdk/openai", "@ai-sdk/groq", "@ai-sdk/cerebras", "@ai-sdk/togetherai",
-     "@ai-sdk/deepinfra", "@ai-sdk/fireworks", "@ai-sdk/mistral", "@ai-sdk/xai", "@ai-sdk/deepseek",
-     "@ai-sdk/perplexity", "@openrouter/ai-sdk-provider"}
-)  # fmt: skip
+    {
+        "@ai-sdk/openai-compatible",
+        "@ai-sdk/openai",
+        "@ai-sdk/groq",
+        "@ai-sdk/cerebras",
+        "@ai-sdk/togetherai",
+        "@ai-sdk/deepinfra",
+        "@ai-sdk/fireworks",
+        "@ai-sdk/mistral",
+        "@ai-sdk/xai",
+        "@ai-sdk/deepseek",
+        "@ai-sdk/perplexity",
+        "@openrouter/ai-sdk-provider",
+    }
+)
 # models.dev provider id -> the OpenRouter slug orcli's provider table (and most profiles) use for it.
-OPENROUTER_SLUGS = {"togetherai": "together", "fireworks-ai": "fireworks", "novita-ai": "novita",
-                    "google": "google-ai-studio"}  # fmt: skip
+OPENROUTER_SLUGS = {
+    "togetherai": "together",
+    "fireworks-ai": "fireworks",
+    "novita-ai": "novita",
+    "google": "google-ai-studio",
+}
 PROFILE_NAMES = {"togetherai": "together", "fireworks-ai": "fireworks", "novita-ai": "novita"}
 # A model id orcli writes and prints: printable ASCII without quotes, backslashes, spaces or controls (Cloudflare's
 # `@cf/meta/...` and the `~anthropic/...-latest` aliases of routers included).
@@ -85,8 +100,9 @@ def parse(text: str, source: str) -> ModelsDev:
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"{source}: not JSON: {str(exc)[:200]}.") from None
     if not isinstance(payload, dict) or not payload:
-        raise UsageError(f"{source}: not a models.dev catalogue (expected an object of providers, as "
-                         f"{DEFAULT_URL} serves).")  # fmt: skip
+        raise UsageError(
+            f"{source}: not a models.dev catalogue (expected an object of providers, as {DEFAULT_URL} serves)."
+        )
     providers: dict[str, ProviderInfo] = {}
     models: dict[str, dict[str, Any]] = {}
     skipped: list[str] = []
@@ -102,8 +118,9 @@ def parse(text: str, source: str) -> ModelsDev:
         models[info.id] = {mid: entry for mid, entry in given.items() if isinstance(mid, str) and _ID.fullmatch(mid)}
         bad = [mid for mid in given if mid not in models[info.id]]
         if bad:  # one line per provider, whatever the number
-            skipped.append(f"provider `{info.id}`: {len(bad)} model id(s) orcli cannot write (e.g. {_shown(bad[0])}); "
-                           "skipped")  # fmt: skip
+            skipped.append(
+                f"provider `{info.id}`: {len(bad)} model id(s) orcli cannot write (e.g. {_shown(bad[0])}); skipped"
+            )
     return ModelsDev(providers, models, skipped)
 
 
@@ -150,8 +167,17 @@ def _offering(info: ProviderInfo, model_id: str, raw: object, skipped: list[str]
         return None
     given_limit = raw.get("limit")
     limit: dict[str, Any] = given_limit if isinstance(given_limit, dict) else {}
-    return Offering(info.id, model_id, api, _printable(npm)[:100], base_url, price,
-                    _tokens(limit.get("context")), _tokens(limit.get("output")), _parameters(raw))  # fmt: skip
+    return Offering(
+        info.id,
+        model_id,
+        api,
+        _printable(npm)[:100],
+        base_url,
+        price,
+        _tokens(limit.get("context")),
+        _tokens(limit.get("output")),
+        _parameters(raw),
+    )
 
 
 def _parameters(raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -355,9 +381,11 @@ def _filled(table: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, An
 # cloud tools read (docs/dialects.md), else the offering is listed with what to set.
 CLOUD_SETTINGS = {
     "bedrock": {"region": ("AWS_REGION", "AWS_DEFAULT_REGION")},
-    "vertex": {"project": ("GOOGLE_VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
-               "location": ("GOOGLE_VERTEX_LOCATION", "GOOGLE_CLOUD_LOCATION")},
-}  # fmt: skip
+    "vertex": {
+        "project": ("GOOGLE_VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+        "location": ("GOOGLE_VERTEX_LOCATION", "GOOGLE_CLOUD_LOCATION"),
+    },
+}
 CLOUD_SETTINGS["vertex-anthropic"] = CLOUD_SETTINGS["vertex"]
 
 
@@ -375,6 +403,11 @@ def _cloud_table(api: str, table: dict[str, Any] | None, env: Mapping[str, str])
     else:
         base = f"https://{settings['location']}-aiplatform.googleapis.com/v1"
     known = table or {}  # an unknown policy is assumed to retain prompts, as for every provider (provider_table)
-    new = {"base_url": base, "api": api, **settings, "data_collection": known.get("data_collection", "allow"),
-           "zdr": known.get("zdr", False)}  # fmt: skip
+    new = {
+        "base_url": base,
+        "api": api,
+        **settings,
+        "data_collection": known.get("data_collection", "allow"),
+        "zdr": known.get("zdr", False),
+    }
     return new, ""

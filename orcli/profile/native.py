@@ -94,8 +94,12 @@ def _known_id(
         if found.native_id is not None:
             return found.native_id, "ids-from"
         if found.ambiguous:
-            return None, Skipped(model, tag, f"models.dev lists several ids that could be it ({', '.join(found.candidates)})",
-                                 "set `upstream_model` by hand to the one you mean")  # fmt: skip
+            return None, Skipped(
+                model,
+                tag,
+                f"models.dev lists several ids that could be it ({', '.join(found.candidates)})",
+                "set `upstream_model` by hand to the one you mean",
+            )
     return None, "unknown"
 
 
@@ -106,8 +110,12 @@ def _variant(tag: str) -> str:
 def _unknown(model: str, tag: str, table: Mapping[str, Any]) -> Skipped:
     key = table.get("api_key_env")
     with_key = f" (lists its models with ${key})" if key else ""
-    return Skipped(model, tag, "orcli does not know the id this provider serves it under",
-                   f"set `upstream_model` by hand, or run again with --verify{with_key} or --ids-from {DEFAULT_URL}")  # fmt: skip
+    return Skipped(
+        model,
+        tag,
+        "orcli does not know the id this provider serves it under",
+        f"set `upstream_model` by hand, or run again with --verify{with_key} or --ids-from {DEFAULT_URL}",
+    )
 
 
 def _verified(
@@ -137,8 +145,14 @@ def _verified(
         current = e.get("upstream_model")
         if listed.ids is None:
             if current is None:
-                skipped.append(Skipped(model, tag, f"its id is unknown and {name}'s model list could not be read "
-                                       f"({listed.detail})", "set `upstream_model` by hand, or fix the key and run again"))  # fmt: skip
+                skipped.append(
+                    Skipped(
+                        model,
+                        tag,
+                        f"its id is unknown and {name}'s model list could not be read ({listed.detail})",
+                        "set `upstream_model` by hand, or fix the key and run again",
+                    )
+                )
                 continue
             notes.append(f"{model} on {name}: not verified ({listed.detail}); kept `{current}` from the {source}")
             kept.append((e, source))
@@ -154,13 +168,25 @@ def _verified(
         if found.native_id is not None:
             kept.append(({**e, "upstream_model": found.native_id}, "verify"))
         elif found.ambiguous:
-            skipped.append(Skipped(model, tag, f"{name} lists several ids that could be it ({', '.join(found.candidates)})",
-                                   "set `upstream_model` by hand to the one you mean"))  # fmt: skip
+            skipped.append(
+                Skipped(
+                    model,
+                    tag,
+                    f"{name} lists several ids that could be it ({', '.join(found.candidates)})",
+                    "set `upstream_model` by hand to the one you mean",
+                )
+            )
         else:
             near = model_ids.closest(current or model, listed.ids)
             hint = f" (closest: {', '.join(near)})" if near else ""
-            skipped.append(Skipped(model, tag, f"{name}'s model list has no id for it{hint}",
-                                   "leave it out, or set `upstream_model` by hand if the provider serves it"))  # fmt: skip
+            skipped.append(
+                Skipped(
+                    model,
+                    tag,
+                    f"{name}'s model list has no id for it{hint}",
+                    "leave it out, or set `upstream_model` by hand if the provider serves it",
+                )
+            )
     return kept
 
 
