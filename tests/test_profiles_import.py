@@ -13,9 +13,6 @@ from cli_harness import Cli, run_all
 from fake_model_lists import ModelLists
 from upstream import Upstream, not_found, ok
 
-from orcli.profile import model_ids
-from orcli.profile.model_lists import Target, list_all
-
 DATA = Path(__file__).parent / "data"
 THREE = str(DATA / "openrouter" / "endpoints-three-models.json")
 MODELS_DEV = DATA / "models.dev" / "api.json"
@@ -31,176 +28,6 @@ def user_dir(cli: Cli) -> Path:
     return Path(cli.env["XDG_CONFIG_HOME"]) / "orcli" / "profiles"
 
 
-# -- which native id is which model -------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("wanted", "available", "expected"),
-    [
-        (LLAMA, ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "llama3-70b-8192"], "llama-3.3-70b-versatile"),
-        (LLAMA, ["llama3.1-8b", "llama-3.3-70b"], "llama-3.3-70b"),
-        (
-            LLAMA,
-            ["accounts/fireworks/models/llama-v3p3-70b-instruct", "accounts/fireworks/models/llama-v3p1-70b-instruct"],
-            "accounts/fireworks/models/llama-v3p3-70b-instruct",
-        ),
-        (
-            LLAMA,
-            ["meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct-Turbo"],
-            "meta-llama/Llama-3.3-70B-Instruct",
-        ),  # exact tokens beat a serving word
-        (
-            LLAMA,
-            ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-8B-Instruct"],
-            None,
-        ),  # never another size/version
-        (
-            "anthropic/claude-sonnet-4.5",
-            ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "claude-sonnet-4-0"],
-            "claude-sonnet-4-5",
-        ),
-        (
-            "anthropic/claude-sonnet-4.5",
-            ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"],
-            "claude-sonnet-4-5-20250929",
-        ),  # only a dated snapshot: that one
-        (
-            "qwen/qwen-2.5-72b-instruct",
-            ["Qwen/Qwen2.5-72B-Instruct-Turbo", "Qwen/Qwen2.5-7B-Instruct-Turbo"],
-            "Qwen/Qwen2.5-72B-Instruct-Turbo",
-        ),
-        ("openai/gpt-4o", ["gpt-4o-mini", "gpt-4o-2024-08-06"], "gpt-4o-2024-08-06"),
-        ("openai/gpt-4o-mini", ["gpt-4o", "gpt-4"], None),
-        ("google/gemini-2.5-flash", ["models/gemini-2.5-flash-lite", "gemini-2.5-flash"], "gemini-2.5-flash"),
-        (
-            "deepseek/deepseek-chat-v3-0324",
-            ["deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324"],
-            "deepseek-ai/DeepSeek-V3-0324",
-        ),
-        # Bedrock: vendor prefix and API version are not the name; the direct model beats a cross-region profile.
-        (
-            "anthropic/claude-sonnet-4.5",
-            [
-                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                "anthropic.claude-sonnet-4-5-20250929-v1:0",
-                "anthropic.claude-sonnet-4-20250514-v1:0",
-            ],
-            "anthropic.claude-sonnet-4-5-20250929-v1:0",
-        ),
-        (
-            LLAMA,
-            ["meta.llama3-1-70b-instruct-v1:0", "meta.llama3-3-70b-instruct-v1:0"],
-            "meta.llama3-3-70b-instruct-v1:0",
-        ),
-        ("openai/gpt-oss-120b", ["openai.gpt-oss-20b-1:0", "openai.gpt-oss-120b-1:0"], "openai.gpt-oss-120b-1:0"),
-        (
-            "anthropic/claude-sonnet-4.5",
-            ["claude-opus-4-1@20250805", "claude-sonnet-4-5@20250929"],
-            "claude-sonnet-4-5@20250929",
-        ),  # Vertex
-        (
-            "qwen/qwen-2.5-72b-instruct",
-            ["Qwen/Qwen2.5-72B-Instruct-Turbo-FP8", "Qwen/Qwen2.5-72B-Instruct-Turbo"],
-            "Qwen/Qwen2.5-72B-Instruct-Turbo",
-        ),  # the fewest serving words that differ
-        ("openai/gpt-3.5-turbo", ["gpt-3.5-turbo-instruct", "gpt-3.5-turbo"], "gpt-3.5-turbo"),
-        ("openai/gpt-oss-120b", ["TEE/gpt-oss-120b", "openai/gpt-oss-120b"], "openai/gpt-oss-120b"),  # the maker's path
-    ],
-)
-def test_native_id_truth_table(wanted, available, expected):
-    assert model_ids.match(wanted, available).native_id == expected
-
-
-def test_equal_candidates_are_never_guessed_between():
-    found = model_ids.match(LLAMA, ["meta-llama/Llama-3.3-70B-Instruct-Turbo", "meta-llama/Llama-3.3-70B-Instruct-FP8"])
-    assert found.native_id is None and found.ambiguous
-    assert len(found.candidates) == 2
-    # A variant tag picks the single candidate that carries it, and only then.
-    assert model_ids.match(LLAMA, found.candidates, "turbo").native_id == "meta-llama/Llama-3.3-70B-Instruct-Turbo"
-    assert model_ids.match(LLAMA, found.candidates, "bf16").ambiguous
-
-
-def test_an_undated_alias_of_a_listed_dated_id_is_served():
-    listed = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"]
-    assert model_ids.served_alias("claude-sonnet-4-5", listed)
-    assert not model_ids.served_alias("claude-sonnet-4", listed)
-    more = ["claude-sonnet-4-20250514", "claude-3-7-sonnet-20250219"]
-    assert model_ids.served_alias("claude-sonnet-4-0", more) and model_ids.served_alias(
-        "claude-3-7-sonnet-latest", more
-    )
-    assert not model_ids.served_alias("claude-sonnet-4-1", more) and not model_ids.served_alias("claude-3-7", more)
-    assert model_ids.closest("claude-sonet-4-5", listed)[0] == "claude-sonnet-4-5-20250929"
-
-
-# -- model lists, as the official SDKs read them ---------------------------------------------------------
-def test_fake_lists_are_what_the_official_sdks_read():
-    import anthropic
-    import openai
-    from google import genai
-    from google.genai import types
-
-    with ModelLists() as fake:
-        fake.add("groq", "openai", ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"])
-        fake.add("anthropic", "anthropic", ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "c3"], page=2)
-        client = openai.OpenAI(base_url=fake.base_url("groq"), api_key="k-groq", max_retries=0)
-        assert [m.id for m in client.models.list()] == ["llama-3.3-70b-versatile", "openai/gpt-oss-120b"]
-        claude = anthropic.Anthropic(
-            base_url=fake.base_url("anthropic").removesuffix("/v1"), api_key="k", max_retries=0
-        )
-        assert [m.id for m in claude.models.list(limit=2)] == [
-            "claude-sonnet-4-5-20250929",
-            "claude-haiku-4-5-20251001",
-            "c3",
-        ]
-        fake.add("google", "gemini", [f"gemini-{i}" for i in range(5)], page=2)
-        base = fake.base_url("google").removesuffix("/v1beta") + "/"
-        gemini = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
-        assert [m.name for m in gemini.models.list(config={"page_size": 2})] == [f"models/gemini-{i}" for i in range(5)]
-        assert len(fake.seen("google")) == 3  # paged by nextPageToken, as the SDK follows it
-
-
-def test_every_dialect_list_is_read_whole_and_failures_are_named():
-    with ModelLists() as fake:
-        fake.add("groq", "openai", ["a", "b"])
-        fake.add("together", "together", ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
-        fake.add("anthropic", "anthropic", [f"claude-{i}" for i in range(5)], page=2)
-        fake.add("google", "gemini", [f"gemini-{i}" for i in range(5)], page=2)
-        fake.add("bad", "openai", ["x"], key_rejected=True)
-        fake.add("slow", "openai", ["x"], delay=3)
-        fake.add("drip", "openai", ["x" * 200], trickle=0.05)  # ~2 s of body: past the whole-answer deadline
-        fake.add("plain", "openai", [], no_list=True)
-
-        def target(name: str, api: str, key: str | None = "k") -> Target:
-            return Target(name, api, fake.base_url(name), key, key_env=f"{name.upper()}_KEY")
-
-        got = list_all(
-            [
-                target("groq", "openai"),
-                target("together", "openai"),
-                target("anthropic", "anthropic"),
-                target("google", "gemini"),
-                target("bad", "openai"),
-                target("slow", "openai"),
-                target("drip", "openai"),
-                target("plain", "openai"),
-                Target("nokey", "openai", "http://127.0.0.1:9/v1", None, key_env="NOKEY_KEY"),
-            ],
-            timeout=0.5,
-        )
-        assert got["groq"].ids == ("a", "b")
-        assert got["together"].ids == ("meta-llama/Llama-3.3-70B-Instruct-Turbo",)
-        assert got["anthropic"].ids == tuple(f"claude-{i}" for i in range(5))
-        assert got["google"].ids == tuple(f"gemini-{i}" for i in range(5))
-        assert got["bad"].problem == "key_rejected" and got["slow"].problem == "unreachable"
-        assert got["drip"].problem == "unreachable"  # every byte came in time, the whole answer did not
-        assert got["plain"].problem == "not_listable" and "HTTP 404" in got["plain"].detail
-        assert got["nokey"].problem == "key_not_set" and "$NOKEY_KEY" in got["nokey"].detail
-        assert fake.seen("groq")[0]["authorization"] == "Bearer k"
-        twins = list_all([target("groq", "openai"), target("groq", "openai")._replace(name="groq/turbo")])
-        assert twins["groq/turbo"] == twins["groq"] and len(fake.seen("groq")) == 2  # one more request, not two
-        assert fake.seen("anthropic")[0]["x-api-key"] == "k" and "anthropic-version" in fake.seen("anthropic")[0]
-        assert fake.seen("google")[0]["x-goog-api-key"] == "k"
-
-
-# -- import --verify against the providers' own lists ----------------------------------------------------
 def test_verify_writes_the_id_each_provider_lists_and_lists_the_rest(cli, tmp_path):
     with ModelLists() as fake:
         fake.add("groq", "openai", ["llama-3.3-70b-versatile", "llama-3.1-8b-instant"])
@@ -246,7 +73,6 @@ def test_verify_writes_the_id_each_provider_lists_and_lists_the_rest(cli, tmp_pa
         assert all(h.get("authorization", "").startswith("Bearer ") for h in fake.seen("groq"))
 
 
-# -- models.dev, end to end --------------------------------------------------------------------------
 def test_a_models_dev_import_is_planned_and_asked_under_the_native_id(cli, tmp_path):
     with Upstream() as up:
         up.script("acme", ok("hello from acme"))
@@ -344,7 +170,6 @@ def test_models_dev_lists_what_it_cannot_write(cli):
     assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
 
 
-# -- refresh, don't duplicate --------------------------------------------------------------------------
 def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_import_changes_nothing(cli):
     assert cli("profiles", "init", env={"DEEPINFRA_API_KEY": "di-key-0123456789"}).code == 0
     path = user_dir(cli) / "default.toml"
@@ -366,7 +191,6 @@ def test_a_variant_tag_refreshes_the_provider_at_the_same_url_and_a_second_impor
     assert tomllib.loads(path.read_text()) == after
 
 
-# -- concurrent writers --------------------------------------------------------------------------------
 def test_eight_concurrent_imports_keep_all_eight_models(cli, tmp_path):
     models = {f"vendor/model-{i}": f"Vendor/Model-{i}" for i in range(8)}
     catalogue = {
@@ -392,7 +216,6 @@ def test_eight_concurrent_imports_keep_all_eight_models(cli, tmp_path):
     assert {(e["model"], e["upstream_model"]) for e in data["endpoint"]} == set(models.items())
 
 
-# -- hostile catalogues --------------------------------------------------------------------------------
 def test_a_hostile_models_dev_catalogue_skips_and_lists_the_bad_entries(cli, tmp_path):
     good = {"id": "Good-Model", "cost": {"input": 1, "output": 2}}
     bad_models = {
@@ -463,88 +286,6 @@ def test_a_hostile_openrouter_price_is_an_unknown_price_not_an_internal_error(cl
     assert "price" not in next(e for e in data["endpoint"] if e["provider"] == "groq")
 
 
-# -- profiles check --online ---------------------------------------------------------------------------
-def _online_profile(fake: ModelLists, path: Path, refused: str) -> None:
-    providers = {
-        "groq": ("openai", fake.base_url("groq")),
-        "together": ("openai", fake.base_url("together")),
-        "anthropic": ("anthropic", fake.base_url("anthropic")),
-        "google": ("gemini", fake.base_url("google")),
-        "bad": ("openai", fake.base_url("bad")),
-        "slow": ("openai", fake.base_url("slow")),
-        "gone": ("openai", refused),
-        "nokey": ("openai", fake.base_url("groq")),
-        "plain": ("openai", fake.base_url("plain")),
-    }
-    endpoints = [
-        ("m/llama", "groq", "llama-3.3-70b-versatile"),
-        ("m/llama-old", "groq", "llama-3.3-70b-specdec"),
-        ("m/llama", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
-        ("m/claude", "anthropic", "claude-sonnet-4-5"),  # an undated alias of a listed dated id
-        ("m/gemini", "google", "gemini-2.5-flash"),  # listed as models/gemini-2.5-flash, on page 3
-        ("m/x", "bad", "x"),
-        ("m/x", "slow", "x"),
-        ("m/x", "gone", "x"),
-        ("m/x", "nokey", "x"),
-        ("m/x", "plain", "x"),
-    ]
-    text = "".join(
-        f'[providers.{n}]\nbase_url = "{url}"\napi = "{api}"\napi_key_env = "{n.upper()}_KEY"\n'
-        for n, (api, url) in providers.items()
-    )
-    text += "".join(
-        f'[[endpoint]]\nmodel = "{m}"\nprovider = "{p}"\nupstream_model = "{u}"\nprice = {{ prompt = 1, completion = 1 }}\n'
-        for m, p, u in endpoints
-    )
-    path.write_text(text)
-
-
-def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(cli, tmp_path):
-    from upstream import refused_base_url
-
-    with ModelLists() as fake:
-        fake.add("groq", "openai", ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "llama-3.3-70b-specdec-v2"])
-        fake.add("together", "together", ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
-        fake.add("anthropic", "anthropic", ["claude-opus-4-1-20250805", "claude-sonnet-4-5-20250929"], page=1)
-        fake.add("google", "gemini", ["gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash"], page=1)
-        fake.add("bad", "openai", ["x"], key_rejected=True)
-        fake.add("slow", "openai", ["x"], delay=8)
-        fake.add("plain", "openai", [], no_list=True)  # a server without a list: noted, not a problem
-        path = tmp_path / "profile-online.toml"
-        _online_profile(fake, path, refused_base_url())
-        cli.set_keys(
-            {
-                f"{n.upper()}_KEY": f"{n}-key-0123456789"
-                for n in ("groq", "together", "anthropic", "google", "bad", "slow", "gone", "plain")
-            }
-        )
-        offline = cli("profiles", "check", str(path), "--json")
-        assert offline.code == 1 and fake.seen("groq") == []  # without --online: no request at all
-        assert {p["code"] for p in offline.json()["problems"]} == {"key_not_set"}
-        run = cli("profiles", "check", str(path), "--online", "--json")
-        assert run.code == 1, run
-        assert run.elapsed < 8  # every provider at once, each within a short timeout
-        found = {(p["code"], p["subject"]): p["detail"] for p in run.json()["problems"]}
-        assert set(found) == {
-            ("key_not_set", "nokey"),
-            ("key_rejected", "bad"),
-            ("unreachable", "slow"),
-            ("unreachable", "gone"),
-            ("unknown_upstream_model", "m/llama-old on groq"),
-        }
-        assert (
-            "closest: llama-3.3-70b-specdec-v2, llama-3.3-70b-versatile"
-            in found[("unknown_upstream_model", "m/llama-old on groq")]
-        )
-        online = run.json()["online"]
-        assert set(online["checked"]) == {"groq", "together", "anthropic", "google", "bad", "slow", "gone"}
-        assert online["not_checked"][0] == {"provider": "nokey", "reason": "$NOKEY_KEY is not set"}
-        assert online["not_checked"][1]["provider"] == "plain" and "no model list" in online["not_checked"][1]["reason"]
-        assert len(fake.seen("anthropic")) == 2 and len(fake.seen("google")) == 3  # every page was read
-        table = cli("profiles", "check", str(path), "--online")
-        assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problem(s)" in table.err
-
-
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -581,73 +322,6 @@ def test_a_symlinked_lock_file_is_refused_not_followed(cli, tmp_path):
     run = cli("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "--into", str(target))
     assert run.code == 1 and "cannot open its lock file" in run.err, run
     assert not elsewhere.exists() and not target.exists()
-
-
-def test_models_dev_lists_ambiguous_offerings_and_writes_cloud_ones_only_with_their_settings():
-    from orcli.profile import models_dev
-
-    doc = json.loads(MODELS_DEV.read_text())
-    doc["twins"] = {
-        "id": "twins",
-        "npm": "@ai-sdk/openai-compatible",
-        "api": "https://twins.example/v1",
-        "env": [],
-        "models": {"Llama-3.3-70B-Instruct-Turbo": {}, "Llama-3.3-70B-Instruct-FP8": {}},
-    }
-    catalogue = models_dev.parse(json.dumps(doc), "api.json")
-    claude = "anthropic/claude-sonnet-4.5"
-    with_cloud = ("openai", "anthropic", "gemini", "bedrock", "vertex", "vertex-anthropic")
-    found = models_dev.to_profile(
-        catalogue,
-        [LLAMA, claude],
-        ["twins", "amazon-bedrock", "google-vertex-anthropic"],
-        with_cloud,
-        {"AWS_REGION": "eu-west-1"},
-    )
-    assert found.ambiguous == [(LLAMA, "twins", ("Llama-3.3-70B-Instruct-Turbo", "Llama-3.3-70B-Instruct-FP8"))]
-    bedrock = next(e for e in found.endpoints if e["provider"] == "amazon-bedrock")
-    assert bedrock["upstream_model"] == "anthropic.claude-sonnet-4-5-20250929-v1:0"
-    assert found.providers["amazon-bedrock"] == {
-        "base_url": "https://bedrock-runtime.eu-west-1.amazonaws.com",
-        "api": "bedrock",
-        "region": "eu-west-1",
-        "data_collection": "allow",
-        "zdr": False,
-    }
-    assert found.unsupported == {
-        "google-vertex-anthropic": [f"{claude}: needs `project`: set $GOOGLE_VERTEX_PROJECT and run again"]
-    }
-    without = models_dev.to_profile(catalogue, [claude], ["amazon-bedrock"], ("openai",), {})
-    assert without.unsupported == {"amazon-bedrock": [f"{claude}: the `bedrock` dialect is not in this orcli"]}
-
-
-def test_a_base_url_placeholder_is_filled_from_the_environment_or_listed():
-    from orcli.profile import models_dev
-
-    doc = {
-        "acct": {
-            "id": "acct",
-            "npm": "@ai-sdk/openai-compatible",
-            "env": ["ACCT_API_KEY"],
-            "api": "https://${ACCT_NAME}.acct.example/v1",
-            "models": {"vendor/model-x": {}},
-        },
-        "evil": {
-            "id": "evil",
-            "npm": "@ai-sdk/openai-compatible",
-            "env": [],
-            "api": "https://$(touch /tmp/x).example/v1",
-            "models": {"vendor/model-x": {}},
-        },
-    }
-    catalogue = models_dev.parse(json.dumps(doc), "api.json")
-    unset = models_dev.to_profile(catalogue, ["vendor/model-x"], [], ("openai",), {})
-    assert unset.unsupported["acct"] == ["vendor/model-x: its base URL needs your $ACCT_NAME: set it and run again"]
-    assert "the catalogue gives no base URL" in unset.unsupported["evil"][0]  # not a URL orcli would write
-    hostile = models_dev.to_profile(catalogue, ["vendor/model-x"], ["acct"], ("openai",), {"ACCT_NAME": "x/@evil.com"})
-    assert "needs your $ACCT_NAME" in hostile.unsupported["acct"][0]
-    filled = models_dev.to_profile(catalogue, ["vendor/model-x"], ["acct"], ("openai",), {"ACCT_NAME": "mine"})
-    assert filled.providers["acct"]["base_url"] == "https://mine.acct.example/v1"
 
 
 def test_an_import_verified_against_the_provider_is_planned_and_asked_under_the_listed_id(cli, tmp_path):
