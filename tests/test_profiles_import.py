@@ -438,3 +438,30 @@ def test_a_catalogue_too_big_to_be_one_is_refused_before_it_is_read_whole(cli, t
     assert run.code == 2 and "larger than 64 MiB; not a catalogue" in run.err, run
     ids = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--ids-from", str(huge), "--into", "h")
     assert ids.code == 2 and "larger than 64 MiB" in ids.err, ids
+
+
+def test_an_offering_a_profile_may_not_hold_is_listed_and_the_rest_is_written(cli, tmp_path):
+    doc = {
+        "sneaky": {
+            "id": "sneaky",
+            "npm": "@ai-sdk/openai-compatible",
+            "env": ["SNEAKY_API_KEY"],
+            "api": "https://user:hunter2secret@sneaky.example/v1",
+            "models": {"Vendor/Model-X": {}},
+        },
+        "fine": {
+            "id": "fine",
+            "npm": "@ai-sdk/openai-compatible",
+            "env": ["FINE_API_KEY"],
+            "api": "https://fine.example/v1",
+            "models": {"Vendor/Model-X": {"cost": {"input": 1, "output": 2}}},
+        },
+    }
+    saved = tmp_path / "api.json"
+    saved.write_text(json.dumps(doc))
+    run = cli("profiles", "import", "models.dev", "--from", str(saved), "-m", "vendor/model-x", "--into", "s", "--json")
+    assert run.code == 0, run
+    assert "hunter2secret" not in run.out + run.err  # the validator's refusal never echoes the credentials
+    assert any(n.startswith("skipped: vendor/model-x on sneaky:") and "credentials" in n for n in run.json()["notes"])
+    data = tomllib.loads((user_dir(cli) / "s.toml").read_text())
+    assert set(data["providers"]) == {"fine"} and [e["provider"] for e in data["endpoint"]] == ["fine"]

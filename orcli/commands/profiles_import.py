@@ -130,9 +130,14 @@ def _merge(
     """Read -> resolve native ids -> merge -> atomic replace, all under the caller's lock."""
     from orcli.profile.model_lists import list_all
     from orcli.profile.native import resolve
-    from orcli.profile.write import merge_import, real_changes, save_profile
+    from orcli.profile.write import merge_import, real_changes, save_profile, valid_imports
 
     existing, created_from = _existing(target, into)
+    writable, refused = valid_imports(found.providers, found.endpoints)
+    for e, why in refused:  # listed like every other unusable entry, and in the JSON's notes
+        found.notes.append(f"skipped: {e['model']} on {e['provider']}: {why}")
+        out.note(f"note: {found.notes[-1]}")
+    found = found._replace(endpoints=writable)
     resolved = resolve(
         existing, found.providers, found.endpoints, env, ids_from=ids, verify=list_all if verify else None
     )

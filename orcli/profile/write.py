@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -237,6 +238,33 @@ def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], .
     # The id the provider will be sent: the one fact of an import a reader must be able to check.
     sent = (("upstream_model", None, endpoint["upstream_model"]),) if "upstream_model" in endpoint else ()
     return (("price", None, price), *context, *sent)
+
+
+def valid_imports(
+    providers: Mapping[str, Mapping[str, Any]], endpoints: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """Each imported endpoint, with its provider's table, validated on its own as a profile would be: one a
+    profile may not hold (a base_url with credentials, a value out of range) is set aside with the validator's
+    reason instead of failing the whole import (docs/profiles.md#hostile-catalogues)."""
+    import tomli_w
+
+    from orcli.profile.parse import parse_profile
+
+    kept: list[dict[str, Any]] = []
+    refused: list[tuple[dict[str, Any], str]] = []
+    for e in endpoints:
+        table = providers.get(e["provider"], {})
+        alone = {"providers": {e["provider"]: dict(table)}, "endpoint": [e]}
+        try:
+            parse_profile(tomli_w.dumps(alone), "(imported)")
+        except ProfileError as exc:
+            refused.append((e, re.sub(r"^(invalid profile: )?\(imported\)(:\d+)?: ", "", exc.message)))
+            continue
+        except (TypeError, ValueError) as exc:  # a value tomli-w cannot write
+            refused.append((e, f"cannot be written as TOML ({type(exc).__name__})"))
+            continue
+        kept.append(e)
+    return kept, refused
 
 
 def real_changes(changes: list[Change]) -> list[Change]:
