@@ -1008,10 +1008,31 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
     ]
 
 
+def import_figures(rounds: int) -> list[Row]:
+    """`profiles import models.dev` on a 5,000-offering catalogue and `profiles check --online` over 20 fake
+    providers, each against a reference in the same run (benchmarks/profiles_bench.py)."""
+    import profiles_bench
+
+    rows = []
+    for r in profiles_bench.bench(rounds):
+        rows.append(
+            Row(
+                r["figure"],
+                _ms(r["orcli_s"]),
+                f"{r['reference']} {_ms(r['reference_s'])}",
+                f"{r['ratio']:.2f}x",
+                "-",
+                None,
+                dict(r),
+            )
+        )
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "usage", "redis", "dialects", "serve", "peers", "balance", "hedge")  # fmt: skip
+       "store", "usage", "redis", "dialects", "serve", "imports", "peers", "balance", "hedge")  # fmt: skip
 
 
 def hedge_figures(n: int) -> list[Row]:
@@ -1105,6 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += dialect_figures(20 if args.quick else 100)
         if "serve" in wanted:
             rows += serve_figures(20 if args.quick else 60)
+        if "imports" in wanted:
+            rows += import_figures(4 if args.quick else 10)
         if "hedge" in wanted:
             rows += hedge_figures(40 if args.quick else 100)
         if "balance" in wanted:

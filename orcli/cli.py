@@ -14,7 +14,8 @@ from orcli.commands.ask import ask
 from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, Terminated
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
-from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
+from orcli.commands.profiles import profiles_check, profiles_init, profiles_list, profiles_show
+from orcli.commands.profiles_import import profiles_import
 from orcli.commands.providers import providers
 from orcli.commands.serve import serve
 from orcli.commands.usage import usage
@@ -50,7 +51,7 @@ health_app = typer.Typer(
     """,
 )
 profiles_app = typer.Typer(
-    help="See, start, refresh (from OpenRouter's catalogue) and lint profiles.",
+    help="See, start, refresh (from OpenRouter's or models.dev's catalogue) and lint profiles.",
     rich_markup_mode=None,
     cls=Group,
     no_args_is_help=True,
