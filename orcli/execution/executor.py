@@ -35,7 +35,17 @@ from orcli.redact import redact
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
-from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, HttpRequest, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
+    Dialect,
+    HttpRequest,
+    SSEEvent,
+    UpstreamErrorInBody,
+    Usage,
+    WireError,
+)
 from orcli.wire.content_encoding import BodyDecodeError
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
@@ -440,10 +450,13 @@ class Executor:
         total_deadline: float,
         framing: Framing,
     ) -> _Served:
-        sse = framer_factory(framing)()
-        decoder = dialect.event_decoder()
+        feed, close = _framer_calls(framing)
+        decode = dialect.event_decoder().decode
         built = AnswerBuilder()
+        add = built.add
         sink = self.sink
+        clock = self.clock
+        get = reader.get
         ttft: float | None = None
         done = False
         wrote = False
@@ -455,9 +468,16 @@ class Executor:
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote_output=wrote, ttft=ttft)
 
+        # This loop and what it calls run once per chunk of every streamed answer: names are bound once
+        # above, and each delta's fields are read once (docs/performance.md).
         while not done:
-            deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
-            item = reader.get(deadline)
+            if ttft is None:
+                deadline = first_token_deadline
+            else:
+                deadline = last_event_at + idle
+                if deadline > total_deadline:
+                    deadline = total_deadline
+            item = get(deadline)
             if item is None:
                 if ttft is None:
                     kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
@@ -482,25 +502,27 @@ class Executor:
                     case unreachable:
                         assert_never(unreachable)
             try:
-                events = sse.close() if tag is end else sse.feed(payload)
+                events = close() if tag is end else feed(payload)
                 if events:
-                    last_event_at = self.clock()
+                    last_event_at = clock()
                 for event in events:
-                    for delta in decoder.decode(event):
-                        if delta.done:
-                            done = True
+                    for delta in decode(event):
+                        content, reasoning, tool_calls, finish_reason, _, _, error, done = delta
+                        if done:
                             break
-                        if delta.error is not None:
-                            raise UpstreamErrorInBody(delta.error)
-                        built.add(delta)
-                        # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
-                        if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
-                            ttft = self.clock() - start
-                        if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
-                            sink(delta)
-                            wrote = wrote or bool(delta.content)
-                        if delta.finish_reason:
-                            finish_failure = classify_finish_reason(delta.finish_reason)
+                        if error is not None:
+                            raise UpstreamErrorInBody(error)
+                        add(delta)
+                        if content or reasoning or tool_calls:
+                            # Reasoning is a token too: it proves the provider alive (SPEC §6), not the answer.
+                            if ttft is None:
+                                ttft = clock() - start
+                            if sink is not None:
+                                sink(delta)
+                                if content:
+                                    wrote = True
+                        if finish_reason:
+                            finish_failure = classify_finish_reason(finish_reason)
                             if finish_failure is not None:
                                 raise fail(finish_failure)
                     if done:
@@ -619,6 +641,12 @@ def _nothing() -> None:
 
 # Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
 _TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
+
+
+def _framer_calls(framing: Framing) -> tuple[Callable[[bytes], list[SSEEvent]], Callable[[], list[SSEEvent]]]:
+    """A fresh framer's `feed` and `close`, bound once per stream."""
+    framer = framer_factory(framing)()
+    return framer.feed, framer.close
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
