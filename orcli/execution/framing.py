@@ -39,4 +39,5 @@ SSE = FRAMINGS["sse"]
 def framer_factory(framing: Framing) -> Callable[[], Framer]:
     """The framing's factory, imported on first use and remembered (asked once per streamed attempt)."""
     module, _, name = framing.factory.partition(":")
-    return getattr(importlib.import_module(module), name)
+    factory: Callable[[], Framer] = getattr(importlib.import_module(module), name)
+    return factory
