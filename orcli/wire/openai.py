@@ -4,7 +4,6 @@ OpenRouter, vLLM, Ollama, llama.cpp, LiteLLM...), so its error-body parser also 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from orcli.wire.base import (
     UpstreamError,
     UpstreamErrorInBody,
     Usage,
+    new_delta,
 )
 from orcli.wire.text import loads, one_line, scrub
 
@@ -264,9 +264,6 @@ def _usage(obj: Mapping[str, object]) -> Usage | None:
 
 
 _DONE = Delta(done=True)
-# A Delta from all eight fields in order, built by tuple.__new__ directly: the NamedTuple's own constructor
-# is a Python-level call, and this runs once per stream event (docs/performance.md).
-_delta = functools.partial(tuple.__new__, Delta)
 
 
 def parse_stream_event(data: str) -> Delta:
@@ -324,7 +321,7 @@ def parse_stream_event(data: str) -> Delta:
     model = obj.get("model")
     if model is not None and not (type(model) is str and model.isascii()):
         model = _opt_str(model)
-    return _delta((content, reasoning, tool_calls, finish, usage, model, error, False))
+    return new_delta((content, reasoning, tool_calls, finish, usage, model, error, False))
 
 
 def parse_completion(body: bytes) -> Answer:
