@@ -532,7 +532,7 @@ class Executor:
                             raise UpstreamErrorInBody(error)
                         add(delta)
                         if content or reasoning or tool_calls:
-                            # Reasoning is a token too: it proves the provider alive (SPEC §6), not the answer.
+                            # Reasoning is a token too: it proves the provider alive (docs/failures.md), not the answer.
                             if ttft is None:
                                 ttft = clock() - start
                             if sink is not None:
