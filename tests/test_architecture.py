@@ -39,6 +39,7 @@ CORE_PATHS = (
     "__init__.py", "types.py", "errors.py", "redact.py", "neutralise.py",
     "routing/", "wire/",
     "execution/classify.py", "gateway/openai_api.py", "profile/check.py", "profile/provider_table.py",
+    "profile/model_ids.py",
     "ui/words.py",
 )  # fmt: skip
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}

@@ -1,11 +1,10 @@
-"""`orcli profiles list|show|init|import|check`: see, start, refresh from OpenRouter's catalogue, lint (SPEC §12)."""
+"""`orcli profiles list|show|init|check`: see, start and lint profiles (`import` lives in profiles_import.py)."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,34 +20,28 @@ from orcli.commands.common import (
 )
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
+from orcli.ui.words import plural
 
-NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
-MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
-SOURCES = ("openrouter",)
+if TYPE_CHECKING:
+    from orcli.profile.check import Problem
+    from orcli.types import Profile
+
+NameArg = Annotated[
+    str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).", metavar="[NAME]")
+]
 
 
-def _today() -> str:
+def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def _bare_name(name: str) -> str:
+def bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
     from orcli.profile.parse import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
     return name
-
-
-def _target(spec: str) -> Path:
-    """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile.parse import is_path_spec, user_profiles_dir
-
-    if not is_path_spec(spec):
-        return user_profiles_dir() / f"{_bare_name(spec)}.toml"
-    if not spec.endswith(".toml"):
-        raise UsageError(f"--into {spec}: a profile path must end in .toml (or give a bare name for the config dir).")
-    return Path(spec).expanduser()
 
 
 # -- list ----------------------------------------------------------------------------------------------
@@ -94,7 +87,8 @@ def profiles_list(
     if as_json:
         out.json(doc)
         return
-    columns = (Column("name"), Column("source"), Column("default"), Column("path"))
+    # Paths are whole or not shown (docs/commands.md): on a narrow terminal `source`, then `path` give way.
+    columns = (Column("name"), Column("source", drop=2), Column("default"), Column("path", drop=1))
     rows: list[tuple[str, ...]] = [
         (
             str(e["name"]),
@@ -108,8 +102,9 @@ def profiles_list(
     if default_path is not None and not any(e["default"] for e in entries):
         out.note(f"default: {default_path} (from --profile or ORCLI_PROFILE)")
     if fallback:
-        out.note(f"note: no `default` profile in {doc['user_dir']}: commands use the bundled example. "
-                 "Run `orcli profiles init` to write your own.")  # fmt: skip
+        # The folder last, on its own line: a path is never broken by the wrapping of a sentence.
+        advice = "note: no `default` profile yet: commands use the bundled example. Run `orcli profiles init` to"
+        out.note(f"{advice} write your own into\n  {doc['user_dir']}")
 
 
 # -- show ----------------------------------------------------------------------------------------------
@@ -161,25 +156,36 @@ def profiles_show(
         out.json(doc)
         return
     keys = sum(1 for p in providers if p["key_set"])
-    out.stdout.write(
-        f"profile {loaded.name}: {loaded.path}\nvalid: {len(providers)} providers ({keys} with keys set), "
-        f"{len(loaded.endpoints)} endpoints ({doc['unknown_prices']} with unknown price), {len(per_model)} models; "
-        f"routing.models = {', '.join(doc['routing_models']) or '(none)'}\n"
+    out.paragraph(
+        f"profile {loaded.name}: {loaded.path}\n"
+        f"valid: {plural(len(providers), 'provider')} ({keys} with keys set), "
+        f"{plural(len(loaded.endpoints), 'endpoint')} ({doc['unknown_prices']} with unknown price), "
+        f"{plural(len(per_model), 'model')}\n"
+        f"routing.models: {', '.join(doc['routing_models']) or '(none)'}\n"  # a blank line before the tables
     )
     rows: list[tuple[str, ...]] = []
     for p in providers:
         key = "not needed" if p["api_key_env"] is None else f"{p['api_key_env']} {'set' if p['key_set'] else 'MISSING'}"
         rows.append((str(p["name"]), str(p["api"]), key, str(p["endpoints"]), str(p["base_url"])))
-    columns = (Column("provider"), Column("api"), Column("key"), Column("endpoints", right=True), Column("base_url"))
+    # URLs are whole or not shown: on a narrow terminal base_url gives way first, then the counts and the api.
+    columns = (
+        Column("provider"),
+        Column("api", drop=2),
+        Column("key"),
+        Column("endpoints", right=True, drop=1),
+        Column("base_url", drop=3),
+    )
     out.table(TableData("Providers", columns, rows))
+    # The providers list wraps between names (prose), never inside one.
     model_rows: list[tuple[str, ...]] = [(m, str(len(ps)), ", ".join(ps)) for m, ps in per_model.items()]
-    out.table(TableData("Models", (Column("model"), Column("endpoints", right=True), Column("providers")), model_rows))
+    model_columns = (Column("model"), Column("endpoints", right=True, drop=1), Column("providers", prose=True))
+    out.table(TableData("Models", model_columns, model_rows))
 
 
 # -- init ----------------------------------------------------------------------------------------------
 @handled
 def profiles_init(
-    name: Annotated[str, typer.Argument(help="Name of the new profile.")] = "default",
+    name: Annotated[str, typer.Argument(help="Name of the new profile.", metavar="[NAME]")] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
@@ -198,13 +204,13 @@ def profiles_init(
     from orcli.profile.write import save_profile, starter_data
 
     env = environment()
-    path = user_profiles_dir() / f"{_bare_name(name)}.toml"
+    path = user_profiles_dir() / f"{bare_name(name)}.toml"
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it (the old one is kept as .bak).")
     example = bundled_profiles_dir() / "example.toml"
     data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env)
     header = (
-        f"orcli profile `{name}`, written by `orcli profiles init` on {_today()} from the bundled example.\n"
+        f"orcli profile `{name}`, written by `orcli profiles init` on {today()} from the bundled example.\n"
         + ("Providers whose keys are set in the environment.\n" if by_key else "All providers: no key was set.\n")
         + "Prices are USD per 1M tokens and drift: refresh them with `orcli profiles import openrouter -m MODEL`."
     )
@@ -229,177 +235,21 @@ def profiles_init(
     )
 
 
-# -- import --------------------------------------------------------------------------------------------
-@handled
-def profiles_import(
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.",
-            metavar="MODEL",
-        ),
-    ] = None,
-    from_file: Annotated[
-        str | None,
-        typer.Option(
-            "--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.", metavar="FILE"
-        ),
-    ] = None,
-    into: Annotated[
-        str, typer.Option("--into", help="Profile to write (name in the user config dir, or a path).", metavar="NAME")
-    ] = "default",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
-    *,
-    out: Output,
-) -> None:
-    """Turn OpenRouter's public catalogue into endpoints, merged into a profile, and show what changed."""
-    import tomllib
-
-    from orcli.profile.catalogue import parse_catalogue, to_profile
-    from orcli.profile.parse import API_VALUES, bundled_profiles_dir, is_path_spec
-    from orcli.profile.write import diff_lines, merge_import, read_data, save_profile
-
-    if source not in SOURCES:
-        raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
-    from orcli.routing.preferences import split_names
-
-    models = list(split_names(model or ()))
-    if from_file is None:
-        if not models:
-            raise UsageError("name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
-                             "or read a saved copy with --from FILE.")  # fmt: skip
-        catalogue, origin = _fetch(models), "https://openrouter.ai/api/v1/models"
-    else:
-        catalogue = parse_catalogue(_read_source(from_file), from_file, wanted=models)
-        origin = from_file
-        missing = [m for m in models if m not in catalogue.models]
-        if missing:
-            raise UsageError(f"{from_file} holds no endpoints of {', '.join(missing)}; it has: "
-                             f"{', '.join(catalogue.models) or 'none'}.")  # fmt: skip
-    imported = to_profile(catalogue.endpoints, API_VALUES)
-    for note in catalogue.notes:
-        out.note(f"note: {note}")
-    for tag, served in imported.unmapped.items():  # SPEC §12: listed on stderr, not guessed
-        out.warn(f"not imported: OpenRouter provider `{tag}` ({', '.join(served)}) has no entry in orcli's "
-                 "provider table (or needs a dialect this orcli lacks)")  # fmt: skip
-    if not imported.endpoints:
-        raise OrcliError("nothing to import: no endpoint in the catalogue is served by a provider orcli can call.",
-                         extra={"unmapped": imported.unmapped, "notes": list(catalogue.notes)})  # fmt: skip
-    target = _target(into)
-    created_from = None
-    if target.is_file():
-        existing = read_data(target)
-    elif not is_path_spec(into) and (bundled_profiles_dir() / f"{into}.toml").is_file():
-        created_from = bundled_profiles_dir() / f"{into}.toml"  # a user copy of a bundled profile
-        existing = tomllib.loads(created_from.read_text(encoding="utf-8"))
-    else:
-        served = list(dict.fromkeys(e["model"] for e in imported.endpoints))  # the catalogue's order
-        in_order = [m for m in models if m in served] or served  # -m order first: primary first, as for ask
-        existing = {"routing": {"models": in_order}}
-    merged, changes = merge_import(existing, imported.providers, imported.endpoints)
-    written = False
-    backup = None
-    if changes and not dry_run:
-        header = (f"orcli profile, last import from OpenRouter's catalogue on {_today()} "
-                  f"({', '.join(dict.fromkeys(e['model'] for e in imported.endpoints))}).\n"
-                  "Prices: USD per 1M tokens; endpoints are named by OpenRouter's provider tags.")  # fmt: skip
-        backup = save_profile(target, merged, header=header)
-        written = True
-    doc = {
-        "source": source,
-        "from": origin,
-        "into": str(target),
-        "created_from": None if created_from is None else str(created_from),
-        "dry_run": dry_run,
-        "written": written,
-        "backup": None if backup is None else str(backup),
-        "changes": [
-            {
-                "kind": c.kind,
-                "name": c.name,
-                "details": [{"key": k, "old": old, "new": new} for k, old, new in c.details],
-            }
-            for c in changes
-        ],
-        "unmapped": imported.unmapped,
-        "notes": list(catalogue.notes),
-    }
-    if as_json:
-        out.json(doc)
-        return
-    for line in diff_lines(changes):
-        out.stdout.write(line + "\n")
-    added = sum(1 for c in changes if c.kind == "added endpoint")
-    if not changes:
-        out.note(f"{target}: already up to date; nothing written.")
-    elif dry_run:
-        out.note(f"dry run: {len(changes)} change(s) to {target}; nothing written.")
-    else:
-        out.note(f"wrote {target} ({len(changes)} change(s))" + (f"; the old file is kept as {backup}" if backup else "")
-                 + (f"; started from the bundled {created_from.name}" if created_from else "") + ".")  # fmt: skip
-    if added:
-        out.note(f"note: {added} new endpoint(s) send the OpenRouter model id as the model name; set "
-                 "`upstream_model` where a provider names the model differently.")  # fmt: skip
-    out.stdout.flush()
-
-
-def _read_source(from_file: str) -> str:
-    if from_file == "-":
-        data = sys.stdin.buffer.read(MAX_CATALOGUE_BYTES + 1) if sys.stdin is not None else b""
-        where = "standard input"
-    else:
-        try:
-            with open(Path(from_file).expanduser(), "rb") as handle:
-                data = handle.read(MAX_CATALOGUE_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"--from {from_file}: cannot read it: {exc.strerror or exc}.") from None
-        where = from_file
-    if len(data) > MAX_CATALOGUE_BYTES:
-        raise UsageError(f"{where}: larger than {MAX_CATALOGUE_BYTES // 2**20} MiB; not a catalogue response.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{where}: not UTF-8 text (byte {exc.start}).") from None
-
-
-def _fetch(models: list[str]) -> Any:
-    """The catalogue from openrouter.ai (no key needed); every response read with a size bound."""
-    import httpx
-
-    from orcli import __version__
-    from orcli.execution.transport import make_client
-    from orcli.profile.catalogue import fetch_catalogue
-
-    with make_client() as client:
-
-        def get(url: str) -> tuple[int, bytes]:
-            try:
-                with client.stream("GET", url, headers={"User-Agent": f"orcli/{__version__}"}, timeout=20.0) as r:
-                    body = b""
-                    for chunk in r.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_CATALOGUE_BYTES:
-                            raise OrcliError(f"{url}: the answer is larger than {MAX_CATALOGUE_BYTES // 2**20} MiB.")
-                    return r.status_code, body
-            except httpx.HTTPError as exc:
-                raise OrcliError(f"cannot reach OpenRouter's catalogue ({url}): {type(exc).__name__}: {exc}. "
-                                 "Save the JSON elsewhere and use --from FILE.") from None  # fmt: skip
-
-        return fetch_catalogue(models, get)
-
-
 # -- check ---------------------------------------------------------------------------------------------
+OnlineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online",
+        help="Also ask every provider whose key is set for its model list: unknown upstream "
+        "ids, rejected keys, unreachable providers.",
+    ),
+]
+
+
 @handled
 def profiles_check(
     name: NameArg = None,
+    online: OnlineOpt = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -408,26 +258,66 @@ def profiles_check(
     *,
     out: Output,
 ) -> None:
-    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
-    Exit 1 when it finds problems."""
+    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names; with
+    --online, ids the providers no longer serve. Exit 1 when it finds problems."""
     from orcli.profile.check import check_profile
     from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
     problems = check_profile(loaded, env)
-    doc = {
-        "profile": loaded.path,
-        "ok": not problems,
-        "problems": [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems],
-    }
+    doc: dict[str, Any] = {"profile": loaded.path, "ok": True, "problems": []}
+    if online:
+        found, doc["online"] = _online(loaded, env)
+        problems += found
+        for skipped in doc["online"]["not_checked"]:
+            out.note(f"note: {skipped['provider']} not checked online: {skipped['reason']}")
+    doc["ok"] = not problems
+    doc["problems"] = [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems]
     if as_json:
         out.json(doc)
     elif problems:
-        columns = (Column("code"), Column("subject"), Column("detail"))
-        out.table(TableData(f"Problems in {loaded.path}", columns, [tuple(p) for p in problems]))
-        out.note(f"{len(problems)} problem(s) in {loaded.path}")
+        columns = (Column("code"), Column("subject"), Column("detail", prose=True))
+        out.table(TableData(f"Problems (profile {loaded.name})", columns, [tuple(p) for p in problems]))
+        out.note(f"{plural(len(problems), 'problem')} in {loaded.path}")
     else:
-        out.note(f"{loaded.path}: no problems found")
+        out.note(f"{loaded.path}: no problems found" + (" (online too)" if online else ""))
     if problems:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dict[str, Any]]:
+    """Every provider whose key is set, listed concurrently; the problems and the `online` JSON object."""
+    from orcli.profile.check import NOT_CHECKED, ListAnswer, online_problems
+    from orcli.profile.model_lists import LISTABLE, Target, list_all
+    from orcli.routing.route import has_key_in
+
+    has_key = has_key_in(env)
+    targets, not_checked = [], []
+    for p in loaded.providers.values():
+        if p.api_key_env is None or not has_key(p):
+            reason = "it needs no key" if p.api_key_env is None else f"${p.api_key_env} is not set"
+            not_checked.append({"provider": p.name, "reason": reason})
+        elif p.api not in LISTABLE:
+            not_checked.append({"provider": p.name, "reason": f"orcli cannot list an `{p.api}` provider's models"})
+        else:
+            key = env[p.api_key_env].strip()
+            version = p.settings.get("anthropic_version")
+            targets.append(
+                Target(
+                    p.name,
+                    p.api,
+                    p.base_url,
+                    key,
+                    dict(p.headers),
+                    version if isinstance(version, str) else "2023-06-01",
+                    p.api_key_env,
+                )
+            )
+    lists = list_all(targets)
+    for name, listed in lists.items():
+        if listed.problem in NOT_CHECKED:
+            not_checked.append({"provider": name, "reason": listed.detail})
+    checked = [t.name for t in targets if lists[t.name].problem not in NOT_CHECKED]
+    answers = {name: ListAnswer(*listed) for name, listed in lists.items()}
+    return online_problems(loaded, answers), {"checked": checked, "not_checked": not_checked}
