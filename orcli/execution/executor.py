@@ -486,15 +486,9 @@ class Executor:
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
-        # This loop and what it calls run once per chunk of every streamed answer: names are bound once
-        # above, and each delta's fields are read once (docs/performance.md).
+        # Once per chunk of every streamed answer: names bound once above, fields read once (docs/performance.md).
         while not done:
-            if ttft is None:
-                deadline = first_token_deadline
-            else:
-                deadline = last_event_at + idle
-                if deadline > total_deadline:
-                    deadline = total_deadline
+            deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
             item = get(deadline)
             if item is None:
                 if ttft is None:
@@ -503,22 +497,12 @@ class Executor:
                     kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
                 raise fail(_timeout_failure(kind, self.timeouts))
             tag, payload = item
-            if tag is data:  # the common case first; the match below names every other tag
+            if tag is data:  # the common case first
                 received += len(payload)
                 if received > ANSWER_BODY_LIMIT:
                     raise fail(_too_large())
-            else:
-                match tag:
-                    case Tag.END:
-                        pass
-                    case Tag.ERROR:
-                        raise fail(self._transport_error(payload, during_body=True))
-                    case Tag.STATUS:
-                        raise fail(transport_failure("malformed", "a second status in one exchange"))
-                    case Tag.DATA:
-                        raise AssertionError("handled above")
-                    case unreachable:
-                        assert_never(unreachable)
+            elif tag is not end:
+                raise fail(self._mid_stream_failure(tag, payload))
             try:
                 events = close() if tag is end else feed(payload)
                 if events:
@@ -532,7 +516,7 @@ class Executor:
                             raise UpstreamErrorInBody(error)
                         add(delta)
                         if content or reasoning or tool_calls:
-                            # Reasoning is a token too: it proves the provider alive (docs/failures.md), not the answer.
+                            # Reasoning is a token too: it proves the provider alive (docs/failures.md).
                             if ttft is None:
                                 ttft = clock() - start
                             if sink is not None:
@@ -555,6 +539,18 @@ class Executor:
         if not built.has_answer:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
         return _Served(built.answer(), ttft)
+
+    def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
+        """What a reader's item other than data or the end means once the stream has begun."""
+        match tag:
+            case Tag.ERROR:
+                return self._transport_error(payload, during_body=True)
+            case Tag.STATUS:
+                return transport_failure("malformed", "a second status in one exchange")
+            case Tag.DATA | Tag.END:
+                raise AssertionError("the stream loop handles data and the end itself")
+            case unreachable:
+                assert_never(unreachable)
 
     def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
         item = reader.get(deadline)
