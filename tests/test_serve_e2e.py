@@ -248,7 +248,6 @@ def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: P
             b'{"model": "test/model-a", "messages": [{"role": "user", "content": "x"}], "provider": {"bogus": 1}}',
             "provider.bogus",
         ),
-        (b'{"model": "nope/none", "messages": [{"role": "user", "content": "x"}]}', "no endpoint"),
     ],
 )
 def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstream, body: bytes, needle: str) -> None:
@@ -265,6 +264,15 @@ def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstrea
     assert code == "400", done.stdout
     doc = json.loads(text)
     assert doc["error"]["code"] == 400 and needle in doc["error"]["message"]
+    assert up.count() == 0
+
+
+def test_an_unknown_model_is_a_404_model_not_found_as_openai_answers(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
+        gw.client().chat.completions.create(model="nope/none", messages=[{"role": "user", "content": "x"}])
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "model_not_found" and error["param"] == "model"
+    assert "no endpoint" in error["message"] and "nope/none" in error["message"]
     assert up.count() == 0
 
 

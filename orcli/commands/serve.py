@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +22,7 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", help="Port to bind (0: any free port).", min=0, max=65535, metavar="PORT")
-    ] = 8765,  # fmt: skip
+    ] = 8765,
     auth_env: Annotated[
         str | None,
         typer.Option(
@@ -29,13 +30,30 @@ def serve(
             help="Env variable holding the Bearer token clients must send (required off loopback).",
             metavar="VAR",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     max_body: Annotated[
         int, typer.Option("--max-body", help="Largest request body in bytes.", min=1024, metavar="BYTES")
-    ] = 8 * 1024 * 1024,  # fmt: skip
+    ] = 8 * 1024 * 1024,
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
-    ] = 10.0,  # fmt: skip
+    ] = 10.0,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            help="Seconds a request's headers and body may take to arrive (408 after).",
+            min=0.1,
+            metavar="SECONDS",
+        ),
+    ] = 10.0,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="A web origin allowed to call the gateway (CORS), e.g. http://localhost:3000; repeatable, * for any.",
+            metavar="ORIGIN",
+        ),
+    ] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -44,10 +62,11 @@ def serve(
     *,
     out: Output,
 ) -> None:
-    """Serve the router as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health."""
-    from orcli.routing.policy import is_loopback_host
+    """Serve the router as OpenAI's and Anthropic's APIs: POST /v1/chat/completions, POST /v1/messages,
+    GET /v1/models, GET /health."""
     from orcli.gateway.server import ServeConfig
     from orcli.gateway.server import serve as run_server
+    from orcli.routing.policy import is_loopback_host
 
     env = environment()
     token = None
@@ -85,11 +104,35 @@ def serve(
         elif not quiet:
             out.note(f"orcli serve: listening on {url} (Ctrl-C to stop)", style="")
 
-    config = ServeConfig(host=host, port=port, profile=profile, auth_token=token, max_body=max_body, grace=grace)
+    origins = tuple(_origins(allow_origin or ()))
+    config = ServeConfig(
+        host=host,
+        port=port,
+        profile=profile,
+        auth_token=token,
+        max_body=max_body,
+        grace=grace,
+        read_timeout=read_timeout,
+        allow_origins=origins,
+    )
     try:
         run_server(config, env, log, warn, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _origins(given: Iterable[str]) -> list[str]:
+    """`--allow-origin` values: `*`, or scheme://host[:port] as browsers send it in `Origin`."""
+    out = []
+    for value in given:
+        for origin in (v.strip() for v in value.split(",")):
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+/?", origin):
+                raise UsageError(
+                    f"--allow-origin {origin!r}: give an origin as a browser sends it, such as "
+                    "http://localhost:3000 (scheme, host and port; no path), or * for any."
+                )
+            out.append(origin.rstrip("/"))
+    return out
 
 
 def _log_line(entry: Mapping[str, Any]) -> str:

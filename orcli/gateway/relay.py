@@ -1,0 +1,231 @@
+"""One routed request through the gateway, whichever API surface it came in (docs/gateway.md): parse, route,
+execute over the providers, answer whole or as a stream, record, log.
+
+The stream opens on the first delta, so failover before it stays invisible and a failure before it is a plain
+HTTP error; after it, a failure is an error event in the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from orcli.errors import OrcliError
+from orcli.gateway.body import BadRequest, GatewayRequest
+from orcli.gateway.surfaces import Surface
+from orcli.types import Profile
+
+if TYPE_CHECKING:
+    from orcli.gateway.server import Gateway, Handler
+
+
+class ClientGone(Exception):
+    """The client closed its connection: stop the upstream request (recorded as cancelled)."""
+
+
+class Relay:
+    """One POST of either surface: route, execute, answer (streamed or whole), log."""
+
+    def __init__(self, handler: Handler, gw: Gateway, surface: Surface) -> None:
+        self.h = handler
+        self.gw = gw
+        self.surface = surface
+        self.started = time.monotonic()
+        self.current: Any = None  # the attempt being tried
+        self.attempt_count = 0
+        self.stream_open = False
+        self.prompt_estimate = 0
+        self.log: dict[str, Any] = {"method": "POST", "path": surface.path}
+
+    def run(self, body: bytes) -> None:
+        try:
+            request = self.surface.parse(body)
+        except BadRequest as exc:
+            self._finish(exc.status, self.surface.error(exc.status, exc.message, code=exc.code))
+            return
+        self.log["model"] = request.models[0]
+        profile = self.gw.profiles.get()
+        known = {e.model for e in profile.endpoints}
+        unknown = [m for m in request.models if m not in known]
+        if len(unknown) == len(request.models):
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            message = (
+                f"the model `{unknown[0]}` does not exist: no endpoint in profile {profile.name} serves it.{hint} "
+                "`GET /v1/models` lists the models it serves."
+            )
+            self._finish(404, self.surface.error(404, message, code="model_not_found"))
+            return
+        from orcli.store.health_source import snapshot_from
+        from orcli.types import HealthSnapshot
+
+        store = self.gw.store
+        snapshot = HealthSnapshot() if store is None else snapshot_from(store, profile)
+        try:
+            self._route_and_execute(profile, request, store, snapshot)
+        finally:
+            if store is not None:
+                for warning in store.take_warnings():
+                    self.gw.warn(warning)
+
+    def _route_and_execute(self, profile: Profile, request: GatewayRequest, store: Any, snapshot: Any) -> None:
+        from orcli.routing.policy import check_transport_security
+        from orcli.routing.route import build_route
+        from orcli.ui.render import rejection_json
+
+        try:
+            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)
+        except OrcliError as exc:
+            self._finish(400, self.surface.error(400, exc.message))
+            return
+        self.prompt_estimate = route.request.prompt_tokens
+        if not route.plan.attempts:
+            metadata = {"rejected": [rejection_json(r) for r in route.plan.rejected]}
+            message = "no route: every candidate endpoint was rejected"
+            self._finish(404, self.surface.error(404, message, metadata))
+            return
+        try:
+            providers = [profile.providers[a.endpoint.provider] for a in route.plan.attempts]
+            check_transport_security(providers, profile.path)
+        except OrcliError as exc:
+            self._finish(500, self.surface.error(500, exc.message))
+            return
+        self._execute(profile, route, request, store)
+
+    def _execute(self, profile: Profile, route: Any, request: GatewayRequest, store: Any) -> None:
+        from orcli.execution.exchange import Exchange
+        from orcli.execution.executor import Event, EventKind, Executor, Failed
+        from orcli.gateway.openai_api import split_options
+        from orcli.wire.base import ChatRequest
+
+        def on_event(event: Event) -> None:
+            if event.kind is EventKind.START:
+                self.current = event.attempt
+                self.attempt_count += 1
+
+        options, tools, schema = split_options(route.options)
+        chat = ChatRequest(request.messages, request.system, options, tools, schema)
+        executor = Executor(
+            self.gw.client,
+            profile.providers,
+            self.gw.env,
+            profile.timeouts,
+            reader=Exchange,  # real connections: read on this thread, each read bounded by the deadline
+            sink=self._stream_delta if request.stream else None,
+            on_event=on_event,
+            on_outcome=(lambda o: None) if store is None else store.record,
+        )
+        try:
+            result = executor.run(route.plan.attempts, chat, stream=request.stream)
+        except Failed as failure:
+            self._failed(failure)
+            return
+        except ClientGone:
+            self.log.update(status=499, error="client disconnected")
+            self._write_log()
+            self.h.close_connection = True
+            return
+        e = result.attempt.endpoint
+        self.log.update(provider=e.provider, model=e.model, cost_usd=result.cost_usd)
+        if request.stream:
+            self._end_stream(result.answer.finish_reason, result.answer.usage)
+            return
+        self._finish(200, self.surface.answer(result.answer, e.model, e.provider, self.prompt_estimate))
+
+    # -- streaming ----------------------------------------------------------------------------------
+    def _stream_delta(self, delta: Any) -> None:
+        """The executor's sink: content, reasoning and tool-call fragments become the surface's events."""
+        if self.h.client_gone():
+            raise ClientGone()
+        if self.stream_open:
+            data = self.surface.delta(delta)
+        else:
+            self._open_stream()
+            data = self.surface.first_delta(delta)
+        if data:
+            self._write(data)
+
+    def _open_stream(self) -> None:
+        h = self.h
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.send_header("Connection", "close")  # the stream's end is the connection's end
+        for name, value in self._route_headers().items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.close_connection = True
+        self.stream_open = True
+        self.log["status"] = 200
+        e = self.current.endpoint
+        opening = self.surface.open_stream(e.model, e.provider, self.prompt_estimate)
+        if opening:
+            self._write(opening)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.h.wfile.write(data)
+        except OSError:
+            raise ClientGone() from None
+
+    def _end_stream(self, finish: str | None, usage: Any) -> None:
+        with contextlib.suppress(ClientGone):
+            if not self.stream_open:  # an answer with no content (tool calls only): open it now
+                self._open_stream()
+            self._write(self.surface.end_stream(finish, usage))
+        self._write_log()
+
+    # -- endings ------------------------------------------------------------------------------------
+    def _route_headers(self) -> dict[str, str]:
+        headers = {"x-orcli-attempts": str(self.attempt_count)}
+        if self.current is not None:
+            headers["x-orcli-provider"] = self.current.endpoint.provider
+        return headers
+
+    def _failed(self, failure: Any) -> None:
+        attempts = [a.as_json() for a in failure.attempts]
+        last = failure.attempts[-1] if failure.attempts else None
+        if self.stream_open and failure.reason == "filtered":
+            # SPEC §6: the content filter stopped an answer partly sent: end it as the API does, not as a break.
+            self.log["error"] = "content filter"
+            self._end_stream("content_filter", None)
+            return
+        if self.stream_open:  # content was sent: an error event the SDKs raise on, then the end
+            message = f"the stream broke after part of the answer: {failure.message}"
+            with contextlib.suppress(ClientGone):
+                self._write(self.surface.stream_error(502, message, {"attempts": attempts}))
+            self.log.update(status=200, error="stream broke")
+            self._write_log()
+            return
+        if failure.reason == "request" and last is not None:
+            status = last.status if last.status and 400 <= last.status < 500 else 400
+            message = last.error or "the upstream rejected the request"
+            self._finish(status, self.surface.error(status, message, {"attempts": attempts}))
+            return
+        message = f"all {len(attempts)} attempt{'s' if len(attempts) != 1 else ''} failed"
+        if last is not None:
+            message += f"; last: {last.provider}: {last.error}"
+        self._finish(502, self.surface.error(502, message, {"attempts": attempts}))
+
+    def _finish(self, status: int, doc: Mapping[str, Any]) -> None:
+        self.log["status"] = status
+        if status >= 400:
+            error = doc.get("error", {})
+            self.log["error"] = error.get("message") if isinstance(error, dict) else None
+        elif self.current is not None:
+            self.log["provider"] = self.current.endpoint.provider
+        try:
+            self.h.send_json(status, doc, headers=self._route_headers())
+        except OSError:
+            self.log["status"] = 499
+        self._write_log()
+
+    def _write_log(self) -> None:
+        self.log.setdefault("status", 200)
+        self.log["attempts"] = self.attempt_count
+        self.log["latency_s"] = round(time.monotonic() - self.started, 4)
+        self.gw.log(self.log)
