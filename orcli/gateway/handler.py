@@ -64,12 +64,12 @@ class Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """http.server's own, with the whole request (line, headers, body) under one deadline."""
         self.cors = {}
-        self.path = ""
+        self.path, self.requestline, self.command = "", "", ""
+        self.request_version = "HTTP/1.1"  # answers before the request line is in (408, 414) have headers too
         self.deadline.arm(self.server.gateway.config.read_timeout)
         try:
             self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
             if len(self.raw_requestline) > _MAX_REQUEST_LINE:
-                self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
                 self.send_json(414, openai_api.error_json(414, "the request line is too long"), close=True)
                 return
             if not self.raw_requestline:
@@ -91,8 +91,6 @@ class Handler(BaseHTTPRequestHandler):
         if self.deadline.received == 0 and self.served:
             return  # an idle keep-alive connection: closed without a word, as servers do
         seconds = self.server.gateway.config.read_timeout
-        if not getattr(self, "request_version", None):
-            self.request_version = "HTTP/1.1"
         message = f"the request did not arrive within {seconds:g}s (--read-timeout)"
         with contextlib.suppress(OSError):
             self.send_json(408, self._error_doc(408, message), close=True)
