@@ -21,7 +21,21 @@ from orcli.routing.route import RouteInput
 from orcli.wire.native import tool_call_json
 
 # Fields the Messages API defines that have no neutral equivalent: accepted, not forwarded.
-_ACCEPTED_UNSENT = frozenset({"metadata", "service_tier", "container", "mcp_servers", "context_management"})
+_ACCEPTED_UNSENT = frozenset(
+    {
+        "metadata",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+        "cache_control",
+        "diagnostics",
+        "inference_geo",
+        "speed",
+        "user_profile_id",
+        "workspace_id",
+    }
+)
 # orcli's own routing fields, as on the OpenAI surface: a ranked `models` list and the `provider` object.
 _ROUTING_FIELDS = frozenset({"models", "provider"})
 FIELD_KINDS: dict[str, Kind] = {
@@ -36,6 +50,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "thinking": Kind.OBJECT,
     "metadata": Kind.OBJECT,
     "messages": Kind.OBJECT_LIST,
+    "output_config": Kind.OBJECT,
 }
 KNOWN_FIELDS = frozenset(FIELD_KINDS) | {"max_tokens", "system"} | _ACCEPTED_UNSENT | _ROUTING_FIELDS
 
@@ -87,6 +102,7 @@ def parse_messages_body(raw: bytes, count_only: bool = False) -> MessagesRequest
     if body.get("stop_sequences"):
         options["stop"] = list(body["stop_sequences"])
     thinking = _thinking(body.get("thinking"), options)
+    _output_config(body.get("output_config"), options)
     tools = [_tool(t, i) for i, t in enumerate(body.get("tools") or ())]
     if tools:
         options["tools"] = tools
@@ -155,6 +171,27 @@ def _thinking(value: object, options: dict[str, object]) -> bool:
         options["reasoning"] = {"enabled": True}
         return True
     raise BadRequest("thinking.type: one of enabled, disabled, adaptive", param="thinking.type")
+
+
+# output_config.effort → OpenRouter's reasoning effort (its scale stops at high).
+_EFFORT = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+
+
+def _output_config(config: Mapping[str, Any] | None, options: dict[str, object]) -> None:
+    """`output_config`: a JSON Schema format becomes structured output (OpenAI's response_format, which every
+    dialect maps); an effort becomes the reasoning effort unless `thinking` already set one."""
+    if not config:
+        return
+    fmt = config.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        options["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["schema"]}}
+    elif fmt is not None:
+        raise BadRequest("output_config.format: {type: json_schema, schema: {...}}", param="output_config.format")
+    effort = config.get("effort")
+    if effort is not None:
+        if effort not in _EFFORT:
+            raise BadRequest(f"output_config.effort: one of {', '.join(_EFFORT)}", param="output_config.effort")
+        options.setdefault("reasoning", {"effort": _EFFORT[effort]})
 
 
 def _tool(tool: Mapping[str, Any], i: int) -> dict[str, Any]:
