@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from orcli.gateway.server import Gateway, Handler
 
 
+CLIENT_LEFT = "client disconnected"  # the cancel reason when the client closed its connection
+SHUTTING_DOWN = "shutting down: --grace ran out"
+
+
 class ClientGone(Exception):
     """The client closed its connection: stop the upstream request (recorded as cancelled)."""
 
@@ -73,32 +77,36 @@ class Relay:
                     self.gw.warn(warning)
 
     def _route_and_execute(self, profile: Profile, request: GatewayRequest, store: Any, snapshot: Any) -> None:
-        from orcli.routing.policy import check_transport_security
+        from orcli.auth import problems_in
         from orcli.routing.route import build_route
-        from orcli.ui.render import rejection_json
 
+        env = self.gw.env
         try:
-            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)
+            route = build_route(
+                profile, request.given, request.prompt_text, env, health=snapshot, credentials=problems_in(env)
+            )
         except OrcliError as exc:
             self._finish(400, self.surface.error(400, exc.message))
             return
         self.prompt_estimate = route.request.prompt_tokens
         if not route.plan.attempts:
-            metadata = {"rejected": [rejection_json(r) for r in route.plan.rejected]}
+            metadata = {"rejected": [r.as_json() for r in route.plan.rejected]}
             message = "no route: every candidate endpoint was rejected"
             self._finish(404, self.surface.error(404, message, metadata))
             return
+        from orcli.execution.run import check_route
+
         try:
-            providers = [profile.providers[a.endpoint.provider] for a in route.plan.attempts]
-            check_transport_security(providers, profile.path)
+            check_route(route)
         except OrcliError as exc:
             self._finish(500, self.surface.error(500, exc.message))
             return
-        self._execute(profile, route, request, store)
+        self._execute(route, request, store)
 
-    def _execute(self, profile: Profile, route: Any, request: GatewayRequest, store: Any) -> None:
-        from orcli.execution.exchange import Exchange
-        from orcli.execution.executor import Event, EventKind, Executor, Failed
+    def _execute(self, route: Any, request: GatewayRequest, store: Any) -> None:
+        from orcli.execution.cancel import CancelToken
+        from orcli.execution.executor import Event, EventKind, Failed
+        from orcli.execution.run import Caller, run_route
         from orcli.gateway.openai_api import split_options
         from orcli.wire.base import ChatRequest
 
@@ -109,32 +117,32 @@ class Relay:
 
         options, tools, schema = split_options(route.options)
         chat = ChatRequest(request.messages, request.system, options, tools, schema)
-        executor = Executor(
-            self.gw.client,
-            profile.providers,
-            self.gw.env,
-            profile.timeouts,
-            reader=Exchange,  # real connections: read on this thread, each read bounded by the deadline
-            sink=self._stream_delta if request.stream else None,
-            on_event=on_event,
-            on_outcome=(lambda o: None) if store is None else store.record,
-        )
+        token = CancelToken()
+        caller = Caller(sink=self._stream_delta if request.stream else None, on_event=on_event, cancel=token)
+        unwatch = self.gw.watch(self.h.connection, token)  # the client leaving, or the grace running out
         try:
-            result = executor.run(route.plan.attempts, chat, stream=request.stream)
+            result = run_route(
+                route, self.gw.env, store, caller, stream=request.stream, request=chat, client=self.gw.client
+            )
         except Failed as failure:
             self._failed(failure)
             return
         except ClientGone:
-            self.log.update(status=499, error="client disconnected")
-            self._write_log()
-            self.h.close_connection = True
+            self._client_left()
             return
+        finally:
+            unwatch()
         e = result.attempt.endpoint
         self.log.update(provider=e.provider, model=e.model, cost_usd=result.cost_usd)
         if request.stream:
             self._end_stream(result.answer.finish_reason, result.answer.usage)
             return
         self._finish(200, self.surface.answer(result.answer, e.model, e.provider, self.prompt_estimate))
+
+    def _client_left(self) -> None:
+        self.log.update(status=499, error="client disconnected")
+        self._write_log()
+        self.h.close_connection = True
 
     # -- streaming ----------------------------------------------------------------------------------
     def _stream_delta(self, delta: Any) -> None:
@@ -189,6 +197,9 @@ class Relay:
     def _failed(self, failure: Any) -> None:
         attempts = [a.as_json() for a in failure.attempts]
         last = failure.attempts[-1] if failure.attempts else None
+        if failure.reason == "cancelled":
+            self._cancelled(failure.message, attempts)
+            return
         if self.stream_open and failure.reason == "filtered":
             # SPEC §6: the content filter stopped an answer partly sent: end it as the API does, not as a break.
             self.log["error"] = "content filter"
@@ -210,6 +221,21 @@ class Relay:
         if last is not None:
             message += f"; last: {last.provider}: {last.error}"
         self._finish(502, self.surface.error(502, message, {"attempts": attempts}))
+
+    def _cancelled(self, reason: str, attempts: list[dict[str, Any]]) -> None:
+        """The cancel token ended the run: the client left (nobody to answer), or the gateway is shutting down
+        (the client hears it: an error event in its stream, else a 503)."""
+        if reason == CLIENT_LEFT:
+            self._client_left()
+            return
+        message = f"the gateway stopped before the answer was complete ({reason})"
+        if self.stream_open:
+            with contextlib.suppress(ClientGone):
+                self._write(self.surface.stream_error(503, message, {"attempts": attempts}))
+            self.log.update(status=200, error=reason)
+            self._write_log()
+            return
+        self._finish(503, self.surface.error(503, message, {"attempts": attempts}))
 
     def _finish(self, status: int, doc: Mapping[str, Any]) -> None:
         self.log["status"] = status

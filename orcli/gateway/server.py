@@ -23,6 +23,7 @@ from orcli.gateway.relay import ClientGone
 from orcli.types import Profile
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024  # a chat request with a long document, not an upload service
+CUT_WAIT = 2.0  # seconds cut requests get to tell their clients and record their outcome
 
 
 class ServeConfig(NamedTuple):
@@ -103,6 +104,11 @@ class Gateway:
             warn(note)
         self.active = 0
         self.idle = threading.Condition()
+        from orcli.gateway.relay import CLIENT_LEFT
+        from orcli.gateway.watch import ClientWatch
+
+        self.clients = ClientWatch(CLIENT_LEFT)
+        self.watch = self.clients.watch
 
     def enter(self) -> None:
         with self.idle:
@@ -142,7 +148,8 @@ def serve(
     warn: Callable[[str], None],
     ready: Callable[[str], None],
 ) -> None:
-    """Run until SIGTERM or Ctrl-C, then give in-flight requests `config.grace` seconds to finish."""
+    """Run until SIGTERM or Ctrl-C, then give in-flight requests `config.grace` seconds to finish; cut the
+    rest (their clients get an error event or a 503; their attempts are recorded `cancelled`)."""
     gw = Gateway(config, env, log, warn)
     server = _Server((config.host, config.port), gw)
     stopping = threading.Event()
@@ -166,7 +173,11 @@ def serve(
         server.serve_forever(poll_interval=0.2)
     finally:
         if not gw.wait_idle(config.grace):
+            from orcli.gateway.relay import SHUTTING_DOWN
+
             warn(f"{gw.active} request(s) still in flight after {config.grace:g}s; cutting them")
+            gw.clients.cancel_all(SHUTTING_DOWN)  # each ends its stream with an error event, recorded cancelled
+            gw.wait_idle(CUT_WAIT)
         server.server_close()
         gw.client.close()
         if gw.store is not None:
