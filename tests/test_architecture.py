@@ -38,7 +38,8 @@ PACKAGE = Path(orcli.__file__).parent
 CORE_PATHS = (
     "__init__.py", "types.py", "errors.py", "redact.py", "neutralise.py",
     "routing/", "wire/",
-    "execution/classify.py", "gateway/openai_api.py", "profile/check.py", "profile/provider_table.py",
+    "execution/classify.py", "gateway/openai_api.py", "gateway/anthropic_api.py", "gateway/anthropic_stream.py",
+    "gateway/body.py", "gateway/guard.py", "gateway/surfaces.py", "profile/check.py", "profile/provider_table.py",
     "ui/words.py",
 )  # fmt: skip
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
@@ -327,5 +328,5 @@ def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> Non
         if re.search(r"(?<!Pool)Executor\(", path.read_text()) and path.name != "executor.py"
     )
     assert builders == ["execution/run.py"]
-    for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
+    for command in ("commands/ask.py", "commands/health.py", "gateway/relay.py"):
         assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command

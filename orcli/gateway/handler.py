@@ -14,19 +14,21 @@ import io
 import itertools
 import json
 import os
-import select
 import socket
+import sys
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from orcli.gateway import anthropic_api, guard, openai_api
 from orcli.gateway.deadline import RequestDeadline
+from orcli.gateway.relay import ClientGone
+from orcli.gateway.watch import peer_closed
 
 if TYPE_CHECKING:
-    from orcli.gateway.server import _Server
+    from orcli.gateway.state import Gateway
 
 _request_ids = itertools.count(1)
 _MAX_REQUEST_LINE = 65536
@@ -47,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server_version = "orcli"
     sys_version = ""
-    server: _Server
+    server: GatewayServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """The access log is ours (one line per request), not http.server's."""
@@ -270,9 +272,21 @@ class Handler(BaseHTTPRequestHandler):
     def client_gone(self) -> bool:
         """Whether the client closed its side: readable with nothing to read (it sends no more requests while
         waiting for this answer)."""
-        sock = self.connection
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
+        return peer_closed(self.connection)
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True  # after the grace period, what is still in flight is cut when the process ends
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], gw: Gateway) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, Handler)
+        self.gateway = gw
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | ClientGone | TimeoutError):
+            return  # a client that went away is not the server's error
+        self.gateway.warn(f"internal error while serving a request: {type(exc).__name__}: {exc}")

@@ -10,19 +10,37 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orcli.errors import OrcliError
 from orcli.gateway.body import BadRequest, GatewayRequest
 from orcli.gateway.surfaces import Surface
+from orcli.gateway.watch import CLIENT_LEFT
 from orcli.types import Profile
 
 if TYPE_CHECKING:
-    from orcli.gateway.server import Gateway, Handler
+    import io
+    import socket
+
+    from orcli.gateway.state import Gateway
 
 
-CLIENT_LEFT = "client disconnected"  # the cancel reason when the client closed its connection
-SHUTTING_DOWN = "shutting down: --grace ran out"
+class Connection(Protocol):
+    """What the relay needs of its client's connection (orcli/gateway/handler.py provides it)."""
+
+    connection: socket.socket
+    wfile: io.BufferedIOBase
+    close_connection: bool
+
+    def send_response(self, code: int, message: str | None = None) -> None: ...
+
+    def send_header(self, keyword: str, value: str) -> None: ...
+
+    def end_headers(self) -> None: ...
+
+    def send_json(self, status: int, doc: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None: ...
+
+    def client_gone(self) -> bool: ...
 
 
 class ClientGone(Exception):
@@ -32,7 +50,7 @@ class ClientGone(Exception):
 class Relay:
     """One POST of either surface: route, execute, answer (streamed or whole), log."""
 
-    def __init__(self, handler: Handler, gw: Gateway, surface: Surface) -> None:
+    def __init__(self, handler: Connection, gw: Gateway, surface: Surface) -> None:
         self.h = handler
         self.gw = gw
         self.surface = surface

@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from orcli.gateway import anthropic_api, openai_api
+import orcli.gateway.anthropic_api as anthropic_api
+import orcli.gateway.openai_api as openai_api
 from orcli.gateway.anthropic_stream import MessageStream
 from orcli.gateway.body import GatewayRequest
 from orcli.wire.base import Answer, Delta, Usage

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from orcli.execution.cancel import CancelToken
 
 POLL_SECONDS = 0.25
+CLIENT_LEFT = "client disconnected"  # the cancel reason when a client closed its connection
+SHUTTING_DOWN = "shutting down: --grace ran out"
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
 _WATCH = select.POLLIN | getattr(select, "POLLRDHUP", 0)  # Linux says "peer closed" directly
 
@@ -73,13 +75,13 @@ class ClientWatch:
             ready = poller.poll(POLL_SECONDS * 1000) if by_fd else []
             for fd, events in ready:
                 sock, token = by_fd[fd]
-                if events & _GONE or _closed(sock):
+                if events & _GONE or peer_closed(sock):
                     token.cancel(self.reason_gone)
             if ready or not by_fd:
                 time.sleep(POLL_SECONDS / 5)  # a socket with unread data stays readable: no busy loop on it
 
 
-def _closed(sock: socket.socket) -> bool:
+def peer_closed(sock: socket.socket) -> bool:
     """Readable with nothing to read: the peer closed (a client waiting for its answer sends nothing more)."""
     try:
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
