@@ -524,9 +524,9 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """plan() over every endpoint (all models requested: the worst case), sizes interleaved so drift hits
     all alike; with the collector on (what a process sees) and off (the planner's own work), plus a
     3-model request (the usual case: a scan of the profile) and tracemalloc's peak."""
+    from orcli.profile.parse import parse_profile
     from orcli.routing.planner import plan
     from orcli.routing.preferences import merge
-    from orcli.profile.parse import parse_profile
     from orcli.types import EndpointHealth, HealthSnapshot, HealthState, Request
 
     request = Request(prompt_tokens=2000, max_tokens=None, parameters=frozenset({"temperature", "tools"}))
@@ -676,8 +676,8 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
     import tomllib
 
     from orcli.errors import ProfileError
-    from orcli.profile.parse import load_profile_file
     from orcli.profile.cache import load_cached
+    from orcli.profile.parse import load_profile_file
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -749,10 +749,10 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """`orcli providers` at scale, in process: the JSON document and the plain table from a loaded profile,
     against the least any listing does: one dict per endpoint, built in the same run."""
-    from orcli.ui import render
     from orcli.profile.parse import parse_profile
-    from orcli.ui.tables import plain
     from orcli.types import HealthSnapshot
+    from orcli.ui import render
+    from orcli.ui.tables import plain
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -764,7 +764,7 @@ def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
         env = {f"P{p}_KEY": "k" for p in range(0, len(profile.providers), 2)}
 
         def once(profile=profile, env=env) -> None:
-            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot())))
+            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot()), profile.name))
 
         def baseline(profile=profile) -> None:
             [{"model": e.model, "provider": e.provider, "parameters": sorted(e.parameters)} for e in profile.endpoints]
@@ -964,14 +964,21 @@ def render(rows: list[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run; noisier)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="with --quick: every figure once at its smallest size (the test suite's check)",
+    )
     ap.add_argument("--rounds", type=int, help="process rounds (default 20, --quick 5)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--only", nargs="+", choices=ALL, help="run only these figures")
     args = ap.parse_args(argv)
     wanted = set(args.only or ALL)
-    rounds = args.rounds or (5 if args.quick else 20)
-    inproc_n = 50 if args.quick else 300
+    rounds = args.rounds or (1 if args.smoke else 5 if args.quick else 20)
+    inproc_n = 5 if args.smoke else 50 if args.quick else 300
+    sizes = (1_000,) if args.smoke else (1_000, 10_000, 100_000)
+    small = args.quick or args.smoke
     started = time.time()
     rows: list[Row] = []
     how = "-"
@@ -983,19 +990,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted & {"executor", "failover"}:
             rows += executor_figures(inproc_n, tmp, wanted)
         if "planner" in wanted:
-            rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
+            rows += planner_figures(sizes, 1 if args.smoke else 3 if small else 7)
         if "profiles" in wanted:
-            rows += profile_figures((1_000, 10_000, 100_000), 1 if args.quick else 3, tmp)
+            rows += profile_figures(sizes, 1 if small else 3, tmp)
         if "providers" in wanted:
-            rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
+            rows += providers_figures(sizes, 1 if small else 3)
         if "store" in wanted:
-            rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+            rows += store_figures(
+                10 if args.smoke else 50 if small else 200, 50 if args.smoke else 500 if small else 2000
+            )
         if "redis" in wanted:
-            rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
+            rows += redis_figures(10 if args.smoke else 50 if small else 300, 1 if args.smoke else 3 if small else 9)
         if "dialects" in wanted:
-            rows += dialect_figures(20 if args.quick else 100)
+            rows += dialect_figures(5 if args.smoke else 20 if small else 100)
         if "serve" in wanted:
-            rows += serve_figures(20 if args.quick else 60)
+            rows += serve_figures(3 if args.smoke else 20 if small else 60)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)
