@@ -25,7 +25,6 @@ from urllib.parse import unquote
 from orcli.gateway import anthropic_api, guard, openai_api
 from orcli.gateway.deadline import RequestDeadline
 from orcli.gateway.relay import ClientGone
-from orcli.gateway.watch import peer_closed
 
 if TYPE_CHECKING:
     from orcli.gateway.state import Gateway
@@ -268,11 +267,6 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
-
-    def client_gone(self) -> bool:
-        """Whether the client closed its side: readable with nothing to read (it sends no more requests while
-        waiting for this answer)."""
-        return peer_closed(self.connection)
 
 
 class GatewayServer(ThreadingHTTPServer):

@@ -19,7 +19,6 @@ from orcli.gateway.watch import CLIENT_LEFT
 from orcli.types import Profile
 
 if TYPE_CHECKING:
-    import io
     import socket
 
     from orcli.gateway.state import Gateway
@@ -29,7 +28,6 @@ class Connection(Protocol):
     """What the relay needs of its client's connection (orcli/gateway/handler.py provides it)."""
 
     connection: socket.socket
-    wfile: io.BufferedIOBase
     close_connection: bool
 
     def send_response(self, code: int, message: str | None = None) -> None: ...
@@ -39,8 +37,6 @@ class Connection(Protocol):
     def end_headers(self) -> None: ...
 
     def send_json(self, status: int, doc: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None: ...
-
-    def client_gone(self) -> bool: ...
 
 
 class ClientGone(Exception):
@@ -82,11 +78,10 @@ class Relay:
             )
             self._finish(404, self.surface.error(404, message, code="model_not_found"))
             return
-        from orcli.store.health_source import snapshot_from
         from orcli.types import HealthSnapshot
 
         store = self.gw.store
-        snapshot = HealthSnapshot() if store is None else snapshot_from(store, profile)
+        snapshot = HealthSnapshot() if store is None else store.snapshot(profile)
         try:
             self._route_and_execute(profile, request, store, snapshot)
         finally:
@@ -164,9 +159,9 @@ class Relay:
 
     # -- streaming ----------------------------------------------------------------------------------
     def _stream_delta(self, delta: Any) -> None:
-        """The executor's sink: content, reasoning and tool-call fragments become the surface's events."""
-        if self.h.client_gone():
-            raise ClientGone()
+        """The executor's sink: content, reasoning and tool-call fragments become the surface's events. The hot
+        path of a stream: no liveness check per event (the client watch cancels a run whose client left, and
+        a write to a closed connection fails), one encoding and one write."""
         if self.stream_open:
             data = self.surface.delta(delta)
         else:
@@ -194,7 +189,7 @@ class Relay:
 
     def _write(self, data: bytes) -> None:
         try:
-            self.h.wfile.write(data)
+            self.h.connection.sendall(data)
         except OSError:
             raise ClientGone() from None
 

@@ -84,9 +84,11 @@ class Gateway:
         self.client = make_client()
         # One store for the process (thread-safe): opening and closing SQLite per request would cost more
         # than the routing; every outcome is written before the answer goes out, so the next request sees it.
+        from orcli.gateway.health_cache import CachedHealth
         from orcli.store.health_source import open_health
 
-        self.store, _, notes = open_health(self.profiles.get(), env)
+        store, _, notes = open_health(self.profiles.get(), env)
+        self.store = None if store is None else CachedHealth(store)
         for note in notes:
             warn(note)
         self.active = 0
