@@ -73,7 +73,7 @@ def load_object(raw: bytes) -> dict[str, Any]:
 
 def depth_over(value: object, limit: int) -> bool:
     """Whether `value` nests objects and lists more than `limit` deep (iterative: no recursion to exhaust)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    stack: list[tuple[object, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
         if depth > limit:
