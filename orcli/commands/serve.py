@@ -64,8 +64,8 @@ def serve(
 ) -> None:
     """Serve the router as OpenAI's and Anthropic's APIs: POST /v1/chat/completions, POST /v1/messages,
     GET /v1/models, GET /health."""
-    from orcli.gateway.state import ServeConfig
     from orcli.gateway.server import serve as run_server
+    from orcli.gateway.state import ServeConfig
     from orcli.routing.policy import is_loopback_host
 
     env = environment()
