@@ -9,6 +9,7 @@ not counted against it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -80,26 +81,41 @@ async def _load(url: str, concurrency: int, total: int) -> tuple[float, int]:
     return time.perf_counter() - started, sum(counts)
 
 
-def measure(name: str, pid: int, url: str, quick: bool) -> list[dict[str, Any]]:
-    """Streams at each level (twice the level's count, so the relay runs full); one row per level."""
-    rows = []
-    asyncio.run(_load(url, 10, 10))  # warm-up: imports, connection pools
+def _one_level(pid: int, url: str, level: int, total: int) -> tuple[float, int, float]:
+    cpu0 = cpu_seconds(pid)
+    wall, events = asyncio.run(_load(url, level, total))
+    return wall, events, cpu_seconds(pid) - cpu0
+
+
+def measure(relays: dict[str, tuple[int, str]], rounds: int, quick: bool) -> list[dict[str, Any]]:
+    """Each level, round after round, every relay in turn (the order reversed each round): a machine whose load
+    drifts during the run treats every relay alike. One row per relay and level, the rounds summed."""
+    for _pid, url in relays.values():
+        asyncio.run(_load(url, 10, 10))  # warm-up: imports, connection pools
+    sums: dict[tuple[str, int], list[float]] = {}
     for level in LEVELS:
         total = level if quick else 2 * level
-        cpu0 = cpu_seconds(pid)
-        wall, events = asyncio.run(_load(url, level, total))
-        cpu = cpu_seconds(pid) - cpu0
+        for i in range(rounds):
+            for name in list(relays)[:: 1 if i % 2 == 0 else -1]:
+                wall, events, cpu = _one_level(*relays[name], level, total)
+                acc = sums.setdefault((name, level), [0.0, 0.0, 0.0, 0.0])
+                acc[0] += wall
+                acc[1] += events
+                acc[2] += cpu
+                acc[3] += total
+    rows = []
+    for (name, level), (wall, events, cpu, streams) in sums.items():
         rows.append(
             {
                 "relay": name,
                 "concurrent": level,
-                "streams": total,
-                "events": events,
+                "streams": int(streams),
+                "events": int(events),
                 "wall_s": wall,
-                "streams_per_s": total / wall,
+                "streams_per_s": streams / wall,
                 "cpu_s": cpu,
                 "events_per_cpu_s": events / cpu if cpu else float("inf"),
-                "peak_rss_mb": peak_rss_mb(pid),
+                "peak_rss_mb": peak_rss_mb(relays[name][0]),
             }
         )
     return rows
@@ -175,30 +191,33 @@ def litellm(tmp: Path, upstream_url: str) -> Iterator[tuple[int, str] | None]:
 
 
 def stream_bench(baseline: Path | None, quick: bool = False) -> list[dict[str, Any]]:
-    """Every relay, one after another, against one fake upstream; rows per relay and level, then verdicts."""
+    """Every relay against one fake upstream, interleaved; rows per relay and level, then the verdicts."""
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp_name, Upstream() as up:
-        tmp = Path(tmp_name)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        up = stack.enter_context(Upstream())
         up.script("alpha", ok(chunks=["tok "] * EVENTS, chunk_delay=CHUNK_DELAY))
         profile = write_profile(tmp / "profile.toml", up, ["alpha"])
-        with passthrough(up.base_url("alpha")) as (pid, url):
-            rows += measure("async pass-through", pid, url, quick)
-        with orcli_serve(tmp, profile, ROOT) as (pid, url):
-            rows += measure("orcli serve", pid, url, quick)
+        relays = {
+            "async pass-through": stack.enter_context(passthrough(up.base_url("alpha"))),
+            "orcli serve": stack.enter_context(orcli_serve(tmp, profile, ROOT)),
+        }
         if baseline is not None:
-            with orcli_serve(tmp, profile, baseline.resolve()) as (pid, url):
-                rows += measure(f"orcli serve ({baseline.name})", pid, url, quick)
-        with litellm(tmp, up.base_url("alpha")) as proxy:
-            if proxy is None:
-                rows.append(
-                    {
-                        "relay": "LiteLLM proxy",
-                        "skipped": "not installed here (tests/run.sh puts it in "
-                        ".venv-proxy; or set ORCLI_TEST_LITELLM): column skipped",
-                    }
-                )
-            else:
-                rows += measure("LiteLLM proxy", proxy[0], proxy[1], quick)
+            relays[f"orcli serve ({baseline.name})"] = stack.enter_context(
+                orcli_serve(tmp, profile, baseline.resolve())
+            )
+        proxy = stack.enter_context(litellm(tmp, up.base_url("alpha")))
+        if proxy is None:
+            rows.append(
+                {
+                    "relay": "LiteLLM proxy",
+                    "skipped": "not installed here (tests/run.sh puts it in .venv-proxy; or set ORCLI_TEST_LITELLM): "
+                    "column skipped",
+                }
+            )
+        else:
+            relays["LiteLLM proxy"] = proxy
+        rows = measure(relays, 1 if quick else 3, quick) + rows
     return rows + verdicts(rows)
 
 

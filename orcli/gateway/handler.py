@@ -57,7 +57,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.deadline = RequestDeadline(self.connection)
         buffered = self.rfile
-        self.rfile = io.BufferedReader(self.deadline, 65536)
+        self.rfile = io.BufferedReader(self.deadline)
         buffered.close()
         self.cors: dict[str, str] = {}
         self.served = 0  # requests answered on this connection

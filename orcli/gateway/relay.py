@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orcli.errors import OrcliError
@@ -43,6 +43,27 @@ class ClientGone(Exception):
     """The client closed its connection: stop the upstream request (recorded as cancelled)."""
 
 
+class FlushingReader:
+    """A reader (orcli/execution/exchange.py) that runs `flush` before each wait on the upstream."""
+
+    def __init__(self, inner: Any, flush: Callable[[], None]) -> None:
+        self.inner = inner
+        self.flush = flush
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def get(self, deadline: float) -> Any:
+        self.flush()
+        return self.inner.get(deadline)
+
+    def abandon(self) -> None:
+        self.inner.abandon()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # what else a reader offers (the executor asks for `interrupt`)
+
+
 class Relay:
     """One POST of either surface: route, execute, answer (streamed or whole), log."""
 
@@ -55,6 +76,7 @@ class Relay:
         self.attempt_count = 0
         self.stream_open = False
         self.prompt_estimate = 0
+        self.pending: list[bytes] = []  # stream bytes the sink queued, written before the next upstream wait
         self.log: dict[str, Any] = {"method": "POST", "path": surface.path}
 
     def run(self, body: bytes) -> None:
@@ -135,7 +157,14 @@ class Relay:
         unwatch = self.gw.watch(self.h.connection, token)  # the client leaving, or the grace running out
         try:
             result = run_route(
-                route, self.gw.env, store, caller, stream=request.stream, request=chat, client=self.gw.client
+                route,
+                self.gw.env,
+                store,
+                caller,
+                stream=request.stream,
+                request=chat,
+                client=self.gw.client,
+                reader=self._reader if request.stream else None,
             )
         except Failed as failure:
             self._failed(failure)
@@ -161,14 +190,28 @@ class Relay:
     def _stream_delta(self, delta: Any) -> None:
         """The executor's sink: content, reasoning and tool-call fragments become the surface's events. The hot
         path of a stream: no liveness check per event (the client watch cancels a run whose client left, and
-        a write to a closed connection fails), one encoding and one write."""
+        a write to a closed connection fails), one encoding, and the bytes queued until the executor next
+        waits on its upstream (`_reader`): the events of one upstream read leave in one write."""
         if self.stream_open:
             data = self.surface.delta(delta)
         else:
             self._open_stream()
             data = self.surface.first_delta(delta)
         if data:
-            self._write(data)
+            self.pending.append(data)
+
+    def _reader(self, client: Any, http: Any, timeouts: Any, clock: Any) -> Any:
+        """The production reader, flushing what the sink queued before every wait on the upstream: the client
+        gets each event as soon as it would have, in fewer writes when an upstream read held several."""
+        from orcli.execution.exchange import Exchange
+
+        return FlushingReader(Exchange(client, http, timeouts, clock), self.flush)
+
+    def flush(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.pending.clear()
+            self._send(data)
 
     def _open_stream(self) -> None:
         h = self.h
@@ -185,9 +228,17 @@ class Relay:
         e = self.current.endpoint
         opening = self.surface.open_stream(e.model, e.provider, self.prompt_estimate)
         if opening:
-            self._write(opening)
+            self.pending.append(opening)
 
     def _write(self, data: bytes) -> None:
+        """Write now, after whatever the sink queued."""
+        if self.pending:
+            self.pending.append(data)
+            data = b"".join(self.pending)
+            self.pending.clear()
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
         try:
             self.h.connection.sendall(data)
         except OSError:
