@@ -97,10 +97,26 @@ def serving(
     env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
     env.update(env_extra or {})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "--grace", "5",
-         *extra],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "orcli",
+            "serve",
+            "--port",
+            "0",
+            "--profile",
+            str(profile),
+            "--json",
+            "--grace",
+            "5",
+            *extra,
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
