@@ -1,4 +1,4 @@
-"""`orcli serve`: the router behind an OpenAI-compatible HTTP endpoint (SPEC §14)."""
+"""`orcli serve`: the router behind OpenAI's and Anthropic's HTTP APIs (docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -14,46 +14,53 @@ from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, Qui
 from orcli.errors import UsageError
 from orcli.ui.output import Output
 
+# The options, declared once here so that the command's own body stays readable (docs/commands.md, "serve").
+HostOpt = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).", metavar="ADDR")]
+PortOpt = Annotated[
+    int, typer.Option("--port", help="Port to bind (0: any free port).", min=0, max=65535, metavar="PORT")
+]
+AuthEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth-env",
+        help="Env variable holding the token clients must send, as Bearer or x-api-key (required off loopback).",
+        metavar="VAR",
+    ),
+]
+MaxBodyOpt = Annotated[
+    int, typer.Option("--max-body", help="Largest request body in bytes.", min=1024, metavar="BYTES")
+]
+GraceOpt = Annotated[
+    float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
+]
+ReadTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--read-timeout",
+        help="Seconds a request's headers and body may take to arrive (408 after).",
+        min=0.1,
+        metavar="SECONDS",
+    ),
+]
+AllowOriginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-origin",
+        help="A web origin allowed to call the gateway (CORS), e.g. http://localhost:3000; repeatable, * for any.",
+        metavar="ORIGIN",
+    ),
+]
+
 
 @handled
 def serve(
-    host: Annotated[
-        str, typer.Option("--host", help="Address to bind (loopback by default).", metavar="ADDR")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", help="Port to bind (0: any free port).", min=0, max=65535, metavar="PORT")
-    ] = 8765,
-    auth_env: Annotated[
-        str | None,
-        typer.Option(
-            "--auth-env",
-            help="Env variable holding the Bearer token clients must send (required off loopback).",
-            metavar="VAR",
-        ),
-    ] = None,
-    max_body: Annotated[
-        int, typer.Option("--max-body", help="Largest request body in bytes.", min=1024, metavar="BYTES")
-    ] = 8 * 1024 * 1024,
-    grace: Annotated[
-        float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
-    ] = 10.0,
-    read_timeout: Annotated[
-        float,
-        typer.Option(
-            "--read-timeout",
-            help="Seconds a request's headers and body may take to arrive (408 after).",
-            min=0.1,
-            metavar="SECONDS",
-        ),
-    ] = 10.0,
-    allow_origin: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-origin",
-            help="A web origin allowed to call the gateway (CORS), e.g. http://localhost:3000; repeatable, * for any.",
-            metavar="ORIGIN",
-        ),
-    ] = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8765,
+    auth_env: AuthEnvOpt = None,
+    max_body: MaxBodyOpt = 8 * 1024 * 1024,
+    grace: GraceOpt = 10.0,
+    read_timeout: ReadTimeoutOpt = 10.0,
+    allow_origin: AllowOriginOpt = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
