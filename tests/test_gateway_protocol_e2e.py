@@ -76,7 +76,12 @@ def test_a_host_that_is_not_loopback_is_refused_with_403_before_anything_is_sent
     with serving(tmp_path, up) as gw:
         chat = request(gw, body=CHAT, headers={"Host": host})
         models = request(gw, "GET", "/v1/models", headers={"Host": host})
+        log = gw.log_lines()
     assert (chat.status, models.status) == (403, 403)
+    assert [(e["method"], e["path"], e["status"]) for e in log if e.get("path")] == [
+        ("POST", "/v1/chat/completions", 403),
+        ("GET", "/v1/models", 403),
+    ]
     assert "Host" in chat.json()["error"]["message"]
     assert up.count() == 0
 

@@ -94,7 +94,7 @@ class Handler(BaseHTTPRequestHandler):
         seconds = self.server.gateway.config.read_timeout
         message = f"the request did not arrive within {seconds:g}s (--read-timeout)"
         with contextlib.suppress(OSError):
-            self.send_json(408, self._error_doc(408, message), close=True)
+            self._refuse(408, message)
 
     def end_headers(self) -> None:
         for name, value in self.cors.items():
@@ -112,7 +112,11 @@ class Handler(BaseHTTPRequestHandler):
         return openai_api.error_json(status, message, code=code)
 
     def _refuse(self, status: int, message: str, code: str | None = None) -> None:
+        """An error answer before any routing, logged like every answer (a refused page or a slow sender is
+        worth seeing in the access log); the connection is closed, its body unread."""
         self.send_json(status, self._error_doc(status, message, code), close=True)
+        entry = {"method": self.command, "path": self._route_path()[:200], "status": status, "error": message}
+        self.server.gateway.log({**entry, "attempts": 0, "latency_s": 0.0})
 
     def _browser_safe(self) -> bool:
         """Host and Origin (docs/gateway.md, "Browser safety"); an allowed origin's answers carry CORS headers."""
