@@ -257,3 +257,39 @@ def test_load_object_refuses_nan_deep_nesting_and_non_objects() -> None:
     with pytest.raises(BadRequest, match="nests deeper"):
         load_object(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     assert load_object(b'{"a": [[1]]}') == {"a": [[1]]}
+
+
+class _Store:
+    """A HealthBackend that counts its reads."""
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+        self.reads = 0
+
+    def record(self, outcome: Any) -> bool:
+        self.rows.append(outcome)
+        return True
+
+    def outcomes(self, since: float, endpoints: Any = None) -> list[Any]:
+        self.reads += 1
+        return [o for o in self.rows if o.at >= since]
+
+
+def test_the_gateway_reads_the_store_once_a_second_and_sees_its_own_outcomes_at_once() -> None:
+    from orcli.gateway.health_cache import CachedHealth
+    from orcli.types import FailureClass, HealthSettings, Outcome, Profile
+
+    now = [1000.0]
+    store = _Store()
+    cache = CachedHealth(store, clock=lambda: now[0])  # type: ignore[arg-type]
+    profile = Profile("p", "p.toml", {}, (), {}, health=HealthSettings())
+    assert cache.snapshot(profile).endpoints == {} and store.reads == 1
+    failed = Outcome(at=now[0], model="m", provider="a", ok=False, error_class=FailureClass.PROVIDER, status=500)
+    cache.record(failed)
+    assert cache.snapshot(profile).get("m", "a").failures == 1  # this process's outcome, at once
+    store.rows.append(Outcome(at=now[0], model="m", provider="b", ok=False, error_class=FailureClass.PROVIDER))
+    now[0] += 0.5
+    assert cache.snapshot(profile).get("m", "b").failures == 0 and store.reads == 1  # another process's: not yet
+    now[0] += 0.6
+    snapshot = cache.snapshot(profile)
+    assert snapshot.get("m", "b").failures == 1 and snapshot.get("m", "a").failures == 1 and store.reads == 2
