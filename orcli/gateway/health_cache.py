@@ -42,7 +42,8 @@ class CachedHealth:
                 return cached[2]
             since = now - history_horizon(profile.health)
             if now - self._read_at >= REREAD_SECONDS:
-                self._rows = self.store.outcomes(since=since)
+                endpoints = {(e.model, e.provider) for e in profile.endpoints}  # a shared store reads only these
+                self._rows = self.store.outcomes(since=since, endpoints=endpoints)
                 self._read_at = now
                 self._version += 1
             else:
