@@ -1,4 +1,4 @@
-"""The gateway's wire (SPEC §14), pure: an OpenAI chat-completions request body → what the router needs, and
+"""The gateway's wire (docs/gateway.md), pure: an OpenAI chat-completions request body → what the router needs, and
 the router's results → OpenAI-shaped answers, stream chunks and error envelopes. No sockets here."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from orcli.neutralise import neutralise
 from orcli.routing.preferences import BY_NAME, ValueKind, parse_max_price
 from orcli.routing.route import RouteInput
 
-# The OpenRouter-style `provider` object: the routing preferences a request may override (SPEC §14).
+# The OpenRouter-style `provider` object: the routing preferences a request may override (docs/gateway.md).
 PROVIDER_KEYS = (
     "order",
     "only",
@@ -154,7 +154,7 @@ def _text_of(content: object) -> str:
 
 
 def provider_overrides(value: object) -> dict[str, object]:
-    """The `provider` object as preference overrides, checked like the profile's [routing] (SPEC §14)."""
+    """The `provider` object as preference overrides, checked like the profile's [routing] (docs/gateway.md)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -204,7 +204,7 @@ def _max_price(raw: object, where: str) -> object:
 
 def split_options(options: Mapping[str, object]) -> tuple[dict[str, object], Any, Any]:
     """(options, tools, schema) for a ChatRequest: tools and a json_schema response format travel as the
-    neutral request's own fields, so every dialect can map them (SPEC §10); they stay routing parameters."""
+    neutral request's own fields, so every dialect can map them (docs/dialects.md); they stay routing parameters."""
     rest = dict(options)
     tools = rest.pop("tools", None)
     schema = None
@@ -297,9 +297,9 @@ def chunk_json(
 def error_json(
     status: int, message: str, metadata: Mapping[str, Any] | None = None, code: str | None = None
 ) -> dict[str, Any]:
-    """SPEC §14's error envelope (OpenRouter's): `code` is the HTTP status, or a machine word OpenAI clients
+    """The error envelope of docs/gateway.md (OpenRouter's): `code` is the HTTP status, or a machine word OpenAI clients
     match (`model_not_found`). Its text often comes from an upstream: control characters are neutralised, so
-    no escape sequence reaches a client's terminal (§9)."""
+    no escape sequence reaches a client's terminal (docs/security.md)."""
     error: dict[str, Any] = {"code": code or status, "message": neutralise(message)}
     if code == "model_not_found":
         error.update(type="invalid_request_error", param="model")  # as OpenAI's own answer

@@ -265,7 +265,7 @@ class Relay:
             self._cancelled(failure.message, attempts)
             return
         if self.stream_open and failure.reason == "filtered":
-            # SPEC §6: the content filter stopped an answer partly sent: end it as the API does, not as a break.
+            # docs/failures.md: the content filter stopped an answer partly sent: end it as the API does, not as a break.
             self.log["error"] = "content filter"
             self._end_stream("content_filter", None)
             return

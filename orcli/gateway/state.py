@@ -34,7 +34,7 @@ class ProfileHolder:
         resolved = resolve_profile(spec, env)
         self.path = resolved.path
         self.warn = warn
-        if resolved.looked_for:  # SPEC §12: the bundled example standing in for `default` is said, once
+        if resolved.looked_for:  # docs/profiles.md: the bundled example standing in for `default` is said, once
             warn(fallback_note(resolved))
         self.lock = threading.Lock()
         self.reload_asked = False
