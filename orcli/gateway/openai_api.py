@@ -297,9 +297,9 @@ def chunk_json(
 def error_json(
     status: int, message: str, metadata: Mapping[str, Any] | None = None, code: str | None = None
 ) -> dict[str, Any]:
-    """The error envelope of docs/gateway.md (OpenRouter's): `code` is the HTTP status, or a machine word OpenAI clients
-    match (`model_not_found`). Its text often comes from an upstream: control characters are neutralised, so
-    no escape sequence reaches a client's terminal (docs/security.md)."""
+    """The error envelope of docs/gateway.md (OpenRouter's): `code` is the HTTP status, or a machine word
+    OpenAI clients match (`model_not_found`). Its text often comes from an upstream: control characters are
+    neutralised, so no escape sequence reaches a client's terminal (docs/security.md)."""
     error: dict[str, Any] = {"code": code or status, "message": neutralise(message)}
     if code == "model_not_found":
         error.update(type="invalid_request_error", param="model")  # as OpenAI's own answer
