@@ -12,9 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from orcli.store.backend import HealthBackend
-from orcli.types import HealthSnapshot, Outcome, Profile
+from orcli.types import BudgetSettings, HealthSnapshot, Outcome, Profile, Spend
+
+if TYPE_CHECKING:
+    from orcli.store.usage import UsageRow
 
 REREAD_SECONDS = 1.0  # how stale other processes' outcomes may be
 REDERIVE_SECONDS = 0.25  # how stale a derived snapshot may be when nothing was recorded (cooldowns tick)
@@ -70,6 +74,18 @@ class CachedHealth:
 
     def describe(self) -> dict[str, object]:
         return self.store.describe()
+
+    def usage(self, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
+        return self.store.usage(since, until, by)
+
+    def spend(self, now: float) -> Spend:
+        return self.store.spend(now)  # budgets are never read from a cache: a hold must see every spend
+
+    def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        return self.store.reserve(budget, amount, now, hold_s)
+
+    def settle(self, token: object) -> None:
+        self.store.settle(token)
 
     def take_warnings(self) -> list[str]:
         return self.store.take_warnings()

@@ -113,12 +113,21 @@ class Relay:
 
     def _route_and_execute(self, profile: Profile, request: GatewayRequest, store: Any, snapshot: Any) -> None:
         from orcli.auth import problems_in
+        from orcli.execution.budget import budget_message, current_spend
+        from orcli.execution.run import no_route_error
         from orcli.routing.route import build_route
 
         env = self.gw.env
+        spend = current_spend(store, profile)  # what the profile's [budget] is checked against (docs/usage.md)
         try:
             route = build_route(
-                profile, request.given, request.prompt_text, env, health=snapshot, credentials=problems_in(env)
+                profile,
+                request.given,
+                request.prompt_text,
+                env,
+                health=snapshot,
+                credentials=problems_in(env),
+                spend=spend,
             )
         except OrcliError as exc:
             self._finish(400, self.surface.error(400, exc.message))
@@ -126,6 +135,10 @@ class Relay:
         self.prompt_estimate = route.request.prompt_tokens
         if not route.plan.attempts:
             metadata = {"rejected": [r.as_json() for r in route.plan.rejected]}
+            if budget_message(route.plan.rejected) is not None:  # 402 Payment Required, with ask's words
+                headline = no_route_error(route.plan.rejected).message.split("\n", 1)[0]
+                self._finish(402, self.surface.error(402, headline, metadata))
+                return
             message = "no route: every candidate endpoint was rejected"
             self._finish(404, self.surface.error(404, message, metadata))
             return
@@ -139,6 +152,7 @@ class Relay:
         self._execute(route, request, store)
 
     def _execute(self, route: Any, request: GatewayRequest, store: Any) -> None:
+        from orcli.execution.budget import OverBudgetError
         from orcli.execution.cancel import CancelToken
         from orcli.execution.executor import Event, EventKind, Failed
         from orcli.execution.run import Caller, run_route
@@ -166,6 +180,10 @@ class Relay:
                 client=self.gw.client,
                 reader=self._reader if request.stream else None,
             )
+        except OverBudgetError as over:  # the store refused to hold the expected cost: others spent it first
+            rejected = over.extra.get("rejected", []) if over.extra else []
+            self._finish(402, self.surface.error(402, over.message.split("\n", 1)[0], {"rejected": rejected}))
+            return
         except Failed as failure:
             self._failed(failure)
             return
