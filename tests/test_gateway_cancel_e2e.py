@@ -128,3 +128,25 @@ def test_health_json_shows_cancelled_attempts_per_endpoint(tmp_path: Path, up: U
     rows = json.loads(done.stdout)["endpoints"]
     [alpha] = [r for r in rows if (r["provider"], r["model"]) == ("alpha", MODEL_A)]
     assert (alpha["cancelled"], alpha["failures"], alpha["state"]) == (1, 0, "healthy")
+
+
+def test_sigterm_grace_running_out_answers_a_waiting_whole_request_503_recorded_cancelled(
+    tmp_path: Path, up: Upstream
+) -> None:
+    up.script("alpha", slow_first_token(12, "late"))
+    with serving(tmp_path, up, "--grace", "1") as gw:
+        sock = post(gw, CHAT)
+        wait_for_request(up)
+        gw.proc.send_signal(signal.SIGTERM)
+        sock.settimeout(10)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        code = gw.proc.wait(timeout=10)
+        outcomes = gw.outcomes()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503") and b"x-should-retry: false" in head.lower()
+    assert "shutting down" in json.loads(body)["error"]["message"]
+    assert code == 0
+    assert outcomes == [(MODEL_A, "alpha", 0, "cancelled")]
+    assert up.count("beta") == 0
