@@ -761,7 +761,7 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
                 m["unmarshal"],
                 previous,
                 f"; {m['parse'] / m['cached']:.0f}x faster than TOML + validation",
-            )  # fmt: skip
+            )
         )
         rows.append(
             _scaling_rows(
@@ -790,7 +790,7 @@ def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
         env = {f"P{p}_KEY": "k" for p in range(0, len(profile.providers), 2)}
 
         def once(profile=profile, env=env) -> None:
-            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot())))
+            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot()), profile.name))
 
         def baseline(profile=profile) -> None:
             [{"model": e.model, "provider": e.provider, "parameters": sorted(e.parameters)} for e in profile.endpoints]
@@ -840,10 +840,17 @@ def peer_figures(rounds: int, tmp: Path) -> tuple[list[Row], str]:
             p.run()
     floor = procs["floor"].median
     rows = [
-        Row(f"peer: {label}", _ms(procs[label].median), f"floor {_ms(floor)}", f"{procs[label].median / floor:.1f}x",
-            "-", None, {"median_s": procs[label].median, "reference_median_s": floor})
+        Row(
+            f"peer: {label}",
+            _ms(procs[label].median),
+            f"floor {_ms(floor)}",
+            f"{procs[label].median / floor:.1f}x",
+            "-",
+            None,
+            {"median_s": procs[label].median, "reference_median_s": floor},
+        )
         for label in peers
-    ]  # fmt: skip
+    ]
     missing = [t for t in ("llm --version", "sgpt --version", "python -c 'import litellm'") if t not in peers]
     note = "peers re-measured in this run" + (f"; not installed: {', '.join(missing)}" if missing else "")
     return rows, note
@@ -961,13 +968,29 @@ def serve_figures(rounds: int) -> list[Row]:
             judged = (
                 "50 ms" in r["figure"]
             )  # the instant answer shows the absolute cost; its ratio only says loopback is fast
-            rows.append(Row(r["figure"], f"{r['gateway_ms']:.2f} ms (+{r['added_ms']:.2f} ms)",
-                            f"direct {r['direct_ms']:.2f} ms", f"{r['ratio']:.2f}x",
-                            f"<= {serve_bench.TARGET_RATIO}x" if judged else "-",
-                            r["ratio"] <= serve_bench.TARGET_RATIO if judged else None, dict(r)))  # fmt: skip
+            rows.append(
+                Row(
+                    r["figure"],
+                    f"{r['gateway_ms']:.2f} ms (+{r['added_ms']:.2f} ms)",
+                    f"direct {r['direct_ms']:.2f} ms",
+                    f"{r['ratio']:.2f}x",
+                    f"<= {serve_bench.TARGET_RATIO}x" if judged else "-",
+                    r["ratio"] <= serve_bench.TARGET_RATIO if judged else None,
+                    dict(r),
+                )
+            )
         else:
-            rows.append(Row(r["figure"], f"{r['gateway_s']:.2f} s", f"direct {r['direct_s']:.2f} s",
-                            f"{r['ratio']:.2f}x ({r['gateway_streams_per_s']:.0f} streams/s)", "-", None, dict(r)))  # fmt: skip
+            rows.append(
+                Row(
+                    r["figure"],
+                    f"{r['gateway_s']:.2f} s",
+                    f"direct {r['direct_s']:.2f} s",
+                    f"{r['ratio']:.2f}x ({r['gateway_streams_per_s']:.0f} streams/s)",
+                    "-",
+                    None,
+                    dict(r),
+                )
+            )
     return rows
 
 
@@ -1057,8 +1080,24 @@ def import_figures(rounds: int) -> list[Row]:
 
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "usage", "redis", "dialects", "serve", "imports", "peers")  # fmt: skip
+ALL = (
+    "version",
+    "explain",
+    "explain_big",
+    "ask",
+    "failover",
+    "executor",
+    "planner",
+    "profiles",
+    "providers",
+    "store",
+    "usage",
+    "redis",
+    "dialects",
+    "serve",
+    "imports",
+    "peers",
+)
 
 
 def render(rows: list[Row]) -> str:
@@ -1076,14 +1115,21 @@ def render(rows: list[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run; noisier)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="with --quick: every figure once at its smallest size (the test suite's check)",
+    )
     ap.add_argument("--rounds", type=int, help="process rounds (default 20, --quick 5)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--only", nargs="+", choices=ALL, help="run only these figures")
     args = ap.parse_args(argv)
     wanted = set(args.only or ALL)
-    rounds = args.rounds or (5 if args.quick else 20)
-    inproc_n = 50 if args.quick else 300
+    rounds = args.rounds or (1 if args.smoke else 5 if args.quick else 20)
+    inproc_n = 5 if args.smoke else 50 if args.quick else 300
+    sizes = (1_000,) if args.smoke else (1_000, 10_000, 100_000)
+    small = args.quick or args.smoke
     started = time.time()
     rows: list[Row] = []
     how = "-"
@@ -1095,23 +1141,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted & {"executor", "failover"}:
             rows += executor_figures(inproc_n, tmp, wanted)
         if "planner" in wanted:
-            rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
+            rows += planner_figures(sizes, 1 if args.smoke else 3 if small else 7)
         if "profiles" in wanted:
-            rows += profile_figures((1_000, 10_000, 100_000), 1 if args.quick else 3, tmp)
+            rows += profile_figures(sizes, 1 if small else 3, tmp)
         if "providers" in wanted:
-            rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
+            rows += providers_figures(sizes, 1 if small else 3)
         if "store" in wanted:
-            rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+            rows += store_figures(
+                10 if args.smoke else 50 if small else 200, 50 if args.smoke else 500 if small else 2000
+            )
         if "usage" in wanted:
-            rows += usage_figures(100_000 if args.quick else 1_000_000, 500 if args.quick else 2000)
+            rows += usage_figures(
+                10_000 if args.smoke else 100_000 if small else 1_000_000, 100 if args.smoke else 500 if small else 2000
+            )
         if "redis" in wanted:
-            rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 15)
+            rows += redis_figures(10 if args.smoke else 50 if small else 300, 1 if args.smoke else 3 if small else 15)
         if "dialects" in wanted:
-            rows += dialect_figures(20 if args.quick else 100)
+            rows += dialect_figures(5 if args.smoke else 20 if small else 100)
         if "serve" in wanted:
-            rows += serve_figures(20 if args.quick else 60)
+            rows += serve_figures(3 if args.smoke else 20 if small else 60)
         if "imports" in wanted:
-            rows += import_figures(4 if args.quick else 10)
+            rows += import_figures(2 if args.smoke else 4 if small else 10)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)

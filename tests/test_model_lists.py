@@ -164,4 +164,4 @@ def test_check_online_finds_unknown_ids_rejected_keys_and_unreachable_providers(
         assert online["not_checked"][1]["provider"] == "plain" and "no model list" in online["not_checked"][1]["reason"]
         assert len(fake.seen("anthropic")) == 2 and len(fake.seen("google")) == 3  # every page was read
         table = cli("profiles", "check", str(path), "--online")
-        assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problem(s)" in table.err
+        assert table.code == 1 and "unknown_upstream_model" in table.out and "5 problems" in table.err
