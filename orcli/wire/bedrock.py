@@ -1,0 +1,428 @@
+"""The Amazon Bedrock Runtime Converse dialect (docs/dialects.md "Cloud dialects"), sans-I/O: request building,
+answer and event-stream decoding, errors. Auth (SigV4 or a Bedrock API key) is added afterwards by
+orcli/auth/aws.py; the binary event stream is framed by orcli/execution/framing.py ("aws-eventstream") into
+neutral events whose `event` is the frame's `:event-type` (or `exception:<type>` for an exception frame).
+
+Converse is one request shape for every model family on Bedrock: `messages` of content blocks, `system`,
+`inferenceConfig` (maxTokens, temperature, topP, stopSequences), `toolConfig`, and model-specific fields in
+`additionalModelRequestFields` (every -o option Converse has no field for goes there). Sources: the Bedrock
+Runtime API reference (Converse, ConverseStream, ContentBlock, ConverseStreamOutput, Errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from orcli.types import Endpoint
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
+    MalformedResponse,
+    SSEEvent,
+    StreamProtocolError,
+    ToolCall,
+    ToolCallDelta,
+    UpstreamError,
+    Usage,
+)
+from orcli.wire.native import (
+    as_text,
+    body_object,
+    content_text,
+    count,
+    dumps,
+    event_object,
+    loads,
+    one_line,
+    plain_error_text,
+    schema_of,
+    stop_list,
+    text_of,
+    thinking_budget,
+    tool_call_json,
+    tool_functions,
+)
+
+SCHEMA_TOOL = "orcli_json_answer"  # --schema: a tool the model must call; its input is the answer
+MIN_THINKING = 1024  # Claude's smallest thinking budget
+DEFAULT_MAX_TOKENS = 4096  # only sent when thinking needs room; otherwise the model's own default applies
+
+# -o options Converse carries in fields of its own, or that orcli maps; everything else goes to the model
+# in additionalModelRequestFields (top_k, Claude's anthropic_beta, Mistral's safe_prompt...).
+MAPPED_OPTIONS = frozenset(
+    {
+        "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "tool_choice",
+        "parallel_tool_calls", "response_format", "reasoning", "reasoning_effort", "n", "user",
+        "additionalModelRequestFields",
+    }
+)  # fmt: skip
+NATIVE_TOP = ("guardrailConfig", "performanceConfig", "requestMetadata", "additionalModelResponseFieldPaths")
+
+FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+
+# Exception types (HTTP x-amzn-errortype, or an exception frame's :exception-type) -> the HTTP status Bedrock
+# gives them: the classifier decides on statuses (docs/failures.md), whichever way the error came.
+ERROR_STATUS = {
+    "throttlingexception": 429,
+    "modelnotreadyexception": 429,
+    "servicequotaexceededexception": 400,
+    "serviceunavailableexception": 503,
+    "internalserverexception": 500,
+    "modeltimeoutexception": 408,
+    "modelerrorexception": 424,
+    "modelstreamerrorexception": 424,
+    "accessdeniedexception": 403,
+    "unrecognizedclientexception": 403,
+    "invalidsignatureexception": 403,
+    "expiredtokenexception": 403,
+    "resourcenotfoundexception": 404,
+    "validationexception": 400,
+}
+
+
+def finish_reason(stop: object) -> str | None:
+    if not isinstance(stop, str):
+        return None
+    return FINISH.get(stop, stop)
+
+
+def model_path(base_url: str, upstream_model: str, stream: bool) -> str:
+    """`{base}/model/{id}/converse[-stream]`; the id escaped whole (`:` and the `/` of an ARN included)."""
+    return f"{base_url}/model/{quote(upstream_model, safe='-._~')}/{'converse-stream' if stream else 'converse'}"
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def _turn(out: list[dict], role: str, blocks: list[dict]) -> None:
+    """Append a turn; Converse wants user and assistant to alternate, so same-role turns are merged."""
+    if not blocks:
+        return
+    if out and out[-1]["role"] == role:
+        out[-1]["content"].extend(blocks)
+    else:
+        out.append({"role": role, "content": blocks})
+
+
+def _tool_result(msg: Mapping[str, object]) -> dict:
+    text = content_text(msg.get("content"))
+    try:
+        value = loads(text) if text.strip() else None
+    except ValueError:
+        value = None
+    content = [{"json": value}] if isinstance(value, dict) else [{"text": text}]
+    return {"toolResult": {"toolUseId": msg.get("tool_call_id") or "", "content": content}}
+
+
+def _messages(request: ChatRequest) -> tuple[list[dict], list[dict]]:
+    """OpenAI-shaped messages as (system blocks, Converse messages)."""
+    system = [{"text": request.system}] if request.system else []
+    out: list[dict] = []
+    for msg in request.messages:
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            system.append({"text": content_text(msg.get("content"))})
+        elif role == "assistant":
+            text = content_text(msg.get("content"))
+            blocks: list[dict] = [{"text": text}] if text else []
+            for call in msg.get("tool_calls") or ():  # type: ignore[attr-defined]
+                fn = call.get("function") or {}
+                use = {
+                    "toolUseId": call.get("id") or "",
+                    "name": fn.get("name"),
+                    "input": tool_call_json(fn.get("arguments")),
+                }
+                blocks.append({"toolUse": use})
+            _turn(out, "assistant", blocks)
+        elif role == "tool":
+            _turn(out, "user", [_tool_result(msg)])
+        else:
+            _turn(out, "user", [{"text": content_text(msg.get("content"))}])
+    return [s for s in system if s["text"]], out
+
+
+def _tool_choice(choice: object) -> dict | None:
+    if choice == "auto":
+        return {"auto": {}}
+    if choice == "required":
+        return {"any": {}}
+    if isinstance(choice, Mapping):
+        fn = choice.get("function")
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            return {"tool": {"name": fn["name"]}}
+    return None  # "none" has no Converse form: the model is simply not forced
+
+
+def _tool_config(request: ChatRequest, thinking: bool) -> dict | None:
+    tools: list[dict[str, object]] = [
+        {
+            "toolSpec": {
+                "name": fn["name"],
+                **({"description": fn["description"]} if isinstance(fn.get("description"), str) else {}),
+                "inputSchema": {"json": fn.get("parameters") or {"type": "object", "properties": {}}},
+            }
+        }
+        for fn in tool_functions(request)
+    ]
+    choice = _tool_choice(request.options.get("tool_choice"))
+    schema = schema_of(request)
+    if schema is not None:
+        spec: dict[str, object] = {
+            "name": SCHEMA_TOOL,
+            "description": "Give the answer as this tool's input.",
+            "inputSchema": {"json": dict(schema)},
+        }
+        tools.append({"toolSpec": spec})
+        if len(tools) == 1 and choice is None and not thinking:
+            choice = {"tool": {"name": SCHEMA_TOOL}}  # forced tool use guarantees the shape; thinking forbids it
+    if not tools:
+        return None
+    return {"tools": tools, **({"toolChoice": choice} if choice else {})}
+
+
+def _reasoning(endpoint: Endpoint, options: Mapping[str, object], config: dict) -> dict:
+    """The model-specific reasoning fields: Claude's `thinking` budget (maxTokens grown to leave room for an
+    answer), Nova's `reasoningConfig`; other families get `reasoning_effort` as asked."""
+    budget = thinking_budget(options)
+    model = endpoint.upstream_model.lower()
+    if not budget:
+        effort = options.get("reasoning_effort")
+        return {"reasoning_effort": effort} if isinstance(effort, str) and "anthropic" not in model else {}
+    if "anthropic" in model or "claude" in model:
+        budget = max(budget, MIN_THINKING)
+        max_tokens = config.get("maxTokens")
+        if not isinstance(max_tokens, int) or max_tokens <= budget:
+            config["maxTokens"] = budget + DEFAULT_MAX_TOKENS
+        config.pop("temperature", None)  # Claude refuses temperature and a low top_p with thinking on
+        config.pop("topP", None)
+        return {"thinking": {"type": "enabled", "budget_tokens": budget}}
+    if "nova" in model:
+        effort = "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+        return {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": effort}}
+    effort = options.get("reasoning_effort")
+    return {"reasoning_effort": effort} if isinstance(effort, str) else {}
+
+
+def build_body(endpoint: Endpoint, request: ChatRequest) -> dict:
+    """The JSON body of a Converse / ConverseStream request."""
+    opts = request.options
+    system, messages = _messages(request)
+    body: dict = {"messages": messages}
+    if system:
+        body["system"] = system
+    config: dict = {}
+    asked = opts.get("max_tokens", opts.get("max_completion_tokens"))
+    if isinstance(asked, int) and not isinstance(asked, bool):
+        config["maxTokens"] = asked
+    elif endpoint.max_completion_tokens:
+        config["maxTokens"] = endpoint.max_completion_tokens
+    for name, native in (("temperature", "temperature"), ("top_p", "topP")):
+        if name in opts:
+            config[native] = opts[name]
+    stops = stop_list(opts.get("stop"))
+    if stops:
+        config["stopSequences"] = stops
+    given = opts.get("additionalModelRequestFields")
+    extra: dict[str, object] = dict(given) if isinstance(given, Mapping) else {}
+    extra.update(_reasoning(endpoint, opts, config))
+    for name, value in opts.items():
+        if name not in MAPPED_OPTIONS and name not in NATIVE_TOP:
+            extra[name] = value
+    if config:
+        body["inferenceConfig"] = config
+    tools = _tool_config(request, "thinking" in extra)
+    if tools:
+        body["toolConfig"] = tools
+    if extra:
+        body["additionalModelRequestFields"] = extra
+    for name in NATIVE_TOP:
+        if name in opts:
+            body[name] = opts[name]
+    return body
+
+
+def encode(body: dict) -> bytes:
+    return dumps(body)
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def _usage(usage: object) -> Usage | None:
+    """Bedrock usage; cache reads and writes are prompt tokens too."""
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = [count(usage.get(k)) for k in ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")]
+    present = [p for p in prompt if p is not None]
+    return Usage(sum(present) if present else None, count(usage.get("outputTokens")))
+
+
+def _reasoning_text(block: object) -> str:
+    if not isinstance(block, Mapping):
+        return ""
+    inner = block.get("reasoningText")
+    return text_of(inner.get("text")) if isinstance(inner, Mapping) else ""
+
+
+def decode_answer(body: bytes) -> Answer:
+    """A whole Converse response."""
+    obj = body_object(body)
+    output = obj.get("output")
+    message = output.get("message") if isinstance(output, Mapping) else None
+    blocks = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(blocks, list):
+        raise MalformedResponse("response has no output.message.content")
+    text: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    for block in blocks:
+        if not isinstance(block, Mapping):
+            raise MalformedResponse("response content block is not an object")
+        if isinstance(block.get("text"), str):
+            text.append(text_of(block["text"]))
+        elif "reasoningContent" in block:
+            thinking.append(_reasoning_text(block["reasoningContent"]))
+        elif isinstance(block.get("toolUse"), Mapping):
+            use = block["toolUse"]
+            args = dumps(use.get("input") if isinstance(use.get("input"), Mapping) else {}).decode()
+            if use.get("name") == SCHEMA_TOOL:
+                text.append(args)
+            else:
+                calls.append(ToolCall(text_of(use.get("toolUseId")), text_of(use.get("name")), args))
+    finish = finish_reason(obj.get("stopReason"))
+    if finish == "tool_calls" and not calls:
+        finish = "stop"  # only the --schema tool was called: that is the answer
+    return Answer(
+        content="".join(text) if text or not calls else None,
+        tool_calls=tuple(calls),
+        reasoning="".join(thinking) or None,
+        finish_reason=finish,
+        usage=_usage(obj.get("usage")),
+    )
+
+
+EXCEPTION_PREFIX = "exception:"  # the framer names an exception frame `exception:<:exception-type>`
+
+
+class EventDecoder:
+    """One ConverseStream: tool-call numbering by content block, the --schema tool's input as text."""
+
+    def __init__(self) -> None:
+        self.tool_index: dict[int, int] = {}
+        self.json_blocks: set[int] = set()
+
+    def decode(self, event: SSEEvent) -> list[Delta]:
+        kind = event.event
+        if kind == "contentBlockDelta":
+            return self._delta(event_object(event.data))
+        if kind.startswith(EXCEPTION_PREFIX):
+            return [Delta(error=stream_error(kind[len(EXCEPTION_PREFIX) :], event.data))]
+        obj = event_object(event.data)
+        if kind == "contentBlockStart":
+            return self._start(obj)
+        if kind == "messageStop":
+            finish = finish_reason(obj.get("stopReason"))
+            if finish == "tool_calls" and not self.tool_index:
+                finish = "stop"
+            return [Delta(finish_reason=finish)]
+        if kind == "metadata":
+            # The last event of a stream: usage comes after messageStop, so the end is here.
+            return [Delta(usage=_usage(obj.get("usage"))), Delta(done=True)]
+        return []  # messageStart, contentBlockStop, and event types added later
+
+    def _index(self, obj: Mapping) -> int:
+        index = obj.get("contentBlockIndex")
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise StreamProtocolError("stream content block event has no contentBlockIndex")
+        return index
+
+    def _start(self, obj: Mapping) -> list[Delta]:
+        index = self._index(obj)
+        start = obj.get("start")
+        use = start.get("toolUse") if isinstance(start, Mapping) else None
+        if not isinstance(use, Mapping):
+            return []
+        if use.get("name") == SCHEMA_TOOL:
+            self.json_blocks.add(index)
+            return []
+        tool = self.tool_index[index] = len(self.tool_index)
+        return [Delta(tool_calls=(ToolCallDelta(tool, text_of(use.get("toolUseId")), text_of(use.get("name"))),))]
+
+    def _delta(self, obj: Mapping) -> list[Delta]:
+        index = self._index(obj)
+        delta = obj.get("delta")
+        if not isinstance(delta, Mapping):
+            raise StreamProtocolError("contentBlockDelta has no delta")
+        if isinstance(delta.get("text"), str):
+            return [Delta(content=text_of(delta["text"]))]
+        reasoning = delta.get("reasoningContent")
+        if isinstance(reasoning, Mapping):
+            return [Delta(reasoning=text_of(reasoning.get("text")))] if "text" in reasoning else []
+        use = delta.get("toolUse")
+        if isinstance(use, Mapping):
+            fragment = text_of(use.get("input"))
+            if index in self.json_blocks:
+                return [Delta(content=fragment)]
+            if index not in self.tool_index:
+                raise StreamProtocolError("toolUse delta for a block that is not a tool use")
+            return [Delta(tool_calls=(ToolCallDelta(self.tool_index[index], arguments=fragment),))]
+        return []
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def _message(raw: str) -> tuple[str, str]:
+    try:
+        obj = loads(raw) if raw.strip() else None
+    except ValueError:
+        obj = None
+    if isinstance(obj, Mapping):
+        said = obj.get("message", obj.get("Message"))
+        if isinstance(said, str):
+            return one_line(said), ""
+    return plain_error_text(raw)
+
+
+def error_type(value: str | None) -> str | None:
+    """`ThrottlingException:http://internal.amazon.com/...` -> `ThrottlingException`."""
+    if not value:
+        return None
+    return value.split(":", 1)[0].strip() or None
+
+
+def parse_error(status: int | None, body: bytes | str, errortype: str | None = None) -> UpstreamError:
+    """An HTTP error: status, the `x-amzn-errortype` header's type, and {"message"} (or `Message`)."""
+    raw = as_text(body)
+    message, detail = _message(raw)
+    kind = error_type(errortype)
+    if kind is None:  # some errors also name their type in the body
+        try:
+            obj = loads(raw) if raw.strip() else None
+        except ValueError:
+            obj = None
+        found = obj.get("__type") if isinstance(obj, Mapping) else None
+        kind = error_type(found.rsplit("#", 1)[-1]) if isinstance(found, str) else None
+    if status is None and kind:
+        status = ERROR_STATUS.get(kind.lower())
+    return UpstreamError(message=message, type=kind, code=kind, raw=raw, detail=detail, status=status)
+
+
+def stream_error(kind: str, data: str) -> UpstreamError:
+    """An exception frame: its type gives the status the same error would have had over HTTP (the classifier
+    reads a numeric code as the status), so a throttled stream is a rate limit, a validation one a request."""
+    message, detail = _message(data)
+    status = ERROR_STATUS.get(kind.lower())
+    return UpstreamError(
+        message=message, type=kind, code=str(status) if status else kind, raw=data, detail=detail, status=status
+    )
