@@ -1,7 +1,7 @@
 """AWS credentials for Bedrock: the standard credential chain and SigV4 signing, by botocore (the optional
 `orcli[aws]` extra, imported only when a Bedrock provider is attempted). docs/dialects.md "Cloud dialects".
 
-Planning must not touch the network, so `credential_problem` only looks for credentials that exist locally:
+Planning must not touch the network, so `problem` only looks for credentials that exist locally:
 the environment (`AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`, a web-identity token file, a container
 credentials URI) or the named profile (`AWS_PROFILE`, else `default`) in the shared credentials or config
 file with something botocore can turn into credentials (static keys, a role, SSO, a credential process).
@@ -13,12 +13,13 @@ as the AWS CLI would (assume-role and SSO calls happen there, inside the attempt
 from __future__ import annotations
 
 import configparser
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orcli.auth import CredentialError
+from orcli.types import MissingExtra, Provider
 from orcli.wire.base import HttpRequest
 
 EXTRA_HINT = "pip install 'orcli[aws]' (botocore)"
@@ -90,8 +91,11 @@ def local_source(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def credential_problem(env: Mapping[str, str]) -> str | None:
-    """Why no AWS credentials can be used, or None. Network-free."""
+def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
+    """Why no AWS credentials can be used, or None. Network-free; imports nothing."""
+    missing = missing_extra()
+    if missing is not None:
+        return missing
     if local_source(env) is not None:
         return None
     credentials, config = _files(env)
@@ -109,7 +113,7 @@ def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def resolve(env: Mapping[str, str]) -> Any:
     """botocore's credentials from its chain for this environment, resolved once per process (refreshable
-    credentials from roles and SSO renew themselves). Raises RuntimeError saying what was tried."""
+    credentials from roles and SSO renew themselves). Raises CredentialError saying what was tried."""
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
@@ -126,9 +130,9 @@ def resolve(env: Mapping[str, str]) -> Any:
         try:
             found = session.get_credentials()
         except BotoCoreError as exc:
-            raise RuntimeError(f"AWS credentials could not be resolved ({local_source(env)}): {exc}") from None
+            raise CredentialError(f"AWS credentials could not be resolved ({local_source(env)}): {exc}") from None
         if found is None:
-            raise RuntimeError(f"AWS credentials could not be resolved from {local_source(env) or 'any source'}")
+            raise CredentialError(f"AWS credentials could not be resolved from {local_source(env) or 'any source'}")
         _resolved[key] = found
         return found
 
@@ -145,24 +149,28 @@ class SigV4Credentials:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        frozen = resolve(self.env).get_frozen_credentials()
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            frozen = resolve(self.env).get_frozen_credentials()  # a role or SSO profile may fetch here
+        except BotoCoreError as exc:
+            raise CredentialError(f"AWS credentials could not be refreshed ({local_source(self.env)}): {exc}") from None
         self.secrets = tuple(s for s in (frozen.secret_key, frozen.token) if s)
         aws = AWSRequest(method=request.method, url=request.url, data=request.body, headers=dict(request.headers))
         SigV4Auth(frozen, "bedrock", self.region).add_auth(aws)
         return request._replace(headers=dict(aws.headers.items()))
 
 
-def credentials_for(env: Mapping[str, str], region: str) -> SigV4Credentials:
+def credentials(provider: Provider, env: Mapping[str, str]) -> SigV4Credentials:
     """Lazy: the chain is resolved (maybe over the network, for roles and SSO) when the attempt authorizes."""
-    return SigV4Credentials(env, region)
+    missing = missing_extra()
+    if missing is not None:
+        raise CredentialError(missing)
+    return SigV4Credentials(env, str(provider.settings.get("region") or ""))
 
 
-def missing_extra() -> str | None:
+def missing_extra() -> MissingExtra | None:
     """A message naming the pip install when botocore is not installed; None when it is. Imports nothing."""
     import importlib.util
 
-    return None if importlib.util.find_spec("botocore") else f"Bedrock needs botocore: {EXTRA_HINT}"
-
-
-def environ() -> Mapping[str, str]:
-    return os.environ
+    return None if importlib.util.find_spec("botocore") else MissingExtra(f"Bedrock needs botocore: {EXTRA_HINT}")

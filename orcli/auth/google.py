@@ -2,7 +2,7 @@
 (the optional `orcli[gcp]` extra, imported only when a Vertex provider is attempted). docs/dialects.md
 "Cloud dialects".
 
-Planning must not touch the network: `credential_problem` only checks that an ADC file exists — the one
+Planning must not touch the network: `problem` only checks that an ADC file exists — the one
 `GOOGLE_APPLICATION_CREDENTIALS` names (a service-account key, an authorized user, workload identity
 federation), else gcloud's (`gcloud auth application-default login`). The metadata server is never probed.
 In the attempt, google-auth loads that file and fetches an access token over orcli's own HTTP client within
@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orcli.auth import CredentialError
+from orcli.types import MissingExtra, Provider
 from orcli.wire.base import HttpRequest
 
 EXTRA_HINT = "pip install 'orcli[gcp]' (google-auth)"
@@ -46,8 +48,15 @@ def adc_file(env: Mapping[str, str]) -> Path | None:
     return path if path.is_file() else None
 
 
-def credential_problem(env: Mapping[str, str]) -> str | None:
-    """Why no Google credentials can be used, or None. Network-free."""
+def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
+    """Why no Google credentials can be used, or None. Network-free; imports nothing."""
+    missing = missing_extra()
+    if missing is not None:
+        return missing
+    return adc_problem(env)
+
+
+def adc_problem(env: Mapping[str, str]) -> str | None:
     if adc_file(env) is not None:
         return None
     named = env.get("GOOGLE_APPLICATION_CREDENTIALS")
@@ -127,12 +136,13 @@ def _fresh(credentials: Any) -> bool:
 
 
 def access_token(env: Mapping[str, str], client: Any, deadline: float) -> str:
-    """A valid access token for the ADC file, from the cache or fetched now; RuntimeError saying what was tried."""
+    """A valid access token for the ADC file, from the cache or fetched now; CredentialError saying what was
+    tried (google-auth's errors quote the token endpoint's answer, never the key or the token)."""
     from google.auth import exceptions
 
     path = adc_file(env)
     if path is None:
-        raise RuntimeError(credential_problem(env) or "no Application Default Credentials")
+        raise CredentialError(adc_problem(env) or "no Application Default Credentials")
     key = (str(path), path.stat().st_mtime)
     with _lock:
         file_lock = _file_locks.setdefault(key[0], threading.Lock())
@@ -144,7 +154,7 @@ def access_token(env: Mapping[str, str], client: Any, deadline: float) -> str:
             credentials = credentials or _load(path)
             credentials.refresh(_Transport(client, deadline))
         except (exceptions.GoogleAuthError, ValueError, OSError) as exc:
-            raise RuntimeError(f"could not get a Google access token with {path.name}: {exc}") from None
+            raise CredentialError(f"could not get a Google access token with {path.name}: {exc}") from None
         _cache[key] = credentials
         return str(credentials.token)
 
@@ -164,11 +174,14 @@ class OAuthCredentials:
         return request._replace(headers=headers)
 
 
-def credentials_for(env: Mapping[str, str]) -> OAuthCredentials:
+def credentials(provider: Provider, env: Mapping[str, str]) -> OAuthCredentials:
+    missing = missing_extra()
+    if missing is not None:
+        raise CredentialError(missing)
     return OAuthCredentials(env)
 
 
-def missing_extra() -> str | None:
+def missing_extra() -> MissingExtra | None:
     """A message naming the pip install when google-auth is not installed; None when it is. Imports nothing."""
     import importlib.util
 
@@ -176,4 +189,4 @@ def missing_extra() -> str | None:
         found = importlib.util.find_spec("google.auth")
     except ModuleNotFoundError:
         found = None
-    return None if found else f"Vertex AI needs google-auth: {EXTRA_HINT}"
+    return None if found else MissingExtra(f"Vertex AI needs google-auth: {EXTRA_HINT}")

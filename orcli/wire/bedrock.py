@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from orcli.types import Endpoint
+from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,
+    Auth,
     ChatRequest,
     Delta,
+    HttpRequest,
     MalformedResponse,
     SSEEvent,
     StreamProtocolError,
@@ -34,6 +36,7 @@ from orcli.wire.native import (
     count,
     dumps,
     event_object,
+    headers,
     loads,
     one_line,
     plain_error_text,
@@ -45,6 +48,8 @@ from orcli.wire.native import (
     tool_functions,
 )
 
+EVENTSTREAM = "application/vnd.amazon.eventstream"
+ERROR_TYPE_HEADER = "x-amzn-errortype"  # where Bedrock names an HTTP error's type (its body has only a message)
 SCHEMA_TOOL = "orcli_json_answer"  # --schema: a tool the model must call; its input is the answer
 MIN_THINKING = 1024  # Claude's smallest thinking budget
 DEFAULT_MAX_TOKENS = 4096  # only sent when thinking needs room; otherwise the model's own default applies
@@ -426,3 +431,41 @@ def stream_error(kind: str, data: str) -> UpstreamError:
     return UpstreamError(
         message=message, type=kind, code=str(status) if status else kind, raw=data, detail=detail, status=status
     )
+
+
+# --- the dialect ----------------------------------------------------------------------------------
+
+
+class BedrockDialect:
+    """`api = "bedrock"`: POST {base_url}/model/{id}/converse or /converse-stream, signed with SigV4 (or a
+    Bedrock API key as a Bearer token when the provider names `api_key_env`)."""
+
+    name = "bedrock"
+    framing = "aws-eventstream"
+    error_type_header = ERROR_TYPE_HEADER
+
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        region = settings.get("region")
+        return f"https://bedrock-runtime.{region}.amazonaws.com" if isinstance(region, str) and region else None
+
+    def auth(self, provider: Provider) -> Auth:
+        return Auth("header") if provider.api_key_env else Auth("aws-sigv4", service="bedrock")
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
+        hdrs = headers(provider.headers, {}, False)
+        if stream:
+            hdrs["Accept"] = EVENTSTREAM
+        url = model_path(provider.base_url, endpoint.upstream_model, stream)
+        return HttpRequest(url, hdrs, encode(build_body(endpoint, request)))
+
+    def decode_answer(self, body: bytes) -> Answer:
+        return decode_answer(body)
+
+    def event_decoder(self) -> EventDecoder:
+        return EventDecoder()
+
+    def parse_error(self, status: int | None, body: bytes | str, error_type: str | None = None) -> UpstreamError:
+        return parse_error(status, body, error_type)
+
+
+DIALECT = BedrockDialect()
