@@ -8,6 +8,7 @@ import inspect
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -218,7 +219,8 @@ def test_build_route_takes_values_and_does_no_io() -> None:
     from orcli.routing import route
 
     params = list(inspect.signature(route.build_route).parameters)
-    assert params == ["profile", "given", "prompt", "env", "health"]
+    # `credentials` is a value too: the edge's answer to "has this provider credentials?" (orcli/auth).
+    assert params == ["profile", "given", "prompt", "env", "health", "credentials"]
     source = inspect.getsource(route)
     assert "stdin" not in source and "load_profile" not in source and "open(" not in source
 
@@ -314,3 +316,16 @@ def test_json_output_of_a_failed_command_is_its_error_document() -> None:
         "rejected": [],
         "error": {"kind": "no_route", "message": "no route", "exit_code": EXIT_NO_ROUTE},
     }
+
+
+# -- one execution path ------------------------------------------------------------------------------
+def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> None:
+    """Only orcli/execution/run.py builds an Executor: a fix to how a route runs lands once, for every caller."""
+    builders = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"(?<!Pool)Executor\(", path.read_text()) and path.name != "executor.py"
+    )
+    assert builders == ["execution/run.py"]
+    for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
+        assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command

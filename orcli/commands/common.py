@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
+from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 from orcli.ui.help import OUTPUT, REQUEST, ROUTING
 from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
-from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------

@@ -375,8 +375,8 @@ def _fetch(models: list[str]) -> Any:
     import httpx
 
     from orcli import __version__
-    from orcli.profile.catalogue import fetch_catalogue
     from orcli.execution.transport import make_client
+    from orcli.profile.catalogue import fetch_catalogue
 
     with make_client() as client:
 

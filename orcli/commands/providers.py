@@ -28,8 +28,8 @@ def providers(
     out: Output,
 ) -> None:
     """List the profile's providers and endpoints: prices, context, policy, key status, health."""
-    from orcli.ui import render
     from orcli.store.health_source import load_snapshot
+    from orcli.ui import render
 
     env = environment()
     loaded = load_profile_for(profile, env, out)

@@ -45,9 +45,9 @@ def serve(
     out: Output,
 ) -> None:
     """Serve the router as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health."""
-    from orcli.routing.policy import is_loopback_host
     from orcli.gateway.server import ServeConfig
     from orcli.gateway.server import serve as run_server
+    from orcli.routing.policy import is_loopback_host
 
     env = environment()
     token = None

@@ -16,15 +16,15 @@ from urllib.parse import urlsplit
 from orcli.errors import ProfileError
 from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
 from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
+from orcli.wire import DIALECTS
 
-API_VALUES = ("openai", "anthropic", "gemini", "azure")  # SPEC §10 wire dialects
+API_VALUES = tuple(DIALECTS)  # the wire dialects (docs/dialects.md)
 TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
-PROVIDER_KEYS = (
-    "base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure",
-    "anthropic_version", "api_version",
-)  # fmt: skip
-# Provider keys that belong to one dialect (SPEC §10): set on a provider of another api, they are a mistake.
-DIALECT_KEYS = {"anthropic_version": "anthropic", "api_version": "azure"}
+COMMON_PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
+# Provider keys that belong to one dialect, as each dialect's registration declares them: set on a provider of
+# another api, they are a mistake.
+DIALECT_KEYS = {key.name: api for api, registration in DIALECTS.items() for key in registration.keys}
+PROVIDER_KEYS = COMMON_PROVIDER_KEYS + tuple(DIALECT_KEYS)
 ENDPOINT_KEYS = (
     "model", "provider", "upstream_model", "price", "context_length", "max_completion_tokens",
     "quantization", "parameters", "latency", "throughput",
@@ -35,6 +35,13 @@ HEALTH_KEYS = ("window", "outage_window", "cooldown", "store_timeout")
 HEALTH_STORE = "store"  # the one [health] key that is not a number
 
 _MAX_ERRORS = 6
+
+
+def _default_base_url(api: str, settings: dict[str, object]) -> str | None:
+    """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's)."""
+    from orcli.wire import dialect_for
+
+    return dialect_for(api).default_base_url(settings)
 
 
 def bundled_profiles_dir() -> Path:
@@ -533,8 +540,16 @@ class _Validator:
             return
         before = len(self.errors)
         base_url = self.string(table.get("base_url"), f"{keypath}.base_url") if "base_url" in table else None
+        api = self.string(table["api"], f"{keypath}.api", API_VALUES) if "api" in table else "openai"
+        settings = self._dialect_settings(table, keypath, api)
         if "base_url" not in table:
-            self.error(keypath, "missing `base_url` (the provider's API root)")
+            base_url = (
+                _default_base_url(api, settings)
+                if api is not None and api in DIALECTS and settings is not None
+                else None
+            )
+            if base_url is None:
+                self.error(keypath, "missing `base_url` (the provider's API root)")
         elif base_url is not None and _URL_USERINFO.match(base_url):
             # Not echoed: the part before `@` is a password (SPEC §9), and httpx would send it as Basic auth.
             self.error(
@@ -548,7 +563,6 @@ class _Validator:
                 self.error(
                     f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}{problem}"
                 )
-        api = self.string(table["api"], f"{keypath}.api", API_VALUES) if "api" in table else "openai"
         key_env = self.string(table["api_key_env"], f"{keypath}.api_key_env") if "api_key_env" in table else None
         policy = table.get("data_collection", "allow")
         policy = self.string(policy, f"{keypath}.data_collection", POLICY_VALUES)
@@ -556,14 +570,6 @@ class _Validator:
         insecure = (
             self.boolean(table["allow_insecure"], f"{keypath}.allow_insecure") if "allow_insecure" in table else False
         )
-        versions: dict[str, str | None] = {}
-        for key, dialect in DIALECT_KEYS.items():
-            if key in table:
-                versions[key] = self.string(table[key], f"{keypath}.{key}")
-                if api is not None and api != dialect:
-                    self.error(
-                        f"{keypath}.{key}", f'applies to api = "{dialect}" only (this provider has api = "{api}")'
-                    )
         headers = table.get("headers", {})
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             self.error(f"{keypath}.headers", 'expected a table of string values, e.g. { X-Title = "orcli" }')
@@ -591,9 +597,36 @@ class _Validator:
             zdr=bool(zdr),
             headers=MappingProxyType(dict(headers)),
             allow_insecure=bool(insecure),
-            anthropic_version=versions.get("anthropic_version"),
-            api_version=versions.get("api_version"),
+            settings=MappingProxyType(settings or {}),
         )
+
+    def _dialect_settings(self, table: dict[str, Any], keypath: str, api: str | None) -> dict[str, object] | None:
+        """The keys the provider's dialect declares (orcli/wire/__init__.py), checked against the declaration;
+        None when one is wrong. A key of another dialect is a mistake named as such."""
+        settings: dict[str, object] = {}
+        ok = True
+        for key, owner in DIALECT_KEYS.items():
+            if key in table and api is not None and api != owner:
+                self.error(f"{keypath}.{key}", f'applies to api = "{owner}" only (this provider has api = "{api}")')
+                ok = False
+        for spec in DIALECTS[api].keys if api is not None and api in DIALECTS else ():
+            path = f"{keypath}.{spec.name}"
+            if spec.name not in table:
+                if spec.required:
+                    self.error(keypath, f"missing `{spec.name}` ({spec.help or 'required by api = ' + repr(api)})")
+                    ok = False
+                continue
+            value = table[spec.name]
+            if spec.kind is bool:
+                value = self.boolean(value, path)
+            elif spec.kind in (int, float):
+                value = self.number(value, path)
+            else:
+                value = self.string(value, path, spec.choices or None)
+            if value is None:
+                ok = False
+            settings[spec.name] = value
+        return settings if ok else None
 
     def endpoints(self, value: object, providers: dict[str, Provider]) -> list[Endpoint]:
         if not isinstance(value, list):
