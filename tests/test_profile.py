@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import parse as profile_mod
 from orcli.errors import EXIT_USAGE, ProfileError
+from orcli.profile import parse as profile_mod
 from orcli.profile.parse import bundled_profiles_dir, load_profile, load_profile_file, parse_profile
 
 # A small valid profile; each bad case below changes one thing in it.
@@ -301,10 +301,10 @@ BAD_PROFILES: list[tuple[str, str | bytes, str | None, list[str]]] = [
         "bad-api-enum",
         _replace(
             '[providers.beta]\nbase_url = "https://beta.example/v1"',
-            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "bedrock"',
+            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "cohere"',
         ),  # fmt: skip
-        'api = "bedrock"',
-        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', "bedrock"],
+        'api = "cohere"',
+        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', '"bedrock"', '"vertex"', "cohere"],
     ),
     (
         "wrong-type-bool",

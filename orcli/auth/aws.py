@@ -148,7 +148,6 @@ class SigV4Credentials:
     def authorize(self, request: HttpRequest, deadline: float, client: object) -> HttpRequest:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
-
         from botocore.exceptions import BotoCoreError
 
         try:
@@ -156,7 +155,9 @@ class SigV4Credentials:
         except BotoCoreError as exc:
             raise CredentialError(f"AWS credentials could not be refreshed ({local_source(self.env)}): {exc}") from None
         self.secrets = tuple(s for s in (frozen.secret_key, frozen.token) if s)
-        aws = AWSRequest(method=request.method, url=request.url, data=request.body, headers=dict(request.headers))
+        # Accept-Encoding is set by the exchange after signing (what orcli can decode): never signed.
+        unsigned = {k: v for k, v in request.headers.items() if k.lower() not in ("accept-encoding", "authorization")}
+        aws = AWSRequest(method=request.method, url=request.url, data=request.body, headers=unsigned)
         SigV4Auth(frozen, "bedrock", self.region).add_auth(aws)
         return request._replace(headers=dict(aws.headers.items()))
 

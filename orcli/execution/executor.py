@@ -398,7 +398,11 @@ class Executor:
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
         if status >= 300:
             body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
-            error = dialect.parse_error(status, body)
+            # A dialect whose errors name their type in a header (Bedrock's x-amzn-errortype) declares it in
+            # `error_type_header`; its parse_error then takes that header's value too.
+            header = getattr(dialect, "error_type_header", None)
+            parse: Any = dialect.parse_error
+            error = parse(status, body, resp_headers.get(header)) if header else parse(status, body)
             raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
         content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
         framing = FRAMINGS[dialect.framing]

@@ -21,9 +21,12 @@ from orcli.wire import DIALECTS
 API_VALUES = tuple(DIALECTS)  # the wire dialects (docs/dialects.md)
 TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
 COMMON_PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
-# Provider keys that belong to one dialect, as each dialect's registration declares them: set on a provider of
-# another api, they are a mistake.
-DIALECT_KEYS = {key.name: api for api, registration in DIALECTS.items() for key in registration.keys}
+# Provider keys that belong to some dialects, as each dialect's registration declares them (anthropic_version:
+# anthropic and vertex-anthropic): set on a provider of another api, they are a mistake.
+DIALECT_KEYS: dict[str, tuple[str, ...]] = {}
+for _api, _registration in DIALECTS.items():
+    for _key in _registration.keys:
+        DIALECT_KEYS[_key.name] = (*DIALECT_KEYS.get(_key.name, ()), _api)
 PROVIDER_KEYS = COMMON_PROVIDER_KEYS + tuple(DIALECT_KEYS)
 ENDPOINT_KEYS = (
     "model", "provider", "upstream_model", "price", "context_length", "max_completion_tokens",
@@ -605,9 +608,10 @@ class _Validator:
         None when one is wrong. A key of another dialect is a mistake named as such."""
         settings: dict[str, object] = {}
         ok = True
-        for key, owner in DIALECT_KEYS.items():
-            if key in table and api is not None and api != owner:
-                self.error(f"{keypath}.{key}", f'applies to api = "{owner}" only (this provider has api = "{api}")')
+        for key, owners in DIALECT_KEYS.items():
+            if key in table and api is not None and api not in owners:
+                apis = " or ".join(f'"{owner}"' for owner in owners)
+                self.error(f"{keypath}.{key}", f'applies to api = {apis} only (this provider has api = "{api}")')
                 ok = False
         for spec in DIALECTS[api].keys if api is not None and api in DIALECTS else ():
             path = f"{keypath}.{spec.name}"

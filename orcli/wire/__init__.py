@@ -24,7 +24,15 @@ class Registration(NamedTuple):
     # `orcli/auth` scheme ("aws-sigv4", "google-oauth") whose credentials come from the cloud's own chain.
     # Declared here so planning can tell whether credentials exist without importing the dialect.
     keyless_auth: str | None = None
+    # An optional library (an extra of orcli's package) this dialect cannot work without, whatever its auth:
+    # (module, what to install). Without it the provider is rejected in the plan (`missing_extra`).
+    requires: tuple[str, str] | None = None
 
+
+VERTEX_KEYS = (
+    ProviderKey("project", required=True, help="the Google Cloud project id"),
+    ProviderKey("location", required=True, help="the Vertex AI location, e.g. us-east5, us-central1 or global"),
+)
 
 # api value (docs/dialects.md) -> its registration.
 DIALECTS: Mapping[str, Registration] = {
@@ -36,6 +44,22 @@ DIALECTS: Mapping[str, Registration] = {
     "gemini": Registration("orcli.wire.gemini"),
     "azure": Registration(
         "orcli.wire.azure", (ProviderKey("api_version", help="the api-version query value (default 2024-10-21)"),)
+    ),
+    # Cloud dialects (docs/dialects.md "Cloud dialects"): the clouds' own credentials when no api_key_env is set.
+    "bedrock": Registration(
+        "orcli.wire.bedrock",
+        (ProviderKey("region", required=True, help="the AWS region, e.g. us-east-1"),),
+        keyless_auth="aws-sigv4",
+        requires=("botocore", "pip install 'orcli[aws]'"),  # the event stream's parser, SigV4
+    ),
+    "vertex": Registration("orcli.wire.vertex", VERTEX_KEYS, keyless_auth="google-oauth"),
+    "vertex-anthropic": Registration(
+        "orcli.wire.vertex_anthropic",
+        (
+            *VERTEX_KEYS,
+            ProviderKey("anthropic_version", help="the body's anthropic_version (default vertex-2023-10-16)"),
+        ),
+        keyless_auth="google-oauth",
     ),
 }
 DIALECT_MODULES = {api: r.module for api, r in DIALECTS.items()}

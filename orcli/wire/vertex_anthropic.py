@@ -59,7 +59,9 @@ class VertexAnthropicDialect:
         return Auth("google-oauth")
 
     def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
-        url = vertex.model_url(provider, "anthropic", endpoint.upstream_model, "streamRawPredict" if stream else "rawPredict")
+        url = vertex.model_url(
+            provider, "anthropic", endpoint.upstream_model, "streamRawPredict" if stream else "rawPredict"
+        )
         body = dumps(build_body(provider, endpoint, request, stream))
         return HttpRequest(url, headers(provider.headers, {}, stream), body)
 
