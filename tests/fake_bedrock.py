@@ -43,10 +43,18 @@ ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 CONVERSE_FIELDS = frozenset(
     {
-        "messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig", "additionalModelRequestFields",
-        "additionalModelResponseFieldPaths", "promptVariables", "requestMetadata", "performanceConfig",
+        "messages",
+        "system",
+        "inferenceConfig",
+        "toolConfig",
+        "guardrailConfig",
+        "additionalModelRequestFields",
+        "additionalModelResponseFieldPaths",
+        "promptVariables",
+        "requestMetadata",
+        "performanceConfig",
     }
-)  # fmt: skip
+)
 INFERENCE_FIELDS = frozenset({"maxTokens", "temperature", "topP", "stopSequences"})
 CONTENT_KINDS = frozenset(
     {"text", "image", "document", "video", "toolUse", "toolResult", "guardContent", "cachePoint", "reasoningContent"}

@@ -106,8 +106,15 @@ def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
 
 
 def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-             "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "HOME")  # fmt: skip
+    names = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+        "HOME",
+    )
     return tuple(env.get(n, "") for n in names)
 
 
@@ -123,8 +130,11 @@ def resolve(env: Mapping[str, str]) -> Any:
         if found is not None:
             return found
         session = botocore.session.Session()
-        for name, variable in (("profile", "AWS_PROFILE"), ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
-                               ("config_file", "AWS_CONFIG_FILE")):  # fmt: skip
+        for name, variable in (
+            ("profile", "AWS_PROFILE"),
+            ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
+            ("config_file", "AWS_CONFIG_FILE"),
+        ):
             if env.get(variable):
                 session.set_config_variable(name, env[variable])
         try:

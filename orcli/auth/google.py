@@ -101,8 +101,9 @@ class _Transport:
     def __init__(self, client: Any, deadline: float) -> None:
         self.client, self.deadline = client, deadline
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: Any = None, **kwargs: Any) -> _Response:  # fmt: skip
+    def __call__(
+        self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **kwargs: Any
+    ) -> _Response:
         from google.auth import exceptions
 
         left = self.deadline - time.monotonic()

@@ -58,11 +58,21 @@ DEFAULT_MAX_TOKENS = 4096  # only sent when thinking needs room; otherwise the m
 # in additionalModelRequestFields (top_k, Claude's anthropic_beta, Mistral's safe_prompt...).
 MAPPED_OPTIONS = frozenset(
     {
-        "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "tool_choice",
-        "parallel_tool_calls", "response_format", "reasoning", "reasoning_effort", "n", "user",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "reasoning",
+        "reasoning_effort",
+        "n",
+        "user",
         "additionalModelRequestFields",
     }
-)  # fmt: skip
+)
 NATIVE_TOP = ("guardrailConfig", "performanceConfig", "requestMetadata", "additionalModelResponseFieldPaths")
 
 FINISH = {
