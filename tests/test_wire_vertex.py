@@ -165,3 +165,10 @@ def test_profile_keys_of_the_cloud_dialects(tmp_path: Path) -> None:
     assert claude.providers["p"].base_url == "https://us-east5-aiplatform.googleapis.com/v1"
     with pytest.raises(Exception, match='applies to api = "bedrock" only'):
         parse_profile(write(tmp_path, '[providers.p]\nbase_url = "https://x.example/v1"\nregion = "us-east-1"\n'))
+    with pytest.raises(Exception, match="takes no key"):
+        parse_profile(
+            write(
+                tmp_path,
+                '[providers.p]\napi = "vertex-anthropic"\nproject = "x"\nlocation = "us-east5"\napi_key_env = "K"\n',
+            )
+        )

@@ -27,6 +27,8 @@ class Registration(NamedTuple):
     # An optional library (an extra of orcli's package) this dialect cannot work without, whatever its auth:
     # (module, what to install). Without it the provider is rejected in the plan (`missing_extra`).
     requires: tuple[str, str] | None = None
+    # Why a provider of this dialect cannot use `api_key_env` (a profile error), when it cannot.
+    no_key: str | None = None
 
 
 VERTEX_KEYS = (
@@ -60,6 +62,7 @@ DIALECTS: Mapping[str, Registration] = {
             ProviderKey("anthropic_version", help="the body's anthropic_version (default vertex-2023-10-16)"),
         ),
         keyless_auth="google-oauth",
+        no_key="Claude on Vertex AI takes Application Default Credentials only (express-mode keys serve Gemini)",
     ),
 }
 DIALECT_MODULES = {api: r.module for api, r in DIALECTS.items()}
