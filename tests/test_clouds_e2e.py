@@ -8,7 +8,9 @@ service-account key the test generates. Failover and fallback across anthropic, 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +322,40 @@ def test_without_botocore_bedrock_is_rejected_naming_the_pip_install(clouds: Clo
     assert rejection["code"] == "missing_extra" and "pip install 'orcli[aws]'" in rejection["detail"]
     run = clouds.cli("ask", "hi", env=env)
     assert (run.code, run.out) == (0, "Hello from vc"), run
+
+
+# --- serve: one token for the life of the process -------------------------------------------------
+
+
+def test_serve_fetches_one_token_and_renews_it_shortly_before_expiry(clouds: Clouds) -> None:
+    import httpx
+
+    clouds.profile({"vc": "vertex-anthropic"})
+    proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["listening"]
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+
+        def ask() -> str:
+            answer = httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
+            return str(answer["choices"][0]["message"]["content"])
+
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(lambda _: ask(), range(4))) == {"Hello from vc"}
+        assert clouds.fake.google.grants == 1  # four requests, some at once: one token, fetched once
+        assert ask() == "Hello from vc" and clouds.fake.google.grants == 1
+        # A fresh serve whose token has 304 s left: orcli renews five minutes before expiry, so after 4 s.
+        clouds.fake.google.expires_in = 304
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["listening"]
+        assert ask() == "Hello from vc" and clouds.fake.google.grants == 2
+        assert ask() == "Hello from vc" and clouds.fake.google.grants == 2
+        time.sleep(4.5)
+        assert ask() == "Hello from vc" and clouds.fake.google.grants == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
