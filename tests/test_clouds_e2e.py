@@ -287,3 +287,36 @@ def test_serve_fetches_one_token_and_renews_it_shortly_before_expiry(clouds: Clo
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# --- profiles init ---------------------------------------------------------------------------------
+
+
+def test_profiles_init_keeps_the_clouds_whose_credentials_are_present(clouds: Clouds, tmp_path: Path) -> None:
+    import tomllib
+
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile work]\nregion = eu-west-3\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = base\n"
+    )
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "work", "AWS_CONFIG_FILE": str(config)}
+    run = clouds.cli("profiles", "init", "clouds", "--json", env=env)
+    assert run.code == 0, run
+    doc = run.json()
+    assert doc["providers"] == ["amazon-bedrock", "google-vertex"] and doc["chosen_by"] == "keys set"
+    written = tomllib.loads(Path(doc["path"]).read_text())
+    assert written["providers"]["amazon-bedrock"]["region"] == "eu-west-3"  # the profile's region, from the config
+    assert written["providers"]["google-vertex"]["project"] == PROJECT  # from the service-account file
+    ids = {e["provider"]: e["upstream_model"] for e in written["endpoint"]}
+    assert ids == {
+        "amazon-bedrock": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "google-vertex": "claude-sonnet-4-5@20250929",
+    }
+    run = clouds.cli("explain-route", "--json", "-p", "clouds", env={**env, "AWS_REGION": "us-west-2"})
+    assert run.code == 0 and sorted(a["provider"] for a in run.json()["attempts"]) == [
+        "amazon-bedrock",
+        "google-vertex",
+    ], run
+    bare = {"GOOGLE_APPLICATION_CREDENTIALS": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    run = clouds.cli("profiles", "init", "none", "--json", env={**bare, "GOOGLE_CLOUD_PROJECT": "x"})
+    assert run.json()["chosen_by"] == "all (no key set)", run  # nothing found: the whole example, placeholders kept

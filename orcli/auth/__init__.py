@@ -106,7 +106,24 @@ def credentials_for(provider: Provider, env: Mapping[str, str]) -> Credentials:
     return _module(scheme).credentials(provider, env)
 
 
+def local_cloud_settings(table: Mapping[str, object], env: Mapping[str, str]) -> dict[str, object] | bool | None:
+    """For `profiles init`, about a profile's provider table without a key: None when its dialect signs with
+    no cloud credentials; False when it does and none exist locally; else the settings found beside them
+    (an AWS region, a Google Cloud project) to write into the table. Network-free, like planning."""
+    from orcli.wire import DIALECTS
+
+    api = table.get("api", "openai")
+    registration = DIALECTS.get(api) if isinstance(api, str) else None
+    scheme = registration.keyless_auth if registration is not None else None
+    if scheme is None:
+        return None
+    found: dict[str, object] | bool = _module(scheme).local_settings(env)
+    return found
+
+
 class _Scheme(Protocol):
     def problem(self, provider: Provider, env: Mapping[str, str]) -> str | None: ...
 
     def credentials(self, provider: Provider, env: Mapping[str, str]) -> Credentials: ...
+
+    def local_settings(self, env: Mapping[str, str]) -> dict[str, object] | bool: ...

@@ -91,6 +91,14 @@ def local_source(env: Mapping[str, str]) -> str | None:
     return None
 
 
+def local_settings(env: Mapping[str, str]) -> dict[str, object] | bool:
+    """`profiles init`: False without local credentials; else the region the AWS CLI would use, if any."""
+    if local_source(env) is None:
+        return False
+    region = region_from(env)
+    return {"region": region} if region else {}
+
+
 def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
     """Why no AWS credentials can be used, or None. Network-free; imports nothing."""
     missing = missing_extra()

@@ -48,6 +48,14 @@ def adc_file(env: Mapping[str, str]) -> Path | None:
     return path if path.is_file() else None
 
 
+def local_settings(env: Mapping[str, str]) -> dict[str, object] | bool:
+    """`profiles init`: False without an ADC file; else the project it (or the environment) names, if any."""
+    if adc_file(env) is None:
+        return False
+    project = project_from(env)
+    return {"project": project} if project else {}
+
+
 def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
     """Why no Google credentials can be used, or None. Network-free; imports nothing."""
     missing = missing_extra()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -202,10 +203,19 @@ def profiles_init(
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it (the old one is kept as .bak).")
     example = bundled_profiles_dir() / "example.toml"
-    data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env)
+    from orcli.auth import local_cloud_settings
+
+    def cloud(table: Mapping[str, object]) -> dict[str, object] | bool | None:
+        return local_cloud_settings(table, env)
+
+    data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env, cloud)
     header = (
         f"orcli profile `{name}`, written by `orcli profiles init` on {_today()} from the bundled example.\n"
-        + ("Providers whose keys are set in the environment.\n" if by_key else "All providers: no key was set.\n")
+        + (
+            "Providers whose keys (or cloud credentials) are set in the environment.\n"
+            if by_key
+            else "All providers: no key was set.\n"
+        )
         + "Prices are USD per 1M tokens and drift: refresh them with `orcli profiles import openrouter -m MODEL`."
     )
     backup = save_profile(path, data, header=header)
