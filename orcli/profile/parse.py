@@ -567,7 +567,7 @@ class _Validator:
                     f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}{problem}"
                 )
         key_env = self.string(table["api_key_env"], f"{keypath}.api_key_env") if "api_key_env" in table else None
-        no_key = DIALECTS[api].no_key if api in DIALECTS else None
+        no_key = DIALECTS[api].no_key if api is not None and api in DIALECTS else None
         if key_env is not None and no_key:
             self.error(f"{keypath}.api_key_env", f'api = "{api}" takes no key: {no_key}')
         policy = table.get("data_collection", "allow")
