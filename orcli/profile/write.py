@@ -272,4 +272,3 @@ def starter_data(
     else:
         routing.pop("models", None)
     return data, keep, by_key
-
