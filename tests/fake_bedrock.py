@@ -101,7 +101,11 @@ def start_eventstream(ex: DialectExchange) -> None:
 
 
 def send_frame(ex: DialectExchange, data: bytes) -> None:
-    """A frame in two chunks, split inside the headers: the client's parser must buffer."""
+    """A frame in two chunks, split inside the headers, so the client's parser must buffer; in one chunk when
+    the fake's `split_frames` is off (the benchmark: one read per event, as every other fake sends it)."""
+    if not getattr(ex.server.upstream, "split_frames", True):
+        ex._write_chunk(data)
+        return
     cut = min(len(data) - 1, 17)
     ex._write_chunk(data[:cut])
     ex._write_chunk(data[cut:])

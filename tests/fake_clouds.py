@@ -127,6 +127,7 @@ class CloudUpstream(DialectUpstream):
         super().__init__(host)
         self.aws = fake_bedrock.AwsAccounts(region)
         self.google = fake_vertex.GoogleAccounts()
+        self.split_frames = True  # each event-stream frame in two chunks (see fake_bedrock.send_frame)
 
     def start(self) -> CloudUpstream:
         self._server = _Server(self)

@@ -238,18 +238,22 @@ def test_health_probe_speaks_each_cloud_dialect(clouds: Clouds) -> None:
     assert {r.dialect for r in clouds.fake.requests()} == {"bedrock", "anthropic", "gemini"}
 
 
-def test_without_botocore_bedrock_is_rejected_naming_the_pip_install(clouds: Clouds, tmp_path: Path) -> None:
+def test_without_botocore_sigv4_is_rejected_naming_the_pip_install_and_an_api_key_still_works(
+    clouds: Clouds, tmp_path: Path
+) -> None:
     shim = tmp_path / "no-botocore"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text("import sys\nsys.modules['botocore'] = None  # as if not installed\n")
-    clouds.profile({"br": "bedrock", "vc": "vertex-anthropic"})
+    clouds.profile({"br": "bedrock", "brk": "bedrock"}, keys=["brk"])
+    clouds.fake.aws.api_keys.add(clouds.cli.key("brk"))
     env = {"PYTHONPATH": f"{shim}:{clouds.cli.env.get('PYTHONPATH', '')}"}
     run = clouds.cli("explain-route", "--json", env=env)
     assert run.code == 0, run
     [rejection] = run.json()["rejected"]
-    assert rejection["code"] == "missing_extra" and "pip install 'orcli[aws]'" in rejection["detail"]
-    run = clouds.cli("ask", "hi", env=env)
-    assert (run.code, run.out) == (0, "Hello from vc"), run
+    assert (rejection["provider"], rejection["code"]) == ("br", "missing_extra")
+    assert "pip install 'orcli[aws]'" in rejection["detail"]
+    run = clouds.cli("ask", "hi", env=env)  # streamed: the event stream needs no library either
+    assert (run.code, run.out) == (0, "Hello from brk"), run
 
 
 # --- serve: one token for the life of the process -------------------------------------------------

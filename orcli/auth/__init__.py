@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import httpx
 
-    from orcli.types import MissingExtra, Provider
+    from orcli.types import Provider
     from orcli.wire.base import HttpRequest
 
 # scheme -> module with `problem(provider, env)` and `credentials(provider, env)`.
@@ -61,27 +61,10 @@ def _module(scheme: str) -> _Scheme:
 
 
 def credential_problem(provider: Provider, env: Mapping[str, str]) -> str | None:
-    """Why `provider` has no usable credentials (the no_credentials detail), or None. Network-free. A library
-    the dialect or the scheme needs and that is not installed is a `MissingExtra` (the missing_extra code)."""
-    missing = missing_library(provider.api)
-    if missing is not None:
-        return missing
+    """Why `provider` has no usable credentials (the no_credentials detail), or None. Network-free. A scheme
+    whose library is not installed answers with a `MissingExtra` (the missing_extra code, orcli/types.py)."""
     scheme = scheme_of(provider)
     return None if scheme is None else _module(scheme).problem(provider, env)
-
-
-def missing_library(api: str) -> MissingExtra | None:
-    """The dialect's required optional library (its registration's `requires`), when it is not installed:
-    found without importing it."""
-    import importlib.util
-
-    from orcli.types import MissingExtra
-    from orcli.wire import DIALECTS
-
-    required = DIALECTS[api].requires if api in DIALECTS else None
-    if required is None or importlib.util.find_spec(required[0]) is not None:
-        return None
-    return MissingExtra(f"api = {api!r} needs {required[0]}, which is not installed: {required[1]}")
 
 
 def problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:

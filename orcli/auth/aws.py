@@ -128,7 +128,11 @@ def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def resolve(env: Mapping[str, str]) -> Any:
     """botocore's credentials from its chain for this environment, resolved once per process (refreshable
-    credentials from roles and SSO renew themselves). Raises CredentialError saying what was tried."""
+    credentials from roles and SSO renew themselves). Raises CredentialError saying what was tried.
+
+    Keys in `env` are taken as the chain's first link takes them from the process environment; for the other
+    links botocore reads the process environment itself (which `env` is, outside tests and benchmarks)."""
+    import botocore.credentials
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
@@ -136,6 +140,12 @@ def resolve(env: Mapping[str, str]) -> Any:
     with _lock:
         found = _resolved.get(key)
         if found is not None:
+            return found
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            found = botocore.credentials.Credentials(
+                env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None, "env"
+            )
+            _resolved[key] = found
             return found
         session = botocore.session.Session()
         for name, variable in (
@@ -159,7 +169,7 @@ class SigV4Credentials:
     """Signs each request with the chain's current credentials (service `bedrock`, the provider's region)."""
 
     def __init__(self, env: Mapping[str, str], region: str) -> None:
-        self.env = dict(env)
+        self.env = env  # the process environment, or the executor's own mapping: both outlive the attempt
         self.region = region
         self.secrets: tuple[str, ...] = ()
 

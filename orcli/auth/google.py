@@ -30,6 +30,8 @@ REFRESH_MARGIN = 300.0  # seconds before expiry a cached token is renewed (googl
 _lock = threading.Lock()
 _cache: dict[tuple[str, float], Any] = {}  # (file, mtime) -> google-auth credentials holding the token
 _file_locks: dict[str, threading.Lock] = {}
+# Where ADC is looked for (the variables that decide it) -> (token, when to renew it): read without a lock.
+_ready: dict[tuple[str | None, ...], tuple[str, float]] = {}
 
 
 def adc_file(env: Mapping[str, str]) -> Path | None:
@@ -131,6 +133,18 @@ def _load(path: Path) -> Any:
     return credentials
 
 
+def _renew_at(credentials: Any) -> float:
+    """The wall-clock time (epoch seconds) after which the cached token is renewed."""
+    import datetime as dt
+
+    expiry = getattr(credentials, "expiry", None)
+    if expiry is None:
+        return 0.0
+    if expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=dt.UTC)
+    return float(expiry.timestamp()) - REFRESH_MARGIN
+
+
 def _fresh(credentials: Any) -> bool:
     """True while the cached token has more than REFRESH_MARGIN seconds left (google-auth keeps expiry as
     a naive UTC datetime)."""
@@ -147,6 +161,10 @@ def _fresh(credentials: Any) -> bool:
 def access_token(env: Mapping[str, str], client: Any, deadline: float) -> str:
     """A valid access token for the ADC file, from the cache or fetched now; CredentialError saying what was
     tried (google-auth's errors quote the token endpoint's answer, never the key or the token)."""
+    source = (env.get("GOOGLE_APPLICATION_CREDENTIALS"), env.get("CLOUDSDK_CONFIG"), env.get("HOME"))
+    ready = _ready.get(source)
+    if ready is not None and time.time() < ready[1]:
+        return ready[0]  # the common case, every request of a long serve: no file system, no lock
     from google.auth import exceptions
 
     path = adc_file(env)
@@ -157,22 +175,23 @@ def access_token(env: Mapping[str, str], client: Any, deadline: float) -> str:
         file_lock = _file_locks.setdefault(key[0], threading.Lock())
     with file_lock:  # one fetch per file at a time: concurrent serve requests wait for it and share it
         credentials = _cache.get(key)
-        if credentials is not None and _fresh(credentials):
-            return str(credentials.token)
-        try:
-            credentials = credentials or _load(path)
-            credentials.refresh(_Transport(client, deadline))
-        except (exceptions.GoogleAuthError, ValueError, OSError) as exc:
-            raise CredentialError(f"could not get a Google access token with {path.name}: {exc}") from None
-        _cache[key] = credentials
-        return str(credentials.token)
+        if credentials is None or not _fresh(credentials):
+            try:
+                credentials = credentials or _load(path)
+                credentials.refresh(_Transport(client, deadline))
+            except (exceptions.GoogleAuthError, ValueError, OSError) as exc:
+                raise CredentialError(f"could not get a Google access token with {path.name}: {exc}") from None
+            _cache[key] = credentials
+        token = str(credentials.token)
+        _ready[source] = (token, _renew_at(credentials))
+        return token
 
 
 class OAuthCredentials:
     """Adds `Authorization: Bearer <access token>` to a Vertex request."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = dict(env)
+        self.env = env  # the process environment, or the executor's own mapping: both outlive the attempt
         self.secrets: tuple[str, ...] = ()
 
     def authorize(self, request: HttpRequest, deadline: float, client: Any) -> HttpRequest:

@@ -24,9 +24,6 @@ class Registration(NamedTuple):
     # `orcli/auth` scheme ("aws-sigv4", "google-oauth") whose credentials come from the cloud's own chain.
     # Declared here so planning can tell whether credentials exist without importing the dialect.
     keyless_auth: str | None = None
-    # An optional library (an extra of orcli's package) this dialect cannot work without, whatever its auth:
-    # (module, what to install). Without it the provider is rejected in the plan (`missing_extra`).
-    requires: tuple[str, str] | None = None
     # Why a provider of this dialect cannot use `api_key_env` (a profile error), when it cannot.
     no_key: str | None = None
 
@@ -51,8 +48,7 @@ DIALECTS: Mapping[str, Registration] = {
     "bedrock": Registration(
         "orcli.wire.bedrock",
         (ProviderKey("region", required=True, help="the AWS region, e.g. us-east-1"),),
-        keyless_auth="aws-sigv4",
-        requires=("botocore", "pip install 'orcli[aws]'"),  # the event stream's parser, SigV4
+        keyless_auth="aws-sigv4",  # SigV4 needs botocore (orcli[aws]); a Bedrock API key needs no library
     ),
     "vertex": Registration("orcli.wire.vertex", VERTEX_KEYS, keyless_auth="google-oauth"),
     "vertex-anthropic": Registration(
