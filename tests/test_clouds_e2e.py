@@ -226,6 +226,11 @@ def test_explain_route_plans_with_local_credentials_and_rejects_without_them_off
     assert codes["br"][0] == codes["vc"][0] == codes["vg"][0] == "no_credentials"
     assert "AWS_ACCESS_KEY_ID" in codes["br"][1] and "gcloud auth application-default login" in codes["vc"][1]
     assert clouds.fake.count() == 0 and clouds.fake.google.grants == 0  # planning made no request at all
+    found = {p["name"]: p["key_set"] for p in clouds.cli("providers", "--json").json()["providers"]}
+    assert found == {"br": True, "vc": True, "vg": True}
+    run = clouds.cli("providers", env=bare)
+    assert "AWS credentials MISSING" in run.out and "Google ADC MISSING" in run.out, run
+    assert "AWS credentials found" in clouds.cli("providers").out
 
 
 def test_health_probe_speaks_each_cloud_dialect(clouds: Clouds) -> None:

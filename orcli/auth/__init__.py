@@ -67,6 +67,10 @@ def credential_problem(provider: Provider, env: Mapping[str, str]) -> str | None
     return None if scheme is None else _module(scheme).problem(provider, env)
 
 
+# How `providers` and `profiles show` name a keyless scheme's credentials.
+SCHEME_LABELS = {"aws-sigv4": "AWS credentials", "google-oauth": "Google ADC"}
+
+
 def problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
     """`credential_problem` over `env`, asked once per provider (planning many endpoints of one provider)."""
     seen: dict[str, str | None] = {}

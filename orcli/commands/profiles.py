@@ -126,12 +126,12 @@ def profiles_show(
     out: Output,
 ) -> None:
     """The resolved path and a validated summary: providers, endpoints, models, which keys are set."""
-    from orcli.routing.route import has_key_in
     from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)
-    has_key = has_key_in(env)
+    from orcli.ui.render import key_set, key_text
+
     per_provider: dict[str, int] = {}
     per_model: dict[str, list[str]] = {}
     for e in loaded.endpoints:
@@ -143,7 +143,7 @@ def profiles_show(
             "api": p.api,
             "base_url": p.base_url,
             "api_key_env": p.api_key_env,
-            "key_set": has_key(p),
+            "key_set": key_set(p, env),
             "endpoints": per_provider.get(p.name, 0),
         }
         for p in loaded.providers.values()
@@ -169,7 +169,7 @@ def profiles_show(
     )
     rows: list[tuple[str, ...]] = []
     for p in providers:
-        key = "not needed" if p["api_key_env"] is None else f"{p['api_key_env']} {'set' if p['key_set'] else 'MISSING'}"
+        key = key_text(p, none="not needed")
         rows.append((str(p["name"]), str(p["api"]), key, str(p["endpoints"]), str(p["base_url"])))
     columns = (Column("provider"), Column("api"), Column("key"), Column("endpoints", right=True), Column("base_url"))
     out.table(TableData("Providers", columns, rows))
