@@ -75,10 +75,11 @@ class Clouds:
 
     def assert_nothing_leaked(self, *runs: Any) -> None:
         """No secret of any kind (keys, secret key, session token, private key, access tokens) in any output
-        or any file orcli wrote (the health store included)."""
+        (runs, or plain text such as a server's log) or any file orcli wrote (the health store included)."""
         secrets = self.cli.secrets | self.tokens()
         for run in runs:
-            assert not leaks(run.out + run.err, secrets), run
+            text = run if isinstance(run, str) else run.out + run.err
+            assert not leaks(text, secrets), run
         hits = {p: s for p, s in scan_tree(self.cli.tmp, secrets).items() if not Path(p).name.startswith("profile")}
         hits.pop(str(self.sa_file), None)  # the key file the test wrote
         assert hits == {}

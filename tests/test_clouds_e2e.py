@@ -157,6 +157,29 @@ def test_vertex_gemini_and_claude_with_a_service_account(clouds: Clouds) -> None
     clouds.assert_nothing_leaked(run)
 
 
+def test_vertex_tool_calls_and_an_express_mode_key(clouds: Clouds) -> None:
+    clouds.profile(
+        {"vc": "vertex-anthropic", "vk": "vertex"},
+        keys=["vk"],
+        models=[MODEL, MODEL_B],
+        served={MODEL: ["vc"], MODEL_B: ["vk"]},
+    )
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    clouds.fake.script("vc", tool_call("get_weather", {"city": "Oslo"}))
+    run = clouds.cli("ask", "-m", MODEL, "--tools", json.dumps(tool), "weather?")
+    assert run.code == 0, run
+    [call] = json.loads(run.out)
+    assert (call["function"]["name"], json.loads(call["function"]["arguments"])) == ("get_weather", {"city": "Oslo"})
+    assert clouds.fake.requests("vc")[-1].body["tools"][0]["input_schema"] == {"type": "object"}
+    clouds.fake.google.api_keys.add(clouds.cli.key("vk"))
+    run = clouds.cli("ask", "-m", MODEL_B, "hi")
+    assert (run.code, run.out) == (0, "Hello from vk"), run
+    sent = clouds.fake.requests("vk")[-1]
+    assert sent.path == "/vk/v1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert sent.headers["x-goog-api-key"] == clouds.cli.key("vk") and "authorization" not in sent.headers
+    assert clouds.fake.google.grants == 1  # only the Claude ask needed a token
+
+
 def test_a_token_endpoint_that_refuses_is_a_provider_failure_saying_what_was_tried(clouds: Clouds) -> None:
     clouds.profile({"vc": "vertex-anthropic", "br": "bedrock"})
     clouds.fake.google.fail_grants = True
@@ -295,7 +318,8 @@ def test_serve_fetches_one_token_and_renews_it_shortly_before_expiry(clouds: Clo
         assert ask() == "Hello from vc" and clouds.fake.google.grants == 3
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        out, err = proc.communicate(timeout=30)
+    clouds.assert_nothing_leaked(out + err)  # the access log names no token
 
 
 # --- profiles init ---------------------------------------------------------------------------------
