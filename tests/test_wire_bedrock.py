@@ -11,7 +11,7 @@ import pytest
 
 from orcli.execution.classify import Kind, classify_error, classify_finish_reason, classify_http
 from orcli.types import Endpoint, FailureClass
-from orcli.wire import bedrock
+from orcli.wire import bedrock, bedrock_request
 from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, StreamProtocolError, ToolCall, ToolCallDelta
 
 CLAUDE = Endpoint(model="claude", provider="bedrock", upstream_model="anthropic.claude-sonnet-4-5-20250929-v1:0")
@@ -52,7 +52,8 @@ def test_messages_system_and_inference_config() -> None:
         "messages": [{"role": "user", "content": [{"text": "Hello"}]}],
         "system": [{"text": "You are terse."}, {"text": "Be brief."}],
         "inferenceConfig": {"maxTokens": 100, "temperature": 0.2, "topP": 0.9, "stopSequences": ["END"]},
-        "additionalModelRequestFields": {"top_k": 5, "seed": 3},  # the rest of -o goes to the model
+        # the rest of -o goes to the model; OpenAI's seed has no Bedrock form (a model would refuse it): dropped
+        "additionalModelRequestFields": {"top_k": 5},
     }
 
 
@@ -99,9 +100,8 @@ def test_schema_is_a_forced_tool_and_reasoning_is_model_specific() -> None:
     assert sent["toolConfig"]["toolChoice"] == {"tool": {"name": bedrock.SCHEMA_TOOL}}
     claude = body(ChatRequest(HELLO, options={"reasoning_effort": "low", "temperature": 0.5}))
     assert claude["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
-    assert claude["inferenceConfig"] == {
-        "maxTokens": 2048 + bedrock.DEFAULT_MAX_TOKENS
-    }  # temperature refused with thinking
+    # maxTokens grown to leave room for an answer; temperature dropped (Claude refuses it with thinking on)
+    assert claude["inferenceConfig"] == {"maxTokens": 2048 + bedrock_request.DEFAULT_MAX_TOKENS}
     nova = body(ChatRequest(HELLO, options={"reasoning_effort": "high"}), NOVA)
     assert nova["additionalModelRequestFields"] == {
         "reasoningConfig": {"type": "enabled", "maxReasoningEffort": "high"}
