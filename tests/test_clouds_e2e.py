@@ -351,5 +351,13 @@ def test_profiles_init_keeps_the_clouds_whose_credentials_are_present(clouds: Cl
         "google-vertex",
     ], run
     bare = {"GOOGLE_APPLICATION_CREDENTIALS": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    run = clouds.cli("profiles", "check", "clouds", "--json", env=env)
+    assert not [p for p in run.json()["problems"] if p["code"] == "key_not_set"], run
+    run = clouds.cli("profiles", "check", "clouds", "--json", env=bare)
+    unset = {p["subject"]: p["detail"] for p in run.json()["problems"] if p["code"] == "key_not_set"}
+    assert run.code == 1 and set(unset) == {"amazon-bedrock", "google-vertex"}, run
+    assert unset["amazon-bedrock"].startswith("no AWS credentials") and unset["amazon-bedrock"].endswith(
+        "(no_credentials)"
+    )
     run = clouds.cli("profiles", "init", "none", "--json", env={**bare, "GOOGLE_CLOUD_PROJECT": "x"})
     assert run.json()["chosen_by"] == "all (no key set)", run  # nothing found: the whole example, placeholders kept

@@ -106,10 +106,9 @@ def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
         return missing
     if local_source(env) is not None:
         return None
-    credentials, config = _files(env)
     return (
-        f"no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile "
-        f"in {credentials} or {config} (instance metadata is not looked up while planning)"
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in "
+        "the AWS credentials or config file (instance metadata is not looked up while planning)"
     )
 
 

@@ -73,7 +73,7 @@ def adc_problem(env: Mapping[str, str]) -> str | None:
     if named:
         return "GOOGLE_APPLICATION_CREDENTIALS names a file that does not exist"
     return (
-        "no Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS to a key file or run "
+        "no Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS or run "
         "`gcloud auth application-default login` (the metadata server is not looked up while planning)"
     )
 

@@ -425,7 +425,9 @@ def profiles_check(
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
-    problems = check_profile(loaded, env)
+    from orcli.auth import problems_in
+
+    problems = check_profile(loaded, env, problems_in(env))
     doc = {
         "profile": loaded.path,
         "ok": not problems,
