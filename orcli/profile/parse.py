@@ -44,7 +44,8 @@ def _default_base_url(api: str, settings: dict[str, object]) -> str | None:
     """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's)."""
     from orcli.wire import dialect_for
 
-    return dialect_for(api).default_base_url(settings)
+    derive = DIALECTS[api].base_url  # declared in the registration: no dialect module to import
+    return derive(settings) if derive is not None else dialect_for(api).default_base_url(settings)
 
 
 def bundled_profiles_dir() -> Path:

@@ -267,8 +267,9 @@ class BedrockDialect:
     error_type_header = ERROR_TYPE_HEADER
 
     def default_base_url(self, settings: Mapping[str, object]) -> str | None:
-        region = settings.get("region")
-        return f"https://bedrock-runtime.{region}.amazonaws.com" if isinstance(region, str) and region else None
+        from orcli.wire import bedrock_base_url
+
+        return bedrock_base_url(settings)
 
     def auth(self, provider: Provider) -> Auth:
         return Auth("header") if provider.api_key_env else Auth("aws-sigv4", service="bedrock")

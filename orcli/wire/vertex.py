@@ -20,16 +20,12 @@ from orcli.wire import gemini
 from orcli.wire.base import Answer, Auth, ChatRequest, EventDecoder, HttpRequest, UpstreamError
 from orcli.wire.native import dumps, headers
 
-GLOBAL = "global"
-
 
 def location_base_url(location: object) -> str | None:
     """Vertex's regional endpoint for `location` (the global one for `global`)."""
-    if not isinstance(location, str) or not location:
-        return None
-    if location == GLOBAL:
-        return "https://aiplatform.googleapis.com/v1"
-    return f"https://{location}-aiplatform.googleapis.com/v1"
+    from orcli.wire import vertex_base_url
+
+    return vertex_base_url({"location": location})
 
 
 def _segment(value: object) -> str:
