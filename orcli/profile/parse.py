@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from orcli.errors import ProfileError
 from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, POLICY_VALUES, ROUTING_KEYS, ValueKind
-from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
+from orcli.types import BudgetSettings, Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 from orcli.wire import DIALECTS
 
 API_VALUES = tuple(DIALECTS)  # the wire dialects (docs/dialects.md)
-TOP_KEYS = ("routing", "timeouts", "health", "providers", "endpoint", "description")
+TOP_KEYS = ("routing", "timeouts", "health", "budget", "providers", "endpoint", "description")
 COMMON_PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
 # Provider keys that belong to some dialects, as each dialect's registration declares them (anthropic_version:
 # anthropic and vertex-anthropic): set on a provider of another api, they are a mistake.
@@ -36,6 +36,7 @@ PRICE_KEYS = ("prompt", "completion", "request")
 TIMEOUT_KEYS = ("connect", "first_token", "idle", "total")
 HEALTH_KEYS = ("window", "outage_window", "cooldown", "store_timeout")
 HEALTH_STORE = "store"  # the one [health] key that is not a number
+BUDGET_KEYS = ("daily_usd", "monthly_usd", "retention_days")  # docs/usage.md
 
 _MAX_ERRORS = 6
 
@@ -426,6 +427,7 @@ class _Validator:
         routing = self.routing(data.get("routing", {}))
         timeouts = self.section(data.get("timeouts", {}), "timeouts", TIMEOUT_KEYS, Timeouts)
         health = self.health(data.get("health", {}))
+        budget = self.budget(data.get("budget", {}))
         providers = self.providers(data.get("providers", {}))
         endpoints = self.endpoints(data.get("endpoint", []), providers)
         if self.errors:
@@ -438,6 +440,7 @@ class _Validator:
             routing=MappingProxyType(routing),
             timeouts=timeouts,
             health=health,
+            budget=budget,
         )
 
     def section(self, value: object, keypath: str, keys: tuple[str, ...], factory: Callable[..., Any]) -> Any:
@@ -447,6 +450,17 @@ class _Validator:
             if key in keys and (number := self.number(raw, f"{keypath}.{key}", positive=True)) is not None:
                 values[key] = number
         return factory(**values)
+
+    def budget(self, value: object) -> BudgetSettings:
+        """[budget]: USD limits >= 0 per UTC day and calendar month, and the days usage is kept (>= 1)."""
+        table = self.table(value, "budget", BUDGET_KEYS)
+        values: dict[str, Any] = {}
+        for key in ("daily_usd", "monthly_usd"):
+            if key in table and (number := self.number(table[key], f"budget.{key}")) is not None:
+                values[key] = number
+        if "retention_days" in table and (days := self.integer(table["retention_days"], "budget.retention_days")):
+            values["retention_days"] = days
+        return BudgetSettings(**values)
 
     def health(self, value: object) -> HealthSettings:
         """[health]: numbers, and `store`, a shared store's URL that carries no password (SPEC §9, §13)."""
