@@ -290,6 +290,22 @@ NS = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
             FailureClass.PROVIDER,
             Kind.AUTH,
         ),
+        # an id this provider does not serve is the provider's failure (the next one may serve it), not the request's
+        (
+            400,
+            "ValidationException",
+            "The provided model identifier is invalid.",
+            FailureClass.PROVIDER,
+            Kind.NOT_FOUND,
+        ),
+        (
+            400,
+            "ValidationException",
+            "Invocation of model ID anthropic.claude-sonnet-4-5-20250929-v1:0 with on-demand throughput isn’t "
+            "supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
+            FailureClass.PROVIDER,
+            Kind.NOT_FOUND,
+        ),
     ],
 )
 def test_http_errors_classify_by_their_error_type(

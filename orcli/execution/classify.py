@@ -240,6 +240,8 @@ _SIGNATURES = (
             "model not exist",  # DeepSeek
             "unable to access model",  # Together
             "does not exist or you do not have access",  # OpenAI, Groq, Cerebras
+            "provided model identifier is invalid",  # Bedrock ValidationException: no such model id
+            "with on-demand throughput isn",  # Bedrock: this id needs an inference profile here, not another request
         ),
     ),
 )
