@@ -14,7 +14,8 @@ What it checks before a behaviour runs, as Bedrock does:
 What it sends: JSON answers (`output.message.content[]`, `stopReason`, `usage`, `metrics`), errors as an
 HTTP status + `x-amzn-errortype` + {"message"}, and streams as real AWS event-stream frames
 (`application/vnd.amazon.eventstream`: prelude, prelude CRC32, string headers, JSON payload, message CRC32),
-each frame written in two pieces so a client must reassemble frames split across reads.
+each frame written in two pieces so a client must reassemble frames split across reads (one piece when the
+server's `split_frames` is off, as the benchmark runs it).
 
 Sources: Bedrock Runtime API reference (Converse, ConverseStream, Errors), "Event stream encoding" in the
 AWS SDK/Transcribe docs, botocore auth.py (SigV4Auth) and eventstream.py.
