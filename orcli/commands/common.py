@@ -231,7 +231,7 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
                                               metavar="N", panel=ROUTING)],
         None,
     ),
-    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS")], None),
     (
         "option",
         Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "

@@ -110,7 +110,11 @@ PREFERENCES: tuple[Preference, ...] = (
     Preference("preferred_max_latency", ValueKind.NUMBER, None, "Seconds to first token; soft."),
     Preference("preferred_min_throughput", ValueKind.NUMBER, None, "Tokens per second; soft."),
     Preference(
-        "skip_unhealthy", ValueKind.SWITCH, False, "Reject endpoints in cooldown or unstable.", "--skip-unhealthy"
+        "skip_unhealthy",
+        ValueKind.SWITCH,
+        False,
+        "Reject endpoints in cooldown or with a recent outage.",
+        "--skip-unhealthy",
     ),  # fmt: skip
 )
 BY_NAME: Mapping[str, Preference] = MappingProxyType({p.name: p for p in PREFERENCES})
