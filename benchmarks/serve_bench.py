@@ -1,6 +1,14 @@
-"""`orcli serve` benchmark: what the gateway adds per request, and 50 concurrent streams (SPEC §14).
+"""`orcli serve` benchmark: what the gateway adds per request, and how many stream events it relays per CPU
+second (docs/gateway.md, docs/performance.md).
 
-    python benchmarks/serve_bench.py [--rounds N] [--json PATH]
+    python benchmarks/serve_bench.py [--rounds N] [--json PATH] [--baseline DIR] [--quick]
+
+Stream figures, every relay in the same run against the same fake upstream: a minimal asyncio pass-through
+(benchmarks/passthrough.py, the floor), `orcli serve` from this tree, `orcli serve` from `--baseline DIR` (an
+older checkout, for "x times yesterday's"), and the LiteLLM proxy when tests/run.sh installed it
+(.venv-proxy; otherwise the column is skipped and said so). Each relay carries streams of 100 events at 10, 50
+and 100 concurrent: streams/s (wall clock), events per CPU-second of the relay's own process (utime + stime
+from /proc, whatever the load generator costs), and its peak RSS.
 
 Every figure is a ratio against a reference taken in the same run, interleaved: the same request sent
 straight to the loopback fake upstream (tests/upstream.py) and through a running `orcli serve` in front of
@@ -37,8 +45,12 @@ def start_gateway(tmp: Path, profile: Path) -> tuple[subprocess.Popen[str], str]
     env.update(fake_keys(["alpha"]), ORCLI_STATE_DIR=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "config"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "-q"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     return proc, json.loads(proc.stdout.readline())["listening"]
 
@@ -54,8 +66,10 @@ def latency_figures(up: Upstream, gateway: str, rounds: int) -> list[dict]:
     direct = f"{up.base_url('alpha')}/chat/completions"
     via = f"{gateway}/chat/completions"
     rows = []
-    for label, behaviour in (("short completion (50 ms)", slow_first_token(0.05, "Hello there!")),
-                             ("instant answer", ok("Hello there!"))):  # fmt: skip
+    for label, behaviour in (
+        ("short completion (50 ms)", slow_first_token(0.05, "Hello there!")),
+        ("instant answer", ok("Hello there!")),
+    ):
         up.script("alpha", behaviour)
         times: dict[str, list[float]] = {"direct": [], "gateway": []}
         with httpx.Client(timeout=30) as client:
@@ -66,8 +80,15 @@ def latency_figures(up: Upstream, gateway: str, rounds: int) -> list[dict]:
                 for name, url in order:
                     times[name].append(timed(client, url, BODY))
         d, g = statistics.median(times["direct"]), statistics.median(times["gateway"])
-        rows.append({"figure": f"gateway latency, {label}", "direct_ms": d * 1000, "gateway_ms": g * 1000,
-                     "added_ms": (g - d) * 1000, "ratio": g / d})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"gateway latency, {label}",
+                "direct_ms": d * 1000,
+                "gateway_ms": g * 1000,
+                "added_ms": (g - d) * 1000,
+                "ratio": g / d,
+            }
+        )
     return rows
 
 
@@ -87,8 +108,13 @@ def throughput_figure(up: Upstream, gateway: str, streams: int = 50) -> dict:
 
     direct = run(f"{up.base_url('alpha')}/chat/completions")
     via = run(f"{gateway}/chat/completions")
-    return {"figure": f"{streams} concurrent streams (8 chunks, 50 ms apart)", "direct_s": direct, "gateway_s": via,
-            "ratio": via / direct, "gateway_streams_per_s": streams / via}  # fmt: skip
+    return {
+        "figure": f"{streams} concurrent streams (8 chunks, 50 ms apart)",
+        "direct_s": direct,
+        "gateway_s": via,
+        "ratio": via / direct,
+        "gateway_streams_per_s": streams / via,
+    }
 
 
 def bench(rounds: int) -> list[dict]:
@@ -110,13 +136,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--baseline", type=Path, help="an older orcli checkout to compare events per CPU-second")
+    parser.add_argument("--quick", action="store_true", help="fewer streams (noisier)")
+    parser.add_argument("--streams-only", action="store_true", help="skip the latency figures")
     args = parser.parse_args()
-    rows = bench(args.rounds)
+    rows = [] if args.streams_only else bench(args.rounds)
+    from stream_bench import print_stream_rows, stream_bench
+
+    stream_rows = stream_bench(args.baseline, quick=args.quick)
+    print_stream_rows(stream_rows)
+    rows += stream_rows
     for row in rows:
+        if "relay" in row:
+            continue
         if "added_ms" in row:
             verdict = ("PASS" if row["ratio"] <= TARGET_RATIO else "FAIL") if "50 ms" in row["figure"] else "-"
-            print(f"{row['figure']:<40} direct {row['direct_ms']:7.2f} ms  gateway {row['gateway_ms']:7.2f} ms  "
-                  f"+{row['added_ms']:.2f} ms  {row['ratio']:.2f}x  (target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+            print(
+                f"{row['figure']:<40} direct {row['direct_ms']:7.2f} ms  gateway {row['gateway_ms']:7.2f} ms  "
+                f"+{row['added_ms']:.2f} ms  {row['ratio']:.2f}x  (target <= {TARGET_RATIO}x: {verdict})"
+            )
         else:
             print(
                 f"{row['figure']:<40} direct {row['direct_s']:.2f} s  gateway {row['gateway_s']:.2f} s  "

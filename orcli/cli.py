@@ -107,6 +107,8 @@ EXAMPLES = {
     "serve": """
         orcli serve --profile work
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
+        ANTHROPIC_BASE_URL=http://127.0.0.1:8765 ANTHROPIC_API_KEY=unused my-anthropic-program
+        orcli serve --allow-origin http://localhost:3000
         ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
     """,
     "usage": """

@@ -47,8 +47,14 @@ class RejectionCode(StrEnum):
     MAX_TOKENS = "max_tokens"
     MAX_PRICE = "max_price"
     NO_CREDENTIALS = "no_credentials"
+    MISSING_EXTRA = "missing_extra"  # the provider's dialect needs an optional library that is not installed
     UNHEALTHY = "unhealthy"
     BUDGET = "budget"
+
+
+class MissingExtra(str):
+    """A credential problem that is an optional library not installed (botocore, google-auth): planning
+    rejects the provider with `missing_extra` rather than `no_credentials`; the text names the pip install."""
 
 
 class FailureClass(StrEnum):
@@ -210,6 +216,7 @@ class EndpointHealth(NamedTuple):
     median_ttft: float | None = None
     median_tps: float | None = None
     half_open: bool = False
+    cancelled: int = 0  # attempts in the window cancelled by their caller: not counted in requests or failures
 
     @property
     def success_rate(self) -> float | None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 import orcli
-from orcli.routing import preferences
 from orcli.errors import (
     EXIT_FAILED,
     EXIT_NO_ROUTE,
@@ -26,9 +25,10 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
-from orcli.ui.output import Output
 from orcli.profile.parse import parse_profile
+from orcli.routing import preferences
 from orcli.types import Preferences
+from orcli.ui.output import Output
 
 PACKAGE = Path(orcli.__file__).parent
 
@@ -36,12 +36,25 @@ PACKAGE = Path(orcli.__file__).parent
 # folder is pure (routing/, wire/), single files where a folder mixes pure rules with I/O. Anything else is an
 # I/O edge, except the commands and the app.
 CORE_PATHS = (
-    "__init__.py", "types.py", "errors.py", "redact.py", "neutralise.py",
-    "routing/", "wire/",
-    "execution/classify.py", "gateway/openai_api.py", "profile/check.py", "profile/provider_table.py",
+    "__init__.py",
+    "types.py",
+    "errors.py",
+    "redact.py",
+    "neutralise.py",
+    "routing/",
+    "wire/",
+    "execution/classify.py",
+    "gateway/openai_api.py",
+    "gateway/anthropic_api.py",
+    "gateway/anthropic_stream.py",
+    "gateway/body.py",
+    "gateway/guard.py",
+    "gateway/surfaces.py",
+    "profile/check.py",
+    "profile/provider_table.py",
     "profile/model_ids.py",
     "ui/words.py",
-)  # fmt: skip
+)
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
 
 
@@ -180,8 +193,12 @@ def _explain_json(tmp_path: Path, *args: str) -> dict:
     env.update(ORCLI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(
         [sys.executable, "-m", "orcli", "explain-route", "--profile", "example", "--no-stdin", "--json", *args],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode in (0, EXIT_NO_ROUTE), proc.stderr
     return json.loads(proc.stdout)
 
@@ -209,9 +226,12 @@ def test_every_flagged_preference_is_a_flag_of_explain_route_and_overrides_the_p
 
 def test_every_flagged_preference_is_listed_in_ask_help() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "orcli", "ask", "--help"], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "orcli", "ask", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     for pref in preferences.PREFERENCES:
         if pref.flag:
             assert pref.flag in proc.stdout, pref.flag
@@ -236,8 +256,12 @@ def test_an_empty_prompt_is_refused_before_the_store_is_opened(tmp_path: Path, s
     env.update(ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"), GROQ_API_KEY="k" * 20)
     proc = subprocess.run(
         [sys.executable, "-m", "orcli", "ask", "--profile", "example", "-m", "meta-llama/llama-3.3-70b-instruct"],
-        input=stdin, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "no prompt" in proc.stderr
     assert not state.exists(), "the health store was opened for a request that was never going to be sent"
 
@@ -331,5 +355,5 @@ def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> Non
         if re.search(r"(?<!Pool)Executor\(", path.read_text()) and path.name != "executor.py"
     )
     assert builders == ["execution/run.py"]
-    for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
+    for command in ("commands/ask.py", "commands/health.py", "gateway/relay.py"):
         assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command

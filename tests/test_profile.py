@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import parse as profile_mod
 from orcli.errors import EXIT_USAGE, ProfileError
+from orcli.profile import parse as profile_mod
 from orcli.profile.parse import bundled_profiles_dir, load_profile, load_profile_file, parse_profile
 
 # A small valid profile; each bad case below changes one thing in it.
@@ -91,7 +91,10 @@ def test_bundled_example_profile_loads_with_real_providers_and_a_variant() -> No
     assert {"groq", "together", "deepinfra", "deepinfra/turbo"} <= set(p.providers)
     assert all(e.provider in p.providers for e in p.endpoints)
     assert len({e.key for e in p.endpoints}) == len(p.endpoints)
-    assert all(prov.api_key_env for prov in p.providers.values()), "public providers need keys"
+    from orcli.wire import DIALECTS
+
+    # public providers need keys, or (the clouds) their cloud's own credentials: none is reached unauthenticated
+    assert all(prov.api_key_env or DIALECTS[prov.api].keyless_auth for prov in p.providers.values())
     assert all(prov.base_url.startswith("https://") for prov in p.providers.values())
     models = {e.model for e in p.endpoints}
     assert set(p.routing["models"]) <= models  # type: ignore[arg-type]
@@ -301,10 +304,10 @@ BAD_PROFILES: list[tuple[str, str | bytes, str | None, list[str]]] = [
         "bad-api-enum",
         _replace(
             '[providers.beta]\nbase_url = "https://beta.example/v1"',
-            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "bedrock"',
+            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "cohere"',
         ),  # fmt: skip
-        'api = "bedrock"',
-        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', "bedrock"],
+        'api = "cohere"',
+        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', '"bedrock"', '"vertex"', "cohere"],
     ),
     (
         "wrong-type-bool",

@@ -26,6 +26,8 @@ PURE_PATHS = (
     "wire/__init__.py",  # the dialect registry: it names the dialect modules, and imports one only when asked
     "wire/base.py",
     "wire/text.py",
+    "gateway/body.py",  # request bodies: JSON that cannot hurt the process, typed fields
+    "gateway/guard.py",  # browser safety: which Host, Origin and Content-Type a request may carry
 )
 
 

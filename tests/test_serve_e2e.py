@@ -7,92 +7,30 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from gateway_harness import MODEL_A, MODEL_B, PROVIDERS, serving
 from upstream import (
     Upstream,
     bad_request_400,
     content_filter_after_text,
     context_length_400,
     cut_after_content,
-    fake_keys,
     ok,
     server_error,
     write_profile,
 )
 
 openai = pytest.importorskip("openai", reason="the openai SDK (a test dependency) is the gateway's real client")
-
-MODEL_A, MODEL_B = "test/model-a", "test/model-b"
-PROVIDERS = ["alpha", "beta"]
-
-
-class Gateway:
-    """A running `orcli serve` on a free loopback port."""
-
-    def __init__(self, proc: subprocess.Popen[str], url: str, state: Path) -> None:
-        self.proc = proc
-        self.url = url  # http://127.0.0.1:PORT/v1
-        self.state = state
-
-    def client(self, **kw: Any) -> Any:
-        return openai.OpenAI(base_url=self.url, api_key=kw.pop("api_key", "unused"), max_retries=0, **kw)
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        """Stop the server and return its JSON access log."""
-        self.stop()
-        assert self.proc.stderr is not None
-        return [json.loads(line) for line in self.proc.stderr.read().splitlines() if line.startswith("{")]
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
-
-    def outcomes(self) -> list[tuple[str, str, int, str | None]]:
-        db = sqlite3.connect(self.state / "health.sqlite3")
-        try:
-            return db.execute("SELECT model, provider, ok, error_class FROM outcomes ORDER BY id").fetchall()
-        finally:
-            db.close()
-
-
-@contextmanager
-def serving(tmp_path: Path, up: Upstream, *extra: str, env_extra: dict[str, str] | None = None,
-            models: tuple[str, ...] = (MODEL_A, MODEL_B), providers: list[str] = PROVIDERS) -> Iterator[Gateway]:  # fmt: skip
-    # No test here is about deadlines: generous ones, so a loaded machine does not fail over by itself.
-    profile = write_profile(tmp_path / "profile.toml", up, providers, models=models, extra_routing={"sort": "price"},
-                            timeouts={"connect": 10, "first_token": 20, "idle": 20, "total": 60})  # fmt: skip
-    state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and not k.endswith("_API_KEY")}
-    env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    env.update(env_extra or {})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "--grace", "5",
-         *extra],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first, f"orcli serve did not start: {proc.stderr.read() if proc.stderr else ''}"
-        doc = json.loads(first)
-        yield Gateway(proc, doc["listening"], state)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -122,9 +60,11 @@ def test_a_streamed_answer_arrives_in_chunks_with_a_usage_chunk_when_asked(tmp_p
     up.script("alpha", ok("one two three"))
     with serving(tmp_path, up) as gw:
         stream = gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True,
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
             stream_options={"include_usage": True},
-        )  # fmt: skip
+        )
         chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three"
@@ -136,8 +76,11 @@ def test_a_streamed_answer_arrives_in_chunks_with_a_usage_chunk_when_asked(tmp_p
 def test_a_stream_without_include_usage_has_no_usage_chunk(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", ok("a b"))
     with serving(tmp_path, up) as gw:
-        chunks = list(gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True))  # fmt: skip
+        chunks = list(
+            gw.client().chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
     assert all(c.choices for c in chunks)
 
 
@@ -190,9 +133,10 @@ def test_the_provider_object_overrides_the_profile_for_one_request(tmp_path: Pat
     up.script("beta", ok("beta"))
     with serving(tmp_path, up) as gw:
         raw = gw.client().chat.completions.with_raw_response.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
             extra_body={"provider": {"order": ["beta"], "allow_fallbacks": False}},
-        )  # fmt: skip
+        )
         assert raw.headers["x-orcli-provider"] == "beta"
         answer = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}])
     assert answer.model_extra and answer.model_extra["provider"] == "alpha"  # the profile's sort again
@@ -201,9 +145,10 @@ def test_the_provider_object_overrides_the_profile_for_one_request(tmp_path: Pat
 def test_no_route_is_a_404_listing_every_rejection_with_its_code(tmp_path: Path, up: Upstream) -> None:
     with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
         gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
             extra_body={"provider": {"ignore": ["alpha", "beta"]}},
-        )  # fmt: skip
+        )
     error = caught.value.body
     assert isinstance(error, dict) and "no route" in error["message"]
     assert {(r["provider"], r["code"]) for r in error["metadata"]["rejected"]} == {
@@ -217,8 +162,9 @@ def test_every_attempt_failing_is_a_502_with_the_attempts(tmp_path: Path, up: Up
     up.script("alpha", server_error(500))
     up.script("beta", server_error(502))
     with serving(tmp_path, up) as gw, pytest.raises(openai.InternalServerError) as caught:
-        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                            extra_body={"models": [MODEL_A]})  # fmt: skip
+        gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], extra_body={"models": [MODEL_A]}
+        )
     assert caught.value.status_code == 502
     body = caught.value.body
     assert isinstance(body, dict) and [a["provider"] for a in body["metadata"]["attempts"]] == ["alpha", "beta"]
@@ -227,8 +173,7 @@ def test_every_attempt_failing_is_a_502_with_the_attempts(tmp_path: Path, up: Up
 def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", bad_request_400("Invalid value for 'temperature': must be between 0 and 2."))
     with serving(tmp_path, up) as gw, pytest.raises(openai.BadRequestError) as caught:
-        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                            temperature=7)  # fmt: skip
+        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}], temperature=7)
     assert caught.value.status_code == 400 and "temperature" in str(caught.value.body)
     assert up.count("beta") == 0  # a request-class error stops: the request itself is wrong
 
@@ -248,7 +193,6 @@ def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: P
             b'{"model": "test/model-a", "messages": [{"role": "user", "content": "x"}], "provider": {"bogus": 1}}',
             "provider.bogus",
         ),
-        (b'{"model": "nope/none", "messages": [{"role": "user", "content": "x"}]}', "no endpoint"),
     ],
 )
 def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstream, body: bytes, needle: str) -> None:
@@ -257,14 +201,34 @@ def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstrea
         pytest.skip("curl is not installed (Debian package curl)")
     with serving(tmp_path, up) as gw:
         done = subprocess.run(
-            [curl, "-s", "-w", "\n%{http_code}", "-H", "content-type: application/json", "--data-binary", "@-",
-             f"{gw.url}/chat/completions"],
-            input=body, capture_output=True, timeout=30,
-        )  # fmt: skip
+            [
+                curl,
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+                f"{gw.url}/chat/completions",
+            ],
+            input=body,
+            capture_output=True,
+            timeout=30,
+        )
     text, _, code = done.stdout.decode().rpartition("\n")
     assert code == "400", done.stdout
     doc = json.loads(text)
     assert doc["error"]["code"] == 400 and needle in doc["error"]["message"]
+    assert up.count() == 0
+
+
+def test_an_unknown_model_is_a_404_model_not_found_as_openai_answers(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
+        gw.client().chat.completions.create(model="nope/none", messages=[{"role": "user", "content": "x"}])
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "model_not_found" and error["param"] == "model"
+    assert "no endpoint" in error["message"] and "nope/none" in error["message"]
     assert up.count() == 0
 
 
@@ -282,8 +246,9 @@ def test_fifty_concurrent_streams_are_served_concurrently(tmp_path: Path, up: Up
         client = gw.client(timeout=60)
 
         def one(i: int) -> str:
-            stream = client.chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": f"{i}"}],
-                                                    stream=True)  # fmt: skip
+            stream = client.chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": f"{i}"}], stream=True
+            )
             return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
         started = time.monotonic()
@@ -298,9 +263,16 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request(tmp_p
     words = [f"w{i} " for i in range(60)]
     up.script("alpha", ok(chunks=words, chunk_delay=0.1))  # 6 s if read to the end
     with serving(tmp_path, up) as gw:
-        with httpx.stream("POST", f"{gw.url}/chat/completions", timeout=30, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "hi"}], "stream": True,
-        }) as response:  # fmt: skip
+        with httpx.stream(
+            "POST",
+            f"{gw.url}/chat/completions",
+            timeout=30,
+            json={
+                "model": MODEL_A,
+                "messages": [{"role": "user", "content": "hi"}],
+                "stream": True,
+            },
+        ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 if line.startswith("data: "):
@@ -318,8 +290,9 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request(tmp_p
 def test_a_stream_that_breaks_after_content_ends_with_an_error_the_sdk_raises(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", cut_after_content("partial "))
     with serving(tmp_path, up) as gw:
-        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                                     stream=True)  # fmt: skip
+        stream = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         seen: list[str] = []
         with pytest.raises(openai.APIError, match="stream broke"):
             for chunk in stream:
@@ -332,8 +305,9 @@ def test_a_content_filter_after_streamed_text_ends_the_stream_with_finish_reason
 ) -> None:
     up.script("alpha", content_filter_after_text("Once upon "))
     with serving(tmp_path, up) as gw:
-        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                                     stream=True)  # fmt: skip
+        stream = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         chunks = list(stream)
     assert "".join(c.delta.content or "" for ch in chunks for c in ch.choices) == "Once upon "
     assert [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason] == ["content_filter"]
@@ -345,8 +319,9 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, up: Upstream) -
         result: dict[str, Any] = {}
 
         def read() -> None:
-            stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}],
-                                                         stream=True)  # fmt: skip
+            stream = gw.client().chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": "x"}], stream=True
+            )
             result["text"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
         reader = threading.Thread(target=read)
@@ -365,9 +340,12 @@ def test_binding_beyond_loopback_without_auth_is_refused(tmp_path: Path, up: Ups
     profile = write_profile(tmp_path / "p.toml", up, PROVIDERS)
     done = subprocess.run(
         [sys.executable, "-m", "orcli", "serve", "--host", "0.0.0.0", "--port", "0", "--profile", str(profile)],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "ORCLI_STATE_DIR": str(tmp_path / "state")},
-    )  # fmt: skip
+    )
     assert done.returncode == 2 and "--auth-env" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -390,8 +368,11 @@ def test_with_auth_env_a_wrong_token_is_refused_and_the_right_one_served(tmp_pat
 
 def test_a_body_over_the_limit_is_refused_with_413(tmp_path: Path, up: Upstream) -> None:
     with serving(tmp_path, up, "--max-body", "2048") as gw:
-        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]})  # fmt: skip
+        response = httpx.post(
+            f"{gw.url}/chat/completions",
+            timeout=10,
+            json={"model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == 413
     assert up.count() == 0
 
@@ -435,8 +416,11 @@ def test_upstream_error_text_reaches_the_client_neutralised(tmp_path: Path, up: 
     hostile = "bad \x1b[2J\x1b]52;c;aGk=\x07 value \u202e"
     up.script("alpha", bad_request_400(hostile))
     with serving(tmp_path, up) as gw:
-        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+        response = httpx.post(
+            f"{gw.url}/chat/completions",
+            timeout=10,
+            json={"model": MODEL_A, "messages": [{"role": "user", "content": "x"}]},
+        )
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert "bad" in message and "value" in message

@@ -38,7 +38,17 @@ from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
-from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, HttpRequest, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
+    Dialect,
+    HttpRequest,
+    SSEEvent,
+    UpstreamErrorInBody,
+    Usage,
+    WireError,
+)
 from orcli.wire.content_encoding import BodyDecodeError
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
@@ -412,15 +422,24 @@ class Executor:
         fetched within the connect deadline. Their secrets join those redacted from every message."""
         from orcli.auth import CredentialError, credentials_for
 
+        creds = None
         try:
             creds = credentials_for(provider, self.env)
-            new = tuple(s for s in creds.secrets if s and s not in self.secrets)
-            if new:
-                self.secrets += new
+            self._add_secrets(creds.secrets)
             return creds.authorize(http, start + self.timeouts.connect, self.client)
         except CredentialError as exc:
             message = redact(str(exc), self.secrets)
             raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, message, kind=Kind.AUTH)) from None
+        finally:
+            if creds is not None:
+                # Secrets some credentials only know once they authorised: an access token just fetched, the
+                # session token of role credentials just resolved.
+                self._add_secrets(creds.secrets)
+
+    def _add_secrets(self, secrets: tuple[str, ...]) -> None:
+        new = tuple(s for s in secrets if s and s not in self.secrets)
+        if new:
+            self.secrets += new
 
     def _hook_cancel(self, reader: Reader) -> Callable[[], None]:
         """While this attempt runs, the caller's cancel token cuts its connection at once (from any thread)."""
@@ -446,7 +465,11 @@ class Executor:
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
         if status >= 300:
             body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
-            error = dialect.parse_error(status, body)
+            # A dialect whose errors name their type in a header (Bedrock's x-amzn-errortype) declares it in
+            # `error_type_header`; its parse_error then takes that header's value too.
+            header = getattr(dialect, "error_type_header", None)
+            parse: Any = dialect.parse_error
+            error = parse(status, body, resp_headers.get(header)) if header else parse(status, body)
             raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
         content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
         framing = FRAMINGS[dialect.framing]
@@ -492,9 +515,12 @@ class Executor:
         framing: Framing,
         built: AnswerBuilder,
     ) -> _Served:
-        sse = framer_factory(framing)()
-        decoder = dialect.event_decoder()
+        feed, close = _framer_calls(framing)
+        decode = dialect.event_decoder().decode
+        add = built.add
         sink = self.sink
+        clock = self.clock
+        get = reader.get
         ttft: float | None = None
         done = False
         wrote = False
@@ -506,9 +532,10 @@ class Executor:
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
+        # Once per chunk of every streamed answer: names bound once above, fields read once (docs/performance.md).
         while not done:
             deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
-            item = reader.get(deadline)
+            item = get(deadline)
             if item is None:
                 if ttft is None:
                     kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
@@ -516,33 +543,35 @@ class Executor:
                     kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
                 raise fail(_timeout_failure(kind, self.timeouts))
             tag, payload = item
-            if tag is data:  # the common case first; the match below names every other tag
+            if tag is data:  # the common case first
                 received += len(payload)
                 if received > ANSWER_BODY_LIMIT:
                     raise fail(_too_large())
-            elif (failure := self._stream_tag_failure(tag, payload)) is not None:
-                raise fail(failure)
+            elif tag is not end:
+                raise fail(self._mid_stream_failure(tag, payload))
             try:
-                events = sse.close() if tag is end else sse.feed(payload)
+                events = close() if tag is end else feed(payload)
                 if events:
-                    last_event_at = self.clock()
+                    last_event_at = clock()
                 for event in events:
-                    for delta in decoder.decode(event):
-                        if delta.done:
-                            done = True
+                    for delta in decode(event):
+                        content, reasoning, tool_calls, finish_reason, _, _, error, done = delta
+                        if done:
                             break
-                        if delta.error is not None:
-                            raise UpstreamErrorInBody(delta.error)
-                        built.add(delta)
-                        # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
-                        if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
-                            ttft = self.clock() - start
-                            self.on_first_content()
-                        if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
-                            sink(delta)
-                            wrote = wrote or bool(delta.content)
-                        if delta.finish_reason:
-                            finish_failure = classify_finish_reason(delta.finish_reason)
+                        if error is not None:
+                            raise UpstreamErrorInBody(error)
+                        add(delta)
+                        if content or reasoning or tool_calls:
+                            # Reasoning is a token too: it proves the provider alive (docs/failures.md).
+                            if ttft is None:
+                                ttft = clock() - start
+                                self.on_first_content()  # hedging: the first to get here wins
+                            if sink is not None:
+                                sink(delta)
+                                if content:
+                                    wrote = True
+                        if finish_reason:
+                            finish_failure = classify_finish_reason(finish_reason)
                             if finish_failure is not None:
                                 raise fail(finish_failure)
                     if done:
@@ -558,17 +587,15 @@ class Executor:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
         return _Served(built.answer(), ttft)
 
-    def _stream_tag_failure(self, tag: Tag, payload: Any) -> Failure | None:
-        """What a stream item other than data means: its end (None), or a failure."""
+    def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
+        """What a reader's item other than data or the end means once the stream has begun."""
         match tag:
-            case Tag.END:
-                return None
             case Tag.ERROR:
                 return self._transport_error(payload, during_body=True)
             case Tag.STATUS:
                 return transport_failure("malformed", "a second status in one exchange")
-            case Tag.DATA:
-                raise AssertionError("data is read by the stream loop itself")
+            case Tag.DATA | Tag.END:
+                raise AssertionError("the stream loop handles data and the end itself")
             case unreachable:
                 assert_never(unreachable)
 
@@ -682,6 +709,12 @@ def _nothing() -> None:
 
 # Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
 _TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
+
+
+def _framer_calls(framing: Framing) -> tuple[Callable[[bytes], list[SSEEvent]], Callable[[], list[SSEEvent]]]:
+    """A fresh framer's `feed` and `close`, bound once per stream."""
+    framer = framer_factory(framing)()
+    return framer.feed, framer.close
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:

@@ -23,9 +23,12 @@ TOP_KEYS = ("routing", "presets", "timeouts", "health", "budget", "providers", "
 # [presets.NAME]: any [routing] key, and these request values (docs/routing.md, "Presets")
 PRESET_REQUEST_KEYS = ("system", "options", "max_tokens")
 COMMON_PROVIDER_KEYS = ("base_url", "api", "api_key_env", "data_collection", "zdr", "headers", "allow_insecure")
-# Provider keys that belong to one dialect, as each dialect's registration declares them: set on a provider of
-# another api, they are a mistake.
-DIALECT_KEYS = {key.name: api for api, registration in DIALECTS.items() for key in registration.keys}
+# Provider keys that belong to some dialects, as each dialect's registration declares them (anthropic_version:
+# anthropic and vertex-anthropic): set on a provider of another api, they are a mistake.
+DIALECT_KEYS: dict[str, tuple[str, ...]] = {}
+for _api, _registration in DIALECTS.items():
+    for _key in _registration.keys:
+        DIALECT_KEYS[_key.name] = (*DIALECT_KEYS.get(_key.name, ()), _api)
 PROVIDER_KEYS = COMMON_PROVIDER_KEYS + tuple(DIALECT_KEYS)
 ENDPOINT_KEYS = (
     "model", "provider", "upstream_model", "price", "context_length", "max_completion_tokens",
@@ -44,7 +47,8 @@ def _default_base_url(api: str, settings: dict[str, object]) -> str | None:
     """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's)."""
     from orcli.wire import dialect_for
 
-    return dialect_for(api).default_base_url(settings)
+    derive = DIALECTS[api].base_url  # declared in the registration: no dialect module to import
+    return derive(settings) if derive is not None else dialect_for(api).default_base_url(settings)
 
 
 def bundled_profiles_dir() -> Path:
@@ -619,6 +623,9 @@ class _Validator:
                     f"{keypath}.base_url", f"expected an http:// or https:// URL, got {_show(base_url)}{problem}"
                 )
         key_env = self.string(table["api_key_env"], f"{keypath}.api_key_env") if "api_key_env" in table else None
+        no_key = DIALECTS[api].no_key if api is not None and api in DIALECTS else None
+        if key_env is not None and no_key:
+            self.error(f"{keypath}.api_key_env", f'api = "{api}" takes no key: {no_key}')
         policy = table.get("data_collection", "allow")
         policy = self.string(policy, f"{keypath}.data_collection", POLICY_VALUES)
         zdr = self.boolean(table["zdr"], f"{keypath}.zdr") if "zdr" in table else False
@@ -660,9 +667,10 @@ class _Validator:
         None when one is wrong. A key of another dialect is a mistake named as such."""
         settings: dict[str, object] = {}
         ok = True
-        for key, owner in DIALECT_KEYS.items():
-            if key in table and api is not None and api != owner:
-                self.error(f"{keypath}.{key}", f'applies to api = "{owner}" only (this provider has api = "{api}")')
+        for key, owners in DIALECT_KEYS.items():
+            if key in table and api is not None and api not in owners:
+                apis = " or ".join(f'"{owner}"' for owner in owners)
+                self.error(f"{keypath}.{key}", f'applies to api = {apis} only (this provider has api = "{api}")')
                 ok = False
         for spec in DIALECTS[api].keys if api is not None and api in DIALECTS else ():
             path = f"{keypath}.{spec.name}"
