@@ -110,7 +110,7 @@ def _process(url: str, tmp: Path, rounds: int) -> dict[str, float]:
     import os
     import re
 
-    from orcli.profile.parse import bundled_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     keys = {name: "sk-bench-not-a-key" for name in re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M)}

@@ -48,7 +48,7 @@ FLOOR_CODE = "import typer, rich.table, httpx, platformdirs"
 
 def _example_key_names() -> tuple[str, ...]:
     """The api_key_env names of the bundled `example` profile: set, so explain-route plans every endpoint."""
-    from orcli.profile.parse import bundled_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     return tuple(sorted(set(re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M))))
@@ -347,7 +347,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
 
     from orcli.execution.exchange import Exchange
     from orcli.execution.executor import Executor
-    from orcli.profile.parse import load_profile_file
+    from orcli.profile.resolve import load_profile_file
     from orcli.store import Store
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire import openai as wire
@@ -524,9 +524,9 @@ def planner_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """plan() over every endpoint (all models requested: the worst case), sizes interleaved so drift hits
     all alike; with the collector on (what a process sees) and off (the planner's own work), plus a
     3-model request (the usual case: a scan of the profile) and tracemalloc's peak."""
+    from orcli.profile.parse import parse_profile
     from orcli.routing.planner import plan
     from orcli.routing.preferences import merge
-    from orcli.profile.parse import parse_profile
     from orcli.types import EndpointHealth, HealthSnapshot, HealthState, Request
 
     request = Request(prompt_tokens=2000, max_tokens=None, parameters=frozenset({"temperature", "tools"}))
@@ -676,8 +676,8 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
     import tomllib
 
     from orcli.errors import ProfileError
-    from orcli.profile.parse import load_profile_file
     from orcli.profile.cache import load_cached
+    from orcli.profile.resolve import load_profile_file
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}
@@ -749,10 +749,10 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
     """`orcli providers` at scale, in process: the JSON document and the plain table from a loaded profile,
     against the least any listing does: one dict per endpoint, built in the same run."""
-    from orcli.ui import render
     from orcli.profile.parse import parse_profile
-    from orcli.ui.tables import plain
     from orcli.types import HealthSnapshot
+    from orcli.ui import render
+    from orcli.ui.tables import plain
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}

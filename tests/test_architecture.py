@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import orcli
-from orcli.routing import preferences
 from orcli.errors import (
     EXIT_FAILED,
     EXIT_NO_ROUTE,
@@ -25,9 +24,10 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
-from orcli.ui.output import Output
 from orcli.profile.parse import parse_profile
+from orcli.routing import preferences
 from orcli.types import Preferences
+from orcli.ui.output import Output
 
 PACKAGE = Path(orcli.__file__).parent
 
@@ -38,6 +38,7 @@ CORE_PATHS = (
     "__init__.py", "types.py", "errors.py", "redact.py", "neutralise.py",
     "routing/", "wire/",
     "execution/classify.py", "gateway/openai_api.py", "profile/check.py", "profile/provider_table.py",
+    "profile/parse.py", "profile/fields.py", "profile/values.py", "profile/lines.py", "store/url.py",
     "ui/words.py",
 )  # fmt: skip
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}

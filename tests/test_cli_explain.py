@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile.parse import load_profile
+from orcli.profile.resolve import load_profile
 
 EXAMPLE = load_profile("example", {})
 KEY_VARS = sorted({p.api_key_env for p in EXAMPLE.providers.values() if p.api_key_env})

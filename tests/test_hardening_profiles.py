@@ -26,16 +26,9 @@ from typer.testing import CliRunner
 from orcli.cli import app
 from orcli.errors import EXIT_USAGE, ProfileError
 from orcli.neutralise import neutralise
-from orcli.profile.parse import (
-    ENDPOINT_KEYS,
-    HEALTH_KEYS,
-    PRICE_KEYS,
-    PROVIDER_KEYS,
-    ROUTING_KEYS,
-    TIMEOUT_KEYS,
-    TOP_KEYS,
-    load_profile_file,
-)
+from orcli.profile.fields import ENDPOINT_KEYS, HEALTH_KEYS, PRICE_KEYS, PROVIDER_KEYS, TIMEOUT_KEYS, TOP_KEYS
+from orcli.profile.resolve import load_profile_file
+from orcli.routing.preferences import ROUTING_KEYS
 from orcli.types import Profile
 
 # ------------------------------------------------------------------------------------------ strategies
@@ -294,6 +287,7 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
         load_profile_file(path)
     except ProfileError as exc:
         expected = exc.message
+        problems = [dict(problem) for problem in exc.problems]
     else:
         assume(False)  # a usable profile: what the planner makes of it is tested elsewhere
     env = {"ORCLI_STATE_DIR": str(base / "fuzz-state"), "NO_COLOR": "1"}
@@ -302,7 +296,8 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
         assert result.exit_code == EXIT_USAGE, (args, result.stdout, result.stderr)
         assert result.stderr == f"orcli: error: {neutralise(expected)}\n"  # control characters shown inert
         if "--json" in args:
-            assert json.loads(result.stdout)["error"] == {"kind": "profile", "message": expected, "exit_code": 2}
+            error = {"kind": "profile", "message": expected, "exit_code": 2, "problems": problems}
+            assert json.loads(result.stdout)["error"] == error
         else:
             assert result.stdout == ""
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import parse as profile_mod
+from orcli.profile import resolve as profile_mod
 from orcli.errors import EXIT_USAGE, ProfileError
-from orcli.profile.parse import bundled_profiles_dir, load_profile, load_profile_file, parse_profile
+from orcli.profile.parse import parse_profile
+from orcli.profile.resolve import bundled_profiles_dir, load_profile, load_profile_file
 
 # A small valid profile; each bad case below changes one thing in it.
 VALID = """\

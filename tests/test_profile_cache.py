@@ -11,7 +11,7 @@ import pytest
 
 from orcli.profile import cache as profile_cache
 from orcli.errors import ProfileError
-from orcli.profile.parse import load_profile, load_profile_file
+from orcli.profile.resolve import load_profile, load_profile_file
 from orcli.profile.cache import cache_file, load_cached
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from orcli.profile import write as profile_write
 from orcli.profile.catalogue import parse_catalogue, to_profile
 from orcli.errors import ProfileError
-from orcli.profile.parse import load_profile_file, parse_profile
+from orcli.profile.parse import parse_profile
+from orcli.profile.resolve import load_profile_file
 from orcli.profile.write import diff_lines, merge_import, profile_text, save_profile
 
 DATA = Path(__file__).parent / "data" / "openrouter"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli
 
-from orcli.profile.parse import bundled_profiles_dir
+from orcli.profile.resolve import bundled_profiles_dir
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 THREE = str(DATA / "endpoints-three-models.json")

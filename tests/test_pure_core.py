@@ -26,6 +26,11 @@ PURE_PATHS = (
     "wire/__init__.py",  # the dialect registry: it names the dialect modules, and imports one only when asked
     "wire/base.py",
     "wire/text.py",
+    "profile/parse.py",  # a profile's text -> Profile; profile/resolve.py finds and reads the files
+    "profile/fields.py",  # the declaration of every profile key
+    "profile/values.py",
+    "profile/lines.py",
+    "store/url.py",  # a shared store's URL, checked when a profile names one
 )
 
 
@@ -61,6 +66,7 @@ STDLIB = frozenset(
         "operator",
         "random",  # seeded Random objects are passed in; nothing draws from the global one
         "re",
+        "tomllib",  # parses text handed in; the files are read by profile/resolve.py
         "types",
         "typing",
         "unicodedata",

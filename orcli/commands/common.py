@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from orcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, OrcliError, error_document
+from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 from orcli.ui.help import OUTPUT, REQUEST, ROUTING
 from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
-from orcli.routing.preferences import PREFERENCES, Preference, ValueKind
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
@@ -355,6 +355,6 @@ def environment() -> Mapping[str, str]:
 def load_profile_for(spec: str | None, env: Mapping[str, str], out: Output) -> Any:
     """The command's profile; says once on stderr (unless -q) when the bundled example stands in for a
     missing `default`, where it looked, and what to do (SPEC §12)."""
-    from orcli.profile.parse import load_profile
+    from orcli.profile.resolve import load_profile
 
     return load_profile(spec, env, notice=lambda text: out.note(f"note: {text}"))

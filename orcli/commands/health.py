@@ -66,8 +66,8 @@ def health_main(
     """Per endpoint: requests, failures, success rate, last error, state, median TTFT and tokens/s."""
     if ctx.invoked_subcommand is not None:
         return
-    from orcli.store.health_source import open_health, snapshot_from
     from orcli.store.backend import describe
+    from orcli.store.health_source import open_health, snapshot_from
 
     loaded = load_profile_for(profile, environment(), out)
     store, snapshot, notes = open_health(loaded, environment(), create=probe)
@@ -165,7 +165,7 @@ def _reset_settings(profile: str | None) -> Any:
     """The profile's [health] settings (its `store`); without --profile a broken default profile does not stop
     a reset of the local store, which never needed a profile."""
     from orcli.errors import ProfileError
-    from orcli.profile.parse import load_profile
+    from orcli.profile.resolve import load_profile
     from orcli.types import HealthSettings
 
     try:
@@ -243,8 +243,8 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     from orcli.execution.exchange import Exchange
     from orcli.execution.executor import Executor, Failed
-    from orcli.routing.route import key_problems_in
     from orcli.execution.transport import make_client
+    from orcli.routing.route import key_problems_in
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 

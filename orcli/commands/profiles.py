@@ -33,7 +33,7 @@ def _today() -> str:
 
 def _bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
-    from orcli.profile.parse import is_path_spec
+    from orcli.profile.resolve import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
@@ -42,7 +42,7 @@ def _bare_name(name: str) -> str:
 
 def _target(spec: str) -> Path:
     """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile.parse import is_path_spec, user_profiles_dir
+    from orcli.profile.resolve import is_path_spec, user_profiles_dir
 
     if not is_path_spec(spec):
         return user_profiles_dir() / f"{_bare_name(spec)}.toml"
@@ -63,7 +63,7 @@ def profiles_list(
     out: Output,
 ) -> None:
     """Every profile orcli can see, where it lives, and which one commands use by default."""
-    from orcli.profile.parse import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
+    from orcli.profile.resolve import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
     from orcli.ui.tables import Column, TableData
 
     env = environment()
@@ -194,7 +194,7 @@ def profiles_init(
     """Write a starter profile into the user config dir: the providers whose keys are set (all, if none are)."""
     import tomllib
 
-    from orcli.profile.parse import bundled_profiles_dir, user_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir, user_profiles_dir
     from orcli.profile.write import save_profile, starter_data
 
     env = environment()
@@ -264,7 +264,8 @@ def profiles_import(
     import tomllib
 
     from orcli.profile.catalogue import parse_catalogue, to_profile
-    from orcli.profile.parse import API_VALUES, bundled_profiles_dir, is_path_spec
+    from orcli.profile.parse import API_VALUES
+    from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
     from orcli.profile.write import diff_lines, merge_import, read_data, save_profile
 
     if source not in SOURCES:
@@ -375,8 +376,8 @@ def _fetch(models: list[str]) -> Any:
     import httpx
 
     from orcli import __version__
-    from orcli.profile.catalogue import fetch_catalogue
     from orcli.execution.transport import make_client
+    from orcli.profile.catalogue import fetch_catalogue
 
     with make_client() as client:
 

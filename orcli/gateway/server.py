@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from orcli.gateway import openai_api as gateway
 from orcli.errors import OrcliError
+from orcli.gateway import openai_api as gateway
 from orcli.types import Profile
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024  # a chat request with a long document, not an upload service
@@ -48,7 +48,7 @@ class ProfileHolder:
     """The profile, loaded once and reloaded when its file changes or on SIGHUP; a broken edit keeps the old."""
 
     def __init__(self, spec: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> None:
-        from orcli.profile.parse import fallback_note, load_profile_file, resolve_profile
+        from orcli.profile.resolve import fallback_note, load_profile_file, resolve_profile
 
         self._load = load_profile_file
         resolved = resolve_profile(spec, env)
@@ -255,8 +255,8 @@ class Chat:
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
         from orcli.routing.policy import check_transport_security
-        from orcli.ui.render import rejection_json
         from orcli.routing.route import build_route
+        from orcli.ui.render import rejection_json
 
         try:
             route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)

@@ -1,0 +1,153 @@
+"""The profile's fields, each declared once (docs/profiles.md): its key, the kind of value it takes, its
+default and what it means. Pure.
+
+Validation, the "did you mean" suggestions for unknown keys and the construction of the typed values
+(`types.Provider`, `Endpoint`, `Timeouts`, `HealthSettings`) are all derived from these tables by
+`profile/parse.py`; `[routing]` is declared by `routing/preferences.PREFERENCES`. Adding a key is one entry
+here (plus its field on the type it fills) and its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+from typing import NamedTuple
+
+from orcli.routing.preferences import POLICY_VALUES
+from orcli.wire import DIALECT_MODULES
+
+API_VALUES: tuple[str, ...] = tuple(DIALECT_MODULES)  # a provider's `api`: the wire dialects orcli speaks
+
+
+class Kind(StrEnum):
+    """What a value must be; each kind has one reader in profile/parse.py that checks and converts it."""
+
+    TEXT = "text"  # a non-empty string
+    CHOICE = "choice"  # one of the field's `choices`
+    SWITCH = "switch"  # true or false
+    NUMBER = "number"  # a finite number >= 0
+    SECONDS = "seconds"  # a finite number > 0
+    COUNT = "count"  # a whole number > 0
+    NAMES = "names"  # an array of non-empty strings
+    PRICES = "prices"  # { prompt, completion, request }: numbers >= 0, USD per 1M tokens (request: per call)
+    URL = "url"  # an http:// or https:// URL without credentials
+    HEADERS = "headers"  # a table of HTTP header names to string values
+    STORE_URL = "store_url"  # a redis:// or rediss:// URL without a password
+    ANY = "any"  # not read by orcli (a note for people)
+
+
+class Field(NamedTuple):
+    """One profile key: `default` is its value when absent; `dialect` names the only `api` it applies to. A
+    required field's `help` is a phrase: the error for its absence reads "missing `key` (help)"."""
+
+    key: str
+    kind: Kind
+    default: object = None
+    help: str = ""
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    dialect: str | None = None
+
+
+PRICE_FIELDS: tuple[Field, ...] = (
+    Field("prompt", Kind.NUMBER, 0.0, "USD per 1M prompt tokens."),
+    Field("completion", Kind.NUMBER, 0.0, "USD per 1M completion tokens."),
+    Field("request", Kind.NUMBER, 0.0, "USD per request."),
+)
+
+PROVIDER_FIELDS: tuple[Field, ...] = (
+    Field("base_url", Kind.URL, None, "the provider's API root", required=True),
+    Field("api", Kind.CHOICE, "openai", "The wire dialect the provider speaks.", choices=API_VALUES),
+    Field("api_key_env", Kind.TEXT, None, "The environment variable that holds the key (never the key)."),
+    Field(
+        "data_collection",
+        Kind.CHOICE,
+        "allow",
+        "The provider's own policy: allow means it may store or train on prompts.",
+        choices=POLICY_VALUES,
+    ),
+    Field("zdr", Kind.SWITCH, False, "Zero data retention."),
+    Field("allow_insecure", Kind.SWITCH, False, "Allow a non-loopback http:// base_url (keys in clear text)."),
+    Field("headers", Kind.HEADERS, {}, "Extra static headers sent with every request."),
+)
+
+# Provider keys that belong to one dialect (docs/dialects.md): set on a provider of another api, a mistake.
+DIALECT_FIELDS: tuple[Field, ...] = (
+    Field("anthropic_version", Kind.TEXT, None, "The anthropic-version header.", dialect="anthropic"),
+    Field("api_version", Kind.TEXT, None, "The api-version query value.", dialect="azure"),
+)
+
+ALL_PROVIDER_FIELDS = PROVIDER_FIELDS + DIALECT_FIELDS
+
+ENDPOINT_FIELDS: tuple[Field, ...] = (
+    Field("model", Kind.TEXT, None, "the name users ask for", required=True),
+    Field("provider", Kind.TEXT, None, "the [providers.NAME] that serves it", required=True),
+    Field("upstream_model", Kind.TEXT, None, "The name sent to the provider (default: model)."),
+    Field("price", Kind.PRICES, None, "USD per 1M tokens; absent = unknown (not free)."),
+    Field("context_length", Kind.COUNT, None, "Tokens of context the endpoint accepts."),
+    Field("max_completion_tokens", Kind.COUNT, None, "The most tokens it answers with."),
+    Field("quantization", Kind.TEXT, None, "e.g. fp8, bf16 (compared case-insensitively)."),
+    Field("parameters", Kind.NAMES, (), "Request parameters the endpoint supports."),
+    Field("latency", Kind.NUMBER, None, "Seconds to first token: a hint until health has observations."),
+    Field("throughput", Kind.NUMBER, None, "Tokens per second: a hint until health has observations."),
+)
+
+TIMEOUT_FIELDS: tuple[Field, ...] = (
+    Field("connect", Kind.SECONDS, 5.0, "Seconds to connect."),
+    Field("first_token", Kind.SECONDS, 20.0, "Seconds to the first content token (keep-alives do not count)."),
+    Field("idle", Kind.SECONDS, 30.0, "Longest silence between stream chunks once content flows."),
+    Field("total", Kind.SECONDS, 300.0, "Seconds for the whole attempt."),
+)
+
+HEALTH_FIELDS: tuple[Field, ...] = (
+    Field("window", Kind.SECONDS, 300.0, "Seconds of history that count."),
+    Field("outage_window", Kind.SECONDS, 30.0, "A failure this recent marks the endpoint unstable."),
+    Field("cooldown", Kind.SECONDS, 30.0, "First circuit-open period; doubles on repeated trips, capped at 600."),
+    Field("store", Kind.STORE_URL, None, "A shared store's URL (redis://), without a password."),
+    Field("store_timeout", Kind.SECONDS, 0.2, "Seconds the shared store may take before the local one is used."),
+)
+
+# The top level: which sections a profile may have (each read by its own reader in profile/parse.py).
+TOP_FIELDS: tuple[Field, ...] = (
+    Field("routing", Kind.ANY, None, "Default routing preferences (routing/preferences.py)."),
+    Field("timeouts", Kind.ANY, None, "Attempt deadlines in seconds."),
+    Field("health", Kind.ANY, None, "Health window, breaker and shared store."),
+    Field("providers", Kind.ANY, None, "[providers.NAME] tables."),
+    Field("endpoint", Kind.ANY, None, "[[endpoint]] tables: a model served by a provider."),
+    Field("description", Kind.ANY, None, "A note for people; orcli does not read it."),
+)
+
+
+def keys(fields: tuple[Field, ...]) -> tuple[str, ...]:
+    """The keys of a declaration, in order (what an unknown key is compared with)."""
+    return tuple(f.key for f in fields)
+
+
+TOP_KEYS = keys(TOP_FIELDS)
+PRICE_KEYS = keys(PRICE_FIELDS)
+PROVIDER_KEYS = keys(ALL_PROVIDER_FIELDS)
+ENDPOINT_KEYS = keys(ENDPOINT_FIELDS)
+TIMEOUT_KEYS = keys(TIMEOUT_FIELDS)
+HEALTH_KEYS = keys(HEALTH_FIELDS)
+
+
+def is_variant_group(raw: object) -> bool:
+    """`[providers.deepinfra.turbo]` with no key of its own at `deepinfra`: how TOML spells variants."""
+    return (
+        isinstance(raw, dict)
+        and bool(raw)
+        and not set(raw) & set(PROVIDER_KEYS)
+        and all(isinstance(v, dict) for v in raw.values())
+    )
+
+
+def provider_tables(providers: Mapping[str, object]) -> Iterator[tuple[str, str, object]]:
+    """(name, key path, table) of each provider, nested variants flattened: `deepinfra/turbo` is spelled
+    `[providers.deepinfra.turbo]`."""
+    for name, raw in providers.items():
+        if is_variant_group(raw):
+            assert isinstance(raw, dict)
+            for variant, sub in raw.items():
+                yield f"{name}/{variant}", f"providers.{name}.{variant}", sub
+        else:
+            yield name, f"providers.{name}", raw
