@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, NamedTuple, assert_never
 
@@ -60,6 +60,7 @@ def profile_error(problems: list[Problem]) -> ProfileError:
 
 def parse_profile(text: str, path: str) -> Profile:
     """Parse and validate a profile's text; every problem found is reported in one ProfileError."""
+    path = str(path)  # tests and scripts hand in a pathlib.Path too
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,17 +150,17 @@ class _Validator:
         table = self.table(value, keypath, known)
         if not isinstance(value, dict):
             return None
-        for field in fields:
-            if field.required and field.key not in table:
-                self.error(keypath, f"missing `{field.key}` ({field.help})")
         values: dict[str, Any] = {}
         for field in fields:
-            raw = table.get(field.key, _INVALID)
+            key = field.key
+            raw = table.get(key, _INVALID)
             if raw is _INVALID:
-                values[field.key] = field.default
+                if field.required:
+                    self.error(keypath, f"missing `{key}` ({field.help})")
+                values[key] = field.default
                 continue
-            value = self.readers[field.kind](field, raw, f"{keypath}.{field.key}")
-            values[field.key] = field.default if value is _INVALID else value
+            value = self.readers[field.kind](field, raw, f"{keypath}.{key}")
+            values[key] = field.default if value is _INVALID else value
         return values
 
     # -- readers, one per kind of value ------------------------------------------------------------
@@ -202,12 +203,16 @@ class _Validator:
         return value
 
     def strings(self, value: object, keypath: str) -> Any:
-        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+        if type(value) is not list or not all(type(x) is str and x.strip() for x in value):
             self.error(keypath, f"expected an array of non-empty strings, got {show(value)}")
             return _INVALID
         return tuple(value)
 
     def prices(self, value: object, keypath: str) -> Any:
+        if isinstance(value, dict) and all(
+            type(v) in (int, float) and 0 <= v < 1e300 and k in declared.PRICE_KEYS for k, v in value.items()
+        ):
+            return Price(**{k: float(v) for k, v in value.items()})  # the usual case, without a reader per price
         values = self.fields(value, keypath, declared.PRICE_FIELDS)
         return _INVALID if values is None else Price(**values)
 
@@ -384,15 +389,11 @@ class _Validator:
         return endpoints
 
 
-def _endpoint(values: Mapping[str, Any]) -> Endpoint:
+def _endpoint(values: dict[str, Any]) -> Endpoint:
     """An endpoint from its validated values: the upstream name defaults to the model's, quantizations are
     compared in lower case, parameters as a set."""
     quantization = values["quantization"]
-    return Endpoint(
-        **{
-            **values,
-            "upstream_model": values["upstream_model"] or values["model"],
-            "quantization": quantization.lower() if quantization else None,
-            "parameters": frozenset(values["parameters"]),
-        }
-    )
+    values["upstream_model"] = values["upstream_model"] or values["model"]
+    values["quantization"] = quantization.lower() if quantization else None
+    values["parameters"] = frozenset(values["parameters"])
+    return Endpoint(**values)
