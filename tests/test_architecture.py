@@ -315,3 +315,28 @@ def test_json_output_of_a_failed_command_is_its_error_document() -> None:
         "rejected": [],
         "error": {"kind": "no_route", "message": "no route", "exit_code": EXIT_NO_ROUTE},
     }
+
+
+# -- the gateway's `provider` object follows the declaration's marks ----------------------------------
+GATEWAY_VALUE = {
+    preferences.ValueKind.NAMES: ["a"],
+    preferences.ValueKind.SWITCH: True,
+    preferences.ValueKind.CHOICE: "deny",
+    preferences.ValueKind.SORT: "latency",
+    preferences.ValueKind.PRICES: {"prompt": 1},
+    preferences.ValueKind.NUMBER: 2.0,
+}
+
+
+@pytest.mark.parametrize("pref", preferences.PREFERENCES, ids=lambda p: p.name)
+def test_a_gateway_request_may_override_exactly_the_preferences_marked_per_request(
+    pref: preferences.Preference,
+) -> None:
+    from orcli.gateway.openai_api import BadRequest, provider_overrides
+
+    value = pref.choices[-1] if pref.kind is preferences.ValueKind.CHOICE else GATEWAY_VALUE[pref.kind]
+    if pref.per_request:
+        assert pref.name in provider_overrides({pref.name: value})
+    else:
+        with pytest.raises(BadRequest, match=f"provider.{pref.name} is not a routing preference"):
+            provider_overrides({pref.name: value})

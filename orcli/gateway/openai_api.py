@@ -9,14 +9,12 @@ from typing import Any, NamedTuple
 
 from orcli.errors import UsageError
 from orcli.neutralise import neutralise
-from orcli.routing.preferences import BY_NAME, ValueKind, parse_max_price
+from orcli.routing.preferences import BY_NAME, PER_REQUEST_KEYS, ValueKind, parse_max_price
 from orcli.routing.route import RouteInput
 
-# The OpenRouter-style `provider` object: the routing preferences a request may override (SPEC §14).
-PROVIDER_KEYS = (
-    "order", "only", "ignore", "sort", "allow_fallbacks", "require_parameters", "data_collection", "zdr",
-    "quantizations", "max_price",
-)  # fmt: skip
+# The OpenRouter-style `provider` object: the routing preferences a request may override, as their
+# declaration marks them (`per_request`, routing/preferences.py).
+PROVIDER_KEYS = PER_REQUEST_KEYS
 # Set by the gateway itself, never passed upstream as options.
 _OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider"})
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
