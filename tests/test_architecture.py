@@ -340,3 +340,46 @@ def test_a_gateway_request_may_override_exactly_the_preferences_marked_per_reque
     else:
         with pytest.raises(BadRequest, match=f"provider.{pref.name} is not a routing preference"):
             provider_overrides({pref.name: value})
+
+
+# -- the common options, declared once -----------------------------------------------------------------
+def _commands() -> dict[str, object]:
+    """Every command of the app as click sees it, by its full name (`profiles import`)."""
+    import typer
+
+    from orcli.cli import app
+
+    found: dict[str, object] = {}
+
+    def walk(command: object, prefix: str) -> None:
+        subcommands = getattr(command, "commands", None)
+        if subcommands is None:
+            found[prefix] = command
+            return
+        for name, sub in subcommands.items():
+            walk(sub, f"{prefix} {name}".strip())
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+# `profiles init` and `import` write a profile: their -p/--profile names it, and ORCLI_PROFILE does not.
+WRITES_A_PROFILE = {"profiles init", "profiles import"}
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_takes_the_common_options(name: str) -> None:
+    command = _commands()[name]
+    options = {opt: param for param in command.params for opt in param.opts}  # type: ignore[attr-defined]
+    for flag in ("--json", "--quiet", "-q", "--debug", "--no-color", "--profile", "-p"):
+        assert flag in options, f"{name} lacks {flag}"
+    assert (options["--profile"].envvar == "ORCLI_PROFILE") is (name not in WRITES_A_PROFILE)
+
+
+def test_the_common_options_are_declared_in_commands_common_alone() -> None:
+    spelled = [
+        path.name
+        for path in (PACKAGE / "commands").glob("*.py")
+        if path.name != "common.py" and any(f'"{flag}"' in path.read_text() for flag in ("--json", "--no-color"))
+    ]
+    assert not spelled, f"re-declared in {spelled}"

@@ -9,12 +9,7 @@ from typing import Annotated, Any, assert_never
 import typer
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
     PromptArg,
-    QuietOpt,
     environment,
     handled,
     load_profile_for,
@@ -29,9 +24,9 @@ from orcli.errors import (
     StreamBrokenError,
     UsageError,
 )
+from orcli.types import Outcome, Plan, Profile
 from orcli.ui.help import OUTPUT, REQUEST
 from orcli.ui.output import Output
-from orcli.types import Outcome, Plan, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +94,20 @@ def ask(
     reasoning: Annotated[
         bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr as it arrives.")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     no_stdin: bool,
     given: Any,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
 
     flags = AskFlags(
-        stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout, reasoning=reasoning
+        stream=not no_stream,
+        verbose=verbose and not out.quiet,
+        as_json=out.as_json,
+        timeout=timeout,
+        reasoning=reasoning,
     )
     env = environment()
     loaded = load_profile_for(profile, env, out)
@@ -127,8 +122,8 @@ def ask(
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
-    from orcli.store.health_source import open_health
     from orcli.routing.route import build_route
+    from orcli.store.health_source import open_health
 
     store, snapshot, notes = open_health(profile, env)
     try:

@@ -74,18 +74,45 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so that it unwinds like Ctrl-C: output kept, attempt recorded."""
 
 
+# The options every command takes (docs/commands.md), declared here once: `handled` adds them to each
+# command's signature, builds the command's `Output` from them, and hands it the profile spec.
+COMMON_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("profile", ProfileOpt, None),
+    ("as_json", JsonOpt, False),
+    ("quiet", QuietOpt, False),
+    ("debug", DebugOpt, False),
+    ("no_color", NoColorOpt, False),
+)
+_INJECTED = ("out", "profile")  # keyword-only parameters without a default: given by `handled`, not Typer
+
+
+def _injected(command: Callable[..., None]) -> tuple[str, ...]:
+    """The parameters `handled` gives `command` itself: `out` always; `profile` unless the command declares
+    its own --profile option (the profiles it writes, for `profiles init` and `import`)."""
+    own = inspect.signature(command).parameters
+    return tuple(
+        name
+        for name in _INJECTED
+        if name in own and own[name].kind is inspect.Parameter.KEYWORD_ONLY and own[name].default is own[name].empty
+    )
+
+
 def handled(command: Callable[..., None]) -> Callable[..., None]:
-    """Turn OrcliError, Ctrl-C, SIGTERM and broken pipes into a message and an exit code: the one place that
-    does, for every command; the command receives the `Output` built from its common options as `out`."""
+    """Give `command` the common options, and turn OrcliError, Ctrl-C, SIGTERM and broken pipes into a message
+    and an exit code: the one place that does, for every command. The command receives the `Output` built
+    from the common options as `out`, and the --profile value as `profile` when it asks for one (a keyword-only
+    `profile` without a default)."""
+    injected = _injected(command)
+    common = [(name, ann, default) for name, ann, default in COMMON_OPTIONS if name in injected or name != "profile"]
 
     def wrapper(*args: Any, **kwargs: Any) -> None:
         _ensure_standard_fds()
+        options = {name: kwargs.pop(name, default) for name, _, default in common}
         out = Output(
-            as_json=kwargs.get("as_json", False),
-            quiet=kwargs.get("quiet", False),
-            no_color=kwargs.get("no_color", False),
-            debug=kwargs.get("debug", False),
+            as_json=options["as_json"], quiet=options["quiet"], no_color=options["no_color"], debug=options["debug"]
         )
+        if "profile" in injected:
+            kwargs["profile"] = options["profile"]
         try:
             try:
                 command(*args, out=out, **kwargs)
@@ -130,19 +157,30 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             to_stderr(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
-    return _with_signature(wrapper, command, drop=("out",))
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [inspect.Parameter(name, keyword, default=default, annotation=ann) for name, ann, default in common]
+    return _with_signature(wrapper, command, drop=injected, extra=shared, extra_last=True)
 
 
-def _with_signature(wrapper: Callable[..., None], command: Callable[..., None], drop: tuple[str, ...] = (),
-                    extra: list[inspect.Parameter] | None = None) -> Callable[..., None]:  # fmt: skip
-    """Show Typer `command`'s own parameters (less `drop`, plus `extra`) on `wrapper`.
+def _with_signature(
+    wrapper: Callable[..., None],
+    command: Callable[..., None],
+    drop: tuple[str, ...] = (),
+    extra: list[inspect.Parameter] | None = None,
+    extra_last: bool = False,
+) -> Callable[..., None]:
+    """Show Typer `command`'s own parameters (less `drop`, plus `extra`: after the prompt, or last) on `wrapper`.
 
     The annotations are evaluated once here, not left as the strings of `from __future__ import annotations`:
     Typer's get_type_hints would evaluate every string again on each run (start-up time, not behaviour).
     """
     signature = inspect.signature(command, eval_str=True)
     parameters = [p for p in signature.parameters.values() if p.name not in drop]
-    if extra is not None:
+    if extra is not None and extra_last:  # before --wide, which help lists after the output options it refines
+        at = next((i for i, p in enumerate(parameters) if p.name == "wide"), len(parameters))
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        parameters = parameters[:at] + extra + [p.replace(kind=keyword) for p in parameters[at:]]
+    elif extra is not None:
         parameters = extra_first(parameters, extra)
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__name__ = command.__name__

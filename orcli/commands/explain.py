@@ -7,12 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
     PromptArg,
-    QuietOpt,
     WideOpt,
     complete_providers,
     environment,
@@ -42,22 +37,18 @@ AssumeDownOpt = Annotated[
 def explain_route(
     prompt: PromptArg = None,
     assume_down: AssumeDownOpt = None,  # read by route_flags into given.assume_down
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     wide: WideOpt = False,
     *,
     no_stdin: bool,
     given: Any,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
-    from orcli.ui import render
-    from orcli.store.health_source import load_snapshot
     from orcli.routing.policy import insecure_reason
     from orcli.routing.route import build_route
+    from orcli.store.health_source import load_snapshot
+    from orcli.ui import render
 
     env = environment()
     loaded = load_profile_for(profile, env, out)
@@ -73,7 +64,7 @@ def explain_route(
         if (reason := insecure_reason(provider, loaded.path)) is not None:
             out.warn(f"ask would refuse this route: {reason}")
             break
-    if as_json:
+    if out.as_json:
         doc = render.explain_json(route)
         if not route.plan.attempts:
             raise NoRouteError("no route: every candidate endpoint was rejected", extra=doc)

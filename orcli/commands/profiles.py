@@ -9,16 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
-    QuietOpt,
-    environment,
-    handled,
-    load_profile_for,
-)
+from orcli.commands.common import complete_profiles, environment, handled, load_profile_for
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
 
@@ -54,13 +45,9 @@ def _target(spec: str) -> Path:
 # -- list ----------------------------------------------------------------------------------------------
 @handled
 def profiles_list(
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Every profile orcli can see, where it lives, and which one commands use by default."""
     from orcli.profile.resolve import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
@@ -91,7 +78,7 @@ def profiles_list(
         "default_is_fallback": fallback,
         "profiles": entries,
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     columns = (Column("name"), Column("source"), Column("default"), Column("path"))
@@ -116,13 +103,9 @@ def profiles_list(
 @handled
 def profiles_show(
     name: NameArg = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """The resolved path and a validated summary: providers, endpoints, models, which keys are set."""
     from orcli.routing.route import has_key_in
@@ -157,7 +140,7 @@ def profiles_show(
         "providers": providers,
         "models": [{"model": m, "providers": ps} for m, ps in per_model.items()],
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     keys = sum(1 for p in providers if p["key_set"])
@@ -177,17 +160,36 @@ def profiles_show(
 
 
 # -- init ----------------------------------------------------------------------------------------------
+def _one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
+    """The profile `init` or `import` writes: NAME or --into, or -p/--profile (the same thing); both, naming
+    two profiles, is an error. ORCLI_PROFILE never chooses it: a shell's setting must not redirect a write."""
+    given = str(ctx.params[parameter])
+    source = ctx.get_parameter_source(parameter)
+    if profile is None:
+        return given
+    if source is not None and source.name != "DEFAULT" and given != profile:
+        shown = "NAME" if parameter == "name" else f"--{parameter}"
+        raise UsageError(f"{shown} `{given}` and --profile `{profile}` name two profiles; give one of them.")
+    return profile
+
+
 @handled
 def profiles_init(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of the new profile.")] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="The profile to write: the same as NAME (ORCLI_PROFILE does not choose it).",
+            metavar="NAME",
+            autocompletion=complete_profiles,
+        ),
+    ] = None,
     *,
     out: Output,
 ) -> None:
@@ -197,6 +199,7 @@ def profiles_init(
     from orcli.profile.resolve import bundled_profiles_dir, user_profiles_dir
     from orcli.profile.write import save_profile, starter_data
 
+    name = _one_target(ctx, "name", profile)
     env = environment()
     path = user_profiles_dir() / f"{_bare_name(name)}.toml"
     if path.exists() and not force:
@@ -217,7 +220,7 @@ def profiles_init(
         "models": data.get("routing", {}).get("models", []),
         "backup": None if backup is None else str(backup),
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     out.stdout.write(f"wrote {path}\n")
@@ -232,6 +235,7 @@ def profiles_init(
 # -- import --------------------------------------------------------------------------------------------
 @handled
 def profiles_import(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
     model: Annotated[
         list[str] | None,
@@ -252,11 +256,16 @@ def profiles_import(
         str, typer.Option("--into", help="Profile to write (name in the user config dir, or a path).", metavar="NAME")
     ] = "default",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="The profile to write: the same as --into (ORCLI_PROFILE does not choose it).",
+            metavar="NAME|PATH",
+            autocompletion=complete_profiles,
+        ),
+    ] = None,
     *,
     out: Output,
 ) -> None:
@@ -268,6 +277,7 @@ def profiles_import(
     from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
     from orcli.profile.write import diff_lines, merge_import, read_data, save_profile
 
+    into = _one_target(ctx, "into", profile)
     if source not in SOURCES:
         raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
     from orcli.routing.preferences import split_names
@@ -333,7 +343,7 @@ def profiles_import(
         "unmapped": imported.unmapped,
         "notes": list(catalogue.notes),
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     for line in diff_lines(changes):
@@ -401,13 +411,9 @@ def _fetch(models: list[str]) -> Any:
 @handled
 def profiles_check(
     name: NameArg = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
     Exit 1 when it finds problems."""
@@ -422,7 +428,7 @@ def profiles_check(
         "ok": not problems,
         "problems": [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems],
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
     elif problems:
         columns = (Column("code"), Column("subject"), Column("detail"))

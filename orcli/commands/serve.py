@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import environment, handled
 from orcli.errors import UsageError
 from orcli.ui.output import Output
 
@@ -36,18 +36,14 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
     ] = 10.0,  # fmt: skip
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Serve the router as an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models, GET /health."""
-    from orcli.routing.policy import is_loopback_host
     from orcli.gateway.server import ServeConfig
     from orcli.gateway.server import serve as run_server
+    from orcli.routing.policy import is_loopback_host
 
     env = environment()
     token = None
@@ -65,24 +61,24 @@ def serve(
     lock = threading.Lock()  # one log line at a time from many request threads
 
     def log(entry: Mapping[str, Any]) -> None:
-        if quiet:
+        if out.quiet:
             return
-        line = json.dumps(dict(entry), ensure_ascii=False) if as_json else _log_line(entry)
+        line = json.dumps(dict(entry), ensure_ascii=False) if out.as_json else _log_line(entry)
         with lock:
             out.note(line, style="")
 
     def warn(text: str) -> None:
         with lock:
-            if as_json:
+            if out.as_json:
                 out.note(json.dumps({"warning": text}, ensure_ascii=False), style="")
             else:
                 out.warn(text)
 
     def ready(url: str) -> None:
-        if as_json:  # one line, so a supervisor can read it as soon as it is written
+        if out.as_json:  # one line, so a supervisor can read it as soon as it is written
             out.stdout.write(json.dumps({"listening": url}) + "\n")
             out.stdout.flush()
-        elif not quiet:
+        elif not out.quiet:
             out.note(f"orcli serve: listening on {url} (Ctrl-C to stop)", style="")
 
     config = ServeConfig(host=host, port=port, profile=profile, auth_token=token, max_body=max_body, grace=grace)
