@@ -383,3 +383,24 @@ def test_the_common_options_are_declared_in_commands_common_alone() -> None:
         if path.name != "common.py" and any(f'"{flag}"' in path.read_text() for flag in ("--json", "--no-color"))
     ]
     assert not spelled, f"re-declared in {spelled}"
+
+
+# -- small functions, small modules --------------------------------------------------------------------
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 500
+
+
+def test_no_function_is_longer_than_80_lines_and_no_module_than_500() -> None:
+    """A function or module past these has taken a second job: split it where the jobs part."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(PACKAGE.parent)
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{where}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno}: {node.name}() is {length} lines")
+    assert not too_long, "\n".join(too_long)

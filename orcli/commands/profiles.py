@@ -160,6 +160,17 @@ def profiles_show(
 
 
 # -- init ----------------------------------------------------------------------------------------------
+def _profile_to_write(same_as: str, metavar: str) -> Any:
+    """-p/--profile of `init` and `import`: not the profile commands read, but the one they write."""
+    return typer.Option(
+        "--profile",
+        "-p",
+        help=f"The profile to write: {same_as} (ORCLI_PROFILE does not choose it).",
+        metavar=metavar,
+        autocompletion=complete_profiles,
+    )
+
+
 def _one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
     """The profile `init` or `import` writes: NAME or --into, or -p/--profile (the same thing); both, naming
     two profiles, is an error. ORCLI_PROFILE never chooses it: a shell's setting must not redirect a write."""
@@ -180,16 +191,7 @@ def profiles_init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "--profile",
-            "-p",
-            help="The profile to write: the same as NAME (ORCLI_PROFILE does not choose it).",
-            metavar="NAME",
-            autocompletion=complete_profiles,
-        ),
-    ] = None,
+    profile: Annotated[str | None, _profile_to_write("the same as NAME", "NAME")] = None,
     *,
     out: Output,
 ) -> None:
@@ -233,111 +235,80 @@ def profiles_init(
 
 
 # -- import --------------------------------------------------------------------------------------------
+ImportModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.", metavar="MODEL"
+    ),
+]
+ImportFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.", metavar="FILE"
+    ),
+]
+
+
 @handled
 def profiles_import(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.",
-            metavar="MODEL",
-        ),
-    ] = None,
-    from_file: Annotated[
-        str | None,
-        typer.Option(
-            "--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.", metavar="FILE"
-        ),
-    ] = None,
+    model: ImportModelsOpt = None,
+    from_file: ImportFromOpt = None,
     into: Annotated[
         str, typer.Option("--into", help="Profile to write (name in the user config dir, or a path).", metavar="NAME")
     ] = "default",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            "--profile",
-            "-p",
-            help="The profile to write: the same as --into (ORCLI_PROFILE does not choose it).",
-            metavar="NAME|PATH",
-            autocompletion=complete_profiles,
-        ),
-    ] = None,
+    profile: Annotated[str | None, _profile_to_write("the same as --into", "NAME|PATH")] = None,
     *,
     out: Output,
 ) -> None:
     """Turn OpenRouter's public catalogue into endpoints, merged into a profile, and show what changed."""
-    import tomllib
 
-    from orcli.profile.catalogue import parse_catalogue, to_profile
+    from orcli.profile.catalogue import to_profile
     from orcli.profile.parse import API_VALUES
-    from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
-    from orcli.profile.write import diff_lines, merge_import, read_data, save_profile
+    from orcli.profile.write import merge_import, save_profile
+    from orcli.routing.preferences import split_names
 
     into = _one_target(ctx, "into", profile)
     if source not in SOURCES:
         raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
-    from orcli.routing.preferences import split_names
-
     models = list(split_names(model or ()))
-    if from_file is None:
-        if not models:
-            raise UsageError("name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
-                             "or read a saved copy with --from FILE.")  # fmt: skip
-        catalogue, origin = _fetch(models), "https://openrouter.ai/api/v1/models"
-    else:
-        catalogue = parse_catalogue(_read_source(from_file), from_file, wanted=models)
-        origin = from_file
-        missing = [m for m in models if m not in catalogue.models]
-        if missing:
-            raise UsageError(f"{from_file} holds no endpoints of {', '.join(missing)}; it has: "
-                             f"{', '.join(catalogue.models) or 'none'}.")  # fmt: skip
+    catalogue, origin = _catalogue(models, from_file)
     imported = to_profile(catalogue.endpoints, API_VALUES)
     for note in catalogue.notes:
         out.note(f"note: {note}")
-    for tag, served in imported.unmapped.items():  # SPEC §12: listed on stderr, not guessed
-        out.warn(f"not imported: OpenRouter provider `{tag}` ({', '.join(served)}) has no entry in orcli's "
-                 "provider table (or needs a dialect this orcli lacks)")  # fmt: skip
+    for tag, served in imported.unmapped.items():  # listed on stderr, not guessed (docs/profiles.md)
+        out.warn(
+            f"not imported: OpenRouter provider `{tag}` ({', '.join(served)}) has no entry in orcli's "
+            "provider table (or needs a dialect this orcli lacks)"
+        )
     if not imported.endpoints:
-        raise OrcliError("nothing to import: no endpoint in the catalogue is served by a provider orcli can call.",
-                         extra={"unmapped": imported.unmapped, "notes": list(catalogue.notes)})  # fmt: skip
+        raise OrcliError(
+            "nothing to import: no endpoint in the catalogue is served by a provider orcli can call.",
+            extra={"unmapped": imported.unmapped, "notes": list(catalogue.notes)},
+        )
     target = _target(into)
-    created_from = None
-    if target.is_file():
-        existing = read_data(target)
-    elif not is_path_spec(into) and (bundled_profiles_dir() / f"{into}.toml").is_file():
-        created_from = bundled_profiles_dir() / f"{into}.toml"  # a user copy of a bundled profile
-        existing = tomllib.loads(created_from.read_text(encoding="utf-8"))
-    else:
-        served = list(dict.fromkeys(e["model"] for e in imported.endpoints))  # the catalogue's order
-        in_order = [m for m in models if m in served] or served  # -m order first: primary first, as for ask
-        existing = {"routing": {"models": in_order}}
+    served = list(dict.fromkeys(e["model"] for e in imported.endpoints))  # the catalogue's order
+    existing, created_from = _base_profile(into, target, [m for m in models if m in served] or served)
     merged, changes = merge_import(existing, imported.providers, imported.endpoints)
-    written = False
     backup = None
     if changes and not dry_run:
-        header = (f"orcli profile, last import from OpenRouter's catalogue on {_today()} "
-                  f"({', '.join(dict.fromkeys(e['model'] for e in imported.endpoints))}).\n"
-                  "Prices: USD per 1M tokens; endpoints are named by OpenRouter's provider tags.")  # fmt: skip
+        header = (
+            f"orcli profile, last import from OpenRouter's catalogue on {_today()} ({', '.join(served)}).\n"
+            "Prices: USD per 1M tokens; endpoints are named by OpenRouter's provider tags."
+        )
         backup = save_profile(target, merged, header=header)
-        written = True
     doc = {
         "source": source,
         "from": origin,
         "into": str(target),
         "created_from": None if created_from is None else str(created_from),
         "dry_run": dry_run,
-        "written": written,
+        "written": bool(changes) and not dry_run,
         "backup": None if backup is None else str(backup),
         "changes": [
-            {
-                "kind": c.kind,
-                "name": c.name,
-                "details": [{"key": k, "old": old, "new": new} for k, old, new in c.details],
-            }
+            {"kind": c.kind, "name": c.name, "details": [{"key": k, "old": o, "new": n} for k, o, n in c.details]}
             for c in changes
         ],
         "unmapped": imported.unmapped,
@@ -346,6 +317,51 @@ def profiles_import(
     if out.as_json:
         out.json(doc)
         return
+    _say_imported(out, changes, target, dry_run, backup, created_from)
+
+
+def _catalogue(models: list[str], from_file: str | None) -> tuple[Any, str]:
+    """The catalogue's endpoints of `models`, from OpenRouter or a saved copy, and where they came from."""
+    from orcli.profile.catalogue import parse_catalogue
+
+    if from_file is None:
+        if not models:
+            raise UsageError(
+                "name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
+                "or read a saved copy with --from FILE."
+            )
+        return _fetch(models), "https://openrouter.ai/api/v1/models"
+    catalogue = parse_catalogue(_read_source(from_file), from_file, wanted=models)
+    missing = [m for m in models if m not in catalogue.models]
+    if missing:
+        raise UsageError(
+            f"{from_file} holds no endpoints of {', '.join(missing)}; it has: {', '.join(catalogue.models) or 'none'}."
+        )
+    return catalogue, from_file
+
+
+def _base_profile(into: str, target: Path, models: list[str]) -> tuple[dict[str, Any], Path | None]:
+    """What an import merges into: the profile at `target`, else a user copy of the bundled profile of that
+    name (and which one), else a new profile routing to the imported `models` (-m order first: primary first)."""
+    import tomllib
+
+    from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
+    from orcli.profile.write import read_data
+
+    if target.is_file():
+        return read_data(target), None
+    bundled = bundled_profiles_dir() / f"{into}.toml"
+    if not is_path_spec(into) and bundled.is_file():
+        return tomllib.loads(bundled.read_text(encoding="utf-8")), bundled
+    return {"routing": {"models": models}}, None
+
+
+def _say_imported(
+    out: Output, changes: list[Any], target: Path, dry_run: bool, backup: Path | None, created_from: Path | None
+) -> None:
+    """The import's diff on stdout, what became of the file on stderr."""
+    from orcli.profile.write import diff_lines
+
     for line in diff_lines(changes):
         out.stdout.write(line + "\n")
     added = sum(1 for c in changes if c.kind == "added endpoint")
@@ -354,11 +370,14 @@ def profiles_import(
     elif dry_run:
         out.note(f"dry run: {len(changes)} change(s) to {target}; nothing written.")
     else:
-        out.note(f"wrote {target} ({len(changes)} change(s))" + (f"; the old file is kept as {backup}" if backup else "")
-                 + (f"; started from the bundled {created_from.name}" if created_from else "") + ".")  # fmt: skip
+        kept = f"; the old file is kept as {backup}" if backup else ""
+        started = f"; started from the bundled {created_from.name}" if created_from else ""
+        out.note(f"wrote {target} ({len(changes)} change(s)){kept}{started}.")
     if added:
-        out.note(f"note: {added} new endpoint(s) send the OpenRouter model id as the model name; set "
-                 "`upstream_model` where a provider names the model differently.")  # fmt: skip
+        out.note(
+            f"note: {added} new endpoint(s) send the OpenRouter model id as the model name; set "
+            "`upstream_model` where a provider names the model differently."
+        )
     out.stdout.flush()
 
 
