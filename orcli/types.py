@@ -87,8 +87,8 @@ class Provider(NamedTuple):
     zdr: bool = False
     headers: Mapping[str, str] = EMPTY_MAP
     allow_insecure: bool = False
-    anthropic_version: str | None = None  # api = "anthropic": the anthropic-version header; None = the dialect's
-    api_version: str | None = None  # api = "azure": the api-version query value; None = the dialect's default
+    # The keys its dialect declares (orcli/wire/__init__.py: anthropic_version, api_version, region, ...).
+    settings: Mapping[str, object] = EMPTY_MAP
 
     @property
     def base_name(self) -> str:
@@ -225,6 +225,10 @@ class Rejection(NamedTuple):
     provider: str
     code: RejectionCode
     detail: str
+
+    def as_json(self) -> dict[str, str]:
+        """The rejection as every JSON document shows it (explain-route, ask --json, the gateway's 404)."""
+        return {"model": self.model, "provider": self.provider, "code": self.code.value, "detail": self.detail}
 
 
 class Plan(NamedTuple):

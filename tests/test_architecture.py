@@ -8,6 +8,7 @@ import inspect
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -219,7 +220,8 @@ def test_build_route_takes_values_and_does_no_io() -> None:
     from orcli.routing import route
 
     params = list(inspect.signature(route.build_route).parameters)
-    assert params == ["profile", "given", "prompt", "env", "health"]
+    # `credentials` is a value too: the edge's answer to "has this provider credentials?" (orcli/auth).
+    assert params == ["profile", "given", "prompt", "env", "health", "credentials"]
     source = inspect.getsource(route)
     assert "stdin" not in source and "load_profile" not in source and "open(" not in source
 
@@ -404,3 +406,15 @@ def test_no_function_is_longer_than_80_lines_and_no_module_than_500() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{where}:{node.lineno}: {node.name}() is {length} lines")
     assert not too_long, "\n".join(too_long)
+
+# -- one execution path ------------------------------------------------------------------------------
+def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> None:
+    """Only orcli/execution/run.py builds an Executor: a fix to how a route runs lands once, for every caller."""
+    builders = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"(?<!Pool)Executor\(", path.read_text()) and path.name != "executor.py"
+    )
+    assert builders == ["execution/run.py"]
+    for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
+        assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command

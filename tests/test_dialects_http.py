@@ -29,6 +29,7 @@ from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import Answer, ChatRequest, Delta, UpstreamError, UpstreamErrorInBody
 from orcli.wire.sse import SSEDecoder
+from tests.wire_signing import signed
 
 
 def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
@@ -55,7 +56,7 @@ def target(fake: DialectUpstream, api: str) -> tuple[Provider, Endpoint]:
 
 def call(fake: DialectUpstream, api: str, request: ChatRequest = REQUEST) -> httpx.Response:
     provider, endpoint = target(fake, api)
-    req = dialect_for(api).build_request(provider, endpoint, request, "key-123", stream=False)
+    req = signed(dialect_for(api), provider, endpoint, request, "key-123", False)
     return httpx.post(req.url, headers=dict(req.headers), content=req.body, timeout=5)
 
 
@@ -63,7 +64,7 @@ def stream(fake: DialectUpstream, api: str, request: ChatRequest = REQUEST) -> t
     """Status, the decoded deltas (a 200) and the raw body."""
     provider, endpoint = target(fake, api)
     dialect = dialect_for(api)
-    req = dialect.build_request(provider, endpoint, request, "key-123", stream=True)
+    req = signed(dialect, provider, endpoint, request, "key-123", True)
     sse, events, deltas = SSEDecoder(), dialect.event_decoder(), []
     with httpx.stream("POST", req.url, headers=dict(req.headers), content=req.body, timeout=5) as resp:
         raw = b""

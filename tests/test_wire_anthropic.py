@@ -26,6 +26,7 @@ from orcli.wire.base import (
     UpstreamErrorInBody,
     Usage,
 )
+from tests.wire_signing import signed
 
 
 def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
@@ -49,14 +50,14 @@ WEATHER_TOOL = {
 
 
 def body_of(request: ChatRequest, *, endpoint: Endpoint = ENDPOINT, stream: bool = False) -> dict:
-    return json.loads(D.build_request(PROVIDER, endpoint, request, "sk-ant-test", stream).body)
+    return json.loads(signed(D, PROVIDER, endpoint, request, "sk-ant-test", stream).body)
 
 
 # --- requests -------------------------------------------------------------------------------------
 
 
 def test_request_url_headers_and_minimal_body() -> None:
-    req = D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO), "sk-ant-test", stream=False)
+    req = signed(D, PROVIDER, ENDPOINT, ChatRequest(HELLO), "sk-ant-test", False)
     assert req.url == "https://api.anthropic.com/v1/messages"
     assert req.method == "POST"
     assert req.headers["x-api-key"] == "sk-ant-test"
@@ -72,8 +73,10 @@ def test_request_url_headers_and_minimal_body() -> None:
 
 
 def test_anthropic_version_comes_from_the_provider_and_the_key_cannot_be_replaced_by_headers() -> None:
-    provider = PROVIDER._replace(anthropic_version="2099-01-01", headers={"x-api-key": "other", "X-Title": "t"})
-    req = D.build_request(provider, ENDPOINT, ChatRequest(HELLO), "sk-ant-test", stream=True)
+    provider = PROVIDER._replace(
+        settings={"anthropic_version": "2099-01-01"}, headers={"x-api-key": "other", "X-Title": "t"}
+    )
+    req = signed(D, provider, ENDPOINT, ChatRequest(HELLO), "sk-ant-test", True)
     assert req.headers["anthropic-version"] == "2099-01-01"
     assert req.headers["x-api-key"] == "sk-ant-test"
     assert req.headers["X-Title"] == "t"
@@ -208,9 +211,9 @@ def test_conversation_with_tool_calls_and_results() -> None:
 def test_what_json_cannot_carry_is_refused_before_the_network(api: str) -> None:
     dialect = dialect_for(api)
     with pytest.raises(ValueError, match="UTF-8"):
-        dialect.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "bad \udc80"},)), "k", False)
+        signed(dialect, PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "bad \udc80"},)), "k", False)
     with pytest.raises(ValueError, match="NaN"):
-        dialect.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, options={"temperature": float("nan")}), "k", False)
+        signed(dialect, PROVIDER, ENDPOINT, ChatRequest(HELLO, options={"temperature": float("nan")}), "k", False)
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -544,7 +547,7 @@ def test_profile_accepts_the_dialect_and_its_version_key(tmp_path) -> None:  # t
     )
     profile = parse_profile(text, tmp_path / "p.toml")
     assert profile.providers["anthropic"].api == "anthropic"
-    assert profile.providers["anthropic"].anthropic_version == "2023-06-01"
+    assert profile.providers["anthropic"].settings["anthropic_version"] == "2023-06-01"
     wrong = text.replace('api = "anthropic"', 'api = "openai"')
     with pytest.raises(Exception, match="anthropic_version"):
         parse_profile(wrong, tmp_path / "p.toml")

@@ -14,6 +14,7 @@ from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.azure import DEFAULT_API_VERSION
 from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamError, UpstreamErrorInBody
+from tests.wire_signing import signed
 
 
 def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
@@ -29,7 +30,7 @@ HELLO = ({"role": "user", "content": "Hello"},)
 
 
 def test_deployment_url_api_version_and_api_key_header() -> None:
-    req = D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, system="Be brief."), "azkey", stream=False)
+    req = signed(D, PROVIDER, ENDPOINT, ChatRequest(HELLO, system="Be brief."), "azkey", False)
     assert req.url == (
         f"https://myres.openai.azure.com/openai/deployments/my-gpt4o-mini/chat/completions?api-version={DEFAULT_API_VERSION}"
     )
@@ -46,15 +47,13 @@ def test_deployment_url_api_version_and_api_key_header() -> None:
 
 def test_a_base_url_ending_in_openai_is_not_doubled() -> None:
     provider = PROVIDER._replace(base_url="https://myres.openai.azure.com/openai")
-    req = D.build_request(provider, ENDPOINT, ChatRequest(HELLO), "azkey", stream=False)
+    req = signed(D, provider, ENDPOINT, ChatRequest(HELLO), "azkey", False)
     assert req.url.startswith("https://myres.openai.azure.com/openai/deployments/my-gpt4o-mini/chat/completions?")
 
 
 def test_api_version_from_the_provider_and_stream_options() -> None:
-    provider = PROVIDER._replace(api_version="2025-04-01-preview", headers={"api-key": "nope"})
-    req = D.build_request(
-        provider, ENDPOINT, ChatRequest(HELLO, options={"temperature": 0.1, "seed": 3}), "azkey", True
-    )
+    provider = PROVIDER._replace(settings={"api_version": "2025-04-01-preview"}, headers={"api-key": "nope"})
+    req = signed(D, provider, ENDPOINT, ChatRequest(HELLO, options={"temperature": 0.1, "seed": 3}), "azkey", True)
     assert req.url.endswith("?api-version=2025-04-01-preview")
     assert req.headers["api-key"] == "azkey"
     body = json.loads(req.body)
@@ -65,9 +64,7 @@ def test_api_version_from_the_provider_and_stream_options() -> None:
 def test_tools_and_schema_are_openai_shaped() -> None:
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
-    body = json.loads(
-        D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO, tools=(tool,), schema=schema), "k", False).body
-    )
+    body = json.loads(signed(D, PROVIDER, ENDPOINT, ChatRequest(HELLO, tools=(tool,), schema=schema), "k", False).body)
     assert body["tools"] == [tool]
     assert body["response_format"] == {
         "type": "json_schema",

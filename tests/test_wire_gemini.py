@@ -24,6 +24,7 @@ from orcli.wire.base import (
     UpstreamErrorInBody,
     Usage,
 )
+from tests.wire_signing import signed
 
 
 def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
@@ -48,21 +49,21 @@ TOOL = {
 
 
 def body_of(request: ChatRequest) -> dict:
-    return json.loads(D.build_request(PROVIDER, ENDPOINT, request, "AIza-test", False).body)
+    return json.loads(signed(D, PROVIDER, ENDPOINT, request, "AIza-test", False).body)
 
 
 # --- requests -------------------------------------------------------------------------------------
 
 
 def test_urls_and_the_key_header_never_in_the_url() -> None:
-    plain = D.build_request(PROVIDER, ENDPOINT, ChatRequest(HELLO), "AIza-test", stream=False)
+    plain = signed(D, PROVIDER, ENDPOINT, ChatRequest(HELLO), "AIza-test", False)
     assert plain.url == f"{BASE}/models/gemini-2.5-flash:generateContent"
-    streamed = D.build_request(
-        PROVIDER, ENDPOINT._replace(upstream_model="models/gemini-2.5-pro"), ChatRequest(HELLO), "AIza-test", True
+    streamed = signed(
+        D, PROVIDER, ENDPOINT._replace(upstream_model="models/gemini-2.5-pro"), ChatRequest(HELLO), "AIza-test", True
     )
     assert streamed.url == f"{BASE}/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
-    tuned = D.build_request(
-        PROVIDER, ENDPOINT._replace(upstream_model="tunedModels/my-model"), ChatRequest(HELLO), "k", False
+    tuned = signed(
+        D, PROVIDER, ENDPOINT._replace(upstream_model="tunedModels/my-model"), ChatRequest(HELLO), "k", False
     )
     assert tuned.url == f"{BASE}/tunedModels/my-model:generateContent"
     for req in (plain, streamed):

@@ -37,6 +37,7 @@ from orcli.wire.openai import (
     parse_stream_event,
 )
 from orcli.wire.sse import SSEDecoder
+from tests.wire_signing import signed
 
 
 def chunk(delta: dict, finish: str | None = None, **extra: object) -> dict:
@@ -507,7 +508,7 @@ def test_build_request_sends_a_complete_chat_completions_request() -> None:
         tools=(TOOL,),
         schema={"type": "object", "properties": {"a": {"type": "string"}}},
     )
-    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, "gsk-key-123", stream=True)
+    http = signed(DIALECT, PROVIDER, ENDPOINT, request, "gsk-key-123", True)
     assert (http.method, http.url) == ("POST", "https://api.groq.com/openai/v1/chat/completions")
     assert http.headers["Authorization"] == "Bearer gsk-key-123"
     assert (http.headers["Accept"], http.headers["X-Title"]) == ("text/event-stream", "orcli")
@@ -525,7 +526,7 @@ def test_build_request_sends_a_complete_chat_completions_request() -> None:
 
 def test_build_request_body_is_what_httpx_json_would_send() -> None:
     request = ChatRequest(({"role": "user", "content": "wörld ✓"},))
-    http = DIALECT.build_request(PROVIDER, ENDPOINT, request, None, stream=False)
+    http = signed(DIALECT, PROVIDER, ENDPOINT, request, None, False)
     expected = httpx.Request("POST", http.url, json=json.loads(http.body)).content
     assert http.body == expected and "wörld ✓".encode() in http.body
     assert "Authorization" not in http.headers and "stream_options" not in json.loads(http.body)
@@ -545,14 +546,14 @@ def test_build_request_body_is_what_httpx_json_would_send() -> None:
 )
 def test_the_path_goes_before_the_base_urls_query(base_url: str, url: str) -> None:
     provider = PROVIDER._replace(base_url=base_url)
-    assert DIALECT.build_request(provider, ENDPOINT, ChatRequest(()), None, stream=False).url == url
+    assert signed(DIALECT, provider, ENDPOINT, ChatRequest(()), None, False).url == url
 
 
 def test_build_request_refuses_what_cannot_be_sent_with_value_error() -> None:
     with pytest.raises(ValueError, match="set by orcli"):
-        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest((), options={"stream": False}), None, stream=True)
+        signed(DIALECT, PROVIDER, ENDPOINT, ChatRequest((), options={"stream": False}), None, True)
     with pytest.raises(ValueError, match="not valid UTF-8"):
-        DIALECT.build_request(PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "\udc80"},)), None, True)
+        signed(DIALECT, PROVIDER, ENDPOINT, ChatRequest(({"role": "user", "content": "\udc80"},)), None, True)
 
 
 def test_decode_answer_carries_tool_calls_reasoning_usage_and_model() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, assert_never
+from typing import TYPE_CHECKING, Annotated, Any, assert_never
 
 import typer
 
@@ -19,14 +19,19 @@ from orcli.commands.common import (
 from orcli.errors import (
     AnswerFilteredError,
     AttemptsFailedError,
-    NoRouteError,
     RequestRejectedError,
     StreamBrokenError,
     UsageError,
 )
-from orcli.types import Outcome, Plan, Profile
+from orcli.types import Plan, Profile
 from orcli.ui.help import OUTPUT, REQUEST
 from orcli.ui.output import Output
+
+if TYPE_CHECKING:
+    from orcli.execution.executor import Event, Result
+    from orcli.routing.route import Route
+    from orcli.store.backend import HealthBackend
+    from orcli.wire.base import Delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +44,7 @@ class AskFlags:
 
 
 def _rejected_json(plan: Plan) -> list[dict[str, str]]:
-    from orcli.ui.render import rejection_json
-
-    return [rejection_json(r) for r in plan.rejected]
+    return [r.as_json() for r in plan.rejected]
 
 
 class _Answer:
@@ -56,10 +59,12 @@ class _Answer:
         self.tty = out.stdout_tty
         self.wrote = False
         self.line_open = False
+        self.before_write: Callable[[], None] = _nothing  # before any write: ask's spinner stops there
 
     def write(self, text: str) -> None:
         if not text:
             return
+        self.before_write()
         self.stream.write(text)
         self.stream.flush()
         self.wrote = True
@@ -68,6 +73,10 @@ class _Answer:
     def end_line_on_terminal(self) -> None:
         if self.tty and self.line_open:
             self.write("\n")
+
+
+def _nothing() -> None:
+    pass
 
 
 @handled
@@ -121,7 +130,8 @@ def ask(
 
 
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
-    """Open the health store, build the route, execute it, report; the store is closed whatever happens."""
+    """Open the health store, build the route, run it, report; the store is closed whatever happens."""
+    from orcli.auth import problems_in
     from orcli.routing.route import build_route
     from orcli.store.health_source import open_health
 
@@ -129,52 +139,40 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
     try:
         for note in notes:
             out.warn(note)
-        route = build_route(profile, given, prompt, env, health=snapshot)
+        route = build_route(profile, given, prompt, env, health=snapshot, credentials=problems_in(env))
         for warning in route.warnings:
             out.warn(warning)
-        if not route.plan.attempts:
-            rejected = route.plan.rejected
-            n = len(rejected)
-            every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
-            raise NoRouteError(
-                f"no route: {every} rejected before any attempt; `orcli explain-route` shows why.\n"
-                + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
-                + (f"\n  and {n - 8} more" if n > 8 else ""),
-                extra={"attempts": [], "rejected": _rejected_json(route.plan)},
-            )
         _execute(route, flags, out, env, store)
     finally:
         if store is not None:
             store.close()
 
 
-def _check_transport_security(route: Any) -> None:
-    """SPEC §9: keys must not cross the network in clear text."""
-    from orcli.routing.policy import check_transport_security
+class _Progress:
+    """What ask shows while a route runs: -v notes per attempt, reasoning on stderr, a spinner on a terminal,
+    and the answer on stdout, each line closed before the next kind of text begins."""
 
-    check_transport_security(
-        [route.profile.providers[a.endpoint.provider] for a in route.plan.attempts], route.profile.path
-    )
+    def __init__(self, flags: AskFlags, out: Output, answer: _Answer) -> None:
+        self.flags = flags
+        self.out = out
+        self.answer = answer
+        self.thinking = False  # reasoning written to stderr and its line not yet closed
 
+    def end_thinking(self) -> None:
+        if self.thinking:
+            self.out.reasoning("\n")  # a note or the answer starts on a line of its own
+            self.thinking = False
 
-def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], store: Any) -> None:
-    from orcli.execution.exchange import Exchange
-    from orcli.execution.executor import Event, EventKind, Executor, Failed
-    from orcli.execution.transport import make_client
-    from orcli.wire.base import ChatRequest, Delta
-
-    _check_transport_security(route)
-    record: Callable[[Outcome], None] = (lambda o: None) if store is None else store.record
-    streaming_out = flags.stream and not flags.as_json
-    answer = _Answer(out)
-
-    def on_event(event: Event) -> None:
-        if not flags.verbose:
+    def on_event(self, event: Event) -> None:
+        if not self.flags.verbose:
             return
-        end_thinking()
-        answer.end_line_on_terminal()
+        from orcli.execution.executor import EventKind
+
+        self.end_thinking()
+        self.answer.end_line_on_terminal()
         e = event.attempt.endpoint
         name = f"{e.model} via {e.provider}"
+        out = self.out
         match event.kind:
             case EventKind.START:
                 out.note(f"-> attempt {event.number}: {name} ({e.upstream_model})")
@@ -187,62 +185,52 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
             case unreachable:
                 assert_never(unreachable)
 
-    thinking = [False]  # reasoning written to stderr and its line not yet closed
-
-    def end_thinking() -> None:
-        if thinking[0]:
-            out.reasoning("\n")  # a note or the answer starts on a line of its own
-            thinking[0] = False
-
-    def write_content(delta: Delta) -> None:
-        if delta.reasoning and flags.reasoning:
-            answer.end_line_on_terminal()
-            out.reasoning(delta.reasoning)  # stderr, as it arrives; never stdout (SPEC §11)
-            thinking[0] = not delta.reasoning.endswith("\n")
+    def write_content(self, delta: Delta) -> None:
+        if delta.reasoning and self.flags.reasoning:
+            self.answer.end_line_on_terminal()
+            self.out.reasoning(delta.reasoning)  # stderr, as it arrives; never stdout (docs/commands.md)
+            self.thinking = not delta.reasoning.endswith("\n")
         if delta.content:
-            end_thinking()  # the reasoning ends where the answer begins (they may share a terminal)
-        answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
+            self.end_thinking()  # the reasoning ends where the answer begins (they may share a terminal)
+        self.answer.write(delta.content)  # stdout carries the answer's content only, byte for byte
 
-    timeouts = route.profile.timeouts
+
+def _execute(route: Route, flags: AskFlags, out: Output, env: Mapping[str, str], store: HealthBackend | None) -> None:
+    from orcli.execution.executor import Failed
+    from orcli.execution.run import Caller, run_route
+
+    streaming_out = flags.stream and not flags.as_json
+    answer = _Answer(out)
+    progress = _Progress(flags, out, answer)
     spinner = None
-    events: Callable[[Event], None] = on_event
-    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (issue 14; orcli/ui/progress.py)
-        from orcli.ui.progress import Spinner, following_attempts, stopping_on_first_call
+    events: Callable[[Event], None] = progress.on_event
+    if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (orcli/ui/progress.py)
+        from orcli.ui.progress import Spinner, following_attempts
 
         spinner = Spinner(out.stderr)
-        events = following_attempts(spinner, len(route.plan.attempts), on_event)
-        # Every write ends the spinner, whichever path writes first (content, tool calls, a closing newline).
-        answer.write = stopping_on_first_call(spinner, answer.write)  # type: ignore[method-assign,assignment]
-    with make_client() as client:
-        executor = Executor(
-            client,
-            route.profile.providers,
-            env,
-            timeouts,
-            reader=Exchange,  # make_client's transport has real connections: read them on this thread
-            sink=write_content if streaming_out else None,
-            on_event=events,
-            on_outcome=record,
-            overall_timeout=flags.timeout,
-        )
-        request = ChatRequest(
-            ({"role": "user", "content": route.prompt},), route.system, route.options, route.tools, route.schema
-        )
-        try:
-            result = executor.run(route.plan.attempts, request, stream=flags.stream)
-        except Failed as failure:
-            answer.end_line_on_terminal()
-            _report_failure(failure, route, flags, out)
-            return
-        finally:
-            if spinner is not None:  # gone before any other line is written, whatever happened
-                spinner.stop()
-            end_thinking()
-            for warning in store.take_warnings() if store is not None else ():
-                out.warn(warning)
-    if store is not None:
-        for warning in store.take_warnings():
+        events = following_attempts(spinner, len(route.plan.attempts), progress.on_event)
+        answer.before_write = spinner.stop  # every write ends the spinner, whichever path writes first
+    caller = Caller(
+        sink=progress.write_content if streaming_out else None, on_event=events, overall_timeout=flags.timeout
+    )
+    try:
+        result = run_route(route, env, store, caller, stream=flags.stream)
+    except Failed as failure:
+        answer.end_line_on_terminal()
+        _report_failure(failure, route, flags, out)
+        return
+    finally:
+        if spinner is not None:  # gone before any other line is written, whatever happened
+            spinner.stop()
+        progress.end_thinking()
+        for warning in store.take_warnings() if store is not None else ():
             out.warn(warning)
+    _print_result(result, route, flags, out, answer, streaming_out)
+
+
+def _print_result(
+    result: Result, route: Route, flags: AskFlags, out: Output, answer: _Answer, streaming_out: bool
+) -> None:
     if flags.reasoning and not streaming_out and result.answer.reasoning:
         out.reasoning(result.answer.reasoning)  # nothing streamed: the whole reasoning, before the answer
         out.reasoning("\n")
@@ -252,8 +240,8 @@ def _execute(route: Any, flags: AskFlags, out: Any, env: Mapping[str, str], stor
     if not streaming_out:
         answer.write(result.content)
     if result.answer.tool_calls:
-        # SPEC §11: tool calls are the answer: one JSON array on stdout, on its own line after any text the
-        # model wrote first (which streamed as it came); --json keeps the two apart.
+        # Tool calls are the answer: one JSON array on stdout, on its own line after any text the model wrote
+        # first (which streamed as it came); --json keeps the two apart (docs/commands.md).
         import json
 
         if answer.line_open:
@@ -297,7 +285,7 @@ def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None
         case FailReason.STREAM:
             headline = "the stream broke after part of the answer was written (the partial answer above stands)"
             error_type = StreamBrokenError
-        case FailReason.TIMEOUT:
+        case FailReason.TIMEOUT | FailReason.CANCELLED:
             headline = failure.message
         case FailReason.FILTERED:
             headline = (

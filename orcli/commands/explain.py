@@ -45,6 +45,7 @@ def explain_route(
     profile: str | None,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
+    from orcli.auth import problems_in
     from orcli.routing.policy import insecure_reason
     from orcli.routing.route import build_route
     from orcli.store.health_source import load_snapshot
@@ -56,7 +57,7 @@ def explain_route(
     snapshot, notes = load_snapshot(loaded, env)
     for note in notes:
         out.warn(note)
-    route = build_route(loaded, given, text, env, health=snapshot)
+    route = build_route(loaded, given, text, env, health=snapshot, credentials=problems_in(env))
     for warning in route.warnings:
         out.warn(warning)
     planned = {a.endpoint.provider: loaded.providers[a.endpoint.provider] for a in route.plan.attempts}

@@ -228,30 +228,28 @@ def _probe(profile: Any, endpoints: list[Any], store: Any, out: Output) -> list[
 
     import httpx
 
-    from orcli.execution.exchange import Exchange
-    from orcli.execution.executor import Executor, Failed
+    from orcli.auth import problems_in
+    from orcli.execution.executor import Failed
+    from orcli.execution.run import Caller, execute
     from orcli.execution.transport import make_client
-    from orcli.routing.route import key_problems_in
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 
-    key_problem = key_problems_in(environment())
+    env = environment()
+    key_problem = problems_in(env)
     request = ChatRequest(({"role": "user", "content": PROBE_PROMPT},), options={"max_tokens": PROBE_MAX_TOKENS})
     results: list[dict[str, Any]] = []
-    record = (lambda o: None) if store is None else store.record
 
     def probe_one(client: httpx.Client, endpoint: Any) -> dict[str, Any]:
         provider = profile.providers[endpoint.provider]
         base = {"model": endpoint.model, "provider": endpoint.provider}
-        problem = key_problem(provider)  # checked before any header is built (SPEC §9)
+        problem = key_problem(provider)  # checked before any request is built (docs/security.md)
         if problem is not None:
             return {**base, "ok": False, "error": problem, "latency_s": None}
-        executor = Executor(client, profile.providers, environment(), profile.timeouts, reader=Exchange,
-                            on_outcome=record)  # fmt: skip
         attempt = PlannedAttempt(1, endpoint, 0.0, HEALTHY, "probe")
         started = time.monotonic()
         try:
-            executor.run([attempt], request, stream=True)
+            execute(profile, [attempt], request, env, store, Caller(), stream=True, client=client)
         except Failed as failure:
             last = failure.attempts[-1] if failure.attempts else None
             error = last.error if last else failure.message

@@ -48,6 +48,10 @@ class Reader(Protocol):
         ...
 
 
+# A reader may also have `interrupt()`, called from another thread when the run is cancelled: it makes a
+# waiting `get` return at once (Pump's waiter sits on a queue; Exchange's read is cut by the transport).
+
+
 # How the executor opens a reader: (client, request, timeouts, clock) -> Reader.
 ReaderFactory = Callable[[httpx.Client, HttpRequest, Timeouts, Callable[[], float]], Reader]
 
@@ -212,6 +216,12 @@ class Pump(_Call):
             return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def interrupt(self) -> None:
+        """From another thread (a cancel token): wake the waiter at once with an error; the connection itself
+        is cut by the transport."""
+        self.abandoned.set()
+        self.queue.put((Tag.ERROR, httpx.ReadError("cancelled")))
 
     def abandon(self) -> None:
         """Stop caring about this exchange; close its connection so the thread ends soon."""

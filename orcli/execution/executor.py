@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, NamedTuple, assert_never
 
 import httpx
 
+from orcli.execution.cancel import CancelToken
 from orcli.execution.classify import (
     Failure,
     Kind,
@@ -28,13 +30,13 @@ from orcli.execution.classify import (
     transport_failure,
 )
 from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
-from orcli.routing.policy import usable_key
+from orcli.execution.framing import FRAMINGS, SSE, Framing, framer_factory
+from orcli.redact import redact
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
-from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, HttpRequest, UpstreamErrorInBody, Usage, WireError
 from orcli.wire.content_encoding import BodyDecodeError
-from orcli.wire.sse import SSEDecoder
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
 ANSWER_BODY_LIMIT = 32 * 1024 * 1024  # SPEC §6: a larger successful body (decoded) is "response too large"
@@ -57,6 +59,7 @@ class FailReason(StrEnum):
     STREAM = "stream"
     TIMEOUT = "timeout"
     FILTERED = "filtered"
+    CANCELLED = "cancelled"  # the caller's cancel token: its client left, or its grace ran out
 
 
 class EventKind(StrEnum):
@@ -194,6 +197,7 @@ class Executor:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -206,6 +210,7 @@ class Executor:
         self.clock = clock
         self.wall = wall
         self.overall_timeout = overall_timeout
+        self.cancel = cancel
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
@@ -225,6 +230,8 @@ class Executor:
             remaining = None if self.overall_timeout is None else self.overall_timeout - (self.clock() - started)
             if remaining is not None and remaining <= 0:
                 raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message())
+            if self.cancel is not None and self.cancel.is_set:
+                raise Failed(FailReason.CANCELLED, tuple(reports), self.cancel.reason or "cancelled")
             number = len(reports) + 1
             self.on_event(Event(EventKind.START, attempt, number=number))
             t0 = self.clock()
@@ -247,6 +254,8 @@ class Executor:
                     case FailureClass.CANCELLED:
                         if exc.user_timeout:
                             raise Failed(FailReason.TIMEOUT, tuple(reports), self._timeout_message()) from None
+                        if exc.interrupt is None and self.cancel is not None and self.cancel.is_set:
+                            raise Failed(FailReason.CANCELLED, tuple(reports), report.error or "cancelled") from None
                         raise exc.interrupt or KeyboardInterrupt() from None
                     case FailureClass.STREAM:
                         raise Failed(FailReason.STREAM, tuple(reports), report.error or "the stream broke") from None
@@ -315,26 +324,27 @@ class Executor:
         e = attempt.endpoint
         provider = self.providers[e.provider]
         dialect = dialect_for(provider.api)
-        key = self.env.get(provider.api_key_env, "") if provider.api_key_env else None
-        if key is not None and key.strip() and not usable_key(key):
-            # The planner rejects such a provider (no_credentials); a plan built without that check must still
-            # not hand the key to the HTTP client, whose error would quote it (SPEC §9).
-            problem = f"${provider.api_key_env} cannot be sent in an HTTP header"
-            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, problem, kind=Kind.AUTH))
+        start = self.clock()
         try:
-            http = dialect.build_request(provider, e, request, key, stream)
+            http = dialect.build_request(provider, e, request, stream)
         except ValueError as exc:
             raise _AttemptFailed(refused_request(str(exc), secrets=self.secrets)) from None
-        start = self.clock()
+        http = self._authorize(provider, http, start)
         total = self.timeouts.total if remaining is None else min(self.timeouts.total, remaining)
         total_deadline = start + total
         # The user's --timeout, not the profile's `total`, bounds this attempt: reaching it is a cancellation.
         user_bound = remaining is not None and remaining < self.timeouts.total
         reader = self.reader(self.client, http, self.timeouts, self.clock)
+        unhook = self._hook_cancel(reader)
         reader.start()
         try:
             return self._consume(reader, dialect, stream, start, total_deadline)
         except _AttemptFailed as failed:
+            if self.cancel is not None and self.cancel.is_set:
+                # The caller cut this attempt (its client left): whatever the cut looked like on the wire, it
+                # is a cancellation, never the provider's fault.
+                reason = self.cancel.reason or "cancelled"
+                raise _AttemptFailed(cancelled(reason), wrote_output=failed.wrote_output, ttft=failed.ttft) from None
             # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
             if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
                 # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
@@ -348,7 +358,39 @@ class Executor:
             interrupted.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
             raise interrupted from None
         finally:
+            unhook()
             reader.abandon()
+
+    def _authorize(self, provider: Provider, http: HttpRequest, start: float) -> HttpRequest:
+        """The request with its credentials (orcli/auth): a key in a header, a signature, or an access token
+        fetched within the connect deadline. Their secrets join those redacted from every message."""
+        from orcli.auth import CredentialError, credentials_for
+
+        try:
+            creds = credentials_for(provider, self.env)
+            new = tuple(s for s in creds.secrets if s and s not in self.secrets)
+            if new:
+                self.secrets += new
+            return creds.authorize(http, start + self.timeouts.connect, self.client)
+        except CredentialError as exc:
+            message = redact(str(exc), self.secrets)
+            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, message, kind=Kind.AUTH)) from None
+
+    def _hook_cancel(self, reader: Reader) -> Callable[[], None]:
+        """While this attempt runs, the caller's cancel token cuts its connection at once (from any thread)."""
+        if self.cancel is None:
+            return _nothing
+        from orcli.execution.transport import interrupt
+
+        thread = threading.get_ident()
+
+        def cut() -> None:
+            interrupt(thread)
+            stop = getattr(reader, "interrupt", None)  # a reader on a thread of its own wakes its waiter
+            if stop is not None:
+                stop()
+
+        return self.cancel.hook(cut)
 
     def _consume(self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float) -> _Served:
         t = self.timeouts
@@ -359,10 +401,13 @@ class Executor:
             error = dialect.parse_error(status, body)
             raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
         content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
-        if "text/event-stream" in content_type:
+        framing = FRAMINGS[dialect.framing]
+        if framing.media_type in content_type or SSE.media_type in content_type:
             # Read as a stream whatever the request asked: some servers always stream, also to a request
             # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
-            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline)
+            if framing.media_type not in content_type:
+                framing = SSE
+            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline, framing)
         else:
             served = self._consume_whole(reader, dialect, start, total_deadline)
         return served._replace(status=status)
@@ -370,7 +415,7 @@ class Executor:
     def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
         body = self._read_all(reader, total_deadline, cap=ANSWER_BODY_LIMIT)
         if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
-            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline)
+            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline, SSE)
         try:
             answer = dialect.decode_answer(body)
         except WireError as exc:
@@ -387,9 +432,15 @@ class Executor:
         return _Served(answer, ttft)
 
     def _consume_stream(
-        self, reader: Reader, dialect: Dialect, start: float, first_token_deadline: float, total_deadline: float
+        self,
+        reader: Reader,
+        dialect: Dialect,
+        start: float,
+        first_token_deadline: float,
+        total_deadline: float,
+        framing: Framing,
     ) -> _Served:
-        sse = SSEDecoder()
+        sse = framer_factory(framing)()
         decoder = dialect.event_decoder()
         built = AnswerBuilder()
         sink = self.sink
@@ -560,6 +611,10 @@ class Executor:
                 retry_after=None if failure is None else failure.retry_after,
             )
         )
+
+
+def _nothing() -> None:
+    pass
 
 
 # Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).

@@ -2,11 +2,82 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 import urllib.request
+from typing import Any
 
+import httpcore
 import httpx
+
+# The network stream each thread last read from or wrote to: what `interrupt` shuts down. One dict write per
+# read or write; the executor only interrupts a thread while one of its attempts runs there.
+_ACTIVE: dict[int, Any] = {}
+
+
+class _TrackedStream(httpcore.NetworkStream):
+    """httpcore's network stream, noting which thread uses it, so another thread can cut it at once: a
+    cancelled request (the gateway's client left, a hedge lost) closes its upstream connection while its
+    reader may be blocked waiting for bytes that have not come yet (headers of a slow non-streamed answer)."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        _ACTIVE[threading.get_ident()] = self
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        _ACTIVE[threading.get_ident()] = self
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _ACTIVE[threading.get_ident()] = self
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _TrackedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _TrackingBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _TrackedStream(self._inner.connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _TrackedStream(self._inner.connect_unix_socket(*args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def interrupt(thread_id: int) -> None:
+    """Cut the connection `thread_id` is using now: its blocked read returns at once with an error. Safe from
+    any thread (a socket shutdown, not a close: the owner still closes its own stream)."""
+    stream = _ACTIVE.get(thread_id)
+    if stream is None:
+        return
+    sock = stream.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _tracked(transport: httpx.HTTPTransport) -> httpx.HTTPTransport:
+    pool = transport._pool  # httpcore's pool: every connection it opens goes through its network backend
+    backend = getattr(pool, "_network_backend", None)
+    if backend is not None:
+        pool._network_backend = _TrackingBackend(backend)
+    return transport
 
 
 class LazyTLSTransport(httpx.BaseTransport):
@@ -38,7 +109,7 @@ class LazyTLSTransport(httpx.BaseTransport):
                 verify: ssl.SSLContext | bool = True
                 if url.scheme == "http" and proxy is None:
                     verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # trusts nothing: TLS here fails closed
-                transport = self._transports[key] = httpx.HTTPTransport(verify=verify, proxy=proxy)
+                transport = self._transports[key] = _tracked(httpx.HTTPTransport(verify=verify, proxy=proxy))
             return transport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -254,31 +254,29 @@ class Chat:
                     self.gw.warn(warning)
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
-        from orcli.routing.policy import check_transport_security
+        from orcli.auth import problems_in
+        from orcli.execution.executor import Event, EventKind, Failed
+        from orcli.execution.run import Caller, check_route, run_route
         from orcli.routing.route import build_route
-        from orcli.ui.render import rejection_json
+        from orcli.wire.base import ChatRequest
 
+        env = self.gw.env
         try:
-            route = build_route(profile, request.given, request.prompt_text, self.gw.env, health=snapshot)
+            route = build_route(
+                profile, request.given, request.prompt_text, env, health=snapshot, credentials=problems_in(env)
+            )
         except OrcliError as exc:
             self._finish(400, gateway.error_json(400, exc.message))
             return
         if not route.plan.attempts:
-            metadata = {"rejected": [rejection_json(r) for r in route.plan.rejected]}
+            metadata = {"rejected": [r.as_json() for r in route.plan.rejected]}
             self._finish(404, gateway.error_json(404, "no route: every candidate endpoint was rejected", metadata))
             return
         try:
-            check_transport_security([profile.providers[a.endpoint.provider] for a in route.plan.attempts],
-                                     profile.path)  # fmt: skip
+            check_route(route)
         except OrcliError as exc:
             self._finish(500, gateway.error_json(500, exc.message))
             return
-        self._execute(profile, route, request, store)
-
-    def _execute(self, profile: Profile, route: Any, request: gateway.GatewayRequest, store: Any) -> None:
-        from orcli.execution.exchange import Exchange
-        from orcli.execution.executor import Event, EventKind, Executor, Failed
-        from orcli.wire.base import ChatRequest
 
         def on_event(event: Event) -> None:
             if event.kind is EventKind.START:
@@ -287,18 +285,9 @@ class Chat:
 
         options, tools, schema = gateway.split_options(route.options)
         chat = ChatRequest(request.messages, request.system, options, tools, schema)
-        executor = Executor(
-            self.gw.client,
-            profile.providers,
-            self.gw.env,
-            profile.timeouts,
-            reader=Exchange,  # real connections: read on this thread, each read bounded by the deadline
-            sink=self._stream_delta if request.stream else None,
-            on_event=on_event,
-            on_outcome=(lambda o: None) if store is None else store.record,
-        )
+        caller = Caller(sink=self._stream_delta if request.stream else None, on_event=on_event)
         try:
-            result = executor.run(route.plan.attempts, chat, stream=request.stream)
+            result = run_route(route, env, store, caller, stream=request.stream, request=chat, client=self.gw.client)
         except Failed as failure:
             self._failed(failure)
             return

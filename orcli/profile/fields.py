@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from orcli.routing.preferences import POLICY_VALUES
-from orcli.wire import DIALECT_MODULES
+from orcli.wire import DIALECTS
+from orcli.wire.base import ProviderKey
 
-API_VALUES: tuple[str, ...] = tuple(DIALECT_MODULES)  # a provider's `api`: the wire dialects orcli speaks
+API_VALUES: tuple[str, ...] = tuple(DIALECTS)  # a provider's `api`: the wire dialects orcli speaks
 
 
 class Kind(StrEnum):
@@ -56,7 +57,7 @@ PRICE_FIELDS: tuple[Field, ...] = (
 )
 
 PROVIDER_FIELDS: tuple[Field, ...] = (
-    Field("base_url", Kind.URL, None, "the provider's API root", required=True),
+    Field("base_url", Kind.URL, None, "the provider's API root"),  # required unless the dialect has a default
     Field("api", Kind.CHOICE, "openai", "The wire dialect the provider speaks.", choices=API_VALUES),
     Field("api_key_env", Kind.TEXT, None, "The environment variable that holds the key (never the key)."),
     Field(
@@ -71,11 +72,18 @@ PROVIDER_FIELDS: tuple[Field, ...] = (
     Field("headers", Kind.HEADERS, {}, "Extra static headers sent with every request."),
 )
 
-# Provider keys that belong to one dialect (docs/dialects.md): set on a provider of another api, a mistake.
-DIALECT_FIELDS: tuple[Field, ...] = (
-    Field("anthropic_version", Kind.TEXT, None, "The anthropic-version header.", dialect="anthropic"),
-    Field("api_version", Kind.TEXT, None, "The api-version query value.", dialect="azure"),
-)
+_KINDS = {str: Kind.TEXT, bool: Kind.SWITCH, int: Kind.NUMBER, float: Kind.NUMBER}
+
+
+def dialect_field(api: str, key: ProviderKey) -> Field:
+    """A key a dialect declares (wire/__init__.py DIALECTS) as a profile field of providers of that api."""
+    kind = Kind.CHOICE if key.choices else _KINDS.get(key.kind, Kind.TEXT)
+    return Field(key.name, kind, None, key.help, key.required, key.choices, dialect=api)
+
+
+# Provider keys that belong to one dialect (docs/dialects.md), as the dialects declare them: they land in
+# `Provider.settings`; set on a provider of another api, they are a mistake.
+DIALECT_FIELDS: tuple[Field, ...] = tuple(dialect_field(api, key) for api, r in DIALECTS.items() for key in r.keys)
 
 ALL_PROVIDER_FIELDS = PROVIDER_FIELDS + DIALECT_FIELDS
 

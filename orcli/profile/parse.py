@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, assert_never
 
@@ -155,7 +155,7 @@ class _Validator:
             key = field.key
             raw = table.get(key, _INVALID)
             if raw is _INVALID:
-                if field.required:
+                if field.required and field.dialect is None:  # a dialect's: only for providers of its api
                     self.error(keypath, f"missing `{key}` ({field.help})")
                 values[key] = field.default
                 continue
@@ -344,18 +344,44 @@ class _Validator:
         return providers
 
     def provider(self, name: str, raw: object, keypath: str) -> Provider | None:
-        """One [providers.NAME] table; a key of another dialect than its `api` is a mistake (docs/dialects.md)."""
+        """One [providers.NAME] table: the common keys, and the keys its dialect declares, which land in
+        `settings`; a key of another dialect is a mistake (docs/dialects.md)."""
         values = self.fields(raw, keypath, declared.ALL_PROVIDER_FIELDS)
         if values is None:
             return None
-        api = raw.get("api", "openai") if isinstance(raw, dict) else None
+        assert isinstance(raw, dict)
+        api = raw.get("api", "openai")
+        settings = self.dialect_settings(raw, values, keypath, api)
+        if "base_url" not in raw:
+            default = _default_base_url(api, settings) if settings is not None else None
+            if default is None:
+                self.error(keypath, "missing `base_url` (the provider's API root)")
+            values["base_url"] = default
+        common = {f.key: values[f.key] for f in declared.PROVIDER_FIELDS}
+        return Provider(name=name, **common, settings=MappingProxyType(settings or {}))
+
+    def dialect_settings(
+        self, raw: dict[str, Any], values: dict[str, Any], keypath: str, api: object
+    ) -> dict[str, object] | None:
+        """The provider's dialect keys it gives, as `Provider.settings`; None when one is wrong, missing or
+        belongs to another dialect (or the api itself is wrong)."""
+        before = len(self.errors)
+        if api not in declared.API_VALUES:
+            return None
+        settings: dict[str, object] = {}
         for field in declared.DIALECT_FIELDS:
-            if isinstance(raw, dict) and field.key in raw and api in declared.API_VALUES and api != field.dialect:
-                self.error(
-                    f"{keypath}.{field.key}",
-                    f'applies to api = "{field.dialect}" only (this provider has api = "{api}")',
-                )
-        return Provider(name=name, **values)
+            if field.dialect != api:
+                if field.key in raw:
+                    self.error(
+                        f"{keypath}.{field.key}",
+                        f'applies to api = "{field.dialect}" only (this provider has api = "{api}")',
+                    )
+            elif field.key in raw:
+                settings[field.key] = values[field.key]
+            elif field.required:
+                self.error(keypath, f"missing `{field.key}` ({field.help or f'required by api = {api!r}'})")
+        wrong = any(value is None for value in settings.values())  # reported by its reader, left at None
+        return None if wrong or len(self.errors) != before else settings
 
     def endpoints(self, value: object, providers: dict[str, Provider]) -> list[Endpoint]:
         if not isinstance(value, list):
@@ -387,6 +413,14 @@ class _Validator:
             if len(self.errors) == before:
                 endpoints.append(_endpoint(values))
         return endpoints
+
+
+def _default_base_url(api: str, settings: Mapping[str, object]) -> str | None:
+    """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's)."""
+    from orcli.wire import dialect_for
+
+    url = dialect_for(api).default_base_url(settings)
+    return None if url is None else url.rstrip("/")
 
 
 def _endpoint(values: dict[str, Any]) -> Endpoint:

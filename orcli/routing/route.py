@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from orcli.routing import preferences as prefs_mod
 from orcli.errors import UsageError
+from orcli.routing import preferences as prefs_mod
 from orcli.routing.names import name_matches
 from orcli.routing.planner import plan as make_plan
 from orcli.routing.prompt import DEFAULT_PROMPT_TOKENS, estimate_tokens
@@ -142,10 +142,13 @@ def build_route(
     prompt: str | None,
     env: Mapping[str, str],
     health: HealthSnapshot | None = None,
+    credentials: Callable[[Provider], str | None] | None = None,
 ) -> Route:
     """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
 
-    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store.
+    Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store, and
+    passes `credentials` (orcli/auth: why a provider has none, from the environment and local files) when
+    the profile may hold providers whose credentials are more than a key in `env`.
     """
     prefs = prefs_mod.merge(profile.routing, given.overrides)
     if not prefs.models:
@@ -176,7 +179,8 @@ def build_route(
     snapshot = health or HealthSnapshot()
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=key_problems_in(env))
+    problem = credentials or key_problems_in(env)
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=problem)
     return Route(
         profile=profile,
         prefs=prefs,

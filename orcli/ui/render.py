@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from orcli.routing.preferences import PREFERENCES, as_dict, is_default, json_value
+from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider
 from orcli.ui.tables import Column, TableData
-from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider, Rejection
 from orcli.ui.words import plural
 
 
@@ -93,10 +93,6 @@ def health_json(h: EndpointHealth) -> dict[str, Any]:
     }
 
 
-def rejection_json(r: Rejection) -> dict[str, str]:
-    return {"model": r.model, "provider": r.provider, "code": r.code.value, "detail": r.detail}
-
-
 def explain_json(route) -> dict[str, Any]:
     req = route.request
     return {
@@ -113,7 +109,7 @@ def explain_json(route) -> dict[str, Any]:
         "attempts": [
             {**attempt_json(a), "api": route.profile.providers[a.endpoint.provider].api} for a in route.plan.attempts
         ],
-        "rejected": [rejection_json(r) for r in route.plan.rejected],
+        "rejected": [r.as_json() for r in route.plan.rejected],
         "warnings": list(route.warnings),
     }
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,
+    Auth,
     ChatRequest,
     Delta,
     HttpRequest,
@@ -43,6 +44,8 @@ from orcli.wire.native import (
     tool_functions,
 )
 
+DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
+API_KEY = Auth(header="x-api-key", prefix="")
 DEFAULT_VERSION = "2023-06-01"  # the `anthropic-version` header; provider key `anthropic_version` overrides
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; SPEC §10: the request's, the endpoint's, else this
 MIN_THINKING = 1024  # the smallest budget_tokens the API accepts
@@ -387,14 +390,18 @@ class AnthropicDialect:
     """`api = "anthropic"`: POST {base_url}/messages with x-api-key and anthropic-version."""
 
     name = "anthropic"
+    framing = "sse"
 
-    def build_request(
-        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
-    ) -> HttpRequest:
-        key = (api_key or "").strip()
-        version = getattr(provider, "anthropic_version", None) or DEFAULT_VERSION
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        return DEFAULT_BASE_URL
+
+    def auth(self, provider: Provider) -> Auth:
+        return API_KEY
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
+        version = str(provider.settings.get("anthropic_version") or DEFAULT_VERSION)
         # The profile's headers may replace anthropic-version (a beta header rides along the same way), never the key.
-        hdrs = headers({"anthropic-version": version, **provider.headers}, {"x-api-key": key} if key else {}, stream)
+        hdrs = headers({"anthropic-version": version, **provider.headers}, {}, stream)
         return HttpRequest(f"{provider.base_url}/messages", hdrs, dumps(build_body(endpoint, request, stream)))
 
     def decode_answer(self, body: bytes) -> Answer:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from orcli.types import Endpoint, Provider
 from orcli.wire import openai
-from orcli.wire.base import Answer, ChatRequest, EventDecoder, HttpRequest, UpstreamError
+from orcli.wire.base import Answer, Auth, ChatRequest, EventDecoder, HttpRequest, UpstreamError
 from orcli.wire.native import headers
 from orcli.wire.text import loads
 
@@ -26,7 +26,7 @@ DEFAULT_API_VERSION = "2024-10-21"
 
 def deployment_url(provider: Provider, deployment: str) -> str:
     """The deployment's chat-completions URL; a base_url given with Azure's `/openai` path is taken as meant."""
-    version = getattr(provider, "api_version", None) or DEFAULT_API_VERSION
+    version = str(provider.settings.get("api_version") or DEFAULT_API_VERSION)
     resource = provider.base_url.removesuffix("/openai")
     return (
         f"{resource}/openai/deployments/{quote(deployment, safe='-._~')}/chat/completions"
@@ -51,14 +51,22 @@ def _with_inner_error(err: UpstreamError) -> UpstreamError:
     return err._replace(detail=" ".join([err.detail, *words]).strip())
 
 
+API_KEY = Auth(header="api-key", prefix="")
+
+
 class AzureDialect:
     """`api = "azure"`: POST {base_url}/openai/deployments/{upstream_model}/chat/completions?api-version=V."""
 
     name = "azure"
+    framing = "sse"
 
-    def build_request(
-        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
-    ) -> HttpRequest:
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        return None  # the user's own resource
+
+    def auth(self, provider: Provider) -> Auth:
+        return API_KEY
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
         body = openai.build_body(
             endpoint.upstream_model,
             openai.request_messages(request),
@@ -67,8 +75,7 @@ class AzureDialect:
             request.tools,
             request.schema,
         )
-        key = (api_key or "").strip()
-        hdrs = headers(provider.headers, {"api-key": key} if key else {}, stream)
+        hdrs = headers(provider.headers, {}, stream)
         return HttpRequest(deployment_url(provider, endpoint.upstream_model), hdrs, openai.encode_body(body))
 
     def decode_answer(self, body: bytes) -> Answer:

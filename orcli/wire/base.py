@@ -139,10 +139,53 @@ class Answer(NamedTuple):
 
 
 class SSEEvent(NamedTuple):
+    """One framed stream event, whatever the framing: an SSE event, or an AWS event-stream message (`event`
+    its `:event-type`, or `exception:<type>` for an exception frame; `data` its JSON payload)."""
+
     data: str
     event: str = "message"
     id: str | None = None
     retry: int | None = None
+
+
+class ProviderKey(NamedTuple):
+    """A profile key a dialect adds under `[providers.NAME]` (docs/profiles.md). Its value lands in
+    `Provider.settings[name]`; profile validation reads the declaration, so a new dialect's keys need no
+    change to the profile code."""
+
+    name: str
+    kind: type = str  # str | int | bool | float
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+class Auth(NamedTuple):
+    """How a provider's requests are authorised; the dialect says which, `orcli/auth` does it.
+
+    scheme "header": the key from `api_key_env` in `header`, after `prefix` (Bearer keys, x-api-key...);
+    "aws-sigv4": the whole request signed with AWS credentials for `service`; "google-oauth": a Bearer
+    OAuth2 access token from Google's Application Default Credentials.
+    """
+
+    scheme: str = "header"
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+    service: str = ""
+
+
+def with_header(request: HttpRequest, name: str, value: str) -> HttpRequest:
+    """`request` with header `name` set to `value`, replacing any spelling of it the profile's headers gave:
+    a profile header may add to a request, never stand in for its credentials."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() != name.lower()}
+    headers[name] = value
+    return request._replace(headers=headers)
+
+
+def with_key(request: HttpRequest, auth: Auth, key: str | None) -> HttpRequest:
+    """The "header" scheme: `key` (stripped) in the dialect's header; no key (a local server), no header."""
+    key = (key or "").strip()
+    return with_header(request, auth.header, auth.prefix + key) if key else request
 
 
 class EventDecoder(Protocol):
@@ -152,14 +195,30 @@ class EventDecoder(Protocol):
 
 
 class Dialect(Protocol):
-    """One provider wire protocol, sans-I/O (SPEC §10)."""
+    """One provider wire protocol, sans-I/O (SPEC §10).
+
+    A dialect declares everything that differs between providers' protocols: its own profile keys (in its
+    registration, `orcli/wire/__init__.py`, so profiles validate without importing it), its default base URL, how requests are authorised (`orcli/auth` carries it out), how a stream is framed
+    (`orcli/execution/framing.py` splits the bytes), and how requests, answers, events and errors look.
+    Adding a dialect is one module here, its name in `orcli/wire/__init__.py`, a fake in tests/ and tests
+    (ARCHITECTURE.md, "Where to add things").
+    """
 
     name: str
+    framing: str  # "sse" | "aws-eventstream"
 
-    def build_request(
-        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
-    ) -> HttpRequest:
-        """The HTTP request for this endpoint; raises ValueError for a request the dialect cannot send."""
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        """The base URL when the profile gives none (from the dialect's keys: a region, a location); None:
+        the profile must give one."""
+        ...
+
+    def auth(self, provider: Provider) -> Auth:
+        """How this provider's requests are authorised (a provider may choose: a key, or signing)."""
+        ...
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
+        """The HTTP request for this endpoint, without credentials (orcli/auth adds them); raises ValueError
+        for a request the dialect cannot send."""
         ...
 
     def decode_answer(self, body: bytes) -> Answer:

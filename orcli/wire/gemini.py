@@ -12,6 +12,7 @@ from urllib.parse import quote
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,
+    Auth,
     ChatRequest,
     Delta,
     HttpRequest,
@@ -413,19 +414,27 @@ def parse_error(status: int | None, body: bytes | str) -> UpstreamError:
     return UpstreamError(message=message, raw=raw, detail=detail, status=status)
 
 
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+API_KEY = Auth(header="x-goog-api-key", prefix="")  # never `?key=`: URLs end up in logs
+
+
 class GeminiDialect:
     """`api = "gemini"`: POST {base_url}/models/{model}:generateContent or :streamGenerateContent?alt=sse,
     key in x-goog-api-key (never `?key=`: URLs end up in logs)."""
 
     name = "gemini"
+    framing = "sse"
 
-    def build_request(
-        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
-    ) -> HttpRequest:
-        key = (api_key or "").strip()
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        return DEFAULT_BASE_URL
+
+    def auth(self, provider: Provider) -> Auth:
+        return API_KEY
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         url = f"{provider.base_url}/{model_path(endpoint.upstream_model)}:{method}"
-        hdrs = headers(provider.headers, {"x-goog-api-key": key} if key else {}, stream)
+        hdrs = headers(provider.headers, {}, stream)
         return HttpRequest(url, hdrs, dumps(build_body(request)))
 
     def decode_answer(self, body: bytes) -> Answer:

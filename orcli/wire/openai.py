@@ -13,6 +13,7 @@ from orcli.routing.options import RESERVED_OPTIONS, NumberText
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
     Answer,
+    Auth,
     ChatRequest,
     Delta,
     Dialect,
@@ -99,7 +100,8 @@ def _check_encodable(value: object, what: str) -> None:
 
 
 def build_headers(api_key: str | None, extra: Mapping[str, str], stream: bool = False) -> dict[str, str]:
-    """Request headers; the profile's extra headers may replace ours, but never the key."""
+    """Request headers; the profile's extra headers may replace ours, but never the key (a Bearer key, the
+    `header` auth scheme, as `orcli/auth` applies it)."""
     headers = {
         "Content-Type": "application/json",
         "Accept": "text/event-stream" if stream else "application/json",
@@ -443,14 +445,19 @@ class OpenAIDialect:
     """`api = "openai"`: POST {base_url}/chat/completions with a Bearer key (SPEC §10)."""
 
     name = "openai"
+    framing = "sse"
 
-    def build_request(
-        self, provider: Provider, endpoint: Endpoint, request: ChatRequest, api_key: str | None, stream: bool
-    ) -> HttpRequest:
+    def default_base_url(self, settings: Mapping[str, object]) -> str | None:
+        return None  # every OpenAI-compatible server has its own root: the profile names it
+
+    def auth(self, provider: Provider) -> Auth:
+        return BEARER
+
+    def build_request(self, provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> HttpRequest:
         body = build_body(
             endpoint.upstream_model, request_messages(request), request.options, stream, request.tools, request.schema
         )
-        headers = build_headers(api_key, provider.headers, stream=stream)
+        headers = build_headers(None, provider.headers, stream=stream)
         return HttpRequest(chat_url(provider.base_url), headers, encode_body(body))
 
     def decode_answer(self, body: bytes) -> Answer:
@@ -463,4 +470,5 @@ class OpenAIDialect:
         return parse_error_body(body)._replace(status=status)
 
 
+BEARER = Auth()  # Authorization: Bearer KEY
 DIALECT: Dialect = OpenAIDialect()  # annotated so a type checker holds the class to the interface
