@@ -159,6 +159,24 @@ class FakeClock:
         self.t += seconds
 
 
+def trickle(clock: FakeClock, part: bytes, step: float, count: int = 10_000, pause: float = 0.002) -> Responder:
+    """A stream that opens, then sends `part` `count` times, each `step` (fake) seconds after the last (and
+    `pause` real seconds, so that the reader's thread gets its turn)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            yield chunk(role=True)
+            for _ in range(count):
+                clock.advance(step)
+                yield part
+                if pause:
+                    time.sleep(pause)
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    return respond
+
+
 class Harness:
     """An Executor over a MockTransport whose providers answer from per-provider scripts."""
 
@@ -670,15 +688,7 @@ def test_keep_alives_do_not_satisfy_first_token() -> None:
     """Comments every (fake) second forever: abandoned at first_token, next provider serves."""
     clock = FakeClock()
 
-    def keep_alive_forever(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield b": keep-alive\n\n"
-                time.sleep(0.002)
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+    keep_alive_forever = trickle(clock, b": keep-alive\n\n", step=1.0)
 
     timeouts = Timeouts(connect=1, first_token=5, idle=1000, total=1000)
     h = Harness({"a": keep_alive_forever}, clock=clock, timeouts=timeouts)
@@ -708,17 +718,9 @@ def test_total_timeout_bounds_a_trickling_stream() -> None:
     """Content keeps coming, but past `total` the attempt ends (after content: stream class)."""
     clock = FakeClock()
 
-    def trickle(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield chunk("x")
-                time.sleep(0.002)
+    trickle_x = trickle(clock, chunk("x"), step=1.0)
 
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20))
+    h = Harness({"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20))
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "stream"
     assert failed.attempts[0].kind == Kind.TIMEOUT_TOTAL
@@ -744,17 +746,9 @@ def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() 
     recorded as such (health does not count it), and ask stops with reason `timeout`; what was written stays."""
     clock = FakeClock()
 
-    def trickle(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield chunk("x")
-                time.sleep(0.002)
+    trickle_x = trickle(clock, chunk("x"), step=1.0)
 
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
+    h = Harness({"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
                 overall_timeout=3)  # fmt: skip
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "timeout" and "--timeout of 3s" in failed.message
@@ -889,14 +883,7 @@ def test_a_flood_of_keep_alives_cannot_outrun_the_first_token_deadline() -> None
     """Past the deadline the attempt ends, even while the queue still holds keep-alives."""
     clock = FakeClock()
 
-    def flood(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(20_000):
-                clock.advance(0.01)
-                yield b": keep-alive\n\n"
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+    flood = trickle(clock, b": keep-alive\n\n", step=0.01, count=20_000, pause=0)
 
     h = Harness({"a": flood}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=1000, total=1000))
     result = h.run(plan((M1, "a"), (M1, "b")))
