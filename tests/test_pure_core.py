@@ -57,6 +57,7 @@ STDLIB = frozenset(
         "email",  # email.utils parses Retry-After's HTTP-date
         "enum",
         "functools",
+        "gc",  # the planner pauses the cyclic collector while it builds a plan (nothing to free; see plan())
         "http",  # HTTPStatus
         "importlib",  # the wire registry's lazy dialect import
         "ipaddress",
