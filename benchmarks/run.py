@@ -415,8 +415,13 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
                 for event in decoder.feed(stream_bytes) + decoder.close():
                     wire.parse_stream_event(event.data)
 
-            fns = {"orcli": orcli_run, "minimal": minimal_client, "raw": raw, "thread": raw_via_thread,
-                   "parse": parse_only}  # fmt: skip
+            fns = {
+                "orcli": orcli_run,
+                "minimal": minimal_client,
+                "raw": raw,
+                "thread": raw_via_thread,
+                "parse": parse_only,
+            }
             samples = _median_of(fns, n)
             ex, ref, raw_s, thread, parse = (
                 statistics.median(samples[k]) for k in ("orcli", "minimal", "raw", "thread", "parse")
@@ -735,7 +740,7 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
                 m["unmarshal"],
                 previous,
                 f"; {m['parse'] / m['cached']:.0f}x faster than TOML + validation",
-            )  # fmt: skip
+            )
         )
         rows.append(
             _scaling_rows(
@@ -814,10 +819,17 @@ def peer_figures(rounds: int, tmp: Path) -> tuple[list[Row], str]:
             p.run()
     floor = procs["floor"].median
     rows = [
-        Row(f"peer: {label}", _ms(procs[label].median), f"floor {_ms(floor)}", f"{procs[label].median / floor:.1f}x",
-            "-", None, {"median_s": procs[label].median, "reference_median_s": floor})
+        Row(
+            f"peer: {label}",
+            _ms(procs[label].median),
+            f"floor {_ms(floor)}",
+            f"{procs[label].median / floor:.1f}x",
+            "-",
+            None,
+            {"median_s": procs[label].median, "reference_median_s": floor},
+        )
         for label in peers
-    ]  # fmt: skip
+    ]
     missing = [t for t in ("llm --version", "sgpt --version", "python -c 'import litellm'") if t not in peers]
     note = "peers re-measured in this run" + (f"; not installed: {', '.join(missing)}" if missing else "")
     return rows, note
@@ -890,13 +902,29 @@ def serve_figures(rounds: int) -> list[Row]:
             judged = (
                 "50 ms" in r["figure"]
             )  # the instant answer shows the absolute cost; its ratio only says loopback is fast
-            rows.append(Row(r["figure"], f"{r['gateway_ms']:.2f} ms (+{r['added_ms']:.2f} ms)",
-                            f"direct {r['direct_ms']:.2f} ms", f"{r['ratio']:.2f}x",
-                            f"<= {serve_bench.TARGET_RATIO}x" if judged else "-",
-                            r["ratio"] <= serve_bench.TARGET_RATIO if judged else None, dict(r)))  # fmt: skip
+            rows.append(
+                Row(
+                    r["figure"],
+                    f"{r['gateway_ms']:.2f} ms (+{r['added_ms']:.2f} ms)",
+                    f"direct {r['direct_ms']:.2f} ms",
+                    f"{r['ratio']:.2f}x",
+                    f"<= {serve_bench.TARGET_RATIO}x" if judged else "-",
+                    r["ratio"] <= serve_bench.TARGET_RATIO if judged else None,
+                    dict(r),
+                )
+            )
         else:
-            rows.append(Row(r["figure"], f"{r['gateway_s']:.2f} s", f"direct {r['direct_s']:.2f} s",
-                            f"{r['ratio']:.2f}x ({r['gateway_streams_per_s']:.0f} streams/s)", "-", None, dict(r)))  # fmt: skip
+            rows.append(
+                Row(
+                    r["figure"],
+                    f"{r['gateway_s']:.2f} s",
+                    f"direct {r['direct_s']:.2f} s",
+                    f"{r['ratio']:.2f}x ({r['gateway_streams_per_s']:.0f} streams/s)",
+                    "-",
+                    None,
+                    dict(r),
+                )
+            )
     return rows
 
 
@@ -945,8 +973,22 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
 
 # ---------------------------------------------------------------------------------------------- main
 
-ALL = ("version", "explain", "explain_big", "ask", "failover", "executor", "planner", "profiles", "providers",
-       "store", "redis", "dialects", "serve", "peers")  # fmt: skip
+ALL = (
+    "version",
+    "explain",
+    "explain_big",
+    "ask",
+    "failover",
+    "executor",
+    "planner",
+    "profiles",
+    "providers",
+    "store",
+    "redis",
+    "dialects",
+    "serve",
+    "peers",
+)
 
 
 def render(rows: list[Row]) -> str:

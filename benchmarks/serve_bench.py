@@ -37,8 +37,12 @@ def start_gateway(tmp: Path, profile: Path) -> tuple[subprocess.Popen[str], str]
     env.update(fake_keys(["alpha"]), ORCLI_STATE_DIR=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "config"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "-q"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     return proc, json.loads(proc.stdout.readline())["listening"]
 
@@ -54,8 +58,10 @@ def latency_figures(up: Upstream, gateway: str, rounds: int) -> list[dict]:
     direct = f"{up.base_url('alpha')}/chat/completions"
     via = f"{gateway}/chat/completions"
     rows = []
-    for label, behaviour in (("short completion (50 ms)", slow_first_token(0.05, "Hello there!")),
-                             ("instant answer", ok("Hello there!"))):  # fmt: skip
+    for label, behaviour in (
+        ("short completion (50 ms)", slow_first_token(0.05, "Hello there!")),
+        ("instant answer", ok("Hello there!")),
+    ):
         up.script("alpha", behaviour)
         times: dict[str, list[float]] = {"direct": [], "gateway": []}
         with httpx.Client(timeout=30) as client:
@@ -66,8 +72,15 @@ def latency_figures(up: Upstream, gateway: str, rounds: int) -> list[dict]:
                 for name, url in order:
                     times[name].append(timed(client, url, BODY))
         d, g = statistics.median(times["direct"]), statistics.median(times["gateway"])
-        rows.append({"figure": f"gateway latency, {label}", "direct_ms": d * 1000, "gateway_ms": g * 1000,
-                     "added_ms": (g - d) * 1000, "ratio": g / d})  # fmt: skip
+        rows.append(
+            {
+                "figure": f"gateway latency, {label}",
+                "direct_ms": d * 1000,
+                "gateway_ms": g * 1000,
+                "added_ms": (g - d) * 1000,
+                "ratio": g / d,
+            }
+        )
     return rows
 
 
@@ -87,8 +100,13 @@ def throughput_figure(up: Upstream, gateway: str, streams: int = 50) -> dict:
 
     direct = run(f"{up.base_url('alpha')}/chat/completions")
     via = run(f"{gateway}/chat/completions")
-    return {"figure": f"{streams} concurrent streams (8 chunks, 50 ms apart)", "direct_s": direct, "gateway_s": via,
-            "ratio": via / direct, "gateway_streams_per_s": streams / via}  # fmt: skip
+    return {
+        "figure": f"{streams} concurrent streams (8 chunks, 50 ms apart)",
+        "direct_s": direct,
+        "gateway_s": via,
+        "ratio": via / direct,
+        "gateway_streams_per_s": streams / via,
+    }
 
 
 def bench(rounds: int) -> list[dict]:
@@ -115,8 +133,10 @@ def main() -> int:
     for row in rows:
         if "added_ms" in row:
             verdict = ("PASS" if row["ratio"] <= TARGET_RATIO else "FAIL") if "50 ms" in row["figure"] else "-"
-            print(f"{row['figure']:<40} direct {row['direct_ms']:7.2f} ms  gateway {row['gateway_ms']:7.2f} ms  "
-                  f"+{row['added_ms']:.2f} ms  {row['ratio']:.2f}x  (target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+            print(
+                f"{row['figure']:<40} direct {row['direct_ms']:7.2f} ms  gateway {row['gateway_ms']:7.2f} ms  "
+                f"+{row['added_ms']:.2f} ms  {row['ratio']:.2f}x  (target <= {TARGET_RATIO}x: {verdict})"
+            )
         else:
             print(
                 f"{row['figure']:<40} direct {row['direct_s']:.2f} s  gateway {row['gateway_s']:.2f} s  "

@@ -57,8 +57,17 @@ profiles_app = typer.Typer(
 
 # Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
 # them after it, so each command parses them itself (SPEC §5). name -> takes a value.
-COMMON_OPTIONS = {"--profile": True, "-p": True, "--json": False, "--quiet": False, "-q": False,
-                  "--debug": False, "--no-color": False, "--wide": False, "-w": False}  # fmt: skip
+COMMON_OPTIONS = {
+    "--profile": True,
+    "-p": True,
+    "--json": False,
+    "--quiet": False,
+    "-q": False,
+    "--debug": False,
+    "--no-color": False,
+    "--wide": False,
+    "-w": False,
+}
 
 
 def _version_callback(value: bool) -> None:

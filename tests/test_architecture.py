@@ -36,12 +36,24 @@ PACKAGE = Path(orcli.__file__).parent
 # folder is pure (routing/, wire/), single files where a folder mixes pure rules with I/O. Anything else is an
 # I/O edge, except the commands and the app.
 CORE_PATHS = (
-    "__init__.py", "types.py", "errors.py", "redact.py", "neutralise.py",
-    "routing/", "wire/",
-    "execution/classify.py", "gateway/openai_api.py", "profile/check.py", "profile/provider_table.py",
-    "profile/parse.py", "profile/fields.py", "profile/values.py", "profile/lines.py", "store/url.py",
+    "__init__.py",
+    "types.py",
+    "errors.py",
+    "redact.py",
+    "neutralise.py",
+    "routing/",
+    "wire/",
+    "execution/classify.py",
+    "gateway/openai_api.py",
+    "profile/check.py",
+    "profile/provider_table.py",
+    "profile/parse.py",
+    "profile/fields.py",
+    "profile/values.py",
+    "profile/lines.py",
+    "store/url.py",
     "ui/words.py",
-)  # fmt: skip
+)
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
 
 
@@ -179,8 +191,12 @@ def _explain_json(tmp_path: Path, *args: str) -> dict:
     env.update(ORCLI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(
         [sys.executable, "-m", "orcli", "explain-route", "--profile", "example", "--no-stdin", "--json", *args],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode in (0, EXIT_NO_ROUTE), proc.stderr
     return json.loads(proc.stdout)
 
@@ -207,9 +223,12 @@ def test_every_flagged_preference_is_a_flag_of_explain_route_and_overrides_the_p
 
 def test_every_flagged_preference_is_listed_in_ask_help() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "orcli", "ask", "--help"], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "orcli", "ask", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     for pref in preferences.PREFERENCES:
         if pref.flag:
             assert pref.flag in proc.stdout, pref.flag
@@ -233,8 +252,12 @@ def test_an_empty_prompt_is_refused_before_the_store_is_opened(tmp_path: Path, s
     env.update(ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"), GROQ_API_KEY="k" * 20)
     proc = subprocess.run(
         [sys.executable, "-m", "orcli", "ask", "--profile", "example", "-m", "meta-llama/llama-3.3-70b-instruct"],
-        input=stdin, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "no prompt" in proc.stderr
     assert not state.exists(), "the health store was opened for a request that was never going to be sent"
 
@@ -407,6 +430,7 @@ def test_no_function_is_longer_than_80_lines_and_no_module_than_500() -> None:
                     too_long.append(f"{where}:{node.lineno}: {node.name}() is {length} lines")
     assert not too_long, "\n".join(too_long)
 
+
 # -- one execution path ------------------------------------------------------------------------------
 def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> None:
     """Only orcli/execution/run.py builds an Executor: a fix to how a route runs lands once, for every caller."""
@@ -418,3 +442,35 @@ def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> Non
     assert builders == ["execution/run.py"]
     for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
         assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command
+
+
+# -- the formatter decides the layout ------------------------------------------------------------------
+def _ruff() -> str | None:
+    """The ruff binary of this environment (the `test` extra installs it), or None."""
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+    except ImportError:
+        import shutil
+
+        return shutil.which("ruff")
+    return str(find_ruff_bin())
+
+
+def test_ruff_format_leaves_the_tree_unchanged_and_nothing_opts_out() -> None:
+    """Explanations live in docstrings and comments above the code, never in `# fmt: skip` islands."""
+    root = PACKAGE.parent
+    skipped = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("orcli", "tests", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.rstrip().endswith("# fmt" + ": skip")
+    ]
+    assert not skipped, skipped
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    proc = subprocess.run(
+        [ruff, "format", "--check", "orcli", "tests", "benchmarks"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orcli.errors import OrcliError, UsageError
 from orcli.profile.catalogue import (
     CATALOGUE_URL,
     endpoint_table,
@@ -17,7 +18,6 @@ from orcli.profile.catalogue import (
     per_million,
     to_profile,
 )
-from orcli.errors import OrcliError, UsageError
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 THREE = DATA / "endpoints-three-models.json"

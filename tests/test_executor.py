@@ -68,8 +68,13 @@ def chunk(content: str | None = None, finish: str | None = None, role: bool = Fa
         delta = {"role": "assistant", "content": ""}
     if content is not None:
         delta["content"] = content
-    obj = {"id": "c1", "object": "chat.completion.chunk", "model": "served-model",
-           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
+    obj = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "served-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
     return f"data: {json.dumps(obj)}\n\n".encode()
 
 
@@ -104,9 +109,14 @@ def ok_stream(text: str = "Hello there") -> Responder:
 
 
 def completion(content: str | None = "Hello there", finish: str = "stop", **extra: Any) -> dict[str, Any]:
-    return {"id": "c1", "object": "chat.completion", "model": "served-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-            "usage": USAGE, **extra}  # fmt: skip
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "served-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": USAGE,
+        **extra,
+    }
 
 
 def ok_any(text: str = "Hello there") -> Responder:
@@ -258,8 +268,11 @@ def released() -> Iterator[threading.Event]:
 # ------------------------------------------------------------------------------ SPEC §6, row by row
 
 CTX_MSG = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
-MOD_403 = {"code": 403, "message": "m requires moderation. Your input was flagged for violence.",
-           "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "x"}}  # fmt: skip
+MOD_403 = {
+    "code": 403,
+    "message": "m requires moderation. Your input was flagged for violence.",
+    "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "x"},
+}
 
 # (id, responder, class, status, kind, modes): modes are the stream flags the row is exercised with.
 # fmt: off
@@ -461,11 +474,18 @@ def test_failover_follows_plan_order_and_stops_at_first_success() -> None:
     assert h.order == ["a", "b", "c"]
     assert result.content == "from c"
     assert [(r.provider, r.outcome, r.status) for r in result.attempts] == [
-        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", 200),
-    ]  # fmt: skip
+        ("a", "failed", 500),
+        ("b", "failed", 429),
+        ("c", "success", 200),
+    ]
     assert [e[:2] for e in h.events] == [
-        ("start", "a"), ("failed", "a"), ("start", "b"), ("failed", "b"), ("start", "c"), ("served", "c"),
-    ]  # fmt: skip
+        ("start", "a"),
+        ("failed", "a"),
+        ("start", "b"),
+        ("failed", "b"),
+        ("start", "c"),
+        ("served", "c"),
+    ]
 
 
 def test_each_endpoint_is_attempted_at_most_once() -> None:
@@ -521,8 +541,9 @@ def test_all_failed_reports_every_attempt() -> None:
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "all_failed"
     assert [(r.provider, r.error_class, r.kind) for r in failed.attempts] == [
-        ("a", "provider", Kind.SERVER_ERROR), ("b", "provider", Kind.CONNECT),
-    ]  # fmt: skip
+        ("a", "provider", Kind.SERVER_ERROR),
+        ("b", "provider", Kind.CONNECT),
+    ]
     assert all(r.latency_s is not None and r.latency_s >= 0 for r in failed.attempts)
 
 
@@ -748,8 +769,9 @@ def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() 
 
     trickle_x = trickle(clock, chunk("x"), step=1.0)
 
-    h = Harness({"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
-                overall_timeout=3)  # fmt: skip
+    h = Harness(
+        {"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20), overall_timeout=3
+    )
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "timeout" and "--timeout of 3s" in failed.message
     assert h.order == ["a"] and h.written  # the partial answer was written and stays
@@ -964,8 +986,15 @@ def exchange_harness(scripts: dict[str, Responder], clock: FakeClock, timeouts: 
 
 def test_the_exchange_reader_serves_a_stream_read_through_its_network_stream() -> None:
     clock = FakeClock()
-    network = FakeNetworkStream(clock, [(0.5, chunk(role=True)), (0.5, chunk("Hello ")), (0.5, chunk("there")),
-                                        (0.1, chunk(finish="stop") + usage_chunk() + DONE)])  # fmt: skip
+    network = FakeNetworkStream(
+        clock,
+        [
+            (0.5, chunk(role=True)),
+            (0.5, chunk("Hello ")),
+            (0.5, chunk("there")),
+            (0.1, chunk(finish="stop") + usage_chunk() + DONE),
+        ],
+    )
     h = exchange_harness({"a": over_network(network)}, clock, FAST)
     result = h.run(plan((M1, "a")))
     assert (result.content, h.written) == ("Hello there", ["Hello ", "there"])
@@ -1017,8 +1046,17 @@ def delta_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
 def test_a_streamed_tool_call_answer_is_served_with_its_calls() -> None:
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"c":'}}
     more = {"index": 0, "function": {"arguments": '"Oslo"}'}}
-    h = Harness({"a": sse(chunk(role=True), delta_chunk({"tool_calls": [call]}), delta_chunk({"tool_calls": [more]}),
-                          chunk(finish="tool_calls"), DONE)})  # fmt: skip
+    h = Harness(
+        {
+            "a": sse(
+                chunk(role=True),
+                delta_chunk({"tool_calls": [call]}),
+                delta_chunk({"tool_calls": [more]}),
+                chunk(finish="tool_calls"),
+                DONE,
+            )
+        }
+    )
     deltas: list[Delta] = []
     h.executor.sink = deltas.append
     result = h.run(plan((M1, "a")))

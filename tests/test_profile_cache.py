@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import cache as profile_cache
 from orcli.errors import ProfileError
-from orcli.profile.resolve import load_profile, load_profile_file
+from orcli.profile import cache as profile_cache
 from orcli.profile.cache import cache_file, load_cached
+from orcli.profile.resolve import load_profile, load_profile_file
 
 
 def _profile_text(n: int, price: float = 0.5) -> str:

@@ -189,8 +189,13 @@ def test_import_into_a_new_profile_writes_valid_endpoints_and_lists_unmapped_slu
     shown = cli("profiles", "show", "work", "--json")
     assert shown.code == 0, shown
     assert {p["name"] for p in shown.json()["providers"]} == {
-        "groq", "deepinfra/fp8", "deepinfra/turbo", "together", "cerebras", "lambda",
-    }  # fmt: skip
+        "groq",
+        "deepinfra/fp8",
+        "deepinfra/turbo",
+        "together",
+        "cerebras",
+        "lambda",
+    }
     plan = cli("explain-route", "--no-stdin", "-p", "work", "--json", env={"GROQ_API_KEY": "gsk-test-value"})
     assert [a["provider"] for a in plan.json()["attempts"]] == ["groq"], plan
 

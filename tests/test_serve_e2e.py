@@ -69,20 +69,48 @@ class Gateway:
 
 
 @contextmanager
-def serving(tmp_path: Path, up: Upstream, *extra: str, env_extra: dict[str, str] | None = None,
-            models: tuple[str, ...] = (MODEL_A, MODEL_B), providers: list[str] = PROVIDERS) -> Iterator[Gateway]:  # fmt: skip
+def serving(
+    tmp_path: Path,
+    up: Upstream,
+    *extra: str,
+    env_extra: dict[str, str] | None = None,
+    models: tuple[str, ...] = (MODEL_A, MODEL_B),
+    providers: list[str] = PROVIDERS,
+) -> Iterator[Gateway]:
     # No test here is about deadlines: generous ones, so a loaded machine does not fail over by itself.
-    profile = write_profile(tmp_path / "profile.toml", up, providers, models=models, extra_routing={"sort": "price"},
-                            timeouts={"connect": 10, "first_token": 20, "idle": 20, "total": 60})  # fmt: skip
+    profile = write_profile(
+        tmp_path / "profile.toml",
+        up,
+        providers,
+        models=models,
+        extra_routing={"sort": "price"},
+        timeouts={"connect": 10, "first_token": 20, "idle": 20, "total": 60},
+    )
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and not k.endswith("_API_KEY")}
     env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
     env.update(env_extra or {})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json", "--grace", "5",
-         *extra],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "orcli",
+            "serve",
+            "--port",
+            "0",
+            "--profile",
+            str(profile),
+            "--json",
+            "--grace",
+            "5",
+            *extra,
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -122,9 +150,11 @@ def test_a_streamed_answer_arrives_in_chunks_with_a_usage_chunk_when_asked(tmp_p
     up.script("alpha", ok("one two three"))
     with serving(tmp_path, up) as gw:
         stream = gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True,
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
             stream_options={"include_usage": True},
-        )  # fmt: skip
+        )
         chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three"
@@ -136,8 +166,11 @@ def test_a_streamed_answer_arrives_in_chunks_with_a_usage_chunk_when_asked(tmp_p
 def test_a_stream_without_include_usage_has_no_usage_chunk(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", ok("a b"))
     with serving(tmp_path, up) as gw:
-        chunks = list(gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True))  # fmt: skip
+        chunks = list(
+            gw.client().chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
     assert all(c.choices for c in chunks)
 
 
@@ -190,9 +223,10 @@ def test_the_provider_object_overrides_the_profile_for_one_request(tmp_path: Pat
     up.script("beta", ok("beta"))
     with serving(tmp_path, up) as gw:
         raw = gw.client().chat.completions.with_raw_response.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
             extra_body={"provider": {"order": ["beta"], "allow_fallbacks": False}},
-        )  # fmt: skip
+        )
         assert raw.headers["x-orcli-provider"] == "beta"
         answer = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}])
     assert answer.model_extra and answer.model_extra["provider"] == "alpha"  # the profile's sort again
@@ -201,9 +235,10 @@ def test_the_provider_object_overrides_the_profile_for_one_request(tmp_path: Pat
 def test_no_route_is_a_404_listing_every_rejection_with_its_code(tmp_path: Path, up: Upstream) -> None:
     with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
         gw.client().chat.completions.create(
-            model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
+            model=MODEL_A,
+            messages=[{"role": "user", "content": "hi"}],
             extra_body={"provider": {"ignore": ["alpha", "beta"]}},
-        )  # fmt: skip
+        )
     error = caught.value.body
     assert isinstance(error, dict) and "no route" in error["message"]
     assert {(r["provider"], r["code"]) for r in error["metadata"]["rejected"]} == {
@@ -217,8 +252,9 @@ def test_every_attempt_failing_is_a_502_with_the_attempts(tmp_path: Path, up: Up
     up.script("alpha", server_error(500))
     up.script("beta", server_error(502))
     with serving(tmp_path, up) as gw, pytest.raises(openai.InternalServerError) as caught:
-        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                            extra_body={"models": [MODEL_A]})  # fmt: skip
+        gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], extra_body={"models": [MODEL_A]}
+        )
     assert caught.value.status_code == 502
     body = caught.value.body
     assert isinstance(body, dict) and [a["provider"] for a in body["metadata"]["attempts"]] == ["alpha", "beta"]
@@ -227,8 +263,7 @@ def test_every_attempt_failing_is_a_502_with_the_attempts(tmp_path: Path, up: Up
 def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", bad_request_400("Invalid value for 'temperature': must be between 0 and 2."))
     with serving(tmp_path, up) as gw, pytest.raises(openai.BadRequestError) as caught:
-        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                            temperature=7)  # fmt: skip
+        gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}], temperature=7)
     assert caught.value.status_code == 400 and "temperature" in str(caught.value.body)
     assert up.count("beta") == 0  # a request-class error stops: the request itself is wrong
 
@@ -257,10 +292,21 @@ def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstrea
         pytest.skip("curl is not installed (Debian package curl)")
     with serving(tmp_path, up) as gw:
         done = subprocess.run(
-            [curl, "-s", "-w", "\n%{http_code}", "-H", "content-type: application/json", "--data-binary", "@-",
-             f"{gw.url}/chat/completions"],
-            input=body, capture_output=True, timeout=30,
-        )  # fmt: skip
+            [
+                curl,
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+                f"{gw.url}/chat/completions",
+            ],
+            input=body,
+            capture_output=True,
+            timeout=30,
+        )
     text, _, code = done.stdout.decode().rpartition("\n")
     assert code == "400", done.stdout
     doc = json.loads(text)
@@ -282,8 +328,9 @@ def test_fifty_concurrent_streams_are_served_concurrently(tmp_path: Path, up: Up
         client = gw.client(timeout=60)
 
         def one(i: int) -> str:
-            stream = client.chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": f"{i}"}],
-                                                    stream=True)  # fmt: skip
+            stream = client.chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": f"{i}"}], stream=True
+            )
             return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
         started = time.monotonic()
@@ -298,9 +345,16 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request(tmp_p
     words = [f"w{i} " for i in range(60)]
     up.script("alpha", ok(chunks=words, chunk_delay=0.1))  # 6 s if read to the end
     with serving(tmp_path, up) as gw:
-        with httpx.stream("POST", f"{gw.url}/chat/completions", timeout=30, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "hi"}], "stream": True,
-        }) as response:  # fmt: skip
+        with httpx.stream(
+            "POST",
+            f"{gw.url}/chat/completions",
+            timeout=30,
+            json={
+                "model": MODEL_A,
+                "messages": [{"role": "user", "content": "hi"}],
+                "stream": True,
+            },
+        ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 if line.startswith("data: "):
@@ -318,8 +372,9 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_request(tmp_p
 def test_a_stream_that_breaks_after_content_ends_with_an_error_the_sdk_raises(tmp_path: Path, up: Upstream) -> None:
     up.script("alpha", cut_after_content("partial "))
     with serving(tmp_path, up) as gw:
-        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                                     stream=True)  # fmt: skip
+        stream = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         seen: list[str] = []
         with pytest.raises(openai.APIError, match="stream broke"):
             for chunk in stream:
@@ -332,8 +387,9 @@ def test_a_content_filter_after_streamed_text_ends_the_stream_with_finish_reason
 ) -> None:
     up.script("alpha", content_filter_after_text("Once upon "))
     with serving(tmp_path, up) as gw:
-        stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "hi"}],
-                                                     stream=True)  # fmt: skip
+        stream = gw.client().chat.completions.create(
+            model=MODEL_A, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         chunks = list(stream)
     assert "".join(c.delta.content or "" for ch in chunks for c in ch.choices) == "Once upon "
     assert [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason] == ["content_filter"]
@@ -345,8 +401,9 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, up: Upstream) -
         result: dict[str, Any] = {}
 
         def read() -> None:
-            stream = gw.client().chat.completions.create(model=MODEL_A, messages=[{"role": "user", "content": "x"}],
-                                                         stream=True)  # fmt: skip
+            stream = gw.client().chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": "x"}], stream=True
+            )
             result["text"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
 
         reader = threading.Thread(target=read)
@@ -365,9 +422,12 @@ def test_binding_beyond_loopback_without_auth_is_refused(tmp_path: Path, up: Ups
     profile = write_profile(tmp_path / "p.toml", up, PROVIDERS)
     done = subprocess.run(
         [sys.executable, "-m", "orcli", "serve", "--host", "0.0.0.0", "--port", "0", "--profile", str(profile)],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "ORCLI_STATE_DIR": str(tmp_path / "state")},
-    )  # fmt: skip
+    )
     assert done.returncode == 2 and "--auth-env" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -390,8 +450,11 @@ def test_with_auth_env_a_wrong_token_is_refused_and_the_right_one_served(tmp_pat
 
 def test_a_body_over_the_limit_is_refused_with_413(tmp_path: Path, up: Upstream) -> None:
     with serving(tmp_path, up, "--max-body", "2048") as gw:
-        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]})  # fmt: skip
+        response = httpx.post(
+            f"{gw.url}/chat/completions",
+            timeout=10,
+            json={"model": MODEL_A, "messages": [{"role": "user", "content": "x" * 5000}]},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == 413
     assert up.count() == 0
 
@@ -435,8 +498,11 @@ def test_upstream_error_text_reaches_the_client_neutralised(tmp_path: Path, up: 
     hostile = "bad \x1b[2J\x1b]52;c;aGk=\x07 value \u202e"
     up.script("alpha", bad_request_400(hostile))
     with serving(tmp_path, up) as gw:
-        response = httpx.post(f"{gw.url}/chat/completions", timeout=10, json={
-            "model": MODEL_A, "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+        response = httpx.post(
+            f"{gw.url}/chat/completions",
+            timeout=10,
+            json={"model": MODEL_A, "messages": [{"role": "user", "content": "x"}]},
+        )
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert "bad" in message and "value" in message

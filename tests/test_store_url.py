@@ -96,9 +96,16 @@ def test_an_outcome_round_trips_through_its_member_encoding_without_model_or_pro
 
 @pytest.mark.parametrize(
     "member",
-    [b"not json", b"{}", b"[1,2]", b'[1,2,null,null,null,null,null,null,null,"n"]', b'["x",1,null,null,null,null,null,null,null,"n"]',
-     b'[1,1,"nope",null,null,null,null,null,null,"n"]', b'[1,1,null,"500",null,null,null,null,null,"n"]'],
-)  # fmt: skip
+    [
+        b"not json",
+        b"{}",
+        b"[1,2]",
+        b'[1,2,null,null,null,null,null,null,null,"n"]',
+        b'["x",1,null,null,null,null,null,null,null,"n"]',
+        b'[1,1,"nope",null,null,null,null,null,null,"n"]',
+        b'[1,1,null,"500",null,null,null,null,null,"n"]',
+    ],
+)
 def test_a_member_orcli_did_not_write_is_garbage(member: bytes) -> None:
     with pytest.raises(Garbage):
         decode(member, "m", "p")

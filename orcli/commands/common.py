@@ -238,8 +238,12 @@ def _ensure_standard_fds() -> None:
 
 
 # -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------
-_COMPLETES = {"models": complete_models, "order": complete_providers, "only": complete_providers,
-              "ignore": complete_providers}  # fmt: skip
+_COMPLETES = {
+    "models": complete_models,
+    "order": complete_providers,
+    "only": complete_providers,
+    "ignore": complete_providers,
+}
 
 
 def _preference_option(pref: Preference) -> tuple[Any, Any]:
@@ -248,8 +252,13 @@ def _preference_option(pref: Preference) -> tuple[Any, Any]:
     names = (pref.flag,) if pref.short is None else (pref.flag, pref.short)
     match pref.kind:
         case ValueKind.NAMES:
-            option = typer.Option(*names, help=pref.help, rich_help_panel=ROUTING, metavar=pref.metavar,
-                                  autocompletion=_COMPLETES.get(pref.name))  # fmt: skip
+            option = typer.Option(
+                *names,
+                help=pref.help,
+                rich_help_panel=ROUTING,
+                metavar=pref.metavar,
+                autocompletion=_COMPLETES.get(pref.name),
+            )
             return Annotated[list[str] | None, option], None
         case ValueKind.SWITCH:
             return Annotated[bool, typer.Option(*names, help=pref.help, rich_help_panel=ROUTING)], False
@@ -265,23 +274,30 @@ def _request_option(*names: str, help: str, metavar: str | None = None, panel: s
 _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     (
         "seed",
-        Annotated[int | None, _request_option("--seed", help="Make the load-balancing draw repeatable.",
-                                              metavar="N", panel=ROUTING)],
+        Annotated[
+            int | None,
+            _request_option("--seed", help="Make the load-balancing draw repeatable.", metavar="N", panel=ROUTING),
+        ],
         None,
     ),
     ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
     (
         "option",
-        Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "
-                                                    "(repeatable).", metavar="KEY=VALUE")],
+        Annotated[
+            list[str] | None,
+            _request_option(
+                "--option", "-o", help="Request option, e.g. temperature=0.2 (repeatable).", metavar="KEY=VALUE"
+            ),
+        ],
         None,
     ),
     (
         "max_tokens",
-        Annotated[int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1,
-                                              metavar="TOKENS")],
+        Annotated[
+            int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1, metavar="TOKENS")
+        ],
         None,
-    ),  # fmt: skip
+    ),
     (
         "tools",
         Annotated[
@@ -293,7 +309,7 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
             ),
         ],
         None,
-    ),  # fmt: skip
+    ),
     (
         "schema",
         Annotated[
@@ -303,9 +319,9 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
             ),
         ],
         None,
-    ),  # fmt: skip
+    ),
     ("no_stdin", NoStdinOpt, False),
-)  # fmt: skip
+)
 ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     tuple((p.name, *_preference_option(p)) for p in PREFERENCES if p.flag is not None) + _REQUEST_FLAGS
 )

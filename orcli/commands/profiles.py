@@ -95,8 +95,10 @@ def profiles_list(
     if default_path is not None and not any(e["default"] for e in entries):
         out.note(f"default: {default_path} (from --profile or ORCLI_PROFILE)")
     if fallback:
-        out.note(f"note: no `default` profile in {doc['user_dir']}: commands use the bundled example. "
-                 "Run `orcli profiles init` to write your own.")  # fmt: skip
+        out.note(
+            f"note: no `default` profile in {doc['user_dir']}: commands use the bundled example. "
+            "Run `orcli profiles init` to write your own."
+        )
 
 
 # -- show ----------------------------------------------------------------------------------------------
@@ -420,8 +422,10 @@ def _fetch(models: list[str]) -> Any:
                             raise OrcliError(f"{url}: the answer is larger than {MAX_CATALOGUE_BYTES // 2**20} MiB.")
                     return r.status_code, body
             except httpx.HTTPError as exc:
-                raise OrcliError(f"cannot reach OpenRouter's catalogue ({url}): {type(exc).__name__}: {exc}. "
-                                 "Save the JSON elsewhere and use --from FILE.") from None  # fmt: skip
+                raise OrcliError(
+                    f"cannot reach OpenRouter's catalogue ({url}): {type(exc).__name__}: {exc}. "
+                    "Save the JSON elsewhere and use --from FILE."
+                ) from None
 
         return fetch_catalogue(models, get)
 

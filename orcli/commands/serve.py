@@ -21,7 +21,7 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", help="Port to bind (0: any free port).", min=0, max=65535, metavar="PORT")
-    ] = 8765,  # fmt: skip
+    ] = 8765,
     auth_env: Annotated[
         str | None,
         typer.Option(
@@ -29,13 +29,13 @@ def serve(
             help="Env variable holding the Bearer token clients must send (required off loopback).",
             metavar="VAR",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     max_body: Annotated[
         int, typer.Option("--max-body", help="Largest request body in bytes.", min=1024, metavar="BYTES")
-    ] = 8 * 1024 * 1024,  # fmt: skip
+    ] = 8 * 1024 * 1024,
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds in-flight requests get on shutdown.", min=0, metavar="SECONDS")
-    ] = 10.0,  # fmt: skip
+    ] = 10.0,
     *,
     out: Output,
     profile: str | None,

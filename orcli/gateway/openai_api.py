@@ -190,10 +190,13 @@ def delta_json(content: str, reasoning: str, tool_calls: Sequence[Any]) -> dict[
         delta["reasoning"] = reasoning
     if tool_calls:
         delta["tool_calls"] = [
-            {"index": t.index, **({"id": t.id, "type": "function"} if t.id else {}),
-             "function": {**({"name": t.name} if t.name else {}), "arguments": t.arguments}}
+            {
+                "index": t.index,
+                **({"id": t.id, "type": "function"} if t.id else {}),
+                "function": {**({"name": t.name} if t.name else {}), "arguments": t.arguments},
+            }
             for t in tool_calls
-        ]  # fmt: skip
+        ]
     return delta
 
 

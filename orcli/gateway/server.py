@@ -87,8 +87,13 @@ class ProfileHolder:
 class Gateway:
     """What every request shares: the profile, one HTTP client (a connection pool per provider), the log."""
 
-    def __init__(self, config: ServeConfig, env: Mapping[str, str], log: Callable[[Mapping[str, Any]], None],
-                 warn: Callable[[str], None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: ServeConfig,
+        env: Mapping[str, str],
+        log: Callable[[Mapping[str, Any]], None],
+        warn: Callable[[str], None],
+    ) -> None:
         from orcli.execution.transport import make_client
 
         self.config = config
@@ -146,10 +151,15 @@ class Handler(BaseHTTPRequestHandler):
             profile = self.server.gateway.profiles.get()
             models = sorted({e.model for e in profile.endpoints})
             data = [
-                {"id": m, "object": "model", "created": 0, "owned_by": "orcli",
-                 "providers": sorted({e.provider for e in profile.endpoints if e.model == m})}
+                {
+                    "id": m,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "orcli",
+                    "providers": sorted({e.provider for e in profile.endpoints if e.model == m}),
+                }
                 for m in models
-            ]  # fmt: skip
+            ]
             self._json(200, {"object": "list", "data": data})
             return
         self._json(404, gateway.error_json(404, f"no such path: {path}"))
@@ -194,8 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(int(length))
 
-    def _json(self, status: int, doc: Mapping[str, Any], headers: Mapping[str, str] | None = None,
-              close: bool = False) -> None:  # fmt: skip
+    def _json(
+        self, status: int, doc: Mapping[str, Any], headers: Mapping[str, str] | None = None, close: bool = False
+    ) -> None:
         data = json.dumps(doc, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -304,19 +315,32 @@ class Chat:
             self._end_stream(answer.finish_reason, usage if request.include_usage else None)
             return
         doc = gateway.completion_json(
-            request_id=self.request_id, created=self.created, model=e.model, provider=e.provider,
-            content=answer.content, finish_reason=answer.finish_reason, usage=usage,
-            tool_calls=[t.as_json() for t in answer.tool_calls], reasoning=answer.reasoning,
-        )  # fmt: skip
+            request_id=self.request_id,
+            created=self.created,
+            model=e.model,
+            provider=e.provider,
+            content=answer.content,
+            finish_reason=answer.finish_reason,
+            usage=usage,
+            tool_calls=[t.as_json() for t in answer.tool_calls],
+            reasoning=answer.reasoning,
+        )
         self._finish(200, doc)
 
     # -- streaming ----------------------------------------------------------------------------------
     def _chunk(self, delta: Mapping[str, Any] | None, finish: str | None = None, usage: Any = None) -> bytes:
         e = self.current.endpoint
-        return gateway.sse(gateway.chunk_json(
-            request_id=self.request_id, created=self.created, model=e.model, provider=e.provider,
-            delta=delta, finish_reason=finish, usage=usage,
-        ))  # fmt: skip
+        return gateway.sse(
+            gateway.chunk_json(
+                request_id=self.request_id,
+                created=self.created,
+                model=e.model,
+                provider=e.provider,
+                delta=delta,
+                finish_reason=finish,
+                usage=usage,
+            )
+        )
 
     def _stream_delta(self, delta: Any) -> None:
         """The executor's sink: the first delta opens the stream (so failover before it stays invisible and a
@@ -376,8 +400,9 @@ class Chat:
             self._end_stream("content_filter", None)
             return
         if self.stream_open:  # content was sent: an error chunk the OpenAI SDK raises on, then the end
-            doc = gateway.error_json(502, f"the stream broke after part of the answer: {failure.message}",
-                                     {"attempts": attempts})  # fmt: skip
+            doc = gateway.error_json(
+                502, f"the stream broke after part of the answer: {failure.message}", {"attempts": attempts}
+            )
             with contextlib.suppress(ClientGone):
                 self._write(gateway.sse(doc))
             self.log.update(status=200, error="stream broke")
@@ -385,8 +410,10 @@ class Chat:
             return
         if failure.reason == "request" and last is not None:
             status = last.status if last.status and 400 <= last.status < 500 else 400
-            self._finish(status, gateway.error_json(status, last.error or "the upstream rejected the request",
-                                                    {"attempts": attempts}))  # fmt: skip
+            self._finish(
+                status,
+                gateway.error_json(status, last.error or "the upstream rejected the request", {"attempts": attempts}),
+            )
             return
         message = f"all {len(attempts)} attempt{'s' if len(attempts) != 1 else ''} failed"
         if last is not None:
@@ -429,8 +456,13 @@ class _Server(ThreadingHTTPServer):
         self.gateway.warn(f"internal error while serving a request: {type(exc).__name__}: {exc}")
 
 
-def serve(config: ServeConfig, env: Mapping[str, str], log: Callable[[Mapping[str, Any]], None],
-          warn: Callable[[str], None], ready: Callable[[str], None]) -> None:  # fmt: skip
+def serve(
+    config: ServeConfig,
+    env: Mapping[str, str],
+    log: Callable[[Mapping[str, Any]], None],
+    warn: Callable[[str], None],
+    ready: Callable[[str], None],
+) -> None:
     """Run until SIGTERM or Ctrl-C, then give in-flight requests `config.grace` seconds to finish."""
     gw = Gateway(config, env, log, warn)
     server = _Server((config.host, config.port), gw)

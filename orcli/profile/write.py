@@ -29,8 +29,10 @@ class Change(NamedTuple):
     def describe(self) -> str:
         if not self.details:
             return f"{self.kind} {self.name}"
-        parts = [f"{key} {_show(old)} -> {_show(new)}" if old is not None else f"{key} {_show(new)}"
-                 for key, old, new in self.details]  # fmt: skip
+        parts = [
+            f"{key} {_show(old)} -> {_show(new)}" if old is not None else f"{key} {_show(new)}"
+            for key, old, new in self.details
+        ]
         return f"{self.kind} {self.name}: " + "; ".join(parts)
 
 
