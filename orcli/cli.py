@@ -11,7 +11,7 @@ import typer
 
 from orcli import __version__
 from orcli.commands.ask import ask
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, Terminated
+from orcli.commands.common import Terminated, common_flags, common_options_before_the_command
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
 from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
@@ -56,18 +56,8 @@ profiles_app = typer.Typer(
 )
 
 # Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
-# them after it, so each command parses them itself (SPEC §5). name -> takes a value.
-COMMON_OPTIONS = {
-    "--profile": True,
-    "-p": True,
-    "--json": False,
-    "--quiet": False,
-    "-q": False,
-    "--debug": False,
-    "--no-color": False,
-    "--wide": False,
-    "-w": False,
-}
+# them after it, so each command parses them itself (docs/commands.md). Spelling -> takes a value.
+COMMON_OPTIONS = common_flags()
 
 
 def _version_callback(value: bool) -> None:
@@ -77,15 +67,11 @@ def _version_callback(value: bool) -> None:
 
 
 @app.callback()
+@common_options_before_the_command
 def main(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
 ) -> None:
     """Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."""
 

@@ -7,7 +7,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -68,6 +68,31 @@ PromptArg = Annotated[
     str | None, typer.Argument(help="The prompt; `-` reads stdin alone.", show_default=False, metavar="[PROMPT]")
 ]
 NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.", rich_help_panel=REQUEST)]
+
+
+def common_flags() -> dict[str, bool]:
+    """Every spelling of the common options (and --wide) -> whether it takes a value: what `orcli` moves after
+    the command name when they come before it."""
+    flags: dict[str, bool] = {}
+    for _, annotation, _ in (*COMMON_OPTIONS, ("wide", WideOpt, False)):
+        value_type, info = get_args(annotation)[:2]
+        first = (info.default,) if isinstance(info.default, str) and info.default.startswith("-") else ()
+        for flag in (*first, *info.param_decls):
+            flags[flag] = value_type is not bool
+    return flags
+
+
+def common_options_before_the_command(callback: Callable[..., None]) -> Callable[..., None]:
+    """The app's callback, taking the common options too: they are parsed there (help lists them), and the
+    command receives them again, as `orcli` moves them after its name."""
+    names = {name for name, _, _ in COMMON_OPTIONS}
+
+    def wrapper(**kwargs: Any) -> None:
+        callback(**{k: v for k, v in kwargs.items() if k not in names})
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [inspect.Parameter(name, keyword, default=default, annotation=a) for name, a, default in COMMON_OPTIONS]
+    return _with_signature(wrapper, callback, extra=shared, extra_last=True)
 
 
 class Terminated(KeyboardInterrupt):
