@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from orcli.routing.preferences import POLICY_VALUES
+from orcli.types import EMPTY_MAP
 from orcli.wire import DIALECTS
 from orcli.wire.base import ProviderKey
 
@@ -69,7 +70,7 @@ PROVIDER_FIELDS: tuple[Field, ...] = (
     ),
     Field("zdr", Kind.SWITCH, False, "Zero data retention."),
     Field("allow_insecure", Kind.SWITCH, False, "Allow a non-loopback http:// base_url (keys in clear text)."),
-    Field("headers", Kind.HEADERS, {}, "Extra static headers sent with every request."),
+    Field("headers", Kind.HEADERS, EMPTY_MAP, "Extra static headers sent with every request."),
 )
 
 _KINDS = {str: Kind.TEXT, bool: Kind.SWITCH, int: Kind.NUMBER, float: Kind.NUMBER}
