@@ -105,6 +105,13 @@ def _number(raw: object, positive: bool = False) -> Any:
     return _INVALID
 
 
+_PRICE_KEYS = frozenset(declared.PRICE_KEYS)
+
+
+def _plain_price(v: object) -> bool:
+    return (type(v) is float or type(v) is int) and 0 <= v < 1e300
+
+
 # The plainly good value of each kind, converted, without a word about anything else (_INVALID: ask the reader).
 # Profiles are mostly right: this keeps the cost per key of a 100k-endpoint profile near a dict lookup.
 _ACCEPT: dict[Kind, Callable[[Field, Any], Any]] = {
@@ -125,6 +132,13 @@ _ACCEPT: dict[Kind, Callable[[Field, Any], Any]] = {
 }
 
 
+class _Plan(NamedTuple):
+    """A declaration made ready to read tables with: its keys, and per field (key, accept, default, field)."""
+
+    known: tuple[str, ...]
+    steps: tuple[tuple[str, Callable[[Field, Any], Any], object, Field], ...]
+
+
 class _Validator:
     """Walks the parsed TOML, converting values and collecting errors; the errors are placed on lines at the
     end, in one scan of the text, so a profile with thousands of bad values is reported in linear time."""
@@ -133,7 +147,7 @@ class _Validator:
         self.path = path
         self.errors: list[tuple[str, str]] = []  # (key path, message)
         self.failed_providers: set[str] = set()
-        self.known: dict[int, tuple[str, ...]] = {}  # keys of each declaration (a module constant, so its id is stable)
+        self.plans: dict[int, _Plan] = {}  # by the declaration's id: a module constant, so its id is stable
         self.readers: dict[Kind, Callable[[Field, object, str], object]] = {
             Kind.TEXT: lambda f, value, at: self.string(value, at),
             Kind.CHOICE: lambda f, value, at: self.string(value, at, f.choices),
@@ -172,25 +186,27 @@ class _Validator:
     def fields(self, value: object, keypath: str, fields: tuple[Field, ...]) -> dict[str, Any] | None:
         """A table read against its declaration: each field's value converted, or its default when absent;
         None when `value` is not a table. Problems are reported, and their fields left at the default."""
-        known = self.known.get(id(fields))
-        if known is None:
-            known = self.known[id(fields)] = declared.keys(fields)
-        table = self.table(value, keypath, known)
+        plan = self.plans.get(id(fields))
+        if plan is None:
+            plan = self.plans[id(fields)] = _Plan(
+                declared.keys(fields), tuple((f.key, _ACCEPT[f.kind], f.default, f) for f in fields)
+            )
+        table = self.table(value, keypath, plan.known)
         if not isinstance(value, dict):
             return None
         values: dict[str, Any] = {}
-        for field in fields:
-            key = field.key
-            raw = table.get(key, _INVALID)
+        get = table.get
+        for key, accept, default, field in plan.steps:
+            raw = get(key, _INVALID)
             if raw is _INVALID:
                 if field.required and field.dialect is None:  # a dialect's: only for providers of its api
                     self.error(keypath, f"missing `{key}` ({field.help})")
-                values[key] = field.default
+                values[key] = default
                 continue
-            value = _ACCEPT[field.kind](field, raw)
-            if value is _INVALID:  # not the plain good case: the reader says what is wrong, or converts it
-                value = self.readers[field.kind](field, raw, f"{keypath}.{key}")
-            values[key] = field.default if value is _INVALID else value
+            converted = accept(field, raw)
+            if converted is _INVALID:  # not the plain good case: the reader says what is wrong, or converts it
+                converted = self.readers[field.kind](field, raw, f"{keypath}.{key}")
+            values[key] = default if converted is _INVALID else converted
         return values
 
     # -- readers, one per kind of value ------------------------------------------------------------
@@ -239,10 +255,10 @@ class _Validator:
         return tuple(value)
 
     def prices(self, value: object, keypath: str) -> Any:
-        if isinstance(value, dict) and all(
-            type(v) in (int, float) and 0 <= v < 1e300 and k in declared.PRICE_KEYS for k, v in value.items()
-        ):
-            return Price(**{k: float(v) for k, v in value.items()})  # the usual case, without a reader per price
+        if type(value) is dict and value.keys() <= _PRICE_KEYS:  # the usual case, without a reader per price
+            prompt, completion, request = (value.get(key, 0.0) for key in ("prompt", "completion", "request"))
+            if _plain_price(prompt) and _plain_price(completion) and _plain_price(request):
+                return Price(float(prompt), float(completion), float(request))
         values = self.fields(value, keypath, declared.PRICE_FIELDS)
         return _INVALID if values is None else Price(**values)
 
