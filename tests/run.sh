@@ -15,6 +15,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v tmux >/dev/null || missing+=(tmux)
 # tests/test_serve_e2e.py sends some requests with curl.
 command -v curl >/dev/null || missing+=(curl)
+# The docs' examples (tests/test_docs.py) pipe JSON through jq, as a reader would.
+command -v jq >/dev/null || missing+=(jq)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -13,7 +13,7 @@ from cli_harness import MODEL, Cli
 from tmux_pane import Pane, require_tmux
 from upstream import Upstream, server_error, slow_first_token
 
-from orcli.ui.progress import CLEAR, Spinner, following_attempts, stopping_on_first_call
+from orcli.ui.progress import CLEAR, Spinner, following_attempts, stop_once
 
 DELAY = 2.5  # seconds the fake upstream waits before its first token
 
@@ -154,7 +154,12 @@ def _event(kind: str, rank: int, provider: str) -> SimpleNamespace:
 def test_the_first_chunk_erases_the_spinner_once_and_every_chunk_is_written() -> None:
     stream, answer = _Stream(), []
     spinner = Spinner(stream)
-    sink = stopping_on_first_call(spinner, answer.append)
+    before_write = stop_once(spinner)
+
+    def sink(chunk: str) -> None:
+        before_write()
+        answer.append(chunk)
+
     spinner.show("attempt 1 of 1: m via p, waiting for the first token")
     drawn = stream.getvalue()
     assert drawn.startswith(CLEAR) and "attempt 1 of 1" in drawn

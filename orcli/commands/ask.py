@@ -205,11 +205,11 @@ def _execute(route: Route, flags: AskFlags, out: Output, env: Mapping[str, str],
     spinner = None
     events: Callable[[Event], None] = progress.on_event
     if out.live_progress:  # a terminal on stderr, not -q/--json/TERM=dumb (orcli/ui/progress.py)
-        from orcli.ui.progress import Spinner, following_attempts
+        from orcli.ui.progress import Spinner, following_attempts, stop_once
 
         spinner = Spinner(out.stderr)
         events = following_attempts(spinner, len(route.plan.attempts), progress.on_event)
-        answer.before_write = spinner.stop  # every write ends the spinner, whichever path writes first
+        answer.before_write = stop_once(spinner)  # whichever path writes first erases the spinner
     caller = Caller(
         sink=progress.write_content if streaming_out else None, on_event=events, overall_timeout=flags.timeout
     )

@@ -133,7 +133,8 @@ class Exchange(_Call):
         clock = self.clock
 
         def read(max_bytes: int, timeout: float | None = None) -> bytes:
-            return unbounded(max_bytes, max(self.deadline - clock(), 0.001))
+            data: bytes = unbounded(max_bytes, max(self.deadline - clock(), 0.001))
+            return data
 
         try:
             stream.read = read

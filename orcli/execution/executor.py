@@ -524,7 +524,8 @@ class Executor:
         tag, payload = item
         match tag:
             case Tag.STATUS:
-                return payload
+                status: tuple[int, httpx.Headers] = payload
+                return status
             case Tag.ERROR:
                 raise _AttemptFailed(self._transport_error(payload, during_body=False))
             case Tag.DATA | Tag.END:

@@ -36,4 +36,5 @@ SSE = FRAMINGS["sse"]
 
 def framer_factory(framing: Framing) -> Callable[[], Framer]:
     module, _, name = framing.factory.partition(":")
-    return getattr(importlib.import_module(module), name)
+    factory: Callable[[], Framer] = getattr(importlib.import_module(module), name)
+    return factory

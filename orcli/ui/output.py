@@ -38,7 +38,8 @@ class _Stdout:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._guarded(lambda s: s.write(text))
+        written: int = self._guarded(lambda s: s.write(text))
+        return written
 
     def flush(self) -> None:
         self._guarded(lambda s: s.flush())

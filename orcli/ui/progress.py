@@ -110,17 +110,17 @@ def attempt_text(rank: int, total: int, model: str, provider: str, failures: int
     return f"attempt {rank} of {total}: {model} via {provider}{after}, waiting for the first token"
 
 
-def stopping_on_first_call(spinner: Spinner, write: Callable[[_T], None]) -> Callable[[_T], None]:
-    """Wrap the answer's writer: the first chunk erases the spinner; after that one flag test per chunk."""
+def stop_once(spinner: Spinner) -> Callable[[], None]:
+    """A call to make before every write of the answer: the first erases the spinner, later ones cost a flag
+    test. Only the first touches the spinner: a later write may come while it is paused for a note."""
     state = {"waiting": True}
 
-    def sink(chunk: _T) -> None:
+    def before_write() -> None:
         if state["waiting"]:
             state["waiting"] = False
             spinner.stop()
-        write(chunk)
 
-    return sink
+    return before_write
 
 
 def following_attempts(spinner: Spinner, total: int, inner: Callable[[_T], None]) -> Callable[[_T], None]:

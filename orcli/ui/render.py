@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orcli.routing.preferences import PREFERENCES, as_dict, is_default, json_value
 from orcli.types import EndpointHealth, Plan, PlannedAttempt, Price, Profile, Provider
 from orcli.ui.tables import Column, TableData
 from orcli.ui.words import plural
+
+if TYPE_CHECKING:
+    from orcli.routing.route import Route
+    from orcli.types import HealthSnapshot
 
 
 def money(value: float | None) -> str:
@@ -93,7 +97,7 @@ def health_json(h: EndpointHealth) -> dict[str, Any]:
     }
 
 
-def explain_json(route) -> dict[str, Any]:
+def explain_json(route: Route) -> dict[str, Any]:
     req = route.request
     return {
         "profile": route.profile.path,
@@ -114,7 +118,7 @@ def explain_json(route) -> dict[str, Any]:
     }
 
 
-def preferences_table(route) -> TableData:
+def preferences_table(route: Route) -> TableData:
     columns = (Column("preference"), Column("from", dim=True), Column("value", prose=True))
     table = TableData(f"Effective preferences (profile {route.profile.name})", columns, [])
     for pref in PREFERENCES:
@@ -199,7 +203,7 @@ def rejections_table(plan: Plan) -> TableData:
 
 
 # -- providers ----------------------------------------------------------------------------------------
-def providers_json(profile: Profile, env: Mapping[str, str], health) -> dict[str, Any]:
+def providers_json(profile: Profile, env: Mapping[str, str], health: HealthSnapshot) -> dict[str, Any]:
     from orcli.routing.policy import usable_key
 
     """Every provider with its endpoints: one pass over the endpoints, whatever the profile's size."""

@@ -6,6 +6,7 @@ Sources: docs.anthropic.com /en/api/messages, /en/api/messages-streaming, /en/ap
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
@@ -32,8 +33,6 @@ from orcli.wire.native import (
     dumps,
     event_object,
     headers,
-    loads,
-    one_line,
     opt_str,
     plain_error_text,
     schema_of,
@@ -43,6 +42,7 @@ from orcli.wire.native import (
     tool_call_json,
     tool_functions,
 )
+from orcli.wire.text import loads, one_line
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 API_KEY = Auth(header="x-api-key", prefix="")
@@ -77,17 +77,17 @@ def finish_reason(stop_reason: object) -> str | None:
 # --- requests -------------------------------------------------------------------------------------
 
 
-def _messages(request: ChatRequest) -> tuple[str | None, list[dict]]:
+def _messages(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
     """OpenAI-shaped messages as (system, Anthropic messages): system text goes top-level, tool calls become
     tool_use blocks and tool results tool_result blocks in a user turn."""
     system = [request.system] if request.system else []
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for msg in request.messages:
         role = msg.get("role")
         if role in ("system", "developer"):
             system.append(content_text(msg.get("content")))
         elif role == "assistant":
-            blocks: list[dict] = []
+            blocks: list[dict[str, Any]] = []
             text = content_text(msg.get("content"))
             if text:
                 blocks.append({"type": "text", "text": text})
@@ -121,7 +121,7 @@ def _messages(request: ChatRequest) -> tuple[str | None, list[dict]]:
     return ("\n\n".join(s for s in system if s) or None), out
 
 
-def _tool_choice(choice: object) -> dict | None:
+def _tool_choice(choice: object) -> dict[str, Any] | None:
     if choice == "auto":
         return {"type": "auto"}
     if choice == "none":
@@ -137,7 +137,7 @@ def _tool_choice(choice: object) -> dict | None:
     return None
 
 
-def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
+def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict[str, Any]:
     """The JSON body of a Messages request."""
     opts = request.options
     system, messages = _messages(request)
@@ -146,7 +146,7 @@ def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
     max_tokens = user_max or endpoint.max_completion_tokens or DEFAULT_MAX_TOKENS
 
     budget = thinking_budget(opts)
-    thinking: dict | None = None
+    thinking: dict[str, Any] | None = None
     if budget and "thinking" not in opts:
         budget = max(budget, MIN_THINKING)
         if user_max is None and budget >= max_tokens:
@@ -158,7 +158,7 @@ def build_body(endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
         if budget >= MIN_THINKING:  # else the request cannot express it: dropped
             thinking = {"type": "enabled", "budget_tokens": budget}
 
-    body: dict = {"model": endpoint.upstream_model, "max_tokens": max_tokens}
+    body: dict[str, Any] = {"model": endpoint.upstream_model, "max_tokens": max_tokens}
     if system:
         body["system"] = system
     body["messages"] = messages
@@ -318,13 +318,13 @@ class EventDecoder:
             return [Delta(error=_error_from(obj.get("error"), event.data))]
         return []  # ping, content_block_stop, and event types added later (the API's versioning policy)
 
-    def _index(self, obj: Mapping) -> int:
+    def _index(self, obj: Mapping[str, Any]) -> int:
         index = obj.get("index")
         if isinstance(index, bool) or not isinstance(index, int):
             raise StreamProtocolError("stream content block event has no index")
         return index
 
-    def _block_start(self, obj: Mapping) -> list[Delta]:
+    def _block_start(self, obj: Mapping[str, Any]) -> list[Delta]:
         index = self._index(obj)
         block = obj.get("content_block")
         if not isinstance(block, Mapping):
@@ -348,7 +348,7 @@ class EventDecoder:
         self.kinds[index] = str(kind)
         return []
 
-    def _block_delta(self, obj: Mapping) -> list[Delta]:
+    def _block_delta(self, obj: Mapping[str, Any]) -> list[Delta]:
         index = self._index(obj)
         delta = obj.get("delta")
         if not isinstance(delta, Mapping):

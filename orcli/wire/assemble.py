@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orcli.wire.base import Answer, Delta, ToolCall, ToolCallDelta, Usage
 
 
@@ -14,7 +16,7 @@ class AnswerBuilder:
     def __init__(self) -> None:
         self._content: list[str] = []
         self._reasoning: list[str] = []
-        self._calls: dict[int, list] = {}  # index -> [id, name, argument parts]
+        self._calls: dict[int, list[Any]] = {}  # index -> [id, name, argument parts]
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.model: str | None = None

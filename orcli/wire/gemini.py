@@ -7,6 +7,7 @@ Sources: ai.google.dev /api/generate-content, /gemini-api/docs/thinking, /gemini
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from orcli.types import Endpoint, Provider
@@ -34,12 +35,9 @@ from orcli.wire.native import (
     dumps,
     event_object,
     headers,
-    loads,
-    one_line,
     opt_str,
     plain_error_text,
     schema_of,
-    scrub,
     stop_list,
     text_of,
     thinking_budget,
@@ -47,6 +45,7 @@ from orcli.wire.native import (
     tool_functions,
     wants_json,
 )
+from orcli.wire.text import loads, one_line, scrub
 
 # -o options under OpenAI's names -> generationConfig fields.
 GENERATION_OPTIONS = {
@@ -101,18 +100,18 @@ def finish_reason(reason: object, tool_calls: bool) -> str | None:
 # --- requests -------------------------------------------------------------------------------------
 
 
-def _contents(request: ChatRequest) -> tuple[str | None, list[dict]]:
+def _contents(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
     """OpenAI-shaped messages as (system text, Gemini contents): assistant is `model`, tool calls are
     functionCall parts and tool results functionResponse parts (named after the call they answer)."""
     system = [request.system] if request.system else []
-    contents: list[dict] = []
+    contents: list[dict[str, Any]] = []
     call_names: dict[object, str | None] = {}
     for msg in request.messages:
         role = msg.get("role")
         if role in ("system", "developer"):
             system.append(content_text(msg.get("content")))
         elif role == "assistant":
-            parts: list[dict] = []
+            parts: list[dict[str, Any]] = []
             text = content_text(msg.get("content"))
             if text:
                 parts.append({"text": text})
@@ -141,7 +140,7 @@ def _contents(request: ChatRequest) -> tuple[str | None, list[dict]]:
     return ("\n\n".join(s for s in system if s) or None), contents
 
 
-def _tool_config(choice: object) -> dict | None:
+def _tool_config(choice: object) -> dict[str, Any] | None:
     modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
     if isinstance(choice, str) and choice in modes:
         return {"functionCallingConfig": {"mode": modes[choice]}}
@@ -152,14 +151,14 @@ def _tool_config(choice: object) -> dict | None:
     return None
 
 
-def build_body(request: ChatRequest) -> dict:
+def build_body(request: ChatRequest) -> dict[str, Any]:
     """The JSON body of a generateContent / streamGenerateContent request."""
     opts = request.options
     system, contents = _contents(request)
-    body: dict = {"contents": contents}
+    body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
-    config: dict = {}
+    config: dict[str, Any] = {}
     for name, native in GENERATION_OPTIONS.items():
         if name in opts and native not in config:
             config[native] = opts[name]
@@ -216,7 +215,7 @@ def _usage(meta: object) -> Usage | None:
     return Usage(count(meta.get("promptTokenCount")), completion)
 
 
-def _blocked(obj: Mapping, raw: str) -> UpstreamError | None:
+def _blocked(obj: Mapping[str, Any], raw: str) -> UpstreamError | None:
     """The prompt itself was blocked (promptFeedback.blockReason, no candidates): a moderation failure,
     reported as an error object with code `content_filter` so the classifier makes it `model` class."""
     feedback = obj.get("promptFeedback")
@@ -231,7 +230,7 @@ def _blocked(obj: Mapping, raw: str) -> UpstreamError | None:
 class _Parts:
     """What one candidate's parts say: answer text, thought text, function calls."""
 
-    def __init__(self, candidate: Mapping) -> None:
+    def __init__(self, candidate: Mapping[str, Any]) -> None:
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[tuple[str | None, str, str]] = []
@@ -252,7 +251,7 @@ class _Parts:
                 (self.thoughts if part.get("thought") is True else self.text).append(text_of(part["text"]))
 
 
-def _first_candidate(obj: Mapping) -> Mapping | None:
+def _first_candidate(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     candidates = obj.get("candidates")
     if candidates is None:
         return None
@@ -265,7 +264,7 @@ def _first_candidate(obj: Mapping) -> Mapping | None:
     return candidates[0]
 
 
-def _error_obj(obj: Mapping) -> object:
+def _error_obj(obj: Mapping[str, Any]) -> object:
     return obj.get("error") if obj.get("error") is not None and not obj.get("candidates") else None
 
 
@@ -294,7 +293,7 @@ def decode_answer(body: bytes) -> Answer:
     )
 
 
-def _plain_text_piece(obj: dict) -> Delta | None:
+def _plain_text_piece(obj: dict[str, Any]) -> Delta | None:
     """The usual mid-stream event, one candidate with one plain text part and no finish, no error, no block,
     decoded without the general walk (a stream is mostly these); None for anything else."""
     candidates = obj.get("candidates")

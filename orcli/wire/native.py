@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from orcli import __version__
 from orcli.wire.base import ChatRequest, MalformedResponse, StreamProtocolError, WireError
@@ -31,7 +32,7 @@ def dumps(value: object) -> bytes:
         raise ValueError("the request contains a number JSON cannot carry (NaN or infinity)") from None
 
 
-def _json_object(text: bytes | str, what: str, error: type[WireError]) -> dict:
+def _json_object(text: bytes | str, what: str, error: type[WireError]) -> dict[str, Any]:
     """`text` as a JSON object, or `error` saying what it was instead."""
     try:
         obj = loads(text)
@@ -42,12 +43,12 @@ def _json_object(text: bytes | str, what: str, error: type[WireError]) -> dict:
     return obj
 
 
-def body_object(body: bytes, what: str = "response") -> dict:
+def body_object(body: bytes, what: str = "response") -> dict[str, Any]:
     """A 200 body as a JSON object, or MalformedResponse."""
     return _json_object(body, what, MalformedResponse)
 
 
-def event_object(data: str) -> dict:
+def event_object(data: str) -> dict[str, Any]:
     """One SSE event's data as a JSON object, or StreamProtocolError."""
     return _json_object(data, "stream event", StreamProtocolError)
 
@@ -109,7 +110,8 @@ def schema_of(request: ChatRequest) -> Mapping[str, object] | None:
     if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema")
         if isinstance(spec, Mapping) and isinstance(spec.get("schema"), Mapping):
-            return spec["schema"]
+            schema: Mapping[str, object] = spec["schema"]
+            return schema
     return None
 
 

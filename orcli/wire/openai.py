@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from orcli import __version__
 from orcli.routing.options import RESERVED_OPTIONS, NumberText
@@ -38,37 +39,37 @@ def chat_url(base_url: str) -> str:
     return f"{base.rstrip('/')}/chat/completions{sep}{query}"
 
 
-def build_messages(prompt: str, system: str | None) -> list[dict]:
+def build_messages(prompt: str, system: str | None) -> list[dict[str, Any]]:
     """The chat messages for one prompt, with an optional system message first."""
-    messages: list[dict] = []
+    messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": prompt})
     return messages
 
 
-def request_messages(request: ChatRequest) -> list[dict]:
+def request_messages(request: ChatRequest) -> list[dict[str, Any]]:
     """The request's messages with its system prompt first, as chat-completions wants them."""
-    messages: list[dict] = [{"role": "system", "content": request.system}] if request.system else []
+    messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
     messages.extend(dict(m) for m in request.messages)
     return messages
 
 
 def build_body(
     upstream_model: str,
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     options: Mapping[str, object],
     stream: bool,
     tools: object = None,
     schema: Mapping[str, object] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The JSON body of a chat-completions request."""
     clash = sorted(RESERVED_OPTIONS.intersection(options))
     if clash:
         raise ValueError(f"option {clash[0]!r} is set by orcli and cannot be given with -o")
     _check_encodable(messages, "the prompt")
     _check_encodable(options, "an -o option")
-    body: dict = {"model": upstream_model, "messages": messages, **options, "stream": stream}
+    body: dict[str, Any] = {"model": upstream_model, "messages": messages, **options, "stream": stream}
     if tools is not None:
         body["tools"] = [dict(t) for t in tools]  # type: ignore[attr-defined]
     if schema is not None:
@@ -222,12 +223,12 @@ def _tool_calls(value: object) -> tuple[ToolCall, ...]:
 _USAGE_LIMIT = 1e15  # tokens; anything larger is not a count, and 10**400 would overflow float arithmetic
 
 
-def _clean_usage(value: object) -> dict | None:
+def _clean_usage(value: object) -> dict[str, Any] | None:
     """The usage object, minus numbers no real count can be (NaN, inf, negative, absurdly large, booleans):
     they would crash or poison the cost arithmetic and make the --json output invalid JSON."""
     if not isinstance(value, dict):
         return None
-    clean: dict = {}
+    clean: dict[str, Any] = {}
     for key, item in value.items():
         if isinstance(item, dict):
             item = _clean_usage(item)
@@ -370,7 +371,7 @@ def _error_from(err: object, raw: str) -> UpstreamError:
     """An UpstreamError from the value of an `error` key (an object, or a bare string as Ollama sends)."""
     if not isinstance(err, dict):
         return UpstreamError(message=one_line(_as_text(err)), raw=raw)
-    metadata: dict = err["metadata"] if isinstance(err.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = err["metadata"] if isinstance(err.get("metadata"), dict) else {}
     detail = _as_text(metadata.get("raw"))
     message = _as_text(err.get("message"))
     if detail and message.strip().lower() == "provider returned error":
