@@ -94,3 +94,9 @@ def test_a_dialect_key_is_checked_by_its_declaration(region_key: Field, api: str
     with pytest.raises(ProfileError, match="invalid profile") as info:
         parse_profile(_provider(api, extra), "p.toml")
     assert said in info.value.message
+
+
+def test_every_kind_of_value_has_a_reader_and_a_plain_case() -> None:
+    from orcli.profile import parse
+
+    assert set(parse._ACCEPT) == set(Kind) == set(parse._Validator("p.toml").readers)

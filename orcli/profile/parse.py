@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple, assert_never
+from typing import Any, NamedTuple, Protocol, assert_never
 
 import orcli.profile.fields as declared
 from orcli.errors import ProfileError
@@ -58,9 +58,16 @@ def profile_error(problems: list[Problem]) -> ProfileError:
     return ProfileError(f"invalid profile: {text}.", problems=[p.as_json() for p in problems])
 
 
-def parse_profile(text: str, path: str) -> Profile:
-    """Parse and validate a profile's text; every problem found is reported in one ProfileError."""
-    path = str(path)  # tests and scripts hand in a pathlib.Path too
+class PathLike(Protocol):
+    """A pathlib.Path, without importing what does file I/O: only its text is used, to name the profile."""
+
+    def __fspath__(self) -> str: ...
+
+
+def parse_profile(text: str, path: str | PathLike) -> Profile:
+    """Parse and validate a profile's text; every problem found is reported in one ProfileError. `path` only
+    names the profile and places its problems: nothing is read from it."""
+    path = str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
