@@ -49,6 +49,7 @@ CORE_PATHS = (
     "profile/provider_table.py",
     "profile/parse.py",
     "profile/fields.py",
+    "profile/readers.py",
     "profile/values.py",
     "profile/lines.py",
     "store/url.py",

@@ -28,6 +28,7 @@ PURE_PATHS = (
     "wire/text.py",
     "profile/parse.py",  # a profile's text -> Profile; profile/resolve.py finds and reads the files
     "profile/fields.py",  # the declaration of every profile key
+    "profile/readers.py",  # one reader per kind of value
     "profile/values.py",
     "profile/lines.py",
     "store/url.py",  # a shared store's URL, checked when a profile names one

@@ -7,29 +7,22 @@ module walks the parsed TOML against those declarations with one reader per kind
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, assert_never
 
 import orcli.profile.fields as declared
 from orcli.errors import ProfileError
-from orcli.profile.fields import Field, Kind
 from orcli.profile.lines import TableHeaders
+from orcli.profile.readers import Readers
 from orcli.profile.values import (
-    HEADER_NAME,
-    HEADER_VALUE,
-    URL_USERINFO,
     did_you_mean,
-    header_problem,
-    show,
     type_name,
-    url_problem,
 )
 from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, ROUTING_KEYS, ValueKind
-from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
+from orcli.types import Endpoint, HealthSettings, Profile, Provider, Timeouts
 
 # Re-exported for the modules that name a profile's keys (profile writing, `profiles import`).
 API_VALUES = declared.API_VALUES
@@ -101,232 +94,18 @@ def file_error(path: str, message: str, line: int | None = None) -> ProfileError
     return ProfileError(problem.text() + ".", problems=[problem.as_json()])
 
 
-_INVALID: Any = object()  # what a reader returns for a value it reported as wrong
-
-
-def _number(raw: object, positive: bool = False) -> Any:
-    """A float (or int) that is plainly right, as a float; else _INVALID, for the reader to look at."""
-    if type(raw) is float or type(raw) is int:
-        low = raw > 0 if positive else raw >= 0
-        return float(raw) if low and raw < 1e300 else _INVALID
-    return _INVALID
-
-
-_PRICE_KEYS = frozenset(declared.PRICE_KEYS)
-
-
-def _plain_price(v: object) -> bool:
-    return (type(v) is float or type(v) is int) and 0 <= v < 1e300
-
-
-# The plainly good value of each kind, converted, without a word about anything else (_INVALID: ask the reader).
-# Profiles are mostly right: this keeps the cost per key of a 100k-endpoint profile near a dict lookup.
-_ACCEPT: dict[Kind, Callable[[Field, Any], Any]] = {
-    Kind.TEXT: lambda f, raw: raw if type(raw) is str and raw.strip() else _INVALID,
-    Kind.CHOICE: lambda f, raw: raw if type(raw) is str and raw in f.choices else _INVALID,
-    Kind.SWITCH: lambda f, raw: raw if type(raw) is bool else _INVALID,
-    Kind.NUMBER: lambda f, raw: _number(raw),
-    Kind.SECONDS: lambda f, raw: _number(raw, positive=True),
-    Kind.COUNT: lambda f, raw: raw if type(raw) is int and raw > 0 else _INVALID,
-    Kind.NAMES: lambda f, raw: (
-        tuple(raw) if type(raw) is list and all(type(x) is str and x.strip() for x in raw) else _INVALID
-    ),
-    Kind.PRICES: lambda f, raw: _INVALID,
-    Kind.URL: lambda f, raw: _INVALID,
-    Kind.HEADERS: lambda f, raw: _INVALID,
-    Kind.STORE_URL: lambda f, raw: _INVALID,
-    Kind.ANY: lambda f, raw: raw,
-}
-
-
-class _Plan(NamedTuple):
-    """A declaration made ready to read tables with: its keys, and per field (key, accept, default, field)."""
-
-    known: tuple[str, ...]
-    steps: tuple[tuple[str, Callable[[Field, Any], Any], object, Field], ...]
-
-
-class _Validator:
-    """Walks the parsed TOML, converting values and collecting errors; the errors are placed on lines at the
-    end, in one scan of the text, so a profile with thousands of bad values is reported in linear time."""
+class _Validator(Readers):
+    """Walks the parsed TOML section by section; the errors are placed on lines at the end, in one scan of the
+    text, so a profile with thousands of bad values is reported in linear time."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.errors: list[tuple[str, str]] = []  # (key path, message)
+        super().__init__(path)
         self.failed_providers: set[str] = set()
-        self.plans: dict[int, _Plan] = {}  # by the declaration's id: a module constant, so its id is stable
-        self.readers: dict[Kind, Callable[[Field, object, str], object]] = {
-            Kind.TEXT: lambda f, value, at: self.string(value, at),
-            Kind.CHOICE: lambda f, value, at: self.string(value, at, f.choices),
-            Kind.SWITCH: lambda f, value, at: self.boolean(value, at),
-            Kind.NUMBER: lambda f, value, at: self.number(value, at),
-            Kind.SECONDS: lambda f, value, at: self.number(value, at, positive=True),
-            Kind.COUNT: lambda f, value, at: self.integer(value, at),
-            Kind.NAMES: lambda f, value, at: self.strings(value, at),
-            Kind.PRICES: lambda f, value, at: self.prices(value, at),
-            Kind.URL: lambda f, value, at: self.base_url(value, at),
-            Kind.HEADERS: lambda f, value, at: self.headers(value, at),
-            Kind.STORE_URL: lambda f, value, at: self.store_url(value, at),
-            Kind.ANY: lambda f, value, at: value,
-        }
-
-    # -- error reporting ---------------------------------------------------------------------------
-    def error(self, keypath: str, message: str) -> None:
-        self.errors.append((keypath, message))
 
     def problems(self, text: str) -> list[Problem]:
         """Every error, each with its file and line."""
         headers = TableHeaders(text)
         return [Problem(self.path, headers.line_of(key), key, message) for key, message in self.errors]
-
-    # -- tables of declared fields -----------------------------------------------------------------
-    def table(self, value: object, keypath: str, known: tuple[str, ...]) -> dict[str, Any]:
-        """`value` as a table whose keys are all `known` (an unknown key is reported with the nearest known)."""
-        if not isinstance(value, dict):
-            self.error(keypath, f"expected a table, got {type_name(value)}")
-            return {}
-        for key in value:
-            if key not in known:
-                self.error(f"{keypath}.{key}" if keypath else key, f"unknown key.{did_you_mean(key, known)}")
-        return value
-
-    def fields(self, value: object, keypath: str, fields: tuple[Field, ...]) -> dict[str, Any] | None:
-        """A table read against its declaration: each field's value converted, or its default when absent;
-        None when `value` is not a table. Problems are reported, and their fields left at the default."""
-        plan = self.plans.get(id(fields))
-        if plan is None:
-            plan = self.plans[id(fields)] = _Plan(
-                declared.keys(fields), tuple((f.key, _ACCEPT[f.kind], f.default, f) for f in fields)
-            )
-        table = self.table(value, keypath, plan.known)
-        if not isinstance(value, dict):
-            return None
-        values: dict[str, Any] = {}
-        get = table.get
-        for key, accept, default, field in plan.steps:
-            raw = get(key, _INVALID)
-            if raw is _INVALID:
-                if field.required and field.dialect is None:  # a dialect's: only for providers of its api
-                    self.error(keypath, f"missing `{key}` ({field.help})")
-                values[key] = default
-                continue
-            converted = accept(field, raw)
-            if converted is _INVALID:  # not the plain good case: the reader says what is wrong, or converts it
-                converted = self.readers[field.kind](field, raw, f"{keypath}.{key}")
-            values[key] = default if converted is _INVALID else converted
-        return values
-
-    # -- readers, one per kind of value ------------------------------------------------------------
-    def number(self, value: object, keypath: str, positive: bool = False) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.error(keypath, f"expected a number, got {type_name(value)} {show(value)}")
-            return _INVALID
-        try:
-            number = float(value)
-        except OverflowError:  # a TOML integer beyond float range: as useless as inf, and not a crash
-            number = math.inf
-        if not math.isfinite(number) or (number <= 0 if positive else number < 0):
-            self.error(keypath, f"expected a finite number {'> 0' if positive else '>= 0'}, got {show(value)}")
-            return _INVALID
-        return number
-
-    def integer(self, value: object, keypath: str) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(keypath, f"expected a whole number, got {type_name(value)} {show(value)}")
-            return _INVALID
-        if value <= 0:
-            self.error(keypath, f"expected a whole number > 0, got {value}")
-            return _INVALID
-        return value
-
-    def boolean(self, value: object, keypath: str) -> Any:
-        if not isinstance(value, bool):
-            self.error(keypath, f"expected true or false, got {type_name(value)} {show(value)}")
-            return _INVALID
-        return value
-
-    def string(self, value: object, keypath: str, choices: tuple[str, ...] = ()) -> Any:
-        if not isinstance(value, str) or not value.strip():
-            self.error(keypath, f"expected a non-empty string, got {type_name(value)} {show(value)}")
-            return _INVALID
-        if choices and value not in choices:
-            options = " | ".join(f'"{c}"' for c in choices)
-            self.error(keypath, f"expected one of {options}, got {show(value)}.{did_you_mean(value, choices)}")
-            return _INVALID
-        return value
-
-    def strings(self, value: object, keypath: str) -> Any:
-        if type(value) is not list or not all(type(x) is str and x.strip() for x in value):
-            self.error(keypath, f"expected an array of non-empty strings, got {show(value)}")
-            return _INVALID
-        return tuple(value)
-
-    def prices(self, value: object, keypath: str) -> Any:
-        if type(value) is dict and value.keys() <= _PRICE_KEYS:  # the usual case, without a reader per price
-            prompt, completion, request = (value.get(key, 0.0) for key in ("prompt", "completion", "request"))
-            if _plain_price(prompt) and _plain_price(completion) and _plain_price(request):
-                return Price(float(prompt), float(completion), float(request))
-        values = self.fields(value, keypath, declared.PRICE_FIELDS)
-        return _INVALID if values is None else Price(**values)
-
-    def base_url(self, value: object, keypath: str) -> Any:
-        url = self.string(value, keypath)
-        if url is _INVALID:
-            return _INVALID
-        if URL_USERINFO.match(url):
-            # Not echoed: the part before `@` is a password (docs/security.md), and httpx would send it as Basic.
-            self.error(
-                keypath,
-                "a base_url must not carry credentials (user:password@); the key belongs in the environment "
-                "variable named by api_key_env",
-            )
-            return _INVALID
-        problem = url_problem(url)
-        if problem is not None:
-            self.error(keypath, f"expected an http:// or https:// URL, got {show(url)}{problem}")
-            return _INVALID
-        return url.rstrip("/")
-
-    def headers(self, value: object, keypath: str) -> Any:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            self.error(keypath, 'expected a table of string values, e.g. { X-Title = "orcli" }')
-            return _INVALID
-        before = len(self.errors)
-        for header, header_value in value.items():
-            # Caught here, not on the wire: a header HTTP cannot carry would fail every request to this
-            # provider, and each failure would count against the provider's health.
-            if not HEADER_NAME.fullmatch(header):
-                self.error(keypath, f"{show(header)} is not a valid HTTP header name")
-            elif (reserved := header_problem(header)) is not None:
-                self.error(f"{keypath}.{header}", reserved)
-            elif not HEADER_VALUE.fullmatch(header_value):
-                self.error(
-                    f"{keypath}.{header}",
-                    "a header value must be printable ASCII on one line (no line breaks or control characters)",
-                )
-        return MappingProxyType(dict(value)) if len(self.errors) == before else _INVALID
-
-    def store_url(self, value: object, keypath: str) -> Any:
-        """A shared store's URL that carries no password (docs/health.md, docs/security.md)."""
-        if not isinstance(value, str) or not value.strip():
-            self.error(keypath, f"expected a redis:// or rediss:// URL, got {type_name(value)} {show(value)}")
-            return _INVALID
-        from orcli.store.url import BadStoreURL, has_password, parse
-
-        if has_password(value):
-            # A profile is shared and committed; the password goes in ORCLI_HEALTH_URL, which wins over this key.
-            self.error(
-                keypath,
-                "a password in a profile would be shown to everyone who reads it; give the whole URL in the "
-                "environment variable ORCLI_HEALTH_URL instead",
-            )
-            return _INVALID
-        try:
-            parse(value)
-        except BadStoreURL as exc:
-            self.error(keypath, str(exc))
-            return _INVALID
-        return value.strip()
 
     # -- sections ----------------------------------------------------------------------------------
     def profile(self, data: dict[str, Any], name: str) -> Profile | None:
