@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from orcli.errors import ProfileError
-from orcli.profile import parse as profile_mod
+from orcli.profile import lines as profile_mod
 from orcli.profile.parse import parse_profile
 from orcli.profile.write import profile_text
 

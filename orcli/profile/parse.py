@@ -15,7 +15,6 @@ from typing import Any, NamedTuple, Protocol, assert_never
 
 import orcli.profile.fields as declared
 from orcli.errors import ProfileError
-from orcli.profile.lines import TableHeaders
 from orcli.profile.readers import Readers
 from orcli.profile.values import (
     did_you_mean,
@@ -103,7 +102,9 @@ class _Validator(Readers):
         self.failed_providers: set[str] = set()
 
     def problems(self, text: str) -> list[Problem]:
-        """Every error, each with its file and line."""
+        """Every error, each with its file and line (the text is scanned for lines only when there are errors)."""
+        from orcli.profile.lines import TableHeaders
+
         headers = TableHeaders(text)
         return [Problem(self.path, headers.line_of(key), key, message) for key, message in self.errors]
 
