@@ -868,6 +868,51 @@ def store_figures(per_writer: int, single_n: int) -> list[Row]:
     ]
 
 
+def usage_figures(attempts: int, writes: int) -> list[Row]:
+    """`orcli usage` over a store of `attempts` recorded attempts (whole process), and what recording usage adds
+    to an attempt's write (docs/usage.md)."""
+    import usage_bench
+
+    report = usage_bench.bench_report(attempts, runs=3)
+    before, after = usage_bench.bench_record(writes)
+    hold = usage_bench.bench_hold(writes)
+    rows = [
+        Row(
+            f"orcli usage --by {by}, {attempts:,} attempts",
+            _ms(seconds),
+            "-",
+            "whole process, --since 30d",
+            "< 1 s",
+            seconds < 1.0,
+            {"seconds": seconds, "attempts": attempts},
+        )
+        for by, seconds in report.items()
+    ]
+    rows.append(
+        Row(
+            "attempt write with usage",
+            f"{after:.3f} ms/write",
+            f"{before:.3f} ms outcome only",
+            f"{after - before:+.3f} ms",
+            "< 0.5 ms more",
+            after - before < 0.5,
+            {"with_usage_ms": after, "outcome_only_ms": before, "writes": writes},
+        )
+    )
+    rows.append(
+        Row(
+            "budget: spend read + hold + release",
+            f"{hold:.3f} ms/request",
+            "-",
+            "SQLite, per request with a [budget]",
+            "< 1 ms",
+            hold < 1.0,
+            {"mean_ms": hold, "requests": writes},
+        )
+    )
+    return rows
+
+
 def dialect_figures(n: int) -> list[Row]:
     """The executor through each native dialect against its fake, as a ratio to the OpenAI dialect (SPEC §10)."""
     import dialect_bench
@@ -984,6 +1029,7 @@ ALL = (
     "profiles",
     "providers",
     "store",
+    "usage",
     "redis",
     "dialects",
     "serve",
@@ -1032,6 +1078,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
         if "store" in wanted:
             rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+        if "usage" in wanted:
+            rows += usage_figures(100_000 if args.quick else 1_000_000, 500 if args.quick else 2000)
         if "redis" in wanted:
             rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 9)
         if "dialects" in wanted:

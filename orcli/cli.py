@@ -17,6 +17,7 @@ from orcli.commands.health import health_main, health_reset
 from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
 from orcli.commands.providers import providers
 from orcli.commands.serve import serve
+from orcli.commands.usage import usage
 from orcli.errors import EXIT_INTERRUPTED, error_document
 from orcli.ui.help import Command, Group
 
@@ -97,6 +98,11 @@ EXAMPLES = {
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
         ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
     """,
+    "usage": """
+        orcli usage                          # the last 7 days, by day, with a chart of spend on a terminal
+        orcli usage --since 30d --by provider
+        orcli usage --since 2026-12-01 --by model --csv > december.csv
+    """,
     "reset": """
         orcli health reset
         orcli health reset --provider deepinfra
@@ -106,6 +112,7 @@ app.command("explain-route", cls=Command, epilog=EXAMPLES["explain-route"])(expl
 app.command("ask", cls=Command, epilog=EXAMPLES["ask"])(ask)
 app.command("providers", cls=Command, epilog=EXAMPLES["providers"])(providers)
 app.command("serve", cls=Command, epilog=EXAMPLES["serve"])(serve)
+app.command("usage", cls=Command, epilog=EXAMPLES["usage"])(usage)
 app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
 health_app.command("reset", cls=Command, epilog=EXAMPLES["reset"])(health_reset)

@@ -41,6 +41,7 @@ class RejectionCode(StrEnum):
     MAX_PRICE = "max_price"
     NO_CREDENTIALS = "no_credentials"
     UNHEALTHY = "unhealthy"
+    BUDGET = "budget"
 
 
 class FailureClass(StrEnum):
@@ -128,6 +129,17 @@ class HealthSettings(NamedTuple):
     store_timeout: float = 0.2  # seconds the shared store may take before orcli routes on the local one
 
 
+class BudgetSettings(NamedTuple):
+    """`[budget]`: USD a UTC day and a calendar month may spend (None: no limit), and how long usage is kept."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    retention_days: int = 400
+
+    def is_set(self) -> bool:
+        return self.daily_usd is not None or self.monthly_usd is not None
+
+
 class Profile(NamedTuple):
     name: str
     path: str
@@ -136,6 +148,7 @@ class Profile(NamedTuple):
     routing: Mapping[str, object]
     timeouts: Timeouts = Timeouts()
     health: HealthSettings = HealthSettings()
+    budget: BudgetSettings = BudgetSettings()
 
 
 class Preferences(NamedTuple):
@@ -212,6 +225,14 @@ class HealthSnapshot(NamedTuple):
         return self.endpoints.get((model, provider), HEALTHY)
 
 
+class Spend(NamedTuple):
+    """What everyone sharing the store spent in the current UTC day and calendar month, reservations of requests
+    still running included; the planner checks budgets against it (docs/usage.md)."""
+
+    day_usd: float = 0.0
+    month_usd: float = 0.0
+
+
 class PlannedAttempt(NamedTuple):
     rank: int
     endpoint: Endpoint
@@ -251,3 +272,15 @@ class Outcome(NamedTuple):
     tokens_per_s: float | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds the provider asked us to wait (429/503)
+    # Usage (docs/usage.md): tokens as the provider reported them, or estimated from text when it sent none;
+    # cost at the endpoint's prices when the call was made (None: price unknown; 0: nothing produced).
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_estimated: bool = False
+    cost_usd: float | None = None
+    profile: str | None = None
+    request_id: str | None = None  # one per request: `orcli usage` counts requests apart from attempts
+    # Which counts this attempt opens: its request's first attempt, first on its model, first at its provider.
+    first_of_request: bool = True
+    first_on_model: bool = True
+    first_at_provider: bool = True

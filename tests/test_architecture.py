@@ -240,8 +240,9 @@ def test_build_route_takes_values_and_does_no_io() -> None:
     from orcli.routing import route
 
     params = list(inspect.signature(route.build_route).parameters)
-    # `credentials` is a value too: the edge's answer to "has this provider credentials?" (orcli/auth).
-    assert params == ["profile", "given", "prompt", "env", "health", "credentials"]
+    # `credentials` and `spend` are values too: the edge's answers to "has this provider credentials?"
+    # (orcli/auth) and "what was spent?" (the store, for [budget]).
+    assert params == ["profile", "given", "prompt", "env", "health", "credentials", "spend"]
     source = inspect.getsource(route)
     assert "stdin" not in source and "load_profile" not in source and "open(" not in source
 

@@ -10,7 +10,7 @@ from orcli.errors import ProfileError
 from orcli.profile import fields as declared
 from orcli.profile.fields import Field, Kind
 from orcli.profile.parse import parse_profile
-from orcli.types import Endpoint, HealthSettings, Price, Provider, Timeouts
+from orcli.types import BudgetSettings, Endpoint, HealthSettings, Price, Provider, Timeouts
 
 ENDPOINT = '[[endpoint]]\nmodel = "m"\nprovider = "p"\n'
 
@@ -20,6 +20,7 @@ ENDPOINT = '[[endpoint]]\nmodel = "m"\nprovider = "p"\n'
     [
         (declared.TIMEOUT_FIELDS, Timeouts),
         (declared.HEALTH_FIELDS, HealthSettings),
+        (declared.BUDGET_FIELDS, BudgetSettings),
         (declared.PRICE_FIELDS, Price),
         (declared.PROVIDER_FIELDS, Provider),
         (declared.ENDPOINT_FIELDS, Endpoint),

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_harness import MODEL, Cli, Run, canary, store_rows
@@ -83,10 +84,20 @@ def test_health_shows_the_other_machines_outcomes_and_which_store_it_read(upstre
         assert text.code == 0 and f"store: redis://127.0.0.1:{server.port}/0" in text.err, text
         assert first.scan() == {} and second.scan() == {}
         client = server.client()
-        dump = b"".join(k + b"".join(client.zrange(k, 0, -1)) for k in client.keys("*"))
+        dump = b"".join(k + _value_of(client, k) for k in client.keys("*"))  # outcomes, usage counters, spend
         assert b"503" in dump  # what is stored is readable here, so the checks below can fail
         assert password.encode() not in dump and first.key("a").encode() not in dump  # outcomes only:
         assert b"zebras" not in dump and b"Hello from" not in dump  # no prompt, no answer
+
+
+def _value_of(client: Any, key: bytes) -> bytes:
+    """Whatever a key holds, as bytes: a sorted set's members, a hash's fields and values, a string."""
+    kind = client.type(key)
+    if kind == b"zset":
+        return b"".join(client.zrange(key, 0, -1))
+    if kind == b"hash":
+        return b"".join(k + v for k, v in client.hgetall(key).items())
+    return client.get(key) or b""
 
 
 # --- never in the way ---------------------------------------------------------------------------------------
@@ -291,7 +302,7 @@ def test_reset_of_the_shared_store_on_a_terminal_asks_first(
     assert proc.returncode == code, err.decode()
     assert "Forget every outcome in the shared health store" in err.decode()
     client = redis_server.client()
-    assert sum(client.zcard(k) for k in client.keys("orcli:*")) == left
+    assert sum(client.zcard(k) for k in client.keys("orcli:*:outcomes:*")) == left
 
 
 def test_reset_when_the_shared_store_is_down_fails_and_says_so(

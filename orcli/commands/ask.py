@@ -132,6 +132,7 @@ def ask(
 def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Output, env: Mapping[str, str]) -> None:
     """Open the health store, build the route, run it, report; the store is closed whatever happens."""
     from orcli.auth import problems_in
+    from orcli.execution.budget import current_spend
     from orcli.routing.route import build_route
     from orcli.store.health_source import open_health
 
@@ -139,7 +140,8 @@ def run_ask(profile: Profile, given: Any, prompt: str, flags: AskFlags, out: Out
     try:
         for note in notes:
             out.warn(note)
-        route = build_route(profile, given, prompt, env, health=snapshot, credentials=problems_in(env))
+        spend = current_spend(store, profile)  # docs/usage.md: what the profile's [budget] is checked against
+        route = build_route(profile, given, prompt, env, health=snapshot, credentials=problems_in(env), spend=spend)
         for warning in route.warnings:
             out.warn(warning)
         _execute(route, flags, out, env, store)
@@ -249,8 +251,19 @@ def _print_result(
         answer.write(json.dumps([c.as_json() for c in result.answer.tool_calls], ensure_ascii=False) + "\n")
     answer.end_line_on_terminal()
     if flags.verbose:
-        cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
-        out.note(f"route: {result.attempt.endpoint.model} via {result.attempt.endpoint.provider}; cost {cost}")
+        out.note(_served_note(result))
+
+
+def _served_note(result: Any) -> str:
+    """-v's last line: who served, the tokens (marked when estimated) and the cost (docs/usage.md)."""
+    e = result.attempt.endpoint
+    cost = "unknown (price unknown)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    spent = result.spent
+    tokens = ""
+    if spent is not None:
+        mark = " (estimated)" if spent.estimated else ""
+        tokens = f"; tokens {spent.prompt_tokens:,} prompt + {spent.completion_tokens:,} completion{mark}"
+    return f"route: {e.model} via {e.provider}{tokens}; cost {cost}"
 
 
 def _result_json(result: Any, route: Any) -> dict[str, Any]:
@@ -262,13 +275,25 @@ def _result_json(result: Any, route: Any) -> dict[str, Any]:
         "provider": e.provider,
         "upstream_model": e.upstream_model,
         "finish_reason": result.answer.finish_reason,
-        "usage": {} if result.answer.usage is None else result.answer.usage.as_json(),
+        "usage": _usage_json(result),
         "cost_usd": result.cost_usd,
         "tool_calls": [c.as_json() for c in calls] if calls else None,
         "reasoning": result.answer.reasoning,
         "attempts": [a.as_json() for a in result.attempts],
         "rejected": _rejected_json(route.plan),
     }
+
+
+def _usage_json(result: Any) -> dict[str, Any]:
+    """The served attempt's usage: the provider's own object, or the estimate orcli recorded, marked so."""
+    spent = result.spent
+    if result.answer.usage is not None and (spent is None or not spent.estimated):
+        return result.answer.usage.as_json()
+    if spent is None:
+        return {}
+    total = spent.prompt_tokens + spent.completion_tokens
+    counts = {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens}
+    return {**counts, "total_tokens": total, "estimated": True}
 
 
 def _report_failure(failure: Any, route: Any, flags: AskFlags, out: Any) -> None:

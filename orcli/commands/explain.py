@@ -48,16 +48,16 @@ def explain_route(
     from orcli.auth import problems_in
     from orcli.routing.policy import insecure_reason
     from orcli.routing.route import build_route
-    from orcli.store.health_source import load_snapshot
+    from orcli.store.health_source import load_state
     from orcli.ui import render
 
     env = environment()
     loaded = load_profile_for(profile, env, out)
     text = read_prompt_input(prompt, no_stdin)
-    snapshot, notes = load_snapshot(loaded, env)
+    snapshot, spend, notes = load_state(loaded, env)
     for note in notes:
         out.warn(note)
-    route = build_route(loaded, given, text, env, health=snapshot, credentials=problems_in(env))
+    route = build_route(loaded, given, text, env, health=snapshot, credentials=problems_in(env), spend=spend)
     for warning in route.warnings:
         out.warn(warning)
     planned = {a.endpoint.provider: loaded.providers[a.endpoint.provider] for a in route.plan.attempts}
@@ -67,6 +67,8 @@ def explain_route(
             break
     if out.as_json:
         doc = render.explain_json(route)
+        if spend is not None:
+            doc["budget"] = render.budget_json(loaded, spend)
         if not route.plan.attempts:
             raise NoRouteError("no route: every candidate endpoint was rejected", extra=doc)
         out.json(doc)
@@ -75,6 +77,8 @@ def explain_route(
     out.table(render.plan_table(route.plan, loaded.name, loaded.providers), wide)
     if route.plan.rejected:
         out.table(render.rejections_table(route.plan), wide)
+    if spend is not None and (budget := render.budget_table(loaded, spend)) is not None:
+        out.table(budget, wide)
     if not route.plan.attempts:
         raise NoRouteError(f"no route: {_every(len(route.plan.rejected))} rejected (see the table above).")
 

@@ -31,7 +31,10 @@ from orcli.execution.classify import (
 )
 from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
 from orcli.execution.framing import FRAMINGS, SSE, Framing, framer_factory
+from orcli.execution.metering import Meter
 from orcli.redact import redact
+from orcli.routing.spend import AttemptUsage
+from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -93,12 +96,14 @@ class AttemptReport:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The served answer, the attempt that served it, its cost, and every attempt in order."""
+    """The served answer, the attempt that served it, its cost (as recorded: from the provider's usage, or
+    estimated from text when it sent none, docs/usage.md), and every attempt in order."""
 
     answer: Answer
     attempt: PlannedAttempt
     cost_usd: float | None
     attempts: tuple[AttemptReport, ...]
+    spent: AttemptUsage | None = None  # the served attempt's tokens and cost, as the store records them
 
     @property
     def content(self) -> str:
@@ -165,9 +170,12 @@ class _Replay:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, failure: Failure, wrote_output: bool = False, ttft: float | None = None) -> None:
+    def __init__(
+        self, failure: Failure, wrote_output: bool = False, ttft: float | None = None, partial: Answer | None = None
+    ) -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.partial = partial  # what the provider produced before it failed: a broken stream costs that
         self.interrupt: KeyboardInterrupt | None = None
         self.wrote_output = wrote_output
         self.ttft = ttft
@@ -198,6 +206,7 @@ class Executor:
         wall: Callable[[], float] = time.time,
         overall_timeout: float | None = None,
         cancel: CancelToken | None = None,
+        profile_name: str | None = None,
     ) -> None:
         self.client = client
         self.providers = providers
@@ -211,6 +220,8 @@ class Executor:
         self.wall = wall
         self.overall_timeout = overall_timeout
         self.cancel = cancel
+        self.profile_name = profile_name  # recorded with each attempt's usage (`orcli usage --by profile`)
+        self._meter = Meter()  # the running request's usage bookkeeping, fresh in each run()
         # Every key in the environment of the profile's providers: classify redacts them from every failure
         # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
         self.secrets = tuple(
@@ -222,6 +233,7 @@ class Executor:
         skipped_models: set[str] = set()
         tried: set[tuple[str, str]] = set()
         started = self.clock()
+        self._meter = Meter(request, self.profile_name)
         for attempt in attempts:
             e = attempt.endpoint
             if e.model in skipped_models or e.key in tried:
@@ -245,7 +257,7 @@ class Executor:
                     failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
                 report = self._report(attempt, t0, failure, exc.ttft)
                 reports.append(report)
-                self._record(attempt, report, failure)
+                self._record(attempt, report, failure, exc.partial)
                 self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
                 if exc.wrote_output and failure.cls is FailureClass.MODEL:
                     # SPEC §6: content_filter after content was written: exit 1, the partial answer stays.
@@ -280,9 +292,9 @@ class Executor:
                 raise
             report = self._report(attempt, t0, None, served.ttft, served.status)
             reports.append(report)
-            self._record(attempt, report, None, served.answer)
+            spent = self._record(attempt, report, None, served.answer)
             self.on_event(Event(EventKind.SERVED, attempt, number=number))
-            return Result(served.answer, attempt, cost_of(attempt, served.answer.usage), tuple(reports))
+            return Result(served.answer, attempt, spent.cost_usd, tuple(reports), spent)
         raise Failed(FailReason.ALL_FAILED, tuple(reports), "every attempt failed")
 
     def _timeout_message(self) -> str:
@@ -337,24 +349,26 @@ class Executor:
         reader = self.reader(self.client, http, self.timeouts, self.clock)
         unhook = self._hook_cancel(reader)
         reader.start()
+        built = AnswerBuilder()  # a stream's answer so far: what a cancelled attempt produced, too
         try:
-            return self._consume(reader, dialect, stream, start, total_deadline)
+            return self._consume(reader, dialect, stream, start, total_deadline, built)
         except _AttemptFailed as failed:
             if self.cancel is not None and self.cancel.is_set:
                 # The caller cut this attempt (its client left): whatever the cut looked like on the wire, it
                 # is a cancellation, never the provider's fault.
                 reason = self.cancel.reason or "cancelled"
-                raise _AttemptFailed(cancelled(reason), wrote_output=failed.wrote_output, ttft=failed.ttft) from None
+                raise _AttemptFailed(cancelled(reason), failed.wrote_output, failed.ttft, failed.partial) from None
             # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
             if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
                 # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
                 failure = cancelled(f"{self._timeout_message()} during this attempt")
-                user_failed = _AttemptFailed(failure, wrote_output=failed.wrote_output, ttft=failed.ttft)
+                user_failed = _AttemptFailed(failure, failed.wrote_output, failed.ttft, failed.partial)
                 user_failed.user_timeout = True
                 raise user_failed from None
             raise
         except KeyboardInterrupt as interrupt:
-            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"))
+            produced = built.answer() if built.produced else None
+            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"), partial=produced)
             interrupted.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
             raise interrupted from None
         finally:
@@ -392,7 +406,9 @@ class Executor:
 
         return self.cancel.hook(cut)
 
-    def _consume(self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float) -> _Served:
+    def _consume(
+        self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float, built: AnswerBuilder
+    ) -> _Served:
         t = self.timeouts
         first_token_deadline = min(start + t.first_token, total_deadline) if stream else total_deadline
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
@@ -407,15 +423,17 @@ class Executor:
             # without `stream: true` (--no-stream); without a sink the answer is still delivered whole.
             if framing.media_type not in content_type:
                 framing = SSE
-            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline, framing)
+            served = self._consume_stream(reader, dialect, start, first_token_deadline, total_deadline, framing, built)
         else:
-            served = self._consume_whole(reader, dialect, start, total_deadline)
+            served = self._consume_whole(reader, dialect, start, total_deadline, built)
         return served._replace(status=status)
 
-    def _consume_whole(self, reader: Reader, dialect: Dialect, start: float, total_deadline: float) -> _Served:
+    def _consume_whole(
+        self, reader: Reader, dialect: Dialect, start: float, total_deadline: float, built: AnswerBuilder
+    ) -> _Served:
         body = self._read_all(reader, total_deadline, cap=ANSWER_BODY_LIMIT)
         if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
-            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline, SSE)
+            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline, SSE, built)
         try:
             answer = dialect.decode_answer(body)
         except WireError as exc:
@@ -423,7 +441,7 @@ class Executor:
         # content_filter (model) or "error" (provider): a partial answer is not one to serve.
         finish_failure = classify_finish_reason(answer.finish_reason)
         if finish_failure:
-            raise _AttemptFailed(finish_failure)
+            raise _AttemptFailed(finish_failure, partial=answer)  # generated, then refused: it was billed
         if not answer.content and not answer.tool_calls:
             raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
         ttft = self.clock() - start
@@ -439,10 +457,10 @@ class Executor:
         first_token_deadline: float,
         total_deadline: float,
         framing: Framing,
+        built: AnswerBuilder,
     ) -> _Served:
         sse = framer_factory(framing)()
         decoder = dialect.event_decoder()
-        built = AnswerBuilder()
         sink = self.sink
         ttft: float | None = None
         done = False
@@ -453,7 +471,7 @@ class Executor:
         data, end = Tag.DATA, Tag.END  # looked up once: this loop runs once per chunk
 
         def fail(failure: Failure) -> _AttemptFailed:
-            return _AttemptFailed(failure, wrote_output=wrote, ttft=ttft)
+            return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
         while not done:
             deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
@@ -587,21 +605,23 @@ class Executor:
             return transport_failure("connect", f"transport error: {text}", secrets=secrets)
         return transport_failure("connect", f"unexpected error: {text}", secrets=secrets)
 
-    # -- health hook ------------------------------------------------------------------------------------
+    # -- health and usage hook ------------------------------------------------------------------------
     def _record(
         self, attempt: PlannedAttempt, report: AttemptReport, failure: Failure | None, answer: Answer | None = None
-    ) -> None:
+    ) -> AttemptUsage:
+        """Record the attempt's outcome with its tokens and cost (docs/usage.md); returns the usage recorded."""
+        e = attempt.endpoint
         tps = None
-        if answer is not None and report.latency_s and report.ttft_s is not None:
+        if failure is None and answer is not None and report.latency_s and report.ttft_s is not None:
             counted = answer.usage.completion_tokens if answer.usage is not None else None
             tokens = counted or max(1, len(answer.content or "") // 4)
             generating = report.latency_s - report.ttft_s
             tps = round(tokens / generating, 2) if generating > 0.001 else None
-        self.on_outcome(
+        outcome, spent = self._meter.stamp(
             Outcome(
                 at=self.wall(),
-                model=attempt.endpoint.model,
-                provider=attempt.endpoint.provider,
+                model=e.model,
+                provider=e.provider,
                 ok=failure is None,
                 error_class=None if failure is None else failure.cls,
                 status=report.status,
@@ -610,8 +630,12 @@ class Executor:
                 tokens_per_s=tps,
                 error=None if failure is None else (report.error or "")[:200],
                 retry_after=None if failure is None else failure.retry_after,
-            )
+            ),
+            e.price,
+            answer,
         )
+        self.on_outcome(outcome)
+        return spent
 
 
 def _nothing() -> None:
@@ -642,7 +666,4 @@ def cost_of(attempt: PlannedAttempt, usage: Usage | None) -> float | None:
     """USD from the reported usage and the endpoint's list prices; None when usage or price is unknown."""
     if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return None
-    p = attempt.endpoint.price
-    if p is None:  # unknown is not free (SPEC §4)
-        return None
-    return round(usage.prompt_tokens * p.prompt / 1e6 + usage.completion_tokens * p.completion / 1e6 + p.request, 10)
+    return price_of_tokens(attempt.endpoint.price, usage.prompt_tokens, usage.completion_tokens)

@@ -58,11 +58,17 @@ def _recorder(store: HealthBackend | None) -> Callable[[Outcome], None]:
 
 
 def no_route_error(rejected: Sequence[Rejection]) -> NoRouteError:
-    """Every candidate was rejected before any attempt (exit 3; the gateway's 404 carries the same list)."""
+    """Every candidate was rejected before any attempt (exit 3; the gateway's 404 carries the same list, its
+    402 when a budget stopped the request: docs/usage.md)."""
+    from orcli.execution.budget import OverBudgetError, budget_message
+
     n = len(rejected)
     every = "the only candidate endpoint was" if n == 1 else f"all {n} candidate endpoints were"
-    return NoRouteError(
-        f"no route: {every} rejected before any attempt; `orcli explain-route` shows why.\n"
+    over = budget_message(rejected)
+    error = OverBudgetError if over else NoRouteError
+    return error(
+        (f"no route: {over}. " if over else f"no route: {every} rejected before any attempt; ")
+        + "`orcli explain-route` shows why.\n"
         + "\n".join(f"  {r.provider} ({r.model}): {r.code.value}" for r in rejected[:8])
         + (f"\n  and {n - 8} more" if n > 8 else ""),
         extra={"attempts": [], "rejected": [r.as_json() for r in rejected]},
@@ -127,6 +133,7 @@ def execute(
             on_outcome=_recorder(store),
             overall_timeout=caller.overall_timeout,
             cancel=caller.cancel,
+            profile_name=profile.name,  # recorded with each attempt's usage (docs/usage.md)
         )
         return executor.run(attempts, request, stream=stream)
     finally:
@@ -146,9 +153,19 @@ def run_route(
     reader: ReaderFactory | None = None,
 ) -> Result:
     """check_route, then execute the route's plan: what `ask` and the gateway run (the gateway passes the
-    conversation it was sent as `request`; ask's is the route's prompt)."""
+    conversation it was sent as `request`; ask's is the route's prompt). With a `[budget]`, the expected cost
+    is held in the store before anything is sent and released once the attempts recorded their real cost; a
+    refused hold is a NoRouteError (OverBudgetError) before any request (docs/usage.md)."""
+    from orcli.execution.budget import hold, release
+
     check_route(route)
+    held = hold(store, route.profile, route.plan, caller.overall_timeout)
+    if not held.plan.attempts:
+        raise no_route_error(held.plan.rejected)
     request = request or chat_request(route)
-    return execute(
-        route.profile, route.plan.attempts, request, env, store, caller, stream=stream, client=client, reader=reader
-    )
+    try:
+        return execute(
+            route.profile, held.plan.attempts, request, env, store, caller, stream=stream, client=client, reader=reader
+        )
+    finally:
+        release(store, held.token)

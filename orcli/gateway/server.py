@@ -266,21 +266,33 @@ class Chat:
 
     def _route_and_execute(self, profile: Profile, request: gateway.GatewayRequest, store: Any, snapshot: Any) -> None:
         from orcli.auth import problems_in
+        from orcli.execution.budget import OverBudgetError, budget_message, current_spend
         from orcli.execution.executor import Event, EventKind, Failed
-        from orcli.execution.run import Caller, check_route, run_route
+        from orcli.execution.run import Caller, check_route, no_route_error, run_route
         from orcli.routing.route import build_route
         from orcli.wire.base import ChatRequest
 
         env = self.gw.env
+        spend = current_spend(store, profile)  # what the profile's [budget] is checked against (docs/usage.md)
         try:
             route = build_route(
-                profile, request.given, request.prompt_text, env, health=snapshot, credentials=problems_in(env)
+                profile,
+                request.given,
+                request.prompt_text,
+                env,
+                health=snapshot,
+                credentials=problems_in(env),
+                spend=spend,
             )
         except OrcliError as exc:
             self._finish(400, gateway.error_json(400, exc.message))
             return
         if not route.plan.attempts:
             metadata = {"rejected": [r.as_json() for r in route.plan.rejected]}
+            if budget_message(route.plan.rejected) is not None:  # 402 Payment Required, with ask's words
+                headline = no_route_error(route.plan.rejected).message.split("\n", 1)[0]
+                self._finish(402, gateway.error_json(402, headline, metadata))
+                return
             self._finish(404, gateway.error_json(404, "no route: every candidate endpoint was rejected", metadata))
             return
         try:
@@ -299,6 +311,11 @@ class Chat:
         caller = Caller(sink=self._stream_delta if request.stream else None, on_event=on_event)
         try:
             result = run_route(route, env, store, caller, stream=request.stream, request=chat, client=self.gw.client)
+        except OverBudgetError as over:  # the store refused to hold the expected cost: others spent it first
+            rejected = over.extra.get("rejected", []) if over.extra else []
+            message = over.message.split("\n", 1)[0]
+            self._finish(402, gateway.error_json(402, message, {"rejected": rejected}))
+            return
         except Failed as failure:
             self._failed(failure)
             return

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from orcli import __version__
-from orcli.types import Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
+from orcli.types import BudgetSettings, Endpoint, HealthSettings, Price, Profile, Provider, Timeouts
 
 MIN_SIZE = 32 * 1024  # bytes; ~100 endpoints
 FORMAT = 1
@@ -44,7 +44,7 @@ def cache_file(state_dir: Path, profile_path: Path) -> Path:
 def _code_stamp() -> tuple[Any, ...]:
     """What the cached value depends on besides the file: the types' layout, and (for checkouts, where the
     version does not move) the size and mtime of the modules that build a Profile."""
-    layout = tuple(t._fields for t in (Profile, Provider, Endpoint, Price, Timeouts, HealthSettings))
+    layout = tuple(t._fields for t in (Profile, Provider, Endpoint, Price, Timeouts, HealthSettings, BudgetSettings))
     here = Path(__file__).parent.parent  # orcli/
     stamps: list[tuple[str, int | None, int | None]] = []
     for module in ("profile/parse.py", "profile/fields.py", "profile/readers.py", "types.py", "profile/cache.py"):
@@ -145,7 +145,7 @@ class _Uncacheable(Exception):
 
 _PLAIN = (str, int, float, bool, type(None), frozenset)
 _PRICE_AT = Endpoint._fields.index("price")
-_PROFILE_FIELDS = ("name", "path", "providers", "endpoints", "routing", "timeouts", "health")
+_PROFILE_FIELDS = ("name", "path", "providers", "endpoints", "routing", "timeouts", "health", "budget")
 
 
 def _value(v: object) -> object:
@@ -171,7 +171,8 @@ def _plain(p: Profile) -> tuple[Any, ...]:
     routing = dict(p.routing)
     for value in routing.values():
         _check_toml_value(value)
-    return (p.name, p.path, providers, endpoints, routing, tuple(map(_value, p.timeouts)), tuple(map(_value, p.health)))
+    settings = (tuple(map(_value, p.timeouts)), tuple(map(_value, p.health)), tuple(map(_value, p.budget)))
+    return (p.name, p.path, providers, endpoints, routing, *settings)
 
 
 def _check_toml_value(value: object) -> None:
@@ -186,7 +187,7 @@ def _check_toml_value(value: object) -> None:
 
 
 def _rebuild(plain: tuple[Any, ...]) -> Profile:
-    name, path, providers, endpoints, routing, timeouts, health = plain
+    name, path, providers, endpoints, routing, timeouts, health, budget = plain
     # Tens of thousands of small tuples at once would set off the cyclic collector again and again.
     enabled = gc.isenabled()
     gc.disable()
@@ -211,4 +212,5 @@ def _rebuild(plain: tuple[Any, ...]) -> Profile:
         routing=MappingProxyType(routing),
         timeouts=Timeouts(*timeouts),
         health=HealthSettings(*health),
+        budget=BudgetSettings(*budget),
     )

@@ -116,11 +116,18 @@ HEALTH_FIELDS: tuple[Field, ...] = (
     Field("store_timeout", Kind.SECONDS, 0.2, "Seconds the shared store may take before the local one is used."),
 )
 
+BUDGET_FIELDS: tuple[Field, ...] = (
+    Field("daily_usd", Kind.NUMBER, None, "USD a UTC day may spend (absent: no limit)."),
+    Field("monthly_usd", Kind.NUMBER, None, "USD a calendar month may spend (absent: no limit)."),
+    Field("retention_days", Kind.COUNT, 400, "Days usage is kept."),
+)
+
 # The top level: which sections a profile may have (each read by its own reader in profile/parse.py).
 TOP_FIELDS: tuple[Field, ...] = (
     Field("routing", Kind.ANY, None, "Default routing preferences (routing/preferences.py)."),
     Field("timeouts", Kind.ANY, None, "Attempt deadlines in seconds."),
     Field("health", Kind.ANY, None, "Health window, breaker and shared store."),
+    Field("budget", Kind.ANY, None, "Spending limits and how long usage is kept (docs/usage.md)."),
     Field("providers", Kind.ANY, None, "[providers.NAME] tables."),
     Field("endpoint", Kind.ANY, None, "[[endpoint]] tables: a model served by a provider."),
     Field("description", Kind.ANY, None, "A note for people; orcli does not read it."),
@@ -138,6 +145,7 @@ PROVIDER_KEYS = keys(ALL_PROVIDER_FIELDS)
 ENDPOINT_KEYS = keys(ENDPOINT_FIELDS)
 TIMEOUT_KEYS = keys(TIMEOUT_FIELDS)
 HEALTH_KEYS = keys(HEALTH_FIELDS)
+BUDGET_KEYS = keys(BUDGET_FIELDS)
 
 
 def is_variant_group(raw: object) -> bool:

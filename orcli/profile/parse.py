@@ -21,7 +21,7 @@ from orcli.profile.values import (
     type_name,
 )
 from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, ROUTING_KEYS, ValueKind
-from orcli.types import Endpoint, HealthSettings, Profile, Provider, Timeouts
+from orcli.types import BudgetSettings, Endpoint, HealthSettings, Profile, Provider, Timeouts
 
 # Re-exported for the modules that name a profile's keys (profile writing, `profiles import`).
 API_VALUES = declared.API_VALUES
@@ -114,9 +114,10 @@ class _Validator(Readers):
         routing = self.routing(data.get("routing", {}))
         timeouts = self.fields(data.get("timeouts", {}), "timeouts", declared.TIMEOUT_FIELDS)
         health = self.fields(data.get("health", {}), "health", declared.HEALTH_FIELDS)
+        budget = self.fields(data.get("budget", {}), "budget", declared.BUDGET_FIELDS)
         providers = self.providers(data.get("providers", {}))
         endpoints = self.endpoints(data.get("endpoint", []), providers)
-        if self.errors or timeouts is None or health is None:
+        if self.errors or timeouts is None or health is None or budget is None:
             return None
         return Profile(
             name=name,
@@ -126,6 +127,7 @@ class _Validator(Readers):
             routing=MappingProxyType(routing),
             timeouts=Timeouts(**timeouts),
             health=HealthSettings(**health),
+            budget=BudgetSettings(**budget),
         )
 
     def routing(self, value: object) -> dict[str, object]:

@@ -21,6 +21,7 @@ from orcli.types import (
     Rejection,
     RejectionCode,
     Request,
+    Spend,
 )
 
 # SPEC §3: tools and format parameters narrow a model's providers even without require_parameters.
@@ -28,6 +29,7 @@ SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
 
 # A requested quantization also admits the finer-grained formats OpenRouter files under it.
 _QUANTIZATION_FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
+NO_SPEND = Spend()  # nothing spent: what a caller that reads no store plans with
 
 
 def expected_cost(endpoint: Endpoint, request: Request) -> float | None:
@@ -198,10 +200,12 @@ def plan(
     has_key: Callable[[Provider], bool] = lambda p: True,
     rng: random.Random | None = None,
     key_problem: Callable[[Provider], str | None] | None = None,
+    spend: Spend = NO_SPEND,
 ) -> Plan:
     """Filter every candidate endpoint of the requested models, then order the survivors.
 
-    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail."""
+    `key_problem`, when given, replaces `has_key`: None for a usable key, else the no_credentials detail.
+    `spend`: what the store knows was spent this UTC day and month, for the profile's `[budget]`."""
     # Planning makes many small tuples that all live until the plan is returned, and no cycles: the cyclic
     # collector can free nothing here, yet each of its passes walks everything made so far, which made
     # planning grow faster than the profile (x17 per x10 endpoints at 100k). Paused while planning, then
@@ -209,7 +213,7 @@ def plan(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _plan(profile, request, prefs, health, seed, has_key, rng, key_problem)
+        return within_budget(_plan(profile, request, prefs, health, seed, has_key, rng, key_problem), profile, spend)
     finally:
         if paused:
             gc.enable()
@@ -277,3 +281,19 @@ def _plan(
         for i, (c, reason) in enumerate(ordered, start=1)
     )
     return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
+
+
+def within_budget(plan: Plan, profile: Profile, spend: Spend) -> Plan:
+    """docs/usage.md: when the spend so far plus the expected cost at the first planned attempt would exceed
+    the profile's `[budget]`, every candidate is rejected with code `budget`; otherwise the plan stands."""
+    if not plan.attempts or not profile.budget.is_set():
+        return plan
+    from orcli.routing.spend import check_budget
+
+    verdict = check_budget(profile.budget, spend, plan.attempts[0].cost_usd)
+    if verdict.fits:
+        return plan
+    over = tuple(
+        Rejection(a.endpoint.model, a.endpoint.provider, RejectionCode.BUDGET, verdict.detail) for a in plan.attempts
+    )
+    return plan._replace(attempts=(), rejected=plan.rejected + over)

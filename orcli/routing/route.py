@@ -20,6 +20,7 @@ from orcli.types import (
     Profile,
     Provider,
     Request,
+    Spend,
 )
 
 
@@ -143,12 +144,14 @@ def build_route(
     env: Mapping[str, str],
     health: HealthSnapshot | None = None,
     credentials: Callable[[Provider], str | None] | None = None,
+    spend: Spend | None = None,
 ) -> Route:
     """(profile, flags, prompt text, keys in the environment, health) -> the route: pure, no I/O.
 
     Shared by `ask`, `explain-route` and `serve`; the caller reads the prompt and the health store, and
     passes `credentials` (orcli/auth: why a provider has none, from the environment and local files) when
-    the profile may hold providers whose credentials are more than a key in `env`.
+    the profile may hold providers whose credentials are more than a key in `env`, and the `spend` the
+    profile's `[budget]` is checked against (None: nothing spent; docs/usage.md).
     """
     prefs = prefs_mod.merge(profile.routing, given.overrides)
     if not prefs.models:
@@ -180,7 +183,7 @@ def build_route(
     if given.assume_down:
         snapshot = assumed_down(profile, given.assume_down, snapshot)
     problem = credentials or key_problems_in(env)
-    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=problem)
+    plan = make_plan(profile, request, prefs, snapshot, seed=given.seed, key_problem=problem, spend=spend or Spend())
     return Route(
         profile=profile,
         prefs=prefs,

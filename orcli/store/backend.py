@@ -12,9 +12,12 @@ import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from orcli.types import HealthSettings, Outcome
+from orcli.types import BudgetSettings, HealthSettings, Outcome, Spend
+
+if TYPE_CHECKING:
+    from orcli.store.usage import UsageRow
 
 ENV_URL = "ORCLI_HEALTH_URL"
 PROFILE_KEY = "[health] store"
@@ -48,6 +51,23 @@ class HealthBackend(Protocol):
         """Which store this is: `{"kind": "sqlite", "path": ...}` or `{"kind": "redis", "url": ...}`."""
         ...
 
+    def usage(self, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
+        """`orcli usage`: attempts with since <= at < until grouped by `by`, and their total (docs/usage.md)."""
+        ...
+
+    def spend(self, now: float) -> Spend:
+        """What everyone sharing the store spent this UTC day and month, running requests' reservations included."""
+        ...
+
+    def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        """Check the budget and hold `amount` atomically: (a token for `settle`, spend), or (None, the spend
+        that refused it)."""
+        ...
+
+    def settle(self, token: object) -> None:
+        """The request is over (its attempts recorded their real cost): release its reservation."""
+        ...
+
     def take_warnings(self) -> list[str]:
         """Warnings gathered since the last call, for the caller to show once."""
         ...
@@ -69,18 +89,20 @@ def open_store(
     *,
     create: bool = True,
     clock: Callable[[], float] = time.time,
+    usage_days: int = BudgetSettings().retention_days,
 ) -> tuple[HealthBackend | None, list[str]]:
     """Open the configured store; None (with warnings) when no store can be used. With `create=False` a local
-    store that does not exist yet is not created (a command that only reads has nothing to read)."""
+    store that does not exist yet is not created (a command that only reads has nothing to read).
+    `usage_days`: how long usage is kept, apart from the health window (`[budget] retention_days`)."""
     url, origin = configured_url(settings, env)
     if url is None:
-        return open_local(env, settings, create=create, clock=clock)
+        return open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
     from orcli.store.url import BadStoreURL, parse, redact
 
     try:
         target = parse(url)
     except BadStoreURL as exc:
-        store, warnings = open_local(env, settings, create=create, clock=clock)
+        store, warnings = open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
         return store, [f"{origin}: {exc}; keeping health on this machine only, in the local store", *warnings]
     try:
         from orcli.store.redis import RedisStore, connect
@@ -89,7 +111,7 @@ def open_store(
     except ImportError:
         import sys
 
-        store, warnings = open_local(env, settings, create=create, clock=clock)
+        store, warnings = open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
         message = MISSING_EXTRA.format(origin=origin, url=redact(url), python=sys.executable)
         return store, [message, *warnings]
     from orcli.routing.health import history_horizon
@@ -100,8 +122,9 @@ def open_store(
             target,
             retention=history_horizon(settings),
             timeout=settings.store_timeout,
-            fallback=lambda: open_local(env, settings, create=create, clock=clock),
+            fallback=lambda: open_local(env, settings, create=create, clock=clock, usage_days=usage_days),
             clock=clock,
+            usage_days=usage_days,
         ),
         [],
     )
@@ -113,6 +136,7 @@ def open_local(
     *,
     create: bool = True,
     clock: Callable[[], float] = time.time,
+    usage_days: int = BudgetSettings().retention_days,
 ) -> tuple[HealthBackend | None, list[str]]:
     """The local SQLite store in the state folder (SPEC §8)."""
     from orcli.paths import FILENAME, default_state_dir
@@ -124,7 +148,8 @@ def open_local(
     from orcli.routing.health import history_horizon
     from orcli.store.sqlite import DEFAULT_RETENTION, Store
 
-    return Store.open(state_dir, retention=max(DEFAULT_RETENTION, history_horizon(settings)), clock=clock)
+    retention = max(DEFAULT_RETENTION, history_horizon(settings))
+    return Store.open(state_dir, retention=retention, clock=clock, usage_days=usage_days)
 
 
 def describe(store: HealthBackend | None, env: Mapping[str, str]) -> dict[str, object]:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from orcli.types import HealthSnapshot, Profile
+from orcli.types import HealthSnapshot, Profile, Spend
 
 if TYPE_CHECKING:
     from orcli.store.backend import HealthBackend
@@ -19,7 +19,7 @@ def open_health(
     beats not routing. The caller closes the store (it stays open so `ask` can record outcomes)."""
     from orcli.store.backend import open_store
 
-    store, warnings = open_store(profile.health, env, create=create)
+    store, warnings = open_store(profile.health, env, create=create, usage_days=profile.budget.retention_days)
     if store is None:
         return None, HealthSnapshot(), warnings
     snapshot = snapshot_from(store, profile, now)
@@ -39,8 +39,20 @@ def snapshot_from(store: HealthBackend, profile: Profile, now: float | None = No
 def load_snapshot(
     profile: Profile, env: Mapping[str, str], now: float | None = None
 ) -> tuple[HealthSnapshot, list[str]]:
+    snapshot, _spend, warnings = load_state(profile, env, now)
+    return snapshot, warnings
+
+
+def load_state(
+    profile: Profile, env: Mapping[str, str], now: float | None = None
+) -> tuple[HealthSnapshot, Spend | None, list[str]]:
+    """Health and, when the profile has a `[budget]`, the spend so far (None: no budget), read without
+    creating a store; what explain-route plans with."""
     store, snapshot, warnings = open_health(profile, env, now, create=False)
+    spent = Spend() if profile.budget.is_set() else None
     if store is not None:
+        if spent is not None:
+            spent = store.spend(time.time() if now is None else now)
         warnings.extend(store.take_warnings())
         store.close()
-    return snapshot, warnings
+    return snapshot, spent, warnings

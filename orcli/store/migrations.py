@@ -50,6 +50,66 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX outcomes_provider ON outcomes (provider)")
 
 
+@migration
+def m002_usage(db: sqlite3.Connection) -> None:
+    # docs/usage.md: one row per attempt, kept apart from the health window (retention_days), the spend of each
+    # UTC day that budgets read, and the reservations of requests still running. Outcomes recorded before
+    # usage existed become attempts of unknown tokens and cost: nothing is lost, nothing is invented.
+    db.execute(
+        """
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            day INTEGER NOT NULL,
+            profile TEXT,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            estimated INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            request_id TEXT,
+            first_of_request INTEGER NOT NULL DEFAULT 1,
+            first_on_model INTEGER NOT NULL DEFAULT 1,
+            first_at_provider INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+    db.execute("CREATE INDEX usage_at ON usage (at)")
+    # Per UTC day and endpoint: what `orcli usage` reads for whole days, whatever the traffic.
+    db.execute(
+        """
+        CREATE TABLE usage_days (
+            day INTEGER NOT NULL,
+            profile TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            model_requests INTEGER NOT NULL,
+            provider_requests INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            unknown_cost_attempts INTEGER NOT NULL,
+            PRIMARY KEY (day, profile, model, provider)
+        )
+        """
+    )
+    db.execute("CREATE TABLE spend_days (day INTEGER PRIMARY KEY, cost_usd REAL NOT NULL)")
+    db.execute("CREATE TABLE reservations (id INTEGER PRIMARY KEY, amount REAL NOT NULL, expires REAL NOT NULL)")
+    db.execute(
+        "INSERT INTO usage (at, day, model, provider, ok) "
+        "SELECT at, CAST(at / 86400 AS INTEGER), model, provider, ok FROM outcomes ORDER BY id"
+    )
+    db.execute(
+        "INSERT INTO usage_days SELECT day, '', model, provider, count(*), count(*), count(*), count(*), "
+        "sum(ok = 0), 0, 0, 0.0, count(*) FROM usage GROUP BY day, model, provider"
+    )
+
+
 def applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in `db`, oldest first; empty for a fresh database."""
     has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()

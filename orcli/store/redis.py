@@ -25,28 +25,35 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
+from orcli.store import usage_redis
 from orcli.store.url import RedisTarget
+from orcli.store.usage import UsageRow
 from orcli.store.values import outcome_values
-from orcli.types import FailureClass, Outcome
+from orcli.types import BudgetSettings, FailureClass, Outcome, Spend
 
 PREFIX = "orcli"
+_T = TypeVar("_T")
 RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
 _CLASSES = {c.value: c for c in FailureClass}
 _ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
 _NUMBER = (int, float)  # exact types: a JSON true is a bool, not a number
 
-# KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept.
-_RECORD = """
+# KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept;
+# then the attempt's usage counters (orcli/store/usage_redis.py), in the same atomic script.
+_RECORD = (
+    """
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[5]))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
 """
+    + usage_redis.RECORD_USAGE
+    + "return 1\n"
+)
 
 # KEYS: keys to delete. Returns how many outcomes they held (a key of another type counts 0).
 _RESET = """
@@ -222,8 +229,10 @@ class RedisStore:
         fallback: Callable[[], tuple[Any, list[str]]],
         clock: Callable[[], float] = time.time,
         retry_after: float = RETRY_SHARED_AFTER,
+        usage_days: int = BudgetSettings().retention_days,
     ) -> None:
         self.warnings: list[str] = []
+        self._usage_days = usage_days
         self.target = target
         self._retry_after = retry_after
         self._retry_at = 0.0  # monotonic time after which a fallen-back store tries Redis once more
@@ -246,10 +255,20 @@ class RedisStore:
             member = encode(outcome, os.urandom(6).hex())
             cutoff = self._clock() - self._retention
             ttl = max(int(self._retention) + 1, 1)
+            usage_keys, usage_args = usage_redis.record_args(self.target.namespace, outcome, self._usage_days)
             try:
                 self._resolve()
                 reply = self._client.eval(
-                    _RECORD, 1, key, repr(outcome.at), member, repr(cutoff), ttl, MAX_PER_ENDPOINT
+                    _RECORD,
+                    1 + len(usage_keys),
+                    key,
+                    *usage_keys,
+                    repr(outcome.at),
+                    member,
+                    repr(cutoff),
+                    ttl,
+                    MAX_PER_ENDPOINT,
+                    *usage_args,
                 )
                 if reply != 1:
                     raise Garbage(f"recording answered {type(reply).__name__}")
@@ -272,6 +291,58 @@ class RedisStore:
                 self._fall_back(exc, "read outcomes")
         local = self._local
         return [] if local is None else local.outcomes(since, endpoints)
+
+    def usage(self, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
+        """The fleet's usage from the per-day counters: whole UTC days (docs/usage.md)."""
+        ns = self.target.namespace
+        nothing: tuple[list[UsageRow], UsageRow] = ([], UsageRow("total"))
+        kept = (self._clock(), self._usage_days)
+        return self._shared_or_local(
+            lambda: usage_redis.report(self._client, ns, since, until, by, kept),
+            lambda local: local.usage(since, until, by),
+            nothing,
+            "read usage",
+        )
+
+    def spend(self, now: float) -> Spend:
+        """The fleet's spend of the day and the month (one pipeline), holds of running requests included."""
+        ns = self.target.namespace
+        return self._shared_or_local(
+            lambda: usage_redis.spend(self._client, ns, now), lambda local: local.spend(now), Spend(), "read the spend"
+        )
+
+    def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        """Check the fleet's budget and hold `amount` in one EVAL (usage_redis.RESERVE)."""
+        ns = self.target.namespace
+        nothing: tuple[object, Spend] = ("unrecorded", Spend())
+        return self._shared_or_local(
+            lambda: usage_redis.reserve(self._client, ns, budget, amount, now, hold_s),
+            lambda local: local.reserve(budget, amount, now, hold_s),
+            nothing,
+            "reserve the request's expected cost",
+        )
+
+    def settle(self, token: object) -> None:
+        """Release a hold: a Redis member (str), or the local store's id when the hold was made there."""
+        if isinstance(token, str) and token != "unrecorded":
+            ns = self.target.namespace
+            self._shared_or_local(
+                lambda: usage_redis.settle(self._client, ns, token), lambda local: local.settle(token), None, "settle"
+            )
+        elif self._local is not None:
+            self._local.settle(token)
+
+    def _shared_or_local(self, shared: Callable[[], _T], local: Callable[[Any], _T], fallback: _T, what: str) -> _T:
+        """Run `shared` on Redis; on any failure (or once fallen back) run `local` on the local store."""
+        if self._shared():
+            try:
+                self._resolve()
+                result = shared()
+                self._back()
+                return result
+            except Exception as exc:  # see record()
+                self._fall_back(exc, what)
+        return fallback if self._local is None else local(self._local)
 
     def reset(self, provider: str | None = None) -> int | None:
         """Delete the namespace's outcome sets (all, or one provider's and its variants'); None on failure.

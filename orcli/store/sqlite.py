@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
+from orcli.store import usage
 from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.store.values import outcome_values
-from orcli.types import FailureClass, Outcome
+from orcli.types import BudgetSettings, FailureClass, Outcome, Spend
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
 BUSY_TIMEOUT_MS = 5000
@@ -101,6 +102,7 @@ class Store:
         retention: float = DEFAULT_RETENTION,
         clock: Callable[[], float] = time.time,
         migrations: Sequence[Migration] = MIGRATIONS,
+        usage_days: int = BudgetSettings().retention_days,
     ) -> tuple[Store | None, list[str]]:
         """Open (creating, migrating or recovering) `state_dir/health.sqlite3`; never raises on the environment."""
         path = state_dir.absolute() / FILENAME
@@ -130,6 +132,7 @@ class Store:
                 continue
             if not store.read_only:
                 store._maybe_prune(retention)
+                store._run(lambda db: usage.prune(db, clock(), usage_days), None, "prune usage")
             return store, [*warnings, *store.take_warnings()]
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -217,7 +220,29 @@ class Store:
             return False
         at, *rest = outcome_values(outcome)
         row = (at, outcome.model, outcome.provider, *rest)
-        return self._run(lambda db: _write(db, _INSERT, row) == 1, False, "record an outcome")
+        return self._run(lambda db: usage.record(db, outcome, row, _INSERT) == 1, False, "record an outcome")
+
+    def usage(self, since: float, until: float, by: str) -> tuple[list[usage.UsageRow], usage.UsageRow]:
+        """`orcli usage`: attempts with since <= at < until grouped by `by`, and their total."""
+        nothing: tuple[list[usage.UsageRow], usage.UsageRow] = ([], usage.UsageRow("total"))
+        return self._run(lambda db: usage.report(db, since, until, by), nothing, "read usage")
+
+    def spend(self, now: float) -> Spend:
+        """Today's and this month's spend (UTC) with the reservations of running requests; 0 if unreadable."""
+        return self._run(lambda db: usage.spend(db, now), Spend(), "read the spend")
+
+    def reserve(self, budget: BudgetSettings, amount: float, now: float, hold_s: float) -> tuple[object, Spend]:
+        """Hold `amount` against the budget atomically: (a token for `settle`, spend) or (None, the spend that
+        refused it). A store that cannot be written holds nothing and refuses nothing (a warning says so)."""
+        if self.read_only:
+            return "unrecorded", self.spend(now)
+        held: tuple[object, Spend] = ("unrecorded", Spend())
+        return self._run(lambda db: usage.reserve(db, budget, amount, now, hold_s), held, "reserve")
+
+    def settle(self, token: object) -> None:
+        """Release a hold `reserve` made (the attempts have recorded their real cost)."""
+        if isinstance(token, int) and not self.read_only:
+            self._run(lambda db: usage.settle(db, token), None, "settle a reservation")
 
     def outcomes(self, since: float, endpoints: Collection[tuple[str, str]] | None = None) -> list[Outcome]:
         """Every outcome with `at >= since`, oldest first; [] when nothing can be read. All endpoints' rows are

@@ -278,3 +278,34 @@ def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
                 )
             )
     return table
+
+
+# -- budgets (docs/usage.md) ---------------------------------------------------------------------------
+def budget_json(profile: Profile, spend: Any) -> dict[str, Any] | None:
+    """Each budget's limit, what was spent (running requests' holds included) and what is left; None without
+    a `[budget]`."""
+    budget = profile.budget
+    if not budget.is_set():
+        return None
+    doc: dict[str, Any] = {}
+    for name, limit, spent in (
+        ("daily_usd", budget.daily_usd, spend.day_usd),
+        ("monthly_usd", budget.monthly_usd, spend.month_usd),
+    ):
+        if limit is not None:
+            doc[name] = {"limit": limit, "spent": round(spent, 10), "left": round(max(0.0, limit - spent), 10)}
+    return doc
+
+
+def budget_table(profile: Profile, spend: Any) -> TableData | None:
+    from orcli.routing.spend import money as usd
+
+    doc = budget_json(profile, spend)
+    if doc is None:
+        return None
+    columns = (Column("budget"), Column("limit", right=True), Column("spent", right=True), Column("left", right=True))
+    period = {"daily_usd": "daily_usd (UTC day)", "monthly_usd": "monthly_usd (calendar month)"}
+    rows: list[tuple[str, ...]] = [
+        (period[k], usd(v["limit"]), usd(v["spent"]), usd(v["left"])) for k, v in doc.items()
+    ]
+    return TableData(f"Budget (profile {profile.name}, spend shared by everyone on the store)", columns, rows)

@@ -40,6 +40,11 @@ class AnswerBuilder:
             self.model = delta.model
 
     @property
+    def produced(self) -> bool:
+        """Whether the provider generated anything yet (what a broken stream is charged for, docs/usage.md)."""
+        return bool(self._content or self._calls or self._reasoning or self.usage is not None)
+
+    @property
     def has_answer(self) -> bool:
         """Whether anything an answer is made of (content or a tool call) has arrived."""
         return bool(self._content or self._calls)
