@@ -102,3 +102,13 @@ def test_a_profile_name_that_matches_nothing_is_one_problem_without_a_file(tmp_p
     assert run.code == EXIT_USAGE, run
     [problem] = run.json()["error"]["problems"]
     assert problem["file"] is None and "no profile named `no-such-profile`" in problem["message"]
+
+
+def test_a_profile_path_that_does_not_exist_is_one_problem_naming_the_file(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere.toml")
+    run = Cli(None, tmp_path)("providers", "--json", "--profile", missing)
+    assert run.code == EXIT_USAGE, run
+    assert run.json()["error"]["problems"] == [
+        {"file": missing, "line": None, "key": None, "message": "no such profile file"}
+    ]
+    assert f"{missing}: no such profile file." in run.err

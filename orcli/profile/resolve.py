@@ -43,7 +43,7 @@ def resolve_profile(spec: str | None, env: Mapping[str, str]) -> Resolved:
     if is_path_spec(spec):
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise ProfileError(f"{spec}: no such profile file.")
+            raise file_error(spec, "no such profile file")
         return Resolved(path)
     searched = [user_profiles_dir() / f"{spec}.toml", bundled_profiles_dir() / f"{spec}.toml"]
     for path in searched:
