@@ -154,7 +154,8 @@ def run() -> None:
 
 
 def hoist_common_options(argv: list[str]) -> list[str]:
-    """`orcli -p work --no-color ask x` -> `orcli ask -p work --no-color x` (and after `health reset`).
+    """`orcli -p work --no-color ask x` -> `orcli ask -p work --no-color x` (and after `health reset`,
+    `profiles show`: a group's command).
 
     Only the common options are moved, and only when a command name follows them; anything else (an
     unknown option, --help, --version, no command) leaves the line as it was, for Click to answer.
@@ -174,8 +175,9 @@ def hoist_common_options(argv: list[str]) -> list[str]:
     if argv[i] not in names:
         return argv
     end = i + 1
-    if argv[i] == "health" and end < len(argv) and argv[end] == "reset":
-        end += 1
+    group = next((g.typer_instance for g in app.registered_groups if g.name == argv[i]), None)
+    if group is not None and end < len(argv) and argv[end] in {c.name for c in group.registered_commands}:
+        end += 1  # after a group's command: `health reset`, `profiles init`
     return [*argv[i:end], *moved, *argv[end:]]
 
 

@@ -155,6 +155,8 @@ def test_init_dash_p_names_the_profile_to_write_like_its_argument(cli):
     assert run.json()["path"] == str(user_dir(cli) / "work.toml")
     same = cli("profiles", "init", "mine", "--profile", "mine", "--json")
     assert same.code == 0 and same.json()["path"] == str(user_dir(cli) / "mine.toml"), same
+    before = cli("-p", "early", "profiles", "init", "--json")  # a common option before the command, moved after
+    assert before.code == 0 and before.json()["path"] == str(user_dir(cli) / "early.toml"), before
 
 
 def test_init_refuses_a_name_and_a_different_dash_p(cli):
@@ -410,3 +412,9 @@ def test_orcli_profile_in_the_environment_never_redirects_import(cli):
     assert run.code == 0, run
     assert run.json()["into"] == str(user_dir(cli) / "default.toml")
     assert not (user_dir(cli) / "elsewhere.toml").exists()
+
+
+def test_common_options_before_profiles_subcommands_reach_them(cli):
+    run = cli("-p", "example", "--json", "profiles", "show")
+    assert run.code == 0, run
+    assert run.json()["path"] == str(EXAMPLE)
