@@ -54,6 +54,11 @@ profiles_app = typer.Typer(
     rich_markup_mode=None,
     cls=Group,
     no_args_is_help=True,
+    epilog="""
+        orcli profiles list
+        orcli profiles import openrouter -m meta-llama/llama-3.3-70b-instruct --into work
+        orcli profiles check work
+    """,
 )
 
 # Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
@@ -107,6 +112,28 @@ EXAMPLES = {
         orcli health reset
         orcli health reset --provider deepinfra
     """,
+    "profiles list": """
+        orcli profiles list
+        orcli profiles list --json | jq -r '.profiles[].name'
+    """,
+    "profiles show": """
+        orcli profiles show
+        orcli profiles show work
+        orcli profiles show ./team/ci.toml --json
+    """,
+    "profiles init": """
+        orcli profiles init
+        orcli profiles init work --force
+    """,
+    "profiles import": """
+        orcli profiles import openrouter -m meta-llama/llama-3.3-70b-instruct --into work --dry-run
+        orcli profiles import openrouter -m qwen/qwen-2.5-72b-instruct -m deepseek/deepseek-chat-v3 --into work
+        orcli profiles import openrouter --from saved-endpoints.json --into ./team/ci.toml
+    """,
+    "profiles check": """
+        orcli profiles check
+        orcli profiles check work --json
+    """,
 }
 app.command("explain-route", cls=Command, epilog=EXAMPLES["explain-route"])(explain_route)
 app.command("ask", cls=Command, epilog=EXAMPLES["ask"])(ask)
@@ -117,11 +144,11 @@ app.add_typer(health_app, name="health")
 health_app.callback(invoke_without_command=True)(health_main)
 health_app.command("reset", cls=Command, epilog=EXAMPLES["reset"])(health_reset)
 app.add_typer(profiles_app, name="profiles")
-profiles_app.command("list", cls=Command)(profiles_list)
-profiles_app.command("show", cls=Command)(profiles_show)
-profiles_app.command("init", cls=Command)(profiles_init)
-profiles_app.command("import", cls=Command)(profiles_import)
-profiles_app.command("check", cls=Command)(profiles_check)
+profiles_app.command("list", cls=Command, epilog=EXAMPLES["profiles list"])(profiles_list)
+profiles_app.command("show", cls=Command, epilog=EXAMPLES["profiles show"])(profiles_show)
+profiles_app.command("init", cls=Command, epilog=EXAMPLES["profiles init"])(profiles_init)
+profiles_app.command("import", cls=Command, epilog=EXAMPLES["profiles import"])(profiles_import)
+profiles_app.command("check", cls=Command, epilog=EXAMPLES["profiles check"])(profiles_check)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -36,17 +36,21 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process: `url` for orcli, `client()` for the test to look inside (or break it)."""
 
-    def __init__(self, workdir: Path, *args: str, password: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *args: str, password: str | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.workdir = workdir
         self.args = args
         self.password = password
+        self.tls = tls  # (certificate, key): the port speaks TLS only, and `url` is rediss://
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         binary = redis_server_binary()
@@ -58,6 +62,10 @@ class RedisServer:
         argv += ["--dir", str(self.workdir), "--enable-debug-command", "local", *self.args]
         if self.password:
             argv += ["--requirepass", self.password]
+        if self.tls:
+            cert, key = self.tls
+            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            argv += ["--tls-key-file", str(key), "--tls-auth-clients", "no"]
         log = (self.workdir / "redis.log").open("ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
@@ -77,6 +85,8 @@ class RedisServer:
         import redis
 
         kwargs.setdefault("password", self.password)
+        if self.tls:
+            kwargs.update(ssl=True, ssl_ca_certs=str(self.tls[0]))
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, **kwargs)
 
     def stop(self) -> None:

@@ -241,6 +241,23 @@ def test_a_compressed_context_length_error_falls_back_to_the_next_model(cli: Cli
     assert "\ufffd" not in run.err
 
 
+@pytest.mark.parametrize("mode", [(), ("--no-stream",)])
+def test_a_context_length_error_labelled_gzip_but_sent_plain_still_falls_back_to_the_next_model(
+    cli: Cli, upstream: Upstream, mode
+) -> None:
+    """Proxies label plain error pages `gzip`: the words are read as they came, so the error keeps its class."""
+    import dataclasses
+
+    cli.profile(["a"], models=(MODEL, MODEL_B))
+    mislabelled = dataclasses.replace(context_length_400(), headers={"Content-Encoding": "gzip"})
+    upstream.script("a", mislabelled, ok("from model b"))
+    run = cli("ask", "-m", MODEL, "-m", MODEL_B, "-v", "--json", *mode, "hi")
+    assert run.code == 0 and run.json()["content"] == "from model b", run
+    first = run.json()["attempts"][0]
+    assert (first["model"], first["error_class"], first["status"]) == (MODEL, "model", 400), first
+    assert "maximum context length is 8192 tokens" in first["error"]
+
+
 def test_a_body_that_does_not_decompress_is_a_provider_failure(cli: Cli, upstream: Upstream) -> None:
     from upstream import status
 

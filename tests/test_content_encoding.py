@@ -77,3 +77,19 @@ def test_a_body_that_does_not_decompress_raises() -> None:
 def test_any_body_in_any_chunking_round_trips(data: bytes, size: int, encoding: str) -> None:
     header = "deflate" if encoding == "raw-deflate" else encoding
     assert b"".join(decode_pieces(header, iter(chunked(encode(data, encoding), size)))) == data
+
+
+def test_an_error_page_labelled_gzip_but_sent_plain_is_passed_on_as_it_came() -> None:
+    body = b'{"error": {"message": "maximum context length is 8192 tokens"}}'
+    assert b"".join(decode_pieces("gzip", iter(chunked(body, 7)), plain_when_undecodable=True)) == body
+    assert b"".join(decode_pieces("br", iter([body]), plain_when_undecodable=True)) == body
+    real = gzip.compress(body)
+    assert b"".join(decode_pieces("gzip", iter(chunked(real, 5)), plain_when_undecodable=True)) == body
+    with pytest.raises(BodyDecodeError):  # an answer is never guessed at: only error pages are read plain
+        list(decode_pieces("gzip", iter([body])))
+
+
+def test_a_body_that_breaks_after_decoding_began_is_not_passed_on_plain() -> None:
+    broken = gzip.compress(b"x" * 100_000)[:200] + b"garbage that is not deflate" * 10
+    with pytest.raises(BodyDecodeError):
+        list(decode_pieces("gzip", iter(chunked(broken, 50)), plain_when_undecodable=True))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fake_dialects
 import pytest
 from cli_harness import MODEL, MODEL_B, Cli
 from fake_dialects import (
@@ -30,6 +31,20 @@ from fake_dialects import (
 )
 
 NATIVE = ("anthropic", "gemini", "azure")
+
+
+class _NewEventFirst(fake_dialects.Ok):
+    """Anthropic's stream with an event type orcli does not know, whose data is not JSON, before the text."""
+
+    def anthropic(self, ex: fake_dialects.DialectExchange) -> None:
+        real_start = ex.start_stream
+
+        def start_stream() -> None:
+            real_start()
+            ex._write_chunk(b"event: brand_new_event\ndata: <not json, and that is allowed>\n\n")
+
+        ex.start_stream = start_stream  # type: ignore[method-assign]
+        super().anthropic(ex)
 
 
 @pytest.fixture
@@ -70,6 +85,14 @@ def attempts(doc: dict[str, Any]) -> list[tuple[str, str, str | None, int | None
 
 
 # --- one dialect at a time ------------------------------------------------------------------------
+
+
+def test_an_unknown_anthropic_event_whose_data_is_not_json_is_ignored(cli: Cli, fake: DialectUpstream) -> None:
+    profile(cli, fake, {"p": "anthropic", "q": "anthropic"})
+    fake.script("p", _NewEventFirst(chunks=["one ", "two"]))
+    run = cli("ask", "--json", "hi")
+    assert run.code == 0 and run.json()["content"] == "one two", run
+    assert [a["provider"] for a in run.json()["attempts"]] == ["p"], "the provider that answered well served"
 
 
 @pytest.mark.parametrize("api", NATIVE)

@@ -95,6 +95,55 @@ def test_probe_fails_for_a_refused_connection(upstream: Upstream, tmp_path: Path
     assert not dead["ok"] and "connect" in dead["error"]
 
 
+def _three_failing_probes(upstream: Upstream, tmp_path: Path) -> Cli:
+    """a and b refuse connections (the same error), c answers 500 (another error), d answers."""
+    runner = Cli(upstream, tmp_path)
+    dead = {"base_url": refused_base_url()}
+    runner.profile(["a", "b", "c", "d"], provider_extra={"a": dead, "b": dead})
+    upstream.script("c", *[server_error(500)] * 5)
+    return runner
+
+
+def test_identical_probe_failures_are_said_once_with_a_count(upstream: Upstream, tmp_path: Path) -> None:
+    runner = _three_failing_probes(upstream, tmp_path)
+    for _ in range(2):  # the second time, the store already holds each endpoint's last error
+        run = runner("health", "--probe")
+        assert run.code == 1, run
+        rows = {line.split()[1]: line for line in run.out.splitlines()[2:] if line.strip()}
+        assert rows["a"].endswith("FAILED  [1]") and rows["b"].endswith("FAILED  [1]"), run.out
+        assert rows["c"].endswith("FAILED  [2]") and " ok " in rows["d"], run.out
+        legend = [line for line in run.out.splitlines() if line.startswith("[")]
+        assert legend[0].startswith("[1] 2 endpoints: cannot connect") and legend[1].startswith("[2] HTTP 500"), run
+        assert len(legend) == 2 and (run.out + run.err).count("Connection refused") == 1, run
+        assert "before:" not in run.out + run.err
+
+
+def test_the_reasons_go_with_the_table_to_stdout_also_when_quiet(upstream: Upstream, tmp_path: Path) -> None:
+    runner = _three_failing_probes(upstream, tmp_path)
+    run = runner("health", "--probe", "-q")
+    assert run.code == 1 and run.err == "", run
+    assert "[1] 2 endpoints: cannot connect" in run.out and run.out.count("Connection refused") == 1, run.out
+    assert "[2] HTTP 500" in run.out and "before:" not in run.out
+
+
+def test_probe_failures_are_compact_in_an_80_column_terminal(upstream: Upstream, tmp_path: Path) -> None:
+    from tmux_pane import Pane, require_tmux
+
+    require_tmux()
+    runner = Cli(upstream, tmp_path)
+    dead = {"base_url": refused_base_url()}
+    runner.profile(["a", "b"], provider_extra={"a": dead, "b": dead})
+    with Pane(80, 24, tmp_path) as pane:
+        pane.run(runner.argv("health", "--probe"), runner.env)
+        text = pane.wait_done()
+    assert pane.code == 1, text
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    lines = text.split("Endpoint health")[1].splitlines()
+    table = lines[: next(i for i, line in enumerate(lines) if line.startswith(("hidden:", "store:")))]
+    assert len(table) <= 1 + 1 + 2 + 1, f"title, header, a heading line, two rows:\n{text}"
+    assert text.count("Connection refused") == 1 and "2 endpoints: cannot connect" in text, text
+
+
 def test_reset_forgets_one_provider_or_everything(cli: Cli, upstream: Upstream) -> None:
     upstream.script("a", server_error(502))
     assert cli("ask", "--no-stdin", "-m", MODEL, "hi").code == 0

@@ -353,7 +353,7 @@ def test_check_finds_every_kind_of_problem_and_exits_1(cli, tmp_path):
     }
     assert run.json()["ok"] is False
     table = cli("profiles", "check", str(path), env={"PLAIN_KEY": "set-value"})
-    assert table.code == 1 and "model_without_endpoint" in table.out and "6 problem(s)" in table.err
+    assert table.code == 1 and "model_without_endpoint" in table.out and "6 problems in" in table.err
 
 
 def test_check_of_a_clean_profile_exits_0(cli, tmp_path):

@@ -215,24 +215,59 @@ def test_ask_answers_when_redis_stops_in_the_middle_of_the_run(
     assert [r["provider"] for r in store_rows(cli.state_dir)] == ["a"]
 
 
-def test_a_missing_redis_client_is_one_clear_paragraph_and_the_ask_goes_on(upstream: Upstream, tmp_path: Path) -> None:
-    cli = machine(upstream, tmp_path, "m", "redis://127.0.0.1:1/0")
+def test_shared_health_needs_no_redis_client_library(
+    upstream: Upstream, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    cli = machine(upstream, tmp_path, "m", redis_server.url)
     blocker = tmp_path / "no-redis"
     blocker.mkdir()
     (blocker / "redis.py").write_text("raise ImportError('redis is not installed here')\n")
     run = cli("ask", "--no-stdin", "hi", env={"PYTHONPATH": str(blocker)})
-    assert run.code == 0 and "Hello from a" in run.out, run
-    assert "pip install 'orcli[redis]'" in run.err and run.err.count("warning:") == 1, run
-    assert len(store_rows(cli.state_dir)) == 1
+    assert run.code == 0 and "Hello from a" in run.out and run.err == "", run
+    assert redis_server.client().zcard(outcome_key("default", MODEL, "a")) == 1, "the outcome went to Redis"
+    assert not (cli.state_dir / "health.sqlite3").exists() and store_rows(cli.state_dir) == []
 
 
 def test_an_unusable_url_in_the_environment_is_a_warning_not_a_failure(upstream: Upstream, tmp_path: Path) -> None:
-    secret = canary("plain")
-    cli = machine(upstream, tmp_path, "m", f"redis://:{secret}@127.0.0.1:6379/0?password=x")
-    cli.secrets.add(secret)
+    secret, in_query = canary("plain"), canary("plain")
+    cli = machine(upstream, tmp_path, "m", f"redis://:{secret}@127.0.0.1:6379/0?password={in_query}&socket_timeout=x")
+    cli.secrets.update({secret, in_query})
     run = cli("ask", "--no-stdin", "hi")
     assert run.code == 0 and "Hello from a" in run.out, run
-    assert "ORCLI_HEALTH_URL" in run.err and "unknown URL option `password`" in run.err, run
+    assert "ORCLI_HEALTH_URL" in run.err and "unknown URL option `socket_timeout`" in run.err, run
+    assert "password=***" in run.err, run
+
+
+def test_a_password_in_any_part_of_the_url_reaches_redis_and_is_never_shown(upstream: Upstream, tmp_path: Path) -> None:
+    """The password in the user part or as `?password=` (with `?username=`), through health, ask -v, --json and
+    the warnings of a wrong password: Redis gets it, no output and no file shows it."""
+    real, wrong = canary("plain"), canary("plain")
+    with RedisServer(tmp_path / "redis", password=real) as server:
+        base = f"redis://127.0.0.1:{server.port}/0"
+        urls = [
+            f"redis://:{real}@127.0.0.1:{server.port}/0",
+            f"{base}?password={real}",
+            f"{base}?namespace=ml&username=default&password={real}",
+        ]
+        for n, url in enumerate(urls):
+            cli = machine(upstream, tmp_path, f"m{n}", url)
+            cli.secrets.update({real, wrong})
+            asked = cli("ask", "-v", "--no-stdin", "hi")
+            assert asked.code == 0 and "Hello from a" in asked.out and "warning" not in asked.err, asked
+            as_json = cli("ask", "--json", "--no-stdin", "hi")
+            assert as_json.code == 0 and as_json.json()["content"], as_json
+            health = cli("health", "--json")
+            assert health.code == 0 and health.json()["store"]["kind"] == "redis", health
+            shown = health.json()["store"]["url"]
+            assert shown.startswith(base) and ("?" not in url or "password=***" in shown), shown
+            assert cli("health").code == 0 and cli("explain-route", "--no-stdin").code == 0
+            assert store_rows(cli.state_dir) == [] and cli.scan() == {}
+        denied = machine(upstream, tmp_path, "denied", f"{base}?password={wrong}")
+        denied.secrets.update({real, wrong})
+        run = denied("ask", "-v", "--json", "--no-stdin", "hi")
+        assert run.code == 0 and "refused orcli's credentials" in run.err, run
+        assert f"{base}?password=***" in run.err, run
+        assert denied.scan() == {}
 
 
 def test_the_breaker_shared_by_redis_is_not_broken_by_many_machines_asking_at_once(
@@ -339,11 +374,13 @@ def test_redis_is_imported_only_when_a_redis_url_is_configured_and_sqlite_only_o
     assert code == 0 and not _loaded(local, "redis") and "sqlite3" not in local, "no URL: no redis, no history"
     shared_env = {**_example_keys(), "ORCLI_HEALTH_URL": redis_server.url}
     code, shared, _ = _modules_after(tmp_path / "shared", *argv, env=shared_env)
-    assert code == 0 and "redis" in shared and "orcli.store.redis" in shared
+    assert code == 0 and "orcli.store.redis" in shared and "orcli.store.resp" in shared
+    assert not _loaded(shared, "redis"), "orcli speaks to Redis itself: redis-py's imports cost more than the ask"
+    assert "ssl" not in shared, "plain redis:// loads no TLS"
     assert "sqlite3" not in shared, "a reachable shared store needs no local SQLite"
     down_env = {**_example_keys(), "ORCLI_HEALTH_URL": "redis://127.0.0.1:1/0"}
     code, down, _ = _modules_after(tmp_path / "down", *argv, env=down_env)
-    assert code == 0 and "redis" in down
+    assert code == 0 and "orcli.store.redis" in down and not _loaded(down, "redis")
 
 
 def test_the_profile_can_name_the_shared_store_and_the_environment_overrides_it(

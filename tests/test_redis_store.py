@@ -246,7 +246,7 @@ def test_a_paused_redis_costs_at_most_the_budget_before_the_local_store_takes_ov
 def test_a_hung_dns_lookup_costs_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from orcli.store.redis import Unresolved, resolve_within
+    from orcli.store.resp import Unresolved, resolve_within
 
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(3) or real("127.0.0.1", 1))
@@ -299,3 +299,42 @@ def test_a_long_lived_process_goes_back_to_redis_once_it_answers_again(
     assert redis_server.client().zcard(outcome_key("default", "m", "e")) == 1
     assert {o.provider for o in store.outcomes(0, {("m", p) for p in "abcde"})} == {"e"}
     store.close()
+
+
+def test_rediss_with_a_password_and_a_database_speaks_tls_to_a_real_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_hardening_transport import CERT, CERT_KEY
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text(CERT)
+    key.write_text(CERT_KEY)
+    with RedisServer(tmp_path / "redis", password="tls-Zq-secret", tls=(cert, key)) as server:
+        url = server.url.replace("/0", "/3")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the test's own authority, as a fleet would set its CA
+        store = machine(server, tmp_path, "a", url=url)
+        now = time.time()
+        assert store.record(failure(now)) and store.outcomes(now - 10, {("m", "a")}) == [failure(now)]
+        assert store.take_warnings() == [] and store.describe()["url"] == f"rediss://127.0.0.1:{server.port}/3"
+        assert server.client(db=3).zcard(outcome_key("default", "m", "a")) == 1, "SELECT 3 was sent"
+        store.close()
+        monkeypatch.delenv("SSL_CERT_FILE")
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+        env = {"ORCLI_HEALTH_URL": url, "ORCLI_STATE_DIR": str(tmp_path / "b")}
+        untrusted, _ = open_store(HealthSettings(), env)
+        assert untrusted is not None and untrusted.outcomes(now - 10, {("m", "a")}) == []
+        (warning,) = untrusted.take_warnings()
+        assert "certificate" in warning.lower() and "tls-Zq-secret" not in warning, warning
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_warning(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A long-lived `orcli serve` keeps connections; Redis may close idle ones (a restart, `timeout`)."""
+    store = machine(redis_server, tmp_path, "a")
+    now = time.time()
+    assert store.record(failure(now))  # a connection now waits in the pool
+    killed = redis_server.client().execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    assert killed >= 1
+    assert store.outcomes(now - 10, {("m", "a")}) == [failure(now)]
+    assert store.take_warnings() == [] and store.describe()["kind"] == "redis"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from orcli.store.backend import configured_url
 from orcli.store.redis import Garbage, decode, encode, endpoint_of, outcome_key
 from orcli.store.url import BadStoreURL, parse, redact
+from orcli.store.values import outcome_values
 from orcli.types import FailureClass, HealthSettings, Outcome
 
 SECRET = "pa55-word-Zq9"
@@ -51,13 +52,61 @@ def test_redacted_url_never_shows_any_part_of_the_password(url: str) -> None:
     assert SECRET[:4] not in shown and SECRET[4:] not in shown, shown
 
 
+def test_password_and_username_are_accepted_in_the_query_as_redis_py_does_and_the_user_part_wins() -> None:
+    target = parse(f"redis://h:6380/1?namespace=ml&username=ops&password={SECRET}")
+    assert (target.username, target.password, target.namespace) == ("ops", SECRET, "ml")
+    assert target.shown == "redis://h:6380/1?namespace=ml&username=***&password=***"
+    both = parse(f"redis://admin:{SECRET}@h/0?password=other")
+    assert (both.username, both.password) == ("admin", SECRET)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:{SECRET}@h/0",
+        f"redis://ops:{SECRET}@h/0?namespace=ml",
+        f"redis://h/0?password={SECRET}",
+        f"redis://h/0?namespace=ml&password={SECRET}&username=ops",
+        f"redis://h/0?username={SECRET}",
+        f"redis://h/0?{SECRET}",
+        f"redis://h/0?{SECRET}=x",
+        f"redis://h/0?ssl_keyfile={SECRET}",
+        f"redis://h/0?password={SECRET[:4]}@{SECRET[4:]}",
+        f"redis://:{SECRET}@h/0?password={SECRET}#{SECRET}",
+        f"rediss://h/0#{SECRET}",
+        f"redis:/h/0?password={SECRET}",
+        f"h/0?password={SECRET}",
+    ],
+)
+def test_no_secret_bearing_part_of_a_store_url_is_ever_shown(url: str) -> None:
+    shown = redact(url)
+    assert SECRET[:4] not in shown and SECRET[4:] not in shown, shown
+    try:
+        target = parse(url)
+    except BadStoreURL as exc:
+        assert SECRET[:4] not in str(exc) and SECRET[4:] not in str(exc), exc
+    else:
+        assert SECRET[:4] not in target.shown and SECRET[4:] not in target.shown, target.shown
+
+
+def test_a_query_password_in_a_profile_is_refused_like_one_in_the_user_part() -> None:
+    from orcli.errors import ProfileError
+    from orcli.profile.parse import parse_profile
+
+    with pytest.raises(ProfileError) as info:
+        parse_profile(PROFILE + f'store = "redis://h:6379/0?password={SECRET}"\n', "p.toml")
+    assert "ORCLI_HEALTH_URL" in info.value.message and SECRET[:6] not in info.value.message
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [
         ("http://h:6379", "redis:// or rediss://"),
         ("redis://", "no host"),
         ("redis://h/zero", "database number"),
-        ("redis://h/0?password=x", "unknown URL option `password`"),
+        ("redis://h/0?socket_timeout=1", "unknown URL option `socket_timeout`"),
+        (f"redis://h/0?{SECRET}=1", "an unknown URL option, not named here"),
+        ("redis://h/0?namespace=a&namespace=b", "`namespace` is given twice"),
         ("redis://h/0?namespace=a:b", "namespace must be"),
         ("redis://h:99999", "not a URL"),
     ],
@@ -175,4 +224,7 @@ def test_a_bad_health_store_setting_is_a_profile_error_that_never_echoes_a_passw
 def test_every_outcome_survives_the_key_and_member_encoding(outcome: Outcome) -> None:
     key = outcome_key("ns", outcome.model, outcome.provider)
     assert endpoint_of(key, "ns") == (outcome.model, outcome.provider)
-    assert decode(encode(outcome, "n"), *endpoint_of(key, "ns")) == outcome  # type: ignore[misc]
+    decoded = decode(encode(outcome, "n"), *endpoint_of(key, "ns"))  # type: ignore[misc]
+    # A member carries the health fields (store/values.py); an attempt's usage goes to the per-day counters.
+    assert (decoded.model, decoded.provider) == (outcome.model, outcome.provider)
+    assert outcome_values(decoded) == outcome_values(outcome)

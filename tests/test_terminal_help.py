@@ -74,7 +74,12 @@ def test_bare_orcli_prints_the_help(cli: Cli) -> None:
     assert run.code == 0 and "Usage: orcli" in run.out and "Commands:" in run.out, run
 
 
-@pytest.mark.parametrize("command", [["ask"], ["explain-route"], ["providers"], ["health"], ["health", "reset"]])
+PROFILES_COMMANDS = [["profiles", name] for name in ("list", "show", "init", "import", "check")]
+
+
+@pytest.mark.parametrize(
+    "command", [["ask"], ["explain-route"], ["providers"], ["health"], ["health", "reset"], *PROFILES_COMMANDS]
+)
 def test_each_command_help_ends_with_two_or_three_real_examples(cli: Cli, command: list[str]) -> None:
     run = cli(*command, "--help")
     assert run.code == 0, run
@@ -97,6 +102,34 @@ def test_options_have_placeholders_and_groups(cli: Cli) -> None:
     assert "--json" in " ".join(sections["Output options"])
     assert "--wide" in cli("explain-route", "--help").out and "--wide" in cli("providers", "--help").out
     assert "--wide" in cli("health", "--help").out
+
+
+def test_ask_help_names_what_each_value_means_and_groups_every_option(cli: Cli) -> None:
+    text = cli("ask", "--help").out
+    sections = _sections(text)
+    assert "-s, --system INSTRUCTIONS" in " ".join(sections["Request options"]) and "TEXT" not in text
+    assert "--reasoning" in " ".join(sections["Output options"])
+    assert not any(line.startswith("--reasoning") for line in sections["Options"]), "outside the option groups"
+
+
+def test_skip_unhealthy_help_and_the_docs_say_it_rejects_cooldown_and_recent_outages(cli: Cli) -> None:
+    help_text = " ".join(cli("ask", "--help").out.split())
+    assert "--skip-unhealthy Reject endpoints in cooldown or with a recent outage." in help_text
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    codes = " ".join(docs.joinpath("routing.md").read_text().split())
+    row = re.search(r"\| `unhealthy` \| ([^|]+) \|", codes)
+    assert row and "cooldown" in row.group(1) and "recent outage" in row.group(1), row
+    flags = " ".join(docs.joinpath("commands.md").read_text().split())
+    flag = re.search(r"\| `--skip-unhealthy` \| ([^|]+) \|", flags)
+    assert flag and "cooldown" in flag.group(1) and "recent outage" in flag.group(1), flag
+
+
+def test_a_required_argument_reads_as_a_placeholder_not_a_set(cli: Cli) -> None:
+    text = cli("profiles", "import", "--help").out
+    assert text.startswith("Usage: orcli profiles import [OPTIONS] SOURCE\n") and "{" not in text, text
+    assert "Usage: orcli profiles show [OPTIONS] [NAME]" in cli("profiles", "show", "--help").out
+    missing = cli("profiles", "import")
+    assert missing.code == 2 and "Missing argument 'SOURCE'" in missing.err, missing
 
 
 @pytest.mark.parametrize("command", ["explain-route", "providers"])

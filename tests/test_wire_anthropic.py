@@ -450,6 +450,8 @@ def test_stream_refusal_is_content_filter() -> None:
 def test_stream_unknown_events_are_ignored_and_broken_ones_refused() -> None:
     decoder = D.event_decoder()
     assert decoder.decode(sse("brand_new_event", {"type": "brand_new_event"})) == []
+    assert decoder.decode(SSEEvent("not json: a newer API's payload", event="brand_new_event")) == []
+    assert decoder.decode(SSEEvent("", event="ping")) == []
     with pytest.raises(StreamProtocolError):
         decoder.decode(SSEEvent("{not json", event="content_block_delta"))
     with pytest.raises(StreamProtocolError):

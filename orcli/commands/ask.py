@@ -101,7 +101,10 @@ def ask(
         ),
     ] = None,
     reasoning: Annotated[
-        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr as it arrives.")
+        bool,
+        typer.Option(
+            "--reasoning", help="Stream the model's reasoning to stderr as it arrives.", rich_help_panel=OUTPUT
+        ),
     ] = False,
     *,
     no_stdin: bool,

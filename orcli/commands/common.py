@@ -305,7 +305,16 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
         ],
         None,
     ),
-    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt.", metavar="TEXT")], None),
+    (
+        "system",
+        Annotated[
+            str | None,
+            _request_option(
+                "--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS"
+            ),
+        ],
+        None,
+    ),
     (
         "option",
         Annotated[

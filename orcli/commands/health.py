@@ -93,10 +93,13 @@ def health_main(
             doc["probes"] = probed
         out.json(doc)
     else:
-        out.table(_table(rows, probed, loaded.name), wide)
+        reasons = _failure_reasons(probed)
+        out.table(_table(rows, probed, reasons, loaded.name), wide)
         out.note(f"store: {_store_line(store_info)}")
         if probe and not out.quiet:
             out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
+        if reasons:  # part of the table's output (stdout): `health --probe > report.txt` keeps the reasons
+            out.paragraph("\n".join(_reason_lines(reasons)))
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -278,10 +281,33 @@ def _row(endpoint: Any, h: Any) -> dict[str, Any]:
     return {"model": endpoint.model, "provider": endpoint.provider, **health_json(h)}
 
 
-def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_name: str) -> Any:
+def _failure_reasons(probed: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each distinct error of a failed probe (numbered by order of appearance) -> the endpoints it hit."""
+    reasons: dict[str, list[str]] = {}
+    for p in probed:
+        if not p["ok"]:
+            reasons.setdefault(p["error"] or "failed", []).append(f"{p['provider']} ({p['model']})")
+    return reasons
+
+
+def _reason_lines(reasons: dict[str, list[str]]) -> list[str]:
+    """`[1] 2 endpoints: <error>`: an error said once however many endpoints it hit, numbered as in the table."""
+    lines = []
+    for n, (error, hit) in enumerate(reasons.items(), start=1):
+        count = f"{plural(len(hit), 'endpoint')}: " if len(hit) > 1 else ""
+        lines.append(f"[{n}] {count}{error}")
+    return lines
+
+
+def _table(
+    rows: list[dict[str, Any]], probed: list[dict[str, Any]], reasons: dict[str, list[str]], profile_name: str
+) -> Any:
+    """The health table; after probes, a failed probe's cell names its reason by number (listed below the
+    table once, with a count), so identical failures cost one line each, not one paragraph each."""
     from orcli.ui.tables import Column, TableData
 
     probe_by_key = {(p["model"], p["provider"]): p for p in probed}
+    numbers = {error: n for n, error in enumerate(reasons, start=1)}
     columns = [
         Column("model", group=True),
         Column("provider"),
@@ -297,30 +323,41 @@ def _table(rows: list[dict[str, Any]], probed: list[dict[str, Any]], profile_nam
     columns.append(Column("last error", prose=True))
     table = TableData(f"Endpoint health (profile {profile_name})", tuple(columns), [])
     for r in rows:
-        state = r["state"]
-        if state == "cooldown":
-            state = f"cooldown {r['cooldown_left_s']:.0f}s"
-        if r["consecutive_failures"]:
-            state += f" ({r['consecutive_failures']}/3)"
+        cells = _health_cells(r)
         last = "-"
         if r["last_error"]:
             age = f" ({r['last_error_age_s']:.0f}s ago)" if r["last_error_age_s"] is not None else ""
             last = r["last_error"] + age
-        cells = [
-            r["model"],
-            r["provider"],
-            state,
-            str(r["requests"]),
-            str(r["failures"]),
-            "-" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
-            "-" if r["median_ttft_s"] is None else f"{r['median_ttft_s']:.2f}s",
-            "-" if r["median_tokens_per_s"] is None else f"{r['median_tokens_per_s']:.0f}",
-        ]
         if probed:
             p = probe_by_key.get((r["model"], r["provider"]))
-            cells.append("-" if p is None else ("ok" if p["ok"] else "FAILED"))
-            if p is not None and not p["ok"] and p["error"] and p["error"] not in last:
-                last = p["error"] if last == "-" else f"{p['error']}; before: {last}"
+            if p is None:
+                cells.append("-")
+            elif p["ok"]:
+                cells.append("ok")
+            else:
+                # The probe's own failure is the latest error: said once (never beside an older one), by its
+                # number in the list of reasons below the table.
+                cells.append("FAILED")
+                last = f"[{numbers[p['error'] or 'failed']}]"
         cells.append(last)
         table.rows.append(tuple(cells))
     return table
+
+
+def _health_cells(r: dict[str, Any]) -> list[str]:
+    """The cells every health row has, from its JSON form."""
+    state = r["state"]
+    if state == "cooldown":
+        state = f"cooldown {r['cooldown_left_s']:.0f}s"
+    if r["consecutive_failures"]:
+        state += f" ({r['consecutive_failures']}/3)"
+    return [
+        r["model"],
+        r["provider"],
+        state,
+        str(r["requests"]),
+        str(r["failures"]),
+        "-" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
+        "-" if r["median_ttft_s"] is None else f"{r['median_ttft_s']:.2f}s",
+        "-" if r["median_tokens_per_s"] is None else f"{r['median_tokens_per_s']:.0f}",
+    ]

@@ -12,8 +12,11 @@ import typer
 from orcli.commands.common import complete_profiles, environment, handled, load_profile_for
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
+from orcli.ui.words import plural
 
-NameArg = Annotated[str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).")]
+NameArg = Annotated[
+    str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).", metavar="[NAME]")
+]
 MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
 SOURCES = ("openrouter",)
 
@@ -81,7 +84,8 @@ def profiles_list(
     if out.as_json:
         out.json(doc)
         return
-    columns = (Column("name"), Column("source"), Column("default"), Column("path"))
+    # Paths are whole or not shown (docs/commands.md): on a narrow terminal `source`, then `path` give way.
+    columns = (Column("name"), Column("source", drop=2), Column("default"), Column("path", drop=1))
     rows: list[tuple[str, ...]] = [
         (
             str(e["name"]),
@@ -95,10 +99,9 @@ def profiles_list(
     if default_path is not None and not any(e["default"] for e in entries):
         out.note(f"default: {default_path} (from --profile or ORCLI_PROFILE)")
     if fallback:
-        out.note(
-            f"note: no `default` profile in {doc['user_dir']}: commands use the bundled example. "
-            "Run `orcli profiles init` to write your own."
-        )
+        # The folder last, on its own line: a path is never broken by the wrapping of a sentence.
+        advice = "note: no `default` profile yet: commands use the bundled example. Run `orcli profiles init` to"
+        out.note(f"{advice} write your own into\n  {doc['user_dir']}")
 
 
 # -- show ----------------------------------------------------------------------------------------------
@@ -146,19 +149,30 @@ def profiles_show(
         out.json(doc)
         return
     keys = sum(1 for p in providers if p["key_set"])
-    out.stdout.write(
-        f"profile {loaded.name}: {loaded.path}\nvalid: {len(providers)} providers ({keys} with keys set), "
-        f"{len(loaded.endpoints)} endpoints ({doc['unknown_prices']} with unknown price), {len(per_model)} models; "
-        f"routing.models = {', '.join(doc['routing_models']) or '(none)'}\n"
+    out.paragraph(
+        f"profile {loaded.name}: {loaded.path}\n"
+        f"valid: {plural(len(providers), 'provider')} ({keys} with keys set), "
+        f"{plural(len(loaded.endpoints), 'endpoint')} ({doc['unknown_prices']} with unknown price), "
+        f"{plural(len(per_model), 'model')}\n"
+        f"routing.models: {', '.join(doc['routing_models']) or '(none)'}\n"  # a blank line before the tables
     )
     rows: list[tuple[str, ...]] = []
     for p in providers:
         key = "not needed" if p["api_key_env"] is None else f"{p['api_key_env']} {'set' if p['key_set'] else 'MISSING'}"
         rows.append((str(p["name"]), str(p["api"]), key, str(p["endpoints"]), str(p["base_url"])))
-    columns = (Column("provider"), Column("api"), Column("key"), Column("endpoints", right=True), Column("base_url"))
+    # URLs are whole or not shown: on a narrow terminal base_url gives way first, then the counts and the api.
+    columns = (
+        Column("provider"),
+        Column("api", drop=2),
+        Column("key"),
+        Column("endpoints", right=True, drop=1),
+        Column("base_url", drop=3),
+    )
     out.table(TableData("Providers", columns, rows))
+    # The providers list wraps between names (prose), never inside one.
     model_rows: list[tuple[str, ...]] = [(m, str(len(ps)), ", ".join(ps)) for m, ps in per_model.items()]
-    out.table(TableData("Models", (Column("model"), Column("endpoints", right=True), Column("providers")), model_rows))
+    model_columns = (Column("model"), Column("endpoints", right=True, drop=1), Column("providers", prose=True))
+    out.table(TableData("Models", model_columns, model_rows))
 
 
 # -- init ----------------------------------------------------------------------------------------------
@@ -189,7 +203,7 @@ def _one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
 @handled
 def profiles_init(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Name of the new profile.")] = "default",
+    name: Annotated[str, typer.Argument(help="Name of the new profile.", metavar="[NAME]")] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
@@ -254,7 +268,7 @@ ImportFromOpt = Annotated[
 @handled
 def profiles_import(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.")],
+    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.", metavar="SOURCE")],
     model: ImportModelsOpt = None,
     from_file: ImportFromOpt = None,
     into: Annotated[
@@ -454,9 +468,9 @@ def profiles_check(
     if out.as_json:
         out.json(doc)
     elif problems:
-        columns = (Column("code"), Column("subject"), Column("detail"))
-        out.table(TableData(f"Problems in {loaded.path}", columns, [tuple(p) for p in problems]))
-        out.note(f"{len(problems)} problem(s) in {loaded.path}")
+        columns = (Column("code"), Column("subject"), Column("detail", prose=True))
+        out.table(TableData(f"Problems (profile {loaded.name})", columns, [tuple(p) for p in problems]))
+        out.note(f"{plural(len(problems), 'problem')} in {loaded.path}")
     else:
         out.note(f"{loaded.path}: no problems found")
     if problems:

@@ -83,7 +83,9 @@ class _Call:
 def body_pieces(response: httpx.Response) -> Generator[bytes, None, None]:
     """The response body decoded incrementally from the raw network bytes (never the whole body at once);
     raises BodyDecodeError for an encoding orcli did not ask for or a body that does not decompress."""
-    return decode_pieces(response.headers.get("content-encoding"), response.iter_raw())  # type: ignore[return-value]
+    encoding = response.headers.get("content-encoding")
+    error_page = response.status_code >= 300  # read for its words: mislabelled plain text still counts
+    return decode_pieces(encoding, response.iter_raw(), plain_when_undecodable=error_page)  # type: ignore[return-value]
 
 
 class Exchange(_Call):

@@ -159,7 +159,7 @@ PREFERENCES: tuple[Preference, ...] = (
         "skip_unhealthy",
         ValueKind.SWITCH,
         False,
-        "Reject endpoints in cooldown or unstable.",
+        "Reject endpoints in cooldown or with a recent outage.",
         flag="--skip-unhealthy",
     ),
 )

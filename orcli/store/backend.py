@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 ENV_URL = "ORCLI_HEALTH_URL"
 PROFILE_KEY = "[health] store"
 
-MISSING_EXTRA = (
-    "{origin} names a shared health store ({url}), but the Redis client is not installed in this Python "
-    "({python}): install it with `pip install 'orcli[redis]'` (or `pipx inject orcli redis` for a pipx "
-    "install). Until then orcli keeps health on this machine only, in the local store."
-)
-
 
 class HealthBackend(Protocol):
     """A health store: outcomes in, outcomes out. Never raises on its environment (problems become warnings)."""
@@ -97,24 +91,17 @@ def open_store(
     url, origin = configured_url(settings, env)
     if url is None:
         return open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
-    from orcli.store.url import BadStoreURL, parse, redact
+    from orcli.store.url import BadStoreURL, parse
 
     try:
         target = parse(url)
     except BadStoreURL as exc:
         store, warnings = open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
         return store, [f"{origin}: {exc}; keeping health on this machine only, in the local store", *warnings]
-    try:
-        from orcli.store.redis import RedisStore, connect
-
-        client = connect(target, settings.store_timeout)
-    except ImportError:
-        import sys
-
-        store, warnings = open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
-        message = MISSING_EXTRA.format(origin=origin, url=redact(url), python=sys.executable)
-        return store, [message, *warnings]
     from orcli.routing.health import history_horizon
+    from orcli.store.redis import RedisStore, connect
+
+    client = connect(target, settings.store_timeout)
 
     return (
         RedisStore(

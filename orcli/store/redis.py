@@ -10,8 +10,9 @@ Cost: a plan's read is one pipeline (one round trip) returning every endpoint's 
 attempt's write is one EVAL that adds the outcome, drops members older than the horizon, keeps at most
 MAX_PER_ENDPOINT, and sets the key to expire one horizon after its last write. Nothing grows without bound.
 
-Never in the way: the client has no retries and `store_timeout` for resolving, connecting and each reply.
-The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
+Never in the way: the client (orcli/store/resp.py, orcli's own: importing redis-py cost more than the whole
+rest of a Redis-backed `ask`) has no retries and gives each operation one deadline, `store_timeout`, for
+resolving, connecting, the handshake and every byte of the reply together. The first failure of any kind (refused, slow, paused, auth, out of memory, read-only replica, a key of
 another type, a member orcli cannot read) switches this process to the local SQLite store, with one warning;
 outcomes recorded after that stay local. A process that lives on (`orcli serve`) tries Redis again every
 RETRY_SHARED_AFTER seconds and, when it answers, says so and uses it again.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from orcli.store import usage_redis
+from orcli.store.resp import ProtocolError, RespClient, RespError, StoreTimeout, Unresolved
 from orcli.store.url import RedisTarget
 from orcli.store.usage import UsageRow
 from orcli.store.values import outcome_values
@@ -38,8 +39,8 @@ PREFIX = "orcli"
 _T = TypeVar("_T")
 RETRY_SHARED_AFTER = 30.0  # seconds on the local store before a fallen-back process tries Redis again
 MAX_PER_ENDPOINT = 10_000  # newest kept; derive() needs far fewer, and a hot endpoint stays small
+MAX_SCAN_PAGES = 10_000  # of 1000 keys each: a server whose cursor never comes back to 0 cannot loop orcli forever
 _CLASSES = {c.value: c for c in FailureClass}
-_ERROR_CODES = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|WRONGTYPE)\b")
 _NUMBER = (int, float)  # exact types: a JSON true is a bool, not a number
 
 # KEYS[1]: the endpoint's sorted set. ARGV: score, member, oldest score kept, seconds to live, members kept;
@@ -151,66 +152,10 @@ def decode_many(members: list[bytes | str], model: str, provider: str) -> list[O
     return out
 
 
-def connect(target: RedisTarget, timeout: float) -> Any:
-    """A redis-py client for `target` that never retries and waits at most `timeout` per step; no I/O yet.
-    Raises ImportError when the `redis` extra is not installed."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    kwargs: dict[str, Any] = dict(
-        host=target.host,
-        port=target.port,
-        db=target.db,
-        username=target.username,
-        password=target.password,
-        ssl=target.tls,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),  # a retry would spend the budget twice (SPEC §13: a short budget)
-        health_check_interval=0,
-        # RESP2: no HELLO on connect and no redis-py 8 CLIENT MAINT_NOTIFICATIONS (RESP3 only), so a process
-        # pays only its reads and writes (plus AUTH when the URL has a password).
-        protocol=2,
-    )
-    # No CLIENT SETINFO on connect: two round trips a process would pay for a label. redis-py >= 7 says so
-    # with driver_info=None, older ones with lib_name/lib_version=None.
-    try:
-        return redis.Redis(**kwargs, driver_info=None)
-    except TypeError:
-        return redis.Redis(**kwargs, lib_name=None, lib_version=None)
-
-
-class Unresolved(OSError):
-    """The store's host name did not resolve, or not within the budget."""
-
-
-def resolve_within(host: str, port: int, timeout: float) -> None:
-    """Resolve `host` in a helper thread, waiting at most `timeout`: a DNS lookup is not bounded by socket
-    timeouts and can hang for seconds when a resolver is down. Raises Unresolved."""
-    import ipaddress
-    import socket
-
-    try:
-        ipaddress.ip_address(host)
-        return  # an address needs no lookup
-    except ValueError:
-        pass
-    failure: list[OSError] = []
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            failure.append(exc)
-        done.set()
-
-    threading.Thread(target=lookup, name="orcli-resolve", daemon=True).start()
-    if not done.wait(timeout):
-        raise Unresolved(f"host name {host} did not resolve within {timeout * 1000:.0f} ms")
-    if failure:
-        raise Unresolved(f"host name {host} could not be resolved ({failure[0].strerror or failure[0]})")
+def connect(target: RedisTarget, timeout: float) -> RespClient:
+    """orcli's own client for `target` (orcli/store/resp.py): no retries, one deadline of `timeout` for each
+    operation as a whole; no I/O yet."""
+    return RespClient(target, timeout)
 
 
 class RedisStore:
@@ -243,7 +188,6 @@ class RedisStore:
         self._clock = clock
         self._lock = threading.Lock()  # health --probe records from a thread pool
         self._failed = False
-        self._resolved = False  # the host name was resolved within the budget once
         self._local: Any = None  # the local store once fallen back (None if it cannot be opened either)
 
     # --- the HealthBackend interface -------------------------------------------------------------------
@@ -257,19 +201,25 @@ class RedisStore:
             ttl = max(int(self._retention) + 1, 1)
             usage_keys, usage_args = usage_redis.record_args(self.target.namespace, outcome, self._usage_days)
             try:
-                self._resolve()
-                reply = self._client.eval(
-                    _RECORD,
-                    1 + len(usage_keys),
-                    key,
-                    *usage_keys,
-                    repr(outcome.at),
-                    member,
-                    repr(cutoff),
-                    ttl,
-                    MAX_PER_ENDPOINT,
-                    *usage_args,
+                (reply,) = self._client.call(
+                    [
+                        [
+                            "EVAL",
+                            _RECORD,
+                            1 + len(usage_keys),
+                            key,
+                            *usage_keys,
+                            repr(outcome.at),
+                            member,
+                            repr(cutoff),
+                            ttl,
+                            MAX_PER_ENDPOINT,
+                            *usage_args,
+                        ]
+                    ]
                 )
+                if isinstance(reply, RespError):
+                    raise reply
                 if reply != 1:
                     raise Garbage(f"recording answered {type(reply).__name__}")
                 self._back()
@@ -283,7 +233,6 @@ class RedisStore:
         """One round trip returning every asked endpoint's outcomes since `since` (None: every endpoint, via SCAN)."""
         if self._shared():
             try:
-                self._resolve()
                 outcomes = self._read(since, endpoints)
                 self._back()
                 return outcomes
@@ -336,7 +285,6 @@ class RedisStore:
         """Run `shared` on Redis; on any failure (or once fallen back) run `local` on the local store."""
         if self._shared():
             try:
-                self._resolve()
                 result = shared()
                 self._back()
                 return result
@@ -351,12 +299,16 @@ class RedisStore:
             self.warnings.append(f"shared health store {self.target.shown} was not reached: nothing reset")
             return None
         try:
-            self._resolve()
             keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
             deleted = 0
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
-                deleted += int(self._client.eval(_RESET, len(batch), *batch))
+                (reply,) = self._client.call([["EVAL", _RESET, len(batch), *batch]])
+                if isinstance(reply, RespError):
+                    raise reply
+                if type(reply) is not int:
+                    raise Garbage(f"resetting answered {type(reply).__name__}")
+                deleted += reply
             return deleted
         except Exception as exc:
             why = _why(exc, self._timeout, key_prefix(self.target.namespace))
@@ -393,11 +345,6 @@ class RedisStore:
 
     # --- internals -------------------------------------------------------------------------------------
 
-    def _resolve(self) -> None:
-        if not self._resolved:
-            resolve_within(self.target.host, self.target.port, self._timeout)
-            self._resolved = True
-
     def _read(self, since: float, endpoints: Collection[tuple[str, str]] | None) -> list[Outcome]:
         ns = self.target.namespace
         if endpoints is None:
@@ -408,14 +355,12 @@ class RedisStore:
             return []
         # A pipeline, not a script: one round trip as well, and it still reads from a replica or a full server
         # (Redis 7 refuses a script without a `no-writes` flag there, and Redis 6 knows no flags).
-        pipe = self._client.pipeline(transaction=False)
-        for model, provider in pairs:
-            pipe.zrangebyscore(outcome_key(ns, model, provider), repr(since), "+inf")
-        reply = pipe.execute()
-        if not isinstance(reply, list) or len(reply) != len(pairs):
-            raise Garbage("reading answered something other than one list per endpoint")
+        since_arg = repr(since)
+        reply = self._client.call([["ZRANGEBYSCORE", outcome_key(ns, m, p), since_arg, "+inf"] for m, p in pairs])
         out: list[Outcome] = []
         for (model, provider), members in zip(pairs, reply, strict=True):
+            if isinstance(members, RespError):
+                raise members
             if not isinstance(members, list):
                 raise Garbage(f"{model} @ {provider}: not a list of outcomes")
             if members:
@@ -426,9 +371,21 @@ class RedisStore:
         pattern = key_prefix(self.target.namespace).replace("\\", "\\\\")
         for ch in "*?[]":
             pattern = pattern.replace(ch, "\\" + ch)
-        return [
-            k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern + "*", count=1000)
-        ]
+        keys: list[str] = []
+        cursor: bytes | str = "0"
+        for _page in range(MAX_SCAN_PAGES):
+            (reply,) = self._client.call([["SCAN", cursor, "MATCH", pattern + "*", "COUNT", 1000]])
+            if isinstance(reply, RespError):
+                raise reply
+            if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], bytes)):
+                raise Garbage("SCAN answered something other than a cursor and keys")
+            cursor, found = reply
+            if not isinstance(found, list) or not all(isinstance(k, bytes) for k in found):
+                raise Garbage("SCAN answered keys that are not strings")
+            keys.extend(k.decode("utf-8", "replace") for k in found)
+            if cursor == b"0":
+                return keys
+        raise Garbage(f"SCAN did not finish within {MAX_SCAN_PAGES} pages")
 
     def _shared(self) -> bool:
         """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived
@@ -471,25 +428,24 @@ def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
 
 def _why(exc: BaseException, timeout: float, prefix: str) -> str:
     """What went wrong, in words: from the exception's type and Redis's error code, not its free text alone."""
-    from redis import exceptions as rex
-
     text = " ".join(str(exc).split())
-    # A pipeline prefixes the server's error code ("Command # 1 (...) of pipeline caused error: WRONGTYPE ...").
-    words = set(_ERROR_CODES.findall(text)) if isinstance(exc, rex.ResponseError) else set()
+    code = exc.code if isinstance(exc, RespError) else ""
     if isinstance(exc, Unresolved):
         return f"is unreachable: {_clean(str(exc))}"
-    if isinstance(exc, rex.TimeoutError):
+    if isinstance(exc, StoreTimeout):
         return f"did not answer within {timeout * 1000:.0f} ms"
-    if isinstance(exc, rex.AuthenticationError) or words & {"NOAUTH", "WRONGPASS", "NOPERM"}:
+    if code in ("NOAUTH", "WRONGPASS", "NOPERM") or (code == "ERR" and "AUTH" in text):
         return "refused orcli's credentials (the password comes from ORCLI_HEALTH_URL)"
-    if isinstance(exc, rex.ConnectionError):
-        return f"is unreachable ({_clean(text)})"
-    if "OOM" in words or isinstance(exc, getattr(rex, "OutOfMemoryError", ())):
+    if code == "OOM":
         return "is out of memory (maxmemory reached) and refuses writes"
-    if "READONLY" in words or isinstance(exc, getattr(rex, "ReadOnlyError", ())):
+    if code == "READONLY":
         return "is a read-only replica"
-    if "WRONGTYPE" in words or isinstance(exc, Garbage):
+    if code == "WRONGTYPE" or isinstance(exc, Garbage):
         return f"holds data under {prefix} that orcli did not write ({_clean(text)})"
+    if isinstance(exc, ProtocolError):
+        return f"does not answer as Redis does ({_clean(text)})"
+    if isinstance(exc, OSError):
+        return f"is unreachable ({_clean(exc.strerror or text or type(exc).__name__)})"
     return f"failed ({type(exc).__name__}: {_clean(text)})"
 
 

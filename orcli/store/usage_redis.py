@@ -22,6 +22,7 @@ import time
 from typing import Any
 from urllib.parse import quote, unquote
 
+from orcli.store.resp import RespError
 from orcli.store.usage import DAY_S, SPEND_KEPT_DAYS, UsageRow, day_name
 from orcli.types import BudgetSettings, Outcome, Spend
 
@@ -129,14 +130,12 @@ def report(
         return [], UsageRow("total")
     first, last = int(since // DAY_S), int((until - 1e-6) // DAY_S)
     days = list(range(first, last + 1))
-    pipe = client.pipeline(transaction=False)
-    for day in days:
-        pipe.hgetall(usage_key(namespace, day))
+    replies = _checked(client.call([["HGETALL", usage_key(namespace, day)] for day in days]))
     rows: dict[str, UsageRow] = {}
     total = UsageRow("total")
     requests_counter = _REQUESTS[by]
-    for day, fields in zip(days, pipe.execute(), strict=True):
-        for raw, raw_value in fields.items():
+    for day, flat in zip(days, replies, strict=True):
+        for raw, raw_value in zip(flat[::2], flat[1::2], strict=True):  # HGETALL: field, value, field, ...
             counter, profile, model, provider = _field(raw)
             value = float(raw_value) if counter == "c" else int(raw_value)
             key = {
@@ -172,11 +171,11 @@ def _one(counter: str, value: float, requests_counter: str) -> UsageRow:
 def spend(client: Any, namespace: str, now: float) -> Spend:
     """The day's and the month's known spend plus the holds that have not lapsed, in one pipeline."""
     day_key, month_key = spend_keys(namespace, now)
-    pipe = client.pipeline(transaction=False)
-    pipe.get(day_key)
-    pipe.get(month_key)
-    pipe.zrangebyscore(reservations_key(namespace), f"({now!r}", "+inf")
-    day, month, held_members = pipe.execute()
+    day, month, held_members = _checked(
+        client.call(
+            [["GET", day_key], ["GET", month_key], ["ZRANGEBYSCORE", reservations_key(namespace), f"({now!r}", "+inf"]]
+        )
+    )
     held = sum(_amount(m) for m in held_members)
     return Spend(float(day or 0) + held, float(month or 0) + held)
 
@@ -193,16 +192,23 @@ def reserve(
     seen) or (None, the spend that refused it)."""
     member = f"{os.urandom(6).hex()}:{amount!r}"
     limits = ["" if v is None else repr(v) for v in (budget.daily_usd, budget.monthly_usd)]
-    fits, day, month = client.eval(
-        RESERVE,
-        3,
-        reservations_key(namespace),
-        *spend_keys(namespace, now),
-        repr(now),
-        repr(amount),
-        repr(now + hold_s),
-        member,
-        *limits,
+    ((fits, day, month),) = _checked(
+        client.call(
+            [
+                [
+                    "EVAL",
+                    RESERVE,
+                    3,
+                    reservations_key(namespace),
+                    *spend_keys(namespace, now),
+                    repr(now),
+                    repr(amount),
+                    repr(now + hold_s),
+                    member,
+                    *limits,
+                ]
+            ]
+        )
     )
     seen = Spend(float(day), float(month))
     return (member if int(fits) == 1 else None), seen
@@ -210,4 +216,12 @@ def reserve(
 
 def settle(client: Any, namespace: str, member: str) -> None:
     """Release a hold (a member `reserve` added)."""
-    client.zrem(reservations_key(namespace), member)
+    _checked(client.call([["ZREM", reservations_key(namespace), member]]))
+
+
+def _checked(replies: list[Any]) -> list[Any]:
+    """The replies of one pipeline, or the first error reply raised (the store falls back on it)."""
+    for reply in replies:
+        if isinstance(reply, RespError):
+            raise reply
+    return replies

@@ -44,8 +44,17 @@ def _format_examples(command: Any, formatter: Any) -> None:
             formatter.write(" " * formatter.current_indent + line.strip() + "\n")
 
 
+def _plain_usage(pieces: list[str]) -> list[str]:
+    """Typer writes a required argument as `{SOURCE}`, which reads like a set to pick from; POSIX usage
+    writes it bare (`SOURCE`), optional ones in brackets."""
+    return [p[1:-1] if p.startswith("{") and p.endswith("}") and "," not in p else p for p in pieces]
+
+
 class Command(TyperCommand):
     """A command whose help groups its options and ends with examples."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _plain_usage(super().collect_usage_pieces(ctx))
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_options(self, ctx, formatter)

@@ -212,6 +212,24 @@ class Output:
     def warn(self, text: str) -> None:
         self.note(f"warning: {text}", style="yellow")
 
+    def paragraph(self, text: str) -> None:
+        """Text on stdout. On a terminal each long line is wrapped at spaces, continuing indented, so a word, a
+        name, a URL or a path is never broken by the terminal; in a pipe every line stays whole (greppable)."""
+        text = neutralise(text)
+        if self.stdout_tty:
+            import shutil
+            import textwrap
+
+            wrapper = textwrap.TextWrapper(
+                shutil.get_terminal_size().columns,
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            text = "\n".join("\n".join(wrapper.wrap(line) or [""]) for line in text.splitlines())
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
     def table(self, table: Any, wide: bool = False) -> None:
         """A table on stdout, laid out to fit (orcli.ui.tables): styled on a terminal, plain text in pipes.
 

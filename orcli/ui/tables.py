@@ -63,17 +63,31 @@ def layout(table: TableData, width: int | None, *, terminal: bool) -> Layout:
     modes = [(lines, group) for lines in ((1, PROSE_LINES) if terminal else (PROSE_LINES,)) for group in groups]
     by_drop = sorted((i for i in columns if table.columns[i].drop), key=lambda i: -table.columns[i].drop)
     shown = list(columns)
+    dropped: list[int] = []
     while True:
         for lines, group in modes:
             if _fits(sized, shown, width, group, lines):
+                shown = _take_back(sized, shown, dropped, width, lines, group)
                 hidden = tuple(table.columns[i].name for i in columns if i not in shown)
                 return Layout(_draw(sized, shown, width, group=group, terminal=terminal), hidden)
         if not by_drop:
             break
-        shown.remove(by_drop.pop(0))
+        dropped.append(by_drop.pop(0))
+        shown.remove(dropped[-1])
     group = groups[-1]  # nothing left to drop: names stay whole, the line runs long
     hidden = tuple(table.columns[i].name for i in columns if i not in shown)
     return Layout(_draw(sized, shown, width, group=group, terminal=terminal), hidden)
+
+
+def _take_back(sized: _Sized, shown: list[int], dropped: list[int], width: int, lines: int, group: bool) -> list[int]:
+    """Dropping is greedy: a wide column dropped early can leave room for a narrower, more important one
+    dropped after it. Take those back, the most important first, while the table still fits as it is laid
+    out (prose on as many lines, grouped or not)."""
+    for i in sorted(dropped, key=lambda i: sized.table.columns[i].drop):
+        candidate = sorted([*shown, i])
+        if _fits(sized, candidate, width, group, lines):
+            shown = candidate
+    return shown
 
 
 class _Sized(NamedTuple):
@@ -142,6 +156,8 @@ def _draw(sized: _Sized, shown: list[int], width: int | None, *, group: bool, te
     indent = ROW_INDENT if group else ""
     widths = _widths(sized, cells, width if terminal else None, len(indent))  # a pipe never wraps
     cols = table.columns
+    if terminal and width is not None:
+        _squeeze_prose(widths, cells, cols, width - len(indent))
     last = cells[-1] if cells else None
 
     def pad(i: int, text: str) -> str:
@@ -206,6 +222,20 @@ def _draw(sized: _Sized, shown: list[int], width: int | None, *, group: bool, te
         Line(tuple((t.rstrip() if n == len(ln.parts) - 1 else t, s) for n, (t, s) in enumerate(ln.parts)))
         for ln in lines
     ]
+
+
+def _squeeze_prose(widths: dict[int, int], cells: list[int], cols: tuple[Column, ...], width: int) -> None:
+    """When names alone nearly fill the line, prose gets only what is left (down to its header's width), so
+    that it moves under its row instead of running past the edge where the terminal would break a word."""
+    over = sum(widths[i] for i in cells) + len(GAP) * (len(cells) - 1) - width
+    for i in reversed(cells):
+        if over <= 0:
+            return
+        if cols[i].prose:
+            floor = max(len(cols[i].name), len("(below)"))
+            cut = min(over, max(0, widths[i] - floor))
+            widths[i] -= cut
+            over -= cut
 
 
 def _joined(values: list[str]) -> list[str]:

@@ -284,6 +284,12 @@ def decode_answer(body: bytes) -> Answer:
     )
 
 
+# Named SSE events whose data orcli reads; "message" is the SSE default, an event without an `event:` line.
+_READ_EVENTS = frozenset(
+    {"message", "message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop", "error"}
+)
+
+
 class EventDecoder:
     """One Messages stream: block kinds by index, tool-call numbering, and the prompt count from message_start."""
 
@@ -293,6 +299,10 @@ class EventDecoder:
         self.prompt_tokens: int | None = None
 
     def decode(self, event: SSEEvent) -> list[Delta]:
+        if event.event not in _READ_EVENTS:
+            # ping, content_block_stop and event types added later (the API's versioning policy): ignored
+            # whatever their data, JSON or not, so a new event never fails a provider that answers well.
+            return []
         obj = event_object(event.data)
         kind = obj.get("type") if isinstance(obj.get("type"), str) else event.event
         if kind == "content_block_delta":
@@ -316,7 +326,7 @@ class EventDecoder:
             return [Delta(done=True)]
         if kind == "error":
             return [Delta(error=_error_from(obj.get("error"), event.data))]
-        return []  # ping, content_block_stop, and event types added later (the API's versioning policy)
+        return []  # an unnamed event of a type orcli does not read
 
     def _index(self, obj: Mapping[str, Any]) -> int:
         index = obj.get("index")

@@ -114,15 +114,51 @@ def body_decoder(content_encoding: str | None) -> _Identity | _Zlib | _Chain:
     return decoders[0] if len(decoders) == 1 else _Chain(decoders)
 
 
-def decode_pieces(content_encoding: str | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The decoded body of `chunks` (raw bytes as they came off the network), piece by piece."""
-    decoder = body_decoder(content_encoding)
+def decode_pieces(
+    content_encoding: str | None, chunks: Iterator[bytes], *, plain_when_undecodable: bool = False
+) -> Iterator[bytes]:
+    """The decoded body of `chunks` (raw bytes as they came off the network), piece by piece.
+
+    `plain_when_undecodable` (for error pages): a body that fails to decode before yielding anything is passed
+    on as it came. Proxies label plain error pages `gzip`; their words still say what went wrong (a context
+    length error must not be classified by its status alone)."""
+    try:
+        decoder = body_decoder(content_encoding)
+    except BodyDecodeError:
+        if plain_when_undecodable:
+            return chunks
+        raise
     if isinstance(decoder, _Identity):
         return chunks  # the common case costs nothing per chunk
+    if plain_when_undecodable:
+        return _decoded_or_plain(decoder, chunks)
     return _decoded(decoder, chunks)
 
 
 def _decoded(decoder: _Zlib | _Chain, chunks: Iterator[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         yield from decoder.feed(chunk)
+    yield from decoder.flush()
+
+
+PLAIN_SNIFF_LIMIT = 64 * 1024  # raw bytes kept while nothing has decoded yet (an error page is read for 64 KiB)
+
+
+def _decoded_or_plain(decoder: _Zlib | _Chain, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Like `_decoded`, but a body that fails before its first decoded byte comes out raw instead."""
+    seen = bytearray()
+    produced = False
+    for chunk in chunks:
+        try:
+            for piece in decoder.feed(chunk):
+                produced = True
+                yield piece
+        except BodyDecodeError:
+            if produced or len(seen) > PLAIN_SNIFF_LIMIT:
+                raise
+            yield bytes(seen) + chunk
+            yield from chunks
+            return
+        if not produced:
+            seen += chunk
     yield from decoder.flush()
