@@ -100,4 +100,5 @@ def test_a_dialect_key_is_checked_by_its_declaration(region_key: Field, api: str
 def test_every_kind_of_value_has_a_reader_and_a_plain_case() -> None:
     from orcli.profile import readers
 
-    assert set(readers.ACCEPT) == set(Kind) == set(readers.Readers("p.toml").readers)
+    assert set(readers.ACCEPT) == set(declared.KINDS) == set(readers.Readers("p.toml").readers)
+    assert len(declared.KINDS) == len(set(declared.KINDS)) == 12

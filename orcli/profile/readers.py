@@ -46,7 +46,7 @@ def _plain_price(v: object) -> bool:
 
 # The plainly good value of each kind, converted, without a word about anything else (INVALID: ask the reader).
 # Profiles are mostly right: this keeps the cost per key of a 100k-endpoint profile near a dict lookup.
-ACCEPT: dict[Kind, Callable[[Field, Any], Any]] = {
+ACCEPT: dict[str, Callable[[Field, Any], Any]] = {
     Kind.TEXT: lambda f, raw: raw if type(raw) is str and raw.strip() else INVALID,
     Kind.CHOICE: lambda f, raw: raw if type(raw) is str and raw in f.choices else INVALID,
     Kind.SWITCH: lambda f, raw: raw if type(raw) is bool else INVALID,
@@ -79,7 +79,7 @@ class Readers:
         self.path = path
         self.errors: list[tuple[str, str]] = []  # (key path, message)
         self.plans: dict[int, _Plan] = {}  # by the declaration's id: a module constant, so its id is stable
-        self.readers: dict[Kind, Callable[[Field, object, str], object]] = {
+        self.readers: dict[str, Callable[[Field, object, str], object]] = {
             Kind.TEXT: lambda f, value, at: self.string(value, at),
             Kind.CHOICE: lambda f, value, at: self.string(value, at, f.choices),
             Kind.SWITCH: lambda f, value, at: self.boolean(value, at),
