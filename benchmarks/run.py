@@ -769,7 +769,7 @@ def providers_figures(sizes: Sequence[int], repeats: int) -> list[Row]:
         env = {f"P{p}_KEY": "k" for p in range(0, len(profile.providers), 2)}
 
         def once(profile=profile, env=env) -> None:
-            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot())))
+            plain(render.providers_table(render.providers_json(profile, env, HealthSnapshot()), profile.name))
 
         def baseline(profile=profile) -> None:
             [{"model": e.model, "provider": e.provider, "parameters": sorted(e.parameters)} for e in profile.endpoints]
@@ -1036,6 +1036,27 @@ def redis_figures(n: int, rounds: int) -> list[Row]:
     ]
 
 
+def import_figures(rounds: int) -> list[Row]:
+    """`profiles import models.dev` on a 5,000-offering catalogue and `profiles check --online` over 20 fake
+    providers, each against a reference in the same run (benchmarks/profiles_bench.py)."""
+    import profiles_bench
+
+    rows = []
+    for r in profiles_bench.bench(rounds):
+        rows.append(
+            Row(
+                r["figure"],
+                _ms(r["orcli_s"]),
+                f"{r['reference']} {_ms(r['reference_s'])}",
+                f"{r['ratio']:.2f}x",
+                "-",
+                None,
+                dict(r),
+            )
+        )
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 ALL = (
@@ -1053,6 +1074,7 @@ ALL = (
     "redis",
     "dialects",
     "serve",
+    "imports",
     "peers",
 )
 
@@ -1072,14 +1094,21 @@ def render(rows: list[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run; noisier)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="with --quick: every figure once at its smallest size (the test suite's check)",
+    )
     ap.add_argument("--rounds", type=int, help="process rounds (default 20, --quick 5)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--only", nargs="+", choices=ALL, help="run only these figures")
     args = ap.parse_args(argv)
     wanted = set(args.only or ALL)
-    rounds = args.rounds or (5 if args.quick else 20)
-    inproc_n = 50 if args.quick else 300
+    rounds = args.rounds or (1 if args.smoke else 5 if args.quick else 20)
+    inproc_n = 5 if args.smoke else 50 if args.quick else 300
+    sizes = (1_000,) if args.smoke else (1_000, 10_000, 100_000)
+    small = args.quick or args.smoke
     started = time.time()
     rows: list[Row] = []
     how = "-"
@@ -1091,21 +1120,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted & {"executor", "failover"}:
             rows += executor_figures(inproc_n, tmp, wanted)
         if "planner" in wanted:
-            rows += planner_figures((1_000, 10_000, 100_000), 3 if args.quick else 7)
+            rows += planner_figures(sizes, 1 if args.smoke else 3 if small else 7)
         if "profiles" in wanted:
-            rows += profile_figures((1_000, 10_000, 100_000), 1 if args.quick else 3, tmp)
+            rows += profile_figures(sizes, 1 if small else 3, tmp)
         if "providers" in wanted:
-            rows += providers_figures((1_000, 10_000, 100_000), 1 if args.quick else 3)
+            rows += providers_figures(sizes, 1 if small else 3)
         if "store" in wanted:
-            rows += store_figures(50 if args.quick else 200, 500 if args.quick else 2000)
+            rows += store_figures(
+                10 if args.smoke else 50 if small else 200, 50 if args.smoke else 500 if small else 2000
+            )
         if "usage" in wanted:
-            rows += usage_figures(100_000 if args.quick else 1_000_000, 500 if args.quick else 2000)
+            rows += usage_figures(
+                10_000 if args.smoke else 100_000 if small else 1_000_000, 100 if args.smoke else 500 if small else 2000
+            )
         if "redis" in wanted:
-            rows += redis_figures(50 if args.quick else 300, 3 if args.quick else 15)
+            rows += redis_figures(10 if args.smoke else 50 if small else 300, 1 if args.smoke else 3 if small else 15)
         if "dialects" in wanted:
-            rows += dialect_figures(20 if args.quick else 100)
+            rows += dialect_figures(5 if args.smoke else 20 if small else 100)
         if "serve" in wanted:
-            rows += serve_figures(20 if args.quick else 60)
+            rows += serve_figures(3 if args.smoke else 20 if small else 60)
+        if "imports" in wanted:
+            rows += import_figures(2 if args.smoke else 4 if small else 10)
         peers_note = PEERS_REFERENCE
         if "peers" in wanted:
             peer_rows, peers_note = peer_figures(rounds, tmp)

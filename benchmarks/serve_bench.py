@@ -1,6 +1,14 @@
-"""`orcli serve` benchmark: what the gateway adds per request, and 50 concurrent streams (SPEC §14).
+"""`orcli serve` benchmark: what the gateway adds per request, and how many stream events it relays per CPU
+second (docs/gateway.md, docs/performance.md).
 
-    python benchmarks/serve_bench.py [--rounds N] [--json PATH]
+    python benchmarks/serve_bench.py [--rounds N] [--json PATH] [--baseline DIR] [--quick]
+
+Stream figures, every relay in the same run against the same fake upstream: a minimal asyncio pass-through
+(benchmarks/passthrough.py, the floor), `orcli serve` from this tree, `orcli serve` from `--baseline DIR` (an
+older checkout, for "x times yesterday's"), and the LiteLLM proxy when tests/run.sh installed it
+(.venv-proxy; otherwise the column is skipped and said so). Each relay carries streams of 100 events at 10, 50
+and 100 concurrent: streams/s (wall clock), events per CPU-second of the relay's own process (utime + stime
+from /proc, whatever the load generator costs), and its peak RSS.
 
 Every figure is a ratio against a reference taken in the same run, interleaved: the same request sent
 straight to the loopback fake upstream (tests/upstream.py) and through a running `orcli serve` in front of
@@ -128,9 +136,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--baseline", type=Path, help="an older orcli checkout to compare events per CPU-second")
+    parser.add_argument("--quick", action="store_true", help="fewer streams (noisier)")
+    parser.add_argument("--streams-only", action="store_true", help="skip the latency figures")
     args = parser.parse_args()
-    rows = bench(args.rounds)
+    rows = [] if args.streams_only else bench(args.rounds)
+    from stream_bench import print_stream_rows, stream_bench
+
+    stream_rows = stream_bench(args.baseline, quick=args.quick)
+    print_stream_rows(stream_rows)
+    rows += stream_rows
     for row in rows:
+        if "relay" in row:
+            continue
         if "added_ms" in row:
             verdict = ("PASS" if row["ratio"] <= TARGET_RATIO else "FAIL") if "50 ms" in row["figure"] else "-"
             print(

@@ -14,7 +14,8 @@ from orcli.commands.ask import ask
 from orcli.commands.common import Terminated, common_flags, common_options_before_the_command
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
-from orcli.commands.profiles import profiles_check, profiles_import, profiles_init, profiles_list, profiles_show
+from orcli.commands.profiles import profiles_check, profiles_init, profiles_list, profiles_show
+from orcli.commands.profiles_import import profiles_import
 from orcli.commands.providers import providers
 from orcli.commands.serve import serve
 from orcli.commands.usage import usage
@@ -50,7 +51,7 @@ health_app = typer.Typer(
     """,
 )
 profiles_app = typer.Typer(
-    help="See, start, refresh (from OpenRouter's catalogue) and lint profiles.",
+    help="See, start, refresh (from OpenRouter's or models.dev's catalogue) and lint profiles.",
     rich_markup_mode=None,
     cls=Group,
     no_args_is_help=True,
@@ -101,6 +102,8 @@ EXAMPLES = {
     "serve": """
         orcli serve --profile work
         OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=unused my-openai-program
+        ANTHROPIC_BASE_URL=http://127.0.0.1:8765 ANTHROPIC_API_KEY=unused my-anthropic-program
+        orcli serve --allow-origin http://localhost:3000
         ORCLI_TOKEN=$(openssl rand -hex 16) orcli serve --host 0.0.0.0 --auth-env ORCLI_TOKEN
     """,
     "usage": """

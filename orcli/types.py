@@ -199,6 +199,7 @@ class EndpointHealth(NamedTuple):
     median_ttft: float | None = None
     median_tps: float | None = None
     half_open: bool = False
+    cancelled: int = 0  # attempts in the window cancelled by their caller: not counted in requests or failures
 
     @property
     def success_rate(self) -> float | None:

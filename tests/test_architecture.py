@@ -45,8 +45,14 @@ CORE_PATHS = (
     "wire/",
     "execution/classify.py",
     "gateway/openai_api.py",
+    "gateway/anthropic_api.py",
+    "gateway/anthropic_stream.py",
+    "gateway/body.py",
+    "gateway/guard.py",
+    "gateway/surfaces.py",
     "profile/check.py",
     "profile/provider_table.py",
+    "profile/model_ids.py",
     "profile/parse.py",
     "profile/fields.py",
     "profile/readers.py",
@@ -443,7 +449,7 @@ def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> Non
         if re.search(r"(?<!Pool)Executor\(", path.read_text()) and path.name != "executor.py"
     )
     assert builders == ["execution/run.py"]
-    for command in ("commands/ask.py", "commands/health.py", "gateway/server.py"):
+    for command in ("commands/ask.py", "commands/health.py", "gateway/relay.py"):
         assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command
 
 

@@ -206,7 +206,7 @@ def _mock_client(monkeypatch, handler):
 
 
 def test_fetch_over_http_sends_no_key_and_reads_each_model(monkeypatch):
-    from orcli.commands.profiles import _fetch
+    from orcli.commands.profiles_import import _fetch_openrouter as _fetch
 
     seen = []
 
@@ -228,7 +228,8 @@ def test_fetch_over_http_sends_no_key_and_reads_each_model(monkeypatch):
 def test_fetch_failures_are_one_clear_error_pointing_at_from(monkeypatch):
     import httpx
 
-    from orcli.commands.profiles import MAX_CATALOGUE_BYTES, _fetch
+    from orcli.commands.profiles_import import MAX_CATALOGUE_BYTES
+    from orcli.commands.profiles_import import _fetch_openrouter as _fetch
 
     def refuse(request):
         raise httpx.ConnectError("connection refused", request=request)

@@ -416,7 +416,14 @@ def test_model_request_and_cancelled_outcomes_change_nothing(
     base = derive(outcomes, now, S).endpoints
     mixed = derive(outcomes + neutral, now, S).endpoints
     for key, h in base.items():
-        assert mixed[key] == h
+        # Cancelled attempts are shown (counted apart, in the window), and change nothing else.
+        assert mixed[key]._replace(cancelled=h.cancelled) == h
+    for key, h in mixed.items():
+        window_start = now - S.window
+        added = [
+            o for o in neutral if (o.model, o.provider) == key and o.error_class is C and min(o.at, now) >= window_start
+        ]
+        assert h.cancelled == (base[key].cancelled if key in base else 0) + len(added)
     for key in mixed.keys() - base.keys():
         assert mixed[key].requests == 0 and mixed[key].state is HealthState.HEALTHY
 

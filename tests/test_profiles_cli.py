@@ -14,6 +14,7 @@ from orcli.profile.resolve import bundled_profiles_dir
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 THREE = str(DATA / "endpoints-three-models.json")
+MODELS_DEV = Path(__file__).parent / "data" / "models.dev" / "api.json"
 LLAMA = "meta-llama/llama-3.3-70b-instruct"
 QWEN = "qwen/qwen-2.5-72b-instruct"
 EXAMPLE = bundled_profiles_dir() / "example.toml"
@@ -196,8 +197,20 @@ def test_import_into_a_new_profile_writes_valid_endpoints_and_lists_unmapped_slu
         "deepinfra/turbo",
         "together",
         "cerebras",
-        "lambda",
     }
+    # Issue 21: every written endpoint carries the id its provider serves; lambda's is unknown, so it is
+    # listed with what to do instead of being written with OpenRouter's id.
+    ids = {e["provider"]: e["upstream_model"] for e in data["endpoint"]}
+    assert ids == {
+        "groq": "llama-3.3-70b-versatile",
+        "cerebras": "llama-3.3-70b",
+        "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "deepinfra/turbo": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "deepinfra/fp8": "meta-llama/Llama-3.3-70B-Instruct",
+    }
+    assert [(s["model"], s["provider"]) for s in doc["skipped"]] == [(LLAMA, "lambda")]
+    assert "--verify" in doc["skipped"][0]["todo"] and "--ids-from" in doc["skipped"][0]["todo"]
+    assert f"not imported: {LLAMA} on lambda: orcli does not know the id" in run.err
     plan = cli("explain-route", "--no-stdin", "-p", "work", "--json", env={"GROQ_API_KEY": "gsk-test-value"})
     assert [a["provider"] for a in plan.json()["attempts"]] == ["groq"], plan
 
@@ -241,22 +254,47 @@ def test_a_new_profile_routes_the_models_in_the_order_given(cli):
     assert tomllib.loads((user_dir(cli) / "two.toml").read_text())["routing"]["models"] == ["openai/gpt-4o-mini", QWEN]
 
 
-def test_import_reads_the_catalogue_from_stdin(cli):
+def test_import_reads_the_catalogue_from_stdin(cli, tmp_path):
+    # models.dev names novita's id for qwen; hyperbolic's comes from a catalogue of the user's own.
+    ids = tmp_path / "ids.json"
+    catalogue = json.loads(MODELS_DEV.read_text())
+    catalogue["hyperbolic"] = {
+        "id": "hyperbolic",
+        "npm": "@ai-sdk/openai-compatible",
+        "env": ["HYPERBOLIC_API_KEY"],
+        "api": "https://api.hyperbolic.xyz/v1",
+        "name": "Hyperbolic",
+        "models": {"Qwen/Qwen2.5-72B-Instruct": {"id": "Qwen/Qwen2.5-72B-Instruct"}},
+    }
+    ids.write_text(json.dumps(catalogue))
     run = cli(
-        "profiles", "import", "openrouter", "--from", "-", "--into", "all", "--json", stdin=Path(THREE).read_text()
+        "profiles",
+        "import",
+        "openrouter",
+        "--from",
+        "-",
+        "--into",
+        "all",
+        "--json",
+        "--ids-from",
+        str(ids),
+        stdin=Path(THREE).read_text(),
     )
     assert run.code == 0, run
     doc = run.json()
     assert set(doc["unmapped"]) == {"google-vertex/us-east5", "acme-inference", "azure"}
     assert any("novita" in n and "price unknown" in n for n in doc["notes"])
+    assert [(s["model"], s["provider"]) for s in doc["skipped"]] == [(LLAMA, "lambda")]  # models.dev has no lambda
     shown = cli("profiles", "show", "all", "--json").json()
     assert shown["unknown_prices"] == 1  # novita's
-    assert shown["endpoints"] == 11  # 6 of llama's 7, 4 of qwen's 5, 1 of gpt-4o-mini's 2: the rest unmapped
+    assert shown["endpoints"] == 10  # 5 of llama's 7, 4 of qwen's 5, 1 of gpt-4o-mini's 2: unmapped or id unknown
     data = tomllib.loads((user_dir(cli) / "all.toml").read_text())
     novita = next(e for e in data["endpoint"] if e["provider"] == "novita")
     assert "price" not in novita  # unknown, not free
+    assert novita["upstream_model"] == "qwen/qwen-2.5-72b-instruct"  # novita's own id, from models.dev
     hyperbolic = next(e for e in data["endpoint"] if e["provider"] == "hyperbolic")
     assert hyperbolic["price"] == {"prompt": 0, "completion": 0}
+    assert hyperbolic["upstream_model"] == "Qwen/Qwen2.5-72B-Instruct"
     assert data["routing"]["models"] == [LLAMA, QWEN, "openai/gpt-4o-mini"]
     check = cli("profiles", "check", "all", "--json")
     assert check.code == 1

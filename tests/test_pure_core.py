@@ -32,6 +32,8 @@ PURE_PATHS = (
     "profile/values.py",
     "profile/lines.py",
     "store/url.py",  # a shared store's URL, checked when a profile names one
+    "gateway/body.py",  # request bodies: JSON that cannot hurt the process, typed fields
+    "gateway/guard.py",  # browser safety: which Host, Origin and Content-Type a request may carry
 )
 
 

@@ -228,3 +228,33 @@ def test_a_request_the_proxy_refuses_stops_with_its_message(cli: Cli) -> None:
     run = cli("ask", "--json", "-o", "mock_testing_content_policy_fallbacks=true", "hi")
     assert run.json()["error"]["kind"] == "request_rejected"
     assert attempts(run) == [(MODEL, "p1", "failed", "request", "bad_request")]
+
+
+def test_the_messages_api_through_serve_is_answered_by_the_real_proxy(proxy: RealProxy, tmp_path: Path) -> None:
+    """An Anthropic-speaking client (the anthropic SDK) through `orcli serve` to LiteLLM, an OpenAI-dialect
+    server orcli did not write: the request translated one way, LiteLLM's answer and stream the other."""
+    import json
+
+    pytest.importorskip("anthropic", reason="the anthropic SDK (a test dependency) is the client")
+    from gateway_harness import serving
+    from upstream import key_env
+
+    hi = [{"role": "user", "content": "hi"}]
+    with serving(
+        tmp_path,
+        proxy,  # type: ignore[arg-type]  # RealProxy has the base_url write_profile needs
+        providers=["p1"],
+        models=(MODEL,),
+        endpoints=[endpoint(MODEL, "p1", "good", 1)],
+        env_extra={key_env("p1"): MASTER_KEY},
+    ) as gw:
+        client = gw.anthropic()
+        message = client.messages.create(model=MODEL, max_tokens=50, messages=hi)  # type: ignore[arg-type]
+        with client.messages.stream(model=MODEL, max_tokens=50, messages=hi) as stream:  # type: ignore[arg-type]
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        log = gw.log_lines()
+    assert message.content[0].text == ANSWER and message.stop_reason == "end_turn"  # type: ignore[union-attr]
+    assert text == ANSWER and final.stop_reason == "end_turn"
+    assert [(e["status"], e["provider"]) for e in log if e.get("path")] == [(200, "p1"), (200, "p1")]
+    assert MASTER_KEY not in json.dumps(log)

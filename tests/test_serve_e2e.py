@@ -7,120 +7,30 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from gateway_harness import MODEL_A, MODEL_B, PROVIDERS, serving
 from upstream import (
     Upstream,
     bad_request_400,
     content_filter_after_text,
     context_length_400,
     cut_after_content,
-    fake_keys,
     ok,
     server_error,
     write_profile,
 )
 
 openai = pytest.importorskip("openai", reason="the openai SDK (a test dependency) is the gateway's real client")
-
-MODEL_A, MODEL_B = "test/model-a", "test/model-b"
-PROVIDERS = ["alpha", "beta"]
-
-
-class Gateway:
-    """A running `orcli serve` on a free loopback port."""
-
-    def __init__(self, proc: subprocess.Popen[str], url: str, state: Path) -> None:
-        self.proc = proc
-        self.url = url  # http://127.0.0.1:PORT/v1
-        self.state = state
-
-    def client(self, **kw: Any) -> Any:
-        return openai.OpenAI(base_url=self.url, api_key=kw.pop("api_key", "unused"), max_retries=0, **kw)
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        """Stop the server and return its JSON access log."""
-        self.stop()
-        assert self.proc.stderr is not None
-        return [json.loads(line) for line in self.proc.stderr.read().splitlines() if line.startswith("{")]
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
-
-    def outcomes(self) -> list[tuple[str, str, int, str | None]]:
-        db = sqlite3.connect(self.state / "health.sqlite3")
-        try:
-            return db.execute("SELECT model, provider, ok, error_class FROM outcomes ORDER BY id").fetchall()
-        finally:
-            db.close()
-
-
-@contextmanager
-def serving(
-    tmp_path: Path,
-    up: Upstream,
-    *extra: str,
-    env_extra: dict[str, str] | None = None,
-    models: tuple[str, ...] = (MODEL_A, MODEL_B),
-    providers: list[str] = PROVIDERS,
-) -> Iterator[Gateway]:
-    # No test here is about deadlines: generous ones, so a loaded machine does not fail over by itself.
-    profile = write_profile(
-        tmp_path / "profile.toml",
-        up,
-        providers,
-        models=models,
-        extra_routing={"sort": "price"},
-        timeouts={"connect": 10, "first_token": 20, "idle": 20, "total": 60},
-    )
-    state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_") and not k.endswith("_API_KEY")}
-    env.update(fake_keys(providers), ORCLI_STATE_DIR=str(state), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    env.update(env_extra or {})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orcli",
-            "serve",
-            "--port",
-            "0",
-            "--profile",
-            str(profile),
-            "--json",
-            "--grace",
-            "5",
-            *extra,
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first, f"orcli serve did not start: {proc.stderr.read() if proc.stderr else ''}"
-        doc = json.loads(first)
-        yield Gateway(proc, doc["listening"], state)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -283,7 +193,6 @@ def test_a_request_class_error_keeps_the_upstream_status_and_message(tmp_path: P
             b'{"model": "test/model-a", "messages": [{"role": "user", "content": "x"}], "provider": {"bogus": 1}}',
             "provider.bogus",
         ),
-        (b'{"model": "nope/none", "messages": [{"role": "user", "content": "x"}]}', "no endpoint"),
     ],
 )
 def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstream, body: bytes, needle: str) -> None:
@@ -311,6 +220,15 @@ def test_a_bad_body_is_a_400_envelope_sent_with_curl(tmp_path: Path, up: Upstrea
     assert code == "400", done.stdout
     doc = json.loads(text)
     assert doc["error"]["code"] == 400 and needle in doc["error"]["message"]
+    assert up.count() == 0
+
+
+def test_an_unknown_model_is_a_404_model_not_found_as_openai_answers(tmp_path: Path, up: Upstream) -> None:
+    with serving(tmp_path, up) as gw, pytest.raises(openai.NotFoundError) as caught:
+        gw.client().chat.completions.create(model="nope/none", messages=[{"role": "user", "content": "x"}])
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "model_not_found" and error["param"] == "model"
+    assert "no endpoint" in error["message"] and "nope/none" in error["message"]
     assert up.count() == 0
 
 

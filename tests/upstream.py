@@ -119,7 +119,15 @@ class Exchange(BaseHTTPRequestHandler):
             self.server.upstream._count_sent(provider, self.sent_body_bytes)
 
     def do_GET(self) -> None:
-        self.send_json(404, {"error": {"message": f"no route for GET {self.path}", "code": 404}})
+        path = self.path.split("?", 1)[0]
+        provider = path[1 : -len("/v1/models")] if path.endswith("/v1/models") else ""
+        listed = self.server.upstream.listed(provider) if provider else None
+        if listed is None:
+            self.send_json(404, {"error": {"message": f"no route for GET {self.path}", "code": 404}})
+            return
+        self.send_json(
+            200, {"object": "list", "data": [{"id": i, "object": "model", "owned_by": provider} for i in listed]}
+        )
 
     # -- facts about the request
 
@@ -334,6 +342,7 @@ class Upstream:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sent: dict[str, int] = {}
+        self._model_lists: dict[str, list[str]] = {}
 
     def _count_sent(self, provider: str, n: int) -> None:
         with self._lock:
@@ -387,6 +396,15 @@ class Upstream:
         """Queue behaviours for `provider`; the last repeats forever; none = default ok()."""
         with self._lock:
             self._scripts[provider] = list(behaviours)
+
+    def list_models(self, provider: str, ids: Iterable[str]) -> None:
+        """Answer `GET {base_url}/models` for `provider` with these ids (OpenAI's list shape); unset: 404."""
+        with self._lock:
+            self._model_lists[provider] = list(ids)
+
+    def listed(self, provider: str) -> list[str] | None:
+        with self._lock:
+            return self._model_lists.get(provider)
 
     def requests(self, provider: str | None = None) -> list[RecordedRequest]:
         """Chat requests received, in arrival order (all providers when `provider` is None)."""

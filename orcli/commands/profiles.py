@@ -1,11 +1,10 @@
-"""`orcli profiles list|show|init|import|check`: see, start, refresh from OpenRouter's catalogue, lint (SPEC §12)."""
+"""`orcli profiles list|show|init|check`: see, start and lint profiles (`import` lives in profiles_import.py)."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,35 +13,26 @@ from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
 from orcli.ui.words import plural
 
+if TYPE_CHECKING:
+    from orcli.profile.check import Problem
+    from orcli.types import Profile
+
 NameArg = Annotated[
     str | None, typer.Argument(help="Profile name or path (default: --profile, else `default`).", metavar="[NAME]")
 ]
-MAX_CATALOGUE_BYTES = 16 * 2**20  # one model's endpoints are a few KiB; a runaway answer is refused
-SOURCES = ("openrouter",)
 
 
-def _today() -> str:
+def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
-def _bare_name(name: str) -> str:
+def bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
     from orcli.profile.resolve import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
     return name
-
-
-def _target(spec: str) -> Path:
-    """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile.resolve import is_path_spec, user_profiles_dir
-
-    if not is_path_spec(spec):
-        return user_profiles_dir() / f"{_bare_name(spec)}.toml"
-    if not spec.endswith(".toml"):
-        raise UsageError(f"--into {spec}: a profile path must end in .toml (or give a bare name for the config dir).")
-    return Path(spec).expanduser()
 
 
 # -- list ----------------------------------------------------------------------------------------------
@@ -176,7 +166,7 @@ def profiles_show(
 
 
 # -- init ----------------------------------------------------------------------------------------------
-def _profile_to_write(same_as: str, metavar: str) -> Any:
+def profile_to_write(same_as: str, metavar: str) -> Any:
     """-p/--profile of `init` and `import`: not the profile commands read, but the one they write."""
     return typer.Option(
         "--profile",
@@ -187,7 +177,7 @@ def _profile_to_write(same_as: str, metavar: str) -> Any:
     )
 
 
-def _one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
+def one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
     """The profile `init` or `import` writes: NAME or --into, or -p/--profile (the same thing); both, naming
     two profiles, is an error. ORCLI_PROFILE never chooses it: a shell's setting must not redirect a write."""
     given = str(ctx.params[parameter])
@@ -207,7 +197,7 @@ def profiles_init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
-    profile: Annotated[str | None, _profile_to_write("the same as NAME", "NAME")] = None,
+    profile: Annotated[str | None, profile_to_write("the same as NAME", "NAME")] = None,
     *,
     out: Output,
 ) -> None:
@@ -217,15 +207,15 @@ def profiles_init(
     from orcli.profile.resolve import bundled_profiles_dir, user_profiles_dir
     from orcli.profile.write import save_profile, starter_data
 
-    name = _one_target(ctx, "name", profile)
+    name = one_target(ctx, "name", profile)
     env = environment()
-    path = user_profiles_dir() / f"{_bare_name(name)}.toml"
+    path = user_profiles_dir() / f"{bare_name(name)}.toml"
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it (the old one is kept as .bak).")
     example = bundled_profiles_dir() / "example.toml"
     data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env)
     header = (
-        f"orcli profile `{name}`, written by `orcli profiles init` on {_today()} from the bundled example.\n"
+        f"orcli profile `{name}`, written by `orcli profiles init` on {today()} from the bundled example.\n"
         + ("Providers whose keys are set in the environment.\n" if by_key else "All providers: no key was set.\n")
         + "Prices are USD per 1M tokens and drift: refresh them with `orcli profiles import openrouter -m MODEL`."
     )
@@ -250,221 +240,41 @@ def profiles_init(
     )
 
 
-# -- import --------------------------------------------------------------------------------------------
-ImportModelsOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--model", "-m", help="Model to import (repeatable), e.g. meta-llama/llama-3.3-70b-instruct.", metavar="MODEL"
-    ),
-]
-ImportFromOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--from", help="A saved copy of the catalogue's JSON (`-`: stdin) instead of the network.", metavar="FILE"
-    ),
-]
-
-
-@handled
-def profiles_import(
-    ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Where endpoints come from: openrouter.", metavar="SOURCE")],
-    model: ImportModelsOpt = None,
-    from_file: ImportFromOpt = None,
-    into: Annotated[
-        str, typer.Option("--into", help="Profile to write (name in the user config dir, or a path).", metavar="NAME")
-    ] = "default",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
-    profile: Annotated[str | None, _profile_to_write("the same as --into", "NAME|PATH")] = None,
-    *,
-    out: Output,
-) -> None:
-    """Turn OpenRouter's public catalogue into endpoints, merged into a profile, and show what changed."""
-
-    from orcli.profile.catalogue import to_profile
-    from orcli.profile.parse import API_VALUES
-    from orcli.profile.write import merge_import, save_profile
-    from orcli.routing.preferences import split_names
-
-    into = _one_target(ctx, "into", profile)
-    if source not in SOURCES:
-        raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
-    models = list(split_names(model or ()))
-    catalogue, origin = _catalogue(models, from_file)
-    imported = to_profile(catalogue.endpoints, API_VALUES)
-    for note in catalogue.notes:
-        out.note(f"note: {note}")
-    for tag, served in imported.unmapped.items():  # listed on stderr, not guessed (docs/profiles.md)
-        out.warn(
-            f"not imported: OpenRouter provider `{tag}` ({', '.join(served)}) has no entry in orcli's "
-            "provider table (or needs a dialect this orcli lacks)"
-        )
-    if not imported.endpoints:
-        raise OrcliError(
-            "nothing to import: no endpoint in the catalogue is served by a provider orcli can call.",
-            extra={"unmapped": imported.unmapped, "notes": list(catalogue.notes)},
-        )
-    target = _target(into)
-    served = list(dict.fromkeys(e["model"] for e in imported.endpoints))  # the catalogue's order
-    existing, created_from = _base_profile(into, target, [m for m in models if m in served] or served)
-    merged, changes = merge_import(existing, imported.providers, imported.endpoints)
-    backup = None
-    if changes and not dry_run:
-        header = (
-            f"orcli profile, last import from OpenRouter's catalogue on {_today()} ({', '.join(served)}).\n"
-            "Prices: USD per 1M tokens; endpoints are named by OpenRouter's provider tags."
-        )
-        backup = save_profile(target, merged, header=header)
-    doc = {
-        "source": source,
-        "from": origin,
-        "into": str(target),
-        "created_from": None if created_from is None else str(created_from),
-        "dry_run": dry_run,
-        "written": bool(changes) and not dry_run,
-        "backup": None if backup is None else str(backup),
-        "changes": [
-            {"kind": c.kind, "name": c.name, "details": [{"key": k, "old": o, "new": n} for k, o, n in c.details]}
-            for c in changes
-        ],
-        "unmapped": imported.unmapped,
-        "notes": list(catalogue.notes),
-    }
-    if out.as_json:
-        out.json(doc)
-        return
-    _say_imported(out, changes, target, dry_run, backup, created_from)
-
-
-def _catalogue(models: list[str], from_file: str | None) -> tuple[Any, str]:
-    """The catalogue's endpoints of `models`, from OpenRouter or a saved copy, and where they came from."""
-    from orcli.profile.catalogue import parse_catalogue
-
-    if from_file is None:
-        if not models:
-            raise UsageError(
-                "name the models to import with -m (e.g. -m meta-llama/llama-3.3-70b-instruct), "
-                "or read a saved copy with --from FILE."
-            )
-        return _fetch(models), "https://openrouter.ai/api/v1/models"
-    catalogue = parse_catalogue(_read_source(from_file), from_file, wanted=models)
-    missing = [m for m in models if m not in catalogue.models]
-    if missing:
-        raise UsageError(
-            f"{from_file} holds no endpoints of {', '.join(missing)}; it has: {', '.join(catalogue.models) or 'none'}."
-        )
-    return catalogue, from_file
-
-
-def _base_profile(into: str, target: Path, models: list[str]) -> tuple[dict[str, Any], Path | None]:
-    """What an import merges into: the profile at `target`, else a user copy of the bundled profile of that
-    name (and which one), else a new profile routing to the imported `models` (-m order first: primary first)."""
-    import tomllib
-
-    from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
-    from orcli.profile.write import read_data
-
-    if target.is_file():
-        return read_data(target), None
-    bundled = bundled_profiles_dir() / f"{into}.toml"
-    if not is_path_spec(into) and bundled.is_file():
-        return tomllib.loads(bundled.read_text(encoding="utf-8")), bundled
-    return {"routing": {"models": models}}, None
-
-
-def _say_imported(
-    out: Output, changes: list[Any], target: Path, dry_run: bool, backup: Path | None, created_from: Path | None
-) -> None:
-    """The import's diff on stdout, what became of the file on stderr."""
-    from orcli.profile.write import diff_lines
-
-    for line in diff_lines(changes):
-        out.stdout.write(line + "\n")
-    added = sum(1 for c in changes if c.kind == "added endpoint")
-    if not changes:
-        out.note(f"{target}: already up to date; nothing written.")
-    elif dry_run:
-        out.note(f"dry run: {len(changes)} change(s) to {target}; nothing written.")
-    else:
-        kept = f"; the old file is kept as {backup}" if backup else ""
-        started = f"; started from the bundled {created_from.name}" if created_from else ""
-        out.note(f"wrote {target} ({len(changes)} change(s)){kept}{started}.")
-    if added:
-        out.note(
-            f"note: {added} new endpoint(s) send the OpenRouter model id as the model name; set "
-            "`upstream_model` where a provider names the model differently."
-        )
-    out.stdout.flush()
-
-
-def _read_source(from_file: str) -> str:
-    if from_file == "-":
-        data = sys.stdin.buffer.read(MAX_CATALOGUE_BYTES + 1) if sys.stdin is not None else b""
-        where = "standard input"
-    else:
-        try:
-            with open(Path(from_file).expanduser(), "rb") as handle:
-                data = handle.read(MAX_CATALOGUE_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"--from {from_file}: cannot read it: {exc.strerror or exc}.") from None
-        where = from_file
-    if len(data) > MAX_CATALOGUE_BYTES:
-        raise UsageError(f"{where}: larger than {MAX_CATALOGUE_BYTES // 2**20} MiB; not a catalogue response.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{where}: not UTF-8 text (byte {exc.start}).") from None
-
-
-def _fetch(models: list[str]) -> Any:
-    """The catalogue from openrouter.ai (no key needed); every response read with a size bound."""
-    import httpx
-
-    from orcli import __version__
-    from orcli.execution.transport import make_client
-    from orcli.profile.catalogue import fetch_catalogue
-
-    with make_client() as client:
-
-        def get(url: str) -> tuple[int, bytes]:
-            try:
-                with client.stream("GET", url, headers={"User-Agent": f"orcli/{__version__}"}, timeout=20.0) as r:
-                    body = b""
-                    for chunk in r.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_CATALOGUE_BYTES:
-                            raise OrcliError(f"{url}: the answer is larger than {MAX_CATALOGUE_BYTES // 2**20} MiB.")
-                    return r.status_code, body
-            except httpx.HTTPError as exc:
-                raise OrcliError(
-                    f"cannot reach OpenRouter's catalogue ({url}): {type(exc).__name__}: {exc}. "
-                    "Save the JSON elsewhere and use --from FILE."
-                ) from None
-
-        return fetch_catalogue(models, get)
-
-
 # -- check ---------------------------------------------------------------------------------------------
+OnlineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online",
+        help="Also ask every provider whose key is set for its model list: unknown upstream "
+        "ids, rejected keys, unreachable providers.",
+    ),
+]
+
+
 @handled
 def profiles_check(
     name: NameArg = None,
+    online: OnlineOpt = False,
     *,
     out: Output,
     profile: str | None,
 ) -> None:
-    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names.
-    Exit 1 when it finds problems."""
+    """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names; with
+    --online, ids the providers no longer serve. Exit 1 when it finds problems."""
     from orcli.profile.check import check_profile
     from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
     problems = check_profile(loaded, env)
-    doc = {
-        "profile": loaded.path,
-        "ok": not problems,
-        "problems": [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems],
-    }
+    doc: dict[str, Any] = {"profile": loaded.path, "ok": True, "problems": []}
+    if online:
+        found, doc["online"] = _online(loaded, env)
+        problems += found
+        for skipped in doc["online"]["not_checked"]:
+            out.note(f"note: {skipped['provider']} not checked online: {skipped['reason']}")
+    doc["ok"] = not problems
+    doc["problems"] = [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems]
     if out.as_json:
         out.json(doc)
     elif problems:
@@ -472,6 +282,43 @@ def profiles_check(
         out.table(TableData(f"Problems (profile {loaded.name})", columns, [tuple(p) for p in problems]))
         out.note(f"{plural(len(problems), 'problem')} in {loaded.path}")
     else:
-        out.note(f"{loaded.path}: no problems found")
+        out.note(f"{loaded.path}: no problems found" + (" (online too)" if online else ""))
     if problems:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _online(loaded: Profile, env: Mapping[str, str]) -> tuple[list[Problem], dict[str, Any]]:
+    """Every provider whose key is set, listed concurrently; the problems and the `online` JSON object."""
+    from orcli.profile.check import NOT_CHECKED, ListAnswer, online_problems
+    from orcli.profile.model_lists import LISTABLE, Target, list_all
+    from orcli.routing.route import has_key_in
+
+    has_key = has_key_in(env)
+    targets, not_checked = [], []
+    for p in loaded.providers.values():
+        if p.api_key_env is None or not has_key(p):
+            reason = "it needs no key" if p.api_key_env is None else f"${p.api_key_env} is not set"
+            not_checked.append({"provider": p.name, "reason": reason})
+        elif p.api not in LISTABLE:
+            not_checked.append({"provider": p.name, "reason": f"orcli cannot list an `{p.api}` provider's models"})
+        else:
+            key = env[p.api_key_env].strip()
+            version = p.settings.get("anthropic_version")
+            targets.append(
+                Target(
+                    p.name,
+                    p.api,
+                    p.base_url,
+                    key,
+                    dict(p.headers),
+                    version if isinstance(version, str) else "2023-06-01",
+                    p.api_key_env,
+                )
+            )
+    lists = list_all(targets)
+    for name, listed in lists.items():
+        if listed.problem in NOT_CHECKED:
+            not_checked.append({"provider": name, "reason": listed.detail})
+    checked = [t.name for t in targets if lists[t.name].problem not in NOT_CHECKED]
+    answers = {name: ListAnswer(*listed) for name, listed in lists.items()}
+    return online_problems(loaded, answers), {"checked": checked, "not_checked": not_checked}

@@ -1,13 +1,14 @@
-"""The gateway's wire (SPEC §14), pure: an OpenAI chat-completions request body → what the router needs, and
+"""The gateway's wire (docs/gateway.md), pure: an OpenAI chat-completions request body → what the router needs, and
 the router's results → OpenAI-shaped answers, stream chunks and error envelopes. No sockets here."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from orcli.errors import UsageError
+from orcli.gateway.body import BadRequest, GatewayRequest, Kind, check_fields, is_kind, load_object, whole_number
 from orcli.neutralise import neutralise
 from orcli.routing.preferences import BY_NAME, PER_REQUEST_KEYS, ValueKind, parse_max_price
 from orcli.routing.route import RouteInput
@@ -16,53 +17,61 @@ from orcli.routing.route import RouteInput
 # declaration marks them (`per_request`, routing/preferences.py).
 PROVIDER_KEYS = PER_REQUEST_KEYS
 # Set by the gateway itself, never passed upstream as options.
-_OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider"})
+_OWN_KEYS = frozenset({"model", "models", "messages", "stream", "stream_options", "provider", "n"})
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
-
-class BadRequest(Exception):
-    """A request body the gateway cannot route: answered with 400 (or `status`) and this message."""
-
-    def __init__(self, message: str, status: int = 400, code: str = "bad_request") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-
-
-class GatewayRequest(NamedTuple):
-    """One chat-completions request, translated: who may serve it, and what to send."""
-
-    given: RouteInput
-    messages: tuple[Mapping[str, Any], ...]  # without the system prompt
-    system: str | None
-    options: Mapping[str, object]  # passed upstream as is: temperature, max_tokens, tools, response_format …
-    stream: bool
-    include_usage: bool
-    prompt_text: str  # all message text, for the context-size estimate
+# The chat-completions fields whose type the gateway checks before routing (a wrong type is a 400 here, not a
+# failure blamed on a provider). A field not named passes upstream unchecked; add one here to check it.
+OPTION_KINDS: dict[str, Kind] = {
+    "temperature": Kind.NUMBER,
+    "top_p": Kind.NUMBER,
+    "top_k": Kind.INTEGER,
+    "min_p": Kind.NUMBER,
+    "frequency_penalty": Kind.NUMBER,
+    "presence_penalty": Kind.NUMBER,
+    "repetition_penalty": Kind.NUMBER,
+    "seed": Kind.INTEGER,
+    "stop": Kind.STRINGS,
+    "tools": Kind.OBJECT_LIST,
+    "tool_choice": Kind.STRING_OR_OBJECT,
+    "parallel_tool_calls": Kind.BOOLEAN,
+    "response_format": Kind.OBJECT,
+    "logprobs": Kind.BOOLEAN,
+    "top_logprobs": Kind.INTEGER,
+    "logit_bias": Kind.OBJECT,
+    "user": Kind.STRING,
+    "reasoning_effort": Kind.STRING,
+    "reasoning": Kind.OBJECT,
+    "metadata": Kind.OBJECT,
+    "store": Kind.BOOLEAN,
+    "modalities": Kind.STRING_LIST,
+    "service_tier": Kind.STRING,
+    "prediction": Kind.OBJECT,
+    "stream": Kind.BOOLEAN,
+    "stream_options": Kind.OBJECT,
+    "n": Kind.INTEGER,
+}
+MAX_TOKENS_LIMIT = 1_000_000_000  # as `ask`'s: no answer is a billion tokens long
 
 
 def parse_chat_body(raw: bytes) -> GatewayRequest:
     """Validate and translate a POST /v1/chat/completions body; BadRequest says what is wrong."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
+    body = load_object(raw)
     models = _models(body)
+    check_fields(body, OPTION_KINDS)
+    if (whole_number(body, "n", 1) or 1) > 1:
+        raise BadRequest(
+            "`n` > 1 is not served: orcli serve returns one choice per request; send n requests", param="n"
+        )
     messages, system = _messages(body.get("messages"))
     overrides = provider_overrides(body.get("provider"))
     overrides["models"] = models
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("`stream` must be true or false")
+    stream = body.get("stream") is True
     stream_options = body.get("stream_options") or {}
-    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-    options = {k: v for k, v in body.items() if k not in _OWN_KEYS}
-    max_tokens = options.get("max_tokens", options.get("max_completion_tokens"))
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise BadRequest("`max_tokens` must be a whole number >= 1")
+    include_usage = stream_options.get("include_usage") is True
+    options = {k: v for k, v in body.items() if k not in _OWN_KEYS and v is not None}
+    for name in ("max_tokens", "max_completion_tokens"):
+        whole_number(options, name, 1, MAX_TOKENS_LIMIT)
     return GatewayRequest(
         given=RouteInput(overrides=overrides, values=options),
         messages=tuple(messages),
@@ -79,32 +88,50 @@ def _models(body: Mapping[str, Any]) -> tuple[str, ...]:
     names: list[str] = []
     if models is not None:
         if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
-            raise BadRequest("`models` must be a list of model names (primary first)")
+            raise BadRequest("`models` must be a list of model names (primary first)", param="models")
         names.extend(models)
     if model is not None:
         if not isinstance(model, str) or not model:
-            raise BadRequest("`model` must be a model name")
+            raise BadRequest("`model` must be a model name", param="model")
         names.insert(0, model)
     if not names:
-        raise BadRequest("name a model: `model` (a profile model name) or `models` (a ranked list)")
+        raise BadRequest("name a model: `model` (a profile model name) or `models` (a ranked list)", param="model")
     return tuple(dict.fromkeys(names))
 
 
 def _messages(value: object) -> tuple[list[Mapping[str, Any]], str | None]:
     if not isinstance(value, list) or not value:
-        raise BadRequest("`messages` must be a non-empty list of {role, content} objects")
+        raise BadRequest("`messages` must be a non-empty list of {role, content} objects", param="messages")
     system_parts: list[str] = []
     rest: list[Mapping[str, Any]] = []
     for i, message in enumerate(value):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
-            raise BadRequest(f"messages[{i}] must be an object with a role ({', '.join(sorted(_ROLES))})")
+            raise BadRequest(
+                f"messages[{i}] must be an object with a role ({', '.join(sorted(_ROLES))})", param=f"messages[{i}]"
+            )
+        _check_message(message, f"messages[{i}].")
         if message["role"] in ("system", "developer") and not rest:
             system_parts.append(_text_of(message.get("content")))
         else:
             rest.append(message)
     if not rest:
-        raise BadRequest("`messages` has only a system prompt: add a user message")
+        raise BadRequest("`messages` has only a system prompt: add a user message", param="messages")
     return rest, ("\n\n".join(p for p in system_parts if p) or None)
+
+
+_MESSAGE_KINDS = {"tool_calls": Kind.OBJECT_LIST, "tool_call_id": Kind.STRING, "name": Kind.STRING}
+
+
+def _check_message(message: Mapping[str, Any], where: str) -> None:
+    """A message's content is text, a list of parts, or (an assistant calling tools) absent."""
+    content = message.get("content")
+    if content is not None and not isinstance(content, str) and not is_kind(content, Kind.OBJECT_LIST):
+        raise BadRequest(f"`{where}content` must be a string or a list of content parts", param=f"{where}content")
+    check_fields(message, _MESSAGE_KINDS, where)
+    if message["role"] == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise BadRequest(
+            f"`{where}tool_call_id` must name the tool call this result answers", param=f"{where}tool_call_id"
+        )
 
 
 def _text_of(content: object) -> str:
@@ -117,7 +144,7 @@ def _text_of(content: object) -> str:
 
 
 def provider_overrides(value: object) -> dict[str, object]:
-    """The `provider` object as preference overrides, checked like the profile's [routing] (SPEC §14)."""
+    """The `provider` object as preference overrides, checked like the profile's [routing] (docs/gateway.md)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -167,7 +194,7 @@ def _max_price(raw: object, where: str) -> object:
 
 def split_options(options: Mapping[str, object]) -> tuple[dict[str, object], Any, Any]:
     """(options, tools, schema) for a ChatRequest: tools and a json_schema response format travel as the
-    neutral request's own fields, so every dialect can map them (SPEC §10); they stay routing parameters."""
+    neutral request's own fields, so every dialect can map them (docs/dialects.md); they stay routing parameters."""
     rest = dict(options)
     tools = rest.pop("tools", None)
     schema = None
@@ -257,10 +284,15 @@ def chunk_json(
     return doc
 
 
-def error_json(status: int, message: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """SPEC §14's error envelope (OpenRouter's): `code` is the HTTP status. Its text often comes from an
-    upstream: control characters are neutralised, so no escape sequence reaches a client's terminal (§9)."""
-    error: dict[str, Any] = {"code": status, "message": neutralise(message)}
+def error_json(
+    status: int, message: str, metadata: Mapping[str, Any] | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """The error envelope of docs/gateway.md (OpenRouter's): `code` is the HTTP status, or a machine word
+    OpenAI clients match (`model_not_found`). Its text often comes from an upstream: control characters are
+    neutralised, so no escape sequence reaches a client's terminal (docs/security.md)."""
+    error: dict[str, Any] = {"code": code or status, "message": neutralise(message)}
+    if code == "model_not_found":
+        error.update(type="invalid_request_error", param="model")  # as OpenAI's own answer
     if metadata:
         error["metadata"] = _neutralised(dict(metadata))
     return {"error": error}

@@ -10,6 +10,7 @@ billing, not the provider's list price when orcli calls the provider directly.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,7 @@ _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*"
 _TAG = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _MILLION = Decimal(1_000_000)
+MAX_PRICE = Decimal(1_000_000)  # USD per 1M tokens (or per request): anything above is not a price
 
 
 class CatalogueEndpoint(NamedTuple):
@@ -61,13 +63,43 @@ class Imported(NamedTuple):
 def per_million(raw: object) -> Decimal | None:
     """USD per token (string, or a number some copies carry) -> USD per 1M tokens, exactly; None if unusable."""
     value = _usd(raw)
-    return None if value is None else _tidy(value * _MILLION)
+    return None if value is None or value > MAX_PRICE else _bounded(value * _MILLION)
 
 
 def per_request(raw: object) -> Decimal | None:
     """A per-request price stays USD per request."""
     value = _usd(raw)
-    return None if value is None else _tidy(value)
+    return None if value is None else _bounded(value)
+
+
+def price_value(raw: object) -> Decimal | None:
+    """A price already in orcli's units (models.dev's USD per 1M tokens), checked like any other."""
+    value = _usd(raw)
+    return None if value is None else _bounded(value)
+
+
+def _bounded(value: Decimal) -> Decimal | None:
+    """A price a person could mean: finite, at most MAX_PRICE, with a TOML float that reads back as itself.
+    A hostile `1e999999` is unusable, not an internal error (docs/profiles.md#hostile-catalogues)."""
+    if value > MAX_PRICE:
+        return None
+    tidy = _tidy(value)
+    return tidy if tidy == 0 or math.isfinite(float(tidy)) and float(tidy) != 0 else None
+
+
+def load_json(text: str | bytes) -> Any:
+    """json.loads for catalogues: a number too long for Python's int (a hostile `1` followed by 5,000 zeros)
+    becomes NaN, an unusable value of that one entry, instead of failing the whole file."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # only then the slower hook: a Python call per integer
+        if "integer string conversion" not in str(exc):
+            raise
+    return json.loads(text, parse_int=_parse_int)
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= 40 else math.nan
 
 
 def _usd(raw: object) -> Decimal | None:
@@ -79,9 +111,11 @@ def _usd(raw: object) -> Decimal | None:
 
 
 def _decimal(text: str) -> Decimal | None:
+    if len(text) > 64:  # no price needs more digits; a megabyte of them is an attack on the parser
+        return None
     try:
         value = Decimal(text.strip())
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, ArithmeticError):
         return None
     # Negative prices are the catalogue's "-1" for routers whose price depends on the model they pick.
     return value if value.is_finite() and value >= 0 else None
@@ -103,7 +137,7 @@ def _positive_int(raw: object) -> int | None:
         return None
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    return raw if isinstance(raw, int) and raw > 0 else None
+    return raw if isinstance(raw, int) and 0 < raw <= 10**9 else None
 
 
 def _p50(raw: object) -> Decimal | None:
@@ -119,8 +153,8 @@ def parse_catalogue(text: str, source: str, wanted: Iterable[str] = ()) -> Catal
     """A saved copy: one endpoints response, or a JSON array of them (e.g. several curl outputs, `jq -s`);
     with `wanted`, only those models' responses are read (the others are only named in `models`)."""
     try:
-        payload = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        payload = load_json(text)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{source}: not JSON: {exc}.") from None
     responses = payload if isinstance(payload, list) else [payload]
     endpoints: list[CatalogueEndpoint] = []
@@ -297,8 +331,8 @@ def fetch_catalogue(models: Iterable[str], get: Callable[[str], tuple[int, bytes
         if status != 200:
             raise OrcliError(f"OpenRouter's catalogue answered HTTP {status} for `{model}` ({url}).")
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            payload = load_json(body)
+        except (ValueError, RecursionError):
             raise OrcliError(f"OpenRouter's catalogue sent something that is not JSON for `{model}` ({url}).") from None
         found, odd = parse_response(payload, url)
         endpoints += found

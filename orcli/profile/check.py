@@ -62,3 +62,44 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
         field = warning.split(" ", 1)[0]
         problems.append(Problem("unknown_name", f"routing.{field}", warning))
     return problems
+
+
+# -- --online: the providers' own model lists --------------------------------------------------------------
+ONLINE_CODES = ("unknown_upstream_model", "key_rejected", "unreachable")
+NOT_CHECKED = ("not_listable", "key_not_set")  # no list to compare with, and no fault of the provider
+
+
+class ListAnswer(NamedTuple):
+    """What one provider's model list said (model_lists.Listed has this shape): its ids, or why none."""
+
+    ids: tuple[str, ...] | None
+    problem: str | None = None
+    detail: str = ""
+
+
+def online_problems(profile: Profile, lists: Mapping[str, ListAnswer]) -> list[Problem]:
+    """`profiles check --online` (docs/profiles.md#checking-a-profile-online): a provider whose list was
+    refused or not read, and every endpoint whose upstream id its provider does not list (an undated alias of
+    a listed dated id counts as listed), with up to three closest ids."""
+    from orcli.profile.model_ids import closest, served_alias
+
+    problems: list[Problem] = []
+    for name, answer in lists.items():
+        if answer.ids is None and answer.problem not in NOT_CHECKED:
+            code = "key_rejected" if answer.problem == "key_rejected" else "unreachable"
+            problems.append(Problem(code, name, answer.detail or code))
+    for e in profile.endpoints:
+        listed = lists.get(e.provider)
+        ids = listed.ids if listed is not None else None
+        if ids is None or e.upstream_model in ids or served_alias(e.upstream_model, ids):
+            continue
+        near = closest(e.upstream_model, ids)
+        hint = f"; closest: {', '.join(near)}" if near else "; it lists nothing close"
+        problems.append(
+            Problem(
+                "unknown_upstream_model",
+                f"{e.model} on {e.provider}",
+                f"`{e.upstream_model}` is not in {e.provider}'s model list{hint}",
+            )
+        )
+    return problems

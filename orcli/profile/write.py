@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from orcli.errors import OrcliError, ProfileError
 # What an import refreshes on an endpoint the profile already has (SPEC §12: "prices and limits"); the
 # catalogue's other facts only fill keys the user has not written.
 REFRESHED = ("price", "context_length", "max_completion_tokens")
-FILLED = ("quantization", "parameters", "latency", "throughput")
+FILLED = ("upstream_model", "quantization", "parameters", "latency", "throughput")
 
 
 class Change(NamedTuple):
@@ -123,10 +124,11 @@ def merge_import(
     changes: list[Change] = []
     own_providers = data.setdefault("providers", {})
     table_names = _provider_names(own_providers)
-    aliases = _same_providers(_provider_tables(own_providers), providers)
+    aliases = provider_aliases(own_providers, providers)
     for tag, own in aliases.items():
-        changes.append(Change("same provider", f"{tag} is {own} in this profile (same base_url and api)"))
-    endpoints = [{**e, "provider": aliases.get(e["provider"], e["provider"])} for e in endpoints]
+        if tag != own:
+            changes.append(Change("same provider", f"{tag} is {own} in this profile (same base_url and api)"))
+    endpoints = _one_per_endpoint(endpoints, aliases)
     rows = data.setdefault("endpoint", [])
     index = {(e.get("model"), e.get("provider")): e for e in rows if isinstance(e, dict)}
     for new in endpoints:
@@ -169,22 +171,41 @@ def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any
     return {name: raw for name, _, raw in provider_tables(providers) if isinstance(raw, dict)}
 
 
-def _same_providers(own: Mapping[str, Mapping[str, Any]], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Imported tags the profile already has under a name of its own (`google` for `google-ai-studio`): the
-    one provider of the profile at the same base_url with the same api. A tag whose name or base name the
-    profile uses keeps OpenRouter's spelling (`deepinfra/fp8` beside `deepinfra`)."""
+def provider_aliases(own_providers: Mapping[str, Any], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The profile's own name for each imported provider tag (docs/profiles.md#refresh-dont-duplicate):
+    the tag itself when the profile has it (the profile's names win); else the provider at the same base_url
+    and api - the tag's base slug when that is one of them (`deepinfra/fp8` refreshes `deepinfra`), else the
+    only one (`google` for `google-ai-studio`). A tag with no such provider keeps its own name."""
+    own = _provider_tables(own_providers)
 
     def place(table: Mapping[str, Any]) -> tuple[str, str]:
         return (str(table.get("base_url", "")).rstrip("/").lower(), str(table.get("api", "openai")))
 
     aliases: dict[str, str] = {}
     for tag, table in imported.items():
-        if tag in own or tag.split("/", 1)[0] in own:
+        if tag in own:
+            aliases[tag] = tag
             continue
         same = [name for name, mine in own.items() if place(mine) == place(table)]
-        if len(same) == 1:
+        base = tag.split("/", 1)[0]
+        if base in same:
+            aliases[tag] = base
+        elif len(same) == 1:
             aliases[tag] = same[0]
     return aliases
+
+
+def _one_per_endpoint(endpoints: list[dict[str, Any]], aliases: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Endpoints under the profile's provider names. Two tags that became one provider (`deepinfra` and
+    `deepinfra/fp8` -> `deepinfra`) give one endpoint per model: the tag spelled like the provider wins, else
+    the first listed, so a second import of the same catalogue changes nothing."""
+    chosen: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for e in endpoints:
+        name = aliases.get(e["provider"], e["provider"])
+        key = (e["model"], name)
+        if key not in chosen or e["provider"] == name and chosen[key]["tag"] != name:
+            chosen[key] = {"tag": e["provider"], "endpoint": {**e, "provider": name}}
+    return [c["endpoint"] for c in chosen.values()]
 
 
 def _provider_names(providers: Mapping[str, Any]) -> set[str]:
@@ -197,7 +218,41 @@ def _provider_names(providers: Mapping[str, Any]) -> set[str]:
 def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], ...]:
     price = endpoint.get("price", "unknown")
     context = (("context_length", None, endpoint["context_length"]),) if "context_length" in endpoint else ()
-    return (("price", None, price), *context)
+    # The id the provider will be sent: the one fact of an import a reader must be able to check.
+    sent = (("upstream_model", None, endpoint["upstream_model"]),) if "upstream_model" in endpoint else ()
+    return (("price", None, price), *context, *sent)
+
+
+def valid_imports(
+    providers: Mapping[str, Mapping[str, Any]], endpoints: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """Each imported endpoint, with its provider's table, validated on its own as a profile would be: one a
+    profile may not hold (a base_url with credentials, a value out of range) is set aside with the validator's
+    reason instead of failing the whole import (docs/profiles.md#hostile-catalogues)."""
+    import tomli_w
+
+    from orcli.profile.parse import parse_profile
+
+    kept: list[dict[str, Any]] = []
+    refused: list[tuple[dict[str, Any], str]] = []
+    for e in endpoints:
+        table = providers.get(e["provider"], {})
+        alone = {"providers": {e["provider"]: dict(table)}, "endpoint": [e]}
+        try:
+            parse_profile(tomli_w.dumps(alone), "(imported)")
+        except ProfileError as exc:
+            refused.append((e, re.sub(r"^(invalid profile: )?\(imported\)(:\d+)?: ", "", exc.message)))
+            continue
+        except (TypeError, ValueError) as exc:  # a value tomli-w cannot write
+            refused.append((e, f"cannot be written as TOML ({type(exc).__name__})"))
+            continue
+        kept.append(e)
+    return kept, refused
+
+
+def real_changes(changes: list[Change]) -> list[Change]:
+    """The changes that alter the file (a "same provider" line only explains a name)."""
+    return [c for c in changes if c.kind != "same provider"]
 
 
 def diff_lines(changes: list[Change]) -> list[str]:

@@ -128,7 +128,7 @@ def _derive_endpoint(rows: list[Outcome], now: float, settings: HealthSettings) 
     PROVIDER = FailureClass.PROVIDER
     window_start = now - settings.window
     cap = max_open_period(settings)
-    requests = failures = streak = trips = 0
+    requests = failures = streak = trips = cancelled = 0
     open_until: float | None = None  # None: breaker closed
     backoff_until = float("-inf")
     last_failure_at: float | None = None
@@ -152,7 +152,10 @@ def _derive_endpoint(rows: list[Outcome], now: float, settings: HealthSettings) 
                     tpss.append(o.tokens_per_s)
             continue
         cls = o.error_class
-        if cls is MODEL or cls is REQUEST or cls is CANCELLED:
+        if cls is CANCELLED:
+            cancelled += at >= window_start  # shown (a client that keeps leaving is worth seeing), never counted
+            continue
+        if cls is MODEL or cls is REQUEST:
             continue
         if o.status == 429 and (cls is PROVIDER or cls is None):
             wait = settings.cooldown if o.retry_after is None else max(o.retry_after, 0.0)
@@ -198,6 +201,7 @@ def _derive_endpoint(rows: list[Outcome], now: float, settings: HealthSettings) 
         median_ttft=_median(ttfts) if ttfts else None,
         median_tps=_median(tpss) if tpss else None,
         half_open=open_until is not None and now >= open_until,
+        cancelled=cancelled,
     )
 
 

@@ -94,6 +94,7 @@ def health_json(h: EndpointHealth) -> dict[str, Any]:
         "median_ttft_s": h.median_ttft,
         "median_tokens_per_s": h.median_tps,
         "half_open": h.half_open,
+        "cancelled": h.cancelled,
     }
 
 
