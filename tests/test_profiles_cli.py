@@ -419,7 +419,7 @@ def test_profiles_without_a_subcommand_shows_help(cli):
 
 
 def test_serve_says_so_too_when_the_example_stands_in(tmp_path, monkeypatch):
-    from orcli.gateway.server import ProfileHolder
+    from orcli.gateway.state import ProfileHolder
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     heard: list[str] = []
