@@ -4,8 +4,10 @@ may be slower than the OpenAI one beyond noise). Judged on the client's CPU time
 
 Run: python benchmarks/dialect_bench.py [rounds]
 
-The fakes (tests/fake_dialects.py) run in another process, so their threads do not share the measured
-client's GIL; every dialect answers the same words in the same number of stream events.
+The fakes (tests/fake_dialects.py, tests/fake_clouds.py) run in another process, so their threads do not share
+the measured client's GIL; every dialect answers the same words in the same number of stream events. The cloud
+dialects sign every request (Bedrock: SigV4 with botocore, the stream parsed by botocore's event-stream reader)
+or carry an OAuth2 token (Vertex: fetched once, in the warm-up, then reused as in any process).
 """
 
 from __future__ import annotations
@@ -24,18 +26,31 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from upstream import fake_keys, write_profile  # noqa: E402
 
-DIALECTS = ("openai", "anthropic", "gemini", "azure")
+DIALECTS = ("openai", "anthropic", "gemini", "azure", "bedrock", "vertex", "vertex-anthropic")
+CLOUD = {
+    "bedrock": {"region": "us-east-1"},
+    "vertex": {"project": "bench", "location": "us-central1"},
+    "vertex-anthropic": {"project": "bench", "location": "us-east5"},
+}
+AWS = ("AKIDBENCH", "bench-secret-key", "bench-session-token")
 ANSWER = " ".join(f"word{i}" for i in range(200))  # 200 stream events of one word each
 TARGET = 1.1  # a dialect's median over OpenAI's
 
 _SERVER = """
-import sys
+import sys, tempfile
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from fake_dialects import DialectUpstream, ok
-up = DialectUpstream().start()
-for name in sys.argv[3:]:
+from fake_clouds import CloudUpstream
+from fake_dialects import ok
+up = CloudUpstream().start()
+up.split_frames = False
+up.aws.add(*sys.argv[3:6])
+up.aws.api_keys.add("bench-api-key")
+folder = tempfile.mkdtemp()
+sa = up.google.service_account_file(Path(folder), up.token_uri, "bench")
+for name in sys.argv[6:]:
     up.script(name, ok(sys.argv[2]))
-print(up.url, flush=True)
+print(up.url, sa, flush=True)
 sys.stdin.read()
 up.stop()
 """
@@ -46,20 +61,21 @@ class _Remote:
 
     def __enter__(self) -> _Remote:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER, *DIALECTS],
+            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER, *AWS, *DIALECTS],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
+        self.url, _, self.service_account = self.proc.stdout.readline().strip().partition(" ")
         if not self.url.startswith("http://"):
             raise RuntimeError("the fake server process did not start")
         return self
 
     def base_url(self, provider: str, api: str = "openai") -> str:
         root = f"{self.url}/{provider}"
-        return {"openai": f"{root}/v1", "anthropic": f"{root}/v1", "gemini": f"{root}/v1beta", "azure": root}[api]
+        roots = {"openai": "/v1", "anthropic": "/v1", "gemini": "/v1beta", "vertex": "/v1", "vertex-anthropic": "/v1"}
+        return root + roots.get(api, "")
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc.stdin is not None
@@ -98,9 +114,14 @@ def bench(n: int = 60) -> list[dict[str, object]]:
     from orcli.wire.base import ChatRequest
 
     request = ChatRequest(({"role": "user", "content": "hello"},))
-    keys = fake_keys(DIALECTS)
+    keyed = [name for name in DIALECTS if name not in CLOUD]
+    keys = fake_keys(keyed)
     with _Remote() as remote, httpx.Client(follow_redirects=False) as client, tempfile.TemporaryDirectory() as tmp:
-        extra = {name: {"api": name, "base_url": remote.base_url(name, name)} for name in DIALECTS}
+        keys.update(AWS_ACCESS_KEY_ID=AWS[0], AWS_SECRET_ACCESS_KEY=AWS[1], AWS_SESSION_TOKEN=AWS[2])
+        keys.update(GOOGLE_APPLICATION_CREDENTIALS=remote.service_account, HOME=tmp)
+        extra = {
+            name: {"api": name, "base_url": remote.base_url(name, name), **CLOUD.get(name, {})} for name in DIALECTS
+        }
         endpoints = [
             {"model": "bench/model", "provider": name, "upstream_model": "bench-model", "max_completion_tokens": 4096}
             for name in DIALECTS
@@ -112,6 +133,7 @@ def bench(n: int = 60) -> list[dict[str, object]]:
             ["bench/model"],
             endpoints=endpoints,
             provider_extra=extra,  # type: ignore[arg-type]
+            no_key=list(CLOUD),
         )
         profile = load_profile_file(path)
         executor = Executor(client, profile.providers, keys, profile.timeouts, reader=Exchange, sink=lambda d: None)

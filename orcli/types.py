@@ -40,8 +40,14 @@ class RejectionCode(StrEnum):
     MAX_TOKENS = "max_tokens"
     MAX_PRICE = "max_price"
     NO_CREDENTIALS = "no_credentials"
+    MISSING_EXTRA = "missing_extra"  # the provider's dialect needs an optional library that is not installed
     UNHEALTHY = "unhealthy"
     BUDGET = "budget"
+
+
+class MissingExtra(str):
+    """A credential problem that is an optional library not installed (botocore, google-auth): planning
+    rejects the provider with `missing_extra` rather than `no_credentials`; the text names the pip install."""
 
 
 class FailureClass(StrEnum):

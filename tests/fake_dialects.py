@@ -273,6 +273,12 @@ def google_error(code: int, status: str, message: str, details: Sequence[Mapping
     return {"error": {"code": code, "message": message, "status": status, "details": list(details)}}
 
 
+def bedrock_error(status: int, kind: str, message: str) -> tuple[int, Any, Mapping[str, str]]:
+    """Bedrock's error: the status, `x-amzn-errortype: <Kind>:<namespace>`, and {"message"}."""
+    namespace = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+    return status, {"message": message}, {"x-amzn-errortype": f"{kind}:{namespace}"}
+
+
 def _error_info(reason: str) -> dict[str, Any]:
     return {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
@@ -377,6 +383,11 @@ class DialectBehaviour(Behaviour):
 
     def azure(self, ex: DialectExchange) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no Azure form")
+
+    def bedrock(self, ex: DialectExchange) -> None:
+        from fake_bedrock import render  # the Bedrock forms live beside the Bedrock fake (tests/fake_clouds.py)
+
+        render(self, ex)
 
 
 @dataclass
@@ -767,6 +778,7 @@ def rate_limited(retry_after: float = 2) -> HttpError:
                 ),
                 {},
             ),
+            "bedrock": bedrock_error(429, "ThrottlingException", "Too many requests, please wait before trying again."),
             "azure": (
                 429,
                 {
@@ -789,6 +801,7 @@ def overloaded() -> HttpError:
         {
             "anthropic": (529, anthropic_error("overloaded_error", "Overloaded"), {}),
             "gemini": (503, google_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later."), {}),
+            "bedrock": bedrock_error(503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
             "azure": (
                 503,
                 {
@@ -809,6 +822,7 @@ def server_error() -> HttpError:
         {
             "anthropic": (500, anthropic_error("api_error", "Internal server error"), {}),
             "gemini": (500, google_error(500, "INTERNAL", "An internal error has occurred."), {}),
+            "bedrock": bedrock_error(500, "InternalServerException", "The server encountered an internal error."),
             "azure": (
                 500,
                 {"error": {"code": "InternalServerError", "message": "Backend returned unexpected response."}},
@@ -836,6 +850,7 @@ def prompt_too_long() -> HttpError:
                 ),
                 {},
             ),
+            "bedrock": bedrock_error(400, "ValidationException", "Input is too long for requested model."),
             "azure": (
                 400,
                 {
@@ -866,6 +881,9 @@ def bad_key() -> HttpError:
                     [_error_info("API_KEY_INVALID")],
                 ),
                 {},
+            ),
+            "bedrock": bedrock_error(
+                403, "UnrecognizedClientException", "The security token included in the request is invalid."
             ),
             "azure": (
                 401,

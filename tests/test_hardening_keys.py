@@ -16,8 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import fake_bedrock
 import pytest
 from cli_harness import MODEL, MODEL_B, Cli, Run, leaks, run_all, store_rows
+from cloud_harness import REGION, Clouds
+from fake_clouds import CloudUpstream
+from fake_dialects import DialectBehaviour, DialectExchange, anthropic_error, google_error
 from upstream import Behaviour, Exchange, RecordedRequest, Upstream, key_env, ok, status
 
 from orcli.routing.policy import usable_key
@@ -320,3 +324,60 @@ def test_the_executor_never_hands_an_unsendable_key_to_the_http_client() -> None
         "$KEY_BAD cannot be sent in an HTTP header",
     )
     assert not leaks(repr(result), [bad_key, *bad_key.split("\n")])
+
+
+# --- cloud credentials (docs/dialects.md "Cloud dialects") -------------------------------------------
+
+
+@dataclass
+class EchoCloudCredentials(DialectBehaviour):
+    """Each cloud's refusal quoting the credentials it received, as AWS's signature errors quote the canonical
+    request (session token included): Bedrock over HTTP and, when streamed, in an exception frame after some
+    text; Vertex with the bearer access token in Google's and Anthropic's envelopes."""
+
+    def bedrock(self, ex: DialectExchange) -> None:
+        h = ex.req.headers
+        quoted = f"x-amz-security-token:{h.get('x-amz-security-token')}\n{h.get('authorization')}"
+        message = f"The request signature we calculated does not match.\n'{quoted}'"
+        if not ex.stream:
+            ex.send_json(*fake_bedrock.error(403, "InvalidSignatureException", message))
+            return
+        fake_bedrock.start_eventstream(ex)
+        fake_bedrock.send_event(ex, "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "so far "}})
+        fake_bedrock.send_frame(ex, fake_bedrock.exception_frame("validationException", message))
+        ex.end_stream()
+
+    def gemini(self, ex: DialectExchange) -> None:
+        token = ex.req.headers.get("authorization") or ex.req.headers.get("x-goog-api-key")
+        ex.send_json(401, google_error(401, "UNAUTHENTICATED", f"Request had invalid credentials: {token}"))
+
+    def anthropic(self, ex: DialectExchange) -> None:
+        token = ex.req.headers.get("authorization", "")
+        ex.send_json(401, anthropic_error("authentication_error", f"invalid bearer token {token}"))
+
+
+def test_no_cloud_secret_leaves_through_any_command_or_failure_path(tmp_path: Path) -> None:
+    """Secret access keys, session tokens, Bedrock API keys, private keys and access tokens: echoed back by
+    every cloud's errors, shown nowhere (stdout, stderr, --json, the health store, any file orcli wrote)."""
+    with CloudUpstream(region=REGION) as fake:
+        clouds = Clouds(fake, Cli(fake, tmp_path), tmp_path)
+        apis = {"br": "bedrock", "brk": "bedrock", "vc": "vertex-anthropic", "vg": "vertex", "vk": "vertex"}
+        clouds.profile(apis, keys=["brk", "vk"])
+        fake.aws.api_keys.add(clouds.cli.key("brk"))
+        fake.google.api_keys.add(clouds.cli.key("vk"))
+        for name in apis:
+            fake.script(name, EchoCloudCredentials())
+        runs = [
+            clouds.cli("ask", "hi"),
+            clouds.cli("ask", "--json", "--no-stream", "hi"),
+            clouds.cli("health", "--probe", "--json"),
+            clouds.cli("health", "--json"),
+            clouds.cli("explain-route", "--json"),
+        ]
+        assert [r.code for r in runs[:3]] == [1, 1, 1], runs
+        echoed = [r for r in fake.requests() if r.headers.get("authorization") or r.headers.get("x-goog-api-key")]
+        assert {r.provider for r in echoed} == set(apis)  # every cloud saw (and echoed) its credentials
+        clouds.assert_nothing_leaked(*runs)
+        errors = [a["error"] for a in runs[1].json()["attempts"]]
+        assert all("[REDACTED]" in e for e in errors), errors
+        assert any("[REDACTED]" in (r["error"] or "") for r in store_rows(clouds.cli.state_dir))

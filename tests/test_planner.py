@@ -18,6 +18,7 @@ from orcli.types import (
     HealthSnapshot,
     HealthState,
     MaxPrice,
+    MissingExtra,
     Partition,
     Plan,
     Preferences,
@@ -170,6 +171,7 @@ CODE_TABLE: list[tuple[RejectionCode, dict[str, object], Request, HealthSnapshot
     (RejectionCode.MAX_PRICE, {"max_price": MaxPrice(prompt=2.0)}, Request(), NO_HEALTH, lambda p: True, "prompt"),
     (RejectionCode.NO_CREDENTIALS, {}, Request(), NO_HEALTH, lambda p: p.name != "bad", "$BAD_KEY"),
     (RejectionCode.UNHEALTHY, {"skip_unhealthy": True}, Request(), health(bad=COOLDOWN), lambda p: True, "cooldown"),
+    (RejectionCode.MISSING_EXTRA, {}, Request(), NO_HEALTH, lambda p: p.name != "bad", "pip install 'orcli[aws]'"),
 ]
 
 
@@ -191,7 +193,13 @@ def test_each_rejection_code_rejects_the_offending_endpoint_and_keeps_the_other(
     has_key: Callable[[Provider], bool],
     detail: str,
 ) -> None:
-    p = plan(CODE_PROFILE, request_, prefs(**overrides), snapshot, seed=1, has_key=has_key)
+    problem = None
+    if code is RejectionCode.MISSING_EXTRA:  # a credential problem that is a library not installed
+
+        def problem(p: Provider) -> str | None:
+            return None if has_key(p) else MissingExtra("api = 'bedrock' needs botocore: pip install 'orcli[aws]'")
+
+    p = plan(CODE_PROFILE, request_, prefs(**overrides), snapshot, seed=1, has_key=has_key, key_problem=problem)
     assert providers_of(p) == ["good"]
     r = rejection(p, "bad")
     assert r.code is code

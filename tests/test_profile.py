@@ -92,7 +92,10 @@ def test_bundled_example_profile_loads_with_real_providers_and_a_variant() -> No
     assert {"groq", "together", "deepinfra", "deepinfra/turbo"} <= set(p.providers)
     assert all(e.provider in p.providers for e in p.endpoints)
     assert len({e.key for e in p.endpoints}) == len(p.endpoints)
-    assert all(prov.api_key_env for prov in p.providers.values()), "public providers need keys"
+    from orcli.wire import DIALECTS
+
+    # public providers need keys, or (the clouds) their cloud's own credentials: none is reached unauthenticated
+    assert all(prov.api_key_env or DIALECTS[prov.api].keyless_auth for prov in p.providers.values())
     assert all(prov.base_url.startswith("https://") for prov in p.providers.values())
     models = {e.model for e in p.endpoints}
     assert set(p.routing["models"]) <= models  # type: ignore[arg-type]
@@ -302,10 +305,10 @@ BAD_PROFILES: list[tuple[str, str | bytes, str | None, list[str]]] = [
         "bad-api-enum",
         _replace(
             '[providers.beta]\nbase_url = "https://beta.example/v1"',
-            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "bedrock"',
+            '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "cohere"',
         ),
-        'api = "bedrock"',
-        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', "bedrock"],
+        'api = "cohere"',
+        ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', '"bedrock"', '"vertex"', "cohere"],
     ),
     (
         "wrong-type-bool",

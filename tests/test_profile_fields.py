@@ -8,7 +8,6 @@ import pytest
 
 from orcli.errors import ProfileError
 from orcli.profile import fields as declared
-from orcli.profile.fields import Field, Kind
 from orcli.profile.parse import parse_profile
 from orcli.types import BudgetSettings, Endpoint, HealthSettings, Price, Provider, Timeouts
 
@@ -64,37 +63,41 @@ def test_an_unknown_key_in_any_declared_table_suggests_the_nearest_declared_one(
     assert len(info.value.problems) == 4
 
 
-@pytest.fixture
-def region_key(monkeypatch: pytest.MonkeyPatch) -> Field:
-    """A required choice key declared by the azure dialect, as a cloud dialect's region would be."""
-    region = Field("region", Kind.CHOICE, None, "where the model runs", True, ("eu", "us"), dialect="azure")
-    monkeypatch.setattr(declared, "DIALECT_FIELDS", (*declared.DIALECT_FIELDS, region))
-    monkeypatch.setattr(declared, "ALL_PROVIDER_FIELDS", (*declared.ALL_PROVIDER_FIELDS, region))
-    return region
-
-
 def _provider(api: str, extra: str) -> str:
-    return f'[providers.p]\napi = "{api}"\nbase_url = "https://p.example/v1"\n{extra}{ENDPOINT}'
+    return f'[providers.p]\napi = "{api}"\n{extra}{ENDPOINT}'
 
 
-def test_a_dialect_key_lands_in_the_providers_settings(region_key: Field) -> None:
-    profile = parse_profile(_provider("azure", 'region = "eu"\n'), "p.toml")
-    assert profile.providers["p"].settings == {"region": "eu"}
+def test_a_dialect_key_lands_in_the_providers_settings_and_gives_the_default_base_url() -> None:
+    profile = parse_profile(_provider("bedrock", 'region = "eu-west-1"\n'), "p.toml")
+    provider = profile.providers["p"]
+    assert provider.settings == {"region": "eu-west-1"}
+    assert provider.base_url == "https://bedrock-runtime.eu-west-1.amazonaws.com"
 
 
 @pytest.mark.parametrize(
     ("api", "extra", "said"),
     [
-        ("azure", "", "providers.p: missing `region` (where the model runs)"),
-        ("azure", 'region = "mars"\n', 'providers.p.region: expected one of "eu" | "us", got \'mars\''),
-        ("azure", "region = 3\n", "providers.p.region: expected a non-empty string"),
-        ("openai", 'region = "eu"\n', 'providers.p.region: applies to api = "azure" only'),
+        ("bedrock", "", "providers.p: missing `region` (the AWS region, e.g. us-east-1)"),
+        ("bedrock", "region = 3\n", "providers.p.region: expected a non-empty string"),
+        ("vertex", 'location = "global"\n', "providers.p: missing `project` (the Google Cloud project id)"),
+        ("openai", 'base_url = "https://p.example/v1"\nregion = "eu"\n', 'applies to api = "bedrock" only'),
+        (
+            "openai",
+            'base_url = "https://p.example/v1"\nanthropic_version = "2023-06-01"\n',
+            'providers.p.anthropic_version: applies to api = "anthropic" or "vertex-anthropic" only',
+        ),
     ],
 )
-def test_a_dialect_key_is_checked_by_its_declaration(region_key: Field, api: str, extra: str, said: str) -> None:
+def test_a_dialect_key_is_checked_by_its_declaration(api: str, extra: str, said: str) -> None:
     with pytest.raises(ProfileError, match="invalid profile") as info:
         parse_profile(_provider(api, extra), "p.toml")
     assert said in info.value.message
+
+
+def test_every_dialect_key_is_read_once_whichever_dialects_declare_it() -> None:
+    keys = [f.key for f in declared.DIALECT_FIELDS]
+    assert len(keys) == len(set(keys))
+    assert declared.DIALECT_OWNERS["anthropic_version"] == ("anthropic", "vertex-anthropic")
 
 
 def test_every_kind_of_value_has_a_reader_and_a_plain_case() -> None:

@@ -61,9 +61,14 @@ def _module(scheme: str) -> _Scheme:
 
 
 def credential_problem(provider: Provider, env: Mapping[str, str]) -> str | None:
-    """Why `provider` has no usable credentials (the no_credentials detail), or None. Network-free."""
+    """Why `provider` has no usable credentials (the no_credentials detail), or None. Network-free. A scheme
+    whose library is not installed answers with a `MissingExtra` (the missing_extra code, orcli/types.py)."""
     scheme = scheme_of(provider)
     return None if scheme is None else _module(scheme).problem(provider, env)
+
+
+# How `providers` and `profiles show` name a keyless scheme's credentials.
+SCHEME_LABELS = {"aws-sigv4": "AWS credentials", "google-oauth": "Google ADC"}
 
 
 def problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
@@ -88,7 +93,24 @@ def credentials_for(provider: Provider, env: Mapping[str, str]) -> Credentials:
     return _module(scheme).credentials(provider, env)
 
 
+def local_cloud_settings(table: Mapping[str, object], env: Mapping[str, str]) -> dict[str, object] | bool | None:
+    """For `profiles init`, about a profile's provider table without a key: None when its dialect signs with
+    no cloud credentials; False when it does and none exist locally; else the settings found beside them
+    (an AWS region, a Google Cloud project) to write into the table. Network-free, like planning."""
+    from orcli.wire import DIALECTS
+
+    api = table.get("api", "openai")
+    registration = DIALECTS.get(api) if isinstance(api, str) else None
+    scheme = registration.keyless_auth if registration is not None else None
+    if scheme is None:
+        return None
+    found: dict[str, object] | bool = _module(scheme).local_settings(env)
+    return found
+
+
 class _Scheme(Protocol):
     def problem(self, provider: Provider, env: Mapping[str, str]) -> str | None: ...
 
     def credentials(self, provider: Provider, env: Mapping[str, str]) -> Credentials: ...
+
+    def local_settings(self, env: Mapping[str, str]) -> dict[str, object] | bool: ...

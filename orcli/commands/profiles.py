@@ -103,12 +103,12 @@ def profiles_show(
     profile: str | None,
 ) -> None:
     """The resolved path and a validated summary: providers, endpoints, models, which keys are set."""
-    from orcli.routing.route import has_key_in
     from orcli.ui.tables import Column, TableData
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)
-    has_key = has_key_in(env)
+    from orcli.ui.render import key_set, key_text
+
     per_provider: dict[str, int] = {}
     per_model: dict[str, list[str]] = {}
     for e in loaded.endpoints:
@@ -120,7 +120,7 @@ def profiles_show(
             "api": p.api,
             "base_url": p.base_url,
             "api_key_env": p.api_key_env,
-            "key_set": has_key(p),
+            "key_set": key_set(p, env),
             "endpoints": per_provider.get(p.name, 0),
         }
         for p in loaded.providers.values()
@@ -148,7 +148,7 @@ def profiles_show(
     )
     rows: list[tuple[str, ...]] = []
     for p in providers:
-        key = "not needed" if p["api_key_env"] is None else f"{p['api_key_env']} {'set' if p['key_set'] else 'MISSING'}"
+        key = key_text(p, none="not needed")
         rows.append((str(p["name"]), str(p["api"]), key, str(p["endpoints"]), str(p["base_url"])))
     # URLs are whole or not shown: on a narrow terminal base_url gives way first, then the counts and the api.
     columns = (
@@ -213,10 +213,19 @@ def profiles_init(
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it (the old one is kept as .bak).")
     example = bundled_profiles_dir() / "example.toml"
-    data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env)
+    from orcli.auth import local_cloud_settings
+
+    def cloud(table: Mapping[str, object]) -> dict[str, object] | bool | None:
+        return local_cloud_settings(table, env)
+
+    data, kept, by_key = starter_data(tomllib.loads(example.read_text(encoding="utf-8")), env, cloud)
     header = (
         f"orcli profile `{name}`, written by `orcli profiles init` on {today()} from the bundled example.\n"
-        + ("Providers whose keys are set in the environment.\n" if by_key else "All providers: no key was set.\n")
+        + (
+            "Providers whose keys (or cloud credentials) are set in the environment.\n"
+            if by_key
+            else "All providers: no key was set.\n"
+        )
         + "Prices are USD per 1M tokens and drift: refresh them with `orcli profiles import openrouter -m MODEL`."
     )
     backup = save_profile(path, data, header=header)
@@ -266,7 +275,9 @@ def profiles_check(
 
     env = environment()
     loaded = load_profile_for(name or profile, env, out)  # an invalid profile: exit 2 with its errors
-    problems = check_profile(loaded, env)
+    from orcli.auth import problems_in
+
+    problems = check_profile(loaded, env, problems_in(env))
     doc: dict[str, Any] = {"profile": loaded.path, "ok": True, "problems": []}
     if online:
         found, doc["online"] = _online(loaded, env)

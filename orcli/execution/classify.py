@@ -122,6 +122,7 @@ _SIGNATURES = (
                 "quota_exceeded",
                 "billing_error",  # Anthropic 402
                 "enforced_spend_limit_reached",  # Anthropic's monthly spend limit (a 429 rate_limit_error)
+                "servicequotaexceededexception",  # Bedrock's x-amzn-errortype for a quota (a 400)
             }
         ),
         (
@@ -145,7 +146,16 @@ _SIGNATURES = (
         Kind.HTTP_429,
         PROVIDER,
         frozenset(range(400, 500)),
-        frozenset({"rate_limit_exceeded", "rate_limit_error", "too_many_requests", "tokens", "requests"}),
+        frozenset(
+            {
+                "rate_limit_exceeded",
+                "rate_limit_error",
+                "too_many_requests",
+                "tokens",
+                "requests",
+                "throttlingexception",
+            }
+        ),
         ("rate limit", "rate-limit", "ratelimit", "tokens per minute", "requests per minute", "too many requests"),
     ),
     _Signature(
@@ -204,6 +214,10 @@ _SIGNATURES = (
                 "authentication_error",
                 "unauthenticated",
                 "no_db_connection",  # LiteLLM proxy without a database refuses every key but the master key
+                # Bedrock's x-amzn-errortype for credentials it refuses (mostly 403s; an expired token can be a 400)
+                "expiredtokenexception",
+                "unrecognizedclientexception",
+                "invalidsignatureexception",
             }
         ),
         (
@@ -226,6 +240,8 @@ _SIGNATURES = (
             "model not exist",  # DeepSeek
             "unable to access model",  # Together
             "does not exist or you do not have access",  # OpenAI, Groq, Cerebras
+            "provided model identifier is invalid",  # Bedrock ValidationException: no such model id
+            "with on-demand throughput isn",  # Bedrock: this id needs an inference profile here, not another request
         ),
     ),
 )

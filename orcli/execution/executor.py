@@ -380,15 +380,24 @@ class Executor:
         fetched within the connect deadline. Their secrets join those redacted from every message."""
         from orcli.auth import CredentialError, credentials_for
 
+        creds = None
         try:
             creds = credentials_for(provider, self.env)
-            new = tuple(s for s in creds.secrets if s and s not in self.secrets)
-            if new:
-                self.secrets += new
+            self._add_secrets(creds.secrets)
             return creds.authorize(http, start + self.timeouts.connect, self.client)
         except CredentialError as exc:
             message = redact(str(exc), self.secrets)
             raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, message, kind=Kind.AUTH)) from None
+        finally:
+            if creds is not None:
+                # Secrets some credentials only know once they authorised: an access token just fetched, the
+                # session token of role credentials just resolved.
+                self._add_secrets(creds.secrets)
+
+    def _add_secrets(self, secrets: tuple[str, ...]) -> None:
+        new = tuple(s for s in secrets if s and s not in self.secrets)
+        if new:
+            self.secrets += new
 
     def _hook_cancel(self, reader: Reader) -> Callable[[], None]:
         """While this attempt runs, the caller's cancel token cuts its connection at once (from any thread)."""
@@ -414,7 +423,11 @@ class Executor:
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
         if status >= 300:
             body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
-            error = dialect.parse_error(status, body)
+            # A dialect whose errors name their type in a header (Bedrock's x-amzn-errortype) declares it in
+            # `error_type_header`; its parse_error then takes that header's value too.
+            header = getattr(dialect, "error_type_header", None)
+            parse: Any = dialect.parse_error
+            error = parse(status, body, resp_headers.get(header)) if header else parse(status, body)
             raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
         content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
         framing = FRAMINGS[dialect.framing]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from orcli.types import Profile
+from orcli.types import MissingExtra, Profile, Provider
 
 
 class Problem(NamedTuple):
@@ -26,8 +26,11 @@ CODES = (
 )
 
 
-def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
-    """Every problem of a profile that validation lets through, in CODES order."""
+def check_profile(
+    profile: Profile, env: Mapping[str, str], credentials: Callable[[Provider], str | None] | None = None
+) -> list[Problem]:
+    """Every problem of a profile that validation lets through, in CODES order. `credentials` says why a
+    provider without a key has no cloud credentials (orcli/auth, network-free), when the caller can tell."""
     from orcli.routing.planner import unknown_name_warnings
     from orcli.routing.policy import insecure_reason
     from orcli.routing.preferences import merge
@@ -54,6 +57,11 @@ def check_profile(profile: Profile, env: Mapping[str, str]) -> list[Problem]:
     for p in profile.providers.values():
         if p.api_key_env is not None and not env.get(p.api_key_env, "").strip():
             problems.append(Problem("key_not_set", p.name, f"${p.api_key_env} is not set (no_credentials)"))
+        elif p.api_key_env is None and credentials is not None:
+            missing = credentials(p)
+            if missing is not None:
+                code = "missing_extra" if isinstance(missing, MissingExtra) else "no_credentials"
+                problems.append(Problem("key_not_set", p.name, f"{missing} ({code})"))
     for p in profile.providers.values():
         reason = insecure_reason(p, profile.path)
         if reason is not None:

@@ -85,9 +85,22 @@ def dialect_field(api: str, key: ProviderKey) -> Field:
     return Field(key.name, kind, None, key.help, key.required, key.choices, dialect=api)
 
 
-# Provider keys that belong to one dialect (docs/dialects.md), as the dialects declare them: they land in
-# `Provider.settings`; set on a provider of another api, they are a mistake.
-DIALECT_FIELDS: tuple[Field, ...] = tuple(dialect_field(api, key) for api, r in DIALECTS.items() for key in r.keys)
+# Provider keys that belong to some dialects (docs/dialects.md), as the dialects declare them: each api's own,
+# which land in `Provider.settings`; a key may belong to several (`anthropic_version`: anthropic and
+# vertex-anthropic), and set on a provider of another api it is a mistake.
+FIELDS_OF_API: Mapping[str, tuple[Field, ...]] = {
+    api: tuple(dialect_field(api, key) for key in r.keys) for api, r in DIALECTS.items()
+}
+DIALECT_OWNERS: Mapping[str, tuple[str, ...]] = {
+    key: tuple(api for api, fields in FIELDS_OF_API.items() if any(f.key == key for f in fields))
+    for key in dict.fromkeys(f.key for fields in FIELDS_OF_API.values() for f in fields)
+}
+# Each dialect key read once, whichever provider it is on (its first declaration says how; what is required
+# is each api's own business, checked in profile/parse.py).
+DIALECT_FIELDS: tuple[Field, ...] = tuple(
+    next(f for f in FIELDS_OF_API[DIALECT_OWNERS[key][0]] if f.key == key)._replace(required=False)
+    for key in DIALECT_OWNERS
+)
 
 ALL_PROVIDER_FIELDS = PROVIDER_FIELDS + DIALECT_FIELDS
 

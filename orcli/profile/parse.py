@@ -22,6 +22,7 @@ from orcli.profile.values import (
 )
 from orcli.routing.preferences import BY_NAME, PARTITION_VALUES, ROUTING_KEYS, ValueKind
 from orcli.types import BudgetSettings, Endpoint, HealthSettings, Profile, Provider, Timeouts
+from orcli.wire import DIALECTS
 
 # Re-exported for the modules that name a profile's keys (profile writing, `profiles import`).
 API_VALUES = declared.API_VALUES
@@ -199,19 +200,20 @@ class _Validator(Readers):
         self, raw: dict[str, Any], values: dict[str, Any], keypath: str, api: object
     ) -> dict[str, object] | None:
         """The provider's dialect keys it gives, as `Provider.settings`; None when one is wrong, missing or
-        belongs to another dialect (or the api itself is wrong)."""
+        belongs to other dialects (or the api itself is wrong)."""
         before = len(self.errors)
-        if api not in declared.API_VALUES:
+        if not isinstance(api, str) or api not in declared.API_VALUES:
             return None
+        for key, owners in declared.DIALECT_OWNERS.items():
+            if key in raw and api not in owners:
+                apis = " or ".join(f'"{owner}"' for owner in owners)
+                self.error(f"{keypath}.{key}", f'applies to api = {apis} only (this provider has api = "{api}")')
+        no_key = DIALECTS[api].no_key
+        if "api_key_env" in raw and no_key:
+            self.error(f"{keypath}.api_key_env", f'api = "{api}" takes no key: {no_key}')
         settings: dict[str, object] = {}
-        for field in declared.DIALECT_FIELDS:
-            if field.dialect != api:
-                if field.key in raw:
-                    self.error(
-                        f"{keypath}.{field.key}",
-                        f'applies to api = "{field.dialect}" only (this provider has api = "{api}")',
-                    )
-            elif field.key in raw:
+        for field in declared.FIELDS_OF_API[api]:
+            if field.key in raw:
                 settings[field.key] = values[field.key]
             elif field.required:
                 self.error(keypath, f"missing `{field.key}` ({field.help or f'required by api = {api!r}'})")
@@ -251,10 +253,15 @@ class _Validator(Readers):
 
 
 def _default_base_url(api: str, settings: Mapping[str, object]) -> str | None:
-    """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's)."""
-    from orcli.wire import dialect_for
+    """The dialect's base URL when the profile gives none (Anthropic's, Gemini's, a cloud region's): from its
+    registration when it declares one there (no dialect module imported), else from the dialect."""
+    derive = DIALECTS[api].base_url
+    if derive is None:
+        from orcli.wire import dialect_for
 
-    url = dialect_for(api).default_base_url(settings)
+        url = dialect_for(api).default_base_url(settings)
+    else:
+        url = derive(settings)
     return None if url is None else url.rstrip("/")
 
 

@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -262,19 +262,40 @@ def diff_lines(changes: list[Change]) -> list[str]:
 
 
 # -- a starter profile -----------------------------------------------------------------------------------
-def starter_data(example: Mapping[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], list[str], bool]:
-    """`profiles init` (SPEC §12): the bundled example cut down to the providers whose keys are set (and those
-    that need none); all of them when no key is set. Returns the data, the providers kept, and whether the
-    keys decided."""
+# `profiles init`'s question about a provider that signs with its cloud's own credentials (no api_key_env):
+# None: it does not (it needs no key); False: it does, and none were found; a dict: found, with the settings
+# found beside them (a region, a project) to write into its table.
+CloudCheck = Callable[[Mapping[str, Any]], "dict[str, Any] | bool | None"]
+
+
+def starter_data(
+    example: Mapping[str, Any], env: Mapping[str, str], cloud: CloudCheck | None = None
+) -> tuple[dict[str, Any], list[str], bool]:
+    """`profiles init` (SPEC §12): the bundled example cut down to the providers whose credentials are present
+    (a key set, or a cloud's own credentials found locally, which `cloud` checks) and those that need none;
+    all of them when none is. Returns the data, the providers kept, and whether credentials decided."""
     data = copy.deepcopy(dict(example))
     providers = data.get("providers", {})
-    keyed = [
-        name
-        for name, table in providers.items()
-        if isinstance(table, dict) and (not table.get("api_key_env") or env.get(table["api_key_env"], "").strip())
-    ]
-    by_key = any(isinstance(t, dict) and t.get("api_key_env") and n in keyed for n, t in providers.items())
-    keep = keyed if by_key else list(providers)
+    keep: list[str] = []
+    found: dict[str, dict[str, Any]] = {}
+    for name, table in providers.items():
+        if not isinstance(table, dict):
+            continue
+        if table.get("api_key_env"):
+            if env.get(table["api_key_env"], "").strip():
+                keep.append(name)
+                found[name] = {}
+            continue
+        check = None if cloud is None else cloud(table)
+        if isinstance(check, dict):
+            found[name] = check
+        if check is None or isinstance(check, dict):
+            keep.append(name)
+    by_key = bool(found)
+    if not by_key:
+        keep = list(providers)
+    for name, settings in found.items():
+        providers[name].update(settings)
     data["providers"] = {name: providers[name] for name in keep}
     endpoints = [e for e in data.get("endpoint", []) if e.get("provider") in keep]
     if endpoints:

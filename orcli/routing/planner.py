@@ -13,6 +13,7 @@ from orcli.types import (
     Endpoint,
     HealthSnapshot,
     HealthState,
+    MissingExtra,
     Plan,
     PlannedAttempt,
     Preferences,
@@ -137,7 +138,8 @@ class _Filters:
                 problem = self.key_problem(p)
             else:
                 problem = None if self.has_key(p) else f"${p.api_key_env} is not set"
-            self._credentials[p.name] = None if problem is None else (RejectionCode.NO_CREDENTIALS, problem)
+            code = RejectionCode.MISSING_EXTRA if isinstance(problem, MissingExtra) else RejectionCode.NO_CREDENTIALS
+            self._credentials[p.name] = None if problem is None else (code, problem)
         return self._credentials[p.name]
 
     def _price_verdict(self, e: Endpoint) -> Verdict:

@@ -205,8 +205,6 @@ def rejections_table(plan: Plan) -> TableData:
 
 # -- providers ----------------------------------------------------------------------------------------
 def providers_json(profile: Profile, env: Mapping[str, str], health: HealthSnapshot) -> dict[str, Any]:
-    from orcli.routing.policy import usable_key
-
     """Every provider with its endpoints: one pass over the endpoints, whatever the profile's size."""
     by_provider: dict[str, list[dict[str, Any]]] = {name: [] for name in profile.providers}
     for e in profile.endpoints:
@@ -228,7 +226,7 @@ def providers_json(profile: Profile, env: Mapping[str, str], health: HealthSnaps
             "base_url": p.base_url,
             "api": p.api,
             "api_key_env": p.api_key_env,
-            "key_set": p.api_key_env is None or usable_key(env.get(p.api_key_env, "")),  # SPEC §9
+            "key_set": key_set(p, env),
             "data_collection": p.data_collection,
             "zdr": p.zdr,
             "endpoints": by_provider[p.name],
@@ -236,6 +234,36 @@ def providers_json(profile: Profile, env: Mapping[str, str], health: HealthSnaps
         for p in profile.providers.values()
     ]
     return {"profile": profile.path, "providers": providers}
+
+
+def key_set(p: Provider, env: Mapping[str, str]) -> bool:
+    """A usable key (SPEC §9), none needed, or a keyless cloud provider's credentials present locally."""
+    if p.api_key_env is not None:
+        from orcli.routing.policy import usable_key
+
+        return usable_key(env.get(p.api_key_env, ""))
+    from orcli.wire import DIALECTS
+
+    if DIALECTS[p.api].keyless_auth is None:
+        return True
+    from orcli.auth import credential_problem
+
+    return credential_problem(p, env) is None
+
+
+def key_text(p: Mapping[str, Any], none: str = "no key needed") -> str:
+    """The key column of `providers` and `profiles show`: the variable and whether it is set; a cloud's own
+    credentials and whether they were found; or that none is needed."""
+    if p["api_key_env"] is not None:
+        return f"{p['api_key_env']} set" if p["key_set"] else f"{p['api_key_env']} MISSING"
+    from orcli.wire import DIALECTS
+
+    scheme = DIALECTS[p["api"]].keyless_auth if p["api"] in DIALECTS else None
+    if scheme is None:
+        return none
+    from orcli.auth import SCHEME_LABELS
+
+    return f"{SCHEME_LABELS.get(scheme, scheme)} {'found' if p['key_set'] else 'MISSING'}"
 
 
 def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
@@ -255,10 +283,7 @@ def providers_table(doc: dict[str, Any], profile_name: str) -> TableData:
     )
     table = TableData(f"Providers (profile {profile_name})", columns, [])
     for p in doc["providers"]:
-        if p["api_key_env"] is None:
-            key = "no key needed"
-        else:
-            key = f"{p['api_key_env']} set" if p["key_set"] else f"{p['api_key_env']} MISSING"
+        key = key_text(p)
         policy = ("no training" if p["data_collection"] == "deny" else "may train") + (", zdr" if p["zdr"] else "")
         if not p["endpoints"]:
             table.rows.append((p["name"], p["api"], key, policy, "(no endpoints)", "", "", "", "", "", ""))

@@ -1,0 +1,204 @@
+"""AWS credentials for Bedrock: the standard credential chain and SigV4 signing, by botocore (the optional
+`orcli[aws]` extra, imported only when a Bedrock provider is attempted). docs/dialects.md "Cloud dialects".
+
+Planning must not touch the network, so `problem` only looks for credentials that exist locally:
+the environment (`AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`, a web-identity token file, a container
+credentials URI) or the named profile (`AWS_PROFILE`, else `default`) in the shared credentials or config
+file with something botocore can turn into credentials (static keys, a role, SSO, a credential process).
+Instance metadata is never probed while planning. The attempt then resolves the chain with botocore exactly
+as the AWS CLI would (assume-role and SSO calls happen there, inside the attempt), signs the whole request
+(service `bedrock`, the provider's region) and adds the session token.
+"""
+
+from __future__ import annotations
+
+import configparser
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orcli.auth import CredentialError
+from orcli.types import MissingExtra, Provider
+from orcli.wire.base import HttpRequest
+
+EXTRA_HINT = "pip install 'orcli[aws]' (botocore)"
+# Keys of a profile from which botocore can build credentials without the instance-metadata service.
+_PROFILE_KEYS = (
+    "aws_access_key_id",
+    "role_arn",
+    "sso_session",
+    "sso_start_url",
+    "credential_process",
+    "web_identity_token_file",
+    "login_session",
+)
+
+_lock = threading.Lock()
+_resolved: dict[tuple[str, ...], Any] = {}  # chain inputs -> botocore credentials (refreshable ones refresh)
+
+
+def _files(env: Mapping[str, str]) -> tuple[Path, Path]:
+    home = Path(env.get("HOME") or Path.home())
+    credentials = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials").expanduser()
+    config = Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config").expanduser()
+    return credentials, config
+
+
+def profile_name(env: Mapping[str, str]) -> str:
+    return env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+
+
+def _section(path: Path, name: str) -> Mapping[str, str] | None:
+    """A section of an AWS ini file, or None when the file or the section is missing (or unreadable)."""
+    parser = configparser.RawConfigParser()
+    try:
+        if not parser.read(path, encoding="utf-8"):
+            return None
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    return dict(parser[name]) if parser.has_section(name) else None
+
+
+def profile_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The active profile's settings from both files (the config file says `[profile NAME]` except for default)."""
+    credentials, config = _files(env)
+    name = profile_name(env)
+    merged: dict[str, str] = {}
+    for path, section in ((config, name if name == "default" else f"profile {name}"), (credentials, name)):
+        found = _section(path, section)
+        if found:
+            merged.update(found)
+    return merged
+
+
+def region_from(env: Mapping[str, str]) -> str | None:
+    """The region as the AWS CLI finds it: AWS_REGION, AWS_DEFAULT_REGION, then the profile's `region`."""
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile_settings(env).get("region") or None
+
+
+def local_source(env: Mapping[str, str]) -> str | None:
+    """Where credentials would come from, found without any network call; None when nowhere."""
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return "environment variables"
+    if env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"):
+        return "web identity token file"
+    if env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        return "container credentials"
+    settings = profile_settings(env)
+    if any(settings.get(key) for key in _PROFILE_KEYS):
+        return f"profile {profile_name(env)!r}"
+    return None
+
+
+def local_settings(env: Mapping[str, str]) -> dict[str, object] | bool:
+    """`profiles init`: False without local credentials; else the region the AWS CLI would use, if any."""
+    if local_source(env) is None:
+        return False
+    region = region_from(env)
+    return {"region": region} if region else {}
+
+
+def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
+    """Why no AWS credentials can be used, or None. Network-free; imports nothing."""
+    missing = missing_extra()
+    if missing is not None:
+        return missing
+    if local_source(env) is not None:
+        return None
+    return (
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in "
+        "the AWS credentials or config file (instance metadata is not looked up while planning)"
+    )
+
+
+def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
+    names = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+        "HOME",
+    )
+    return tuple(env.get(n, "") for n in names)
+
+
+def resolve(env: Mapping[str, str]) -> Any:
+    """botocore's credentials from its chain for this environment, resolved once per process (refreshable
+    credentials from roles and SSO renew themselves). Raises CredentialError saying what was tried.
+
+    Keys in `env` are taken as the chain's first link takes them from the process environment; for the other
+    links botocore reads the process environment itself (which `env` is, outside tests and benchmarks)."""
+    import botocore.credentials
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    key = _chain_key(env)
+    with _lock:
+        found = _resolved.get(key)
+        if found is not None:
+            return found
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            found = botocore.credentials.Credentials(
+                env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None, "env"
+            )
+            _resolved[key] = found
+            return found
+        session = botocore.session.Session()
+        for name, variable in (
+            ("profile", "AWS_PROFILE"),
+            ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
+            ("config_file", "AWS_CONFIG_FILE"),
+        ):
+            if env.get(variable):
+                session.set_config_variable(name, env[variable])
+        try:
+            found = session.get_credentials()
+        except BotoCoreError as exc:
+            raise CredentialError(f"AWS credentials could not be resolved ({local_source(env)}): {exc}") from None
+        if found is None:
+            raise CredentialError(f"AWS credentials could not be resolved from {local_source(env) or 'any source'}")
+        _resolved[key] = found
+        return found
+
+
+class SigV4Credentials:
+    """Signs each request with the chain's current credentials (service `bedrock`, the provider's region)."""
+
+    def __init__(self, env: Mapping[str, str], region: str) -> None:
+        self.env = env  # the process environment, or the executor's own mapping: both outlive the attempt
+        self.region = region
+        self.secrets: tuple[str, ...] = ()
+
+    def authorize(self, request: HttpRequest, deadline: float, client: object) -> HttpRequest:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            frozen = resolve(self.env).get_frozen_credentials()  # a role or SSO profile may fetch here
+        except BotoCoreError as exc:
+            raise CredentialError(f"AWS credentials could not be refreshed ({local_source(self.env)}): {exc}") from None
+        self.secrets = tuple(s for s in (frozen.secret_key, frozen.token) if s)
+        # Accept-Encoding is set by the exchange after signing (what orcli can decode): never signed.
+        unsigned = {k: v for k, v in request.headers.items() if k.lower() not in ("accept-encoding", "authorization")}
+        aws = AWSRequest(method=request.method, url=request.url, data=request.body, headers=unsigned)
+        SigV4Auth(frozen, "bedrock", self.region).add_auth(aws)
+        return request._replace(headers=dict(aws.headers.items()))
+
+
+def credentials(provider: Provider, env: Mapping[str, str]) -> SigV4Credentials:
+    """Lazy: the chain is resolved (maybe over the network, for roles and SSO) when the attempt authorizes."""
+    missing = missing_extra()
+    if missing is not None:
+        raise CredentialError(missing)
+    return SigV4Credentials(env, str(provider.settings.get("region") or ""))
+
+
+def missing_extra() -> MissingExtra | None:
+    """A message naming the pip install when botocore is not installed; None when it is. Imports nothing."""
+    import importlib.util
+
+    return None if importlib.util.find_spec("botocore") else MissingExtra(f"Bedrock needs botocore: {EXTRA_HINT}")
