@@ -14,8 +14,7 @@ from orcli.profile.resolve import load_profile_file as parse_profile
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import Auth, ChatRequest
-
-HELLO = ({"role": "user", "content": "Hello"},)
+from tests.wire_cases import HELLO
 
 
 def provider(api: str, key: str | None = None, **settings: object) -> Provider:
