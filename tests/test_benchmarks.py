@@ -31,3 +31,22 @@ def test_run_py_quick_runs_every_figure_to_the_end(tmp_path: Path) -> None:
     figures = [row["figure"] for row in json.loads(out.read_text())["rows"]]
     for expected in ("orcli --version", "providers (JSON + table)", "store write", "gateway latency", "executor"):
         assert any(f.startswith(expected) for f in figures), (expected, figures)
+
+
+def test_startup_compare_runs_two_checkouts_to_the_end(tmp_path: Path) -> None:
+    """benchmarks/startup_compare.py against this checkout itself: every command of both sides runs and the
+    table names each one (the figures are for whoever runs it on a quiet machine)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCLI_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "startup_compare.py"), str(ROOT), "--rounds", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    rows = {line.split()[0] for line in done.stdout.splitlines()[3:] if line.strip()}
+    assert rows == {"version", "explain", "providers"}, done.stdout

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orcli.execution.classify import Kind, classify_error, classify_finish_reason
 from orcli.types import FailureClass
+from orcli.wire import dialect_for
 from orcli.wire.azure import DEFAULT_API_VERSION
 from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamErrorInBody
 from tests.wire_cases import HELLO, classified, dialect_case
@@ -228,3 +231,67 @@ def test_an_error_in_a_200_body_or_a_stream_chunk() -> None:
         SSEEvent(json.dumps({"choices": [], "error": {"message": "boom", "code": "500"}}))
     )
     assert delta.error is not None and classify_error(delta.error).cls is FailureClass.PROVIDER
+
+
+# -- the stream decoder skips re-reading a repeated content-filter verdict: what it decodes must not change
+
+_SAFE = {c: {"filtered": False, "severity": "safe"} for c in ("hate", "self_harm", "sexual", "violence")}
+_FLAGGED = {**_SAFE, "violence": {"filtered": True, "severity": "medium"}}
+
+
+def _azure_chunk(content: object, verdict: object = _SAFE, finish: str | None = None, **extra: object) -> str:
+    choice = {"index": 0, "delta": {"content": content}, "finish_reason": finish, "content_filter_results": verdict}
+    return json.dumps({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": [choice], **extra})
+
+
+def _same_as_openai(events: list[str]) -> None:
+    """Azure's decoder, over one stream, gives exactly what OpenAI's decoding of each event gives (or raises
+    exactly the same error)."""
+    azure, openai = D.event_decoder(), dialect_for("openai").event_decoder()
+    for data in events:
+        try:
+            expected = openai.decode(SSEEvent(data))
+        except Exception as exc:  # noqa: BLE001 - compared below
+            with pytest.raises(type(exc)) as info:
+                azure.decode(SSEEvent(data))
+            assert str(info.value) == str(exc)
+        else:
+            assert azure.decode(SSEEvent(data)) == expected
+
+
+def test_a_repeated_verdict_decodes_as_openai_does() -> None:
+    verdict_text = json.dumps({"content_filter_results": _SAFE})[1:-1]
+    _same_as_openai(
+        [
+            _azure_chunk("Hello", prompt_filter_results=[{"prompt_index": 0, "content_filter_results": _SAFE}]),
+            _azure_chunk(" world"),
+            _azure_chunk(verdict_text),  # the verdict's own text, as text the model wrote
+            _azure_chunk('"content_filter_results": {}'),
+            _azure_chunk("x", verdict={}),  # an empty verdict between full ones
+            _azure_chunk("y", verdict=_FLAGGED),  # a different verdict: read in full
+            _azure_chunk("z", verdict=_FLAGGED),
+            _azure_chunk("", verdict=_SAFE, finish="content_filter"),
+            _azure_chunk("after", error={"message": "boom", "code": "500"}),  # an error keeps its raw text
+            _azure_chunk("bad")[:-1],  # malformed after a verdict was learned: the same error, same words
+            _azure_chunk(["not", "text"]),
+            json.dumps({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}),
+        ]
+    )
+
+
+def test_a_verdict_that_is_a_value_or_not_an_object_is_never_skipped() -> None:
+    _same_as_openai(
+        [
+            _azure_chunk("a"),
+            json.dumps({"choices": [{"index": 0, "delta": {"content": "content_filter_results"}}], "note": "x"}),
+            json.dumps({"choices": [], "x": "content_filter_results", "content_filter_results": 3}),
+            _azure_chunk("b", verdict=[1, 2]),
+            _azure_chunk("c"),
+        ]
+    )
+
+
+@given(st.lists(st.text(), min_size=1, max_size=6))
+def test_any_text_decodes_as_openai_does(pieces: list[str]) -> None:
+    verdict_text = json.dumps({"content_filter_results": _SAFE})
+    _same_as_openai([_azure_chunk(p + verdict_text[i % 7 :]) for i, p in enumerate(pieces)])

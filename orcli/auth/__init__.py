@@ -56,8 +56,15 @@ def scheme_of(provider: Provider) -> str | None:
     return DIALECTS[provider.api].keyless_auth
 
 
+_LOADED: dict[str, _Scheme] = {}  # module -> the module, once its import has finished (asked every attempt)
+
+
 def _module(scheme: str) -> _Scheme:
-    return importlib.import_module(SCHEMES[scheme])
+    name = SCHEMES[scheme]
+    module = _LOADED.get(name)
+    if module is None:
+        module = _LOADED[name] = importlib.import_module(name)
+    return module
 
 
 def credential_problem(provider: Provider, env: Mapping[str, str]) -> str | None:

@@ -105,7 +105,7 @@ def profiles_import(
     from orcli.profile.lock import profile_lock
 
     with contextlib.nullcontext() if dry_run else profile_lock(target):  # a dry run reads one whole file
-        doc = _merge(source, found, ids, target, into, models, env, verify=verify, dry_run=dry_run, out=out)
+        doc = _merge(source, found, ids, target, into, models, env, check_live=verify, dry_run=dry_run, out=out)
     if out.as_json:
         out.json(doc)
         return
@@ -121,7 +121,7 @@ def _merge(
     models: list[str],
     env: Mapping[str, str],
     *,
-    verify: bool,
+    check_live: bool,
     dry_run: bool,
     out: Output,
 ) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def _merge(
         out.note(f"note: {found.notes[-1]}")
     found = found._replace(endpoints=writable)
     resolved = resolve(
-        existing, found.providers, found.endpoints, env, ids_from=ids, verify=list_all if verify else None
+        existing, found.providers, found.endpoints, env, ids_from=ids, live_list=list_all if check_live else None
     )
     for note in resolved.notes:
         out.note(f"note: {note}")

@@ -8,7 +8,7 @@ import contextlib
 import math
 import queue
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from enum import Enum
 from typing import Any, Protocol
 
@@ -106,7 +106,8 @@ class Exchange(_Call):
         self.deadline = math.inf
         self.response: httpx.Response | None = None
         self._bounded: Any = None  # the network stream whose reads we bound, to restore afterwards
-        self._items = self._generate()
+        self._items = self._generate()  # the request and its status (or its error)
+        self._body: Iterator[bytes] | None = None  # then the body's pieces, read by `get` itself
 
     def _generate(self) -> Generator[Item, None, None]:
         t = self.timeouts
@@ -118,15 +119,11 @@ class Exchange(_Call):
             yield (Tag.ERROR, exc)
             return
         self._bound_reads(response.extensions.get("network_stream"))
-        yield (Tag.STATUS, (response.status_code, response.headers))
         try:
-            data = Tag.DATA  # looked up once, not per chunk
-            for chunk in body_pieces(response):
-                yield (data, chunk)
-        except (httpx.HTTPError, BodyDecodeError) as exc:
-            yield (Tag.ERROR, exc)
-            return
-        yield (Tag.END, None)
+            self._body = body_pieces(response)
+        except BodyDecodeError as exc:  # an encoding orcli did not ask for: an error once the status is out
+            self._body = _raising(exc)
+        yield (Tag.STATUS, (response.status_code, response.headers))
 
     def _bound_reads(self, stream: Any) -> None:
         if stream is None:
@@ -146,14 +143,23 @@ class Exchange(_Call):
 
     def get(self, deadline: float) -> Item | None:
         """The next item, or None once `deadline` (on the executor's clock) has passed."""
-        if self.clock() >= deadline:
+        clock = self.clock
+        if clock() >= deadline:
             return None
         self.deadline = deadline
-        try:
-            item = next(self._items)
-        except StopIteration:
-            item = (Tag.END, None)
-        if self.clock() >= deadline:
+        body = self._body
+        if body is None:
+            item = next(self._items, _END)
+        else:
+            # Once per chunk of every answer: the body's pieces are read here, with no generator between.
+            try:
+                item = (_DATA, next(body))
+            except StopIteration:
+                item = _END
+            except (httpx.HTTPError, BodyDecodeError) as exc:
+                self._body = iter(())  # after an error, the end
+                item = (Tag.ERROR, exc)
+        if clock() >= deadline:
             return None  # too late: a keep-alive flood or a stall outlived the deadline
         return item
 
@@ -169,6 +175,16 @@ class Exchange(_Call):
             with contextlib.suppress(Exception):
                 self.response.close()
         self._items.close()
+
+
+_DATA = Tag.DATA
+_END: Item = (Tag.END, None)
+
+
+def _raising(exc: BaseException) -> Iterator[bytes]:
+    """A body that fails with `exc` when its first piece is asked for."""
+    raise exc
+    yield b""  # a generator: the raise waits for the first `next`
 
 
 class Pump(_Call):

@@ -38,7 +38,17 @@ from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
-from orcli.wire.base import Answer, ChatRequest, Delta, Dialect, HttpRequest, UpstreamErrorInBody, Usage, WireError
+from orcli.wire.base import (
+    Answer,
+    ChatRequest,
+    Delta,
+    Dialect,
+    HttpRequest,
+    SSEEvent,
+    UpstreamErrorInBody,
+    Usage,
+    WireError,
+)
 from orcli.wire.content_encoding import BodyDecodeError
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
@@ -472,9 +482,12 @@ class Executor:
         framing: Framing,
         built: AnswerBuilder,
     ) -> _Served:
-        sse = framer_factory(framing)()
-        decoder = dialect.event_decoder()
+        feed, close = _framer_calls(framing)
+        decode = dialect.event_decoder().decode
+        add = built.add
         sink = self.sink
+        clock = self.clock
+        get = reader.get
         ttft: float | None = None
         done = False
         wrote = False
@@ -486,9 +499,10 @@ class Executor:
         def fail(failure: Failure) -> _AttemptFailed:
             return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
+        # Once per chunk of every streamed answer: names bound once above, fields read once (docs/performance.md).
         while not done:
             deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
-            item = reader.get(deadline)
+            item = get(deadline)
             if item is None:
                 if ttft is None:
                     kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
@@ -496,42 +510,34 @@ class Executor:
                     kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
                 raise fail(_timeout_failure(kind, self.timeouts))
             tag, payload = item
-            if tag is data:  # the common case first; the match below names every other tag
+            if tag is data:  # the common case first
                 received += len(payload)
                 if received > ANSWER_BODY_LIMIT:
                     raise fail(_too_large())
-            else:
-                match tag:
-                    case Tag.END:
-                        pass
-                    case Tag.ERROR:
-                        raise fail(self._transport_error(payload, during_body=True))
-                    case Tag.STATUS:
-                        raise fail(transport_failure("malformed", "a second status in one exchange"))
-                    case Tag.DATA:
-                        raise AssertionError("handled above")
-                    case unreachable:
-                        assert_never(unreachable)
+            elif tag is not end:
+                raise fail(self._mid_stream_failure(tag, payload))
             try:
-                events = sse.close() if tag is end else sse.feed(payload)
+                events = close() if tag is end else feed(payload)
                 if events:
-                    last_event_at = self.clock()
+                    last_event_at = clock()
                 for event in events:
-                    for delta in decoder.decode(event):
-                        if delta.done:
-                            done = True
+                    for delta in decode(event):
+                        content, reasoning, tool_calls, finish_reason, _, _, error, done = delta
+                        if done:
                             break
-                        if delta.error is not None:
-                            raise UpstreamErrorInBody(delta.error)
-                        built.add(delta)
-                        # Reasoning is a token too: it proves the provider alive (SPEC §6), though not the answer.
-                        if ttft is None and (delta.content or delta.tool_calls or delta.reasoning):
-                            ttft = self.clock() - start
-                        if sink is not None and (delta.content or delta.reasoning or delta.tool_calls):
-                            sink(delta)
-                            wrote = wrote or bool(delta.content)
-                        if delta.finish_reason:
-                            finish_failure = classify_finish_reason(delta.finish_reason)
+                        if error is not None:
+                            raise UpstreamErrorInBody(error)
+                        add(delta)
+                        if content or reasoning or tool_calls:
+                            # Reasoning is a token too: it proves the provider alive (docs/failures.md).
+                            if ttft is None:
+                                ttft = clock() - start
+                            if sink is not None:
+                                sink(delta)
+                                if content:
+                                    wrote = True
+                        if finish_reason:
+                            finish_failure = classify_finish_reason(finish_reason)
                             if finish_failure is not None:
                                 raise fail(finish_failure)
                     if done:
@@ -546,6 +552,18 @@ class Executor:
         if not built.has_answer:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
         return _Served(built.answer(), ttft)
+
+    def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
+        """What a reader's item other than data or the end means once the stream has begun."""
+        match tag:
+            case Tag.ERROR:
+                return self._transport_error(payload, during_body=True)
+            case Tag.STATUS:
+                return transport_failure("malformed", "a second status in one exchange")
+            case Tag.DATA | Tag.END:
+                raise AssertionError("the stream loop handles data and the end itself")
+            case unreachable:
+                assert_never(unreachable)
 
     def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
         item = reader.get(deadline)
@@ -657,6 +675,12 @@ def _nothing() -> None:
 
 # Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
 _TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
+
+
+def _framer_calls(framing: Framing) -> tuple[Callable[[bytes], list[SSEEvent]], Callable[[], list[SSEEvent]]]:
+    """A fresh framer's `feed` and `close`, bound once per stream."""
+    framer = framer_factory(framing)()
+    return framer.feed, framer.close
 
 
 def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:

@@ -9,6 +9,7 @@ needs a library lives in its own module, imported only when a stream of that fra
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -34,7 +35,9 @@ FRAMINGS = {
 SSE = FRAMINGS["sse"]
 
 
+@functools.cache
 def framer_factory(framing: Framing) -> Callable[[], Framer]:
+    """The framing's factory, imported on first use and remembered (asked once per streamed attempt)."""
     module, _, name = framing.factory.partition(":")
     factory: Callable[[], Framer] = getattr(importlib.import_module(module), name)
     return factory

@@ -48,7 +48,7 @@ def resolve(
     env: Mapping[str, str],
     *,
     ids_from: ModelsDev | None = None,
-    verify: Lister | None = None,
+    live_list: Lister | None = None,
 ) -> Resolved:
     """Give every endpoint the id its provider serves it under, or leave it out with a reason."""
     own_providers = existing.get("providers") if isinstance(existing.get("providers"), dict) else {}
@@ -68,12 +68,12 @@ def resolve(
         if found is None and isinstance(source, Skipped):
             skipped.append(source)
             continue
-        if found is None and verify is None:
+        if found is None and live_list is None:
             skipped.append(_unknown(model, tag, providers.get(tag, {})))
             continue
         pending.append(({**e, "upstream_model": found} if found else dict(e), str(source)))
-    if verify is not None:
-        pending = _verified(pending, providers, aliases, own_providers or {}, env, verify, skipped, notes)
+    if live_list is not None:  # --verify
+        pending = _verified(pending, providers, aliases, own_providers or {}, env, live_list, skipped, notes)
     return Resolved([e for e, _ in pending], skipped, notes)
 
 

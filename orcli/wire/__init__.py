@@ -85,6 +85,16 @@ DIALECTS: Mapping[str, Registration] = {
 DIALECT_MODULES = {api: r.module for api, r in DIALECTS.items()}
 
 
+# module -> its DIALECT, once imported: dialect_for runs twice per attempt, and import_module's own lookup
+# costs a few microseconds each time. Filled only after an import has finished (import_module waits for
+# one another thread has begun), so no caller ever sees a module half imported.
+_LOADED: dict[str, Dialect] = {}
+
+
 def dialect_for(api: str) -> Dialect:
     """The dialect that speaks `api`; KeyError for an api orcli does not know (profiles are validated first)."""
-    return importlib.import_module(DIALECTS[api].module).DIALECT  # type: ignore[no-any-return]
+    module = DIALECTS[api].module
+    dialect = _LOADED.get(module)
+    if dialect is None:
+        dialect = _LOADED[module] = importlib.import_module(module).DIALECT
+    return dialect

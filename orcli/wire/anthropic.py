@@ -23,6 +23,7 @@ from orcli.wire.base import (
     UpstreamError,
     UpstreamErrorInBody,
     Usage,
+    new_delta,
 )
 from orcli.wire.native import (
     add_counts,
@@ -364,8 +365,8 @@ class EventDecoder:
         if not isinstance(delta, Mapping):
             raise StreamProtocolError("content_block_delta has no delta")
         kind = delta.get("type")
-        if kind == "text_delta":
-            return [Delta(content=text_of(delta.get("text")))]
+        if kind == "text_delta":  # most events of a stream: the delta built without keyword handling
+            return [new_delta((text_of(delta.get("text")), "", (), None, None, None, None, False))]
         if kind == "thinking_delta":
             return [Delta(reasoning=text_of(delta.get("thinking")))]
         if kind == "input_json_delta":

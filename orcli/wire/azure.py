@@ -10,12 +10,23 @@ learn.microsoft.com azure/ai-services/openai/reference, .../openai/concepts/cont
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from urllib.parse import quote
 
 from orcli.types import Endpoint, Provider
 from orcli.wire import openai
-from orcli.wire.base import Answer, Auth, ChatRequest, EventDecoder, HttpRequest, UpstreamError
+from orcli.wire.base import (
+    Answer,
+    Auth,
+    ChatRequest,
+    Delta,
+    EventDecoder,
+    HttpRequest,
+    SSEEvent,
+    UpstreamError,
+    WireError,
+)
 from orcli.wire.native import headers
 from orcli.wire.text import loads
 
@@ -53,6 +64,64 @@ def _with_inner_error(err: UpstreamError) -> UpstreamError:
 
 API_KEY = Auth(header="api-key", prefix="")
 
+_VERDICT_KEY = '"content_filter_results"'
+_object_at = json.JSONDecoder().raw_decode
+
+
+class _EventDecoder:
+    """OpenAI's stream decoding, minus re-reading Azure's content-filter verdict in every chunk.
+
+    Azure repeats the same `"content_filter_results": {...}` (every category "safe") in each chunk: more JSON
+    than the text itself, which orcli never reads in a stream (a filtered answer shows in `finish_reason`).
+    When a chunk's first verdict is, character for character, the one seen last, it is replaced by an empty
+    object before parsing: a short search and a compare instead of parsing it again (docs/performance.md).
+    Safe because the key and its object are whole JSON tokens and a bare `"` cannot occur inside a JSON
+    string, so what is found is always that key and its value, never part of a string, and valid JSON stays
+    valid. Whatever does not decode cleanly that way (malformed JSON, an error object, whose raw text is
+    kept) is decoded again from the text as sent.
+    """
+
+    def __init__(self) -> None:
+        self._verdict: str | None = None  # the last non-empty verdict seen, key included, as sent
+
+    def decode(self, event: SSEEvent) -> list[Delta]:
+        data = event.data
+        start = data.find(_VERDICT_KEY)
+        if start >= 0:
+            verdict = self._verdict
+            if verdict is not None and data.startswith(verdict, start):
+                try:
+                    delta = openai.parse_stream_event(data[:start] + _EMPTY_VERDICT + data[start + len(verdict) :])
+                except WireError:
+                    delta = None  # the text as sent says what is wrong, in its own words
+                if delta is not None and delta.error is None:
+                    return [delta]
+            else:
+                self._learn(data, start)
+        return [openai.parse_stream_event(data)]
+
+    def _learn(self, data: str, start: int) -> None:
+        """Remember the verdict at `start` as it was sent, when it is a key with a non-empty object."""
+        colon = start + len(_VERDICT_KEY)
+        while data[colon : colon + 1].isspace():
+            colon += 1
+        if data[colon : colon + 1] != ":":
+            return  # the words as a value, not a key
+        value = colon + 1
+        while data[value : value + 1].isspace():
+            value += 1
+        if data[value : value + 1] != "{":
+            return
+        try:
+            verdict, end = _object_at(data, value)
+        except ValueError:
+            return
+        if verdict:
+            self._verdict = data[start:end]
+
+
+_EMPTY_VERDICT = _VERDICT_KEY + ":{}"
+
 
 class AzureDialect:
     """`api = "azure"`: POST {base_url}/openai/deployments/{upstream_model}/chat/completions?api-version=V."""
@@ -82,7 +151,7 @@ class AzureDialect:
         return openai.DIALECT.decode_answer(body)
 
     def event_decoder(self) -> EventDecoder:
-        return openai.DIALECT.event_decoder()
+        return _EventDecoder()
 
     def parse_error(self, status: int | None, body: bytes | str) -> UpstreamError:
         return _with_inner_error(openai.DIALECT.parse_error(status, body))

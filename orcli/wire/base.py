@@ -8,6 +8,7 @@ and turns what the provider sends back (a whole body, SSE events, an error body)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
@@ -125,6 +126,12 @@ class Delta(NamedTuple):
     model: str | None = None
     error: UpstreamError | None = None
     done: bool = False
+
+
+# A Delta from all eight fields in order (content, reasoning, tool_calls, finish_reason, usage, model, error,
+# done), built by tuple.__new__ directly: the NamedTuple's own constructor is a Python-level call with keyword
+# handling, and the dialects build one per stream event (docs/performance.md).
+new_delta = functools.partial(tuple.__new__, Delta)
 
 
 class Answer(NamedTuple):

@@ -27,6 +27,7 @@ from orcli.wire.base import (
     UpstreamError,
     UpstreamErrorInBody,
     Usage,
+    new_delta,
 )
 from orcli.wire.text import loads, one_line, scrub
 
@@ -262,53 +263,65 @@ def _usage(obj: Mapping[str, object]) -> Usage | None:
     return Usage(_count(clean.get("prompt_tokens")), _count(clean.get("completion_tokens")), raw=clean)
 
 
+_DONE = Delta(done=True)
+
+
 def parse_stream_event(data: str) -> Delta:
-    """One SSE `data:` payload of a chat-completions stream."""
-    if data.strip() == "[DONE]":
-        return Delta(done=True)
+    """One SSE `data:` payload of a chat-completions stream.
+
+    Every event of every OpenAI-shaped stream comes through here: the common case (text content, maybe a
+    role) is checked with as few lookups as its checks need; anything else takes the general walk."""
+    if data[:1] != "{" and data.strip() == "[DONE]":
+        return _DONE
     try:
         obj = loads(data)
     except ValueError as exc:
         raise StreamProtocolError(f"stream chunk is not JSON: {exc}") from None
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise StreamProtocolError(f"stream chunk is a JSON {type(obj).__name__}, not an object")
     choices = obj.get("choices")
-    if choices is None:
-        choices = []
-    if not isinstance(choices, list):
-        raise StreamProtocolError("stream chunk 'choices' is not a list")
     content, reasoning, finish, error = "", "", None, None
     tool_calls: tuple[ToolCallDelta, ...] = ()
     if choices:
+        if type(choices) is not list:
+            raise StreamProtocolError("stream chunk 'choices' is not a list")
         choice = choices[0]
-        if not isinstance(choice, dict):
+        if type(choice) is not dict:
             raise StreamProtocolError("stream chunk choice is not an object")
         delta = choice.get("delta")
         if delta is None:
             delta = {}
-        if not isinstance(delta, dict):
+        elif type(delta) is not dict:
             raise StreamProtocolError("stream chunk 'delta' is not an object")
-        text = _content_text(delta.get("content"))
-        if text is None:
-            raise StreamProtocolError("stream chunk 'delta.content' is neither text nor a list of parts")
-        content = text
+        text = delta.get("content")
+        if type(text) is str:
+            content = text if text.isascii() else scrub(text)
+        else:
+            text = _content_text(text)
+            if text is None:
+                raise StreamProtocolError("stream chunk 'delta.content' is neither text nor a list of parts")
+            content = text
         if len(delta) > ("content" in delta) + ("role" in delta):  # more than content and role: look further
             reasoning = _reasoning(delta) or ""  # the model thinking aloud, never part of the answer
             if delta.get("tool_calls") is not None:
                 tool_calls = _tool_call_deltas(delta["tool_calls"])
         finish = choice.get("finish_reason")
-        if finish is not None and not isinstance(finish, str):
+        if finish is not None and type(finish) is not str:
             raise StreamProtocolError("stream chunk 'finish_reason' is not a string")
-        if isinstance(choice.get("error"), dict | str):
-            error = _error_from(choice["error"], data)
-    if "error" in obj and obj["error"] is not None:
+        choice_error = choice.get("error")
+        if choice_error is not None and type(choice_error) in (dict, str):
+            error = _error_from(choice_error, data)
+    elif choices is not None and type(choices) is not list:
+        raise StreamProtocolError("stream chunk 'choices' is not a list")
+    if obj.get("error") is not None:
         # OpenRouter's mid-stream error: a top-level error object next to finish_reason "error".
         error = _error_from(obj["error"], data)
     # usage and model only inform; a wrong type there must not cost the answer.
     usage = _usage(obj) if "usage" in obj or "x_groq" in obj else None
     model = obj.get("model")
-    model = model if model is None or type(model) is str and model.isascii() else _opt_str(model)
-    return Delta(content, reasoning, tool_calls, finish, usage, model, error)
+    if model is not None and not (type(model) is str and model.isascii()):
+        model = _opt_str(model)
+    return new_delta((content, reasoning, tool_calls, finish, usage, model, error, False))
 
 
 def parse_completion(body: bytes) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from orcli.wire.base import SSEEvent, StreamProtocolError
@@ -10,6 +11,11 @@ MAX_LINE_BYTES = 1 << 20  # one SSE line; a server that never sends a newline mu
 MAX_EVENT_BYTES = 1 << 20  # one SSE event's accumulated data
 
 _EOL = re.compile(rb"\r\n?|\n")
+
+
+# An SSEEvent from its four fields in order, built by tuple.__new__ directly: the NamedTuple's own
+# constructor is a Python-level call (with keyword handling), once per event of every stream.
+_event = functools.partial(tuple.__new__, SSEEvent)
 
 
 class SSEDecoder:
@@ -41,6 +47,19 @@ class SSEDecoder:
         if self._error is not None:
             raise self._error
         self.bytes_fed += len(data)
+        if (
+            data[-2:] == b"\n\n"
+            and data[:6] == b"data: "
+            and not self._buf
+            and not self._data
+            and not self._first_line
+            and data.count(b"\n") == 2
+            and b"\r" not in data
+            and len(data) <= self.max_line
+        ):
+            # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery, no
+            # further call (this runs once per chunk of every stream; docs/performance.md).
+            return [_event((data[6:-2].decode("utf-8", errors="replace"), "message", self.last_event_id, None))]
         events: list[SSEEvent] = []
         try:
             return self._feed(data, events)
@@ -53,19 +72,6 @@ class SSEDecoder:
     def _feed(self, data: bytes, events: list[SSEEvent]) -> list[SSEEvent]:
         if (
             data.startswith(b"data: ")
-            and data.endswith(b"\n\n")
-            and data.count(b"\n") == 2
-            and not self._buf
-            and not self._data
-            and not self._first_line
-            and b"\r" not in data
-            and len(data) <= self.max_line
-        ):
-            # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery.
-            events.append(SSEEvent(data[6:-2].decode("utf-8", errors="replace"), id=self.last_event_id))
-            return events
-        if (
-            data.startswith(b"data: ")
             and data.endswith(b"\r\n\r\n")
             and data.count(b"\n") == 2
             and data.count(b"\r") == 2
@@ -75,7 +81,7 @@ class SSEDecoder:
             and len(data) <= self.max_line
         ):
             # The same with CRLF line ends, as Gemini frames its stream (SPEC §10).
-            events.append(SSEEvent(data[6:-4].decode("utf-8", errors="replace"), id=self.last_event_id))
+            events.append(_event((data[6:-4].decode("utf-8", errors="replace"), "message", self.last_event_id, None)))
             return events
         if not self._buf and data.endswith(b"\n") and b"\r" not in data:
             # The common case, a chunk of whole `\n`-ended lines: split it, no buffering, no regex.
