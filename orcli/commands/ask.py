@@ -291,7 +291,8 @@ def _usage_json(result: Any) -> dict[str, Any]:
     """The served attempt's usage: the provider's own object, or the estimate orcli recorded, marked so."""
     spent = result.spent
     if result.answer.usage is not None and (spent is None or not spent.estimated):
-        return result.answer.usage.as_json()
+        reported: dict[str, Any] = result.answer.usage.as_json()
+        return reported
     if spent is None:
         return {}
     total = spent.prompt_tokens + spent.completion_tokens

@@ -18,19 +18,19 @@ from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
-def complete_profiles(incomplete):  # Typer passes arguments by these names
+def complete_profiles(incomplete: str) -> list[str]:  # Typer passes arguments by these names
     from orcli.ui.completion import profile_names
 
     return profile_names(incomplete)
 
 
-def complete_models(ctx, incomplete):
+def complete_models(ctx: Any, incomplete: str) -> list[str]:
     from orcli.ui.completion import model_names
 
     return model_names(ctx, incomplete)
 
 
-def complete_providers(ctx, incomplete):
+def complete_providers(ctx: Any, incomplete: str) -> list[str]:
     from orcli.ui.completion import provider_names
 
     return provider_names(ctx, incomplete)

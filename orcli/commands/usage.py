@@ -112,7 +112,8 @@ def _read(store: Any, start: float, end: float, by: str) -> tuple[list[Any], Any
 
     if store is None:  # no store yet: nothing was ever recorded here
         return [], UsageRow("total")
-    return store.usage(start, end, by)
+    report: tuple[list[Any], Any] = store.usage(start, end, by)
+    return report
 
 
 def _show(
