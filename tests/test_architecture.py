@@ -58,7 +58,7 @@ CORE_PATHS = (
     "profile/readers.py",
     "profile/values.py",
     "profile/lines.py",
-    "store/url.py",
+    "store_url.py",
     "ui/words.py",
 )
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
@@ -483,3 +483,16 @@ def test_ruff_format_leaves_the_tree_unchanged_and_nothing_opts_out() -> None:
         [ruff, "format", "--check", "orcli", "tests", "benchmarks"], cwd=root, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_profiles_do_not_reach_into_the_store_nor_the_gateway_into_the_terminal() -> None:
+    """A fact both sides need has a home both may use (a store URL: orcli/store_url.py; a rejection's JSON:
+    types.Rejection.as_json), so profile validation never imports the store and the gateway never the terminal."""
+    crossing = [
+        f"{mod} imports {dep}"
+        for mod, deps in GRAPH.items()
+        for dep in deps
+        if (mod.startswith("orcli.profile.") and (dep == "orcli.store" or dep.startswith("orcli.store.")))
+        or (mod.startswith("orcli.gateway.") and (dep == "orcli.ui" or dep.startswith("orcli.ui.")))
+    ]
+    assert not crossing, crossing

@@ -31,7 +31,7 @@ PURE_PATHS = (
     "profile/readers.py",  # one reader per kind of value
     "profile/values.py",
     "profile/lines.py",
-    "store/url.py",  # a shared store's URL, checked when a profile names one
+    "store_url.py",  # a shared store's URL, checked when a profile names one
     "gateway/body.py",  # request bodies: JSON that cannot hurt the process, typed fields
     "gateway/guard.py",  # browser safety: which Host, Origin and Content-Type a request may carry
 )

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from orcli.store.backend import configured_url
 from orcli.store.redis import Garbage, decode, encode, endpoint_of, outcome_key
-from orcli.store.url import BadStoreURL, parse, redact
 from orcli.store.values import outcome_values
+from orcli.store_url import BadStoreURL, parse, redact
 from orcli.types import FailureClass, HealthSettings, Outcome
 
 SECRET = "pa55-word-Zq9"

@@ -229,7 +229,7 @@ class Readers:
         if not isinstance(value, str) or not value.strip():
             self.error(keypath, f"expected a redis:// or rediss:// URL, got {type_name(value)} {show(value)}")
             return INVALID
-        from orcli.store.url import BadStoreURL, has_password, parse
+        from orcli.store_url import BadStoreURL, has_password, parse
 
         if has_password(value):
             # A profile is shared and committed; the password goes in ORCLI_HEALTH_URL, which wins over this key.
