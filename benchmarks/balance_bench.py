@@ -30,16 +30,20 @@ def one_model_profile(n: int):
             price=Price(0.1 + (i * 37 % 200) / 100, 0.2 + (i * 53 % 400) / 100),
             latency=0.2 + (i % 10) / 10,
             throughput=40.0 + (i % 7) * 30,
-        )  # fmt: skip
+        )
         for i in range(n)
     )
     health = {}
     for i in range(0, n, 2):
         failed = i % 20 == 0
         health[("m", f"p{i}")] = EndpointHealth(
-            state=HealthState.UNSTABLE if failed else HealthState.HEALTHY, stable=not failed,
-            requests=20, failures=3 if failed else i % 3, median_ttft=0.3 + (i % 13) / 10, median_tps=50.0 + i % 90,
-        )  # fmt: skip
+            state=HealthState.UNSTABLE if failed else HealthState.HEALTHY,
+            stable=not failed,
+            requests=20,
+            failures=3 if failed else i % 3,
+            median_ttft=0.3 + (i % 13) / 10,
+            median_tps=50.0 + i % 90,
+        )
     profile = Profile("bench", "<bench>", MappingProxyType(providers), endpoints, MappingProxyType({"models": ["m"]}))
     return profile, HealthSnapshot(health)
 
@@ -61,13 +65,16 @@ def bench(sizes: tuple[int, ...] = (1_000, 10_000), repeats: int = 15) -> list[d
         }
         samples = interleaved(fns, repeats, warmup=2)
         inverse, effective = (statistics.median(samples[b]) for b in ("inverse-square", "effective"))
-        out.append({"endpoints": n, "inverse_square_s": inverse, "effective_s": effective,
-                    "ratio": effective / inverse})  # fmt: skip
+        out.append(
+            {"endpoints": n, "inverse_square_s": inverse, "effective_s": effective, "ratio": effective / inverse}
+        )
     return out
 
 
 if __name__ == "__main__":
     sizes = tuple(int(a) for a in sys.argv[1:]) or (1_000, 10_000)
     for r in bench(sizes):
-        print(f"{r['endpoints']:>7,} endpoints: inverse-square {r['inverse_square_s'] * 1000:8.2f} ms, "
-              f"effective {r['effective_s'] * 1000:8.2f} ms, ratio {r['ratio']:.2f} (target <= {TARGET})")  # fmt: skip
+        print(
+            f"{r['endpoints']:>7,} endpoints: inverse-square {r['inverse_square_s'] * 1000:8.2f} ms, "
+            f"effective {r['effective_s'] * 1000:8.2f} ms, ratio {r['ratio']:.2f} (target <= {TARGET})"
+        )

@@ -109,7 +109,7 @@ def bench(n: int = 60) -> list[dict[str, object]]:
 
     from orcli.execution.exchange import Exchange
     from orcli.execution.executor import Executor
-    from orcli.profile.parse import load_profile_file
+    from orcli.profile.resolve import load_profile_file
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire.base import ChatRequest
 

@@ -77,8 +77,9 @@ def bench(n: int = 100) -> list[dict]:
     from orcli.wire.base import ChatRequest
 
     script = _SERVER % {"stall": STALL_S, "providers": PROVIDERS, "rate": STALL_RATE}
-    server = subprocess.Popen([sys.executable, "-c", script, str(ROOT / "tests")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-c", script, str(ROOT / "tests")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
@@ -100,8 +101,9 @@ def bench(n: int = 100) -> list[dict]:
                         if delta.content and not first:
                             first.append(time.perf_counter() - t0)
 
-                    execute(profile, attempts, request, {}, None, Caller(sink=sink), stream=True, client=client,
-                            hedge=hedge)  # fmt: skip
+                    execute(
+                        profile, attempts, request, {}, None, Caller(sink=sink), stream=True, client=client, hedge=hedge
+                    )
                     ttfts[mode].append(first[0])
     finally:
         assert server.stdin is not None
@@ -110,13 +112,16 @@ def bench(n: int = 100) -> list[dict]:
     rows = []
     for mode, values in ttfts.items():
         p50, p99 = statistics.median(values), percentile(values, 0.99)
-        rows.append({"mode": mode, "requests": n, "p50_s": p50, "p99_s": p99, "p99_over_p50": p99 / p50,
-                     "max_s": max(values)})  # fmt: skip
+        rows.append(
+            {"mode": mode, "requests": n, "p50_s": p50, "p99_s": p99, "p99_over_p50": p99 / p50, "max_s": max(values)}
+        )
     return rows
 
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     for r in bench(n):
-        print(f"{r['mode']:<28} {r['requests']} requests: p50 {r['p50_s'] * 1000:7.1f} ms, p99 "
-              f"{r['p99_s'] * 1000:7.1f} ms, p99/p50 {r['p99_over_p50']:.2f}, max {r['max_s'] * 1000:7.1f} ms")  # fmt: skip
+        print(
+            f"{r['mode']:<28} {r['requests']} requests: p50 {r['p50_s'] * 1000:7.1f} ms, p99 "
+            f"{r['p99_s'] * 1000:7.1f} ms, p99/p50 {r['p99_over_p50']:.2f}, max {r['max_s'] * 1000:7.1f} ms"
+        )

@@ -111,7 +111,7 @@ def _seed(url: str, tmp: Path, local_dirs: set[str], ask_profile: Path) -> None:
     """The same recent history in both stores: ten outcomes per endpoint of the example profile and of the ask
     profile, in Redis and in each local state folder, so that the SQLite reference reads a real store (a
     folder without one would skip the store altogether and measure less than SQLite)."""
-    from orcli.profile.parse import load_profile, load_profile_file
+    from orcli.profile.resolve import load_profile, load_profile_file
 
     endpoints = {(e.model, e.provider) for e in load_profile("example", {}).endpoints}
     endpoints |= {(e.model, e.provider) for e in load_profile_file(ask_profile).endpoints}
@@ -135,7 +135,7 @@ def _process(url: str, tmp: Path, rounds: int) -> dict[str, float]:
 
     from upstream import Upstream, fake_keys, ok, write_profile
 
-    from orcli.profile.parse import bundled_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     keys = {name: "sk-bench-not-a-key" for name in re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M)}

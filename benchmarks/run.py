@@ -48,7 +48,7 @@ FLOOR_CODE = "import typer, rich.table, httpx, platformdirs"
 
 def _example_key_names() -> tuple[str, ...]:
     """The api_key_env names of the bundled `example` profile: set, so explain-route plans every endpoint."""
-    from orcli.profile.parse import bundled_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     return tuple(sorted(set(re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M))))
@@ -348,7 +348,7 @@ def executor_figures(n: int, tmp: Path, wanted: set[str]) -> list[Row]:
     from orcli.execution.exchange import Exchange
     from orcli.execution.executor import Executor
     from orcli.execution.transport import make_client
-    from orcli.profile.parse import load_profile_file
+    from orcli.profile.resolve import load_profile_file
     from orcli.store import Store
     from orcli.types import HEALTHY, PlannedAttempt
     from orcli.wire import openai as wire
@@ -703,7 +703,7 @@ def profile_figures(sizes: Sequence[int], repeats: int, tmp: Path) -> list[Row]:
 
     from orcli.errors import ProfileError
     from orcli.profile.cache import load_cached
-    from orcli.profile.parse import load_profile_file
+    from orcli.profile.resolve import load_profile_file
 
     rows: list[Row] = []
     previous: dict[str, tuple[int, float]] = {}

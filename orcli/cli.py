@@ -11,7 +11,7 @@ import typer
 
 from orcli import __version__
 from orcli.commands.ask import ask
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, Terminated
+from orcli.commands.common import Terminated, common_flags, common_options_before_the_command
 from orcli.commands.explain import explain_route
 from orcli.commands.health import health_main, health_reset
 from orcli.commands.profiles import profiles_check, profiles_init, profiles_list, profiles_show
@@ -63,9 +63,8 @@ profiles_app = typer.Typer(
 )
 
 # Options every command takes, also accepted before the command name (`orcli -p work ask ...`): `run` moves
-# them after it, so each command parses them itself (SPEC §5). name -> takes a value.
-COMMON_OPTIONS = {"--profile": True, "-p": True, "--json": False, "--quiet": False, "-q": False,
-                  "--debug": False, "--no-color": False, "--wide": False, "-w": False}  # fmt: skip
+# them after it, so each command parses them itself (docs/commands.md). Spelling -> takes a value.
+COMMON_OPTIONS = common_flags()
 
 
 def _version_callback(value: bool) -> None:
@@ -75,15 +74,11 @@ def _version_callback(value: bool) -> None:
 
 
 @app.callback()
+@common_options_before_the_command
 def main(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
 ) -> None:
     """Route chat completions over your own provider accounts, OpenRouter-style, with every decision shown."""
 
@@ -189,7 +184,8 @@ def run() -> None:
 
 
 def hoist_common_options(argv: list[str]) -> list[str]:
-    """`orcli -p work --no-color ask x` -> `orcli ask -p work --no-color x` (and after `health reset`).
+    """`orcli -p work --no-color ask x` -> `orcli ask -p work --no-color x` (and after `health reset`,
+    `profiles show`: a group's command).
 
     Only the common options are moved, and only when a command name follows them; anything else (an
     unknown option, --help, --version, no command) leaves the line as it was, for Click to answer.
@@ -209,8 +205,9 @@ def hoist_common_options(argv: list[str]) -> list[str]:
     if argv[i] not in names:
         return argv
     end = i + 1
-    if argv[i] == "health" and end < len(argv) and argv[end] == "reset":
-        end += 1
+    group = next((g.typer_instance for g in app.registered_groups if g.name == argv[i]), None)
+    if group is not None and end < len(argv) and argv[end] in {c.name for c in group.registered_commands}:
+        end += 1  # after a group's command: `health reset`, `profiles init`
     return [*argv[i:end], *moved, *argv[end:]]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 EXIT_FAILED = 1
@@ -43,8 +43,28 @@ class UsageError(OrcliError):
 
 
 class ProfileError(OrcliError):
+    """A profile that cannot be used: exit 2. `problems` lists each thing wrong with it (file, line, key,
+    message; those not known are None); the JSON document carries them all as `error.problems` (docs/json.md).
+    Without a list, the message is the one problem."""
+
     exit_code = EXIT_USAGE
     kind = "profile"
+
+    def __init__(
+        self,
+        message: str,
+        extra: Mapping[str, Any] | None = None,
+        problems: Sequence[Mapping[str, object]] | None = None,
+    ) -> None:
+        super().__init__(message, extra)
+        if problems is None:
+            problems = [{"file": None, "line": None, "key": None, "message": message.rstrip(".")}]
+        self.problems = tuple(problems)
+
+    def document(self) -> dict[str, Any]:
+        doc = super().document()
+        doc["error"]["problems"] = [dict(p) for p in self.problems]
+        return doc
 
 
 class NoRouteError(OrcliError):

@@ -248,8 +248,10 @@ def _own_stores(jobs: dict[Any, Callable[[], Run]]) -> dict[Any, Callable[[], Ru
         if len(names) < 2:
             continue
         if store.exists() and not store.is_dir() or not store.exists() and not store.parent.is_dir():
-            raise ValueError(f"run_all: jobs {names!r} share the store {store}, which cannot be copied (it is not a "
-                             "folder); pass share_store=True, since none of them can write to it")  # fmt: skip
+            raise ValueError(
+                f"run_all: jobs {names!r} share the store {store}, which cannot be copied (it is not a "
+                "folder); pass share_store=True, since none of them can write to it"
+            )
         for name in names:
             job = jobs[name]
             assert isinstance(job, partial)
@@ -283,8 +285,10 @@ def _cli_in(job: partial[Run]) -> Cli | None:
 def _store_of(name: Any, job: Callable[[], Run]) -> Path:
     cli = _cli_in(job) if isinstance(job, partial) else None
     if cli is None:
-        raise TypeError(f"run_all: job {name!r} is not partial(cli, ...) nor partial(f, cli, ...), so it cannot be "
-                        "given a store of its own; pass share_store=True if its runs may share one")  # fmt: skip
+        raise TypeError(
+            f"run_all: job {name!r} is not partial(cli, ...) nor partial(f, cli, ...), so it cannot be "
+            "given a store of its own; pass share_store=True if its runs may share one"
+        )
     env = {**cli.env, **(job.keywords.get("env") or {})} if job.func is cli else cli.env
     return Path(env["ORCLI_STATE_DIR"])
 

@@ -54,11 +54,25 @@ _AZURE = re.compile(r"^/(?P<provider>.+)/openai/deployments/(?P<deployment>[^/]+
 # The Messages API's top-level request fields; anything else is a 400 (reference/dialects.md).
 ANTHROPIC_FIELDS = frozenset(
     {
-        "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature",
-        "top_k", "top_p", "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers",
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "metadata",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_k",
+        "top_p",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
         "context_management",
     }
-)  # fmt: skip
+)
 GEMINI_FIELDS = frozenset(
     {
         "contents",
@@ -725,8 +739,13 @@ AZURE_CONTENT_FILTER_400 = {
 # ------------------------------------------------------------------------------------- constructors
 
 
-def ok(text: str | None = None, chunks: Sequence[str] | None = None, usage: Mapping[str, int] | bool | None = None,
-       reasoning: str | None = None, chunk_delay: float = 0.0) -> Ok:  # fmt: skip
+def ok(
+    text: str | None = None,
+    chunks: Sequence[str] | None = None,
+    usage: Mapping[str, int] | bool | None = None,
+    reasoning: str | None = None,
+    chunk_delay: float = 0.0,
+) -> Ok:
     """A normal answer in the request's dialect (`usage` as prompt_tokens/completion_tokens)."""
     return Ok(text, chunks, usage, reasoning, chunk_delay)
 

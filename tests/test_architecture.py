@@ -53,6 +53,12 @@ CORE_PATHS = (
     "profile/check.py",
     "profile/provider_table.py",
     "profile/model_ids.py",
+    "profile/parse.py",
+    "profile/fields.py",
+    "profile/readers.py",
+    "profile/values.py",
+    "profile/lines.py",
+    "store_url.py",
     "ui/words.py",
 )
 LAYERS = {"core": 0, "edge": 1, "commands": 2, "app": 3}
@@ -346,6 +352,96 @@ def test_json_output_of_a_failed_command_is_its_error_document() -> None:
     }
 
 
+# -- the gateway's `provider` object follows the declaration's marks ----------------------------------
+GATEWAY_VALUE = {
+    preferences.ValueKind.NAMES: ["a"],
+    preferences.ValueKind.SWITCH: True,
+    preferences.ValueKind.CHOICE: "deny",
+    preferences.ValueKind.SORT: "latency",
+    preferences.ValueKind.PRICES: {"prompt": 1},
+    preferences.ValueKind.NUMBER: 2.0,
+}
+
+
+@pytest.mark.parametrize("pref", preferences.PREFERENCES, ids=lambda p: p.name)
+def test_a_gateway_request_may_override_exactly_the_preferences_marked_per_request(
+    pref: preferences.Preference,
+) -> None:
+    from orcli.gateway.openai_api import BadRequest, provider_overrides
+
+    value = pref.choices[-1] if pref.kind is preferences.ValueKind.CHOICE else GATEWAY_VALUE[pref.kind]
+    if pref.per_request:
+        assert pref.name in provider_overrides({pref.name: value})
+    else:
+        with pytest.raises(BadRequest, match=f"provider.{pref.name} is not a routing preference"):
+            provider_overrides({pref.name: value})
+
+
+# -- the common options, declared once -----------------------------------------------------------------
+def _commands() -> dict[str, object]:
+    """Every command of the app as click sees it, by its full name (`profiles import`)."""
+    import typer
+
+    from orcli.cli import app
+
+    found: dict[str, object] = {}
+
+    def walk(command: object, prefix: str) -> None:
+        subcommands = getattr(command, "commands", None)
+        if subcommands is None:
+            found[prefix] = command
+            return
+        for name, sub in subcommands.items():
+            walk(sub, f"{prefix} {name}".strip())
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+# `profiles init` and `import` write a profile: their -p/--profile names it, and ORCLI_PROFILE does not.
+WRITES_A_PROFILE = {"profiles init", "profiles import"}
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_takes_the_common_options(name: str) -> None:
+    command = _commands()[name]
+    options = {opt: param for param in command.params for opt in param.opts}  # type: ignore[attr-defined]
+    for flag in ("--json", "--quiet", "-q", "--debug", "--no-color", "--profile", "-p"):
+        assert flag in options, f"{name} lacks {flag}"
+    assert (options["--profile"].envvar == "ORCLI_PROFILE") is (name not in WRITES_A_PROFILE)
+
+
+def test_the_common_options_are_declared_in_commands_common_alone() -> None:
+    spelled = [
+        path.name
+        for path in [*(PACKAGE / "commands").glob("*.py"), PACKAGE / "cli.py"]
+        if path.name != "common.py"
+        and re.search(r'typer\.Option\(\s*"--(json|quiet|debug|no-color)"', path.read_text())
+    ]
+    assert not spelled, f"re-declared in {spelled}"
+
+
+# -- small functions, small modules --------------------------------------------------------------------
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 500
+
+
+def test_no_function_is_longer_than_80_lines_and_no_module_than_500() -> None:
+    """A function or module past these has taken a second job: split it where the jobs part."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(PACKAGE.parent)
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            too_long.append(f"{where}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno}: {node.name}() is {length} lines")
+    assert not too_long, "\n".join(too_long)
+
+
 # -- one execution path ------------------------------------------------------------------------------
 def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> None:
     """Only orcli/execution/run.py builds an Executor: a fix to how a route runs lands once, for every caller."""
@@ -357,3 +453,48 @@ def test_ask_serve_and_probes_run_routes_through_the_one_execution_path() -> Non
     assert builders == ["execution/run.py"]
     for command in ("commands/ask.py", "commands/health.py", "gateway/relay.py"):
         assert "orcli.execution.run import" in (PACKAGE / command).read_text(), command
+
+
+# -- the formatter decides the layout ------------------------------------------------------------------
+def _ruff() -> str | None:
+    """The ruff binary of this environment (the `test` extra installs it), or None."""
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+    except ImportError:
+        import shutil
+
+        return shutil.which("ruff")
+    return str(find_ruff_bin())
+
+
+def test_ruff_format_leaves_the_tree_unchanged_and_nothing_opts_out() -> None:
+    """Explanations live in docstrings and comments above the code, never in `# fmt: skip` islands."""
+    root = PACKAGE.parent
+    skipped = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("orcli", "tests", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.rstrip().endswith("# fmt" + ": skip")
+    ]
+    assert not skipped, skipped
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    proc = subprocess.run(
+        [ruff, "format", "--check", "orcli", "tests", "benchmarks"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_profiles_do_not_reach_into_the_store_nor_the_gateway_into_the_terminal() -> None:
+    """A fact both sides need has a home both may use (a store URL: orcli/store_url.py; a rejection's JSON:
+    types.Rejection.as_json), so profile validation never imports the store and the gateway never the terminal."""
+    crossing = [
+        f"{mod} imports {dep}"
+        for mod, deps in GRAPH.items()
+        for dep in deps
+        if (mod.startswith("orcli.profile.") and (dep == "orcli.store" or dep.startswith("orcli.store.")))
+        or (mod.startswith("orcli.gateway.") and (dep == "orcli.ui" or dep.startswith("orcli.ui.")))
+    ]
+    assert not crossing, crossing

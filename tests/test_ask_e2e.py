@@ -74,9 +74,12 @@ def test_streamed_answer_is_exactly_the_answer_and_flushed_per_chunk(cli: Cli, u
     upstream.script("a", ok(chunks=["one ", "two ", "three"], chunk_delay=0.5))
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        cli.argv("ask", "hi"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cli.argv("ask", "hi"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=cli.env,
-    )  # fmt: skip
+    )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], RUN_TIMEOUT)
         assert ready, "no output at all"
@@ -173,9 +176,12 @@ def test_prompt_sources(upstream: Upstream, tmp_path: Path, subtests: Any) -> No
 def test_no_stdin_with_a_pipe_that_never_closes(cli: Cli, upstream: Upstream) -> None:
     cli.profile(["a"])
     proc = subprocess.Popen(
-        cli.argv("ask", "--no-stdin", "from arg"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=cli.env,
-    )  # fmt: skip
+        cli.argv("ask", "--no-stdin", "from arg"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli.env,
+    )
     try:
         code = proc.wait(timeout=RUN_TIMEOUT)  # stdin stays open all along
         out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
@@ -258,9 +264,19 @@ def test_provider_failures_fail_over_along_the_plan(cli: Cli, upstream: Upstream
 
 def test_provider_failures_without_stream_walk_the_whole_chain(cli: Cli, upstream: Upstream) -> None:
     """--no-stream: every non-stream form of a provider failure, one provider each, in price order."""
-    behaviours = [server_error(500), unauthorized(), payment_required(), not_found(), billing_400(), quota_429(),
-                  bad_json(), empty_choices(), drop_before_content(), cut_after_content(),
-                  error_chunk_after_content()]  # fmt: skip
+    behaviours = [
+        server_error(500),
+        unauthorized(),
+        payment_required(),
+        not_found(),
+        billing_400(),
+        quota_429(),
+        bad_json(),
+        empty_choices(),
+        drop_before_content(),
+        cut_after_content(),
+        error_chunk_after_content(),
+    ]
     names = [f"p{i:02d}" for i in range(len(behaviours))] + ["last"]
     cli.profile(names)
     for name, behaviour in zip(names, behaviours, strict=False):
@@ -306,8 +322,11 @@ def test_rate_limit_retry_after_puts_the_provider_last(cli: Cli, upstream: Upstr
 # ---------------------------------------------------------------------------------- model fallback
 
 
-MODEL_FAILURES = {"context_length_400": context_length_400(), "moderation_403": moderation_403(),
-                  "content_filter": content_filter()}  # fmt: skip
+MODEL_FAILURES = {
+    "context_length_400": context_length_400(),
+    "moderation_403": moderation_403(),
+    "content_filter": content_filter(),
+}
 
 
 def test_model_failure_skips_the_models_other_providers(upstream: Upstream, tmp_path: Path, subtests: Any) -> None:
@@ -324,8 +343,9 @@ def test_model_failure_skips_the_models_other_providers(upstream: Upstream, tmp_
             doc = runs[case].json()
             assert (doc["model"], doc["provider"], doc["content"]) == (MODEL_B, a, f"Hello from {a}")
             assert [(x["model"], x["provider"], x["error_class"]) for x in doc["attempts"]] == [
-                (MODEL, a, "model"), (MODEL_B, a, None),
-            ]  # fmt: skip
+                (MODEL, a, "model"),
+                (MODEL_B, a, None),
+            ]
             assert upstream.count(b) == 0
             assert [r.model for r in upstream.requests(a)] == [MODEL, MODEL_B]
 
@@ -495,8 +515,13 @@ def test_closed_pipe_gives_no_traceback(cli: Cli, upstream: Upstream, tmp_path: 
     upstream.script("a", ok(chunks=["hello world "] * 200, chunk_delay=0.005))
     err_file = tmp_path / "stderr.txt"
     command = f"{shlex.join(cli.argv('ask', 'hi'))} 2>{shlex.quote(str(err_file))} | head -c 5"
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, env=cli.env,
-                          stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)  # fmt: skip
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        timeout=RUN_TIMEOUT,
+    )
     err = err_file.read_text()
     assert proc.stdout == b"hello"
     assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err

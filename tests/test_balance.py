@@ -23,8 +23,14 @@ from orcli.types import Endpoint, EndpointHealth, HealthSnapshot, HealthState, P
 FAST = settings(max_examples=150, deadline=None)
 
 
-def candidate(cost: float, ttft: float | None = 0.5, tps: float | None = 100.0, requests: int = 0,
-              failures: int = 0, name: str = "p") -> Candidate:  # fmt: skip
+def candidate(
+    cost: float,
+    ttft: float | None = 0.5,
+    tps: float | None = 100.0,
+    requests: int = 0,
+    failures: int = 0,
+    name: str = "p",
+) -> Candidate:
     health = EndpointHealth(requests=requests, failures=failures, median_ttft=ttft, median_tps=tps)
     return Candidate(Endpoint("m", name, "m"), cost, health, 0)
 
@@ -140,8 +146,9 @@ def profile(prices: dict[str, float], balance_value: str | None = "effective") -
 
 def test_the_plan_gives_each_balanced_attempt_its_share_and_adjusted_price() -> None:
     prof = profile({"a": 1.0, "b": 2.0, "c": 3.0, "d": 1.5})
-    health = HealthSnapshot({("m", "d"): EndpointHealth(state=HealthState.UNSTABLE, stable=False, requests=1,
-                                                         failures=1)})  # fmt: skip
+    health = HealthSnapshot(
+        {("m", "d"): EndpointHealth(state=HealthState.UNSTABLE, stable=False, requests=1, failures=1)}
+    )
     result = plan(prof, Request(), merge(prof.routing, {}), health, seed=3)
     balanced = [a for a in result.attempts if a.share is not None]
     assert {a.endpoint.provider for a in balanced} == {"a", "b", "c"}
@@ -155,8 +162,9 @@ def test_inverse_square_stays_the_default() -> None:
     prof = profile({"a": 1.0, "c": 3.0}, balance_value=None)
     prefs = merge(prof.routing, {})
     assert prefs.balance == "inverse-square"
-    firsts = Counter(plan(prof, Request(), prefs, HealthSnapshot(), seed=s).attempts[0].endpoint.provider
-                     for s in range(2000))  # fmt: skip
+    firsts = Counter(
+        plan(prof, Request(), prefs, HealthSnapshot(), seed=s).attempts[0].endpoint.provider for s in range(2000)
+    )
     assert firsts["a"] / 2000 == pytest.approx(0.9, abs=0.03)  # docs/routing.md's example: 1 : 1/9
     attempt = plan(prof, Request(), prefs, HealthSnapshot(), seed=1).attempts[0]
     assert attempt.adjusted_usd is None and attempt.share in (pytest.approx(0.9), pytest.approx(0.1))
@@ -177,8 +185,9 @@ def cli(tmp_path):
 
 
 def test_explain_route_shows_shares_in_json_and_the_table(cli) -> None:
-    run = cli("explain-route", "--balance", "effective", "-m", "meta-llama/llama-3.3-70b-instruct", "--json",
-              keys=ALL_KEYS)  # fmt: skip
+    run = cli(
+        "explain-route", "--balance", "effective", "-m", "meta-llama/llama-3.3-70b-instruct", "--json", keys=ALL_KEYS
+    )
     assert run.code == 0, run
     doc = json.loads(run.out)
     assert doc["preferences"]["balance"] == "effective"

@@ -389,15 +389,21 @@ def test_classify_depends_on_the_neutral_wire_model_only() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     loaded = set(eval(done.stdout))
     assert "orcli.wire.base" in loaded, loaded
-    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.execution.executor")}, loaded
+    assert not {m for m in loaded if m.startswith("httpx") or m in ("orcli.wire.openai", "orcli.execution.executor")}, (
+        loaded
+    )
 
 
 def test_an_upstream_error_from_any_dialect_is_classified_by_its_fields() -> None:
     """What an Anthropic or Gemini dialect would hand over: the neutral fields decide, not the body's shape."""
     overloaded = UpstreamError("Overloaded", type="overloaded_error", status=529)
     assert (classify_http(529, overloaded, {}).cls, classify_http(529, overloaded, {}).kind) == (P, Kind.SERVER_ERROR)
-    bad_key = UpstreamError("API key not valid. Please pass a valid API key.", type="INVALID_ARGUMENT",
-                            reasons=("API_KEY_INVALID",), status=400)  # fmt: skip
+    bad_key = UpstreamError(
+        "API key not valid. Please pass a valid API key.",
+        type="INVALID_ARGUMENT",
+        reasons=("API_KEY_INVALID",),
+        status=400,
+    )
     failure = classify_http(400, bad_key, {})
     assert (failure.cls, failure.kind, failure.message) == (
         P,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile.parse import load_profile
+from orcli.profile.resolve import load_profile
 
 EXAMPLE = load_profile("example", {})
 KEY_VARS = sorted({p.api_key_env for p in EXAMPLE.providers.values() if p.api_key_env})
@@ -321,23 +321,26 @@ def test_stdin_and_argument_are_joined_and_no_stdin_ignores_stdin(cli: Run) -> N
 
 
 # -- bad input ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--sort", "cheapest"], "--sort"),
-    (["--partition", "sideways"], "--partition"),
-    (["--data-collection", "maybe"], "--data-collection"),
-    (["--max-price", "prompt=abc"], "abc"),
-    (["--max-price", "prompt=-1"], "--max-price"),
-    (["--max-price", "dinner=1"], "dinner"),
-    (["-m", "no/such-model"], "no/such-model"),
-    (["-m", "meta-llama/llama-3.3-70b"], "Did you mean `meta-llama/llama-3.3-70b-instruct`"),
-    (["--assume-down", "nosuch"], "nosuch"),
-    (["-o", "temperature"], "temperature"),
-    (["-o", "max_tokens=lots"], "max_tokens"),
-    (["--seed", "abc"], "abc"),
-    (["--max-tokens", "0"], "--max-tokens"),
-    (["-p", "nosuchprofile"], "nosuchprofile"),
-    (["--bogus-flag"], "--bogus-flag"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--sort", "cheapest"], "--sort"),
+        (["--partition", "sideways"], "--partition"),
+        (["--data-collection", "maybe"], "--data-collection"),
+        (["--max-price", "prompt=abc"], "abc"),
+        (["--max-price", "prompt=-1"], "--max-price"),
+        (["--max-price", "dinner=1"], "dinner"),
+        (["-m", "no/such-model"], "no/such-model"),
+        (["-m", "meta-llama/llama-3.3-70b"], "Did you mean `meta-llama/llama-3.3-70b-instruct`"),
+        (["--assume-down", "nosuch"], "nosuch"),
+        (["-o", "temperature"], "temperature"),
+        (["-o", "max_tokens=lots"], "max_tokens"),
+        (["--seed", "abc"], "abc"),
+        (["--max-tokens", "0"], "--max-tokens"),
+        (["-p", "nosuchprofile"], "nosuchprofile"),
+        (["--bogus-flag"], "--bogus-flag"),
+    ],
+)
 def test_bad_flag_values_exit_2_with_a_message_and_no_traceback(cli: Run, args: list[str], needle: str) -> None:
     r = cli("explain-route", "-p", "example", "--no-stdin", *args, keys=ALL_KEYS)
     assert r.code == 2, r
@@ -424,15 +427,25 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 """
 
 
-@pytest.mark.parametrize("command", [["explain-route", "-p", "example", "--no-stdin"],
-                                     ["explain-route", "-p", "example", "--no-stdin", "--json"],
-                                     ["providers", "-p", "example", "--json"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["explain-route", "-p", "example", "--no-stdin"],
+        ["explain-route", "-p", "example", "--no-stdin", "--json"],
+        ["providers", "-p", "example", "--json"],
+    ],
+)
 def test_explain_route_and_providers_never_import_httpx(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("ORCLI_")}
-    env.update(ORCLI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               GROQ_API_KEY="k")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *command], capture_output=True, text=True, env=env,
-                          timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    env.update(ORCLI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"), GROQ_API_KEY="k")
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert "HEAVY=\n" in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
 
@@ -440,9 +453,14 @@ def test_explain_route_and_providers_never_import_httpx(tmp_path: Path, command:
 def test_importtime_shows_no_httpx_for_explain_route(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("ORCLI_")}
     env.update(ORCLI_STATE_DIR=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "orcli", "explain-route", "-p", "example",
-                           "--no-stdin"], capture_output=True, text=True, env=env, timeout=60,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orcli", "explain-route", "-p", "example", "--no-stdin"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
     assert "orcli.routing.planner" in imported, "the probe must see orcli's own imports"
     assert not [m for m in imported if m.split(".")[0] == "httpx"]
@@ -457,7 +475,11 @@ def test_explain_route_warns_that_ask_would_refuse_plain_http_to_a_remote_host(t
     env = {**os.environ, "ORCLI_STATE_DIR": str(tmp_path / "state")}
     run = subprocess.run(
         [sys.executable, "-m", "orcli", "explain-route", "--profile", str(profile), "--no-stdin"],
-        capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert run.returncode == 0, run.stderr
     assert "ask would refuse this route" in run.stderr and "allow_insecure" in run.stderr

@@ -257,8 +257,12 @@ def test_tool_calls_through_orcli_serve_in_each_dialect(cli: Cli, fake: DialectU
     fake.script("p", tool_call("get_weather", {"city": "Oslo"}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(path), "--json"],
-        env=cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

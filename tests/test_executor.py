@@ -68,8 +68,13 @@ def chunk(content: str | None = None, finish: str | None = None, role: bool = Fa
         delta = {"role": "assistant", "content": ""}
     if content is not None:
         delta["content"] = content
-    obj = {"id": "c1", "object": "chat.completion.chunk", "model": "served-model",
-           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
+    obj = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": "served-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
     return f"data: {json.dumps(obj)}\n\n".encode()
 
 
@@ -104,9 +109,14 @@ def ok_stream(text: str = "Hello there") -> Responder:
 
 
 def completion(content: str | None = "Hello there", finish: str = "stop", **extra: Any) -> dict[str, Any]:
-    return {"id": "c1", "object": "chat.completion", "model": "served-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-            "usage": USAGE, **extra}  # fmt: skip
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "served-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": USAGE,
+        **extra,
+    }
 
 
 def ok_any(text: str = "Hello there") -> Responder:
@@ -157,6 +167,24 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+def trickle(clock: FakeClock, part: bytes, step: float, count: int = 10_000, pause: float = 0.002) -> Responder:
+    """A stream that opens, then sends `part` `count` times, each `step` (fake) seconds after the last (and
+    `pause` real seconds, so that the reader's thread gets its turn)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            yield chunk(role=True)
+            for _ in range(count):
+                clock.advance(step)
+                yield part
+                if pause:
+                    time.sleep(pause)
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    return respond
 
 
 class Harness:
@@ -240,8 +268,11 @@ def released() -> Iterator[threading.Event]:
 # ------------------------------------------------------------------------------ SPEC §6, row by row
 
 CTX_MSG = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
-MOD_403 = {"code": 403, "message": "m requires moderation. Your input was flagged for violence.",
-           "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "x"}}  # fmt: skip
+MOD_403 = {
+    "code": 403,
+    "message": "m requires moderation. Your input was flagged for violence.",
+    "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "x"},
+}
 
 # (id, responder, class, status, kind, modes): modes are the stream flags the row is exercised with.
 # fmt: off
@@ -443,11 +474,18 @@ def test_failover_follows_plan_order_and_stops_at_first_success() -> None:
     assert h.order == ["a", "b", "c"]
     assert result.content == "from c"
     assert [(r.provider, r.outcome, r.status) for r in result.attempts] == [
-        ("a", "failed", 500), ("b", "failed", 429), ("c", "success", 200),
-    ]  # fmt: skip
+        ("a", "failed", 500),
+        ("b", "failed", 429),
+        ("c", "success", 200),
+    ]
     assert [e[:2] for e in h.events] == [
-        ("start", "a"), ("failed", "a"), ("start", "b"), ("failed", "b"), ("start", "c"), ("served", "c"),
-    ]  # fmt: skip
+        ("start", "a"),
+        ("failed", "a"),
+        ("start", "b"),
+        ("failed", "b"),
+        ("start", "c"),
+        ("served", "c"),
+    ]
 
 
 def test_each_endpoint_is_attempted_at_most_once() -> None:
@@ -503,8 +541,9 @@ def test_all_failed_reports_every_attempt() -> None:
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "all_failed"
     assert [(r.provider, r.error_class, r.kind) for r in failed.attempts] == [
-        ("a", "provider", Kind.SERVER_ERROR), ("b", "provider", Kind.CONNECT),
-    ]  # fmt: skip
+        ("a", "provider", Kind.SERVER_ERROR),
+        ("b", "provider", Kind.CONNECT),
+    ]
     assert all(r.latency_s is not None and r.latency_s >= 0 for r in failed.attempts)
 
 
@@ -670,15 +709,7 @@ def test_keep_alives_do_not_satisfy_first_token() -> None:
     """Comments every (fake) second forever: abandoned at first_token, next provider serves."""
     clock = FakeClock()
 
-    def keep_alive_forever(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield b": keep-alive\n\n"
-                time.sleep(0.002)
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+    keep_alive_forever = trickle(clock, b": keep-alive\n\n", step=1.0)
 
     timeouts = Timeouts(connect=1, first_token=5, idle=1000, total=1000)
     h = Harness({"a": keep_alive_forever}, clock=clock, timeouts=timeouts)
@@ -708,17 +739,9 @@ def test_total_timeout_bounds_a_trickling_stream() -> None:
     """Content keeps coming, but past `total` the attempt ends (after content: stream class)."""
     clock = FakeClock()
 
-    def trickle(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield chunk("x")
-                time.sleep(0.002)
+    trickle_x = trickle(clock, chunk("x"), step=1.0)
 
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20))
+    h = Harness({"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20))
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "stream"
     assert failed.attempts[0].kind == Kind.TIMEOUT_TOTAL
@@ -744,18 +767,11 @@ def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() 
     recorded as such (health does not count it), and ask stops with reason `timeout`; what was written stays."""
     clock = FakeClock()
 
-    def trickle(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(10_000):
-                clock.advance(1.0)
-                yield chunk("x")
-                time.sleep(0.002)
+    trickle_x = trickle(clock, chunk("x"), step=1.0)
 
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    h = Harness({"a": trickle}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20),
-                overall_timeout=3)  # fmt: skip
+    h = Harness(
+        {"a": trickle_x}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=5, total=20), overall_timeout=3
+    )
     failed = h.fail(plan((M1, "a"), (M1, "b")))
     assert failed.reason == "timeout" and "--timeout of 3s" in failed.message
     assert h.order == ["a"] and h.written  # the partial answer was written and stays
@@ -889,14 +905,7 @@ def test_a_flood_of_keep_alives_cannot_outrun_the_first_token_deadline() -> None
     """Past the deadline the attempt ends, even while the queue still holds keep-alives."""
     clock = FakeClock()
 
-    def flood(request: httpx.Request) -> httpx.Response:
-        def body() -> Iterator[bytes]:
-            yield chunk(role=True)
-            for _ in range(20_000):
-                clock.advance(0.01)
-                yield b": keep-alive\n\n"
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+    flood = trickle(clock, b": keep-alive\n\n", step=0.01, count=20_000, pause=0)
 
     h = Harness({"a": flood}, clock=clock, timeouts=Timeouts(connect=1, first_token=5, idle=1000, total=1000))
     result = h.run(plan((M1, "a"), (M1, "b")))
@@ -977,8 +986,15 @@ def exchange_harness(scripts: dict[str, Responder], clock: FakeClock, timeouts: 
 
 def test_the_exchange_reader_serves_a_stream_read_through_its_network_stream() -> None:
     clock = FakeClock()
-    network = FakeNetworkStream(clock, [(0.5, chunk(role=True)), (0.5, chunk("Hello ")), (0.5, chunk("there")),
-                                        (0.1, chunk(finish="stop") + usage_chunk() + DONE)])  # fmt: skip
+    network = FakeNetworkStream(
+        clock,
+        [
+            (0.5, chunk(role=True)),
+            (0.5, chunk("Hello ")),
+            (0.5, chunk("there")),
+            (0.1, chunk(finish="stop") + usage_chunk() + DONE),
+        ],
+    )
     h = exchange_harness({"a": over_network(network)}, clock, FAST)
     result = h.run(plan((M1, "a")))
     assert (result.content, h.written) == ("Hello there", ["Hello ", "there"])
@@ -1030,8 +1046,17 @@ def delta_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
 def test_a_streamed_tool_call_answer_is_served_with_its_calls() -> None:
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"c":'}}
     more = {"index": 0, "function": {"arguments": '"Oslo"}'}}
-    h = Harness({"a": sse(chunk(role=True), delta_chunk({"tool_calls": [call]}), delta_chunk({"tool_calls": [more]}),
-                          chunk(finish="tool_calls"), DONE)})  # fmt: skip
+    h = Harness(
+        {
+            "a": sse(
+                chunk(role=True),
+                delta_chunk({"tool_calls": [call]}),
+                delta_chunk({"tool_calls": [more]}),
+                chunk(finish="tool_calls"),
+                DONE,
+            )
+        }
+    )
     deltas: list[Delta] = []
     h.executor.sink = deltas.append
     result = h.run(plan((M1, "a")))

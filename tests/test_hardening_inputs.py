@@ -109,8 +109,14 @@ def test_empty_prompts_are_usage_errors(upstream: Upstream, tmp_path: Path) -> N
         "no_stdin_flag": ("ask", "--no-stdin"),
         "json": ("ask", "--json"),
     }
-    stdins: dict[str, str | None] = {"no_stdin_no_argument": None, "empty_stdin": "", "blank_stdin": " \n\n\t\n",
-                                     "dash_empty": "", "no_stdin_flag": "ignored", "json": ""}  # fmt: skip
+    stdins: dict[str, str | None] = {
+        "no_stdin_no_argument": None,
+        "empty_stdin": "",
+        "blank_stdin": " \n\n\t\n",
+        "dash_empty": "",
+        "no_stdin_flag": "ignored",
+        "json": "",
+    }
     runs = run_all({name: partial(cli, *args, stdin=stdins.get(name, "")) for name, args in cases.items()})
     for name, run in runs.items():
         assert run.code == 2, (name, run)
@@ -124,7 +130,11 @@ def test_an_absurd_max_tokens_is_a_usage_error(upstream: Upstream, tmp_path: Pat
     cli = Cli(upstream, tmp_path)
     cli.profile(["a"])
     huge = "1" + "0" * 400
-    runs = run_all({"flag": partial(cli, "explain-route", "--max-tokens", huge, check=False),
-                    "option": partial(cli, "explain-route", "-o", f"max_tokens={huge}", check=False)})  # fmt: skip
+    runs = run_all(
+        {
+            "flag": partial(cli, "explain-route", "--max-tokens", huge, check=False),
+            "option": partial(cli, "explain-route", "-o", f"max_tokens={huge}", check=False),
+        }
+    )
     for run in runs.values():
         assert run.code == 2 and "internal error" not in run.err, run

@@ -89,10 +89,14 @@ def test_no_canary_leaves_through_any_command_or_failure_path(upstream: Upstream
 
     model = Cli(upstream, tmp_path / "model")  # model class: context length, then moderation, then an answer
     pairs = [(MODEL, "mctx"), (MODEL_B, "mmod"), (MODEL_C, "mok")]
-    model.profile(["mctx", "mmod", "mok"], models=[m for m, _ in pairs],
-                  endpoints=[{"model": m, "provider": p, "price": {"prompt": 1.0, "completion": 1.0}} for m, p in pairs])  # fmt: skip
-    upstream.script("mctx", echo(400, "This model's maximum context length is 8192 tokens ({auth})",
-                                 code="context_length_exceeded"))  # fmt: skip
+    model.profile(
+        ["mctx", "mmod", "mok"],
+        models=[m for m, _ in pairs],
+        endpoints=[{"model": m, "provider": p, "price": {"prompt": 1.0, "completion": 1.0}} for m, p in pairs],
+    )
+    upstream.script(
+        "mctx", echo(400, "This model's maximum context length is 8192 tokens ({auth})", code="context_length_exceeded")
+    )
     upstream.script("mmod", echo(403, "Your input was flagged by moderation ({auth})", code="moderation"))
     upstream.script("mok", ok(ANSWER))
 
@@ -121,9 +125,25 @@ def test_no_canary_leaves_through_any_command_or_failure_path(upstream: Upstream
         "stream_json": partial(stream, "ask", "--json", PROMPT),
     }
     runs = run_all(jobs)  # each run has a store of its own: no breaker opened by one reorders another
-    _expect(runs, {"ask_json": 0, "ask_verbose_debug": 0, "ask_no_stream": 0, "ask_quiet": 0, "ask_all_failed": 1,
-                   "ask_all_failed_json": 1, "ask_no_route": 3, "ask_usage": 2, "model_json": 0, "model_verbose": 0,
-                   "request": 1, "request_json": 1, "stream": 1, "stream_json": 0})  # fmt: skip
+    _expect(
+        runs,
+        {
+            "ask_json": 0,
+            "ask_verbose_debug": 0,
+            "ask_no_stream": 0,
+            "ask_quiet": 0,
+            "ask_all_failed": 1,
+            "ask_all_failed_json": 1,
+            "ask_no_route": 3,
+            "ask_usage": 2,
+            "model_json": 0,
+            "model_verbose": 0,
+            "request": 1,
+            "request_json": 1,
+            "stream": 1,
+            "stream_json": 0,
+        },
+    )
     # After the asks, on the stores they wrote, so that the health table has the echoed errors to show.
     for cli, run in ((chain, "ask_json"), (model, "model_json"), (request, "request")):
         cli.env["ORCLI_STATE_DIR"] = str(runs[run].state_dir)
@@ -140,8 +160,21 @@ def test_no_canary_leaves_through_any_command_or_failure_path(upstream: Upstream
         "request_health": partial(request, "health"),
     }
     runs.update(run_all(later))
-    _expect(runs, {"health": 0, "health_json": 0, "probe": 1, "probe_json": 1, "providers": 0, "providers_json": 0,
-                   "explain": 0, "explain_json": 0, "model_health": 0, "request_health": 0})  # fmt: skip
+    _expect(
+        runs,
+        {
+            "health": 0,
+            "health_json": 0,
+            "probe": 1,
+            "probe_json": 1,
+            "providers": 0,
+            "providers_json": 0,
+            "explain": 0,
+            "explain_json": 0,
+            "model_health": 0,
+            "request_health": 0,
+        },
+    )
 
     # The echo paths really ran: each upstream got its canary, and sent it back.
     for cli, names in ((chain, CHAIN), (model, ["mctx", "mmod"]), (request, ["rbad"]), (stream, ["sbroken"])):

@@ -30,8 +30,13 @@ def _shell(cli: Cli, args: tuple[str, ...], redirects: str) -> Run:
     proc = subprocess.run(
         ["sh", "-c", command], capture_output=True, env=cli.env, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
     )
-    run = Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), 0.0,
-              (*args, redirects))  # fmt: skip
+    run = Run(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+        0.0,
+        (*args, redirects),
+    )
     cli.check_hygiene(run)
     return run
 

@@ -26,25 +26,29 @@ from typer.testing import CliRunner
 from orcli.cli import app
 from orcli.errors import EXIT_USAGE, ProfileError
 from orcli.neutralise import neutralise
-from orcli.profile.parse import (
-    ENDPOINT_KEYS,
-    HEALTH_KEYS,
-    PRICE_KEYS,
-    PROVIDER_KEYS,
-    ROUTING_KEYS,
-    TIMEOUT_KEYS,
-    TOP_KEYS,
-    load_profile_file,
-)
+from orcli.profile.fields import ENDPOINT_KEYS, HEALTH_KEYS, PRICE_KEYS, PROVIDER_KEYS, TIMEOUT_KEYS, TOP_KEYS
+from orcli.profile.resolve import load_profile_file
+from orcli.routing.preferences import ROUTING_KEYS
 from orcli.types import Profile
 
 # ------------------------------------------------------------------------------------------ strategies
 
 # Headers a profile may never set (SPEC §9): framing, hop-by-hop, Host, credentials.
 RESERVED_HEADERS = {
-    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "host",
-    "authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key",
-}  # fmt: skip
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "host",
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+}
 NEAR_MISSES = ["allow_fallback", "base-url", "modle", "provder", "contex_length", "first-token", "pricee", "zdr "]
 WEIRD_NUMBERS = st.sampled_from(
     [0, -1, 1, 7, 10**400, -(10**400), 2**63, 2**64 + 1, 1e308, -0.0, 5e-324, 0.5, math.nan, math.inf, -math.inf]
@@ -134,8 +138,16 @@ GOOD = {
     "price": st.dictionaries(st.sampled_from([*PRICE_KEYS, "prompt_"]), WEIRD_NUMBERS, max_size=3),
     "max_price": st.dictionaries(st.sampled_from(PRICE_KEYS), WEIRD_NUMBERS, max_size=2),
 }
-NUMBER_KEYS = {*TIMEOUT_KEYS, *HEALTH_KEYS, "context_length", "max_completion_tokens", "latency", "throughput",
-               "preferred_max_latency", "preferred_min_throughput"}  # fmt: skip
+NUMBER_KEYS = {
+    *TIMEOUT_KEYS,
+    *HEALTH_KEYS,
+    "context_length",
+    "max_completion_tokens",
+    "latency",
+    "throughput",
+    "preferred_max_latency",
+    "preferred_min_throughput",
+}
 BOOL_KEYS = {"allow_fallbacks", "require_parameters", "zdr", "skip_unhealthy", "allow_insecure"}
 
 
@@ -157,8 +169,10 @@ D20 = st.integers(0, 19)
 COIN = st.booleans()
 EXTRA_KEY = st.dictionaries(KEYS, ANY, max_size=1)
 TOP_EXTRA = st.dictionaries(st.one_of(st.sampled_from(TOP_KEYS), KEYS), ANY, max_size=1)
-CHOICES = {keys: st.lists(st.sampled_from(keys), max_size=4, unique=True)
-           for keys in (ROUTING_KEYS, TIMEOUT_KEYS, HEALTH_KEYS, PROVIDER_KEYS, ENDPOINT_KEYS)}  # fmt: skip
+CHOICES = {
+    keys: st.lists(st.sampled_from(keys), max_size=4, unique=True)
+    for keys in (ROUTING_KEYS, TIMEOUT_KEYS, HEALTH_KEYS, PROVIDER_KEYS, ENDPOINT_KEYS)
+}
 PROVIDER_NAMES = st.lists(NAMES, max_size=3, unique=True)
 ENDPOINT_COUNT = st.integers(0, 3)
 
@@ -294,6 +308,7 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
         load_profile_file(path)
     except ProfileError as exc:
         expected = exc.message
+        problems = [dict(problem) for problem in exc.problems]
     else:
         assume(False)  # a usable profile: what the planner makes of it is tested elsewhere
     env = {"ORCLI_STATE_DIR": str(base / "fuzz-state"), "NO_COLOR": "1"}
@@ -302,7 +317,8 @@ def test_the_cli_answers_a_broken_profile_with_exit_2_and_one_message(
         assert result.exit_code == EXIT_USAGE, (args, result.stdout, result.stderr)
         assert result.stderr == f"orcli: error: {neutralise(expected)}\n"  # control characters shown inert
         if "--json" in args:
-            assert json.loads(result.stdout)["error"] == {"kind": "profile", "message": expected, "exit_code": 2}
+            error = {"kind": "profile", "message": expected, "exit_code": 2, "problems": problems}
+            assert json.loads(result.stdout)["error"] == error
         else:
             assert result.stdout == ""
 
@@ -369,8 +385,14 @@ def test_a_corpus_of_broken_profiles_is_refused_with_file_and_problem_named(tmp_
     for name, (_, expected) in CORPUS.items():
         result = _runner.invoke(app, ["explain-route", "--no-stdin", "--profile", str(paths[name])], env=env)
         err = result.stderr
-        if not (result.exit_code == EXIT_USAGE and result.stdout == "" and err.startswith("orcli: error: ")
-                and err.count("\n") == 1 and expected in err and str(paths[name]) in err):  # fmt: skip
+        if not (
+            result.exit_code == EXIT_USAGE
+            and result.stdout == ""
+            and err.startswith("orcli: error: ")
+            and err.count("\n") == 1
+            and expected in err
+            and str(paths[name]) in err
+        ):
             bad[name] = (result.exit_code, err)
     assert not bad, bad
 
@@ -395,8 +417,12 @@ def test_every_command_refuses_broken_profiles_with_exit_2_and_no_traceback(tmp_
         for name, argv in COMMANDS.items()
         for as_json in (False, True)
     }
-    jobs.update({(case, False): partial(cli, *COMMANDS["explain"], "--profile", str(paths[case]))
-                 for case in REAL_PROCESS_CASES})  # fmt: skip
+    jobs.update(
+        {
+            (case, False): partial(cli, *COMMANDS["explain"], "--profile", str(paths[case]))
+            for case in REAL_PROCESS_CASES
+        }
+    )
     runs = run_all(jobs, workers=4)  # type: ignore[arg-type]
     for (name, as_json), run in runs.items():
         assert run.code == EXIT_USAGE, run

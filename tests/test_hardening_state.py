@@ -169,8 +169,14 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
         command = (
             f"mount --bind {state} {state} && mount -o remount,bind,ro {state} && exec {shlex.join(cli.argv(*args))}"  # type: ignore[arg-type]
         )
-        proc = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, env=cli.env,
-                              stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)  # fmt: skip
+        proc = subprocess.run(
+            ["unshare", "-m", "sh", "-c", command],
+            capture_output=True,
+            text=True,
+            env=cli.env,
+            stdin=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT,
+        )
         run = Run(proc.returncode, proc.stdout, proc.stderr, 0.0, args)
         cli.check_hygiene(run)
         return run

@@ -40,10 +40,11 @@ SECRETS = (ODD_KEY, KEYS["b"], KEYS["c"])
 # split-dependent verdict.
 TIMEOUTS = Timeouts(connect=10.0, first_token=10.0, idle=10.0, total=20.0)
 PLAN = [
-    PlannedAttempt(rank, Endpoint(model=m, provider=p, upstream_model=f"up-{p}", price=Price(1.0, 1.0)), 0.0,
-                   HEALTHY, "fuzz")
+    PlannedAttempt(
+        rank, Endpoint(model=m, provider=p, upstream_model=f"up-{p}", price=Price(1.0, 1.0)), 0.0, HEALTHY, "fuzz"
+    )
     for rank, (m, p) in enumerate([(M1, "a"), (M1, "b"), (M2, "c")], start=1)
-]  # fmt: skip
+]
 REQUEST = ChatRequest(({"role": "user", "content": "hi"},))
 CLASSES = {"provider", "model", "request", "stream"}
 
@@ -56,8 +57,13 @@ def _event(obj: Any) -> bytes:
 
 
 def _chunk(delta: Any = None, finish: Any = None, **extra: Any) -> dict[str, Any]:
-    return {"id": "x", "object": "chat.completion.chunk", "model": "served",
-            "choices": [{"index": 0, "delta": {} if delta is None else delta, "finish_reason": finish}], **extra}  # fmt: skip
+    return {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "model": "served",
+        "choices": [{"index": 0, "delta": {} if delta is None else delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 def _good(name: str, stream: bool) -> httpx.Response:
@@ -109,8 +115,14 @@ def run(reply: Reply, *, stream: bool, sink: bool) -> Run:
     outcomes: list[Outcome] = []
     written: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
-        executor = Executor(client, PROVIDERS, ENV, TIMEOUTS, sink=(lambda d: written.append(d.content) if d.content else None) if sink else None,
-                            on_outcome=outcomes.append)  # fmt: skip
+        executor = Executor(
+            client,
+            PROVIDERS,
+            ENV,
+            TIMEOUTS,
+            sink=(lambda d: written.append(d.content) if d.content else None) if sink else None,
+            on_outcome=outcomes.append,
+        )
         try:
             result: Result | Failed = executor.run(PLAN, REQUEST, stream=stream)
         except Failed as failed:
@@ -252,9 +264,37 @@ CONTENT_TYPES = st.sampled_from(
 )
 STATUSES = st.one_of(
     st.just(200),
-    st.sampled_from([200, 201, 204, 206, 301, 302, 307, 400, 401, 402, 403, 404, 408, 409, 413, 418, 422, 429, 451,
-                     500, 502, 503, 504, 520, 524, 599]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            200,
+            201,
+            204,
+            206,
+            301,
+            302,
+            307,
+            400,
+            401,
+            402,
+            403,
+            404,
+            408,
+            409,
+            413,
+            418,
+            422,
+            429,
+            451,
+            500,
+            502,
+            503,
+            504,
+            520,
+            524,
+            599,
+        ]
+    ),
+)
 RETRY_AFTER = st.sampled_from(
     ["1", "0", "-5", "1e400", "nan", "inf", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", "9" * 500]
 )
@@ -276,16 +316,24 @@ def streams(draw: st.DrawFn) -> Reply:
 
 COMPLETIONS = st.one_of(
     st.fixed_dictionaries(
-        {"choices": st.one_of(
-            st.lists(st.fixed_dictionaries({"message": st.fixed_dictionaries({"content": st.one_of(TEXT, JSONISH)})},
-                                           optional={"finish_reason": FINISH, "error": ERROR}), max_size=2),
-            JSONISH)},
+        {
+            "choices": st.one_of(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {"message": st.fixed_dictionaries({"content": st.one_of(TEXT, JSONISH)})},
+                        optional={"finish_reason": FINISH, "error": ERROR},
+                    ),
+                    max_size=2,
+                ),
+                JSONISH,
+            )
+        },
         optional={"usage": USAGE, "model": JSONISH, "error": ERROR},
     ),
     st.fixed_dictionaries({"error": ERROR}),
     st.fixed_dictionaries({"detail": JSONISH}),
     JSONISH,
-)  # fmt: skip
+)
 BODY_CORPUS = [
     b"",
     b"<html><title>502 Bad Gateway</title></html>",
@@ -346,23 +394,38 @@ def test_any_non_streamed_body_ends_in_a_result_or_a_classified_failure(reply: R
 ROLE = _event(_chunk({"role": "assistant", "content": ""}))
 DONE = b"data: [DONE]\n\n"
 CORPUS = {
-    "answer": ROLE + _event(_chunk({"content": "Héllo, wörld ✓"})) + _event(_chunk(finish="stop"))
-    + _event({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}) + DONE,
-    "crlf_and_comments": (b": ping\r\n\r\n" + ROLE + _event(_chunk({"content": "a"})) + b": ping\r\n\r\n"
-                          + _event(_chunk({"content": "b"}, "stop")) + DONE).replace(b"\n\n", b"\r\n\r\n"),
+    "answer": ROLE
+    + _event(_chunk({"content": "Héllo, wörld ✓"}))
+    + _event(_chunk(finish="stop"))
+    + _event({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}})
+    + DONE,
+    "crlf_and_comments": (
+        b": ping\r\n\r\n"
+        + ROLE
+        + _event(_chunk({"content": "a"}))
+        + b": ping\r\n\r\n"
+        + _event(_chunk({"content": "b"}, "stop"))
+        + DONE
+    ).replace(b"\n\n", b"\r\n\r\n"),
     "garbage_line": ROLE + b"data: {not json\n\n" + _event(_chunk({"content": "x"})) + DONE,
     "not_an_object": ROLE + b"data: [1, 2, 3]\n\n" + DONE,
     "missing_fields": ROLE + b'data: {"choices": [{}]}\n\n' + b'data: {"choices": [{"delta": {}}]}\n\n' + DONE,
     "invalid_utf8_content": _event(_chunk({"content": "ok "}))[:-3] + b'"}}]}\n\n' + b'data: {"choices": '
     b'[{"delta": {"content": "\xff\xfe\xc3"}, "finish_reason": "stop"}]}\n\n' + DONE,
-    "error_after_content": ROLE + _event(_chunk({"content": "partial"}))
-    + _event(_chunk(finish="error", error={"message": f"boom Bearer {ODD_KEY}", "code": 502})) + DONE,
-    "error_before_content": ROLE + _event({"choices": [], "error": {"message": "context window exceeded", "code": 400}}),
+    "error_after_content": ROLE
+    + _event(_chunk({"content": "partial"}))
+    + _event(_chunk(finish="error", error={"message": f"boom Bearer {ODD_KEY}", "code": 502}))
+    + DONE,
+    "error_before_content": ROLE
+    + _event({"choices": [], "error": {"message": "context window exceeded", "code": 400}}),
     "cut_after_content": ROLE + _event(_chunk({"content": "partial"})),
-    "huge_usage": _event(_chunk({"content": "x"}, "stop")) + b'data: {"choices": [], "usage": {"prompt_tokens": 1'
-    + b"0" * 400 + b', "completion_tokens": NaN}}\n\n' + DONE,
+    "huge_usage": _event(_chunk({"content": "x"}, "stop"))
+    + b'data: {"choices": [], "usage": {"prompt_tokens": 1'
+    + b"0" * 400
+    + b', "completion_tokens": NaN}}\n\n'
+    + DONE,
     "content_filter": ROLE + _event(_chunk(finish="content_filter")) + DONE,
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("body", BODY_CORPUS, ids=range(len(BODY_CORPUS)))
@@ -445,16 +508,28 @@ def test_an_upstream_echoing_the_key_is_redacted_in_every_error_text() -> None:
     """The key a sent comes back in an error body, a 200 error object, a mid-stream error and a long line
     cut for display: no attempt report or outcome carries it, whole or in part."""
     echoes = [
-        Reply(401, {"content-type": "application/json"},
-              [json.dumps({"error": {"message": f"Incorrect API key provided: Bearer {ODD_KEY}"}}).encode()]),
+        Reply(
+            401,
+            {"content-type": "application/json"},
+            [json.dumps({"error": {"message": f"Incorrect API key provided: Bearer {ODD_KEY}"}}).encode()],
+        ),
         Reply(500, {"content-type": "text/plain"}, [("y" * 280 + ODD_KEY + " and more").encode()]),
-        Reply(400, {"content-type": "application/json"},
-              [json.dumps({"error": {"message": "z" * 290 + ODD_KEY, "code": "invalid_request"}}).encode()]),
-        Reply(200, {"content-type": "text/event-stream"},
-              [ROLE + _event({"choices": [], "error": {"message": "w" * 285 + ODD_KEY}})]),
-        Reply(200, {"content-type": "application/json"},
-              [json.dumps({"error": {"message": "v" * 295 + ODD_KEY}}).encode()]),
-    ]  # fmt: skip
+        Reply(
+            400,
+            {"content-type": "application/json"},
+            [json.dumps({"error": {"message": "z" * 290 + ODD_KEY, "code": "invalid_request"}}).encode()],
+        ),
+        Reply(
+            200,
+            {"content-type": "text/event-stream"},
+            [ROLE + _event({"choices": [], "error": {"message": "w" * 285 + ODD_KEY}})],
+        ),
+        Reply(
+            200,
+            {"content-type": "application/json"},
+            [json.dumps({"error": {"message": "v" * 295 + ODD_KEY}}).encode()],
+        ),
+    ]
     for reply in echoes:
         for stream in (True, False):
             done = run(reply, stream=stream, sink=True)

@@ -41,7 +41,7 @@ def test_control_characters_from_upstreams_are_neutralised_in_every_message_and_
             "provider": name,
             "price": {"prompt": float(i), "completion": float(i)},
             "upstream_model": f"up-{name}\x1b]0;title\x07",
-        }  # fmt: skip
+        }
         for i, name in enumerate(("h500", "h429", "last"), start=1)
     ]
     cli.profile(["h500", "h429", "last"], endpoints=endpoints)

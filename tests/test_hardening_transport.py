@@ -144,11 +144,16 @@ def test_nothing_in_orcli_turns_tls_verification_off() -> None:
                 offenders.append(f"{path.name}:{node.value.lineno}: verify={ast.unparse(node.value)}")
             if isinstance(node, ast.Attribute) and node.attr in ("CERT_NONE", "_create_unverified_context"):
                 offenders.append(f"{path.name}:{node.lineno}: {node.attr}")
-            if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "check_hostname"
-                                                     for t in node.targets)):  # fmt: skip
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "check_hostname" for t in node.targets
+            ):
                 offenders.append(f"{path.name}:{node.lineno}: check_hostname assigned")
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Client"
-                    and path.name != "transport.py"):  # fmt: skip
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "Client"
+                and path.name != "transport.py"
+            ):
                 offenders.append(f"{path.name}:{node.lineno}: an httpx.Client not made by transport.make_client")
     assert not offenders, offenders  # what transport.py itself builds: tests/test_transport.py
 

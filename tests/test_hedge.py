@@ -147,9 +147,13 @@ def test_the_profile_can_hedge_every_ask(cli: Cli, upstream: Upstream) -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.floats(0.0, 0.8), st.floats(0.0, 0.8), st.floats(0.0, 0.06), st.floats(0.0, 0.06), st.floats(0.05, 0.5))
 def test_texts_never_mix_whatever_the_timings(
-    tmp_path_factory: pytest.TempPathFactory, ttft_a: float, ttft_b: float, pace_a: float, pace_b: float,
+    tmp_path_factory: pytest.TempPathFactory,
+    ttft_a: float,
+    ttft_b: float,
+    pace_a: float,
+    pace_b: float,
     hedge: float,
-) -> None:  # fmt: skip
+) -> None:
     texts = {"a": "alpha " * 6, "b": "bravo " * 6}
     with Upstream() as up:
         c = Cli(up, tmp_path_factory.mktemp("mix"))

@@ -29,7 +29,7 @@ with open(out_path, "w") as f:
 
 
 def _example_keys() -> dict[str, str]:
-    from orcli.profile.parse import bundled_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir
 
     text = (bundled_profiles_dir() / "example.toml").read_text()
     return {name: "sk-test-not-a-key" for name in re.findall(r'^api_key_env\s*=\s*"(\w+)"', text, re.M)}

@@ -36,13 +36,19 @@ NO_HEALTH = HealthSnapshot()
 # -- builders -----------------------------------------------------------------------------------------
 def prov(name: str, *, data_collection: str = "deny", zdr: bool = True, key: str | None = "auto") -> Provider:
     env = f"{name.replace('/', '_').upper()}_KEY" if key == "auto" else key
-    return Provider(name=name, base_url=f"https://{name.replace('/', '-')}.example/v1", api_key_env=env,
-                    data_collection=data_collection, zdr=zdr)  # fmt: skip
+    return Provider(
+        name=name,
+        base_url=f"https://{name.replace('/', '-')}.example/v1",
+        api_key_env=env,
+        data_collection=data_collection,
+        zdr=zdr,
+    )
 
 
 def ep(model: str, provider: str, prompt: float = 1.0, completion: float | None = None, **kw: object) -> Endpoint:
-    price = Price(prompt=prompt, completion=prompt if completion is None else completion,
-                  request=float(kw.pop("request", 0.0)))  # type: ignore[arg-type]  # fmt: skip
+    price = Price(
+        prompt=prompt, completion=prompt if completion is None else completion, request=float(kw.pop("request", 0.0))
+    )  # type: ignore[arg-type]
     kw.setdefault("parameters", frozenset({"temperature", "top_p", "max_tokens"}))
     kw["parameters"] = frozenset(kw["parameters"])  # type: ignore[arg-type]
     return Endpoint(model=model, provider=provider, upstream_model=f"{provider}:{model}", price=price, **kw)  # type: ignore[arg-type]
@@ -51,8 +57,13 @@ def ep(model: str, provider: str, prompt: float = 1.0, completion: float | None 
 def make_profile(endpoints: list[Endpoint], providers: list[Provider] | None = None) -> Profile:
     if providers is None:
         providers = [prov(name) for name in dict.fromkeys(e.provider for e in endpoints)]
-    return Profile(name="t", path="t.toml", providers=MappingProxyType({p.name: p for p in providers}),
-                   endpoints=tuple(endpoints), routing=MappingProxyType({}))  # fmt: skip
+    return Profile(
+        name="t",
+        path="t.toml",
+        providers=MappingProxyType({p.name: p for p in providers}),
+        endpoints=tuple(endpoints),
+        routing=MappingProxyType({}),
+    )
 
 
 def prefs(models: tuple[str, ...] = ("m",), **kw: object) -> Preferences:
@@ -63,12 +74,35 @@ def health(**by_provider: EndpointHealth) -> HealthSnapshot:
     return HealthSnapshot({("m", p.replace("__", "/")): h for p, h in by_provider.items()})
 
 
-UNSTABLE = EndpointHealth(state=HealthState.UNSTABLE, stable=False, requests=1, failures=1,
-                          consecutive_failures=1, last_error="HTTP 503", last_error_age=10.0)  # fmt: skip
-COOLDOWN = EndpointHealth(state=HealthState.COOLDOWN, stable=False, cooldown_left=25.0, requests=3, failures=3,
-                          consecutive_failures=3, last_error="HTTP 502", last_error_age=5.0)  # fmt: skip
-HALF_OPEN = EndpointHealth(state=HealthState.HEALTHY, stable=True, requests=3, failures=3, consecutive_failures=3,
-                           last_error="HTTP 502", last_error_age=40.0, half_open=True)  # fmt: skip
+UNSTABLE = EndpointHealth(
+    state=HealthState.UNSTABLE,
+    stable=False,
+    requests=1,
+    failures=1,
+    consecutive_failures=1,
+    last_error="HTTP 503",
+    last_error_age=10.0,
+)
+COOLDOWN = EndpointHealth(
+    state=HealthState.COOLDOWN,
+    stable=False,
+    cooldown_left=25.0,
+    requests=3,
+    failures=3,
+    consecutive_failures=3,
+    last_error="HTTP 502",
+    last_error_age=5.0,
+)
+HALF_OPEN = EndpointHealth(
+    state=HealthState.HEALTHY,
+    stable=True,
+    requests=3,
+    failures=3,
+    consecutive_failures=3,
+    last_error="HTTP 502",
+    last_error_age=40.0,
+    half_open=True,
+)
 
 
 def providers_of(p: Plan) -> list[str]:
@@ -83,30 +117,62 @@ def rejection(p: Plan, provider: str, model: str = "m"):
 
 # -- SPEC §3: one table row per rejection code --------------------------------------------------------
 # `bad` offends exactly one filter per row; `good` passes every one, so it must be planned.
-GOOD = ep("m", "good", 1.0, context_length=200_000, max_completion_tokens=100_000, quantization="bf16",
-          parameters={"temperature", "top_p", "max_tokens", "tools"})  # fmt: skip
-BAD = ep("m", "bad", 5.0, context_length=4096, max_completion_tokens=1000, quantization="fp8",
-         parameters={"temperature", "max_tokens"})  # fmt: skip
+GOOD = ep(
+    "m",
+    "good",
+    1.0,
+    context_length=200_000,
+    max_completion_tokens=100_000,
+    quantization="bf16",
+    parameters={"temperature", "top_p", "max_tokens", "tools"},
+)
+BAD = ep(
+    "m",
+    "bad",
+    5.0,
+    context_length=4096,
+    max_completion_tokens=1000,
+    quantization="fp8",
+    parameters={"temperature", "max_tokens"},
+)
 CODE_PROFILE = make_profile([GOOD, BAD], [prov("good"), prov("bad", data_collection="allow", zdr=False)])
 
 CODE_TABLE: list[tuple[RejectionCode, dict[str, object], Request, HealthSnapshot, Callable[[Provider], bool], str]] = [
     (RejectionCode.IGNORED, {"ignore": ("bad",)}, Request(), NO_HEALTH, lambda p: True, "ignore"),
     (RejectionCode.NOT_IN_ONLY, {"only": ("good",)}, Request(), NO_HEALTH, lambda p: True, "only"),
-    (RejectionCode.NOT_IN_ORDER, {"order": ("good",), "allow_fallbacks": False}, Request(), NO_HEALTH,
-     lambda p: True, "allow_fallbacks = false"),
+    (
+        RejectionCode.NOT_IN_ORDER,
+        {"order": ("good",), "allow_fallbacks": False},
+        Request(),
+        NO_HEALTH,
+        lambda p: True,
+        "allow_fallbacks = false",
+    ),
     (RejectionCode.DATA_COLLECTION, {"data_collection": "deny"}, Request(), NO_HEALTH, lambda p: True, "train"),
     (RejectionCode.ZDR, {"zdr": True}, Request(), NO_HEALTH, lambda p: True, "zero-data-retention"),
     (RejectionCode.QUANTIZATION, {"quantizations": ("bf16",)}, Request(), NO_HEALTH, lambda p: True, "fp8"),
-    (RejectionCode.MISSING_PARAMETERS, {"require_parameters": True},
-     Request(parameters=frozenset({"temperature", "top_p"})), NO_HEALTH, lambda p: True, "top_p"),
+    (
+        RejectionCode.MISSING_PARAMETERS,
+        {"require_parameters": True},
+        Request(parameters=frozenset({"temperature", "top_p"})),
+        NO_HEALTH,
+        lambda p: True,
+        "top_p",
+    ),
     (RejectionCode.CONTEXT_LENGTH, {}, Request(prompt_tokens=5000), NO_HEALTH, lambda p: True, "4,096"),
-    (RejectionCode.MAX_TOKENS, {}, Request(max_tokens=2000, parameters=frozenset({"max_tokens"})), NO_HEALTH,
-     lambda p: True, "1,000"),
+    (
+        RejectionCode.MAX_TOKENS,
+        {},
+        Request(max_tokens=2000, parameters=frozenset({"max_tokens"})),
+        NO_HEALTH,
+        lambda p: True,
+        "1,000",
+    ),
     (RejectionCode.MAX_PRICE, {"max_price": MaxPrice(prompt=2.0)}, Request(), NO_HEALTH, lambda p: True, "prompt"),
     (RejectionCode.NO_CREDENTIALS, {}, Request(), NO_HEALTH, lambda p: p.name != "bad", "$BAD_KEY"),
     (RejectionCode.UNHEALTHY, {"skip_unhealthy": True}, Request(), health(bad=COOLDOWN), lambda p: True, "cooldown"),
     (RejectionCode.MISSING_EXTRA, {}, Request(), NO_HEALTH, lambda p: p.name != "bad", "pip install 'orcli[aws]'"),
-]  # fmt: skip
+]
 
 
 def test_the_code_table_covers_every_rejection_code() -> None:
@@ -114,8 +180,11 @@ def test_the_code_table_covers_every_rejection_code() -> None:
     assert {row[0] for row in CODE_TABLE} | {RejectionCode.BUDGET} == set(RejectionCode)
 
 
-@pytest.mark.parametrize(("code", "overrides", "request_", "snapshot", "has_key", "detail"), CODE_TABLE,
-                         ids=[row[0].value for row in CODE_TABLE])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "overrides", "request_", "snapshot", "has_key", "detail"),
+    CODE_TABLE,
+    ids=[row[0].value for row in CODE_TABLE],
+)
 def test_each_rejection_code_rejects_the_offending_endpoint_and_keeps_the_other(
     code: RejectionCode,
     overrides: dict[str, object],
@@ -148,8 +217,13 @@ def test_ignored_provider_is_rejected_with_code_ignored() -> None:
 
 
 def test_when_several_filters_apply_the_first_code_in_spec_order_wins() -> None:
-    p = plan(CODE_PROFILE, Request(prompt_tokens=50_000), prefs(ignore=("bad",), zdr=True), NO_HEALTH,
-             has_key=lambda p: False)  # fmt: skip
+    p = plan(
+        CODE_PROFILE,
+        Request(prompt_tokens=50_000),
+        prefs(ignore=("bad",), zdr=True),
+        NO_HEALTH,
+        has_key=lambda p: False,
+    )
     assert rejection(p, "bad").code is RejectionCode.IGNORED
     p = plan(CODE_PROFILE, Request(prompt_tokens=50_000), prefs(zdr=True, data_collection="deny"), NO_HEALTH)
     assert rejection(p, "bad").code is RejectionCode.DATA_COLLECTION
@@ -237,18 +311,21 @@ def test_a_base_name_of_variants_only_does_not_warn() -> None:
 
 
 def test_known_names_do_not_warn() -> None:
-    p = plan(VARIANTS, Request(), prefs(order=("groq",), only=("deepinfra", "groq"), ignore=("deepinfra/turbo",)),
-             NO_HEALTH)  # fmt: skip
+    p = plan(
+        VARIANTS, Request(), prefs(order=("groq",), only=("deepinfra", "groq"), ignore=("deepinfra/turbo",)), NO_HEALTH
+    )
     assert p.warnings == ()
 
 
 # -- parameters ---------------------------------------------------------------------------------------
-TOOLS = make_profile([
-    ep("m", "with_tools", 2.0, parameters={"temperature", "tools", "tool_choice", "response_format"}),
-    ep("m", "plain", 1.0, parameters={"temperature"}),
-    ep("m2", "plain", 1.0, parameters={"temperature"}),
-    ep("m2", "plain2", 1.0, parameters={"temperature"}),
-])  # fmt: skip
+TOOLS = make_profile(
+    [
+        ep("m", "with_tools", 2.0, parameters={"temperature", "tools", "tool_choice", "response_format"}),
+        ep("m", "plain", 1.0, parameters={"temperature"}),
+        ep("m2", "plain", 1.0, parameters={"temperature"}),
+        ep("m2", "plain2", 1.0, parameters={"temperature"}),
+    ]
+)
 
 
 @pytest.mark.parametrize("param", ["tools", "tool_choice", "response_format"])
@@ -278,8 +355,9 @@ def test_a_non_soft_parameter_is_ignored_without_require_parameters() -> None:
 
 def test_require_parameters_rejects_an_endpoint_lacking_any_parameter_and_lists_them() -> None:
     request = Request(parameters=frozenset({"temperature", "top_p", "seed"}))
-    profile = make_profile([ep("m", "a", parameters={"temperature", "top_p", "seed"}),
-                            ep("m", "b", parameters={"temperature"})])  # fmt: skip
+    profile = make_profile(
+        [ep("m", "a", parameters={"temperature", "top_p", "seed"}), ep("m", "b", parameters={"temperature"})]
+    )
     p = plan(profile, request, prefs(require_parameters=True), NO_HEALTH)
     assert providers_of(p) == ["a"]
     r = rejection(p, "b")
@@ -294,9 +372,13 @@ def test_require_parameters_with_no_endpoint_supporting_rejects_all() -> None:
 
 
 # -- size and price -----------------------------------------------------------------------------------
-SIZED = make_profile([ep("m", "small", 1.0, context_length=8000, max_completion_tokens=2000),
-                      ep("m", "large", 2.0, context_length=128_000, max_completion_tokens=16_000),
-                      ep("m", "unbounded", 3.0)])  # fmt: skip
+SIZED = make_profile(
+    [
+        ep("m", "small", 1.0, context_length=8000, max_completion_tokens=2000),
+        ep("m", "large", 2.0, context_length=128_000, max_completion_tokens=16_000),
+        ep("m", "unbounded", 3.0),
+    ]
+)
 
 
 def test_context_length_counts_prompt_tokens_plus_max_tokens_with_details() -> None:
@@ -363,10 +445,16 @@ def test_no_credentials_names_the_missing_env_var() -> None:
     assert r.code is RejectionCode.NO_CREDENTIALS and "$A_KEY" in r.detail
 
 
-@pytest.mark.parametrize(("wanted", "actual", "kept"), [
-    (("fp8",), "fp8", True), (("fp8", "bf16"), "bf16", True), (("fp8",), "fp16", False),
-    (("fp8",), None, False), (("fp4",), "mxfp4", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("wanted", "actual", "kept"),
+    [
+        (("fp8",), "fp8", True),
+        (("fp8", "bf16"), "bf16", True),
+        (("fp8",), "fp16", False),
+        (("fp8",), None, False),
+        (("fp4",), "mxfp4", True),
+    ],
+)
 def test_quantization_filter(wanted: tuple[str, ...], actual: str | None, kept: bool) -> None:
     profile = make_profile([ep("m", "a", quantization=actual)])
     p = plan(profile, Request(), prefs(quantizations=wanted), NO_HEALTH)
@@ -405,12 +493,14 @@ def test_skip_unhealthy_keeps_a_half_open_endpoint_for_its_trial() -> None:
 
 
 # -- SPEC §4 ordering ---------------------------------------------------------------------------------
-ORDERING = make_profile([
-    ep("m", "a", 1.0, latency=0.9, throughput=50),
-    ep("m", "b", 2.0, latency=0.2, throughput=400),
-    ep("m", "c", 3.0, latency=0.5, throughput=100),
-    ep("m", "d", 4.0),  # no hints: unknown latency and throughput
-])  # fmt: skip
+ORDERING = make_profile(
+    [
+        ep("m", "a", 1.0, latency=0.9, throughput=50),
+        ep("m", "b", 2.0, latency=0.2, throughput=400),
+        ep("m", "c", 3.0, latency=0.5, throughput=100),
+        ep("m", "d", 4.0),  # no hints: unknown latency and throughput
+    ]
+)
 
 
 def test_order_puts_named_providers_first_in_that_order() -> None:
@@ -434,8 +524,9 @@ def test_sort_price_ranks_by_expected_cost() -> None:
 
 
 def test_sort_price_breaks_ties_by_lower_latency() -> None:
-    profile = make_profile([ep("m", "slow", 1.0, latency=2.0), ep("m", "fast", 1.0, latency=0.1),
-                            ep("m", "unknown", 1.0)])  # fmt: skip
+    profile = make_profile(
+        [ep("m", "slow", 1.0, latency=2.0), ep("m", "fast", 1.0, latency=0.1), ep("m", "unknown", 1.0)]
+    )
     assert providers_of(plan(profile, Request(), prefs(sort=Sort.PRICE), NO_HEALTH)) == ["fast", "slow", "unknown"]
 
 
@@ -598,14 +689,22 @@ def test_partition_model_tries_every_endpoint_of_model_one_first() -> None:
     profile = make_profile([ep("m1", "a", 5.0), ep("m1", "b", 6.0), ep("m2", "a", 0.1), ep("m2", "b", 0.2)])
     p = plan(profile, Request(), prefs(models=("m1", "m2"), sort=Sort.PRICE), NO_HEALTH)
     assert [(x.endpoint.model, x.endpoint.provider) for x in p.attempts] == [
-        ("m1", "a"), ("m1", "b"), ("m2", "a"), ("m2", "b")]  # fmt: skip
+        ("m1", "a"),
+        ("m1", "b"),
+        ("m2", "a"),
+        ("m2", "b"),
+    ]
 
 
 def test_partition_none_ranks_all_models_together_by_sort() -> None:
     profile = make_profile([ep("m1", "a", 5.0), ep("m1", "b", 0.15), ep("m2", "a", 0.1), ep("m2", "b", 0.2)])
     p = plan(profile, Request(), prefs(models=("m1", "m2"), sort=Sort.PRICE, partition=Partition.NONE), NO_HEALTH)
     assert [(x.endpoint.model, x.endpoint.provider) for x in p.attempts] == [
-        ("m2", "a"), ("m1", "b"), ("m2", "b"), ("m1", "a")]  # fmt: skip
+        ("m2", "a"),
+        ("m1", "b"),
+        ("m2", "b"),
+        ("m1", "a"),
+    ]
     assert all("partition none" in a.reason for a in p.attempts)
 
 
@@ -616,11 +715,14 @@ def test_partition_none_puts_cooldown_after_every_model() -> None:
     assert [x.endpoint.model for x in p.attempts] == ["m2", "m1"]
 
 
-@pytest.mark.parametrize(("routing", "overrides"), [
-    ({}, {"partition": "none"}),
-    ({"partition": "none"}, {}),
-    ({"sort": {"by": "price", "partition": "none"}}, {"sort": None}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("routing", "overrides"),
+    [
+        ({}, {"partition": "none"}),
+        ({"partition": "none"}, {}),
+        ({"sort": {"by": "price", "partition": "none"}}, {"sort": None}),
+    ],
+)
 def test_partition_none_without_sort_is_a_usage_error(routing: dict, overrides: dict) -> None:
     with pytest.raises(UsageError, match="needs a sort key"):
         merge(routing, overrides)
@@ -631,10 +733,14 @@ def test_partition_none_from_a_sort_table_is_taken() -> None:
     assert p.sort is Sort.LATENCY and p.partition is Partition.NONE
 
 
-@pytest.mark.parametrize(("overrides", "flag"), [
-    ({"sort": "cheapest"}, "--sort"), ({"partition": "all"}, "--partition"),
-    ({"data_collection": "maybe"}, "--data-collection"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [
+        ({"sort": "cheapest"}, "--sort"),
+        ({"partition": "all"}, "--partition"),
+        ({"data_collection": "maybe"}, "--data-collection"),
+    ],
+)
 def test_a_bad_enum_flag_is_a_usage_error_naming_the_flag_and_the_choices(overrides: dict, flag: str) -> None:
     with pytest.raises(UsageError) as info:
         merge({}, overrides)

@@ -70,17 +70,24 @@ NAMES = {n: st.lists(st.sampled_from(RULE_NAMES), min_size=1, max_size=n, unique
 QUANT_PREFS = st.lists(st.sampled_from(["fp8", "bf16", "fp4", "int4"]), min_size=1, max_size=2, unique=True).map(tuple)
 MODEL_PREFS = st.lists(st.sampled_from([*MODELS, "m9"]), min_size=1, max_size=3, unique=True).map(tuple)
 CAP = st.one_of(st.none(), st.sampled_from([0.0, 0.1, 0.45, 0.5, 0.95, 1.0, 5.0]))  # at or just under PRICES
-POLICY_PREFS = st.tuples(st.sampled_from([True, True, False]), RARELY, st.sampled_from(["allow", "allow", "deny"]),
-                         RARELY, st.booleans())  # fmt: skip
+POLICY_PREFS = st.tuples(
+    st.sampled_from([True, True, False]), RARELY, st.sampled_from(["allow", "allow", "deny"]), RARELY, st.booleans()
+)
 SOFT_PREFS = st.tuples(st.none() | st.sampled_from([0.3, 1.0]), st.none() | st.sampled_from([50.0, 200.0]))
 SORTS = st.none() | st.sampled_from(list(Sort))
 PARTITIONS = st.sampled_from(list(Partition))
 HEALTH_KINDS = st.sampled_from(["healthy", "unstable", "cooldown", "half_open", "half_open_unstable", "backoff"])
-HEALTH_FIELDS = st.tuples(HEALTH_KINDS, st.none() | st.floats(0.01, 5.0), st.none() | st.floats(1.0, 1000.0),
-                          st.booleans(), st.floats(1.0, 600.0))  # fmt: skip
+HEALTH_FIELDS = st.tuples(
+    HEALTH_KINDS,
+    st.none() | st.floats(0.01, 5.0),
+    st.none() | st.floats(1.0, 1000.0),
+    st.booleans(),
+    st.floats(1.0, 600.0),
+)
 # Sizes near the generated limits (context 1000/4000/32000, max completion 500/2000/16000) hit the boundaries.
-PROMPT_TOKENS = st.one_of(st.sampled_from([1, 500, 999, 1000, 1001, 2000, 3000, 3500, 4000, 30_000]),
-                          st.integers(1, 60_000))  # fmt: skip
+PROMPT_TOKENS = st.one_of(
+    st.sampled_from([1, 500, 999, 1000, 1001, 2000, 3000, 3500, 4000, 30_000]), st.integers(1, 60_000)
+)
 MAX_TOKENS = st.one_of(st.none(), st.sampled_from([500, 501, 1000, 2000, 2001, 16_000]), st.integers(1, 20_000))
 REQUEST_FIELDS = st.tuples(PROMPT_TOKENS, MAX_TOKENS, REQUEST_PARAMS, st.booleans())
 SMALL_REQUEST_FIELDS = st.tuples(st.integers(1, 900), st.just(None), st.just(frozenset()), st.booleans())
@@ -89,9 +96,18 @@ SMALL_REQUEST_FIELDS = st.tuples(st.integers(1, 900), st.just(None), st.just(fro
 # -- strategies ---------------------------------------------------------------------------------------
 def make_endpoint(model: str, provider: str, fields: tuple) -> Endpoint:
     prompt, completion, request, context, max_out, quant, params, latency, throughput, priced = fields
-    return Endpoint(model=model, provider=provider, upstream_model=f"{provider}:{model}",
-                    price=Price(prompt, completion, request) if priced else None, context_length=context, max_completion_tokens=max_out,
-                    quantization=quant, parameters=params, latency=latency, throughput=throughput)  # fmt: skip
+    return Endpoint(
+        model=model,
+        provider=provider,
+        upstream_model=f"{provider}:{model}",
+        price=Price(prompt, completion, request) if priced else None,
+        context_length=context,
+        max_completion_tokens=max_out,
+        quantization=quant,
+        parameters=params,
+        latency=latency,
+        throughput=throughput,
+    )
 
 
 @st.composite
@@ -100,13 +116,18 @@ def profiles(draw: st.DrawFn) -> Profile:
     providers = {}
     for n in names:
         keyed, policy, zdr = draw(PROVIDER_FIELDS)
-        providers[n] = Provider(name=n, base_url=f"https://{n.replace('/', '-')}.example/v1",
-                                api_key_env=f"{n.replace('/', '_').upper()}_KEY" if keyed else None,
-                                data_collection=policy, zdr=zdr)  # fmt: skip
+        providers[n] = Provider(
+            name=n,
+            base_url=f"https://{n.replace('/', '-')}.example/v1",
+            api_key_env=f"{n.replace('/', '_').upper()}_KEY" if keyed else None,
+            data_collection=policy,
+            zdr=zdr,
+        )
     pairs = [(m, n) for n in names for m in MODELS if draw(OFTEN)]
     eps = tuple(make_endpoint(m, p, draw(ENDPOINT_FIELDS)) for m, p in pairs)
-    return Profile(name="gen", path="gen.toml", providers=MappingProxyType(providers), endpoints=eps,
-                   routing=MappingProxyType({}))  # fmt: skip
+    return Profile(
+        name="gen", path="gen.toml", providers=MappingProxyType(providers), endpoints=eps, routing=MappingProxyType({})
+    )
 
 
 @st.composite
@@ -151,8 +172,12 @@ def make_health(fields: tuple) -> EndpointHealth:
     """Consistent with health.py: COOLDOWN while a breaker period or backoff runs; half-open is HEALTHY or
     UNSTABLE (COOLDOWN plus half_open = a Retry-After backoff still running after the breaker period)."""
     kind, ttft, tps, coin, left = fields
-    state = {"healthy": HealthState.HEALTHY, "half_open": HealthState.HEALTHY, "unstable": HealthState.UNSTABLE,
-             "half_open_unstable": HealthState.UNSTABLE}.get(kind, HealthState.COOLDOWN)  # fmt: skip
+    state = {
+        "healthy": HealthState.HEALTHY,
+        "half_open": HealthState.HEALTHY,
+        "unstable": HealthState.UNSTABLE,
+        "half_open_unstable": HealthState.UNSTABLE,
+    }.get(kind, HealthState.COOLDOWN)
     stable = kind in ("healthy", "half_open") or (kind in ("backoff", "cooldown") and coin)
     return EndpointHealth(
         state=state,
@@ -374,8 +399,11 @@ def _misses_soft(a, prefs: Preferences) -> bool:
     latency = h.median_ttft if h.median_ttft is not None else e.latency
     throughput = h.median_tps if h.median_tps is not None else e.throughput
     slow = prefs.preferred_max_latency is not None and latency is not None and latency > prefs.preferred_max_latency
-    thin = (prefs.preferred_min_throughput is not None and throughput is not None
-            and throughput < prefs.preferred_min_throughput)  # fmt: skip
+    thin = (
+        prefs.preferred_min_throughput is not None
+        and throughput is not None
+        and throughput < prefs.preferred_min_throughput
+    )
     return slow or thin
 
 
@@ -427,8 +455,13 @@ def test_the_default_draw_puts_unstable_after_stable_cheapest_first(scenario) ->
     profile, request, prefs, snapshot, keyed, seed = scenario
     p = run(*scenario)
     for group in _groups(p, prefs):
-        free = [a for a in group if a.health.state is not HealthState.COOLDOWN and not _misses_soft(a, prefs)
-                and not any(matches(r, a.endpoint.provider) for r in prefs.order)]  # fmt: skip
+        free = [
+            a
+            for a in group
+            if a.health.state is not HealthState.COOLDOWN
+            and not _misses_soft(a, prefs)
+            and not any(matches(r, a.endpoint.provider) for r in prefs.order)
+        ]
         stable = [a.health.stable for a in free]
         assert stable == sorted(stable, reverse=True)
         unknown_last = [a.cost_usd is None for a in free if a.health.stable]

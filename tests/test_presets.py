@@ -73,8 +73,13 @@ def test_a_preset_brings_models_routing_system_options_and_max_tokens() -> None:
 
 
 def test_flags_beat_the_preset_key_by_key_and_the_preset_beats_routing() -> None:
-    given = RouteInput(overrides={"sort": "price"}, preset="careful", system="Flag system.",
-                       options=("temperature=0.9",), max_tokens=10)  # fmt: skip
+    given = RouteInput(
+        overrides={"sort": "price"},
+        preset="careful",
+        system="Flag system.",
+        options=("temperature=0.9",),
+        max_tokens=10,
+    )
     r = route(given)
     assert r.prefs.sort == "price" and r.prefs.sources["sort"] == "flag"
     assert r.prefs.models == ("m2", "m1") and r.prefs.sources["models"] == "preset careful"  # not overridden

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from orcli.errors import EXIT_USAGE, ProfileError
-from orcli.profile import parse as profile_mod
-from orcli.profile.parse import bundled_profiles_dir, load_profile, load_profile_file, parse_profile
+from orcli.profile import resolve as profile_mod
+from orcli.profile.parse import parse_profile
+from orcli.profile.resolve import bundled_profiles_dir, load_profile, load_profile_file
 
 # A small valid profile; each bad case below changes one thing in it.
 VALID = """\
@@ -305,7 +306,7 @@ BAD_PROFILES: list[tuple[str, str | bytes, str | None, list[str]]] = [
         _replace(
             '[providers.beta]\nbase_url = "https://beta.example/v1"',
             '[providers.beta]\nbase_url = "https://beta.example/v1"\napi = "cohere"',
-        ),  # fmt: skip
+        ),
         'api = "cohere"',
         ["providers.beta.api", '"openai"', '"anthropic"', '"gemini"', '"azure"', '"bedrock"', '"vertex"', "cohere"],
     ),
@@ -399,8 +400,9 @@ def _message_of(path: Path) -> str:
     return info.value.message
 
 
-@pytest.mark.parametrize(("text", "line_text", "fragments"), [c[1:] for c in BAD_PROFILES],
-                         ids=[c[0] for c in BAD_PROFILES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "line_text", "fragments"), [c[1:] for c in BAD_PROFILES], ids=[c[0] for c in BAD_PROFILES]
+)
 def test_a_bad_profile_is_an_error_naming_file_line_key_and_expectation(
     tmp_path: Path, text: str | bytes, line_text: str | None, fragments: list[str]
 ) -> None:
@@ -483,8 +485,14 @@ def test_quantizations_are_case_insensitive() -> None:
     assert parse_profile(text, "q.toml").endpoints[0].quantization == "fp8"
 
 
-CLI_CASE_IDS = ("toml-syntax", "unknown-routing-key", "negative-prompt-price", "bad-sort-enum", "non-utf8",
-                "unknown-provider-in-endpoint")  # fmt: skip
+CLI_CASE_IDS = (
+    "toml-syntax",
+    "unknown-routing-key",
+    "negative-prompt-price",
+    "bad-sort-enum",
+    "non-utf8",
+    "unknown-provider-in-endpoint",
+)
 CLI_CASES = [c for c in BAD_PROFILES if c[0] in CLI_CASE_IDS]
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orcli.profile import cache as profile_cache
 from orcli.errors import ProfileError
-from orcli.profile.parse import load_profile, load_profile_file
+from orcli.profile import cache as profile_cache
 from orcli.profile.cache import cache_file, load_cached
+from orcli.profile.resolve import load_profile, load_profile_file
 
 
 def _profile_text(n: int, price: float = 0.5) -> str:
@@ -193,3 +193,24 @@ def test_every_section_survives_the_cache(tmp_path):
     assert second == first
     assert second.health == first.health and second.timeouts.idle == 9
     assert dict(second.routing) == dict(first.routing)
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        '[providers.p]\nbase_url = "https://p.example/v1"\n',  # every provider key at its default
+        '[providers.p]\napi = "anthropic"\nanthropic_version = "2023-06-01"\n',  # dialect settings, default URL
+    ],
+    ids=["defaults", "dialect-settings"],
+)
+def test_a_profile_of_defaults_and_dialect_settings_is_cached_too(tmp_path, provider):
+    path = tmp_path / "big.toml"
+    endpoints = "".join(f'[[endpoint]]\nmodel = "m{i}"\nprovider = "p"\n' for i in range(30))
+    path.write_text(provider + endpoints)
+    parse = Counting()
+    first = load_cached(path, tmp_path / "state", parse, min_size=0)
+    second = load_cached(path, tmp_path / "state", parse, min_size=0)
+    assert parse.calls == 1, "the profile was not cached"
+    assert second == first
+    with pytest.raises(TypeError):
+        second.providers["p"].headers["X-New"] = "v"  # a default is as read-only as a given table

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import tomllib
 
-from orcli.profile.parse import bundled_profiles_dir, parse_profile
 from orcli.profile.check import CODES, check_profile
+from orcli.profile.parse import parse_profile
+from orcli.profile.resolve import bundled_profiles_dir
 from orcli.profile.write import profile_text, starter_data
 
 CLEAN = {

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orcli.errors import ProfileError
 from orcli.profile import write as profile_write
 from orcli.profile.catalogue import parse_catalogue, to_profile
-from orcli.errors import ProfileError
-from orcli.profile.parse import load_profile_file, parse_profile
+from orcli.profile.parse import parse_profile
+from orcli.profile.resolve import load_profile_file
 from orcli.profile.write import diff_lines, merge_import, profile_text, save_profile
 
 DATA = Path(__file__).parent / "data" / "openrouter"
@@ -78,8 +79,12 @@ def test_merge_refreshes_prices_and_limits_and_keeps_what_the_user_wrote():
     assert merged["endpoint"][1] == USER_PROFILE["endpoint"][1]
     # New endpoints are appended, and their providers added from the table.
     assert [e["provider"] for e in merged["endpoint"][2:]] == [
-        "deepinfra/fp8", "deepinfra/turbo", "together", "cerebras", "lambda",
-    ]  # fmt: skip
+        "deepinfra/fp8",
+        "deepinfra/turbo",
+        "together",
+        "cerebras",
+        "lambda",
+    ]
     assert merged["providers"]["cerebras"]["base_url"] == "https://api.cerebras.ai/v1"
     assert USER_PROFILE["endpoint"][0]["price"] == {"prompt": 0.5, "completion": 0.7}  # input not mutated
     lines = diff_lines(changes)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cli_harness import Cli
 
-from orcli.profile.parse import bundled_profiles_dir
+from orcli.profile.resolve import bundled_profiles_dir
 
 DATA = Path(__file__).parent / "data" / "openrouter"
 THREE = str(DATA / "endpoints-three-models.json")
@@ -148,6 +148,30 @@ def test_init_refuses_a_path_as_a_name(cli):
     run = cli("profiles", "init", "../escape")
     assert run.code == 2 and "not a profile name" in run.err, run
     assert not (user_dir(cli).parent / "escape.toml").exists()
+
+
+def test_init_dash_p_names_the_profile_to_write_like_its_argument(cli):
+    run = cli("profiles", "init", "-p", "work", "--json")
+    assert run.code == 0, run
+    assert run.json()["path"] == str(user_dir(cli) / "work.toml")
+    same = cli("profiles", "init", "mine", "--profile", "mine", "--json")
+    assert same.code == 0 and same.json()["path"] == str(user_dir(cli) / "mine.toml"), same
+    before = cli("-p", "early", "profiles", "init", "--json")  # a common option before the command, moved after
+    assert before.code == 0 and before.json()["path"] == str(user_dir(cli) / "early.toml"), before
+
+
+def test_init_refuses_a_name_and_a_different_dash_p(cli):
+    run = cli("profiles", "init", "work", "-p", "other")
+    assert run.code == 2, run
+    assert "NAME `work` and --profile `other` name two profiles" in run.err
+    assert not user_dir(cli).is_dir() or not list(user_dir(cli).glob("*.toml"))
+
+
+def test_orcli_profile_in_the_environment_never_redirects_init(cli):
+    run = cli("profiles", "init", "--json", env={"ORCLI_PROFILE": "elsewhere"})
+    assert run.code == 0, run
+    assert run.json()["path"] == str(user_dir(cli) / "default.toml")
+    assert not (user_dir(cli) / "elsewhere.toml").exists()
 
 
 # -- import --------------------------------------------------------------------------------------------
@@ -404,3 +428,31 @@ def test_serve_says_so_too_when_the_example_stands_in(tmp_path, monkeypatch):
     assert len(heard) == 1 and "no `default` profile" in heard[0] and "orcli profiles init" in heard[0]
     ProfileHolder("example", {}, heard.append)
     assert len(heard) == 1
+
+
+def test_import_dash_p_names_the_profile_to_write_like_into(cli):
+    run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "-p", "work", "--json")
+    assert run.code == 0, run
+    assert run.json()["into"] == str(user_dir(cli) / "work.toml") and run.json()["written"] is True
+    assert (user_dir(cli) / "work.toml").is_file() and not (user_dir(cli) / "default.toml").exists()
+
+
+def test_import_refuses_into_and_a_different_dash_p_and_writes_nothing(cli):
+    run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--into", "a", "-p", "b")
+    assert run.code == 2, run
+    assert "--into `a` and --profile `b` name two profiles" in run.err
+    assert not user_dir(cli).is_dir() or not list(user_dir(cli).glob("*.toml"))
+
+
+def test_orcli_profile_in_the_environment_never_redirects_import(cli):
+    env = {"ORCLI_PROFILE": "elsewhere"}
+    run = cli("profiles", "import", "openrouter", "--from", THREE, "-m", LLAMA, "--json", env=env)
+    assert run.code == 0, run
+    assert run.json()["into"] == str(user_dir(cli) / "default.toml")
+    assert not (user_dir(cli) / "elsewhere.toml").exists()
+
+
+def test_common_options_before_profiles_subcommands_reach_them(cli):
+    run = cli("-p", "example", "--json", "profiles", "show")
+    assert run.code == 0, run
+    assert run.json()["path"] == str(EXAMPLE)

@@ -26,6 +26,12 @@ PURE_PATHS = (
     "wire/__init__.py",  # the dialect registry: it names the dialect modules, and imports one only when asked
     "wire/base.py",
     "wire/text.py",
+    "profile/parse.py",  # a profile's text -> Profile; profile/resolve.py finds and reads the files
+    "profile/fields.py",  # the declaration of every profile key
+    "profile/readers.py",  # one reader per kind of value
+    "profile/values.py",
+    "profile/lines.py",
+    "store_url.py",  # a shared store's URL, checked when a profile names one
     "gateway/body.py",  # request bodies: JSON that cannot hurt the process, typed fields
     "gateway/guard.py",  # browser safety: which Host, Origin and Content-Type a request may carry
 )
@@ -64,6 +70,7 @@ STDLIB = frozenset(
         "operator",
         "random",  # seeded Random objects are passed in; nothing draws from the global one
         "re",
+        "tomllib",  # parses text handed in; the files are read by profile/resolve.py
         "types",
         "typing",
         "unicodedata",

@@ -19,7 +19,7 @@ from redis_server import RedisServer
 
 from orcli.store.backend import open_store
 from orcli.store.redis import RedisStore, connect, outcome_key
-from orcli.store.url import parse
+from orcli.store_url import parse
 from orcli.types import FailureClass, HealthSettings, Outcome
 
 pytest.importorskip("redis", reason="the `redis` client is in the `test` extra: pip install -e '.[test]'")

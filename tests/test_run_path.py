@@ -15,7 +15,7 @@ import pytest
 from orcli.execution.cancel import CancelToken
 from orcli.execution.executor import Failed, FailReason
 from orcli.execution.run import Caller, execute
-from orcli.profile.parse import load_profile_file
+from orcli.profile.resolve import load_profile_file
 from orcli.types import HEALTHY, FailureClass, Outcome, PlannedAttempt
 from orcli.wire.base import ChatRequest
 from tests.upstream import Upstream, fake_keys, hang, ok, slow_first_token, write_profile

@@ -83,9 +83,19 @@ def test_rows_hold_no_prompt_answer_or_key_column(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / FILENAME) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(outcomes)")]
     assert columns == [
-        "id", "at", "model", "provider", "ok", "error_class", "status",
-        "latency_s", "ttft_s", "tokens_per_s", "error", "retry_after",
-    ]  # fmt: skip
+        "id",
+        "at",
+        "model",
+        "provider",
+        "ok",
+        "error_class",
+        "status",
+        "latency_s",
+        "ttft_s",
+        "tokens_per_s",
+        "error",
+        "retry_after",
+    ]
 
 
 def test_many_threads_share_one_store(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from orcli.store.backend import configured_url
 from orcli.store.redis import Garbage, decode, encode, endpoint_of, outcome_key
-from orcli.store.url import BadStoreURL, parse, redact
 from orcli.store.values import outcome_values
+from orcli.store_url import BadStoreURL, parse, redact
 from orcli.types import FailureClass, HealthSettings, Outcome
 
 SECRET = "pa55-word-Zq9"
@@ -145,9 +145,16 @@ def test_an_outcome_round_trips_through_its_member_encoding_without_model_or_pro
 
 @pytest.mark.parametrize(
     "member",
-    [b"not json", b"{}", b"[1,2]", b'[1,2,null,null,null,null,null,null,null,"n"]', b'["x",1,null,null,null,null,null,null,null,"n"]',
-     b'[1,1,"nope",null,null,null,null,null,null,"n"]', b'[1,1,null,"500",null,null,null,null,null,"n"]'],
-)  # fmt: skip
+    [
+        b"not json",
+        b"{}",
+        b"[1,2]",
+        b'[1,2,null,null,null,null,null,null,null,"n"]',
+        b'["x",1,null,null,null,null,null,null,null,"n"]',
+        b'[1,1,"nope",null,null,null,null,null,null,"n"]',
+        b'[1,1,null,"500",null,null,null,null,null,"n"]',
+    ],
+)
 def test_a_member_orcli_did_not_write_is_garbage(member: bytes) -> None:
     with pytest.raises(Garbage):
         decode(member, "m", "p")

@@ -13,9 +13,17 @@ from upstream import Upstream, server_error
 
 EXAMPLE_KEYS = {
     name: canary()
-    for name in ("GROQ_API_KEY", "CEREBRAS_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY", "DEEPINFRA_API_KEY",
-                 "MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
-}  # fmt: skip
+    for name in (
+        "GROQ_API_KEY",
+        "CEREBRAS_API_KEY",
+        "TOGETHER_API_KEY",
+        "FIREWORKS_API_KEY",
+        "DEEPINFRA_API_KEY",
+        "MISTRAL_API_KEY",
+        "OPENAI_API_KEY",
+        "OPENROUTER_API_KEY",
+    )
+}
 SUMMARIES = {
     "explain-route": "Show the attempt plan and every rejected endpoint, with reasons.",
     "ask": "Send a prompt along the plan: stream the answer, fail over, fall back.",

@@ -145,10 +145,15 @@ def _table() -> TableData:
         Column("why", prose=True),
     )
     rows = [
-        ("org/a-very-long-model-name-of-thirty-five", "provider-one", "upstream/a-long-name", "128K",
-         "first because it is the cheapest of the three stable endpoints serving it"),
+        (
+            "org/a-very-long-model-name-of-thirty-five",
+            "provider-one",
+            "upstream/a-long-name",
+            "128K",
+            "first because it is the cheapest of the three stable endpoints serving it",
+        ),
         ("org/a-very-long-model-name-of-thirty-five", "provider-two", "upstream/another", "32K", "second"),
-    ]  # fmt: skip
+    ]
     return TableData("T", columns, rows)
 
 
@@ -201,10 +206,15 @@ def test_compact_prices_and_costs() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["explain-route", "-p", "example", "--no-stdin"], ["providers", "-p", "example"], ["health", "-p", "example"],
-     ["--help"], ["ask", "--help"]],
+    [
+        ["explain-route", "-p", "example", "--no-stdin"],
+        ["providers", "-p", "example"],
+        ["health", "-p", "example"],
+        ["--help"],
+        ["ask", "--help"],
+    ],
     ids=["explain-route", "providers", "health", "help", "ask-help"],
-)  # fmt: skip
+)
 def test_rich_stays_off_the_pipe_path(tmp_path: Path, argv: list[str]) -> None:
     from test_import_graph import _example_keys, _loaded, _modules_after
 
@@ -247,8 +257,11 @@ def test_every_row_and_every_word_is_shown_whole(table: TableData, width: int, t
         assert len(laid.lines) == 2 + len(table.rows)
         for line, row in zip(laid.lines[2:], table.rows, strict=True):
             assert all(row[i] in line.text for i in shown)
-    names_fit = sum(max(len(c.name), *(len(r[i]) for r in table.rows)) for i, c in enumerate(table.columns)
-                    if not c.prose and c.drop == 0)  # fmt: skip
+    names_fit = sum(
+        max(len(c.name), *(len(r[i]) for r in table.rows))
+        for i, c in enumerate(table.columns)
+        if not c.prose and c.drop == 0
+    )
     if terminal and names_fit + 40 <= width:  # the essential columns fit: so does every line
         assert all(len(line.text) <= width for line in laid.lines), text
 

@@ -9,9 +9,9 @@ import pytest
 from cli_harness import MODEL, Cli
 from upstream import Upstream, ok
 
+from orcli.profile.parse import parse_profile
 from orcli.routing.planner import expected_cost, plan
 from orcli.routing.preferences import merge
-from orcli.profile.parse import parse_profile
 from orcli.types import HealthSnapshot, MaxPrice, Request
 
 PROFILE = """

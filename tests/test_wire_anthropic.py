@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from orcli.execution.classify import Kind, classify_error, classify_http
+from orcli.execution.classify import Kind, classify_error
 from orcli.profile.parse import parse_profile
-from orcli.types import Endpoint, FailureClass, Provider
+from orcli.types import Endpoint, FailureClass
 from orcli.wire import dialect_for
 from orcli.wire.anthropic import SCHEMA_TOOL
 from orcli.wire.base import (
@@ -22,23 +22,15 @@ from orcli.wire.base import (
     StreamProtocolError,
     ToolCall,
     ToolCallDelta,
-    UpstreamError,
     UpstreamErrorInBody,
     Usage,
 )
+from tests.wire_cases import HELLO, classified, dialect_case
 from tests.wire_signing import signed
 
-
-def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
-    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
-    failure = classify_http(status, err, {})
-    return failure.cls, failure.kind
-
-
-D = dialect_for("anthropic")
-PROVIDER = Provider(name="anthropic", base_url="https://api.anthropic.com/v1", api="anthropic")
-ENDPOINT = Endpoint(model="anthropic/claude-sonnet-4.5", provider="anthropic", upstream_model="claude-sonnet-4-5")
-HELLO = ({"role": "user", "content": "Hello"},)
+D, PROVIDER, ENDPOINT = dialect_case(
+    "anthropic", "anthropic", "https://api.anthropic.com/v1", "anthropic/claude-sonnet-4.5", "claude-sonnet-4-5"
+)
 WEATHER_TOOL = {
     "type": "function",
     "function": {

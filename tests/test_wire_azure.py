@@ -11,24 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orcli.execution.classify import Kind, classify_error, classify_finish_reason, classify_http
-from orcli.types import Endpoint, FailureClass, Provider
+from orcli.execution.classify import Kind, classify_error, classify_finish_reason
+from orcli.types import FailureClass
 from orcli.wire import dialect_for
 from orcli.wire.azure import DEFAULT_API_VERSION
-from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamError, UpstreamErrorInBody
+from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, UpstreamErrorInBody
+from tests.wire_cases import HELLO, classified, dialect_case
 from tests.wire_signing import signed
 
-
-def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
-    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
-    failure = classify_http(status, err, {})
-    return failure.cls, failure.kind
-
-
-D = dialect_for("azure")
-PROVIDER = Provider(name="azure", base_url="https://myres.openai.azure.com", api="azure")
-ENDPOINT = Endpoint(model="openai/gpt-4o-mini", provider="azure", upstream_model="my-gpt4o-mini")
-HELLO = ({"role": "user", "content": "Hello"},)
+D, PROVIDER, ENDPOINT = dialect_case(
+    "azure", "azure", "https://myres.openai.azure.com", "openai/gpt-4o-mini", "my-gpt4o-mini"
+)
 
 
 def test_deployment_url_api_version_and_api_key_header() -> None:

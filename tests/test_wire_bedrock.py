@@ -13,10 +13,10 @@ from orcli.execution.classify import Kind, classify_error, classify_finish_reaso
 from orcli.types import Endpoint, FailureClass
 from orcli.wire import bedrock, bedrock_request
 from orcli.wire.base import ChatRequest, MalformedResponse, SSEEvent, StreamProtocolError, ToolCall, ToolCallDelta
+from tests.wire_cases import HELLO
 
 CLAUDE = Endpoint(model="claude", provider="bedrock", upstream_model="anthropic.claude-sonnet-4-5-20250929-v1:0")
 NOVA = Endpoint(model="nova", provider="bedrock", upstream_model="amazon.nova-pro-v1:0")
-HELLO = ({"role": "user", "content": "Hello"},)
 WEATHER = {
     "type": "function",
     "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}},

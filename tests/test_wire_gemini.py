@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from orcli.execution.classify import Kind, classify_error, classify_http
-from orcli.types import Endpoint, FailureClass, Provider
-from orcli.wire import dialect_for
+from orcli.execution.classify import Kind, classify_error
+from orcli.types import FailureClass
 from orcli.wire.base import (
     ChatRequest,
     Delta,
@@ -20,24 +19,14 @@ from orcli.wire.base import (
     SSEEvent,
     ToolCall,
     ToolCallDelta,
-    UpstreamError,
     UpstreamErrorInBody,
     Usage,
 )
+from tests.wire_cases import HELLO, classified, dialect_case
 from tests.wire_signing import signed
 
-
-def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
-    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
-    failure = classify_http(status, err, {})
-    return failure.cls, failure.kind
-
-
-D = dialect_for("gemini")
 BASE = "https://generativelanguage.googleapis.com/v1beta"
-PROVIDER = Provider(name="google", base_url=BASE, api="gemini")
-ENDPOINT = Endpoint(model="google/gemini-2.5-flash", provider="google", upstream_model="gemini-2.5-flash")
-HELLO = ({"role": "user", "content": "Hello"},)
+D, PROVIDER, ENDPOINT = dialect_case("gemini", "google", BASE, "google/gemini-2.5-flash", "gemini-2.5-flash")
 TOOL = {
     "type": "function",
     "function": {

@@ -21,15 +21,56 @@ NATIVE = ("anthropic", "gemini", "azure")
 scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=8)
 words = st.sampled_from(
     [
-        "type", "index", "delta", "text", "thinking", "partial_json", "content_block", "content", "message",
-        "usage", "input_tokens", "output_tokens", "stop_reason", "error", "model", "tool_use", "id", "name",
-        "input", "candidates", "parts", "functionCall", "args", "thought", "finishReason", "promptFeedback",
-        "blockReason", "usageMetadata", "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
-        "modelVersion", "choices", "finish_reason", "content_block_delta", "content_block_start",
-        "message_start", "message_delta", "text_delta", "input_json_delta", "thinking_delta", "STOP", "SAFETY",
-        "code", "status", "details", "reason", "\ud800",
+        "type",
+        "index",
+        "delta",
+        "text",
+        "thinking",
+        "partial_json",
+        "content_block",
+        "content",
+        "message",
+        "usage",
+        "input_tokens",
+        "output_tokens",
+        "stop_reason",
+        "error",
+        "model",
+        "tool_use",
+        "id",
+        "name",
+        "input",
+        "candidates",
+        "parts",
+        "functionCall",
+        "args",
+        "thought",
+        "finishReason",
+        "promptFeedback",
+        "blockReason",
+        "usageMetadata",
+        "promptTokenCount",
+        "candidatesTokenCount",
+        "thoughtsTokenCount",
+        "modelVersion",
+        "choices",
+        "finish_reason",
+        "content_block_delta",
+        "content_block_start",
+        "message_start",
+        "message_delta",
+        "text_delta",
+        "input_json_delta",
+        "thinking_delta",
+        "STOP",
+        "SAFETY",
+        "code",
+        "status",
+        "details",
+        "reason",
+        "\ud800",
     ]
-)  # fmt: skip
+)
 json_values = st.recursive(
     scalars | words,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(words | st.text(max_size=4), inner, max_size=6),
@@ -112,7 +153,7 @@ anthropic_events = st.fixed_dictionaries(
                     "ping",
                     "error",
                 ]
-            )  # fmt: skip
+            )
         )
     },
     optional={
@@ -126,7 +167,7 @@ anthropic_events = st.fixed_dictionaries(
                     "thinking": json_values,
                     "partial_json": json_values,
                     "stop_reason": json_values,
-                },  # fmt: skip
+                },
             )
         ),
         "message": _maybe(st.fixed_dictionaries({}, optional={"model": json_values, "usage": json_values})),

@@ -257,7 +257,7 @@ JSON = st.recursive(
             inner,
             max_size=4,
         )
-    ),  # fmt: skip
+    ),
     max_leaves=20,
 )
 

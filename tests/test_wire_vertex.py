@@ -10,12 +10,11 @@ from types import MappingProxyType
 import pytest
 
 from orcli.execution.classify import Kind, classify_http
-from orcli.profile.parse import load_profile_file as parse_profile
+from orcli.profile.resolve import load_profile_file as parse_profile
 from orcli.types import Endpoint, FailureClass, Provider
 from orcli.wire import dialect_for
 from orcli.wire.base import Auth, ChatRequest
-
-HELLO = ({"role": "user", "content": "Hello"},)
+from tests.wire_cases import HELLO
 
 
 def provider(api: str, key: str | None = None, **settings: object) -> Provider:

@@ -65,10 +65,19 @@ class Pane:
             f'cd {shlex.quote(str(cwd or os.getcwd()))}\n{exports}{command}\necho "{DONE} $?"\nsleep 600\n'
         )
         self._tmux(
-            "-f", "/dev/null", "new-session", "-d", "-s", self.session,
-            "-x", str(self.width), "-y", str(self.height), f"env -i PATH={shlex.quote(os.environ.get('PATH', ''))} "
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            self.session,
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            f"env -i PATH={shlex.quote(os.environ.get('PATH', ''))} "
             f"HOME={shlex.quote(env.get('HOME', '/tmp'))} TERM=xterm-256color bash --noprofile --norc {script}",
-        )  # fmt: skip
+        )
         self._tmux("set-option", "-t", self.session, "history-limit", "5000")
 
     def send_keys(self, *keys: str) -> None:

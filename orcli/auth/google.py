@@ -118,18 +118,18 @@ class _Transport:
 
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise exceptions.TransportError("no time left in the attempt's connect deadline")
+            raise exceptions.TransportError("no time left in the attempt's connect deadline")  # type: ignore[no-untyped-call]
         try:
             response = self.client.request(method, url, content=body, headers=headers, timeout=left)
         except Exception as exc:  # httpx's errors: the token endpoint could not be reached
-            raise exceptions.TransportError(f"{type(exc).__name__}: {exc}") from None
+            raise exceptions.TransportError(f"{type(exc).__name__}: {exc}") from None  # type: ignore[no-untyped-call]
         return _Response(response.status_code, dict(response.headers), response.content)
 
 
 def _load(path: Path) -> Any:
     import google.auth
 
-    credentials, _ = google.auth.load_credentials_from_file(str(path), scopes=[SCOPE])
+    credentials, _ = google.auth.load_credentials_from_file(str(path), scopes=[SCOPE])  # type: ignore[no-untyped-call]
     return credentials
 
 
@@ -155,7 +155,8 @@ def _fresh(credentials: Any) -> bool:
         return False
     if expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=dt.UTC)
-    return (expiry - dt.datetime.now(dt.UTC)).total_seconds() > REFRESH_MARGIN
+    left: float = (expiry - dt.datetime.now(dt.UTC)).total_seconds()
+    return left > REFRESH_MARGIN
 
 
 def access_token(env: Mapping[str, str], client: Any, deadline: float) -> str:

@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, assert_never
 import typer
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
     PromptArg,
-    QuietOpt,
     environment,
     handled,
     load_profile_for,
@@ -111,20 +106,20 @@ def ask(
             "--reasoning", help="Stream the model's reasoning to stderr as it arrives.", rich_help_panel=OUTPUT
         ),
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     no_stdin: bool,
     given: Any,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Send a prompt along the plan: stream the answer, fail over, fall back."""
 
     flags = AskFlags(
-        stream=not no_stream, verbose=verbose and not quiet, as_json=as_json, timeout=timeout, reasoning=reasoning
+        stream=not no_stream,
+        verbose=verbose and not out.quiet,
+        as_json=out.as_json,
+        timeout=timeout,
+        reasoning=reasoning,
     )
     env = environment()
     loaded = load_profile_for(profile, env, out)
@@ -299,7 +294,8 @@ def _usage_json(result: Any) -> dict[str, Any]:
     """The served attempt's usage: the provider's own object, or the estimate orcli recorded, marked so."""
     spent = result.spent
     if result.answer.usage is not None and (spent is None or not spent.estimated):
-        return result.answer.usage.as_json()
+        reported: dict[str, Any] = result.answer.usage.as_json()
+        return reported
     if spent is None:
         return {}
     total = spent.prompt_tokens + spent.completion_tokens

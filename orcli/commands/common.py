@@ -7,7 +7,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -18,25 +18,25 @@ from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
 
 
 # -- options shared by every command (SPEC §5) -------------------------------------------------------
-def complete_profiles(incomplete):  # Typer passes arguments by these names
+def complete_profiles(incomplete: str) -> list[str]:  # Typer passes arguments by these names
     from orcli.ui.completion import profile_names
 
     return profile_names(incomplete)
 
 
-def complete_models(ctx, incomplete):
+def complete_models(ctx: Any, incomplete: str) -> list[str]:
     from orcli.ui.completion import model_names
 
     return model_names(ctx, incomplete)
 
 
-def complete_presets(ctx, incomplete):
+def complete_presets(ctx: Any, incomplete: str) -> list[str]:
     from orcli.ui.completion import preset_names
 
     return preset_names(ctx, incomplete)
 
 
-def complete_providers(ctx, incomplete):
+def complete_providers(ctx: Any, incomplete: str) -> list[str]:
     from orcli.ui.completion import provider_names
 
     return provider_names(ctx, incomplete)
@@ -76,22 +76,74 @@ PromptArg = Annotated[
 NoStdinOpt = Annotated[bool, typer.Option("--no-stdin", help="Never read standard input.", rich_help_panel=REQUEST)]
 
 
+def common_flags() -> dict[str, bool]:
+    """Every spelling of the common options (and --wide) -> whether it takes a value: what `orcli` moves after
+    the command name when they come before it."""
+    flags: dict[str, bool] = {}
+    for _, annotation, _ in (*COMMON_OPTIONS, ("wide", WideOpt, False)):
+        value_type, info = get_args(annotation)[:2]
+        first = (info.default,) if isinstance(info.default, str) and info.default.startswith("-") else ()
+        for flag in (*first, *info.param_decls):
+            flags[flag] = value_type is not bool
+    return flags
+
+
+def common_options_before_the_command(callback: Callable[..., None]) -> Callable[..., None]:
+    """The app's callback, taking the common options too: they are parsed there (help lists them), and the
+    command receives them again, as `orcli` moves them after its name."""
+    names = {name for name, _, _ in COMMON_OPTIONS}
+
+    def wrapper(**kwargs: Any) -> None:
+        callback(**{k: v for k, v in kwargs.items() if k not in names})
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [inspect.Parameter(name, keyword, default=default, annotation=a) for name, a, default in COMMON_OPTIONS]
+    return _with_signature(wrapper, callback, extra=shared, extra_last=True)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so that it unwinds like Ctrl-C: output kept, attempt recorded."""
 
 
+# The options every command takes (docs/commands.md), declared here once: `handled` adds them to each
+# command's signature, builds the command's `Output` from them, and hands it the profile spec.
+COMMON_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("profile", ProfileOpt, None),
+    ("as_json", JsonOpt, False),
+    ("quiet", QuietOpt, False),
+    ("debug", DebugOpt, False),
+    ("no_color", NoColorOpt, False),
+)
+_INJECTED = ("out", "profile")  # keyword-only parameters without a default: given by `handled`, not Typer
+
+
+def _injected(command: Callable[..., None]) -> tuple[str, ...]:
+    """The parameters `handled` gives `command` itself: `out` always; `profile` unless the command declares
+    its own --profile option (the profiles it writes, for `profiles init` and `import`)."""
+    own = inspect.signature(command).parameters
+    return tuple(
+        name
+        for name in _INJECTED
+        if name in own and own[name].kind is inspect.Parameter.KEYWORD_ONLY and own[name].default is own[name].empty
+    )
+
+
 def handled(command: Callable[..., None]) -> Callable[..., None]:
-    """Turn OrcliError, Ctrl-C, SIGTERM and broken pipes into a message and an exit code: the one place that
-    does, for every command; the command receives the `Output` built from its common options as `out`."""
+    """Give `command` the common options, and turn OrcliError, Ctrl-C, SIGTERM and broken pipes into a message
+    and an exit code: the one place that does, for every command. The command receives the `Output` built
+    from the common options as `out`, and the --profile value as `profile` when it asks for one (a keyword-only
+    `profile` without a default)."""
+    injected = _injected(command)
+    common = [(name, ann, default) for name, ann, default in COMMON_OPTIONS if name in injected or name != "profile"]
 
     def wrapper(*args: Any, **kwargs: Any) -> None:
         _ensure_standard_fds()
+        options = {name: kwargs.pop(name, default) for name, _, default in common}
         out = Output(
-            as_json=kwargs.get("as_json", False),
-            quiet=kwargs.get("quiet", False),
-            no_color=kwargs.get("no_color", False),
-            debug=kwargs.get("debug", False),
+            as_json=options["as_json"], quiet=options["quiet"], no_color=options["no_color"], debug=options["debug"]
         )
+        if "profile" in injected:
+            kwargs["profile"] = options["profile"]
         try:
             try:
                 command(*args, out=out, **kwargs)
@@ -136,19 +188,30 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
             to_stderr(f"orcli: internal error: {text} (run with --debug for details)\n")
             raise typer.Exit(1) from None
 
-    return _with_signature(wrapper, command, drop=("out",))
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [inspect.Parameter(name, keyword, default=default, annotation=ann) for name, ann, default in common]
+    return _with_signature(wrapper, command, drop=injected, extra=shared, extra_last=True)
 
 
-def _with_signature(wrapper: Callable[..., None], command: Callable[..., None], drop: tuple[str, ...] = (),
-                    extra: list[inspect.Parameter] | None = None) -> Callable[..., None]:  # fmt: skip
-    """Show Typer `command`'s own parameters (less `drop`, plus `extra`) on `wrapper`.
+def _with_signature(
+    wrapper: Callable[..., None],
+    command: Callable[..., None],
+    drop: tuple[str, ...] = (),
+    extra: list[inspect.Parameter] | None = None,
+    extra_last: bool = False,
+) -> Callable[..., None]:
+    """Show Typer `command`'s own parameters (less `drop`, plus `extra`: after the prompt, or last) on `wrapper`.
 
     The annotations are evaluated once here, not left as the strings of `from __future__ import annotations`:
     Typer's get_type_hints would evaluate every string again on each run (start-up time, not behaviour).
     """
     signature = inspect.signature(command, eval_str=True)
     parameters = [p for p in signature.parameters.values() if p.name not in drop]
-    if extra is not None:
+    if extra is not None and extra_last:  # before --wide, which help lists after the output options it refines
+        at = next((i for i, p in enumerate(parameters) if p.name == "wide"), len(parameters))
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        parameters = parameters[:at] + extra + [p.replace(kind=keyword) for p in parameters[at:]]
+    elif extra is not None:
         parameters = extra_first(parameters, extra)
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__name__ = command.__name__
@@ -206,8 +269,12 @@ def _ensure_standard_fds() -> None:
 
 
 # -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------
-_COMPLETES = {"models": complete_models, "order": complete_providers, "only": complete_providers,
-              "ignore": complete_providers}  # fmt: skip
+_COMPLETES = {
+    "models": complete_models,
+    "order": complete_providers,
+    "only": complete_providers,
+    "ignore": complete_providers,
+}
 
 
 def _preference_option(pref: Preference) -> tuple[Any, Any]:
@@ -216,8 +283,13 @@ def _preference_option(pref: Preference) -> tuple[Any, Any]:
     names = (pref.flag,) if pref.short is None else (pref.flag, pref.short)
     match pref.kind:
         case ValueKind.NAMES:
-            option = typer.Option(*names, help=pref.help, rich_help_panel=ROUTING, metavar=pref.metavar,
-                                  autocompletion=_COMPLETES.get(pref.name))  # fmt: skip
+            option = typer.Option(
+                *names,
+                help=pref.help,
+                rich_help_panel=ROUTING,
+                metavar=pref.metavar,
+                autocompletion=_COMPLETES.get(pref.name),
+            )
             return Annotated[list[str] | None, option], None
         case ValueKind.SWITCH:
             return Annotated[bool, typer.Option(*names, help=pref.help, rich_help_panel=ROUTING)], False
@@ -233,37 +305,66 @@ def _request_option(*names: str, help: str, metavar: str | None = None, panel: s
 _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     (
         "seed",
-        Annotated[int | None, _request_option("--seed", help="Make the load-balancing draw repeatable.",
-                                              metavar="N", panel=ROUTING)],
+        Annotated[
+            int | None,
+            _request_option("--seed", help="Make the load-balancing draw repeatable.", metavar="N", panel=ROUTING),
+        ],
+        None,
+    ),
+    (
+        "system",
+        Annotated[
+            str | None,
+            _request_option(
+                "--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS"
+            ),
+        ],
         None,
     ),
     (
         "preset",
-        Annotated[str | None, _request_option("--preset", help="Use the profile's [presets.NAME]: its models, "
-                                              "routing, system prompt and options (flags still win).",
-                                              metavar="NAME", panel=ROUTING, autocompletion=complete_presets)],
+        Annotated[
+            str | None,
+            _request_option(
+                "--preset",
+                help="Use the profile's [presets.NAME]: its models, routing, system prompt and options (flags win).",
+                metavar="NAME",
+                panel=ROUTING,
+                autocompletion=complete_presets,
+            ),
+        ],
         None,
     ),
     (
         "session",
-        Annotated[str | None, _request_option("--session", help="Keep this conversation on the provider that last "
-                                              "served it (10 min after its last success).", metavar="ID",
-                                              panel=ROUTING)],
+        Annotated[
+            str | None,
+            _request_option(
+                "--session",
+                help="Keep this conversation on the provider that last served it (10 min after its last success).",
+                metavar="ID",
+                panel=ROUTING,
+            ),
+        ],
         None,
     ),
-    ("system", Annotated[str | None, _request_option("--system", "-s", help="System prompt: instructions the model follows.", metavar="INSTRUCTIONS")], None),
     (
         "option",
-        Annotated[list[str] | None, _request_option("--option", "-o", help="Request option, e.g. temperature=0.2 "
-                                                    "(repeatable).", metavar="KEY=VALUE")],
+        Annotated[
+            list[str] | None,
+            _request_option(
+                "--option", "-o", help="Request option, e.g. temperature=0.2 (repeatable).", metavar="KEY=VALUE"
+            ),
+        ],
         None,
     ),
     (
         "max_tokens",
-        Annotated[int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1,
-                                              metavar="TOKENS")],
+        Annotated[
+            int | None, _request_option("--max-tokens", help="Maximum completion tokens.", min=1, metavar="TOKENS")
+        ],
         None,
-    ),  # fmt: skip
+    ),
     (
         "tools",
         Annotated[
@@ -275,7 +376,7 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
             ),
         ],
         None,
-    ),  # fmt: skip
+    ),
     (
         "schema",
         Annotated[
@@ -285,9 +386,9 @@ _REQUEST_FLAGS: tuple[tuple[str, Any, Any], ...] = (
             ),
         ],
         None,
-    ),  # fmt: skip
+    ),
     ("no_stdin", NoStdinOpt, False),
-)  # fmt: skip
+)
 ROUTE_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     tuple((p.name, *_preference_option(p)) for p in PREFERENCES if p.flag is not None) + _REQUEST_FLAGS
 )
@@ -391,6 +492,6 @@ def environment() -> Mapping[str, str]:
 def load_profile_for(spec: str | None, env: Mapping[str, str], out: Output) -> Any:
     """The command's profile; says once on stderr (unless -q) when the bundled example stands in for a
     missing `default`, where it looked, and what to do (SPEC §12)."""
-    from orcli.profile.parse import load_profile
+    from orcli.profile.resolve import load_profile
 
     return load_profile(spec, env, notice=lambda text: out.note(f"note: {text}"))

@@ -7,12 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
     PromptArg,
-    QuietOpt,
     WideOpt,
     complete_providers,
     environment,
@@ -42,16 +37,12 @@ AssumeDownOpt = Annotated[
 def explain_route(
     prompt: PromptArg = None,
     assume_down: AssumeDownOpt = None,  # read by route_flags into given.assume_down
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     wide: WideOpt = False,
     *,
     no_stdin: bool,
     given: Any,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Show the attempt plan and every rejected endpoint, with reasons. No network."""
     from orcli.auth import problems_in
@@ -74,7 +65,7 @@ def explain_route(
         if (reason := insecure_reason(provider, loaded.path)) is not None:
             out.warn(f"ask would refuse this route: {reason}")
             break
-    if as_json:
+    if out.as_json:
         doc = render.explain_json(route)
         if spend is not None:
             doc["budget"] = render.budget_json(loaded, spend)

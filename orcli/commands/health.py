@@ -8,11 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
-    QuietOpt,
     WideOpt,
     complete_models,
     complete_providers,
@@ -54,14 +49,10 @@ def health_main(
             autocompletion=complete_providers,
         ),
     ] = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     wide: WideOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Per endpoint: requests, failures, success rate, last error, state, median TTFT and tokens/s."""
     if ctx.invoked_subcommand is not None:
@@ -96,7 +87,7 @@ def health_main(
             store.close()
     rows = [_row(e, snapshot.get(e.model, e.provider)) for e in endpoints]
     failed = [p for p in probed if not p["ok"]]
-    if as_json:
+    if out.as_json:
         doc: dict[str, Any] = {"profile": loaded.path, "store": store_info, "endpoints": rows}
         if probe:
             doc["probes"] = probed
@@ -105,7 +96,7 @@ def health_main(
         reasons = _failure_reasons(probed)
         out.table(_table(rows, probed, reasons, loaded.name), wide)
         out.note(f"store: {_store_line(store_info)}")
-        if probe and not quiet:
+        if probe and not out.quiet:
             out.note(f"probed {plural(len(probed), 'endpoint')}: {len(probed) - len(failed)} ok, {len(failed)} failed")
         if reasons:  # part of the table's output (stdout): `health --probe > report.txt` keeps the reasons
             out.paragraph("\n".join(_reason_lines(reasons)))
@@ -127,13 +118,9 @@ def health_reset(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Reset a shared (Redis) store without asking; needed in scripts.")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Forget the recorded history (all, or one provider's; a base name covers its variants)."""
     from orcli.store.backend import describe, open_store
@@ -154,7 +141,7 @@ def health_reset(
         store.close()
     if deleted is None:
         raise OrcliError(f"the shared health store {info.get('url')} was not reset (see the warning above).")
-    if as_json:
+    if out.as_json:
         doc: dict[str, Any] = {"reset": provider or "all", "deleted": deleted}
         if store.shared:  # the local store's document stays as it was
             doc["store"] = info
@@ -168,7 +155,7 @@ def _reset_settings(profile: str | None) -> Any:
     """The profile's [health] settings (its `store`); without --profile a broken default profile does not stop
     a reset of the local store, which never needed a profile."""
     from orcli.errors import ProfileError
-    from orcli.profile.parse import load_profile
+    from orcli.profile.resolve import load_profile
     from orcli.types import HealthSettings
 
     try:

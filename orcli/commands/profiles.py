@@ -8,16 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
-    QuietOpt,
-    environment,
-    handled,
-    load_profile_for,
-)
+from orcli.commands.common import complete_profiles, environment, handled, load_profile_for
 from orcli.errors import EXIT_FAILED, OrcliError, UsageError
 from orcli.ui.output import Output
 from orcli.ui.words import plural
@@ -37,7 +28,7 @@ def today() -> str:
 
 def bare_name(name: str) -> str:
     """A profile name `init`/`import` may create in the user config dir: no path, no hidden file."""
-    from orcli.profile.parse import is_path_spec
+    from orcli.profile.resolve import is_path_spec
 
     if is_path_spec(name) or name.startswith(".") or not name.strip() or "\\" in name:
         raise UsageError(f"`{name}` is not a profile name: use letters, digits, `-`, `_` or `.` (no path).")
@@ -47,16 +38,12 @@ def bare_name(name: str) -> str:
 # -- list ----------------------------------------------------------------------------------------------
 @handled
 def profiles_list(
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Every profile orcli can see, where it lives, and which one commands use by default."""
-    from orcli.profile.parse import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
+    from orcli.profile.resolve import bundled_profiles_dir, resolve_profile, user_profiles_dir, visible_profiles
     from orcli.ui.tables import Column, TableData
 
     env = environment()
@@ -84,7 +71,7 @@ def profiles_list(
         "default_is_fallback": fallback,
         "profiles": entries,
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     # Paths are whole or not shown (docs/commands.md): on a narrow terminal `source`, then `path` give way.
@@ -111,13 +98,9 @@ def profiles_list(
 @handled
 def profiles_show(
     name: NameArg = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """The resolved path and a validated summary: providers, endpoints, models, which keys are set."""
     from orcli.ui.tables import Column, TableData
@@ -152,7 +135,7 @@ def profiles_show(
         "providers": providers,
         "models": [{"model": m, "providers": ps} for m, ps in per_model.items()],
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     keys = sum(1 for p in providers if p["key_set"])
@@ -183,26 +166,48 @@ def profiles_show(
 
 
 # -- init ----------------------------------------------------------------------------------------------
+def profile_to_write(same_as: str, metavar: str) -> Any:
+    """-p/--profile of `init` and `import`: not the profile commands read, but the one they write."""
+    return typer.Option(
+        "--profile",
+        "-p",
+        help=f"The profile to write: {same_as} (ORCLI_PROFILE does not choose it).",
+        metavar=metavar,
+        autocompletion=complete_profiles,
+    )
+
+
+def one_target(ctx: typer.Context, parameter: str, profile: str | None) -> str:
+    """The profile `init` or `import` writes: NAME or --into, or -p/--profile (the same thing); both, naming
+    two profiles, is an error. ORCLI_PROFILE never chooses it: a shell's setting must not redirect a write."""
+    given = str(ctx.params[parameter])
+    source = ctx.get_parameter_source(parameter)
+    if profile is None:
+        return given
+    if source is not None and source.name != "DEFAULT" and given != profile:
+        shown = "NAME" if parameter == "name" else f"--{parameter}"
+        raise UsageError(f"{shown} `{given}` and --profile `{profile}` name two profiles; give one of them.")
+    return profile
+
+
 @handled
 def profiles_init(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of the new profile.", metavar="[NAME]")] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing profile (kept as NAME.toml.bak).")
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
+    profile: Annotated[str | None, profile_to_write("the same as NAME", "NAME")] = None,
     *,
     out: Output,
 ) -> None:
     """Write a starter profile into the user config dir: the providers whose keys are set (all, if none are)."""
     import tomllib
 
-    from orcli.profile.parse import bundled_profiles_dir, user_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir, user_profiles_dir
     from orcli.profile.write import save_profile, starter_data
 
+    name = one_target(ctx, "name", profile)
     env = environment()
     path = user_profiles_dir() / f"{bare_name(name)}.toml"
     if path.exists() and not force:
@@ -232,7 +237,7 @@ def profiles_init(
         "models": data.get("routing", {}).get("models", []),
         "backup": None if backup is None else str(backup),
     }
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     out.stdout.write(f"wrote {path}\n")
@@ -259,13 +264,9 @@ OnlineOpt = Annotated[
 def profiles_check(
     name: NameArg = None,
     online: OnlineOpt = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Lint a profile for CI: unknown prices, unused providers, unset keys, insecure URLs, unknown names; with
     --online, ids the providers no longer serve. Exit 1 when it finds problems."""
@@ -285,7 +286,7 @@ def profiles_check(
             out.note(f"note: {skipped['provider']} not checked online: {skipped['reason']}")
     doc["ok"] = not problems
     doc["problems"] = [{"code": p.code, "subject": p.subject, "detail": p.detail} for p in problems]
-    if as_json:
+    if out.as_json:
         out.json(doc)
     elif problems:
         columns = (Column("code"), Column("subject"), Column("detail", prose=True))

@@ -12,8 +12,8 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
-from orcli.commands.profiles import bare_name, today
+from orcli.commands.common import environment, handled
+from orcli.commands.profiles import bare_name, one_target, profile_to_write, today
 from orcli.errors import OrcliError, UsageError
 from orcli.ui.output import Output
 
@@ -69,6 +69,7 @@ ProviderIdOpt = Annotated[
 
 @handled
 def profiles_import(
+    ctx: typer.Context,
     source: Annotated[
         str, typer.Argument(help="Where endpoints come from: openrouter or models.dev.", metavar="SOURCE")
     ],
@@ -79,11 +80,7 @@ def profiles_import(
     verify: VerifyOpt = False,
     ids_from: IdsFromOpt = None,
     provider: ProviderIdOpt = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
+    profile: Annotated[str | None, profile_to_write("the same as --into", "NAME|PATH")] = None,
     *,
     out: Output,
 ) -> None:
@@ -91,6 +88,7 @@ def profiles_import(
     what changed. An endpoint whose id orcli cannot confirm is listed, not written."""
     from orcli.routing.preferences import split_names
 
+    into = one_target(ctx, "into", profile)
     if source not in SOURCES:
         raise UsageError(f"unknown source `{source}`; orcli imports from: {', '.join(SOURCES)}.")
     if provider and source != "models.dev":
@@ -108,7 +106,7 @@ def profiles_import(
 
     with contextlib.nullcontext() if dry_run else profile_lock(target):  # a dry run reads one whole file
         doc = _merge(source, found, ids, target, into, models, env, check_live=verify, dry_run=dry_run, out=out)
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     _report(doc, target, out)
@@ -188,7 +186,7 @@ def _existing(target: Path, into: str) -> tuple[dict[str, Any], Path | None]:
     (an empty dict: a new profile)."""
     import tomllib
 
-    from orcli.profile.parse import bundled_profiles_dir, is_path_spec
+    from orcli.profile.resolve import bundled_profiles_dir, is_path_spec
     from orcli.profile.write import read_data
 
     if target.is_file():
@@ -228,7 +226,7 @@ def _report(doc: Mapping[str, Any], target: Path, out: Output) -> None:
 
 def target_path(spec: str) -> Path:
     """Where a write goes: a path as given, or NAME.toml in the user config dir (never into the package)."""
-    from orcli.profile.parse import is_path_spec, user_profiles_dir
+    from orcli.profile.resolve import is_path_spec, user_profiles_dir
 
     if not is_path_spec(spec):
         return user_profiles_dir() / f"{bare_name(spec)}.toml"

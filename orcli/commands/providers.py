@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from orcli.commands.common import (
-    DebugOpt,
-    JsonOpt,
-    NoColorOpt,
-    ProfileOpt,
-    QuietOpt,
     WideOpt,
     environment,
     handled,
@@ -18,14 +13,10 @@ from orcli.ui.output import Output
 
 @handled
 def providers(
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     wide: WideOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """List the profile's providers and endpoints: prices, context, policy, key status, health."""
     from orcli.store.health_source import load_snapshot
@@ -37,7 +28,7 @@ def providers(
     for note in notes:
         out.warn(note)
     doc = render.providers_json(loaded, env, snapshot)
-    if as_json:
+    if out.as_json:
         out.json(doc)
         return
     out.table(render.providers_table(doc, loaded.name), wide)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, environment, handled
+from orcli.commands.common import environment, handled
 from orcli.errors import UsageError
 from orcli.ui.output import Output
 
@@ -61,13 +61,9 @@ def serve(
     grace: GraceOpt = 10.0,
     read_timeout: ReadTimeoutOpt = 10.0,
     allow_origin: AllowOriginOpt = None,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Serve the router as OpenAI's and Anthropic's APIs: POST /v1/chat/completions, POST /v1/messages,
     GET /v1/models, GET /health."""
@@ -91,24 +87,24 @@ def serve(
     lock = threading.Lock()  # one log line at a time from many request threads
 
     def log(entry: Mapping[str, Any]) -> None:
-        if quiet:
+        if out.quiet:
             return
-        line = json.dumps(dict(entry), ensure_ascii=False) if as_json else _log_line(entry)
+        line = json.dumps(dict(entry), ensure_ascii=False) if out.as_json else _log_line(entry)
         with lock:
             out.note(line, style="")
 
     def warn(text: str) -> None:
         with lock:
-            if as_json:
+            if out.as_json:
                 out.note(json.dumps({"warning": text}, ensure_ascii=False), style="")
             else:
                 out.warn(text)
 
     def ready(url: str) -> None:
-        if as_json:  # one line, so a supervisor can read it as soon as it is written
+        if out.as_json:  # one line, so a supervisor can read it as soon as it is written
             out.stdout.write(json.dumps({"listening": url}) + "\n")
             out.stdout.flush()
-        elif not quiet:
+        elif not out.quiet:
             out.note(f"orcli serve: listening on {url} (Ctrl-C to stop)", style="")
 
     origins = tuple(_origins(allow_origin or ()))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orcli.commands.common import DebugOpt, JsonOpt, NoColorOpt, ProfileOpt, QuietOpt, WideOpt, environment, handled
+from orcli.commands.common import WideOpt, environment, handled
 from orcli.errors import UsageError
 from orcli.ui.help import OUTPUT
 from orcli.ui.output import Output
@@ -75,14 +75,10 @@ def usage(
     as_csv: Annotated[
         bool, typer.Option("--csv", help="A header and one line per row, comma-separated.", rich_help_panel=OUTPUT)
     ] = False,
-    profile: ProfileOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    no_color: NoColorOpt = False,
     wide: WideOpt = False,
     *,
     out: Output,
+    profile: str | None,
 ) -> None:
     """Requests, attempts, failures, tokens and cost recorded in the store, with a total."""
     from orcli.commands.common import load_profile_for
@@ -90,7 +86,7 @@ def usage(
 
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: expected one of {', '.join(GROUPS)}.")
-    if as_csv and as_json:
+    if as_csv and out.as_json:
         raise UsageError("--csv and --json each print the whole report: give one of them.")
     now = time.time()
     start = parse_when(since, now, "--since")
@@ -108,7 +104,7 @@ def usage(
             store.close()
     for warning in warnings:
         out.warn(warning)
-    _show(out, iso(start), iso(end), by, rows, total, as_json=as_json, as_csv=as_csv, wide=wide)
+    _show(out, iso(start), iso(end), by, rows, total, as_json=out.as_json, as_csv=as_csv, wide=wide)
 
 
 def _read(store: Any, start: float, end: float, by: str) -> tuple[list[Any], Any]:
@@ -116,7 +112,8 @@ def _read(store: Any, start: float, end: float, by: str) -> tuple[list[Any], Any
 
     if store is None:  # no store yet: nothing was ever recorded here
         return [], UsageRow("total")
-    return store.usage(start, end, by)
+    report: tuple[list[Any], Any] = store.usage(start, end, by)
+    return report
 
 
 def _show(

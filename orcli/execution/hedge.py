@@ -73,8 +73,9 @@ class _Race:
             loser.lost = True
             loser.token.cancel(f"cancelled: {flight.attempt.endpoint.provider} answered first (hedge)")
 
-    def launch(self, attempt: PlannedAttempt, number: int, hedge: bool, request: ChatRequest,
-               remaining: float | None) -> Flight:  # fmt: skip
+    def launch(
+        self, attempt: PlannedAttempt, number: int, hedge: bool, request: ChatRequest, remaining: float | None
+    ) -> Flight:
         from orcli.execution.executor import Event, EventKind
 
         ex = self.ex
@@ -96,8 +97,9 @@ class _Race:
             late = self.winner is not None  # someone answered while this hedge was being prepared
         if late:
             flight.lost = True
-            flight.token.cancel(f"cancelled: {self.winner.attempt.endpoint.provider if self.winner else ''} "
-                                "answered first (hedge)")  # fmt: skip
+            flight.token.cancel(
+                f"cancelled: {self.winner.attempt.endpoint.provider if self.winner else ''} answered first (hedge)"
+            )
         ex.on_event(Event(EventKind.START, attempt, detail, number=number))
 
         def work() -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from orcli.gateway import anthropic_api, guard, openai_api
+from orcli.gateway.body import BadRequest
 from orcli.gateway.deadline import RequestDeadline
 from orcli.gateway.relay import ClientGone
 
@@ -249,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
     def _count_tokens(self, body: bytes) -> None:
         try:
             self.send_json(200, anthropic_api.count_tokens(body))
-        except anthropic_api.BadRequest as exc:
+        except BadRequest as exc:
             self.send_json(exc.status, anthropic_api.error_json(exc.status, exc.message))
 
     # -- plumbing -----------------------------------------------------------------------------------

@@ -10,23 +10,12 @@ from typing import Any
 from orcli.errors import UsageError
 from orcli.gateway.body import BadRequest, GatewayRequest, Kind, check_fields, is_kind, load_object, whole_number
 from orcli.neutralise import neutralise
-from orcli.routing.preferences import BY_NAME, ValueKind, parse_max_price
+from orcli.routing.preferences import BY_NAME, PER_REQUEST_KEYS, ValueKind, parse_max_price
 from orcli.routing.route import RouteInput
 
-# The OpenRouter-style `provider` object: the routing preferences a request may override (docs/gateway.md).
-PROVIDER_KEYS = (
-    "order",
-    "only",
-    "ignore",
-    "sort",
-    "allow_fallbacks",
-    "require_parameters",
-    "data_collection",
-    "zdr",
-    "quantizations",
-    "max_price",
-    "balance",
-)
+# The OpenRouter-style `provider` object: the routing preferences a request may override, as their
+# declaration marks them (`per_request`, routing/preferences.py).
+PROVIDER_KEYS = PER_REQUEST_KEYS
 # Set by the gateway itself, never passed upstream as options.
 _OWN_KEYS = frozenset(
     {"model", "models", "messages", "stream", "stream_options", "provider", "n", "session_id", "preset", "hedge"}

@@ -28,7 +28,7 @@ class ProfileHolder:
     """The profile, loaded once and reloaded when its file changes or on SIGHUP; a broken edit keeps the old."""
 
     def __init__(self, spec: str | None, env: Mapping[str, str], warn: Callable[[str], None]) -> None:
-        from orcli.profile.parse import fallback_note, load_profile_file, resolve_profile
+        from orcli.profile.resolve import fallback_note, load_profile_file, resolve_profile
 
         self._load = load_profile_file
         resolved = resolve_profile(spec, env)

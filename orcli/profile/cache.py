@@ -47,7 +47,7 @@ def _code_stamp() -> tuple[Any, ...]:
     layout = tuple(t._fields for t in (Profile, Provider, Endpoint, Price, Timeouts, HealthSettings, BudgetSettings))
     here = Path(__file__).parent.parent  # orcli/
     stamps: list[tuple[str, int | None, int | None]] = []
-    for module in ("profile/parse.py", "types.py", "profile/cache.py"):
+    for module in ("profile/parse.py", "profile/fields.py", "profile/readers.py", "types.py", "profile/cache.py"):
         try:
             st = os.stat(here / module)
             stamps.append((module, st.st_size, st.st_mtime_ns))

@@ -30,8 +30,10 @@ class Change(NamedTuple):
     def describe(self) -> str:
         if not self.details:
             return f"{self.kind} {self.name}"
-        parts = [f"{key} {_show(old)} -> {_show(new)}" if old is not None else f"{key} {_show(new)}"
-                 for key, old, new in self.details]  # fmt: skip
+        parts = [
+            f"{key} {_show(old)} -> {_show(new)}" if old is not None else f"{key} {_show(new)}"
+            for key, old, new in self.details
+        ]
         return f"{self.kind} {self.name}: " + "; ".join(parts)
 
 
@@ -55,7 +57,7 @@ def profile_text(data: Mapping[str, Any], path: Path | str, header: str = "") ->
     text = comment + ("\n" if comment else "") + body
     from orcli.profile.parse import parse_profile
 
-    parse_profile(text, path)  # raises ProfileError naming what is wrong; nothing is written then
+    parse_profile(text, str(path))  # raises ProfileError naming what is wrong; nothing is written then
     return text
 
 
@@ -102,7 +104,7 @@ def save_profile(path: Path, data: Mapping[str, Any], header: str = "", backup: 
 
 def read_data(path: Path) -> dict[str, Any]:
     """A profile file's raw TOML data (validated first, so a broken profile is never merged into)."""
-    from orcli.profile.parse import load_profile_file
+    from orcli.profile.resolve import load_profile_file
 
     load_profile_file(path)
     try:
@@ -164,17 +166,9 @@ def merge_import(
 
 def _provider_tables(providers: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """Each provider's table by the name the validator gives it (nested variants flattened)."""
-    from orcli.profile.parse import PROVIDER_KEYS
+    from orcli.profile.fields import provider_tables
 
-    tables: dict[str, Mapping[str, Any]] = {}
-    for name, raw in providers.items():
-        if not isinstance(raw, dict):
-            continue
-        if raw and not set(raw) & set(PROVIDER_KEYS) and all(isinstance(v, dict) for v in raw.values()):
-            tables.update({f"{name}/{variant}": sub for variant, sub in raw.items()})
-        else:
-            tables[name] = raw
-    return tables
+    return {name: raw for name, _, raw in provider_tables(providers) if isinstance(raw, dict)}
 
 
 def provider_aliases(own_providers: Mapping[str, Any], imported: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -216,20 +210,9 @@ def _one_per_endpoint(endpoints: list[dict[str, Any]], aliases: Mapping[str, str
 
 def _provider_names(providers: Mapping[str, Any]) -> set[str]:
     """Provider names as the validator sees them: `[providers.deepinfra.turbo]` is `deepinfra/turbo`."""
-    from orcli.profile.parse import PROVIDER_KEYS
+    from orcli.profile.fields import provider_tables
 
-    names: set[str] = set()
-    for name, raw in providers.items():
-        if (
-            isinstance(raw, dict)
-            and raw
-            and not set(raw) & set(PROVIDER_KEYS)
-            and all(isinstance(v, dict) for v in raw.values())
-        ):
-            names.update(f"{name}/{variant}" for variant in raw)
-        else:
-            names.add(name)
-    return names
+    return {name for name, _, _ in provider_tables(providers)}
 
 
 def _summary(endpoint: Mapping[str, Any]) -> tuple[tuple[str, object, object], ...]:

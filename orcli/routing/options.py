@@ -32,8 +32,10 @@ def parse_tools(value: object) -> tuple[dict[str, Any], ...]:
     """--tools: an OpenAI-style tools array, or one tool object; ValueError says what is wrong (SPEC §11)."""
     tools = [value] if isinstance(value, dict) else value
     if not isinstance(tools, list) or not tools:
-        raise ValueError("expected a tools array (or one tool object), e.g. "
-                         '[{"type": "function", "function": {"name": "get_weather", "parameters": {...}}}]')  # fmt: skip
+        raise ValueError(
+            "expected a tools array (or one tool object), e.g. "
+            '[{"type": "function", "function": {"name": "get_weather", "parameters": {...}}}]'
+        )
     for i, tool in enumerate(tools):
         where = f"tool {i + 1}" if len(tools) > 1 else "the tool"
         if not isinstance(tool, dict):

@@ -260,8 +260,9 @@ def _plan(
             provider = providers[e.provider]
             if e.key in missing:
                 lacking = ", ".join(sorted(missing[e.key]))
-                rejected.append(Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS,
-                                          f"does not support: {lacking}"))  # fmt: skip
+                rejected.append(
+                    Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS, f"does not support: {lacking}")
+                )
                 continue
             verdict = filters.sizing(e, provider)
             if verdict:
@@ -271,8 +272,11 @@ def _plan(
             # SPEC §3: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
             if prefs.skip_unhealthy and h.state is not HealthState.HEALTHY:
                 what = "circuit open" if h.state is HealthState.COOLDOWN else "recent outage"
-                rejected.append(Rejection(e.model, e.provider, RejectionCode.UNHEALTHY,
-                                          f"{what}: {h.describe()} (--skip-unhealthy)"))  # fmt: skip
+                rejected.append(
+                    Rejection(
+                        e.model, e.provider, RejectionCode.UNHEALTHY, f"{what}: {h.describe()} (--skip-unhealthy)"
+                    )
+                )
                 continue
             survivors.append(Candidate(e, expected_cost(e, request), h, model_rank))
         survivors_by_model.append(survivors)

@@ -1,9 +1,9 @@
 """Routing preferences, each declared once (SPEC §2 [routing], §5 flags), and their merge: profile, then
 per-request overrides, remembering where each value came from. Pure.
 
-`PREFERENCES` is the single declaration: validation of [routing] (profile.py), the CLI flags
-(commands/common.py), the overrides a request carries, the merge and the preferences table are all derived
-from it. Adding a preference is one entry here (plus its field on `types.Preferences`) and its tests.
+`PREFERENCES` is the single declaration: validation of [routing] (profile/parse.py), the CLI flags
+(commands/common.py), the keys a gateway request's `provider` object may carry (gateway/openai_api.py), the
+overrides a request carries, the merge and the preferences table are all derived from it. Adding a preference is one entry here (plus its field on `types.Preferences`) and its tests.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Preference(NamedTuple):
     metavar: str | None = None
     choices: tuple[str, ...] = ()
     flag_value: object = True  # what a SWITCH flag sets (False for --no-fallbacks)
+    per_request: bool = False  # a gateway request's `provider` object may override it (docs/gateway.md)
 
 
 SORT_VALUES = tuple(s.value for s in Sort)
@@ -51,64 +52,109 @@ PARTITION_VALUES = tuple(p.value for p in Partition)
 POLICY_VALUES = ("allow", "deny")
 BALANCE_VALUES = tuple(b.value for b in Balance)
 
+# `per_request`: the OpenRouter-style `provider` object of a gateway request may set it (docs/gateway.md).
 PREFERENCES: tuple[Preference, ...] = (
     Preference(
-        "models", ValueKind.NAMES, (), "Model to use; repeat for fallbacks (primary first).", "--model", "-m", "MODEL"
+        "models",
+        ValueKind.NAMES,
+        (),
+        "Model to use; repeat for fallbacks (primary first).",
+        flag="--model",
+        short="-m",
+        metavar="MODEL",
     ),
     Preference(
-        "sort", ValueKind.SORT, None, "Rank providers by this.", "--sort", None, "price|latency|throughput", SORT_VALUES
+        "sort",
+        ValueKind.SORT,
+        None,
+        "Rank providers by this.",
+        flag="--sort",
+        metavar="price|latency|throughput",
+        choices=SORT_VALUES,
+        per_request=True,
     ),
     Preference(
         "partition",
         ValueKind.CHOICE,
         Partition.MODEL.value,
         "model: a model's providers before the next model's (default); none: all ranked together.",
-        "--partition",
-        None,
-        "model|none",
-        PARTITION_VALUES,
-    ),  # fmt: skip
-    Preference("order", ValueKind.NAMES, (), "Providers to try first, in this order.", "--order", None, "PROVIDERS"),
+        flag="--partition",
+        metavar="model|none",
+        choices=PARTITION_VALUES,
+    ),
+    Preference(
+        "order",
+        ValueKind.NAMES,
+        (),
+        "Providers to try first, in this order.",
+        flag="--order",
+        metavar="PROVIDERS",
+        per_request=True,
+    ),
     Preference(
         "allow_fallbacks",
         ValueKind.SWITCH,
         True,
         "Only providers named in --order may serve.",
-        "--no-fallbacks",
+        flag="--no-fallbacks",
         flag_value=False,
-    ),  # fmt: skip
-    Preference("only", ValueKind.NAMES, (), "Allow only these providers.", "--only", None, "PROVIDERS"),
-    Preference("ignore", ValueKind.NAMES, (), "Never use these providers.", "--ignore", None, "PROVIDERS"),
+        per_request=True,
+    ),
+    Preference(
+        "only",
+        ValueKind.NAMES,
+        (),
+        "Allow only these providers.",
+        flag="--only",
+        metavar="PROVIDERS",
+        per_request=True,
+    ),
+    Preference(
+        "ignore",
+        ValueKind.NAMES,
+        (),
+        "Never use these providers.",
+        flag="--ignore",
+        metavar="PROVIDERS",
+        per_request=True,
+    ),
     Preference(
         "require_parameters",
         ValueKind.SWITCH,
         False,
         "Drop providers lacking a parameter the request uses.",
-        "--require-parameters",
-    ),  # fmt: skip
+        flag="--require-parameters",
+        per_request=True,
+    ),
     Preference(
         "data_collection",
         ValueKind.CHOICE,
         "allow",
         "deny: drop providers that may train on prompts.",
-        "--data-collection",
-        None,
-        "allow|deny",
-        POLICY_VALUES,
-    ),  # fmt: skip
-    Preference("zdr", ValueKind.SWITCH, False, "Only zero-data-retention providers.", "--zdr"),
+        flag="--data-collection",
+        metavar="allow|deny",
+        choices=POLICY_VALUES,
+        per_request=True,
+    ),
+    Preference("zdr", ValueKind.SWITCH, False, "Only zero-data-retention providers.", flag="--zdr", per_request=True),
     Preference(
-        "quantizations", ValueKind.NAMES, (), "Allowed quantizations, e.g. fp8,bf16.", "--quantizations", None, "QUANTS"
-    ),  # fmt: skip
+        "quantizations",
+        ValueKind.NAMES,
+        (),
+        "Allowed quantizations, e.g. fp8,bf16.",
+        flag="--quantizations",
+        metavar="QUANTS",
+        per_request=True,
+    ),
     Preference(
         "max_price",
         ValueKind.PRICES,
         MaxPrice(),
         "Price cap per 1M tokens: 1 (prompt and completion), or prompt=1,completion=2.",
-        "--max-price",
-        None,
-        "USD",
-    ),  # fmt: skip
+        flag="--max-price",
+        metavar="USD",
+        per_request=True,
+    ),
     Preference("preferred_max_latency", ValueKind.NUMBER, None, "Seconds to first token; soft."),
     Preference("preferred_min_throughput", ValueKind.NUMBER, None, "Tokens per second; soft."),
     Preference(
@@ -116,30 +162,30 @@ PREFERENCES: tuple[Preference, ...] = (
         ValueKind.CHOICE,
         Balance.INVERSE_SQUARE.value,
         "Load balancing without sort/order: inverse-square (1/price²) or effective (price, speed, failures).",
-        "--balance",
-        None,
-        "inverse-square|effective",
-        BALANCE_VALUES,
+        flag="--balance",
+        metavar="inverse-square|effective",
+        choices=BALANCE_VALUES,
+        per_request=True,
     ),
     Preference(
         "hedge",
         ValueKind.NUMBER,
         None,
         "Start the next attempt too when the running one has no content after SECONDS; the first to answer wins.",
-        "--hedge",
-        None,
-        "SECONDS",
+        flag="--hedge",
+        metavar="SECONDS",
     ),
     Preference(
         "skip_unhealthy",
         ValueKind.SWITCH,
         False,
         "Reject endpoints in cooldown or with a recent outage.",
-        "--skip-unhealthy",
-    ),  # fmt: skip
+        flag="--skip-unhealthy",
+    ),
 )
 BY_NAME: Mapping[str, Preference] = MappingProxyType({p.name: p for p in PREFERENCES})
 ROUTING_KEYS: tuple[str, ...] = tuple(BY_NAME)  # every preference may be set in a profile's [routing]
+PER_REQUEST_KEYS: tuple[str, ...] = tuple(p.name for p in PREFERENCES if p.per_request)
 
 
 def split_names(values: Iterable[str]) -> tuple[str, ...]:

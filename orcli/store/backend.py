@@ -99,7 +99,7 @@ def open_store(
     url, origin = configured_url(settings, env)
     if url is None:
         return open_local(env, settings, create=create, clock=clock, usage_days=usage_days)
-    from orcli.store.url import BadStoreURL, parse
+    from orcli.store_url import BadStoreURL, parse
 
     try:
         target = parse(url)

@@ -34,9 +34,9 @@ from urllib.parse import quote, unquote
 from orcli.store import usage_redis
 from orcli.store.resp import ProtocolError, RespClient, RespError, StoreTimeout, Unresolved
 from orcli.store.sessions import STICKY_TTL, session_key
-from orcli.store.url import RedisTarget
 from orcli.store.usage import UsageRow
 from orcli.store.values import outcome_values
+from orcli.store_url import RedisTarget
 from orcli.types import BudgetSettings, FailureClass, Outcome, Spend, StickyBinding
 
 PREFIX = "orcli"

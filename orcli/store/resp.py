@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from orcli.store.url import RedisTarget
+from orcli.store_url import RedisTarget
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024  # more than a profile's worth of capped outcome sets; never unbounded
 MAX_DEPTH = 8  # orcli's replies nest two deep (SCAN); a server nesting deeper is not a Redis orcli can use

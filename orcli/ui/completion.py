@@ -12,7 +12,7 @@ from typing import Any
 
 
 def profile_names(incomplete: str) -> list[str]:
-    from orcli.profile.parse import bundled_profiles_dir, user_profiles_dir
+    from orcli.profile.resolve import bundled_profiles_dir, user_profiles_dir
 
     names: set[str] = set()
     for directory in (user_profiles_dir(), bundled_profiles_dir()):
@@ -22,7 +22,7 @@ def profile_names(incomplete: str) -> list[str]:
 
 
 def _active_profile(ctx: Any) -> Any:
-    from orcli.profile.parse import load_profile
+    from orcli.profile.resolve import load_profile
 
     spec = None
     while ctx is not None and spec is None:

@@ -182,8 +182,14 @@ def _draw(sized: _Sized, shown: list[int], width: int | None, *, group: bool, te
         if group:
             key = tuple(row[i] for i in heads)
             if key != previous:
-                lines.append(Line(tuple((part, "bold" if n == 0 else "dim") for n, part in enumerate(
-                    _joined([row[i] for i in heads if row[i]])))))  # fmt: skip
+                lines.append(
+                    Line(
+                        tuple(
+                            (part, "bold" if n == 0 else "dim")
+                            for n, part in enumerate(_joined([row[i] for i in heads if row[i]]))
+                        )
+                    )
+                )
             previous = key
         values = {i: row[i] for i in cells}
         if terminal and not group:  # a repeated group value is blank under its first row
@@ -212,8 +218,10 @@ def _draw(sized: _Sized, shown: list[int], width: int | None, *, group: bool, te
             lines.append(row_line(line_values))
         for _, texts in under:
             lines.extend(Line(((t, "dim"),)) for t in texts)
-    return [Line(tuple((t.rstrip() if n == len(ln.parts) - 1 else t, s) for n, (t, s) in enumerate(ln.parts)))
-            for ln in lines]  # fmt: skip
+    return [
+        Line(tuple((t.rstrip() if n == len(ln.parts) - 1 else t, s) for n, (t, s) in enumerate(ln.parts)))
+        for ln in lines
+    ]
 
 
 def _squeeze_prose(widths: dict[int, int], cells: list[int], cols: tuple[Column, ...], width: int) -> None:
@@ -239,9 +247,12 @@ def _under(name: str, text: str, width: int) -> list[str]:
     import textwrap
 
     wrapper = textwrap.TextWrapper(
-        max(20, width - len(INDENT)), initial_indent=INDENT + f"{name}: ", subsequent_indent=INDENT + "  ",
-        break_long_words=False, break_on_hyphens=False,
-    )  # fmt: skip
+        max(20, width - len(INDENT)),
+        initial_indent=INDENT + f"{name}: ",
+        subsequent_indent=INDENT + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     return wrapper.wrap(text)
 
 

@@ -33,7 +33,8 @@ def row_cost(row: Any) -> float | None:
     """The row's known cost; None when no attempt in it has a known cost (unknown is not free)."""
     if row.attempts and row.unknown_cost_attempts == row.attempts:
         return None
-    return round(row.cost_usd, 10)
+    cost: float = round(row.cost_usd, 10)
+    return cost
 
 
 def row_json(row: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Runtime API reference (Converse, ConverseStream, ContentBlock, ConverseStreamOut
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from orcli.types import Endpoint, Provider
 from orcli.wire.base import (
@@ -37,11 +38,10 @@ from orcli.wire.native import (
     dumps,
     event_object,
     headers,
-    loads,
-    one_line,
     plain_error_text,
     text_of,
 )
+from orcli.wire.text import loads, one_line
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 ERROR_TYPE_HEADER = "x-amzn-errortype"  # where Bedrock names an HTTP error's type (its body has only a message)
@@ -167,13 +167,13 @@ class EventDecoder:
             return [Delta(usage=_usage(obj.get("usage"))), Delta(done=True)]
         return []  # messageStart, contentBlockStop, and event types added later
 
-    def _index(self, obj: Mapping) -> int:
+    def _index(self, obj: Mapping[str, Any]) -> int:
         index = obj.get("contentBlockIndex")
         if isinstance(index, bool) or not isinstance(index, int):
             raise StreamProtocolError("stream content block event has no contentBlockIndex")
         return index
 
-    def _start(self, obj: Mapping) -> list[Delta]:
+    def _start(self, obj: Mapping[str, Any]) -> list[Delta]:
         index = self._index(obj)
         start = obj.get("start")
         use = start.get("toolUse") if isinstance(start, Mapping) else None
@@ -185,7 +185,7 @@ class EventDecoder:
         tool = self.tool_index[index] = len(self.tool_index)
         return [Delta(tool_calls=(ToolCallDelta(tool, text_of(use.get("toolUseId")), text_of(use.get("name"))),))]
 
-    def _delta(self, obj: Mapping) -> list[Delta]:
+    def _delta(self, obj: Mapping[str, Any]) -> list[Delta]:
         index = self._index(obj)
         delta = obj.get("delta")
         if not isinstance(delta, Mapping):

@@ -7,6 +7,7 @@ Source: the Bedrock Runtime API reference (Converse, ContentBlock, ToolConfigura
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from orcli.types import Endpoint
@@ -76,7 +77,7 @@ def model_path(base_url: str, upstream_model: str, stream: bool) -> str:
     return f"{base_url}/model/{quote(upstream_model, safe='-._~')}/{'converse-stream' if stream else 'converse'}"
 
 
-def _turn(out: list[dict], role: str, blocks: list[dict]) -> None:
+def _turn(out: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
     """Append a turn; Converse wants user and assistant to alternate, so same-role turns are merged."""
     if not blocks:
         return
@@ -86,7 +87,7 @@ def _turn(out: list[dict], role: str, blocks: list[dict]) -> None:
         out.append({"role": role, "content": blocks})
 
 
-def _tool_result(msg: Mapping[str, object]) -> dict:
+def _tool_result(msg: Mapping[str, object]) -> dict[str, Any]:
     text = content_text(msg.get("content"))
     try:
         value = loads(text) if text.strip() else None
@@ -96,17 +97,17 @@ def _tool_result(msg: Mapping[str, object]) -> dict:
     return {"toolResult": {"toolUseId": msg.get("tool_call_id") or "", "content": content}}
 
 
-def _messages(request: ChatRequest) -> tuple[list[dict], list[dict]]:
+def _messages(request: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI-shaped messages as (system blocks, Converse messages)."""
     system = [{"text": request.system}] if request.system else []
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for msg in request.messages:
         role = msg.get("role")
         if role in ("system", "developer"):
             system.append({"text": content_text(msg.get("content"))})
         elif role == "assistant":
             text = content_text(msg.get("content"))
-            blocks: list[dict] = [{"text": text}] if text else []
+            blocks: list[dict[str, Any]] = [{"text": text}] if text else []
             for call in msg.get("tool_calls") or ():  # type: ignore[attr-defined]
                 fn = call.get("function") or {}
                 use = {
@@ -123,7 +124,7 @@ def _messages(request: ChatRequest) -> tuple[list[dict], list[dict]]:
     return [s for s in system if s["text"]], out
 
 
-def _tool_choice(choice: object) -> dict | None:
+def _tool_choice(choice: object) -> dict[str, Any] | None:
     if choice == "auto":
         return {"auto": {}}
     if choice == "required":
@@ -135,7 +136,7 @@ def _tool_choice(choice: object) -> dict | None:
     return None  # "none" has no Converse form: the model is simply not forced
 
 
-def _tool_config(request: ChatRequest, thinking: bool) -> dict | None:
+def _tool_config(request: ChatRequest, thinking: bool) -> dict[str, Any] | None:
     tools: list[dict[str, object]] = [
         {
             "toolSpec": {
@@ -162,7 +163,7 @@ def _tool_config(request: ChatRequest, thinking: bool) -> dict | None:
     return {"tools": tools, **({"toolChoice": choice} if choice else {})}
 
 
-def _reasoning(endpoint: Endpoint, options: Mapping[str, object], config: dict) -> dict:
+def _reasoning(endpoint: Endpoint, options: Mapping[str, object], config: dict[str, Any]) -> dict[str, Any]:
     """The model-specific reasoning fields: Claude's `thinking` budget (maxTokens grown to leave room for an
     answer), Nova's `reasoningConfig`; other families get `reasoning_effort` as asked."""
     budget = thinking_budget(options)
@@ -185,14 +186,14 @@ def _reasoning(endpoint: Endpoint, options: Mapping[str, object], config: dict) 
     return {"reasoning_effort": effort} if isinstance(effort, str) else {}
 
 
-def build_body(endpoint: Endpoint, request: ChatRequest) -> dict:
+def build_body(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
     """The JSON body of a Converse / ConverseStream request."""
     opts = request.options
     system, messages = _messages(request)
-    body: dict = {"messages": messages}
+    body: dict[str, Any] = {"messages": messages}
     if system:
         body["system"] = system
-    config: dict = {}
+    config: dict[str, Any] = {}
     asked = opts.get("max_tokens", opts.get("max_completion_tokens"))
     if isinstance(asked, int) and not isinstance(asked, bool):
         config["maxTokens"] = asked
@@ -223,5 +224,5 @@ def build_body(endpoint: Endpoint, request: ChatRequest) -> dict:
     return body
 
 
-def encode(body: dict) -> bytes:
+def encode(body: dict[str, Any]) -> bytes:
     return dumps(body)

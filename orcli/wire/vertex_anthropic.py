@@ -14,6 +14,7 @@ the anthropic SDK's lib/vertex (reference/dialects.md "Google Vertex AI").
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from orcli.types import Endpoint, Provider
 from orcli.wire import anthropic, gemini, vertex
@@ -24,7 +25,7 @@ from orcli.wire.text import loads
 DEFAULT_VERSION = "vertex-2023-10-16"
 
 
-def build_body(provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict:
+def build_body(provider: Provider, endpoint: Endpoint, request: ChatRequest, stream: bool) -> dict[str, Any]:
     body = anthropic.build_body(endpoint, request, stream)
     del body["model"]
     version = provider.settings.get("anthropic_version")
