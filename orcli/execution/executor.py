@@ -564,8 +564,7 @@ class Executor:
                         if content or reasoning or tool_calls:
                             # Reasoning is a token too: it proves the provider alive (docs/failures.md).
                             if ttft is None:
-                                ttft = clock() - start
-                                self.on_first_content()  # hedging: the first to get here wins
+                                ttft = self._first_content(clock() - start)
                             if sink is not None:
                                 sink(delta)
                                 if content:
@@ -598,6 +597,12 @@ class Executor:
                 raise AssertionError("the stream loop handles data and the end itself")
             case unreachable:
                 assert_never(unreachable)
+
+    def _first_content(self, ttft: float) -> float:
+        """The first token arrived `ttft` seconds in: say so to a hedge (execution/hedge.py), which may cut the
+        other attempt in flight before this delta reaches the sink."""
+        self.on_first_content()
+        return ttft
 
     def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
         item = reader.get(deadline)

@@ -2,9 +2,8 @@
 
 Key layout, all under `orcli:<namespace>:` so two teams can share one Redis (`?namespace=` in the URL):
 
-- `orcli:<ns>:sticky:<session digest>`: a hash of the session's sticky bindings, model -> `[provider, time]` as
-  JSON; the key expires STICKY_TTL seconds after the session's last success, older fields are ignored on read
-  (docs/routing.md, "Sticky sessions").
+- `orcli:<ns>:sticky:<session digest>`: a session's sticky bindings, model -> `[provider, time]`, expiring
+  STICKY_TTL seconds after its last success (docs/routing.md, "Sticky sessions"; store/sessions.py).
 - `orcli:<ns>:outcomes:<model>:<provider>`: a sorted set, score = the outcome's time, member = the outcome as
   a JSON array (the columns of the SQLite store, then a random nonce so equal outcomes stay two members).
   Model and provider are percent-encoded so a `:` in a name cannot shift the fields.
@@ -33,11 +32,11 @@ from urllib.parse import quote, unquote
 
 from orcli.store import usage_redis
 from orcli.store.resp import ProtocolError, RespClient, RespError, StoreTimeout, Unresolved
-from orcli.store.sessions import STICKY_TTL, session_key
+from orcli.store.sessions import BadBinding, RedisSessions
 from orcli.store.usage import UsageRow
 from orcli.store.values import outcome_values
 from orcli.store_url import RedisTarget
-from orcli.types import BudgetSettings, FailureClass, Outcome, Spend, StickyBinding
+from orcli.types import BudgetSettings, FailureClass, Outcome, Spend
 
 PREFIX = "orcli"
 _T = TypeVar("_T")
@@ -162,7 +161,7 @@ def connect(target: RedisTarget, timeout: float) -> RespClient:
     return RespClient(target, timeout)
 
 
-class RedisStore:
+class RedisStore(RedisSessions):
     """Outcomes in a shared Redis; on any failure, the local store (Redis is tried again now and then)."""
 
     kind = "redis"
@@ -245,36 +244,6 @@ class RedisStore:
         local = self._local
         return [] if local is None else local.outcomes(since, endpoints)
 
-    def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
-        """HSET and EXPIRE in one round trip: the session's bindings live STICKY_TTL seconds after this success."""
-        key = sticky_key(self.target.namespace, session)
-        value = json.dumps([provider, at], ensure_ascii=False)
-
-        def shared() -> bool:
-            for reply in self._client.call([["HSET", key, model, value], ["EXPIRE", key, int(STICKY_TTL)]]):
-                if isinstance(reply, RespError):
-                    raise reply
-            return True
-
-        return self._shared_or_local(
-            shared, lambda local: local.bind_session(session, model, provider, at), False, "bind a session"
-        )
-
-    def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
-        """One HGETALL: the session's bindings still in force."""
-        key = sticky_key(self.target.namespace, session)
-
-        def shared() -> dict[str, StickyBinding]:
-            (reply,) = self._client.call([["HGETALL", key]])
-            if isinstance(reply, RespError):
-                raise reply
-            return _bindings(reply, now)
-
-        nothing: dict[str, StickyBinding] = {}
-        return self._shared_or_local(
-            shared, lambda local: local.session_bindings(session, now), nothing, "read session bindings"
-        )
-
     def usage(self, since: float, until: float, by: str) -> tuple[list[UsageRow], UsageRow]:
         """The fleet's usage from the per-day counters: whole UTC days (docs/usage.md)."""
         ns = self.target.namespace
@@ -335,7 +304,7 @@ class RedisStore:
         try:
             keys = [key for key in self._keys() if _provider_matches(key, self.target.namespace, provider)]
             if provider is None:  # every session sticks anew (one provider's bindings expire on their own)
-                self._delete_sticky()
+                self.forget_sessions()
             deleted = 0
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
@@ -427,13 +396,6 @@ class RedisStore:
                 return keys
         raise Garbage(f"SCAN did not finish within {MAX_SCAN_PAGES} pages")
 
-    def _delete_sticky(self) -> None:
-        keys = self._scan(f"{PREFIX}:{self.target.namespace}:sticky:")
-        for start in range(0, len(keys), 500):
-            (reply,) = self._client.call([["DEL", *keys[start : start + 500]]])
-            if isinstance(reply, RespError):
-                raise reply
-
     def _shared(self) -> bool:
         """Whether to use Redis now: until it fails, then once every `retry_after` seconds (a long-lived
         `orcli serve` must not lose shared health to one blip; a CLI process rarely lives that long)."""
@@ -465,29 +427,6 @@ class RedisStore:
             self._failed = True  # last: a thread that sees it set also sees the local store
 
 
-def sticky_key(namespace: str, session: str) -> str:
-    return f"{PREFIX}:{namespace}:sticky:{session_key(session)}"
-
-
-def _bindings(reply: object, now: float) -> dict[str, StickyBinding]:
-    """HGETALL's answer (field, value, field, value, ...) -> bindings still in force; anything orcli did not
-    write is Garbage."""
-    if not isinstance(reply, list) or len(reply) % 2 or not all(isinstance(x, bytes) for x in reply):
-        raise Garbage("reading session bindings answered something other than a hash")
-    out: dict[str, StickyBinding] = {}
-    for field, raw in zip(reply[::2], reply[1::2], strict=True):
-        model = field.decode("utf-8", "replace")
-        try:
-            provider, at = json.loads(raw)
-        except (ValueError, TypeError):
-            raise Garbage(f"a session binding of {model} is not one orcli wrote") from None
-        if not isinstance(provider, str) or type(at) not in _NUMBER:
-            raise Garbage(f"a session binding of {model} is not one orcli wrote")
-        if now - at < STICKY_TTL:
-            out[model] = StickyBinding(provider, max(0.0, now - at))
-    return out
-
-
 def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
     """SPEC §3 variant matching for reset: `deepinfra` covers `deepinfra/turbo`; foreign keys always go."""
     if provider is None:
@@ -510,7 +449,7 @@ def _why(exc: BaseException, timeout: float, prefix: str) -> str:
         return "is out of memory (maxmemory reached) and refuses writes"
     if code == "READONLY":
         return "is a read-only replica"
-    if code == "WRONGTYPE" or isinstance(exc, Garbage):
+    if code == "WRONGTYPE" or isinstance(exc, Garbage | BadBinding):
         return f"holds data under {prefix} that orcli did not write ({_clean(text)})"
     if isinstance(exc, ProtocolError):
         return f"does not answer as Redis does ({_clean(text)})"

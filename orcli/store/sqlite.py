@@ -40,9 +40,9 @@ from typing import TypeVar
 from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.store import usage
 from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
-from orcli.store.sessions import STICKY_TTL, session_key
+from orcli.store.sessions import SqliteSessions
 from orcli.store.values import outcome_values
-from orcli.types import BudgetSettings, FailureClass, Outcome, Spend, StickyBinding
+from orcli.types import BudgetSettings, FailureClass, Outcome, Spend
 
 DEFAULT_RETENTION = 86400.0  # seconds; callers with a longer health window pass a larger one
 BUSY_TIMEOUT_MS = 5000
@@ -68,7 +68,7 @@ class _Unusable(Exception):
     """The store cannot be opened at all; the message is the user-facing warning."""
 
 
-class Store:
+class Store(SqliteSessions):
     """An open health store; build it with `Store.open`."""
 
     kind = "sqlite"
@@ -256,34 +256,18 @@ class Store:
             self.warnings.append(f"health store {self.path} is read-only: history not reset")
             return 0
         if provider is None:
-            self._run(lambda db: _write(db, "DELETE FROM sticky_sessions", ()), 0, "reset")  # sessions stick anew
+            self.forget_bindings()  # every session sticks anew
             return self._run(lambda db: _write(db, "DELETE FROM outcomes", ()), 0, "reset")
         # SPEC §3 variant matching: `deepinfra` also means `deepinfra/turbo`; a full name only itself.
-        where = "WHERE provider = ? OR substr(provider, 1, ?) = ?"
-        args = (provider, len(provider) + 1, provider + "/")
-        self._run(lambda db: _write(db, f"DELETE FROM sticky_sessions {where}", args), 0, "reset")
+        where, args = "WHERE provider = ? OR substr(provider, 1, ?) = ?", (provider, len(provider) + 1, provider + "/")
+        self.forget_bindings(where, args)
         return self._run(lambda db: _write(db, f"DELETE FROM outcomes {where}", args), 0, "reset")
-
-    def bind_session(self, session: str, model: str, provider: str, at: float) -> bool:
-        """Upsert the session's binding for `model` (docs/routing.md, "Sticky sessions")."""
-        if self.read_only:
-            return False
-        sql = "INSERT OR REPLACE INTO sticky_sessions (session, model, provider, at) VALUES (?, ?, ?, ?)"
-        args = (session_key(session), model, provider, at)
-        return self._run(lambda db: _write(db, sql, args) == 1, False, "bind a session")
-
-    def session_bindings(self, session: str, now: float) -> dict[str, StickyBinding]:
-        """The session's bindings still in force at `now`, per model."""
-        sql = "SELECT model, provider, at FROM sticky_sessions WHERE session = ? AND at > ?"
-        args = (session_key(session), now - STICKY_TTL)
-        rows: list[tuple[str, str, float]] = self._run(lambda db: db.execute(sql, args).fetchall(), [], "read")
-        return {m: StickyBinding(p, max(0.0, now - at)) for m, p, at in rows}
 
     def prune(self, before: float) -> int:
         """Delete outcomes older than `before`; returns rows deleted."""
         if self.read_only:
             return 0
-        self._run(lambda db: _write(db, "DELETE FROM sticky_sessions WHERE at < ?", (before,)), 0, "prune")
+        self.forget_bindings("WHERE at < ?", (before,))
         return self._run(lambda db: _write(db, "DELETE FROM outcomes WHERE at < ?", (before,)), 0, "prune")
 
     def describe(self) -> dict[str, object]:
