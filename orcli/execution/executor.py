@@ -1,4 +1,5 @@
 """Runs an attempt plan over httpx: timeouts on our own clock, failover, model fallback; never prints.
+What it reports lives in reports.py; how it reads one response, in response.py.
 
 Each attempt: the provider's dialect (SPEC §10) builds the HTTP request, a reader (orcli.execution.exchange) carries
 the exchange, the dialect decodes what came back into neutral deltas and one answer, and classify (SPEC §6)
@@ -8,13 +9,10 @@ turns whatever went wrong into a failure class that decides what happens next.
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, NamedTuple, assert_never
+from typing import Any, assert_never
 
 import httpx
 
@@ -29,12 +27,35 @@ from orcli.execution.classify import (
     refused_request,
     transport_failure,
 )
-from orcli.execution.exchange import Item, Pump, Reader, ReaderFactory, Tag
-from orcli.execution.framing import FRAMINGS, SSE, Framing, framer_factory
-from orcli.execution.metering import Meter
+from orcli.execution.exchange import Pump, Reader, ReaderFactory, Tag
+from orcli.execution.framing import FRAMINGS, SSE, Framing
+from orcli.execution.metering import Meter, tokens_per_second
+from orcli.execution.reports import (
+    AttemptOutcome,
+    AttemptReport,
+    Event,
+    EventKind,
+    Failed,
+    FailReason,
+    Result,
+    Served,
+    attempt_report,
+    cost_of,
+)
+from orcli.execution.response import (
+    ANSWER_BODY_LIMIT,
+    ERROR_BODY_LIMIT,
+    SSE_START,
+    TIMEOUT_KINDS,
+    AttemptFailed,
+    Replay,
+    ResponseReading,
+    framer_calls,
+    timeout_failure,
+    too_large,
+)
 from orcli.redact import redact
 from orcli.routing.spend import AttemptUsage
-from orcli.routing.spend import cost_usd as price_of_tokens
 from orcli.types import FailureClass, Outcome, PlannedAttempt, Provider, Timeouts
 from orcli.wire import dialect_for
 from orcli.wire.assemble import AnswerBuilder, answer_delta
@@ -44,157 +65,25 @@ from orcli.wire.base import (
     Delta,
     Dialect,
     HttpRequest,
-    SSEEvent,
     UpstreamErrorInBody,
-    Usage,
     WireError,
 )
-from orcli.wire.content_encoding import BodyDecodeError
 
-_ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, not kept whole
-ANSWER_BODY_LIMIT = 32 * 1024 * 1024  # SPEC §6: a larger successful body (decoded) is "response too large"
-
-
-class AttemptOutcome(StrEnum):
-    """How one attempt ended, as --json's `attempts[].outcome` shows it."""
-
-    SUCCESS = "success"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class FailReason(StrEnum):
-    """Why `run` gave up: every attempt failed, the request was refused, a stream broke, --timeout, or the
-    provider's content filter stopped an answer already partly written (a model event, SPEC §6)."""
-
-    ALL_FAILED = "all_failed"
-    REQUEST = "request"
-    STREAM = "stream"
-    TIMEOUT = "timeout"
-    FILTERED = "filtered"
-    CANCELLED = "cancelled"  # the caller's cancel token: its client left, or its grace ran out
+__all__ = [  # what callers import from here; the values live in reports.py
+    "ANSWER_BODY_LIMIT",
+    "AttemptOutcome",
+    "AttemptReport",
+    "Event",
+    "EventKind",
+    "Executor",
+    "FailReason",
+    "Failed",
+    "Result",
+    "cost_of",
+]
 
 
-class EventKind(StrEnum):
-    START = "start"
-    FAILED = "failed"
-    SERVED = "served"
-    SKIP_MODEL = "skip_model"
-    WON = "won"  # hedging: this attempt's content came first; the other in flight is being cancelled
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptReport:
-    """What one attempt did, for -v, --json and the failure summary; built once, when the attempt is over."""
-
-    model: str
-    provider: str
-    upstream_model: str
-    outcome: AttemptOutcome
-    error_class: str | None = None
-    status: int | None = None
-    error: str | None = None
-    kind: str | None = None
-    latency_s: float | None = None
-    ttft_s: float | None = None
-    hedge: bool = False  # started beside a running attempt that had no content yet (execution/hedge.py)
-
-    def as_json(self) -> dict[str, Any]:
-        doc = dataclasses.asdict(self)
-        doc["outcome"] = self.outcome.value
-        doc["kind"] = None if self.kind is None else str(self.kind)
-        return doc
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """The served answer, the attempt that served it, its cost (as recorded: from the provider's usage, or
-    estimated from text when it sent none, docs/usage.md), and every attempt in order."""
-
-    answer: Answer
-    attempt: PlannedAttempt
-    cost_usd: float | None
-    attempts: tuple[AttemptReport, ...]
-    spent: AttemptUsage | None = None  # the served attempt's tokens and cost, as the store records them
-
-    @property
-    def content(self) -> str:
-        return self.answer.content or ""
-
-    @property
-    def finish_reason(self) -> str | None:
-        return self.answer.finish_reason
-
-    @property
-    def usage(self) -> Usage | None:
-        return self.answer.usage
-
-    @property
-    def served_model(self) -> str | None:
-        """The model name the provider reported serving, when it did."""
-        return self.answer.model
-
-
-@dataclass(slots=True)
-class Failed(Exception):
-    """Every attempt failed, the request was refused, or a stream broke after output began."""
-
-    reason: FailReason
-    attempts: tuple[AttemptReport, ...] = ()
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A progress note for -v: an attempt starts, fails, or serves."""
-
-    kind: EventKind
-    attempt: PlannedAttempt
-    detail: str = ""
-    number: int = 0  # 1, 2, 3 … in the order attempts were made (plan ranks skip after a model skip)
-
-
-class _Served(NamedTuple):
-    answer: Answer
-    ttft: float | None
-    status: int = 200
-
-
-# The first field of an SSE body (after blank lines): `data:`, `event:`, `id:`, `retry:` or a `:` comment.
-_SSE_START = re.compile(rb"\s*(?:data|event|id|retry)?:")
-
-
-class _Replay:
-    """A body already read, handed to the stream reader as one chunk and its end (an SSE body sent as
-    something else: a reply to --no-stream by a server that always streams)."""
-
-    def __init__(self, body: bytes) -> None:
-        self._items: list[Item] = [(Tag.DATA, body), (Tag.END, None)]
-
-    def start(self) -> None:
-        pass
-
-    def get(self, deadline: float) -> Item | None:
-        return self._items.pop(0) if self._items else (Tag.END, None)
-
-    def abandon(self) -> None:
-        pass
-
-
-class _AttemptFailed(Exception):
-    def __init__(
-        self, failure: Failure, wrote_output: bool = False, ttft: float | None = None, partial: Answer | None = None
-    ) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-        self.partial = partial  # what the provider produced before it failed: a broken stream costs that
-        self.interrupt: KeyboardInterrupt | None = None
-        self.wrote_output = wrote_output
-        self.ttft = ttft
-        self.user_timeout = False  # the user's own --timeout ended it: `cancelled`, never the provider's fault
-
-
-class Executor:
+class Executor(ResponseReading):
     """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table.
 
     `reader` opens each HTTP exchange (orcli.execution.exchange): whoever builds `client` knows whether its transport
@@ -262,7 +151,7 @@ class Executor:
             t0 = self.clock()
             try:
                 served = self._attempt(attempt, request, stream, remaining)
-            except _AttemptFailed as exc:
+            except AttemptFailed as exc:
                 self.settle_failure(attempt, exc, t0, number, reports, skipped_models)
                 continue
             except BaseException as exc:
@@ -284,7 +173,7 @@ class Executor:
     def settle_success(
         self,
         attempt: PlannedAttempt,
-        served: _Served,
+        served: Served,
         t0: float,
         number: int,
         reports: list[AttemptReport],
@@ -299,7 +188,7 @@ class Executor:
     def settle_failure(
         self,
         attempt: PlannedAttempt,
-        exc: _AttemptFailed,
+        exc: AttemptFailed,
         t0: float,
         number: int,
         reports: list[AttemptReport],
@@ -345,36 +234,10 @@ class Executor:
     def _report(
         self, attempt: PlannedAttempt, t0: float, failure: Failure | None, ttft: float | None, status: int | None = None
     ) -> AttemptReport:
-        """The attempt's one record. Failure messages come from classify, already redacted and on one line."""
-        e = attempt.endpoint
-        latency = round(self.clock() - t0, 4)
-        ttft_s = None if ttft is None else round(ttft, 4)
-        if failure is None:
-            return AttemptReport(
-                e.model,
-                e.provider,
-                e.upstream_model,
-                AttemptOutcome.SUCCESS,
-                status=status,
-                latency_s=latency,
-                ttft_s=ttft_s,
-            )
-        outcome = AttemptOutcome.CANCELLED if failure.cls is FailureClass.CANCELLED else AttemptOutcome.FAILED
-        return AttemptReport(
-            e.model,
-            e.provider,
-            e.upstream_model,
-            outcome,
-            error_class=failure.cls.value,
-            status=failure.status,
-            error=failure.message,
-            kind=str(failure.kind),
-            latency_s=latency,
-            ttft_s=ttft_s,
-        )
+        return attempt_report(attempt, round(self.clock() - t0, 4), failure, ttft, status)
 
     # -- one attempt ------------------------------------------------------------------------------------
-    def _attempt(self, attempt: PlannedAttempt, request: ChatRequest, stream: bool, remaining: float | None) -> _Served:
+    def _attempt(self, attempt: PlannedAttempt, request: ChatRequest, stream: bool, remaining: float | None) -> Served:
         e = attempt.endpoint
         provider = self.providers[e.provider]
         dialect = dialect_for(provider.api)
@@ -382,7 +245,7 @@ class Executor:
         try:
             http = dialect.build_request(provider, e, request, stream)
         except ValueError as exc:
-            raise _AttemptFailed(refused_request(str(exc), secrets=self.secrets)) from None
+            raise AttemptFailed(refused_request(str(exc), secrets=self.secrets)) from None
         http = self._authorize(provider, http, start)
         total = self.timeouts.total if remaining is None else min(self.timeouts.total, remaining)
         total_deadline = start + total
@@ -394,23 +257,23 @@ class Executor:
         built = AnswerBuilder()  # a stream's answer so far: what a cancelled attempt produced, too
         try:
             return self._consume(reader, dialect, stream, start, total_deadline, built)
-        except _AttemptFailed as failed:
+        except AttemptFailed as failed:
             if self.cancel is not None and self.cancel.is_set:
                 # The caller cut this attempt (its client left): whatever the cut looked like on the wire, it
                 # is a cancellation, never the provider's fault.
                 reason = self.cancel.reason or "cancelled"
-                raise _AttemptFailed(cancelled(reason), failed.wrote_output, failed.ttft, failed.partial) from None
+                raise AttemptFailed(cancelled(reason), failed.wrote_output, failed.ttft, failed.partial) from None
             # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
-            if user_bound and failed.failure.kind in _TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
+            if user_bound and failed.failure.kind in TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
                 # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
                 failure = cancelled(f"{self._timeout_message()} during this attempt")
-                user_failed = _AttemptFailed(failure, failed.wrote_output, failed.ttft, failed.partial)
+                user_failed = AttemptFailed(failure, failed.wrote_output, failed.ttft, failed.partial)
                 user_failed.user_timeout = True
                 raise user_failed from None
             raise
         except KeyboardInterrupt as interrupt:
             produced = built.answer() if built.produced else None
-            interrupted = _AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"), partial=produced)
+            interrupted = AttemptFailed(cancelled(f"interrupted ({type(interrupt).__name__})"), partial=produced)
             interrupted.interrupt = interrupt  # re-raised as is: SIGINT and SIGTERM end with different codes
             raise interrupted from None
         finally:
@@ -429,7 +292,7 @@ class Executor:
             return creds.authorize(http, start + self.timeouts.connect, self.client)
         except CredentialError as exc:
             message = redact(str(exc), self.secrets)
-            raise _AttemptFailed(Failure(FailureClass.PROVIDER, None, message, kind=Kind.AUTH)) from None
+            raise AttemptFailed(Failure(FailureClass.PROVIDER, None, message, kind=Kind.AUTH)) from None
         finally:
             if creds is not None:
                 # Secrets some credentials only know once they authorised: an access token just fetched, the
@@ -459,18 +322,18 @@ class Executor:
 
     def _consume(
         self, reader: Reader, dialect: Dialect, stream: bool, start: float, total_deadline: float, built: AnswerBuilder
-    ) -> _Served:
+    ) -> Served:
         t = self.timeouts
         first_token_deadline = min(start + t.first_token, total_deadline) if stream else total_deadline
         status, resp_headers = self._wait_status(reader, first_token_deadline, total_deadline)
         if status >= 300:
-            body = self._read_all(reader, total_deadline, limit=_ERROR_BODY_LIMIT)
+            body = self._read_all(reader, total_deadline, limit=ERROR_BODY_LIMIT)
             # A dialect whose errors name their type in a header (Bedrock's x-amzn-errortype) declares it in
             # `error_type_header`; its parse_error then takes that header's value too.
             header = getattr(dialect, "error_type_header", None)
             parse: Any = dialect.parse_error
             error = parse(status, body, resp_headers.get(header)) if header else parse(status, body)
-            raise _AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
+            raise AttemptFailed(classify_http(status, error, resp_headers, secrets=self.secrets, now=self.wall()))
         content_type = resp_headers.get("content-type", "").lower()  # media types are case-insensitive
         framing = FRAMINGS[dialect.framing]
         if framing.media_type in content_type or SSE.media_type in content_type:
@@ -485,25 +348,25 @@ class Executor:
 
     def _consume_whole(
         self, reader: Reader, dialect: Dialect, start: float, total_deadline: float, built: AnswerBuilder
-    ) -> _Served:
+    ) -> Served:
         body = self._read_all(reader, total_deadline, cap=ANSWER_BODY_LIMIT)
-        if _SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
-            return self._consume_stream(_Replay(body), dialect, start, total_deadline, total_deadline, SSE, built)
+        if SSE_START.match(body):  # an event stream under another content type: no JSON body starts so
+            return self._consume_stream(Replay(body), dialect, start, total_deadline, total_deadline, SSE, built)
         try:
             answer = dialect.decode_answer(body)
         except WireError as exc:
-            raise _AttemptFailed(classify_wire_error(exc, secrets=self.secrets)) from None
+            raise AttemptFailed(classify_wire_error(exc, secrets=self.secrets)) from None
         # content_filter (model) or "error" (provider): a partial answer is not one to serve.
         finish_failure = classify_finish_reason(answer.finish_reason)
         if finish_failure:
-            raise _AttemptFailed(finish_failure, partial=answer)  # generated, then refused: it was billed
+            raise AttemptFailed(finish_failure, partial=answer)  # generated, then refused: it was billed
         if not answer.content and not answer.tool_calls:
-            raise _AttemptFailed(transport_failure("malformed", "the completion has no content"))
+            raise AttemptFailed(transport_failure("malformed", "the completion has no content"))
         ttft = self.clock() - start
         self.on_first_content()
         if self.sink is not None:
             self.sink(answer_delta(answer))
-        return _Served(answer, ttft)
+        return Served(answer, ttft)
 
     def _consume_stream(
         self,
@@ -514,8 +377,8 @@ class Executor:
         total_deadline: float,
         framing: Framing,
         built: AnswerBuilder,
-    ) -> _Served:
-        feed, close = _framer_calls(framing)
+    ) -> Served:
+        feed, close = framer_calls(framing)
         decode = dialect.event_decoder().decode
         add = built.add
         sink = self.sink
@@ -529,8 +392,8 @@ class Executor:
         idle = self.timeouts.idle
         data, end = Tag.DATA, Tag.END  # looked up once: this loop runs once per chunk
 
-        def fail(failure: Failure) -> _AttemptFailed:
-            return _AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
+        def fail(failure: Failure) -> AttemptFailed:
+            return AttemptFailed(failure, wrote, ttft, built.answer() if built.produced else None)
 
         # Once per chunk of every streamed answer: names bound once above, fields read once (docs/performance.md).
         while not done:
@@ -541,12 +404,12 @@ class Executor:
                     kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
                 else:
                     kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-                raise fail(_timeout_failure(kind, self.timeouts))
+                raise fail(timeout_failure(kind, self.timeouts))
             tag, payload = item
             if tag is data:  # the common case first
                 received += len(payload)
                 if received > ANSWER_BODY_LIMIT:
-                    raise fail(_too_large())
+                    raise fail(too_large())
             elif tag is not end:
                 raise fail(self._mid_stream_failure(tag, payload))
             try:
@@ -584,7 +447,7 @@ class Executor:
                 raise fail(transport_failure("stream_broken", f"the stream ended {what} (no [DONE])"))
         if not built.has_answer:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
-        return _Served(built.answer(), ttft)
+        return Served(built.answer(), ttft)
 
     def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
         """What a reader's item other than data or the end means once the stream has begun."""
@@ -604,89 +467,13 @@ class Executor:
         self.on_first_content()
         return ttft
 
-    def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
-        item = reader.get(deadline)
-        if item is None:
-            kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-            raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
-        tag, payload = item
-        match tag:
-            case Tag.STATUS:
-                status: tuple[int, httpx.Headers] = payload
-                return status
-            case Tag.ERROR:
-                raise _AttemptFailed(self._transport_error(payload, during_body=False))
-            case Tag.DATA | Tag.END:
-                raise _AttemptFailed(transport_failure("malformed", "a response without a status"))
-            case unreachable:
-                assert_never(unreachable)
-
-    def _read_all(self, reader: Reader, deadline: float, limit: int | None = None, cap: int | None = None) -> bytes:
-        """The whole body: cut at `limit` (an error page), or a failure beyond `cap` (an answer, SPEC §6)."""
-        chunks = bytearray()  # one growing buffer: no list of chunks plus a joined copy at the end
-        size = 0
-        while True:
-            # Once the body flows, a silence longer than `idle` is a stall; before, only `total` bounds it.
-            limit_at, kind = deadline, Kind.TIMEOUT_TOTAL
-            if chunks and self.clock() + self.timeouts.idle < deadline:
-                limit_at, kind = self.clock() + self.timeouts.idle, Kind.IDLE
-            item = reader.get(limit_at)
-            if item is None:
-                raise _AttemptFailed(_timeout_failure(kind, self.timeouts))
-            tag, payload = item
-            match tag:
-                case Tag.END:
-                    return chunks  # type: ignore[return-value]  # a bytearray: json.loads and .decode take it as is
-                case Tag.ERROR:
-                    if limit is not None and isinstance(payload, BodyDecodeError):
-                        # An error page is read for its words only: undecodable, its status still classifies it.
-                        return chunks  # type: ignore[return-value]
-                    raise _AttemptFailed(self._transport_error(payload, during_body=True))
-                case Tag.DATA:
-                    size += len(payload)
-                    if cap is not None and size > cap:
-                        raise _AttemptFailed(_too_large())
-                    chunks += payload
-                    if limit is not None and size >= limit:
-                        return bytes(chunks[:limit])
-                case Tag.STATUS:
-                    raise _AttemptFailed(transport_failure("malformed", "a second status in one exchange"))
-                case unreachable:
-                    assert_never(unreachable)
-
-    def _transport_error(self, exc: BaseException, during_body: bool) -> Failure:
-        """Translate httpx's exceptions once, most specific first (STYLE: httpx's own mapping)."""
-        text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-        secrets = self.secrets
-        if isinstance(exc, BodyDecodeError):
-            return transport_failure("malformed", f"malformed response: {exc}", secrets=secrets)
-        if isinstance(exc, httpx.ConnectTimeout):
-            return transport_failure("timeout_connect", f"no connection within {self.timeouts.connect:g}s")
-        if isinstance(exc, httpx.TimeoutException):
-            kind = "idle" if during_body else "timeout_first_token"
-            return transport_failure(kind, f"read timed out ({text})", secrets=secrets)
-        if isinstance(exc, httpx.ConnectError):
-            is_tls = "SSL" in str(exc) or "certificate" in str(exc).lower()
-            return transport_failure("tls" if is_tls else "connect", f"cannot connect: {text}", secrets=secrets)
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-            what = "the connection dropped" if during_body else "the connection closed before a response"
-            return transport_failure("stream_broken", f"{what} ({text})", secrets=secrets)
-        if isinstance(exc, httpx.TransportError | httpx.StreamError):
-            return transport_failure("connect", f"transport error: {text}", secrets=secrets)
-        return transport_failure("connect", f"unexpected error: {text}", secrets=secrets)
-
     # -- health and usage hook ------------------------------------------------------------------------
     def _record(
         self, attempt: PlannedAttempt, report: AttemptReport, failure: Failure | None, answer: Answer | None = None
     ) -> AttemptUsage:
         """Record the attempt's outcome with its tokens and cost (docs/usage.md); returns the usage recorded."""
         e = attempt.endpoint
-        tps = None
-        if failure is None and answer is not None and report.latency_s and report.ttft_s is not None:
-            counted = answer.usage.completion_tokens if answer.usage is not None else None
-            tokens = counted or max(1, len(answer.content or "") // 4)
-            generating = report.latency_s - report.ttft_s
-            tps = round(tokens / generating, 2) if generating > 0.001 else None
+        tps = None if failure is not None else tokens_per_second(answer, report.latency_s, report.ttft_s)
         outcome, spent = self._meter.stamp(
             Outcome(
                 at=self.wall(),
@@ -710,36 +497,3 @@ class Executor:
 
 def _nothing() -> None:
     pass
-
-
-# Deadlines the user's --timeout can cut short (connect included: its timeout is bounded by the time left).
-_TIMEOUT_KINDS = frozenset({Kind.TIMEOUT_TOTAL, Kind.TIMEOUT_FIRST_TOKEN, Kind.IDLE, Kind.TIMEOUT_CONNECT})
-
-
-def _framer_calls(framing: Framing) -> tuple[Callable[[bytes], list[SSEEvent]], Callable[[], list[SSEEvent]]]:
-    """A fresh framer's `feed` and `close`, bound once per stream."""
-    framer = framer_factory(framing)()
-    return framer.feed, framer.close
-
-
-def _timeout_failure(kind: Kind, t: Timeouts) -> Failure:
-    if kind is Kind.TIMEOUT_FIRST_TOKEN:
-        text = f"no content token within {t.first_token:g}s (first_token timeout)"
-    elif kind is Kind.IDLE:
-        text = f"the stream stalled for more than {t.idle:g}s (idle timeout)"
-    else:
-        text = "the total time limit was reached"
-    return transport_failure(str(kind), text)
-
-
-def _too_large() -> Failure:
-    return transport_failure(
-        "too_large", f"response too large (more than {ANSWER_BODY_LIMIT // (1024 * 1024)} MiB, decoded)"
-    )
-
-
-def cost_of(attempt: PlannedAttempt, usage: Usage | None) -> float | None:
-    """USD from the reported usage and the endpoint's list prices; None when usage or price is unknown."""
-    if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
-        return None
-    return price_of_tokens(attempt.endpoint.price, usage.prompt_tokens, usage.completion_tokens)

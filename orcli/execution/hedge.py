@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 from orcli.execution.cancel import CancelToken
 
 if TYPE_CHECKING:
-    from orcli.execution.executor import AttemptReport, Executor, Result, _AttemptFailed, _Served
+    from orcli.execution.executor import Executor
+    from orcli.execution.reports import AttemptReport, Result, Served
+    from orcli.execution.response import AttemptFailed
     from orcli.types import PlannedAttempt
     from orcli.wire.base import ChatRequest, Delta
 
@@ -54,7 +56,7 @@ class _Race:
         self.lock = threading.Lock()
         self.flying: list[Flight] = []
         self.winner: Flight | None = None
-        self.done: queue.Queue[tuple[Flight, _Served | None, BaseException | None]] = queue.Queue()
+        self.done: queue.Queue[tuple[Flight, Served | None, BaseException | None]] = queue.Queue()
 
     def claim(self, flight: Flight) -> None:
         """`flight` produced content (or, without a stream, a whole answer): the first to do so wins, and every
@@ -224,7 +226,7 @@ def _settle(
     ex: Executor,
     winner: Flight | None,
     flight: Flight,
-    served: _Served | None,
+    served: Served | None,
     error: BaseException | None,
     book: _Book,
     skipped: set[str],
@@ -232,17 +234,17 @@ def _settle(
     """One attempt landed: its result, or None to go on (a loser, a failure the plan survives); raises
     Failed (or the sink's own exception) as the executor would without hedging."""
     from orcli.execution.classify import cancelled
-    from orcli.execution.executor import _AttemptFailed
+    from orcli.execution.response import AttemptFailed
 
     n, a, t0, hedge = flight.number, flight.attempt, flight.t0, flight.hedge
     if served is not None and winner is not flight:
         # It finished too, but another claimed the answer first (its text is the one shown): not this one's.
-        lost = _AttemptFailed(cancelled("cancelled: another attempt answered first (hedge)"), partial=served.answer)
+        lost = AttemptFailed(cancelled("cancelled: another attempt answered first (hedge)"), partial=served.answer)
         _track_loser(ex, book, flight, lost)  # its answer was produced, and may be billed: its usage is recorded
         return None
     if served is not None:
         return book.track(n, lambda reports: ex.settle_success(a, served, t0, n, reports, hedge))  # type: ignore[return-value]
-    if isinstance(error, _AttemptFailed):
+    if isinstance(error, AttemptFailed):
         if flight.lost:  # cut, or failed on its own while another's answer streams: it decides nothing now
             book.track(n, lambda reports: _settle_loser(ex, flight, error, reports))
         else:
@@ -264,7 +266,7 @@ def _fresh(attempts: Iterable[PlannedAttempt], skipped: set[str]) -> Iterator[Pl
         yield attempt
 
 
-def _settle_loser(ex: Executor, flight: Flight, error: _AttemptFailed, reports: list[AttemptReport]) -> None:
+def _settle_loser(ex: Executor, flight: Flight, error: AttemptFailed, reports: list[AttemptReport]) -> None:
     """An attempt that lost the race: reported and recorded as it ended (cut: `cancelled`, no health penalty),
     announced, never a reason to stop the run."""
     from orcli.execution.executor import Event, EventKind
@@ -278,7 +280,7 @@ def _settle_loser(ex: Executor, flight: Flight, error: _AttemptFailed, reports: 
 def _land_losers(race: _Race, book: _Book) -> None:
     """Wait (briefly) for every attempt still in flight, now cut, and settle it as cancelled."""
     from orcli.execution.classify import cancelled
-    from orcli.execution.executor import _AttemptFailed
+    from orcli.execution.response import AttemptFailed
 
     while race.flying:
         try:
@@ -286,12 +288,12 @@ def _land_losers(race: _Race, book: _Book) -> None:
         except queue.Empty:
             break  # a thread that did not notice its cut: its own deadlines end it; nothing more is waited for
         race.landed(flight, False)
-        if not isinstance(error, _AttemptFailed):  # it finished before the cut took: still not the answer
-            error = _AttemptFailed(
+        if not isinstance(error, AttemptFailed):  # it finished before the cut took: still not the answer
+            error = AttemptFailed(
                 cancelled(flight.token.reason or "cancelled"), partial=None if served is None else served.answer
             )
         _track_loser(race.ex, book, flight, error)
 
 
-def _track_loser(ex: Executor, book: _Book, flight: Flight, error: _AttemptFailed) -> None:
+def _track_loser(ex: Executor, book: _Book, flight: Flight, error: AttemptFailed) -> None:
     book.track(flight.number, lambda reports: _settle_loser(ex, flight, error, reports))

@@ -83,3 +83,14 @@ def _usage_of(price: Price | None, answer: Answer, prompt_tokens: int) -> Attemp
         "".join(t for t in produced if t),
         produced=any(produced) or usage is not None,
     )
+
+
+def tokens_per_second(answer: Answer | None, latency_s: float | None, ttft_s: float | None) -> float | None:
+    """A served answer's generation speed for health (docs/health.md): its completion tokens (reported, else
+    about four characters a token) over the time from its first token to its end; None when unmeasurable."""
+    if answer is None or not latency_s or ttft_s is None:
+        return None
+    counted = answer.usage.completion_tokens if answer.usage is not None else None
+    tokens = counted or max(1, len(answer.content or "") // 4)
+    generating = latency_s - ttft_s
+    return round(tokens / generating, 2) if generating > 0.001 else None
