@@ -1,5 +1,5 @@
 """The executor per wire dialect: one streamed and one whole completion through each native dialect, as a ratio
-against the same answer through the OpenAI dialect, measured interleaved in the same run (SPEC §10: no dialect
+against the same answer through the OpenAI dialect, measured interleaved in the same run (docs/dialects.md: no dialect
 may be slower than the OpenAI one beyond noise). Judged on the client's CPU time per request.
 
 Run: python benchmarks/dialect_bench.py [rounds]

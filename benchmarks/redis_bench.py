@@ -1,4 +1,4 @@
-"""Shared health on Redis vs the local SQLite store, on loopback, as ratios measured in one run (SPEC §13).
+"""Shared health on Redis vs the local SQLite store, on loopback, as ratios measured in one run (docs/health.md#sharing-health-across-machines).
 
 - plan-time read: `outcomes(since, endpoints)` of 100 endpoints x 10 outcomes each, Redis / SQLite;
 - the same read against one Redis PING: how many round trips' worth it costs (1 pipeline = ~1 round trip);

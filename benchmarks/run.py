@@ -935,7 +935,7 @@ def usage_figures(attempts: int, writes: int) -> list[Row]:
 
 
 def dialect_figures(n: int) -> list[Row]:
-    """The executor through each native dialect against its fake, as a ratio to the OpenAI dialect (SPEC §10)."""
+    """The executor through each native dialect against its fake, as a ratio to the OpenAI dialect (docs/dialects.md)."""
     import dialect_bench
 
     rows = []

@@ -25,7 +25,7 @@ def main() -> None:
         sys.exit(0)
     except OSError as exc:
         # What runs outside the command wrapper (--version, --help, usage errors) writes only to stdout and
-        # stderr: a full disk or a closed stream is one line and exit 1, not a traceback (SPEC §7).
+        # stderr: a full disk or a closed stream is one line and exit 1, not a traceback (docs/failures.md#exit-codes).
         _silence_stdout()
         try:
             sys.stderr.write(f"orcli: error: cannot write the output: {exc.strerror or exc}\n")

@@ -28,7 +28,7 @@ app = typer.Typer(
     name="orcli",
     help=SUMMARY
     + "\n\nThe common options (--profile, --json, -q, --debug, --no-color) may also come before the command.",
-    # Pretty exceptions print local variables, which can hold API keys (SPEC §9).
+    # Pretty exceptions print local variables, which can hold API keys (docs/security.md).
     pretty_exceptions_enable=False,
     add_completion=True,
     rich_markup_mode=None,  # plain help (orcli.ui.help): fast, and the same on a terminal and in a pipe

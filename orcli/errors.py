@@ -1,4 +1,4 @@
-"""Errors that end a command: each carries its user message, its exit code (SPEC §7) and its JSON document."""
+"""Errors that end a command: each carries its user message, its exit code (docs/failures.md#exit-codes) and its JSON document."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EXIT_TERMINATED = 128 + 15
 
 
 def error_document(kind: str, message: str, exit_code: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The one JSON document a failed command prints with --json: whatever it knows, plus `error` (SPEC §5)."""
+    """The one JSON document a failed command prints with --json: whatever it knows, plus `error` (docs/commands.md#common-options)."""
     doc = dict(extra or {})
     doc["error"] = {"kind": kind, "message": message, "exit_code": exit_code}
     return doc
@@ -73,7 +73,7 @@ class NoRouteError(OrcliError):
 
 
 class AttemptsFailedError(OrcliError):
-    """Every attempt failed (SPEC §6/§7): exit 1."""
+    """Every attempt failed (docs/failures.md#failure-classes, docs/failures.md#exit-codes): exit 1."""
 
     exit_code = EXIT_FAILED
     kind = "all_attempts_failed"
@@ -92,7 +92,7 @@ class StreamBrokenError(AttemptsFailedError):
 
 
 class AnswerFilteredError(AttemptsFailedError):
-    """The provider's content filter stopped an answer after part of it reached stdout: a model event (SPEC
-    §6), exit 1, the partial answer stands, the provider's health untouched."""
+    """The provider's content filter stopped an answer after part of it reached stdout: a model event
+    (docs/failures.md#failure-classes), exit 1, the partial answer stands, the provider's health untouched."""
 
     kind = "content_filtered"

@@ -1,4 +1,4 @@
-"""Text from the network made safe to show: control characters become visible escapes (SPEC §9).
+"""Text from the network made safe to show: control characters become visible escapes (docs/security.md).
 
 An upstream error message, a model name in an error or a health row can carry `ESC[2J` (clear the screen),
 OSC 52 (write the clipboard), OSC 0 (set the window title), a carriage return that overwrites a line, or a

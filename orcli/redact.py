@@ -1,4 +1,4 @@
-"""Remove API keys and credentials from text that may be shown, stored or logged (SPEC §9)."""
+"""Remove API keys and credentials from text that may be shown, stored or logged (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared-store URLs (`redis://`, `rediss://`): parse, check and show without the password (SPEC §9, §13)."""
+"""Shared-store URLs (`redis://`, `rediss://`): parse, check and show without the password (docs/security.md, docs/health.md#sharing-health-across-machines)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class RedisTarget(NamedTuple):
 
 
 def is_store_url(text: str) -> bool:
-    """Whether `text` names a shared store (any case of the scheme, SPEC §9)."""
+    """Whether `text` names a shared store (any case of the scheme, docs/security.md)."""
     return text.split(":", 1)[0].lower() in SCHEMES if ":" in text else False
 
 

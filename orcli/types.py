@@ -34,7 +34,7 @@ class Balance(StrEnum):
 
 
 class RejectionCode(StrEnum):
-    """SPEC §3: stable codes that scripts match on."""
+    """docs/routing.md#rejections: stable codes that scripts match on."""
 
     IGNORED = "ignored"
     NOT_IN_ONLY = "not_in_only"
@@ -58,7 +58,7 @@ class MissingExtra(str):
 
 
 class FailureClass(StrEnum):
-    """SPEC §6: what kind of failure an attempt ended in, which decides what ask does next."""
+    """docs/failures.md#failure-classes: what kind of failure an attempt ended in, which decides what ask does next."""
 
     PROVIDER = "provider"
     MODEL = "model"
@@ -106,7 +106,7 @@ class Provider(NamedTuple):
 
     @property
     def base_name(self) -> str:
-        """`deepinfra` for `deepinfra/turbo`: SPEC §3 variant matching."""
+        """`deepinfra` for `deepinfra/turbo`: docs/routing.md#rejections variant matching."""
         return self.name.split("/", 1)[0]
 
 
@@ -114,7 +114,7 @@ class Endpoint(NamedTuple):
     model: str
     provider: str
     upstream_model: str
-    price: Price | None = None  # None: unknown, never free (SPEC §2, §4)
+    price: Price | None = None  # None: unknown, never free (docs/routing.md#expected-price)
     context_length: int | None = None
     max_completion_tokens: int | None = None
     quantization: str | None = None
@@ -138,7 +138,9 @@ class HealthSettings(NamedTuple):
     window: float = 300.0
     outage_window: float = 30.0
     cooldown: float = 30.0
-    store: str | None = None  # a shared store's URL, without a password (SPEC §13); None: local SQLite
+    store: str | None = (
+        None  # a shared store's URL, without a password (docs/health.md#sharing-health-across-machines); None: local SQLite
+    )
     store_timeout: float = 0.2  # seconds the shared store may take before orcli routes on the local one
 
 

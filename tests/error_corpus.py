@@ -1,12 +1,12 @@
-"""A corpus of real upstream error responses (SPEC §6): status, headers and body as each server sends them.
+"""A corpus of real upstream error responses (docs/failures.md#failure-classes): status, headers and body as each server sends them.
 
 Every row names where its body comes from: the server's own source (repository and path), its documentation
 page, or a public record of a real response (an issue, or a test suite that records live answers). Rows
 marked "captured" were read from a LiteLLM proxy 1.106.12 run on loopback with the mock config that
 tests/real_proxy.py writes (the same server tests/test_real_proxy_e2e.py drives).
 
-`dialect` is the wire dialect whose error parser should read the body (SPEC §10); `cls`/`kind` are what
-SPEC §6 makes of it; `retry_after` is the wait the classifier must take from the headers (429/503 only);
+`dialect` is the wire dialect whose error parser should read the body (docs/dialects.md); `cls`/`kind` are what
+docs/failures.md#failure-classes makes of it; `retry_after` is the wait the classifier must take from the headers (429/503 only);
 `says` is text the message shown to the user must keep. A source ending in "[message paraphrased]" gives the
 status, shape and meaning from that page while the exact wording is not published there.
 """
@@ -203,7 +203,7 @@ ROWS: list[ErrorRow] = [
              _anthropic("invalid_request_error", "prompt is too long: 215891 tokens > 200000 maximum"), M, Kind.CONTEXT_LENGTH, "docs.claude.com/en/docs/build-with-claude/context-windows"),
     ErrorRow("anthropic_400_credit_balance", "Anthropic", "anthropic", 400, {"content-type": "application/json"},
              _anthropic("invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."),
-             P, Kind.QUOTA, "BerriAI/litellm#24320 (reference/peers.md §1 lesson 4)"),
+             P, Kind.QUOTA, "BerriAI/litellm#24320 (a LiteLLM issue)"),
     ErrorRow("anthropic_400_missing_field", "Anthropic", "anthropic", 400, {"content-type": "application/json"},
              _anthropic("invalid_request_error", "max_tokens: Field required"), R, Kind.BAD_REQUEST, "docs.claude.com/en/api/errors (400 invalid_request_error)", says="max_tokens: Field required"),
     ErrorRow("anthropic_413_request_too_large", "Anthropic", "anthropic", 413, {"content-type": "application/json"},
@@ -250,7 +250,7 @@ ROWS: list[ErrorRow] = [
              P, Kind.AUTH, "maruel/genai providers/groq recorded errors (http 401 invalid_api_key)"),
     ErrorRow("groq_400_context_length", "Groq", "openai", 400, {"content-type": "application/json"},
              _j({"error": {"message": "Please reduce the length of the messages or completion.", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}),
-             M, Kind.CONTEXT_LENGTH, "console.groq.com/docs/errors (400); reference/peers.md"),
+             M, Kind.CONTEXT_LENGTH, "console.groq.com/docs/errors (400)"),
     ErrorRow("groq_498_flex_capacity", "Groq", "openai", 498, {"content-type": "application/json"},
              _j({"error": {"message": "Flex Tier Capacity Exceeded. Please try again later.", "type": "capacity_exceeded", "code": "capacity_exceeded"}}),
              P, Kind.HTTP_STATUS, "console.groq.com/docs/flex-processing (498 capacity_exceeded) [message paraphrased]"),
@@ -337,7 +337,7 @@ ROWS: list[ErrorRow] = [
              P, Kind.NOT_FOUND, "openrouter.ai/docs/api-reference/errors (400 invalid model)"),
     ErrorRow("openrouter_400_context_length", "OpenRouter", "openai", 400, {"content-type": "application/json"},
              _j({"error": {"message": "This endpoint's maximum context length is 262000 tokens. However, you requested about 263390 tokens (658 of text input, 732 of tool input, 262000 in the output). Please reduce the length of either one, or use the \"middle-out\" transform to compress your prompt automatically.", "code": 400, "metadata": {"provider_name": None}}}),
-             M, Kind.CONTEXT_LENGTH, "reference/openrouter.md §2 (observed body)"),
+             M, Kind.CONTEXT_LENGTH, "OpenRouter's errors page (observed body)"),
     ErrorRow("openrouter_502_provider_returned_error", "OpenRouter", "openai", 502, {"content-type": "application/json"},
              _j({"error": {"message": "Provider returned error", "code": 502, "metadata": {"raw": "upstream connect error or disconnect/reset before headers", "provider_name": "DeepInfra"}}}),
              P, Kind.SERVER_ERROR, "openrouter.ai/docs/api-reference/errors (502: the chosen model is down or returned an invalid response) [raw paraphrased]"),
@@ -454,7 +454,7 @@ class AnswerRow(NamedTuple):
 
 
 # Gemini says SAFETY in a 200 answer (a candidate's finishReason, or promptFeedback.blockReason with no
-# candidates): the gemini dialect must turn both into finish_reason content_filter, a `model` event (SPEC §6).
+# candidates): the gemini dialect must turn both into finish_reason content_filter, a `model` event (docs/failures.md#failure-classes).
 GEMINI_SAFETY_ANSWERS = [
     AnswerRow(
         "gemini_finish_reason_safety",

@@ -1,5 +1,5 @@
 """Loopback fakes of the Anthropic, Gemini and Azure OpenAI APIs (and OpenAI's, via tests/upstream.py) on one
-127.0.0.1 server, scripted per provider like `Upstream`, for end-to-end tests of SPEC §10's dialects.
+127.0.0.1 server, scripted per provider like `Upstream`, for end-to-end tests of the dialects of docs/dialects.md.
 
     with DialectUpstream() as up:
         up.script("anthropic", overloaded(), ok("fine"))   # 529 overloaded_error, then an answer
@@ -51,7 +51,7 @@ _GEMINI = re.compile(
 )
 _AZURE = re.compile(r"^/(?P<provider>.+)/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 
-# The Messages API's top-level request fields; anything else is a 400 (reference/dialects.md).
+# The Messages API's top-level request fields; anything else is a 400.
 ANTHROPIC_FIELDS = frozenset(
     {
         "model",

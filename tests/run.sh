@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # System packages that end-to-end tests need go here, one line each; one `apt-get update` installs them all.
 missing=()
-# tests/redis_server.py starts its own redis-server (SPEC §13 shared health).
+# tests/redis_server.py starts its own redis-server (docs/health.md#sharing-health-across-machines shared health).
 command -v redis-server >/dev/null || missing+=(redis-server)
 # The terminal tests (tests/test_terminal_*.py) drive a real tmux pane.
 command -v tmux >/dev/null || missing+=(tmux)

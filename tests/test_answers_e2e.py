@@ -1,4 +1,4 @@
-"""Answers beyond text and the shapes real servers send (issue 10, SPEC §6 and §11), end to end: the real CLI
+"""Answers beyond text and the shapes real servers send (issue 10, docs/failures.md#failure-classes and docs/commands.md#answers-beyond-text), end to end: the real CLI
 against the loopback upstream (tests/upstream.py): tool calls, structured output, reasoning, compressed
 bodies, oversized bodies, content_filter after text, reserved options, the user's own --timeout, and the
 smaller things (-v numbering, plurals, status 200, -o numbers, Groq usage).
@@ -125,7 +125,7 @@ def test_plain_answers_have_null_tool_calls_in_json(cli: Cli, upstream: Upstream
 
 
 def test_tools_route_to_the_endpoints_that_support_them(cli: Cli, upstream: Upstream) -> None:
-    """SPEC §3: tools are soft: the cheaper endpoint without `tools` is rejected when another has it."""
+    """docs/routing.md#rejections: tools are soft: the cheaper endpoint without `tools` is rejected when another has it."""
     cli.profile(["a", "b"], endpoints=endpoints_with_tools(["a", "b"], {"b"}))
     upstream.script("b", tool_calls())
     doc = cli("ask", "--tools", json.dumps(TOOLS), "--json", "q").json()

@@ -217,7 +217,7 @@ def test_system_options_and_max_tokens_reach_the_body(cli: Cli, upstream: Upstre
 # ------------------------------------------------------------------------------- provider failover
 
 SLOW = 15.0  # seconds the slow and hanging providers would keep orcli waiting
-# provider name: (its behaviour, the status its attempt reports); one provider per SPEC §6 provider row.
+# provider name: (its behaviour, the status its attempt reports); one provider per docs/failures.md#failure-classes provider row.
 FAILOVER_ROWS: dict[str, tuple[Any, int | None]] = {
     "http_500": (server_error(500), 500),
     "http_503": (server_error(503), 503),
@@ -291,7 +291,7 @@ def test_provider_failures_without_stream_walk_the_whole_chain(cli: Cli, upstrea
 
 
 def test_total_timeout_before_content_fails_over_without_stream(cli: Cli, upstream: Upstream) -> None:
-    """--no-stream waits for the whole body: only `total` bounds it (a provider failure, SPEC §6 row 1)."""
+    """--no-stream waits for the whole body: only `total` bounds it (a provider failure, docs/failures.md#failure-classes row 1)."""
     cli.profile(["a", "b"], timeouts={"first_token": 5, "idle": 5, "total": 0.5})
     upstream.script("a", hang())
     run = cli("ask", "--no-stream", "-v", "hi")
@@ -311,7 +311,7 @@ def test_rate_limit_retry_after_puts_the_provider_last(cli: Cli, upstream: Upstr
     health = doc["attempts"][1]["health"]
     assert health["state"] == "cooldown"
     assert 30 < health["cooldown_left_s"] <= 40
-    assert health["failures"] == 0  # a 429 is a rate limit, not an outage (SPEC §8)
+    assert health["failures"] == 0  # a 429 is a rate limit, not an outage (docs/health.md#how-health-feeds-routing)
     assert "cooldown" in doc["attempts"][1]["reason"]
     run = cli("ask", "-v", "hi")
     assert (run.code, run.out) == (0, "Hello from b"), run

@@ -1,4 +1,4 @@
-"""SPEC §12: OpenRouter's endpoints catalogue -> profile endpoints, in orcli's units, with odd values named."""
+"""docs/profiles.md#from-openrouter: OpenRouter's endpoints catalogue -> profile endpoints, in orcli's units, with odd values named."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_endpoint_values_are_carried_in_orcli_units():
     assert groq.max_completion_tokens == 32768
     assert groq.quantization == "fp16"
     assert "tools" in groq.parameters and "response_format" in groq.parameters
-    assert groq.latency == 0.21  # 210 ms (openrouter.md §1.6: milliseconds) -> seconds, like the profile's hint
+    assert groq.latency == 0.21  # 210 ms (OpenRouter's latency is in milliseconds) -> seconds, like the profile's hint
     assert groq.throughput == 276.4  # tokens/s, p50
 
 

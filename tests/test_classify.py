@@ -1,4 +1,4 @@
-"""classify: the SPEC §6 failure table, one row per rule and per real provider error signature."""
+"""classify: the docs/failures.md#failure-classes failure table, one row per rule and per real provider error signature."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def google_error(code: int, message: str, status: str) -> str:
 # (id, status, body, class, kind): realistic bodies, most verbatim from providers (see reference/*.md).
 # fmt: off
 ROWS = [
-    # -- SPEC §6: quota or billing refusal, whatever its status -> provider
+    # -- docs/failures.md#failure-classes: quota or billing refusal, whatever its status -> provider
     ("openrouter_402_credits", 402, openrouter_error(402, "This request requires more credits, or fewer max_tokens. You requested up to 4096 tokens, but can only afford 1000. To increase, visit https://openrouter.ai/settings/credits and upgrade to a paid account"), P, Kind.QUOTA),  # noqa: E501
     ("bare_402_without_body", 402, "", P, Kind.QUOTA),
     ("deepseek_402_insufficient_balance", 402, openai_error("Insufficient Balance", "unknown_error", "invalid_request_error"), P, Kind.QUOTA),  # noqa: E501
@@ -68,7 +68,7 @@ ROWS = [
     ("anthropic_400_credit_balance", 400, anthropic_error("invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."), P, Kind.QUOTA),  # noqa: E501
     ("gemini_429_resource_exhausted_quota", 429, google_error(429, "You exceeded your current quota, please check your plan and billing details.", "RESOURCE_EXHAUSTED"), P, Kind.QUOTA),  # noqa: E501
     ("403_account_out_of_credits", 403, openai_error("Your account is out of credits.", "permission_error"), P, Kind.QUOTA),  # noqa: E501
-    # -- SPEC §6: HTTP 408, 429, 500, 502, 503, 504, 52x -> provider
+    # -- docs/failures.md#failure-classes: HTTP 408, 429, 500, 502, 503, 504, 52x -> provider
     ("408_request_timeout", 408, "", P, Kind.UPSTREAM_TIMEOUT),
     ("openai_429_rate_limit", 429, openai_error("Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s.", "tokens", "rate_limit_exceeded"), P, Kind.HTTP_429),  # noqa: E501
     ("anthropic_429_rate_limit_error", 429, anthropic_error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), P, Kind.HTTP_429),  # noqa: E501
@@ -84,7 +84,7 @@ ROWS = [
     ("openrouter_524", 524, openrouter_error(524, "Infrastructure Timeout"), P, Kind.SERVER_ERROR),
     ("anthropic_529_overloaded", 529, anthropic_error("overloaded_error", "Overloaded"), P, Kind.SERVER_ERROR),
     ("500_with_a_context_phrase_is_still_provider", 500, openai_error("maximum context length is 4096 tokens"), P, Kind.SERVER_ERROR),  # noqa: E501
-    # -- SPEC §6: HTTP 401, 403 (not moderation), 402, 404 -> provider
+    # -- docs/failures.md#failure-classes: HTTP 401, 403 (not moderation), 402, 404 -> provider
     ("openai_401_invalid_key", 401, openai_error("Incorrect API key provided: sk-proj-****abcd. You can find your API key at https://platform.openai.com/account/api-keys.", code="invalid_api_key"), P, Kind.AUTH),  # noqa: E501
     ("anthropic_401", 401, anthropic_error("authentication_error", "invalid x-api-key"), P, Kind.AUTH),
     ("anthropic_403_permission", 403, anthropic_error("permission_error", "Your API key does not have permission to use the specified resource."), P, Kind.AUTH),  # noqa: E501
@@ -95,7 +95,7 @@ ROWS = [
     ("ollama_404_not_pulled", 404, json.dumps({"error": 'model "llama3" not found, try pulling it first'}), P, Kind.NOT_FOUND),  # noqa: E501
     ("gemini_400_bad_key_is_auth", 400, google_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT"), P, Kind.AUTH),  # noqa: E501
     ("openrouter_400_unknown_model_is_provider", 400, openrouter_error(400, "foo/bar is not a valid model ID"), P, Kind.NOT_FOUND),  # noqa: E501
-    # -- SPEC §6: context length exceeded (400/413 whose error says so) -> model
+    # -- docs/failures.md#failure-classes: context length exceeded (400/413 whose error says so) -> model
     ("openai_400_context_code", 400, openai_error("This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.", code="context_length_exceeded"), M, Kind.CONTEXT_LENGTH),  # noqa: E501
     ("openai_400_context_message_only", 400, openai_error("This model's maximum context length is 8192 tokens. However, you requested 9100 tokens"), M, Kind.CONTEXT_LENGTH),  # noqa: E501
     ("openai_responses_context_window", 400, openai_error("Your input exceeds the context window of this model. Please adjust your input and try again.", code="context_length_exceeded"), M, Kind.CONTEXT_LENGTH),  # noqa: E501
@@ -381,7 +381,7 @@ def test_cancelled_is_its_own_class() -> None:
 
 
 def test_classify_depends_on_the_neutral_wire_model_only() -> None:
-    """Any dialect's errors go through the same classifier (SPEC §10): it imports no dialect, and no httpx."""
+    """Any dialect's errors go through the same classifier (docs/dialects.md): it imports no dialect, and no httpx."""
     import subprocess
     import sys
 

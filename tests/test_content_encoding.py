@@ -1,5 +1,5 @@
 """orcli.wire.content_encoding: Content-Encoding undone incrementally, in bounded pieces, and only for what
-orcli advertises (SPEC §6)."""
+orcli advertises (docs/failures.md#failure-classes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`orcli ask` and `health --probe` end to end through the native dialects (SPEC §10): the real CLI against the
+"""`orcli ask` and `health --probe` end to end through the native dialects (docs/dialects.md): the real CLI against the
 loopback fakes of Anthropic, Gemini and Azure OpenAI (tests/fake_dialects.py, checked against the official
 SDKs), with failover and model fallback across dialects.
 """
@@ -231,7 +231,7 @@ def test_a_mid_stream_error_after_content_ends_the_ask(cli: Cli, fake: DialectUp
     run = cli("ask", "hi")
     assert run.code == 1, run
     assert run.out.startswith("partial ")
-    assert fake.count("q") == 0  # content was written: no failover (SPEC §6 `stream`)
+    assert fake.count("q") == 0  # content was written: no failover (docs/failures.md#failure-classes `stream`)
     # Without a stream nothing was written yet: the same failure is the provider's and ask goes on.
     run = cli("ask", "--json", "hi")
     assert run.code == 0 and run.json()["provider"] == "q", run
@@ -247,7 +247,7 @@ def test_gemini_bad_key_is_the_providers_failure(cli: Cli, fake: DialectUpstream
     assert cli.scan() == {}
 
 
-# --- tools through the gateway (SPEC §14: `orcli serve` takes OpenAI tools and hands them to any dialect) ---
+# --- tools through the gateway (docs/gateway.md: `orcli serve` takes OpenAI tools and hands them to any dialect) ---
 
 
 @pytest.mark.parametrize("api", NATIVE)

@@ -33,7 +33,7 @@ from tests.wire_signing import signed
 
 
 def classified(status: int, err: UpstreamError) -> tuple[FailureClass, Kind]:
-    """What the executor makes of an error response: SPEC §6 class and kind (classify_http, as ask calls it)."""
+    """What the executor makes of an error response: docs/failures.md#failure-classes class and kind (classify_http, as ask calls it)."""
     failure = classify_http(status, err, {})
     return failure.cls, failure.kind
 

@@ -166,7 +166,6 @@ def test_console_blocks_are_parsed_into_commands_and_their_output(tmp_path: Path
 OUTSIDE = ("../" + "shared", "SPEC" + ".md", "SPEC" + " §")
 
 
-@pytest.mark.xfail(strict=False, reason="citations swept by the lead at the end")
 def test_no_reference_outside() -> None:
     """A clone has no contract file beside it: the code and docs cite docs/ pages instead."""
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-"""The error corpus (tests/error_corpus.py) through the product's parser and classifier: SPEC §6 per real server."""
+"""The error corpus (tests/error_corpus.py) through the product's parser and classifier: docs/failures.md#failure-classes per real server."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _dialect(name: str) -> Dialect | None:
 
 def classify_response(dialect: str, status: int, headers: Mapping[str, str], body: str | bytes) -> Failure:
     """The one seam between the corpus and the product: parse an error body in `dialect` and classify it
-    (SPEC §6), through whichever parser the product has: `Dialect.parse_error`, or the generic parser that
+    (docs/failures.md#failure-classes), through whichever parser the product has: `Dialect.parse_error`, or the generic parser that
     `classify_http` called itself before the neutral wire model."""
     if _TAKES_BODY:
         return classify_http(status, body, headers, secrets=(SECRET,), now=NOW)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Executor unit tests over httpx.MockTransport (no sockets): SPEC §6 failure table, failover, fallback.
+"""Executor unit tests over httpx.MockTransport (no sockets): docs/failures.md#failure-classes failure table, failover, fallback.
 
 Plans are built by hand; each fake provider is a host `<name>.test` whose answers are scripted per test.
 Time-dependent checks use an injected fake clock that the fake upstream advances, so they run in
@@ -265,7 +265,7 @@ def released() -> Iterator[threading.Event]:
     event.set()
 
 
-# ------------------------------------------------------------------------------ SPEC §6, row by row
+# ------------------------------------------------------------------------------ docs/failures.md#failure-classes, row by row
 
 CTX_MSG = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
 MOD_403 = {
@@ -409,7 +409,7 @@ def test_break_after_content_written_is_stream_class_and_stops(name: str) -> Non
 
 
 def test_content_filter_after_content_written_is_a_model_event_that_stops() -> None:
-    """SPEC §6: the partial answer stays, exit 1 (reason `filtered`), and the provider's health is untouched:
+    """docs/failures.md#failure-classes: the partial answer stays, exit 1 (reason `filtered`), and the provider's health is untouched:
     the outcome is recorded as `model` class, not `stream`."""
     h = Harness({"a": STREAM_BREAKS["content_filter_after_content"]}, sink=True)
     failed = h.fail(plan((M1, "a"), (M1, "b"), (M2, "c")))
@@ -763,7 +763,7 @@ def test_overall_timeout_stops_before_the_next_attempt() -> None:
 
 
 def test_the_users_timeout_during_an_attempt_is_cancelled_never_the_providers() -> None:
-    """SPEC §6: the attempt cut by the user's own --timeout (not the profile's `total`) is `cancelled`,
+    """docs/failures.md#failure-classes: the attempt cut by the user's own --timeout (not the profile's `total`) is `cancelled`,
     recorded as such (health does not count it), and ask stops with reason `timeout`; what was written stays."""
     clock = FakeClock()
 

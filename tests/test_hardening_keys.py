@@ -1,10 +1,10 @@
-"""Hardening, keys: canary keys through every command and every failure path of SPEC §6.
+"""Hardening, keys: canary keys through every command and every failure path of docs/failures.md#failure-classes.
 
 Every provider's key is a fresh random canary; every upstream failure echoes the Authorization header it got
 back in its error (as JSON, in an HTML title, in a 200 error object, mid-stream, and in a line long enough to
 be cut for display). No slice of any canary may appear on stdout or stderr of any run, nor in any file under
 the test's tmp dir (state dir, HOME, XDG dirs, TMPDIR); the echoed errors are shown, redacted. The prompt
-and the answer are canaries too: the health store keeps neither (SPEC §8).
+and the answer are canaries too: the health store keeps neither (docs/health.md#the-store).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def test_a_key_is_hidden_even_where_it_is_not_a_secret_shaped_word(upstream: Ups
 
 
 def test_a_key_no_http_header_can_carry_is_no_credentials_and_never_shown(upstream: Upstream, tmp_path: Path) -> None:
-    """SPEC §9: a key with a line break inside, a control character or non-ASCII characters (curly quotes pasted
+    """docs/security.md: a key with a line break inside, a control character or non-ASCII characters (curly quotes pasted
     from a web page) makes its provider `no_credentials`, with a detail naming the variable; the next provider
     serves. No slice of such a key (its tail after the line break included) reaches stdout, stderr, --json or
     the health store, and its provider is sent nothing."""

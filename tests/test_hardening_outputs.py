@@ -1,4 +1,4 @@
-"""Hardening, outputs: a stdout or stderr that cannot be written (SPEC §7).
+"""Hardening, outputs: a stdout or stderr that cannot be written (docs/failures.md#exit-codes).
 
 stdout on a full disk (/dev/full) or closed: exit 1 and one clean line on stderr, never "Exception ignored"
 or exit 120, for every command. A closed or full stderr never changes the result: notes are best effort, the

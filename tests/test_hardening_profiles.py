@@ -33,7 +33,7 @@ from orcli.types import Profile
 
 # ------------------------------------------------------------------------------------------ strategies
 
-# Headers a profile may never set (SPEC §9): framing, hop-by-hop, Host, credentials.
+# Headers a profile may never set (docs/security.md): framing, hop-by-hop, Host, credentials.
 RESERVED_HEADERS = {
     "content-length",
     "transfer-encoding",
@@ -264,7 +264,9 @@ def _check_profile(profile: Profile) -> None:
     health = profile.health
     for value in (health.window, health.outage_window, health.cooldown, health.store_timeout):
         assert math.isfinite(value) and value > 0
-    assert health.store is None or health.store.lower().startswith(("redis://", "rediss://"))  # SPEC §13
+    assert health.store is None or health.store.lower().startswith(
+        ("redis://", "rediss://")
+    )  # docs/health.md#sharing-health-across-machines
     for e in profile.endpoints:
         assert e.provider in profile.providers
         assert all(math.isfinite(p) and p >= 0 for p in e.price)
@@ -273,7 +275,7 @@ def _check_profile(profile: Profile) -> None:
             assert hint is None or (math.isfinite(hint) and hint >= 0)
     for p in profile.providers.values():
         assert p.base_url.startswith(("http://", "https://"))
-        assert "@" not in urlsplit(p.base_url).netloc  # SPEC §9: no credentials in a URL
+        assert "@" not in urlsplit(p.base_url).netloc  # docs/security.md: no credentials in a URL
         assert not {h.lower() for h in p.headers} & RESERVED_HEADERS, p.headers
 
 
@@ -287,7 +289,7 @@ def test_loading_any_file_gives_a_profile_or_a_profile_error(data: bytes, tmp_pa
     except ProfileError as exc:
         assert exc.exit_code == EXIT_USAGE
         assert exc.message.strip()
-        assert str(path) in exc.message  # SPEC §2: a profile error names the file
+        assert str(path) in exc.message  # docs/profiles.md#the-format: a profile error names the file
         return
     _check_profile(profile)
 
@@ -491,7 +493,7 @@ def test_a_valid_profile_with_huge_finite_prices_routes(tmp_path: Path) -> None:
 
 
 def test_credentials_in_a_base_url_are_a_profile_error_that_never_echoes_them(tmp_path: Path) -> None:
-    """SPEC §9: `http://user:pass@host` is refused at load by every command (exit 2), and neither the user
+    """docs/security.md: `http://user:pass@host` is refused at load by every command (exit 2), and neither the user
     name nor the password appears in any output or file; nothing is sent (httpx would send them as Basic auth)."""
     from upstream import Upstream
 
@@ -530,7 +532,7 @@ def test_credentials_in_a_base_url_are_a_profile_error_that_never_echoes_them(tm
 def test_framing_hop_by_hop_and_auth_headers_in_a_profile_are_refused_before_any_request(
     tmp_path: Path, header: str, says: str
 ) -> None:
-    """SPEC §9: a profile header that would fight the client's own framing (the shape of request smuggling) or
+    """docs/security.md: a profile header that would fight the client's own framing (the shape of request smuggling) or
     replace the key from api_key_env is a profile error (exit 2) naming the header; the upstream hears nothing."""
     from upstream import Upstream
 

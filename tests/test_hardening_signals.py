@@ -3,7 +3,7 @@
 orcli runs as a real process against the loopback upstream; the signal is sent once the answer is visibly
 under way (its first bytes are on orcli's stdout, the upstream is holding the rest back) or while orcli waits
 for the first token. The process must end at once with its code (130, 143; 0 for a reader that went away),
-keep what it already printed, print no traceback, and record the attempt as `cancelled`, which SPEC §8 does
+keep what it already printed, print no traceback, and record the attempt as `cancelled`, which docs/health.md#the-store does
 not count against the provider: `orcli health --json` must show no failure.
 """
 
@@ -100,7 +100,7 @@ def test_ctrl_c_while_waiting_for_the_first_token(upstream: Upstream, tmp_path: 
     proc.send_signal(signal.SIGINT)
     run = _finish(cli, proc, b"", t0)
     assert run.code == 130, run
-    # SPEC §5: --json prints exactly one JSON document, also when interrupted; no answer was written
+    # docs/commands.md#common-options: --json prints exactly one JSON document, also when interrupted; no answer was written
     assert json.loads(run.out) == {
         "error": {"kind": "interrupted", "message": "interrupted by a signal", "exit_code": 130}
     }, run

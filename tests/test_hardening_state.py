@@ -1,4 +1,4 @@
-"""Hardening, state: an unusable health store costs a warning, never the command (SPEC §8).
+"""Hardening, state: an unusable health store costs a warning, never the command (docs/health.md#the-store).
 
 A state folder that cannot be created or written, a corrupt store (garbage, or a real store with damaged
 pages), a store written by a newer orcli: `ask` and `explain-route` exit 0 with a warning on stderr (and
@@ -195,7 +195,7 @@ def test_a_truly_read_only_state_folder(upstream: Upstream, tmp_path: Path) -> N
 def test_a_state_file_that_is_a_symlink_is_never_followed_nor_chmodded(
     upstream: Upstream, tmp_path: Path, link: str
 ) -> None:
-    """SPEC §9: a link where a state file belongs (as root, pointing at /etc/shadow, say) is reported and
+    """docs/security.md: a link where a state file belongs (as root, pointing at /etc/shadow, say) is reported and
     routed around; its target keeps its bytes and its mode, whether it is a database or not."""
     cli = _cli(upstream, tmp_path, "link")
     victim = tmp_path / "victim.txt"
@@ -272,7 +272,7 @@ def _damaged_store(state_dir: Path) -> None:
 def test_a_corrupt_store_is_recovered_once_by_64_racing_processes_and_no_outcome_is_lost(
     tmp_path: Path, damage: str
 ) -> None:
-    """SPEC §8: 64 processes open a corrupt store at the same instant (a barrier) and record one outcome each.
+    """docs/health.md#the-store: 64 processes open a corrupt store at the same instant (a barrier) and record one outcome each.
     One moves it aside; every other uses the fresh store: 64 rows in it, exactly one corrupt-* copy, one warning.
     (Before the recovery lock, some runs moved another process's fresh store aside, or two copies onto one
     name, and outcomes were lost.) Forked processes: interpreter start-up would only spread the race out."""

@@ -3,7 +3,7 @@
 What the upstream sends may be anything: garbage lines, oversized lines, invalid UTF-8, JSON that is not an
 object, fields missing or of the wrong type, absurd numbers, error objects, any status and headers; and the
 same bytes may arrive split anywhere. Whatever it is, a run ends in a Result or in a Failed whose attempts
-are all classified (SPEC §6) and each recorded once (SPEC §8); never in another exception. The verdict never
+are all classified (docs/failures.md#failure-classes) and each recorded once (docs/health.md#how-health-feeds-routing); never in another exception. The verdict never
 depends on where the stream was split, and no key ever shows up in an attempt's error text.
 """
 
@@ -139,10 +139,10 @@ def run(reply: Reply, *, stream: bool, sink: bool) -> Run:
 
 
 def _check(run: Run, result: Result | Failed, sink: bool) -> None:
-    """SPEC §6 and §8 for one run, whatever provider a sent."""
+    """docs/failures.md#failure-classes and docs/health.md#the-store for one run, whatever provider a sent."""
     reports = run.reports
     assert reports and reports[0].provider == "a"
-    # Every attempt recorded once, in order, with its class (§8: whichever way it ended).
+    # Every attempt recorded once, in order, with its class (docs/health.md: whichever way it ended).
     assert [(o.provider, o.ok) for o in run.outcomes] == [(r.provider, r.outcome == "success") for r in reports]
     for report, outcome in zip(reports, run.outcomes, strict=True):
         if report.outcome == "success":
@@ -157,7 +157,7 @@ def _check(run: Run, result: Result | Failed, sink: bool) -> None:
         for secret in SECRETS:
             assert secret not in report.error and secret[:12] not in report.error, report
             assert secret not in (outcome.error or ""), outcome
-    # What a's failure class makes the executor do next (§6).
+    # What a's failure class makes the executor do next (docs/failures.md).
     first = reports[0]
     following = [r.provider for r in reports[1:]]
     if first.outcome == "success":
@@ -165,7 +165,7 @@ def _check(run: Run, result: Result | Failed, sink: bool) -> None:
     elif first.error_class == "provider":
         assert following == ["b"]
     elif first.error_class == "model" and isinstance(result, Failed) and result.reason == "filtered":
-        # content_filter after content was written: a model event that stops, the partial answer kept (§6).
+        # content_filter after content was written: a model event that stops, the partial answer kept (docs/failures.md).
         assert following == [] and sink and run.written
     elif first.error_class == "model":
         assert following == ["c"]
@@ -607,7 +607,7 @@ def test_text_json_can_carry_but_utf8_cannot_reaches_stdout_and_json_safely(tmp_
 
 @dataclass
 class AlwaysStreams(Behaviour):
-    """A server that streams whatever the request asked (SPEC §10), under a given content type; `cut` ends the
+    """A server that streams whatever the request asked (docs/dialects.md), under a given content type; `cut` ends the
     body after the content without a finish reason or [DONE]."""
 
     text: str = "streamed anyway"

@@ -1,4 +1,4 @@
-"""Hardening, terminal: no escape sequence from the network reaches the terminal through orcli (SPEC §9).
+"""Hardening, terminal: no escape sequence from the network reaches the terminal through orcli (docs/security.md).
 
 Upstream error messages carry a screen clear (CSI 2J), a clipboard write (OSC 52), a window title (OSC 0),
 a C1 CSI, a carriage return and a bidi override; the profile's upstream model name carries an OSC too. Every

@@ -229,7 +229,7 @@ def remote_upstream() -> Iterator[Upstream]:
 def test_plain_http_in_any_letter_case_to_a_remote_host_is_refused_by_every_command(
     remote_upstream: Upstream, tmp_path: Path, scheme: str
 ) -> None:
-    """SPEC §9: `HTTP://` is `http://`. ask and health --probe refuse before any network; explain-route warns.
+    """docs/security.md: `HTTP://` is `http://`. ask and health --probe refuse before any network; explain-route warns.
     The control run (allow_insecure = true) proves the server is reachable: a count of 0 means nothing was sent."""
     url = remote_upstream.base_url("a").replace("http://", f"{scheme}://", 1)
     refused = Cli(remote_upstream, tmp_path / "refused")

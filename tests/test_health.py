@@ -1,4 +1,4 @@
-"""Health derivation (SPEC §8): window counts, stability, circuit breaker, 429 backoff, medians."""
+"""Health derivation (docs/health.md#how-health-feeds-routing): window counts, stability, circuit breaker, 429 backoff, medians."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_an_option_value_nested_too_deeply_for_json_stays_text() -> None:
     assert parse_option_value(deep) == deep
 
 
-# -- --tools and --schema (SPEC §11) ------------------------------------------------------------------
+# -- --tools and --schema (docs/commands.md#answers-beyond-text) ------------------------------------------------------------------
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
 
 

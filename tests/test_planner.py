@@ -1,4 +1,4 @@
-"""SPEC §3 (filters, rejection codes, name matching, warnings) and §4 (ordering) on the pure planner."""
+"""docs/routing.md#rejections (filters, rejection codes, name matching, warnings) and docs/routing.md (ordering) on the pure planner."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def rejection(p: Plan, provider: str, model: str = "m"):
     return hits[0]
 
 
-# -- SPEC §3: one table row per rejection code --------------------------------------------------------
+# -- docs/routing.md#rejections: one table row per rejection code --------------------------------------------------------
 # `bad` offends exactly one filter per row; `good` passes every one, so it must be planned.
 GOOD = ep(
     "m",
@@ -480,7 +480,7 @@ def test_skip_unhealthy_rejects_an_endpoint_in_cooldown_with_code_unhealthy() ->
 
 
 def test_skip_unhealthy_rejects_an_endpoint_with_a_recent_outage() -> None:
-    # SPEC §3: "an endpoint in cooldown or with recent outages moves to the back ... --skip-unhealthy turns
+    # docs/routing.md#rejections: "an endpoint in cooldown or with recent outages moves to the back ... --skip-unhealthy turns
     # that into a rejection": both kinds of demotion become `unhealthy`.
     p = plan(HEALTH_PROFILE, Request(), prefs(skip_unhealthy=True), health(b=UNSTABLE), seed=1)
     assert rejection(p, "b").code is RejectionCode.UNHEALTHY
@@ -492,7 +492,7 @@ def test_skip_unhealthy_keeps_a_half_open_endpoint_for_its_trial() -> None:
     assert "a" in providers_of(p) and p.rejected == ()
 
 
-# -- SPEC §4 ordering ---------------------------------------------------------------------------------
+# -- docs/routing.md#ordering ordering ---------------------------------------------------------------------------------
 ORDERING = make_profile(
     [
         ep("m", "a", 1.0, latency=0.9, throughput=50),
@@ -589,7 +589,7 @@ def test_the_draw_follows_inverse_square_weights_for_every_pick() -> None:
 
 
 def test_spec_example_a_first_nine_times_in_ten_b_always_last() -> None:
-    # SPEC §4: A at $1, B at $2, C at $3, B failed 10 s ago: A first 1 : 1/9 of the time, C otherwise.
+    # docs/routing.md#ordering: A at $1, B at $2, C at $3, B failed 10 s ago: A first 1 : 1/9 of the time, C otherwise.
     snapshot = health(b=UNSTABLE)
     n = 2000
     firsts = Counter()
@@ -769,7 +769,7 @@ def test_an_explicit_rng_gives_the_same_plan_as_its_seed() -> None:
 
 
 def test_sort_puts_an_endpoint_with_a_recent_outage_after_the_stable_ones() -> None:
-    # SPEC §3: health never rejects by default; a recent outage moves the endpoint back, also under a sort.
+    # docs/routing.md#rejections: health never rejects by default; a recent outage moves the endpoint back, also under a sort.
     profile = make_profile([ep("m", "cheap", 1.0), ep("m", "mid", 2.0), ep("m", "dear", 3.0)])
     p = plan(profile, Request(), prefs(sort=Sort.PRICE), health(cheap=UNSTABLE))
     assert providers_of(p) == ["mid", "dear", "cheap"]

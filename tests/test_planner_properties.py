@@ -1,6 +1,6 @@
 """Properties of the planner over generated profiles, preferences, requests and health (hypothesis).
 
-The hard filters are re-implemented here from SPEC §3, independently of the planner's own filter functions,
+The hard filters are re-implemented here from docs/routing.md#rejections, independently of the planner's own filter functions,
 so the tests check the planner against the contract rather than against itself.
 """
 
@@ -212,7 +212,7 @@ def has_key_for(keyed: set[str]) -> Callable[[Provider], bool]:
     return lambda p: p.api_key_env is None or p.name in keyed
 
 
-# -- SPEC §3 re-implemented ---------------------------------------------------------------------------
+# -- docs/routing.md#rejections re-implemented ---------------------------------------------------------------------------
 def matches(rule: str, name: str) -> bool:
     """A base name matches every variant; a full name only itself."""
     return rule == name or ("/" not in rule and name.split("/")[0] == rule)
@@ -223,7 +223,7 @@ FAMILY = {"fp4": {"mxfp4", "nvfp4"}, "fp8": {"mxfp8"}}
 
 
 def policy_code(e: Endpoint, p: Provider, prefs: Preferences) -> RejectionCode | None:
-    """The first of SPEC §3's provider/policy filters this endpoint fails, in table order."""
+    """The first of the provider/policy filters of docs/routing.md#rejections this endpoint fails, in table order."""
     if any(matches(r, p.name) for r in prefs.ignore):
         return RejectionCode.IGNORED
     if prefs.only and not any(matches(r, p.name) for r in prefs.only):
@@ -244,7 +244,7 @@ def policy_code(e: Endpoint, p: Provider, prefs: Preferences) -> RejectionCode |
 def expected_code(
     e: Endpoint, profile: Profile, request: Request, prefs: Preferences, snapshot: HealthSnapshot, keyed: set[str]
 ) -> RejectionCode | None:
-    """The code SPEC §3 gives this candidate (the first failing filter in table order), or None: planned."""
+    """The code docs/routing.md#rejections gives this candidate (the first failing filter in table order), or None: planned."""
     p = profile.providers[e.provider]
     code = policy_code(e, p, prefs)
     if code:
@@ -418,11 +418,11 @@ def _groups(p: Plan, prefs: Preferences) -> list[list]:
 def test_sort_price_is_non_decreasing_in_expected_cost_within_each_segment(scenario) -> None:
     """Within a model (or the whole plan with partition none) the price sort holds segment by segment.
 
-    Segments, as ordering.py builds them (SPEC §4): endpoints pinned by `order` come first in `order`'s
-    order, not by price (§4.1), so they are excluded; the rest are sorted by price with unstable endpoints
-    (a recent outage) after the stable ones (§3), then those missing a soft preference are moved after those
-    that meet it (§4.4), and then every endpoint in cooldown (state COOLDOWN, half-open or not) is moved to
-    the back keeping its relative order (§4.4). Each move can put a cheaper endpoint after a dearer one, so
+    Segments, as ordering.py builds them (docs/routing.md#ordering): endpoints pinned by `order` come first in `order`'s
+    order, not by price (docs/routing.md), so they are excluded; the rest are sorted by price with unstable endpoints
+    (a recent outage) after the stable ones (docs/routing.md), then those missing a soft preference are moved after those
+    that meet it (docs/routing.md), and then every endpoint in cooldown (state COOLDOWN, half-open or not) is moved to
+    the back keeping its relative order (docs/routing.md). Each move can put a cheaper endpoint after a dearer one, so
     the non-decreasing check runs within each (in cooldown, misses a soft preference, unstable) segment of
     the unpinned endpoints, and the segments must come in that order.
     """
@@ -444,7 +444,7 @@ def test_sort_price_is_non_decreasing_in_expected_cost_within_each_segment(scena
             segment = (cooling, _misses_soft(a, prefs), not a.health.stable)
             assert segment >= last_segment, "segments out of order"
             last_segment = segment
-            known = math.inf if a.cost_usd is None else a.cost_usd  # unknown prices go last (SPEC §4)
+            known = math.inf if a.cost_usd is None else a.cost_usd  # unknown prices go last (docs/routing.md#ordering)
             assert known >= last_cost.get(segment, -1.0), [(x.endpoint.key, x.cost_usd) for x in group]
             last_cost[segment] = known
 

@@ -1,4 +1,4 @@
-"""SPEC §2: profile resolution, the bundled profiles, and validation errors that name file, line, key path and
+"""docs/profiles.md#the-format: profile resolution, the bundled profiles, and validation errors that name file, line, key path and
 expectation (exit 2, no traceback)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §12: `profiles check` finds what validation lets through; `profiles init` cuts the example down to
+"""docs/profiles.md#managing-profiles: `profiles check` finds what validation lets through; `profiles init` cuts the example down to
 the providers whose keys are set."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §12: profiles written with tomli-w load back to the same data; imports merge and say what changed;
+"""docs/profiles.md#managing-profiles: profiles written with tomli-w load back to the same data; imports merge and say what changed;
 a write is validated first and replaces the old file atomically."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §12 end to end: `orcli profiles list|show|init|import|check` run as the real process in a fresh config
+"""docs/profiles.md#managing-profiles end to end: `orcli profiles list|show|init|import|check` run as the real process in a fresh config
 dir (HOME and XDG dirs under tmp), and the note every command prints when the bundled example stands in."""
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def test_import_into_a_new_profile_writes_valid_endpoints_and_lists_unmapped_slu
     path = user_dir(cli) / "work.toml"
     assert doc["written"] is True and doc["into"] == str(path)
     assert doc["unmapped"] == {"google-vertex/us-east5": [LLAMA]}
-    assert "google-vertex/us-east5" in run.err  # SPEC §12: unmapped slugs on stderr
+    assert "google-vertex/us-east5" in run.err  # docs/profiles.md#managing-profiles: unmapped slugs on stderr
     assert "novita" not in run.err  # notes only about the models imported
     data = tomllib.loads(path.read_text())
     groq = next(e for e in data["endpoint"] if e["provider"] == "groq")

@@ -22,7 +22,7 @@ PURE_PATHS = (
     "errors.py",
     "redact.py",
     "routing/",  # the planner and everything it decides with
-    "execution/classify.py",  # SPEC-table failure classes: values in, values out
+    "execution/classify.py",  # the failure-class table (docs/failures.md): values in, values out
     "wire/__init__.py",  # the dialect registry: it names the dialect modules, and imports one only when asked
     "wire/base.py",
     "wire/text.py",

@@ -2,7 +2,7 @@
 
 Every answer, stream and error body here is LiteLLM's own (tests/real_proxy.py starts it); orcli runs as the
 user runs it (tests/cli_harness.py), with the proxy's master key as a canary that must never show up. The
-assertions are SPEC §6 (which class, so what happens next) and §7 (exit codes), read from `--json` attempts.
+assertions are docs/failures.md#failure-classes (which class, so what happens next) and docs/failures.md (exit codes), read from `--json` attempts.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_failover_past_a_dead_port_to_the_proxy(cli: Cli) -> None:
 
 
 def test_unknown_model_fails_over_to_the_next_provider(cli: Cli) -> None:
-    # LiteLLM: 400 "Invalid model name passed in model=..." -- SPEC §6: that provider does not serve the model.
+    # LiteLLM: 400 "Invalid model name passed in model=..." -- docs/failures.md#failure-classes: that provider does not serve the model.
     use(cli, [endpoint(MODEL, "p1", "no-such-model", 1), endpoint(MODEL, "p2", "good", 2)])
     run = cli("ask", "--json", "hi")
     assert run.code == 0, run
@@ -165,7 +165,7 @@ def test_server_error_before_any_content_goes_to_the_next_provider(cli: Cli) -> 
         ("p2", "provider", 500),
     ]
     assert run.json()["provider"] == "p3"
-    # Both failures now hold p1 and p2 back (SPEC §8): the next request goes straight to p3, streamed.
+    # Both failures now hold p1 and p2 back (docs/health.md#how-health-feeds-routing): the next request goes straight to p3, streamed.
     run = cli("ask", "hi")
     assert run.code == 0, run
     assert run.out == ANSWER
@@ -191,7 +191,7 @@ def test_every_provider_failing_is_exit_1_with_each_attempt_named(cli: Cli) -> N
     ids=["content_policy", "context_window"],
 )
 def test_model_class_error_falls_back_to_the_next_model(cli: Cli, upstream_model: str, kind: str) -> None:
-    # p2 serves the same model and would answer: SPEC §6 skips it, the refusal is the model's, not p1's.
+    # p2 serves the same model and would answer: docs/failures.md#failure-classes skips it, the refusal is the model's, not p1's.
     use(
         cli,
         [

@@ -1,4 +1,4 @@
-"""redact: no key ever reaches the user, the JSON or the health store (SPEC §9)."""
+"""redact: no key ever reaches the user, the JSON or the health store (docs/security.md)."""
 
 from __future__ import annotations
 

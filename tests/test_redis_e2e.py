@@ -1,4 +1,4 @@
-"""Shared health end to end (SPEC §13): real `orcli` processes on separate "machines" (state folders) against
+"""Shared health end to end (docs/health.md#sharing-health-across-machines): real `orcli` processes on separate "machines" (state folders) against
 one real redis-server, and every way Redis can misbehave without an `ask` failing."""
 
 from __future__ import annotations

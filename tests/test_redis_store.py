@@ -1,4 +1,4 @@
-"""The Redis health backend against a real redis-server (SPEC §13): sharing, expiry, reset, concurrency,
+"""The Redis health backend against a real redis-server (docs/health.md#sharing-health-across-machines): sharing, expiry, reset, concurrency,
 round trips, and falling back to the local store when Redis misbehaves."""
 
 from __future__ import annotations

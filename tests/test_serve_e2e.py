@@ -1,5 +1,5 @@
 """`orcli serve` end to end: the real `orcli serve` process, the real `openai` Python SDK (and curl) as the
-client, the loopback fake upstream (tests/upstream.py) behind it (SPEC §14)."""
+client, the loopback fake upstream (tests/upstream.py) behind it (docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_the_next_request_routes_on_the_health_the_last_one_recorded(tmp_path: P
             model=MODEL_A, messages=[{"role": "user", "content": "x"}]
         )
         assert first.headers["x-orcli-attempts"] == "2"
-        # alpha failed a moment ago: unstable, so it goes after beta although it is cheaper (SPEC §3, §4)
+        # alpha failed a moment ago: unstable, so it goes after beta although it is cheaper (docs/routing.md#rejections, docs/routing.md#ordering)
         raw = client.chat.completions.with_raw_response.create(
             model=MODEL_A, messages=[{"role": "user", "content": "x"}]
         )

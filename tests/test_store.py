@@ -1,4 +1,4 @@
-"""The SQLite health store (SPEC §8): round trip, modes, WAL, recovery, schema versions, concurrency."""
+"""The SQLite health store (docs/health.md#the-store): round trip, modes, WAL, recovery, schema versions, concurrency."""
 
 from __future__ import annotations
 

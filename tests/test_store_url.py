@@ -1,4 +1,4 @@
-"""Shared-store URLs and the Redis key layout, with plain values (no server): SPEC §9, §13."""
+"""Shared-store URLs and the Redis key layout, with plain values (no server): docs/security.md, docs/health.md#sharing-health-across-machines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An endpoint without a price has an unknown price, never a free one (SPEC §2–§4, issue: unknown is not free)."""
+"""An endpoint without a price has an unknown price, never a free one (docs/routing.md#expected-price, issue: unknown is not free)."""
 
 from __future__ import annotations
 

@@ -447,7 +447,7 @@ def test_write_profile_matches_the_spec_layout(upstream, tmp_path):
     )
     text = path.read_text()
     assert '[providers."deepinfra/turbo"]' in text and "[[endpoint]]" in text
-    assert "price = { prompt = 1.0, completion = 1.0 }" in text  # inline, as in SPEC §2
+    assert "price = { prompt = 1.0, completion = 1.0 }" in text  # inline, as in docs/profiles.md#the-format
     doc = tomllib.loads(text)
     assert doc["routing"] == {"models": ["m/one", "m/two"], "sort": "price", "order": ["groq"]}
     assert doc["timeouts"]["idle"] == 1 and doc["timeouts"]["connect"] == 2

@@ -458,7 +458,7 @@ def test_stream_unknown_events_are_ignored_and_broken_ones_refused() -> None:
         decoder.decode(sse("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta"}}))
 
 
-# --- errors and their classes (SPEC §6) -----------------------------------------------------------
+# --- errors and their classes (docs/failures.md#failure-classes) -----------------------------------------------------------
 
 
 def envelope(kind: str, message: str) -> bytes:

@@ -301,7 +301,7 @@ def test_stream_safety_stop_mid_answer_is_content_filter() -> None:
     assert (delta.content, delta.finish_reason) == ("Sure, here", "content_filter")
 
 
-# --- errors and their classes (SPEC §6) -----------------------------------------------------------
+# --- errors and their classes (docs/failures.md#failure-classes) -----------------------------------------------------------
 
 
 def google_error(code: int, status: str, message: str, reason: str | None = None, retry: str | None = None) -> bytes:

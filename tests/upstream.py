@@ -1118,7 +1118,7 @@ def write_profile(
     timeouts: Mapping[str, Any] | None = None,
     health: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a SPEC §2 profile serving `models` from `providers` on `upstream`; returns the path.
+    """Write a docs/profiles.md#the-format profile serving `models` from `providers` on `upstream`; returns the path.
 
     Without `endpoints`, every (model, provider) pair gets an endpoint whose price is the provider's
     1-based position in `providers` (so sort=price follows the list). `endpoints` replaces them verbatim.
@@ -1182,7 +1182,7 @@ def _toml_value(value: Any) -> str:
 
 
 def dumps_toml(doc: Mapping[str, Any]) -> str:
-    """Tiny TOML writer in the SPEC's layout: [tables], [parent.child] tables, [[arrays]], inline values."""
+    """Tiny TOML writer in the profile layout of docs/profiles.md: [tables], [parent.child] tables, [[arrays]], inline values."""
     lines: list[str] = []
 
     def table(header: str, body: Mapping[str, Any]) -> None:

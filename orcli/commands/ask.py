@@ -40,7 +40,7 @@ class AskFlags:
     verbose: bool = False
     as_json: bool = False
     timeout: float | None = None
-    reasoning: bool = False  # --reasoning: the model's reasoning on stderr (SPEC §11)
+    reasoning: bool = False  # --reasoning: the model's reasoning on stderr (docs/commands.md#answers-beyond-text)
 
 
 def _rejected_json(plan: Plan) -> list[dict[str, str]]:

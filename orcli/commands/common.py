@@ -17,7 +17,7 @@ from orcli.ui.help import OUTPUT, REQUEST, ROUTING
 from orcli.ui.output import Output, StdoutUnwritable, silence, to_stderr
 
 
-# -- options shared by every command (SPEC §5) -------------------------------------------------------
+# -- options shared by every command (docs/commands.md#common-options) -------------------------------------------------------
 def complete_profiles(incomplete: str) -> list[str]:  # Typer passes arguments by these names
     from orcli.ui.completion import profile_names
 
@@ -173,7 +173,7 @@ def handled(command: Callable[..., None]) -> Callable[..., None]:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
-        except StdoutUnwritable as exc:  # a full disk, a closed stdout: one line, exit 1 (SPEC §7)
+        except StdoutUnwritable as exc:  # a full disk, a closed stdout: one line, exit 1 (docs/failures.md#exit-codes)
             _silence_stdout()
             to_stderr(f"orcli: error: cannot write to standard output: {exc.reason}\n")
             raise typer.Exit(1) from None
@@ -268,7 +268,7 @@ def _ensure_standard_fds() -> None:
                 os.close(devnull)
 
 
-# -- routing and request flags (SPEC §5), shared by ask and explain-route -----------------------------
+# -- routing and request flags (docs/commands.md#common-options), shared by ask and explain-route -----------------------------
 _COMPLETES = {
     "models": complete_models,
     "order": complete_providers,
@@ -472,7 +472,7 @@ def json_argument(flag: str, text: str, check: Callable[[object], Any]) -> Any:
 
 
 def read_prompt_input(argument: str | None, no_stdin: bool) -> str | None:
-    """The prompt from the argument and/or standard input (SPEC §5); the only place that reads stdin."""
+    """The prompt from the argument and/or standard input (docs/commands.md#common-options); the only place that reads stdin."""
     from orcli.routing.prompt import read_prompt
 
     stdin = sys.stdin
@@ -491,7 +491,7 @@ def environment() -> Mapping[str, str]:
 
 def load_profile_for(spec: str | None, env: Mapping[str, str], out: Output) -> Any:
     """The command's profile; says once on stderr (unless -q) when the bundled example stands in for a
-    missing `default`, where it looked, and what to do (SPEC §12)."""
+    missing `default`, where it looked, and what to do (docs/profiles.md#managing-profiles)."""
     from orcli.profile.resolve import load_profile
 
     return load_profile(spec, env, notice=lambda text: out.note(f"note: {text}"))

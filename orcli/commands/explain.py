@@ -1,4 +1,4 @@
-"""`orcli explain-route`: the attempt plan and every rejection, with reasons; no network (SPEC §5)."""
+"""`orcli explain-route`: the attempt plan and every rejection, with reasons; no network (docs/commands.md#common-options)."""
 
 from __future__ import annotations
 

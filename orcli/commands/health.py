@@ -167,7 +167,7 @@ def _reset_settings(profile: str | None) -> Any:
 
 
 def _confirm_shared_reset(info: dict[str, Any], provider: str | None) -> None:
-    """SPEC §13: a shared store's history belongs to every machine that uses it: ask on a terminal, and in a
+    """docs/health.md#sharing-health-across-machines: a shared store's history belongs to every machine that uses it: ask on a terminal, and in a
     script require --yes (a local store resets as before, without asking)."""
     import sys
 

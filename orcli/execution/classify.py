@@ -1,4 +1,4 @@
-"""SPEC §6 failure classification as pure functions: what went wrong, and so what `ask` does next."""
+"""docs/failures.md#failure-classes failure classification as pure functions: what went wrong, and so what `ask` does next."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class Kind(StrEnum):
     TIMEOUT_TOTAL = "timeout_total"
     IDLE = "idle"
     STREAM_BROKEN = "stream_broken"
-    TOO_LARGE = "too_large"  # a successful body over 32 MiB (SPEC §6 "response too large")
+    TOO_LARGE = "too_large"  # a successful body over 32 MiB (docs/failures.md#failure-classes "response too large")
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
@@ -230,7 +230,9 @@ _SIGNATURES = (
     _Signature(
         Kind.NOT_FOUND,
         PROVIDER,
-        frozenset({400}),  # the request is fine; this provider does not know the upstream model name (SPEC §6)
+        frozenset(
+            {400}
+        ),  # the request is fine; this provider does not know the upstream model name (docs/failures.md#failure-classes)
         frozenset({"model_not_found", "model_not_available", "invalid_model"}),  # OpenAI, Together, Mistral
         (
             "model not found",  # Fireworks, HF router
@@ -247,7 +249,7 @@ _SIGNATURES = (
 )
 
 # 4xx that are about the server, not the request or the model: another provider may well accept the same
-# request. Mostly OpenRouter's "setup errors" that count against a provider (reference/openrouter.md §2),
+# request. Mostly OpenRouter's "setup errors" that count against a provider (OpenRouter's errors documentation),
 # plus 413 without a context signature (a proxy's body limit, e.g. nginx client_max_body_size) and 451.
 # 412: no API orcli calls takes conditional requests; Fireworks answers it for a suspended account.
 _PROVIDER_4XX = frozenset({405, 407, 412, 413, 421, 423, 424, 426, 451, 498, 499})
@@ -265,7 +267,7 @@ def _match(status: int | None, err: UpstreamError) -> tuple[_Signature, str] | N
     """The first signature whose code, or else phrase, the error carries."""
     sigs = [s for s in _SIGNATURES if status is None or status in s.statuses]
     # Google's ErrorInfo reasons (API_KEY_INVALID) are machine codes like `code`; other reasons are
-    # OpenRouter's list of what its moderation flagged (SPEC §10: gemini).
+    # OpenRouter's list of what its moderation flagged (docs/dialects.md: gemini).
     machine = {r for r in err.reasons if _MACHINE_REASON.fullmatch(r)}
     codes = {c.lower() for c in (err.code, err.type, *machine) if c}
     flagged = [r for r in err.reasons if r not in machine]
@@ -286,7 +288,7 @@ def _match(status: int | None, err: UpstreamError) -> tuple[_Signature, str] | N
 
 
 def _decide(status: int, err: UpstreamError) -> tuple[FailureClass, Kind, str | None]:
-    """SPEC §6 for one HTTP status and its parsed error body."""
+    """docs/failures.md#failure-classes for one HTTP status and its parsed error body."""
     if status >= 500:
         return PROVIDER, Kind.SERVER_ERROR, f"status {status}"
     if status < 400:
@@ -309,7 +311,7 @@ def _decide(status: int, err: UpstreamError) -> tuple[FailureClass, Kind, str | 
     if status in _PROVIDER_4XX:
         return PROVIDER, Kind.HTTP_STATUS, rule
     # 400, 422 and the rest (409, 412, 415, 418…): the request itself is wrong; another provider
-    # would refuse it too, so stop and show the upstream message (SPEC §6 "any other 400 / 422").
+    # would refuse it too, so stop and show the upstream message (docs/failures.md#failure-classes "any other 400 / 422").
     return REQUEST, Kind.BAD_REQUEST, rule
 
 
@@ -369,7 +371,7 @@ def classify_http(
     secrets: Iterable[str] = (),
     now: float | None = None,
 ) -> Failure:
-    """A non-2xx HTTP response as a Failure (SPEC §6): its status, its body as the provider's dialect parsed it
+    """A non-2xx HTTP response as a Failure (docs/failures.md#failure-classes): its status, its body as the provider's dialect parsed it
     (`Dialect.parse_error`), its headers (Retry-After); `secrets` are redacted from the message."""
     cls, kind, rule = _decide(status, err)
     retry_after = parse_retry_after(headers, now) if status in (429, 503) else None
@@ -420,14 +422,14 @@ def classify_finish_reason(reason: str | None) -> Failure | None:
         msg = "the provider's content filter stopped the answer (finish_reason content_filter)"
         return Failure(MODEL, None, msg, None, Kind.MODERATION, "finish_reason content_filter")
     if reason == "error":
-        # The executor makes this `stream` when content was already written (SPEC §6).
+        # The executor makes this `stream` when content was already written (docs/failures.md#failure-classes).
         msg = "the provider ended the answer with finish_reason error"
         return Failure(PROVIDER, None, msg, None, Kind.FINISH_ERROR, "finish_reason error")
     return None
 
 
 def transport_failure(kind: str, message: str, *, secrets: Iterable[str] = ()) -> Failure:
-    """A connect/TLS/timeout/broken-stream failure the executor saw: always `provider` (SPEC §6 row 1)."""
+    """A connect/TLS/timeout/broken-stream failure the executor saw: always `provider` (docs/failures.md#failure-classes row 1)."""
     if kind not in TRANSPORT_KINDS:
         raise ValueError(f"unknown transport failure kind {kind!r}; expected one of {sorted(TRANSPORT_KINDS)}")
     return Failure(PROVIDER, None, _clean(message, secrets), None, Kind(kind))
@@ -435,10 +437,10 @@ def transport_failure(kind: str, message: str, *, secrets: Iterable[str] = ()) -
 
 def refused_request(message: str, *, secrets: Iterable[str] = ()) -> Failure:
     """A request orcli itself cannot send (an -o option that clashes, text JSON cannot carry): `request`
-    class, before the network, since every provider would refuse it alike (SPEC §6)."""
+    class, before the network, since every provider would refuse it alike (docs/failures.md#failure-classes)."""
     return Failure(REQUEST, None, _clean(message, secrets), None, Kind.BAD_REQUEST)
 
 
 def cancelled(message: str = "interrupted") -> Failure:
-    """The user ended the attempt (Ctrl-C, or their own --timeout): never the provider's fault (SPEC §6)."""
+    """The user ended the attempt (Ctrl-C, or their own --timeout): never the provider's fault (docs/failures.md#failure-classes)."""
     return Failure(FailureClass.CANCELLED, None, _clean(message, ()), None, Kind.CANCELLED)

@@ -1,5 +1,5 @@
 """Readers of one HTTP exchange for the executor: status, body chunks, end or error, each `get` bounded by the
-executor's own deadline (SPEC §6 first token, idle, total). Which reader runs is chosen by whoever builds the
+executor's own deadline (docs/failures.md#failure-classes first token, idle, total). Which reader runs is chosen by whoever builds the
 httpx client: `Exchange` needs a real connection, `Pump` works over any transport."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class _Call:
 
     def _send(self, timeout: httpx.Timeout) -> httpx.Response:
         r = self.request
-        # Advertise only what decode_pieces decodes (SPEC §6), whatever httpx or a profile header would say.
+        # Advertise only what decode_pieces decodes (docs/failures.md#failure-classes), whatever httpx or a profile header would say.
         headers = {k: v for k, v in r.headers.items() if k.lower() != "accept-encoding"}
         headers["Accept-Encoding"] = ACCEPT_ENCODING
         built = self.client.build_request(r.method, r.url, headers=headers, content=r.body, timeout=timeout)
@@ -92,7 +92,7 @@ class Exchange(_Call):
     """One HTTP exchange, read on the calling thread; every `get` is bounded by the caller's deadline.
 
     httpx's read timeout is fixed per request and restarts with every read, so keep-alive comments would
-    keep a stalled provider alive for ever; the deadlines of SPEC §6 (first token, idle, total) are the
+    keep a stalled provider alive for ever; the deadlines of docs/failures.md#failure-classes (first token, idle, total) are the
     executor's own. Before the response headers no keep-alive can arrive, so httpx's read timeout, set to
     the time left, is exact. After them, each read of the connection's network stream (httpcore's
     documented `read(max_bytes, timeout)`) is given the time left until the current deadline: a stall

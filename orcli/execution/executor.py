@@ -1,8 +1,8 @@
 """Runs an attempt plan over httpx: timeouts on our own clock, failover, model fallback; never prints.
 What it reports lives in reports.py; how it reads one response, in response.py.
 
-Each attempt: the provider's dialect (SPEC §10) builds the HTTP request, a reader (orcli.execution.exchange) carries
-the exchange, the dialect decodes what came back into neutral deltas and one answer, and classify (SPEC §6)
+Each attempt: the provider's dialect (docs/dialects.md) builds the HTTP request, a reader (orcli.execution.exchange) carries
+the exchange, the dialect decodes what came back into neutral deltas and one answer, and classify (docs/failures.md#failure-classes)
 turns whatever went wrong into a failure class that decides what happens next.
 """
 
@@ -84,12 +84,12 @@ __all__ = [  # what callers import from here; the values live in reports.py
 
 
 class Executor(ResponseReading):
-    """Executes a plan: each endpoint at most once, in plan order, per SPEC §6's failure table.
+    """Executes a plan: each endpoint at most once, in plan order, per the failure table of docs/failures.md#failure-classes.
 
     `reader` opens each HTTP exchange (orcli.execution.exchange): whoever builds `client` knows whether its transport
     has real connections (`Exchange`, read on this thread) or not (`Pump`, the default, works over any).
     `sink` gets the answer's deltas as they arrive (None: buffer the answer, as --json does); a delta with
-    content counts as output begun, which no other provider can take back (SPEC §6 `stream`).
+    content counts as output begun, which no other provider can take back (docs/failures.md#failure-classes `stream`).
     """
 
     def __init__(
@@ -125,7 +125,7 @@ class Executor(ResponseReading):
         self.profile_name = profile_name  # recorded with each attempt's usage (`orcli usage --by profile`)
         self._meter = Meter()  # the running request's usage bookkeeping, fresh in each run()
         # Every key in the environment of the profile's providers: classify redacts them from every failure
-        # message, the one place text from the network becomes text orcli shows or stores (SPEC §9).
+        # message, the one place text from the network becomes text orcli shows or stores (docs/security.md).
         self.secrets = tuple(
             v for p in providers.values() if p.api_key_env and (v := env.get(p.api_key_env, "").strip())
         )
@@ -265,7 +265,7 @@ class Executor(ResponseReading):
                 raise AttemptFailed(cancelled(reason), failed.wrote_output, failed.ttft, failed.partial) from None
             # (a socket timeout set to the time left may fire a hair before our clock reads the deadline)
             if user_bound and failed.failure.kind in TIMEOUT_KINDS and self.clock() >= total_deadline - 0.01:
-                # SPEC §6: a request cancelled by the user's own --timeout never counts against the provider.
+                # docs/failures.md#failure-classes: a request cancelled by the user's own --timeout never counts against the provider.
                 failure = cancelled(f"{self._timeout_message()} during this attempt")
                 user_failed = AttemptFailed(failure, failed.wrote_output, failed.ttft, failed.partial)
                 user_failed.user_timeout = True

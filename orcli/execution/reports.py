@@ -26,7 +26,7 @@ class AttemptOutcome(StrEnum):
 
 class FailReason(StrEnum):
     """Why `run` gave up: every attempt failed, the request was refused, a stream broke, --timeout, or the
-    provider's content filter stopped an answer already partly written (a model event, SPEC §6)."""
+    provider's content filter stopped an answer already partly written (a model event, docs/failures.md#failure-classes)."""
 
     ALL_FAILED = "all_failed"
     REQUEST = "request"

@@ -83,7 +83,7 @@ class ResponseReading:
                 assert_never(unreachable)
 
     def _read_all(self, reader: Reader, deadline: float, limit: int | None = None, cap: int | None = None) -> bytes:
-        """The whole body: cut at `limit` (an error page), or a failure beyond `cap` (an answer, SPEC §6)."""
+        """The whole body: cut at `limit` (an error page), or a failure beyond `cap` (an answer, docs/failures.md#failure-classes)."""
         chunks = bytearray()  # one growing buffer: no list of chunks plus a joined copy at the end
         size = 0
         while True:

@@ -6,7 +6,7 @@ at 2,000 endpoints: 2 ms to load and rebuild, against 4 ms for pickle of the Nam
 
 It can never change behaviour: it is keyed on the profile's path, size, mtime_ns, ctime_ns, inode and device, on
 orcli's version and on the Python version; its payload carries a CRC; it is read only if it is a regular file
-owned by the user with mode 0600 (never through a symlink, SPEC §9). Anything off or unreadable, and the
+owned by the user with mode 0600 (never through a symlink, docs/security.md). Anything off or unreadable, and the
 profile is parsed as if there were no cache, then the cache is rewritten. Profiles under MIN_SIZE bytes are
 not cached: parsing them costs about what reading a cache file does.
 """

@@ -1,8 +1,8 @@
 """OpenRouter's public catalogue (`GET /api/v1/models/{author}/{slug}/endpoints`) -> profile endpoints.
 
-SPEC §12. Units (reference/openrouter.md §5.2): prices are USD per token as decimal strings (per request for
+docs/profiles.md#from-openrouter. Units (OpenRouter's API reference): prices are USD per token as decimal strings (per request for
 `request`), converted here to USD per 1M tokens exactly with `decimal`; `latency_last_30m` is milliseconds to
-first token (§1.6: the schema says ms, real payloads are ms-sized) and becomes seconds; `throughput_last_30m`
+first token (the schema says ms, real payloads are ms-sized) and becomes seconds; `throughput_last_30m`
 is tokens/s. OpenRouter's own `discount` and time-window `overrides` are not applied: they are OpenRouter's
 billing, not the provider's list price when orcli calls the provider directly.
 """
@@ -21,7 +21,7 @@ from orcli.profile.provider_table import KNOWN_PROVIDERS, KnownProvider
 
 CATALOGUE_URL = "https://openrouter.ai/api/v1/models/{model}/endpoints"
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._:-]*")
-# Names from the network that orcli writes into profiles and prints (SPEC §9: no control characters or escape
+# Names from the network that orcli writes into profiles and prints (docs/security.md: no control characters or escape
 # sequences reach the terminal): a provider tag, a quantization, a parameter.
 _TAG = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -56,7 +56,9 @@ class Imported(NamedTuple):
 
     providers: dict[str, dict[str, Any]]
     endpoints: list[dict[str, Any]]
-    unmapped: dict[str, list[str]]  # tag -> models it serves (SPEC §12: listed, not guessed)
+    unmapped: dict[
+        str, list[str]
+    ]  # tag -> models it serves (docs/profiles.md#from-openrouter: listed, not guessed)
 
 
 # -- values ------------------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def parse_endpoint(model: str, tag: str, raw: Mapping[str, Any]) -> tuple[Catalo
         if request:
             price["request"] = request
     else:
-        # SPEC §2: an absent price is unknown, never free; half a price is no price.
+        # docs/profiles.md#the-format: an absent price is unknown, never free; half a price is no price.
         missing = [k for k, v in (("prompt", prompt), ("completion", completion)) if v is None]
         notes.append(f"{model} on {tag}: price unknown (pricing.{' and pricing.'.join(missing)} missing or unusable)")
     quantization = raw.get("quantization")

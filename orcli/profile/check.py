@@ -1,4 +1,4 @@
-"""`orcli profiles check`: the CI lint of a valid profile (SPEC §12); pure: profile and environment in."""
+"""`orcli profiles check`: the CI lint of a valid profile (docs/profiles.md#managing-profiles); pure: profile and environment in."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def check_profile(
 
     problems: list[Problem] = []
     for number, e in enumerate(profile.endpoints, start=1):
-        if e.price is None:  # SPEC §2: no `price` table means unknown, not free
+        if e.price is None:  # docs/profiles.md#the-format: no `price` table means unknown, not free
             problems.append(
                 Problem(
                     "unknown_price",

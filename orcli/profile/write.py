@@ -1,4 +1,4 @@
-"""Write profiles with tomli-w (SPEC §12): round-trip checked, validated, atomically replaced; import merges."""
+"""Write profiles with tomli-w (docs/profiles.md#managing-profiles): round-trip checked, validated, atomically replaced; import merges."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from orcli.errors import OrcliError, ProfileError
 
-# What an import refreshes on an endpoint the profile already has (SPEC §12: "prices and limits"); the
+# What an import refreshes on an endpoint the profile already has (docs/profiles.md#managing-profiles: "prices and limits"); the
 # catalogue's other facts only fill keys the user has not written.
 REFRESHED = ("price", "context_length", "max_completion_tokens")
 FILLED = ("upstream_model", "quantization", "parameters", "latency", "throughput")
@@ -63,7 +63,7 @@ def profile_text(data: Mapping[str, Any], path: Path | str, header: str = "") ->
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step: a temporary file beside it, flushed, then renamed over it.
-    Any failure leaves the old file exactly as it was (SPEC §12)."""
+    Any failure leaves the old file exactly as it was (docs/profiles.md#managing-profiles)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     umask = os.umask(0o022)
     os.umask(umask)
@@ -117,7 +117,7 @@ def read_data(path: Path) -> dict[str, Any]:
 def merge_import(
     existing: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]], endpoints: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[Change]]:
-    """Fold imported providers and endpoints into a profile's data (SPEC §12): an endpoint the profile has
+    """Fold imported providers and endpoints into a profile's data (docs/profiles.md#managing-profiles): an endpoint the profile has
     gets its prices and limits refreshed (other keys only where the user wrote none); a new one is appended;
     a provider is added only if the profile has none of that name. Everything else is kept as it was."""
     data = copy.deepcopy(dict(existing))
@@ -271,7 +271,7 @@ CloudCheck = Callable[[Mapping[str, Any]], "dict[str, Any] | bool | None"]
 def starter_data(
     example: Mapping[str, Any], env: Mapping[str, str], cloud: CloudCheck | None = None
 ) -> tuple[dict[str, Any], list[str], bool]:
-    """`profiles init` (SPEC §12): the bundled example cut down to the providers whose credentials are present
+    """`profiles init` (docs/profiles.md#managing-profiles): the bundled example cut down to the providers whose credentials are present
     (a key set, or a cloud's own credentials found locally, which `cloud` checks) and those that need none;
     all of them when none is. Returns the data, the providers kept, and whether credentials decided."""
     data = copy.deepcopy(dict(example))

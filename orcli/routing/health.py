@@ -1,4 +1,4 @@
-"""Outcomes + now -> HealthSnapshot: window counts, stability, circuit breaker, backoff (SPEC §8); pure.
+"""Outcomes + now -> HealthSnapshot: window counts, stability, circuit breaker, backoff (docs/health.md#how-health-feeds-routing); pure.
 
 Every outcome gets one verdict (see `verdict`):
 
@@ -173,11 +173,11 @@ def _derive_endpoint(rows: list[Outcome], now: float, settings: HealthSettings) 
                 trips = 1
                 open_until = at + open_period(settings, trips)
         elif at >= open_until:
-            # SPEC §8: the half-open attempt failed: re-trip at once, period doubled.
+            # docs/health.md#how-health-feeds-routing: the half-open attempt failed: re-trip at once, period doubled.
             trips += 1
             open_until = at + open_period(settings, trips)
         if o.retry_after is not None:
-            # SPEC §6: a 503's Retry-After extends the cooldown; never shortens a later deadline.
+            # docs/failures.md#failure-classes: a 503's Retry-After extends the cooldown; never shortens a later deadline.
             backoff_until = max(backoff_until, at + min(max(o.retry_after, 0.0), cap))
 
     breaker_left = 0.0 if open_until is None else open_until - now

@@ -1,4 +1,4 @@
-"""Provider-name matching for order/only/ignore: SPEC §3 base names and variants."""
+"""Provider-name matching for order/only/ignore: docs/routing.md#rejections base names and variants."""
 
 from __future__ import annotations
 

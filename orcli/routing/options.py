@@ -29,7 +29,7 @@ class NumberText(float):
 
 
 def parse_tools(value: object) -> tuple[dict[str, Any], ...]:
-    """--tools: an OpenAI-style tools array, or one tool object; ValueError says what is wrong (SPEC §11)."""
+    """--tools: an OpenAI-style tools array, or one tool object; ValueError says what is wrong (docs/commands.md#answers-beyond-text)."""
     tools = [value] if isinstance(value, dict) else value
     if not isinstance(tools, list) or not tools:
         raise ValueError(
@@ -54,7 +54,7 @@ def parse_tools(value: object) -> tuple[dict[str, Any], ...]:
 
 
 def parse_schema(value: object) -> dict[str, Any]:
-    """--schema: a JSON Schema, which is a JSON object (SPEC §11)."""
+    """--schema: a JSON Schema, which is a JSON object (docs/commands.md#answers-beyond-text)."""
     if not isinstance(value, dict):
         raise ValueError(
             f'expected a JSON Schema object, e.g. {{"type": "object", ...}}, not a JSON {_json_type(value)}'

@@ -1,4 +1,4 @@
-"""SPEC §4 ordering: order-first, sort, the inverse-square draw, health demotion, soft preferences; pure."""
+"""docs/routing.md#ordering ordering: order-first, sort, the inverse-square draw, health demotion, soft preferences; pure."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _UNKNOWN = math.inf
 
 class Candidate(NamedTuple):
     endpoint: Endpoint
-    cost: float | None  # expected USD for this request; None: unknown price (never free, SPEC §4)
+    cost: float | None  # expected USD for this request; None: unknown price (never free, docs/routing.md#ordering)
     health: EndpointHealth
     model_rank: int
     share: float | None = None  # chance to be drawn first in its balanced group (None: not drawn)
@@ -106,7 +106,7 @@ def _order_position(order: Sequence[str], provider: str) -> int | None:
 def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Random) -> Ranked:
     """Rank endpoints not pinned by `order`: by sort key, or by the load-balanced draw.
 
-    Either way an endpoint with a recent outage (unstable) goes after the stable ones (SPEC §3: health
+    Either way an endpoint with a recent outage (unstable) goes after the stable ones (docs/routing.md#rejections: health
     moves it to the back of its model's list, it does not reject it).
     """
     stable = [c for c in candidates if c.health.stable]
@@ -121,7 +121,7 @@ def _rank_free(candidates: list[Candidate], prefs: Preferences, rng: random.Rand
     out = _effective_draw(priced, rng) if prefs.balance == Balance.EFFECTIVE else _inverse_square(priced, rng)
     if len(stable) == 1 and out:
         out = [(out[0][0], "only stable endpoint")]
-    # An unknown price is never free: such endpoints follow the priced ones, in profile order (SPEC §4).
+    # An unknown price is never free: such endpoints follow the priced ones, in profile order (docs/routing.md#ordering).
     for c in (c for c in stable if c.cost is None):
         out.append((c, "only stable endpoint" if len(stable) == 1 else "price unknown: after priced stable endpoints"))
     for c in sorted(unstable, key=lambda c: (c.cost is None, c.cost or 0.0, c.endpoint.provider)):

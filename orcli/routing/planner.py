@@ -26,7 +26,7 @@ from orcli.types import (
     Spend,
 )
 
-# SPEC §3: tools and format parameters narrow a model's providers even without require_parameters.
+# docs/routing.md#rejections: tools and format parameters narrow a model's providers even without require_parameters.
 SOFT_PARAMETERS = frozenset({"tools", "tool_choice", "response_format"})
 
 # A requested quantization also admits the finer-grained formats OpenRouter files under it.
@@ -35,7 +35,7 @@ NO_SPEND = Spend()  # nothing spent: what a caller that reads no store plans wit
 
 
 def expected_cost(endpoint: Endpoint, request: Request) -> float | None:
-    """SPEC §4 "price": expected USD cost of this request on this endpoint; None when its price is unknown."""
+    """docs/routing.md#ordering "price": expected USD cost of this request on this endpoint; None when its price is unknown."""
     p = endpoint.price
     if p is None:
         return None
@@ -55,7 +55,7 @@ Verdict = tuple[RejectionCode, str] | None
 
 
 class _Filters:
-    """The hard filters of SPEC §3, in the order their codes win, with per-provider verdicts memoised.
+    """The hard filters of docs/routing.md#rejections, in the order their codes win, with per-provider verdicts memoised.
 
     Most filters depend on the provider alone (or on a quantization, or a key being set), so a profile of
     100,000 endpoints over a few thousand providers asks each question once per provider, not per endpoint.
@@ -135,7 +135,7 @@ class _Filters:
             if verdict is not None:
                 return verdict
         if p.name not in self._credentials:
-            if self.key_problem is not None:  # says why: unset, or a value no HTTP header can carry (SPEC §9)
+            if self.key_problem is not None:  # says why: unset, or a value no HTTP header can carry (docs/security.md)
                 problem = self.key_problem(p)
             else:
                 problem = None if self.has_key(p) else f"${p.api_key_env} is not set"
@@ -146,7 +146,7 @@ class _Filters:
     def _price_verdict(self, e: Endpoint) -> Verdict:
         caps, price = self.caps, e.price
         assert caps is not None
-        if price is None:  # unknown is not free: a ceiling cannot be checked against it (SPEC §3)
+        if price is None:  # unknown is not free: a ceiling cannot be checked against it (docs/routing.md#rejections)
             return RejectionCode.MAX_PRICE, "price unknown (the profile gives none) while max_price is set"
         if not (
             (caps.prompt is not None and price.prompt > caps.prompt)
@@ -182,7 +182,7 @@ def _missing_parameters(
 
 
 def unknown_name_warnings(prefs: Preferences, providers: Mapping[str, Provider]) -> list[str]:
-    """SPEC §3: a name in order/only/ignore that no provider bears is reported, not silently dropped."""
+    """docs/routing.md#rejections: a name in order/only/ignore that no provider bears is reported, not silently dropped."""
     known = set(providers) | {p.base_name for p in providers.values()}
     warnings = []
     for field in ("order", "only", "ignore"):
@@ -269,7 +269,7 @@ def _plan(
                 rejected.append(Rejection(e.model, e.provider, *verdict))
                 continue
             h = health.get(e.model, e.provider)
-            # SPEC §3: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
+            # docs/routing.md#rejections: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
             if prefs.skip_unhealthy and h.state is not HealthState.HEALTHY:
                 what = "circuit open" if h.state is HealthState.COOLDOWN else "recent outage"
                 rejected.append(

@@ -1,4 +1,4 @@
-"""Transport policy (SPEC §9): which base URLs may carry a key, and which keys can be sent at all. Standard
+"""Transport policy (docs/security.md): which base URLs may carry a key, and which keys can be sent at all. Standard
 library only, so explain-route can warn without loading httpx; one place used by ask, health --probe and
 explain-route (and, for keys, the planner's no_credentials filter)."""
 
@@ -25,7 +25,7 @@ def is_loopback_host(url: str) -> bool:
 
 
 def is_plain_http(url: str) -> bool:
-    """Schemes compare case-insensitively (`HTTP://` is `http://`, SPEC §9)."""
+    """Schemes compare case-insensitively (`HTTP://` is `http://`, docs/security.md)."""
     return urlsplit(url.strip()).scheme.lower() == "http"
 
 
@@ -57,14 +57,14 @@ def check_transport_security(providers: Iterable[Provider], profile_path: str) -
 
 def usable_key(value: str) -> bool:
     """Whether a key can be sent in an HTTP header: printable ASCII on one line once surrounding whitespace is
-    trimmed (SPEC §9). A newline inside would split the header; curly quotes pasted from a web page do not
+    trimmed (docs/security.md). A newline inside would split the header; curly quotes pasted from a web page do not
     encode; either would fail every request to the provider, or show part of the key in the error."""
     key = value.strip()
     return bool(key) and key.isascii() and key.isprintable()
 
 
 def key_problem(provider: Provider, env: Mapping[str, str]) -> str | None:
-    """None when `provider` needs no key or has a usable one in `env`; else the no_credentials detail (SPEC §3),
+    """None when `provider` needs no key or has a usable one in `env`; else the no_credentials detail (docs/routing.md#rejections),
     which names the variable and never shows its value."""
     if provider.api_key_env is None:
         return None

@@ -1,4 +1,4 @@
-"""Routing preferences, each declared once (SPEC §2 [routing], §5 flags), and their merge: profile, then
+"""Routing preferences, each declared once (docs/profiles.md#the-format [routing]; flags: docs/commands.md), and their merge: profile, then
 per-request overrides, remembering where each value came from. Pure.
 
 `PREFERENCES` is the single declaration: validation of [routing] (profile/parse.py), the CLI flags

@@ -17,7 +17,7 @@ def estimate_tokens(*texts: str | None) -> int:
 
 
 def read_prompt(argument: str | None, stdin: BinaryIO | None, stdin_is_tty: bool, no_stdin: bool) -> str | None:
-    """SPEC §5: stdin first, then the argument, separated by a blank line; `-` means stdin alone."""
+    """docs/commands.md#common-options: stdin first, then the argument, separated by a blank line; `-` means stdin alone."""
     if argument is not None and argument != "-":
         _check_argument(argument)
     use_stdin = not no_stdin and stdin is not None and (argument == "-" or not stdin_is_tty)

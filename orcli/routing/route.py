@@ -35,8 +35,10 @@ class RouteInput(NamedTuple):
     values: Mapping[str, object] = EMPTY_MAP  # options already typed (the gateway's JSON body)
     max_tokens: int | None = None
     assume_down: tuple[str, ...] = ()
-    tools: tuple[Mapping[str, object], ...] | None = None  # --tools (SPEC §11), already validated
-    schema: Mapping[str, object] | None = None  # --schema (SPEC §11)
+    tools: tuple[Mapping[str, object], ...] | None = (
+        None  # --tools (docs/commands.md#answers-beyond-text), already validated
+    )
+    schema: Mapping[str, object] | None = None  # --schema (docs/commands.md#answers-beyond-text)
     preset: str | None = None  # --preset NAME / serve's `@preset/NAME` (docs/routing.md, "Presets")
     session: str | None = None  # --session ID / serve's x-session-id (docs/routing.md, "Sticky sessions")
 
@@ -79,7 +81,7 @@ def parse_options(
         except ValueError as exc:
             raise UsageError(f"-o/--option {text!r}: {exc}") from None
         if key in RESERVED_OPTIONS:
-            # SPEC §5/issue 10 item 9: orcli sets these itself; refused before any attempt, nothing recorded.
+            # docs/commands.md#routing-and-request-flags, issue 10 item 9: orcli sets these itself; refused before any attempt, nothing recorded.
             raise UsageError(
                 f"-o/--option {text!r}: `{key}` is set by orcli and cannot be given as an option "
                 f"({_RESERVED_HINTS.get(key, 'remove it')})."
@@ -96,14 +98,14 @@ def parse_options(
 
 
 def request_parameters(given: RouteInput) -> frozenset[str]:
-    """The parameters --tools and --schema add (SPEC §11): `tools`, and `response_format` for a schema."""
+    """The parameters --tools and --schema add (docs/commands.md#answers-beyond-text): `tools`, and `response_format` for a schema."""
     return frozenset(
         name for name, value in (("tools", given.tools), ("response_format", given.schema)) if value is not None
     )
 
 
 def key_problems_in(env: Mapping[str, str]) -> Callable[[Provider], str | None]:
-    """Why a provider cannot be called with the keys in `env` (None: it can); policy.key_problem (SPEC §9)."""
+    """Why a provider cannot be called with the keys in `env` (None: it can); policy.key_problem (docs/security.md)."""
     from orcli.routing.policy import key_problem
 
     return lambda provider: key_problem(provider, env)

@@ -1,4 +1,4 @@
-"""The health store: outcomes in local SQLite (default) or a shared Redis (SPEC §8, §13).
+"""The health store: outcomes in local SQLite (default) or a shared Redis (docs/health.md#the-store).
 
 `backend` chooses and opens one; `sqlite` and `redis` are the two implementations. The names below stay
 importable from `orcli.store` as before the package split, loaded on first use so that importing the

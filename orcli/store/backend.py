@@ -1,6 +1,6 @@
 """The health-store interface, and which store a command uses: local SQLite, or Redis when configured.
 
-SPEC §8, §13. The shared store's URL comes from env `ORCLI_HEALTH_URL`, else the profile's `[health] store`:
+docs/health.md#the-store. The shared store's URL comes from env `ORCLI_HEALTH_URL`, else the profile's `[health] store`:
 the environment wins, because it is per machine (a CI runner, a laptop) and is the only place a password may
 be given. Every problem with a shared store ends in the local SQLite store plus one warning: health sharing
 never fails a command that routes. Nothing here imports sqlite3 or redis until a store is opened.
@@ -27,7 +27,9 @@ class HealthBackend(Protocol):
     """A health store: outcomes in, outcomes out. Never raises on its environment (problems become warnings)."""
 
     kind: str  # "sqlite" or "redis"
-    shared: bool  # other machines read it too: `health reset` asks first (SPEC §13)
+    shared: (
+        bool  # other machines read it too: `health reset` asks first (docs/health.md#sharing-health-across-machines)
+    )
 
     def record(self, outcome: Outcome) -> bool:
         """Store one outcome; False (and a warning) when it could not be stored."""
@@ -133,7 +135,7 @@ def open_local(
     clock: Callable[[], float] = time.time,
     usage_days: int = BudgetSettings().retention_days,
 ) -> tuple[HealthBackend | None, list[str]]:
-    """The local SQLite store in the state folder (SPEC §8)."""
+    """The local SQLite store in the state folder (docs/health.md#the-store)."""
     from orcli.paths import FILENAME, default_state_dir
 
     state_dir = default_state_dir(env)

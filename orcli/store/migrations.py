@@ -27,7 +27,7 @@ class SchemaTooNew(Exception):
 
 @migration
 def m001_initial(db: sqlite3.Connection) -> None:
-    # SPEC §8 and §9: outcomes only; no prompt, answer or key has a column to land in.
+    # docs/health.md#the-store and docs/security.md: outcomes only; no prompt, answer or key has a column to land in.
     db.execute(
         """
         CREATE TABLE outcomes (

@@ -1,4 +1,4 @@
-"""The shared health store on Redis: one sorted set of outcomes per endpoint, trimmed to the horizon (SPEC §13).
+"""The shared health store on Redis: one sorted set of outcomes per endpoint, trimmed to the horizon (docs/health.md#sharing-health-across-machines).
 
 Key layout, all under `orcli:<namespace>:` so two teams can share one Redis (`?namespace=` in the URL):
 
@@ -227,7 +227,9 @@ class RedisStore(RedisSessions):
                     raise Garbage(f"recording answered {type(reply).__name__}")
                 self._back()
                 return True
-            except Exception as exc:  # translated once, here: Redis never fails an ask (SPEC §13)
+            except (
+                Exception
+            ) as exc:  # translated once, here: Redis never fails an ask (docs/health.md#sharing-health-across-machines)
                 self._fall_back(exc, "record an outcome")
         local = self._local
         return False if local is None else local.record(outcome)
@@ -428,7 +430,7 @@ class RedisStore(RedisSessions):
 
 
 def _provider_matches(key: str, namespace: str, provider: str | None) -> bool:
-    """SPEC §3 variant matching for reset: `deepinfra` covers `deepinfra/turbo`; foreign keys always go."""
+    """docs/routing.md#rejections variant matching for reset: `deepinfra` covers `deepinfra/turbo`; foreign keys always go."""
     if provider is None:
         return True
     pair = endpoint_of(key, namespace)
@@ -459,6 +461,6 @@ def _why(exc: BaseException, timeout: float, prefix: str) -> str:
 
 
 def _clean(text: str, limit: int = 160) -> str:
-    """Text from the network, shown with control characters neutralised and cut (SPEC §9)."""
+    """Text from the network, shown with control characters neutralised and cut (docs/security.md)."""
     safe = "".join(ch if ch.isprintable() else "?" for ch in text)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"

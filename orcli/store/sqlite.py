@@ -1,4 +1,4 @@
-"""The local health store: outcomes in SQLite, safe under many concurrent orcli processes (SPEC §8).
+"""The local health store: outcomes in SQLite, safe under many concurrent orcli processes (docs/health.md#the-store).
 
 Never raises on environmental problems. `Store.open` returns (store or None, warnings); later problems
 land in `Store.warnings` (drain them with `take_warnings`) and the call returns a neutral value, so
@@ -12,7 +12,7 @@ callers route without history rather than fail:
   (its -wal and -shm too, so SQLite cannot replay them into the fresh file), one warning, a fresh store.
   Once, whoever does it: opening holds a shared flock on `health.sqlite3.lock`, recovery an exclusive one and
   moves the file only if it is still the one found corrupt (device, inode); the others open the fresh store.
-- symbolic links: the store, its -wal/-shm or the lock file as a link is reported and never followed (SPEC §9).
+- symbolic links: the store, its -wal/-shm or the lock file as a link is reported and never followed (docs/security.md).
 - written by a newer orcli (a migration we do not know): opened query-only; outcomes are read if the
   columns we know still exist; nothing is recorded or migrated.
 - concurrency: busy_timeout 5 s, writes in BEGIN IMMEDIATE, and a jittered retry on busy/locked for up to
@@ -72,7 +72,7 @@ class Store(SqliteSessions):
     """An open health store; build it with `Store.open`."""
 
     kind = "sqlite"
-    shared = False  # one machine's history: `health reset` needs no confirmation (SPEC §13)
+    shared = False  # one machine's history: `health reset` needs no confirmation (docs/health.md#sharing-health-across-machines)
 
     def __init__(
         self,
@@ -142,8 +142,8 @@ class Store(SqliteSessions):
         _refuse_links(path)
         if not os.path.lexists(path):
             try:
-                # SPEC §8: 0600 from the first byte; os.open before SQLite creates it with the umask's mode.
-                # O_EXCL|O_NOFOLLOW: never create through a link planted since the check (SPEC §9).
+                # docs/health.md#the-store: 0600 from the first byte; os.open before SQLite creates it with the umask's mode.
+                # O_EXCL|O_NOFOLLOW: never create through a link planted since the check (docs/security.md).
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
             except FileExistsError:
                 pass  # another orcli created it first: open theirs
@@ -258,7 +258,7 @@ class Store(SqliteSessions):
         if provider is None:
             self.forget_bindings()  # every session sticks anew
             return self._run(lambda db: _write(db, "DELETE FROM outcomes", ()), 0, "reset")
-        # SPEC §3 variant matching: `deepinfra` also means `deepinfra/turbo`; a full name only itself.
+        # docs/routing.md#rejections variant matching: `deepinfra` also means `deepinfra/turbo`; a full name only itself.
         where, args = "WHERE provider = ? OR substr(provider, 1, ?) = ?", (provider, len(provider) + 1, provider + "/")
         self.forget_bindings(where, args)
         return self._run(lambda db: _write(db, f"DELETE FROM outcomes {where}", args), 0, "reset")
@@ -401,7 +401,7 @@ def _read(db: sqlite3.Connection, since: float) -> list[Outcome]:
 @contextlib.contextmanager
 def _store_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
     """flock on `<store>.lock`: shared while a process opens the store, exclusive while one recovers it, so a
-    corrupt store is moved aside once and never while another process opens the fresh one (SPEC §8). Where
+    corrupt store is moved aside once and never while another process opens the fresh one (docs/health.md#the-store). Where
     no lock file can be opened (a read-only folder) there is no lock: nothing can be moved there either."""
     try:
         import fcntl
@@ -465,7 +465,7 @@ def _ident(path: Path) -> tuple[int, int] | None:
 
 def _refuse_links(path: Path) -> None:
     """Raise _Unusable when the store or its -wal/-shm is a symbolic link: a state file is never followed
-    through one, to write or to chmod (SPEC §9): as root, a link to a system file would change that file."""
+    through one, to write or to chmod (docs/security.md): as root, a link to a system file would change that file."""
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}.lock"):
         if os.path.islink(path.with_name(name)):
             raise _Unusable(
@@ -487,7 +487,9 @@ def _tighten_mode(path: Path) -> None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _Unusable(f"health store {path} is not a regular file; routing without history")
         if os.fstat(fd).st_mode & 0o077:
-            with contextlib.suppress(OSError):  # not ours to change; SPEC §8 asks 0600 of the files orcli creates
+            with contextlib.suppress(
+                OSError
+            ):  # not ours to change; docs/health.md#the-store asks 0600 of the files orcli creates
                 os.fchmod(fd, 0o600)
     finally:
         os.close(fd)

@@ -7,7 +7,7 @@ from orcli.types import Outcome
 
 def outcome_values(outcome: Outcome) -> tuple[object, ...]:
     """What every backend stores of an outcome besides its endpoint, in one order: at, ok (0/1), class,
-    status, latency, ttft, tokens/s, error, retry_after. Nothing else (SPEC §8, §13)."""
+    status, latency, ttft, tokens/s, error, retry_after. Nothing else (docs/health.md#the-store)."""
     return (
         outcome.at,
         1 if outcome.ok else 0,

@@ -1,4 +1,4 @@
-"""Where a command's words go, decided once: stdout for the answer or JSON, stderr for notes (SPEC §5).
+"""Where a command's words go, decided once: stdout for the answer or JSON, stderr for notes (docs/commands.md#common-options).
 
 One object decides whether each stream is a terminal, whether colour is allowed (--no-color, NO_COLOR,
 FORCE_COLOR, TERM=dumb) and the width tables get; it is built by the command wrapper and handed to whatever
@@ -60,7 +60,7 @@ class _Stdout:
 
 class _Stderr:
     """Standard error for notes, warnings and error lines: best effort. A closed or failing stderr never
-    changes what a command does or its exit code (SPEC §7)."""
+    changes what a command does or its exit code (docs/failures.md#exit-codes)."""
 
     def __init__(self, stream: IO[str] | None) -> None:
         self._stream = stream
@@ -186,7 +186,7 @@ class Output:
         return self.console(stderr=True)
 
     # -- writers ------------------------------------------------------------------------------------
-    # Every writer but the answer's neutralises control characters (SPEC §9): notes, errors and tables carry
+    # Every writer but the answer's neutralises control characters (docs/security.md): notes, errors and tables carry
     # text that came from the network (upstream messages, model names, health rows).
     def note(self, text: str, style: str = "dim") -> None:
         if self.quiet:
@@ -201,7 +201,7 @@ class Output:
 
     def reasoning(self, text: str) -> None:
         """The model's reasoning (--reasoning) on stderr as it streams: no newline added, dim on a terminal,
-        control characters neutralised (it is text from the network, SPEC §9); shown even with --quiet,
+        control characters neutralised (it is text from the network, docs/security.md); shown even with --quiet,
         since it was asked for."""
         text = _CONTROL.sub("\ufffd", text)
         if self.colour(stderr=True):

@@ -1,4 +1,4 @@
-"""A one-line spinner on stderr while `ask` waits for the first token (issue 14; terminal only, SPEC §5).
+"""A one-line spinner on stderr while `ask` waits for the first token (issue 14; terminal only, docs/commands.md#common-options).
 
 It names the route being tried, the attempt number and the time waited, redraws a few times a second from a
 daemon thread, and erases its line before anything else is written: the answer's first chunk, a -v note,

@@ -59,7 +59,7 @@ def _health_cell(h: EndpointHealth) -> str:
 
 
 def price_json(price: Price | None) -> dict[str, float | None]:
-    """List prices as JSON; all null when the profile gives none (unknown, not free: SPEC §2)."""
+    """List prices as JSON; all null when the profile gives none (unknown, not free: docs/profiles.md#the-format)."""
     if price is None:
         return {"prompt": None, "completion": None, "request": None}
     return {"prompt": price.prompt, "completion": price.completion, "request": price.request}
@@ -113,7 +113,7 @@ def explain_json(route: Route) -> dict[str, Any]:
             "prompt_tokens_estimated": True,
             "max_tokens": req.max_tokens,
         },
-        # Each attempt names its provider's wire dialect (SPEC §10): who is called, and how.
+        # Each attempt names its provider's wire dialect (docs/dialects.md): who is called, and how.
         "attempts": [
             {**attempt_json(a), "api": route.profile.providers[a.endpoint.provider].api} for a in route.plan.attempts
         ],
@@ -240,7 +240,7 @@ def providers_json(profile: Profile, env: Mapping[str, str], health: HealthSnaps
 
 
 def key_set(p: Provider, env: Mapping[str, str]) -> bool:
-    """A usable key (SPEC §9), none needed, or a keyless cloud provider's credentials present locally."""
+    """A usable key (docs/security.md), none needed, or a keyless cloud provider's credentials present locally."""
     if p.api_key_env is not None:
         from orcli.routing.policy import usable_key
 

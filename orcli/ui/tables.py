@@ -1,6 +1,6 @@
 """Tables as plain data, laid out to fit a width, drawn as plain text in pipes and styled on a terminal.
 
-One layout decides for both (SPEC §5): names are never cut; when a table is wider than the terminal the
+One layout decides for both (docs/commands.md#common-options): names are never cut; when a table is wider than the terminal the
 least important columns are dropped (the caller says which, so a note can name them), the repeated value of
 a "group" column (a model, a provider) becomes a heading line above its rows, and prose wraps at word
 boundaries to two lines at most, or moves under its row. In a pipe every row stays one greppable line, with

@@ -1,6 +1,6 @@
-"""The Anthropic Messages dialect (SPEC §10), sans-I/O: request building, answer and stream decoding, errors.
+"""The Anthropic Messages dialect (docs/dialects.md), sans-I/O: request building, answer and stream decoding, errors.
 
-Sources: docs.anthropic.com /en/api/messages, /en/api/messages-streaming, /en/api/errors (reference/dialects.md).
+Sources: docs.anthropic.com /en/api/messages, /en/api/messages-streaming, /en/api/errors.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from orcli.wire.text import loads, one_line
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 API_KEY = Auth(header="x-api-key", prefix="")
 DEFAULT_VERSION = "2023-06-01"  # the `anthropic-version` header; provider key `anthropic_version` overrides
-DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; SPEC §10: the request's, the endpoint's, else this
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; docs/dialects.md: the request's, the endpoint's, else this
 MIN_THINKING = 1024  # the smallest budget_tokens the API accepts
 # --schema has no native field: it becomes a tool the model is made to call, and its input is the answer.
 SCHEMA_TOOL = "orcli_json_answer"

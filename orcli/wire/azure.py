@@ -1,11 +1,11 @@
-"""The Azure OpenAI dialect (SPEC §10): OpenAI chat completions at a deployment URL with `api-key` auth.
+"""The Azure OpenAI dialect (docs/dialects.md): OpenAI chat completions at a deployment URL with `api-key` auth.
 
 Bodies, answers and streams are OpenAI's (orcli.wire.openai builds and parses them); Azure adds the URL shape
 (`/openai/deployments/{deployment}/chat/completions?api-version=V`), the `api-key` header, filter results in
 answers (`prompt_filter_results` may come alone in a stream's first chunk, with empty `choices`: it decodes
 to an empty delta), and the `content_filter` 400 with an `innererror`. Sources:
 learn.microsoft.com azure/ai-services/openai/reference, .../openai/concepts/content-filter
-(reference/dialects.md).
+(the providers' own API references).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ interface every wire dialect (openai, anthropic, gemini, azure) implements. Stan
 
 The executor speaks only these types: a dialect turns a `ChatRequest` into an `HttpRequest` for its provider,
 and turns what the provider sends back (a whole body, SSE events, an error body) into `Answer`, `Delta` and
-`UpstreamError`. The classifier (SPEC §6) reads `UpstreamError`, whichever dialect produced it.
+`UpstreamError`. The classifier (docs/failures.md#failure-classes) reads `UpstreamError`, whichever dialect produced it.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class EventDecoder(Protocol):
 
 
 class Dialect(Protocol):
-    """One provider wire protocol, sans-I/O (SPEC §10).
+    """One provider wire protocol, sans-I/O (docs/dialects.md).
 
     A dialect declares everything that differs between providers' protocols: its own profile keys (in its
     registration, `orcli/wire/__init__.py`, so profiles validate without importing it), its default base URL, how requests are authorised (`orcli/auth` carries it out), how a stream is framed

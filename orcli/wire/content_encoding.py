@@ -1,5 +1,5 @@
 """Compressed response bodies (`Content-Encoding`), decoded incrementally and in bounded pieces. Standard
-library only: orcli advertises exactly the encodings it decodes here (SPEC §6), gzip and deflate.
+library only: orcli advertises exactly the encodings it decodes here (docs/failures.md#failure-classes), gzip and deflate.
 
 Each compressed chunk becomes pieces of at most `PIECE` bytes, however well it compresses: a small body that
 inflates to gigabytes reaches the executor piece by piece, where the 32 MiB answer cap stops it, and memory

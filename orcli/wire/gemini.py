@@ -1,7 +1,7 @@
-"""The Google Gemini API dialect (SPEC §10), sans-I/O: request building, answer and stream decoding, errors.
+"""The Google Gemini API dialect (docs/dialects.md), sans-I/O: request building, answer and stream decoding, errors.
 
 Sources: ai.google.dev /api/generate-content, /gemini-api/docs/thinking, /gemini-api/docs/structured-output,
-/gemini-api/docs/function-calling, /gemini-api/docs/generate-content/api-errors (reference/dialects.md).
+/gemini-api/docs/function-calling, /gemini-api/docs/generate-content/api-errors.
 """
 
 from __future__ import annotations

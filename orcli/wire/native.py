@@ -1,6 +1,6 @@
 """Small helpers the native dialects (anthropic, gemini) share: JSON in and out, clean text, headers, counts.
 
-Standard library only, like the dialects themselves (SPEC §10: dialects are sans-I/O).
+Standard library only, like the dialects themselves (docs/dialects.md: dialects are sans-I/O).
 """
 
 from __future__ import annotations

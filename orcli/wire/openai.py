@@ -1,4 +1,4 @@
-"""The OpenAI chat-completions dialect (SPEC §10), sans-I/O: build requests, decode answers, stream events
+"""The OpenAI chat-completions dialect (docs/dialects.md), sans-I/O: build requests, decode answers, stream events
 and error bodies into the neutral types of `orcli.wire.base`. Most providers speak it (OpenAI, Groq, Together,
 OpenRouter, vLLM, Ollama, llama.cpp, LiteLLM...), so its error-body parser also knows their shapes."""
 
@@ -74,7 +74,7 @@ def build_body(
     if tools is not None:
         body["tools"] = [dict(t) for t in tools]  # type: ignore[attr-defined]
     if schema is not None:
-        # Structured output (SPEC §11): the schema rides in response_format under a fixed name.
+        # Structured output (docs/commands.md#answers-beyond-text): the schema rides in response_format under a fixed name.
         body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(schema)}}
     if stream:
         # Without it OpenAI-style servers never send usage in a stream.
@@ -456,7 +456,7 @@ class _EventDecoder:
 
 
 class OpenAIDialect:
-    """`api = "openai"`: POST {base_url}/chat/completions with a Bearer key (SPEC §10)."""
+    """`api = "openai"`: POST {base_url}/chat/completions with a Bearer key (docs/dialects.md)."""
 
     name = "openai"
     framing = "sse"

@@ -80,7 +80,7 @@ class SSEDecoder:
             and not self._first_line
             and len(data) <= self.max_line
         ):
-            # The same with CRLF line ends, as Gemini frames its stream (SPEC §10).
+            # The same with CRLF line ends, as Gemini frames its stream (docs/dialects.md).
             events.append(_event((data[6:-4].decode("utf-8", errors="replace"), "message", self.last_event_id, None)))
             return events
         if not self._buf and data.endswith(b"\n") and b"\r" not in data:

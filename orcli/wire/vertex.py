@@ -7,7 +7,7 @@ POST {base}/projects/{project}/locations/{location}/publishers/google/models/{mo
 `https://aiplatform.googleapis.com/v1` for the `global` location. Express mode (a key in `api_key_env`)
 uses `{base}/publishers/google/models/{model}:...` without the project, as Google's express-mode docs and
 the google-genai SDK do. Sources: cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference,
-.../start/express-mode/overview (reference/dialects.md "Google Vertex AI").
+.../start/express-mode/overview.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ POST {base}/projects/{project}/locations/{location}/publishers/anthropic/models/
 Errors come in Anthropic's envelope from the model (overloaded_error) or in Google's from Vertex itself
 (RESOURCE_EXHAUSTED, PERMISSION_DENIED): both are read. Model ids carry a date after `@`
 (`claude-sonnet-4-5@20250929`). Sources: cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude,
-the anthropic SDK's lib/vertex (reference/dialects.md "Google Vertex AI").
+the anthropic SDK's lib/vertex.
 """
 
 from __future__ import annotations
