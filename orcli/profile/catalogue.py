@@ -56,9 +56,7 @@ class Imported(NamedTuple):
 
     providers: dict[str, dict[str, Any]]
     endpoints: list[dict[str, Any]]
-    unmapped: dict[
-        str, list[str]
-    ]  # tag -> models it serves (docs/profiles.md#from-openrouter: listed, not guessed)
+    unmapped: dict[str, list[str]]  # tag -> models it serves (docs/profiles.md#from-openrouter: listed, not guessed)
 
 
 # -- values ------------------------------------------------------------------------------------------
