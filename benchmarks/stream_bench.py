@@ -50,12 +50,16 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# What every relay is sent as its client key: LiteLLM's master key; orcli serve and the pass-through ignore it.
+BENCH_KEY = "sk-bench-" + "4d2f8a6c0e1b3d5f7a9c2e4b6d8f0a1c"
+
+
 async def _one(host: str, port: int, path: str) -> int:
     data = json.dumps(BODY).encode()
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer sk-bench\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+        f"Authorization: Bearer {BENCH_KEY}\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
         + data
     )
     received = bytearray()
@@ -172,18 +176,22 @@ def litellm(tmp: Path, upstream_url: str) -> Iterator[tuple[int, str] | None]:
     config.write_text(
         "model_list:\n  - model_name: test/model-a\n    litellm_params:\n      model: openai/test/model-a\n"
         f"      api_base: {upstream_url}\n      api_key: sk-bench\n"
+        f"general_settings:\n  master_key: {BENCH_KEY}\n"  # the proxy refuses to start without one
     )
     port = real_proxy.free_port()
-    proc = subprocess.Popen(
-        [*command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
-        cwd=tmp,
-        env=real_proxy._env(tmp),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = tmp / "litellm.log"  # its output, shown if it does not come up
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+            cwd=tmp,
+            env=real_proxy._env(tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        proxy = real_proxy.RealProxy(port, proc, tmp / "litellm.log", 0.0)  # type: ignore[arg-type]
+        proxy = real_proxy.RealProxy(port, proc, log, 0.0)  # type: ignore[arg-type]
         real_proxy._wait_ready(proxy, time.monotonic())
         yield proc.pid, f"http://127.0.0.1:{port}/v1"
     finally:
