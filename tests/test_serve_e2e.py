@@ -20,6 +20,7 @@ import httpx
 import pytest
 from gateway_harness import MODEL_A, MODEL_B, PROVIDERS, serving
 from upstream import (
+    Ok,
     Upstream,
     bad_request_400,
     content_filter_after_text,
@@ -113,6 +114,32 @@ def test_the_next_request_routes_on_the_health_the_last_one_recorded(tmp_path: P
         )
         assert raw.headers["x-orcli-provider"] == "beta" and raw.headers["x-orcli-attempts"] == "1"
     assert up.count("alpha") == 1
+
+
+class _SetsACookie(Ok):
+    """A whole answer whose response sets a cookie, as a CDN or load balancer in front of a provider does."""
+
+    def serve(self, ex: Any) -> None:
+        pieces = self.pieces(ex)
+        body = ex.completion("".join(pieces), "stop", self.usage_for(pieces))
+        ex.send_json(200, body, {"Set-Cookie": "__cf_bm=caller-one-session; Path=/; HttpOnly"})
+
+
+def test_a_cookie_a_provider_sets_never_goes_back_upstream_with_another_callers_request(
+    tmp_path: Path, up: Upstream
+) -> None:
+    # docs/gateway.md: the gateway keeps no cookie jar, so one caller's provider state never rides along
+    # with the next caller's request (nor with a request to another provider on the same host).
+    up.script("alpha", _SetsACookie("first"), ok("second"))
+    with serving(tmp_path, up) as gw:
+        for caller in ("one", "two"):
+            answer = gw.client(api_key=caller).chat.completions.create(
+                model=MODEL_A, messages=[{"role": "user", "content": caller}]
+            )
+            assert answer.choices[0].message.content in ("first", "second")
+    sent = up.requests("alpha")
+    assert len(sent) == 2
+    assert [r.headers.get("cookie") for r in sent] == [None, None]
 
 
 def test_model_fallback_with_a_models_list(tmp_path: Path, up: Upstream) -> None:

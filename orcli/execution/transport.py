@@ -1,4 +1,5 @@
-"""The httpx client orcli talks to providers with: TLS verified, no redirects, the CA bundle loaded lazily."""
+"""The httpx client orcli talks to providers with: TLS verified, no redirects, no cookies, the CA bundle loaded
+lazily."""
 
 from __future__ import annotations
 
@@ -122,6 +123,35 @@ class LazyTLSTransport(httpx.BaseTransport):
             self._transports.clear()
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing and adds nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class CookielessClient(httpx.Client):
+    """httpx's client without its cookie jar. A provider's Set-Cookie (a CDN's bot-management cookie, a load
+    balancer's affinity cookie) would otherwise be kept for the life of the process and sent back with later
+    requests: in `serve`, requests of other callers, state that none of them asked for, shared between them.
+    No provider API needs a cookie. Without the jar httpx also skips its cookie handling of every response
+    (a urllib request and response wrapped per answer: ~2% of a streamed answer's CPU, docs/performance.md)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        return None  # httpx's own constructor sets a jar: there is none to set
+
+
 def make_client() -> httpx.Client:
     # Redirects are never followed: the Authorization header must not travel to a host it was not meant for.
-    return httpx.Client(transport=LazyTLSTransport(), follow_redirects=False)
+    return CookielessClient(transport=LazyTLSTransport(), follow_redirects=False)
