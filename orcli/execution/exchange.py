@@ -143,12 +143,11 @@ class Exchange(_Call):
 
     def get(self, deadline: float) -> Item | None:
         """The next item, or None once `deadline` (on the executor's clock) has passed."""
-        clock = self.clock
-        if clock() >= deadline:
-            return None
-        self.deadline = deadline
+        self.deadline = deadline  # every read below is bounded by the time left until it
         body = self._body
         if body is None:
+            if self.clock() >= deadline:
+                return None  # never send a request once its deadline has passed
             item = next(self._items, _END)
         else:
             # Once per chunk of every answer: the body's pieces are read here, with no generator between.
@@ -159,8 +158,10 @@ class Exchange(_Call):
             except (httpx.HTTPError, BodyDecodeError) as exc:
                 self._body = iter(())  # after an error, the end
                 item = (Tag.ERROR, exc)
-        if clock() >= deadline:
-            return None  # too late: a keep-alive flood or a stall outlived the deadline
+        if self.clock() >= deadline:
+            # Too late: a keep-alive flood or a stall outlived the deadline. (A body read is checked after the
+            # read only: a deadline already past when `get` is called gives it a millisecond and lands here.)
+            return None
         return item
 
     def start(self) -> None:

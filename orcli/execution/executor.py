@@ -50,6 +50,7 @@ from orcli.execution.response import (
     AttemptFailed,
     Replay,
     ResponseReading,
+    deadline_reached,
     framer_calls,
     timeout_failure,
     too_large,
@@ -166,7 +167,7 @@ class Executor(ResponseReading):
         """The sink failed (stdout closed under `| head`) or something unforeseen: the attempt still gets its
         outcome (docs/failures.md), a neutral one; the caller lets the exception go on."""
         failure = cancelled(f"abandoned: {type(exc).__name__}")
-        report = dataclasses.replace(self._report(attempt, t0, failure, None), hedge=hedge)
+        report = self._report(attempt, t0, failure, None, hedge=hedge)
         reports.append(report)
         self._record(attempt, report, failure)
 
@@ -179,7 +180,7 @@ class Executor(ResponseReading):
         reports: list[AttemptReport],
         hedge: bool = False,
     ) -> Result:
-        report = dataclasses.replace(self._report(attempt, t0, None, served.ttft, served.status), hedge=hedge)
+        report = self._report(attempt, t0, None, served.ttft, served.status, hedge)
         reports.append(report)
         spent = self._record(attempt, report, None, served.answer)
         self.on_event(Event(EventKind.SERVED, attempt, number=number))
@@ -202,7 +203,7 @@ class Executor(ResponseReading):
             # Content already reached the output: another provider cannot take it back (docs/failures.md, `stream`).
             # A content filter after text stays a model event: it says nothing about the provider.
             failure = dataclasses.replace(failure, cls=FailureClass.STREAM)
-        report = dataclasses.replace(self._report(attempt, t0, failure, exc.ttft), hedge=hedge)
+        report = self._report(attempt, t0, failure, exc.ttft, hedge=hedge)
         reports.append(report)
         self._record(attempt, report, failure, exc.partial)
         self.on_event(Event(EventKind.FAILED, attempt, report.error or "", number=number))
@@ -232,9 +233,15 @@ class Executor(ResponseReading):
         return f"--timeout of {self.overall_timeout:g}s reached"
 
     def _report(
-        self, attempt: PlannedAttempt, t0: float, failure: Failure | None, ttft: float | None, status: int | None = None
+        self,
+        attempt: PlannedAttempt,
+        t0: float,
+        failure: Failure | None,
+        ttft: float | None,
+        status: int | None = None,
+        hedge: bool = False,
     ) -> AttemptReport:
-        return attempt_report(attempt, round(self.clock() - t0, 4), failure, ttft, status)
+        return attempt_report(attempt, round(self.clock() - t0, 4), failure, ttft, status, hedge)
 
     # -- one attempt ------------------------------------------------------------------------------------
     def _attempt(self, attempt: PlannedAttempt, request: ChatRequest, stream: bool, remaining: float | None) -> Served:
@@ -397,14 +404,12 @@ class Executor(ResponseReading):
 
         # Once per chunk of every streamed answer: names bound once above, fields read once (docs/performance.md).
         while not done:
-            deadline = first_token_deadline if ttft is None else min(last_event_at + idle, total_deadline)
+            deadline = first_token_deadline if ttft is None else last_event_at + idle
+            if deadline > total_deadline:  # (the first token's deadline never is: it is capped at its start)
+                deadline = total_deadline
             item = get(deadline)
             if item is None:
-                if ttft is None:
-                    kind = Kind.TIMEOUT_FIRST_TOKEN if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-                else:
-                    kind = Kind.IDLE if deadline < total_deadline else Kind.TIMEOUT_TOTAL
-                raise fail(timeout_failure(kind, self.timeouts))
+                raise fail(timeout_failure(deadline_reached(ttft is None, deadline < total_deadline), self.timeouts))
             tag, payload = item
             if tag is data:  # the common case first
                 received += len(payload)
@@ -448,18 +453,6 @@ class Executor(ResponseReading):
         if not built.has_answer:
             raise fail(transport_failure("malformed", "the stream finished without any content"))
         return Served(built.answer(), ttft)
-
-    def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
-        """What a reader's item other than data or the end means once the stream has begun."""
-        match tag:
-            case Tag.ERROR:
-                return self._transport_error(payload, during_body=True)
-            case Tag.STATUS:
-                return transport_failure("malformed", "a second status in one exchange")
-            case Tag.DATA | Tag.END:
-                raise AssertionError("the stream loop handles data and the end itself")
-            case unreachable:
-                assert_never(unreachable)
 
     def _first_content(self, ttft: float) -> float:
         """The first token arrived `ttft` seconds in: say so to a hedge (execution/hedge.py), which may cut the

@@ -271,7 +271,7 @@ def _settle_loser(ex: Executor, flight: Flight, error: AttemptFailed, reports: l
     announced, never a reason to stop the run."""
     from orcli.execution.executor import Event, EventKind
 
-    report = dataclasses.replace(ex._report(flight.attempt, flight.t0, error.failure, error.ttft), hedge=flight.hedge)
+    report = ex._report(flight.attempt, flight.t0, error.failure, error.ttft, hedge=flight.hedge)
     reports.append(report)
     ex._record(flight.attempt, report, error.failure, error.partial)  # a cut stream may have cost something
     ex.on_event(Event(EventKind.FAILED, flight.attempt, report.error or "", number=flight.number))

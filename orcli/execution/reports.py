@@ -124,7 +124,12 @@ class Served(NamedTuple):
 
 
 def attempt_report(
-    attempt: PlannedAttempt, latency_s: float, failure: Failure | None, ttft: float | None, status: int | None = None
+    attempt: PlannedAttempt,
+    latency_s: float,
+    failure: Failure | None,
+    ttft: float | None,
+    status: int | None = None,
+    hedge: bool = False,
 ) -> AttemptReport:
     """The attempt's one record. Failure messages come from classify, already redacted and on one line."""
     e = attempt.endpoint
@@ -138,6 +143,7 @@ def attempt_report(
             status=status,
             latency_s=latency_s,
             ttft_s=ttft_s,
+            hedge=hedge,
         )
     outcome = AttemptOutcome.CANCELLED if failure.cls is FailureClass.CANCELLED else AttemptOutcome.FAILED
     return AttemptReport(
@@ -151,6 +157,7 @@ def attempt_report(
         kind=str(failure.kind),
         latency_s=latency_s,
         ttft_s=ttft_s,
+        hedge=hedge,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import assert_never
+from typing import Any, assert_never
 
 import httpx
 
@@ -64,6 +64,18 @@ class ResponseReading:
     timeouts: Timeouts
     clock: Callable[[], float]
     secrets: tuple[str, ...]
+
+    def _mid_stream_failure(self, tag: Tag, payload: Any) -> Failure:
+        """What a reader's item other than data or the end means once the stream has begun."""
+        match tag:
+            case Tag.ERROR:
+                return self._transport_error(payload, during_body=True)
+            case Tag.STATUS:
+                return transport_failure("malformed", "a second status in one exchange")
+            case Tag.DATA | Tag.END:
+                raise AssertionError("the stream loop handles data and the end itself")
+            case unreachable:
+                assert_never(unreachable)
 
     def _wait_status(self, reader: Reader, deadline: float, total_deadline: float) -> tuple[int, httpx.Headers]:
         item = reader.get(deadline)
@@ -145,6 +157,14 @@ def framer_calls(framing: Framing) -> tuple[Callable[[bytes], list[SSEEvent]], C
     """A fresh framer's `feed` and `close`, bound once per stream."""
     framer = framer_factory(framing)()
     return framer.feed, framer.close
+
+
+def deadline_reached(before_first_token: bool, before_total: bool) -> Kind:
+    """Which deadline a stream read that came back empty-handed had: the first token's, the idle one, or the
+    total time's (when it was the nearer)."""
+    if not before_total:
+        return Kind.TIMEOUT_TOTAL
+    return Kind.TIMEOUT_FIRST_TOKEN if before_first_token else Kind.IDLE
 
 
 def timeout_failure(kind: Kind, t: Timeouts) -> Failure:

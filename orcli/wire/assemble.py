@@ -22,22 +22,24 @@ class AnswerBuilder:
         self.model: str | None = None
 
     def add(self, delta: Delta) -> None:
-        if delta.content:
-            self._content.append(delta.content)
-        if delta.reasoning:
-            self._reasoning.append(delta.reasoning)
-        for fragment in delta.tool_calls:
+        # Once per stream event: the fields unpacked in one step rather than read one attribute at a time.
+        content, reasoning, tool_calls, finish_reason, usage, model, _, _ = delta
+        if content:
+            self._content.append(content)
+        if reasoning:
+            self._reasoning.append(reasoning)
+        for fragment in tool_calls:
             call = self._calls.setdefault(fragment.index, [None, None, []])
             call[0] = call[0] or fragment.id
             call[1] = call[1] or fragment.name
             if fragment.arguments:
                 call[2].append(fragment.arguments)
-        if delta.finish_reason:
-            self.finish_reason = delta.finish_reason
-        if delta.usage is not None:
-            self.usage = delta.usage
-        if delta.model:
-            self.model = delta.model
+        if finish_reason:
+            self.finish_reason = finish_reason
+        if usage is not None:
+            self.usage = usage
+        if model:
+            self.model = model
 
     @property
     def produced(self) -> bool:

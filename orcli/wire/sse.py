@@ -46,20 +46,21 @@ class SSEDecoder:
         """
         if self._error is not None:
             raise self._error
-        self.bytes_fed += len(data)
+        size = len(data)
+        self.bytes_fed += size
         if (
-            data[-2:] == b"\n\n"
-            and data[:6] == b"data: "
+            data.startswith(b"data: ")
+            and data.find(b"\n") == size - 2  # the first line break is the last but one byte...
+            and data.endswith(b"\n\n")  # ...and the last is one too: exactly one line, then a blank one
             and not self._buf
             and not self._data
             and not self._first_line
-            and data.count(b"\n") == 2
             and b"\r" not in data
-            and len(data) <= self.max_line
+            and size <= self.max_line
         ):
             # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery, no
             # further call (this runs once per chunk of every stream; docs/performance.md).
-            return [_event((data[6:-2].decode("utf-8", errors="replace"), "message", self.last_event_id, None))]
+            return [_event((data[6:-2].decode("utf-8", "replace"), "message", self.last_event_id, None))]
         events: list[SSEEvent] = []
         try:
             return self._feed(data, events)
