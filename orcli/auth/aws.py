@@ -13,6 +13,7 @@ as the AWS CLI would (assume-role and SSO calls happen there, inside the attempt
 from __future__ import annotations
 
 import configparser
+import functools
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -197,6 +198,7 @@ def credentials(provider: Provider, env: Mapping[str, str]) -> SigV4Credentials:
     return SigV4Credentials(env, str(provider.settings.get("region") or ""))
 
 
+@functools.cache  # asked per attempt; whether a library is installed does not change while orcli runs
 def missing_extra() -> MissingExtra | None:
     """A message naming the pip install when botocore is not installed; None when it is. Imports nothing."""
     import importlib.util

@@ -12,6 +12,7 @@ so `orcli serve` fetches one per hour, not one per request.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -210,6 +211,7 @@ def credentials(provider: Provider, env: Mapping[str, str]) -> OAuthCredentials:
     return OAuthCredentials(env)
 
 
+@functools.cache  # asked per attempt; whether a library is installed does not change while orcli runs
 def missing_extra() -> MissingExtra | None:
     """A message naming the pip install when google-auth is not installed; None when it is. Imports nothing."""
     import importlib.util
