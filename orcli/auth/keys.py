@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from orcli.auth import CredentialError
 from orcli.routing.policy import key_problem
+from orcli.wire import dialect_for
+from orcli.wire.base import with_key
 
 if TYPE_CHECKING:
     import httpx
@@ -32,9 +34,6 @@ class HeaderKey:
         return (self.key,)
 
     def authorize(self, request: HttpRequest, deadline: float, client: httpx.Client) -> HttpRequest:
-        from orcli.wire import dialect_for
-        from orcli.wire.base import with_key
-
         return with_key(request, dialect_for(self.provider.api).auth(self.provider), self.key)
 
 

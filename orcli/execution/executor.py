@@ -16,6 +16,7 @@ from typing import Any, assert_never
 
 import httpx
 
+from orcli.auth import CredentialError, credentials_for
 from orcli.execution.cancel import CancelToken
 from orcli.execution.classify import (
     Failure,
@@ -290,8 +291,6 @@ class Executor(ResponseReading):
     def _authorize(self, provider: Provider, http: HttpRequest, start: float) -> HttpRequest:
         """The request with its credentials (orcli/auth): a key in a header, a signature, or an access token
         fetched within the connect deadline. Their secrets join those redacted from every message."""
-        from orcli.auth import CredentialError, credentials_for
-
         creds = None
         try:
             creds = credentials_for(provider, self.env)

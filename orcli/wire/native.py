@@ -5,14 +5,13 @@ Standard library only, like the dialects themselves (docs/dialects.md: dialects 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from orcli import __version__
 from orcli.wire.base import ChatRequest, MalformedResponse, StreamProtocolError, WireError
-from orcli.wire.text import loads, one_line, scrub
+from orcli.wire.text import compact_json, loads, one_line, scrub
 
 TOKEN_LIMIT = 10**15  # a token count above this is not a count; it would poison the cost arithmetic
 
@@ -25,7 +24,7 @@ def dumps(value: object) -> bytes:
     """Compact UTF-8 JSON for a request body; ValueError for what JSON cannot carry: text that is not UTF-8
     (lone surrogates) or a number that is not finite (NaN, which a gateway client's JSON may hold)."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        return compact_json(value).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("the request contains text that is not valid UTF-8 (check the command-line bytes)") from None
     except ValueError:

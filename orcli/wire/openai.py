@@ -29,7 +29,7 @@ from orcli.wire.base import (
     Usage,
     new_delta,
 )
-from orcli.wire.text import loads, one_line, scrub
+from orcli.wire.text import compact_json, loads, one_line, scrub
 
 # --- requests -------------------------------------------------------------------------------------
 
@@ -128,11 +128,11 @@ def encode_body(body: Mapping[str, object]) -> bytes:
     float their own way, so it goes in as a unique placeholder string that is then replaced by the literal."""
     literals = {k: v for k, v in body.items() if isinstance(v, NumberText)}
     marked = {k: (f"\x00orcli-number:{k}\x00" if k in literals else v) for k, v in body.items()}
-    text = json.dumps(marked, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = compact_json(marked)
     for key, number in literals.items():
         placeholder = json.dumps(marked[key], ensure_ascii=False)
         if text.count(placeholder) != 1:  # the prompt happens to hold the same text: send the plain float
-            return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            return compact_json(body).encode("utf-8")
         text = text.replace(placeholder, number.text)
     return text.encode("utf-8")
 

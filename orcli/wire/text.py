@@ -36,6 +36,16 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     return cut.rstrip() + "…"
 
 
+# json.dumps with any argument builds a JSONEncoder on every call; request bodies share this one (its
+# `encode` keeps no state between calls, so threads may share it too).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def compact_json(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False), the encoder built once."""
+    return _COMPACT.encode(value)
+
+
 # json's own scanner (C where available), called directly for the common case below; configured as
 # json.loads's default decoder is, so it accepts and builds exactly what json.loads does.
 _scan_once: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
