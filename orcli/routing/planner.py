@@ -217,76 +217,77 @@ def plan(
     paused = gc.isenabled()
     gc.disable()
     try:
-        plan = _plan(profile, request, prefs, health, seed, has_key, rng, key_problem, sticky)
-        return within_budget(plan, profile, spend)
+        by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
+        for endpoint in profile.endpoints:
+            if endpoint.model in by_model:
+                by_model[endpoint.model].append(endpoint)
+        filters = _Filters(prefs, request, has_key, key_problem)
+        rejected: list[Rejection] = []
+        survivors_by_model = [
+            _survivors(endpoints, rank, filters, profile.providers, health, rejected)
+            for rank, endpoints in enumerate(by_model.values())
+        ]
+        attempts = _attempts(survivors_by_model, prefs, rng or random.Random(seed), sticky)
+        warnings = unknown_name_warnings(prefs, profile.providers)
+        made = Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
+        return within_budget(made, profile, spend)
     finally:
         if paused:
             gc.enable()
 
 
-def _plan(
-    profile: Profile,
-    request: Request,
-    prefs: Preferences,
+def _survivors(
+    endpoints: list[Endpoint],
+    model_rank: int,
+    filters: _Filters,
+    providers: Mapping[str, Provider],
     health: HealthSnapshot,
-    seed: int | None = None,
-    has_key: Callable[[Provider], bool] = lambda p: True,
-    rng: random.Random | None = None,
-    key_problem: Callable[[Provider], str | None] | None = None,
-    sticky: StickyRule | None = None,
-) -> Plan:
-    rng = rng or random.Random(seed)
-    warnings = unknown_name_warnings(prefs, profile.providers)
-    by_model: dict[str, list[Endpoint]] = {m: [] for m in prefs.models}
-    for endpoint in profile.endpoints:
-        if endpoint.model in by_model:
-            by_model[endpoint.model].append(endpoint)
+    rejected: list[Rejection],
+) -> list[Candidate]:
+    """One model's endpoints that pass every filter, as candidates; the others go to `rejected` with a code."""
+    prefs, request = filters.prefs, filters.request
+    after_policy: list[Endpoint] = []
+    for e in endpoints:
+        verdict = filters.policy(e, providers[e.provider])
+        if verdict:
+            rejected.append(Rejection(e.model, e.provider, *verdict))
+        else:
+            after_policy.append(e)
+    missing = _missing_parameters(after_policy, request, prefs)
+    survivors: list[Candidate] = []
+    for e in after_policy:
+        if e.key in missing:
+            lacking = ", ".join(sorted(missing[e.key]))
+            rejected.append(
+                Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS, f"does not support: {lacking}")
+            )
+            continue
+        verdict = filters.sizing(e, providers[e.provider])
+        if verdict:
+            rejected.append(Rejection(e.model, e.provider, *verdict))
+            continue
+        h = health.get(e.model, e.provider)
+        # docs/routing.md#rejections: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
+        if prefs.skip_unhealthy and h.state is not HealthState.HEALTHY:
+            what = "circuit open" if h.state is HealthState.COOLDOWN else "recent outage"
+            rejected.append(
+                Rejection(e.model, e.provider, RejectionCode.UNHEALTHY, f"{what}: {h.describe()} (--skip-unhealthy)")
+            )
+            continue
+        survivors.append(Candidate(e, expected_cost(e, request), h, model_rank))
+    return survivors
 
-    filters = _Filters(prefs, request, has_key, key_problem)
-    providers = profile.providers
-    rejected: list[Rejection] = []
-    survivors_by_model: list[list[Candidate]] = []
-    for model_rank, endpoints in enumerate(by_model.values()):
-        after_policy: list[Endpoint] = []
-        for e in endpoints:
-            verdict = filters.policy(e, providers[e.provider])
-            if verdict:
-                rejected.append(Rejection(e.model, e.provider, *verdict))
-            else:
-                after_policy.append(e)
-        missing = _missing_parameters(after_policy, request, prefs)
-        survivors: list[Candidate] = []
-        for e in after_policy:
-            provider = providers[e.provider]
-            if e.key in missing:
-                lacking = ", ".join(sorted(missing[e.key]))
-                rejected.append(
-                    Rejection(e.model, e.provider, RejectionCode.MISSING_PARAMETERS, f"does not support: {lacking}")
-                )
-                continue
-            verdict = filters.sizing(e, provider)
-            if verdict:
-                rejected.append(Rejection(e.model, e.provider, *verdict))
-                continue
-            h = health.get(e.model, e.provider)
-            # docs/routing.md#rejections: what health would otherwise demote (cooldown, or a recent outage) is rejected instead.
-            if prefs.skip_unhealthy and h.state is not HealthState.HEALTHY:
-                what = "circuit open" if h.state is HealthState.COOLDOWN else "recent outage"
-                rejected.append(
-                    Rejection(
-                        e.model, e.provider, RejectionCode.UNHEALTHY, f"{what}: {h.describe()} (--skip-unhealthy)"
-                    )
-                )
-                continue
-            survivors.append(Candidate(e, expected_cost(e, request), h, model_rank))
-        survivors_by_model.append(survivors)
 
+def _attempts(
+    survivors_by_model: list[list[Candidate]], prefs: Preferences, rng: random.Random, sticky: StickyRule | None
+) -> tuple[PlannedAttempt, ...]:
+    """The survivors in the order they will be tried, each with the reason for its place."""
     ordered = order_candidates(survivors_by_model, prefs, rng)
     if sticky is not None and sticky.bindings and not prefs.order:  # `order` overrides stickiness
         from orcli.routing.sticky import stick
 
         ordered = stick(ordered, sticky)
-    attempts = tuple(
+    return tuple(
         PlannedAttempt(
             rank=i,
             endpoint=c.endpoint,
@@ -298,7 +299,6 @@ def _plan(
         )
         for i, (c, reason) in enumerate(ordered, start=1)
     )
-    return Plan(attempts=attempts, rejected=tuple(rejected), warnings=tuple(warnings))
 
 
 def within_budget(plan: Plan, profile: Profile, spend: Spend) -> Plan:
