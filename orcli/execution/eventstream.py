@@ -19,6 +19,7 @@ length out of bounds, or a stream that ends inside a message is a StreamProtocol
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
@@ -72,13 +73,26 @@ def _event(headers: dict[str, str], payload: bytes) -> SSEEvent:
     return SSEEvent(data, headers.get(":event-type") or "message")
 
 
+def _event_name(headers: dict[str, str]) -> str | None:
+    """The event name of a header block whose messages are plain events (the payload is the data, as is);
+    None for the others (exceptions, errors), which `_event` reads whole."""
+    if headers.get(":message-type") in ("exception", "error"):
+        return None
+    return headers.get(":event-type") or "message"
+
+
+# An SSEEvent from its four fields, built by tuple.__new__ directly (once per message; see wire/sse.py).
+_new_event = functools.partial(tuple.__new__, SSEEvent)
+
+
 class EventStreamFramer:
     """Bytes in, events out, messages reassembled across reads. A stream repeats a few header blocks (one per
     event type), so each distinct block is parsed once per stream."""
 
     def __init__(self) -> None:
         self._buffer = b""
-        self._known: dict[bytes, dict[str, str]] = {}
+        # header block -> (its headers, its event name when its messages are plain events)
+        self._known: dict[bytes, tuple[dict[str, str], str | None]] = {}
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         buffer = self._buffer + data if self._buffer else data
@@ -97,12 +111,17 @@ class EventStreamFramer:
             if zlib.crc32(view[start : end - 4]) != _CRC.unpack_from(buffer, end - 4)[0]:
                 raise StreamProtocolError("event stream message checksum does not match")
             block = buffer[start + 12 : start + 12 + head]
-            headers = self._known.get(block)
-            if headers is None:
+            known = self._known.get(block)
+            if known is None:
                 headers = _headers(block)
+                known = (headers, _event_name(headers))
                 if len(self._known) < 64:
-                    self._known[block] = headers
-            out.append(_event(headers, buffer[start + 12 + head : end - 4]))
+                    self._known[block] = known
+            payload = buffer[start + 12 + head : end - 4]
+            if known[1] is not None:  # the common case, once per message: an event whose payload is its data
+                out.append(_new_event((payload.decode("utf-8", "replace"), known[1], None, None)))
+            else:
+                out.append(_event(known[0], payload))
             start = end
         self._buffer = buffer[start:]
         return out

@@ -29,6 +29,7 @@ from orcli.wire.base import (
     ToolCallDelta,
     UpstreamError,
     Usage,
+    new_delta,
 )
 from orcli.wire.bedrock_request import SCHEMA_TOOL, build_body, encode, model_path
 from orcli.wire.native import (
@@ -41,7 +42,7 @@ from orcli.wire.native import (
     plain_error_text,
     text_of,
 )
-from orcli.wire.text import loads, one_line
+from orcli.wire.text import loads, one_line, scrub
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 ERROR_TYPE_HEADER = "x-amzn-errortype"  # where Bedrock names an HTTP error's type (its body has only a message)
@@ -186,8 +187,12 @@ class EventDecoder:
         return [Delta(tool_calls=(ToolCallDelta(tool, text_of(use.get("toolUseId")), text_of(use.get("name"))),))]
 
     def _delta(self, obj: Mapping[str, Any]) -> list[Delta]:
-        index = self._index(obj)
         delta = obj.get("delta")
+        if type(delta) is dict:  # the common case first, once per text event: exact types, no ABC checks
+            text = delta.get("text")
+            if type(text) is str and type(obj.get("contentBlockIndex")) is int:
+                return [new_delta((scrub(text), "", (), None, None, None, None, False))]
+        index = self._index(obj)
         if not isinstance(delta, Mapping):
             raise StreamProtocolError("contentBlockDelta has no delta")
         if isinstance(delta.get("text"), str):
