@@ -360,12 +360,15 @@ class EventDecoder:
         return []
 
     def _block_delta(self, obj: Mapping[str, Any]) -> list[Delta]:
-        index = self._index(obj)
         delta = obj.get("delta")
+        if type(delta) is dict and delta.get("type") == "text_delta" and type(obj.get("index")) is int:
+            # Most events of a stream: exact-type checks (no ABC isinstance), the delta built without keywords.
+            return [new_delta((text_of(delta.get("text")), "", (), None, None, None, None, False))]
+        index = self._index(obj)
         if not isinstance(delta, Mapping):
             raise StreamProtocolError("content_block_delta has no delta")
         kind = delta.get("type")
-        if kind == "text_delta":  # most events of a stream: the delta built without keyword handling
+        if kind == "text_delta":
             return [new_delta((text_of(delta.get("text")), "", (), None, None, None, None, False))]
         if kind == "thinking_delta":
             return [Delta(reasoning=text_of(delta.get("thinking")))]
