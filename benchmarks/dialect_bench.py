@@ -6,7 +6,8 @@ Run: python benchmarks/dialect_bench.py [rounds]
 
 The fakes (tests/fake_dialects.py, tests/fake_clouds.py) run in another process, so their threads do not share
 the measured client's GIL; every dialect answers the same words in the same number of stream events. The cloud
-dialects sign every request (Bedrock: SigV4 with botocore, the stream parsed by botocore's event-stream reader)
+dialects sign every request (Bedrock: SigV4 with botocore, the stream read by orcli's event-stream framer,
+checked frame for frame against botocore's in tests/test_eventstream.py)
 or carry an OAuth2 token (Vertex: fetched once, in the warm-up, then reused as in any process).
 """
 
