@@ -56,6 +56,42 @@ def test_random_splits_give_the_same_events(cuts: list[int]) -> None:
     assert decode([STREAM[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]) == decode([STREAM])
 
 
+# An Anthropic-like stream: every event named on an `event:` line before its `data:` line.
+NAMED = b"".join(
+    b"event: " + name + b"\ndata: " + json.dumps({"type": name.decode(), "n": i}).encode() + b"\n\n"
+    for i, name in enumerate(
+        [b"message_start", b"content_block_delta", b"ping", b"content_block_delta", b"message_stop"]
+    )
+)
+
+
+def test_named_events_keep_their_names_wherever_the_stream_is_split() -> None:
+    whole = decode([NAMED])
+    assert [e.event for e in whole] == [
+        "message_start",
+        "content_block_delta",
+        "ping",
+        "content_block_delta",
+        "message_stop",
+    ]
+    for i in range(len(NAMED) + 1):
+        assert decode([NAMED[:i], NAMED[i:]]) == whole, i
+
+
+def test_a_field_in_one_chunk_joins_the_data_line_of_the_next() -> None:
+    # Split at a line end, the event's name (and retry) must still reach it: the chunk with only the data
+    # line is not a fresh event.
+    assert decode([b"data: a\n\n", b"event: foo\n", b"data: x\n\n"])[1] == SSEEvent("x", "foo")
+    assert decode([b"data: a\n\n", b"retry: 5\n", b"data: x\n\n"])[1] == SSEEvent("x", retry=5)
+    assert decode([b"data: a\n\n", b"event: foo\n", b"event: bar\ndata: x\n\n"])[1] == SSEEvent("x", "bar")
+
+
+@given(st.lists(st.integers(0, len(NAMED)), max_size=12))
+def test_random_splits_of_named_events_give_the_same_events(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(NAMED)]
+    assert decode([NAMED[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]) == decode([NAMED])
+
+
 @pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
 def test_all_three_line_endings_decode_alike(eol: bytes) -> None:
     stream = STREAM.replace(b"\n", eol)

@@ -18,12 +18,17 @@ _EOL = re.compile(rb"\r\n?|\n")
 _event = functools.partial(tuple.__new__, SSEEvent)
 
 
+_EVENT_FIELDS = frozenset({"data", "event", "retry"})  # the fields an event keeps until it is dispatched
+
+
 class SSEDecoder:
     """Incremental SSE decoder (WHATWG rules): feed bytes as they arrive, get complete events."""
 
     def __init__(self, max_line: int = MAX_LINE_BYTES, max_event: int = MAX_EVENT_BYTES) -> None:
         self.max_line = max_line
         self.max_event = max_event
+        # A chunk no longer than this is within both limits whatever its lines: the fast paths take only such.
+        self._fast_max = min(max_line, max_event)
         self.bytes_fed = 0  # every byte counts as a sign of life, keep-alives included
         self.comments = 0  # keep-alive/comment lines seen; they yield no event
         self.last_event_id: str | None = None
@@ -37,6 +42,7 @@ class SSEDecoder:
         self._data_size = 0
         self._event = ""
         self._retry: int | None = None
+        self._clean = True  # no field of the next event seen yet: what the fast paths need
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Decode a chunk; returns the events it completed.
@@ -53,14 +59,18 @@ class SSEDecoder:
             and data.find(b"\n") == size - 2  # the first line break is the last but one byte...
             and data.endswith(b"\n\n")  # ...and the last is one too: exactly one line, then a blank one
             and not self._buf
-            and not self._data
+            and self._clean
             and not self._first_line
             and b"\r" not in data
-            and size <= self.max_line
+            and size <= self._fast_max
         ):
             # The usual chunk, exactly one `data:` line and its blank line: one event, no line machinery, no
             # further call (this runs once per chunk of every stream; docs/performance.md).
             return [_event((data[6:-2].decode("utf-8", "replace"), "message", self.last_event_id, None))]
+        if data.startswith(b"event: "):
+            named = self._named_event(data, size)
+            if named is not None:
+                return named
         events: list[SSEEvent] = []
         try:
             return self._feed(data, events)
@@ -70,6 +80,24 @@ class SSEDecoder:
             self._error = exc
             return events
 
+    def _named_event(self, data: bytes, size: int) -> list[SSEEvent] | None:
+        """The usual chunk of a stream with named events (Anthropic's): an `event:` line, a `data:` line and the
+        blank line, whole, in a clean state: one event without the line machinery. None for anything else."""
+        eol = data.find(b"\n")
+        if (
+            data.startswith(b"data: ", eol + 1)
+            and data.find(b"\n", eol + 1) == size - 2
+            and data.endswith(b"\n\n")
+            and not self._buf
+            and self._clean
+            and not self._first_line
+            and b"\r" not in data
+            and size <= self._fast_max
+        ):
+            name = data[7:eol].decode("utf-8", "replace") or "message"
+            return [_event((data[eol + 7 : -2].decode("utf-8", "replace"), name, self.last_event_id, None))]
+        return None
+
     def _feed(self, data: bytes, events: list[SSEEvent]) -> list[SSEEvent]:
         if (
             data.startswith(b"data: ")
@@ -77,9 +105,9 @@ class SSEDecoder:
             and data.count(b"\n") == 2
             and data.count(b"\r") == 2
             and not self._buf
-            and not self._data
+            and self._clean
             and not self._first_line
-            and len(data) <= self.max_line
+            and len(data) <= self._fast_max
         ):
             # The same with CRLF line ends, as Gemini frames its stream (docs/dialects.md).
             events.append(_event((data[6:-4].decode("utf-8", errors="replace"), "message", self.last_event_id, None)))
@@ -139,6 +167,8 @@ class SSEDecoder:
             return
         name, _, value = line.partition(":")
         value = value.removeprefix(" ")
+        if name in _EVENT_FIELDS:
+            self._clean = False  # the event under way has a field: the next chunk must join it, not start anew
         if name == "data":
             self._data_size += len(raw) + 1
             if self._data_size > self.max_event:
