@@ -291,6 +291,18 @@ def test_a_verdict_that_is_a_value_or_not_an_object_is_never_skipped() -> None:
     )
 
 
+def test_a_verdict_where_the_last_one_was_or_elsewhere_decodes_as_openai_does() -> None:
+    # Azure's own layout puts the verdict first in the choice (a fixed distance from the start); the fake's puts
+    # it last (a fixed distance from the end); a chunk of another shape must still be searched.
+    def first(content: str, verdict: object = _SAFE) -> str:
+        choice = {"content_filter_results": verdict, "delta": {"content": content}, "finish_reason": None, "index": 0}
+        return json.dumps({"choices": [choice], "id": "c", "model": "gpt-4o"})
+
+    _same_as_openai([first("a"), first("bb"), first("ccc" * 40), first("d", _FLAGGED), first("e"), first("f")])
+    _same_as_openai([_azure_chunk("a"), _azure_chunk("bb"), first("c"), _azure_chunk("d" * 90), first("e")])
+    _same_as_openai([_azure_chunk("a"), _azure_chunk("b", model="x" * 300), _azure_chunk("c")[:-1]])
+
+
 @given(st.lists(st.text(), min_size=1, max_size=6))
 def test_any_text_decodes_as_openai_does(pieces: list[str]) -> None:
     verdict_text = json.dumps({"content_filter_results": _SAFE})

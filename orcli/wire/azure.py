@@ -73,31 +73,46 @@ class _EventDecoder:
 
     Azure repeats the same `"content_filter_results": {...}` (every category "safe") in each chunk: more JSON
     than the text itself, which orcli never reads in a stream (a filtered answer shows in `finish_reason`).
-    When a chunk's first verdict is, character for character, the one seen last, it is replaced by an empty
-    object before parsing: a short search and a compare instead of parsing it again (docs/performance.md).
-    Safe because the key and its object are whole JSON tokens and a bare `"` cannot occur inside a JSON
-    string, so what is found is always that key and its value, never part of a string, and valid JSON stays
-    valid. Whatever does not decode cleanly that way (malformed JSON, an error object, whose raw text is
-    kept) is decoded again from the text as sent.
+    When a chunk holds, character for character, the verdict seen last (looked for where the last one was,
+    counted from either end, then at the key's first occurrence), it is replaced by an empty object before
+    parsing: a compare instead of parsing it again (docs/performance.md). Safe because the verdict's text holds
+    bare `"` characters, which cannot occur inside a JSON string, so wherever it matches it is that key and its
+    whole object value, never part of a string, and valid JSON stays valid. Whatever does not decode cleanly
+    that way (malformed JSON, an error object, whose raw text is kept) is decoded again from the text as sent.
     """
 
     def __init__(self) -> None:
         self._verdict: str | None = None  # the last non-empty verdict seen, key included, as sent
+        # Where it was in its chunk, counted from the start and from the end: a stream's chunks differ in their
+        # text and keep their shape, so the next verdict is usually at one of the two (no search).
+        self._head = 0
+        self._tail = 0
 
     def decode(self, event: SSEEvent) -> list[Delta]:
         data = event.data
-        start = data.find(_VERDICT_KEY)
-        if start >= 0:
-            verdict = self._verdict
-            if verdict is not None and data.startswith(verdict, start):
-                try:
-                    delta = openai.parse_stream_event(data[:start] + _EMPTY_VERDICT + data[start + len(verdict) :])
-                except WireError:
-                    delta = None  # the text as sent says what is wrong, in its own words
-                if delta is not None and delta.error is None:
-                    return [delta]
-            else:
+        verdict = self._verdict
+        start = -1
+        if verdict is not None:
+            if data.startswith(verdict, self._head):
+                start = self._head
+            elif data.startswith(verdict, len(data) - self._tail - len(verdict)):
+                start = len(data) - self._tail - len(verdict)
+        if start < 0:
+            start = data.find(_VERDICT_KEY)
+            if start < 0:
+                return [openai.parse_stream_event(data)]
+            if verdict is None or not data.startswith(verdict, start):
                 self._learn(data, start)
+                return [openai.parse_stream_event(data)]
+        assert verdict is not None
+        end = start + len(verdict)
+        self._head, self._tail = start, len(data) - end
+        try:
+            delta = openai.parse_stream_event(data[:start] + _EMPTY_VERDICT + data[end:])
+        except WireError:
+            delta = None  # the text as sent says what is wrong, in its own words
+        if delta is not None and delta.error is None:
+            return [delta]
         return [openai.parse_stream_event(data)]
 
     def _learn(self, data: str, start: int) -> None:
@@ -118,6 +133,7 @@ class _EventDecoder:
             return
         if verdict:
             self._verdict = data[start:end]
+            self._head, self._tail = start, len(data) - end
 
 
 _EMPTY_VERDICT = _VERDICT_KEY + ":{}"
