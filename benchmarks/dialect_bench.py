@@ -108,10 +108,12 @@ def bench(n: int = 60) -> list[dict[str, object]]:
     """Rows: dialect, streamed median, whole median, each as a ratio to OpenAI's."""
     import httpx
 
+    from orcli.auth import credentials_for
     from orcli.execution.exchange import Exchange
     from orcli.execution.executor import Executor
     from orcli.profile.resolve import load_profile_file
     from orcli.types import HEALTHY, PlannedAttempt
+    from orcli.wire import dialect_for
     from orcli.wire.base import ChatRequest
 
     request = ChatRequest(({"role": "user", "content": "hello"},))
@@ -147,8 +149,24 @@ def bench(n: int = 60) -> list[dict[str, object]]:
 
             return go
 
+        def raw(name: str) -> Callable[[], None]:
+            """Diagnostic: the same streamed answer's bytes read with plain httpx, nothing parsed (a request built
+            and signed once, then sent again and again): what the wire alone costs, the floor of the ratio."""
+            provider, endpoint = profile.providers[name], attempt[name].endpoint
+            http = dialect_for(provider.api).build_request(provider, endpoint, request, True)
+            http = credentials_for(provider, keys).authorize(http, time.monotonic() + 10, client)
+
+            def go() -> None:
+                with client.stream("POST", http.url, content=http.body, headers=dict(http.headers)) as response:
+                    assert response.status_code == 200, (name, response.status_code)
+                    for _ in response.iter_raw():
+                        pass
+
+            return go
+
         streamed = _interleaved({name: run(name, True) for name in DIALECTS}, n)
         whole = _interleaved({name: run(name, False) for name in DIALECTS}, n)
+        wire = _interleaved({name: raw(name) for name in DIALECTS}, n)
     return [
         {
             "dialect": name,
@@ -160,6 +178,8 @@ def bench(n: int = 60) -> list[dict[str, object]]:
             "whole_cpu_s": whole[name][1],
             "whole_ratio": whole[name][0] / whole["openai"][0],
             "whole_cpu_ratio": whole[name][1] / whole["openai"][1],
+            "wire_cpu_s": wire[name][1],
+            "wire_cpu_ratio": wire[name][1] / wire["openai"][1],
         }
         for name in DIALECTS
     ]
@@ -170,12 +190,14 @@ def main() -> int:
     rows = bench(n)
     print(f"executor per dialect, {n} rounds, 200-event answer; ratio to openai (target: CPU <= {TARGET}x)")
     print(
-        f"{'dialect':<10} {'streamed wall':>14} {'cpu':>8} {'cpu ratio':>9} {'whole wall':>11} {'cpu':>8} {'cpu ratio':>9}"
+        f"{'dialect':<16} {'streamed wall':>14} {'cpu':>8} {'cpu ratio':>9} {'bytes alone':>11} "
+        f"{'whole wall':>11} {'cpu':>8} {'cpu ratio':>9}"
     )
     for r in rows:
         print(
-            f"{r['dialect']:<10} {r['streamed_s'] * 1000:>12.2f}ms {r['streamed_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
-            f"{r['streamed_cpu_ratio']:>8.2f}x {r['whole_s'] * 1000:>9.2f}ms {r['whole_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
+            f"{r['dialect']:<16} {r['streamed_s'] * 1000:>12.2f}ms {r['streamed_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
+            f"{r['streamed_cpu_ratio']:>8.2f}x {r['wire_cpu_ratio']:>10.2f}x "
+            f"{r['whole_s'] * 1000:>9.2f}ms {r['whole_cpu_s'] * 1000:>6.2f}ms "  # type: ignore[operator]
             f"{r['whole_cpu_ratio']:>8.2f}x"
         )
     return 0
