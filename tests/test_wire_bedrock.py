@@ -321,3 +321,36 @@ def test_an_error_without_the_header_reads_the_body_type_or_text() -> None:
     err = bedrock.parse_error(400, '{"__type": "com.amazon.coral.validate#ValidationException", "Message": "bad"}')
     assert (err.type, err.message) == ("ValidationException", "bad")
     assert bedrock.parse_error(502, "<html><title>502 Bad Gateway</title></html>").message == "502 Bad Gateway"
+
+
+# --- signing --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_signed_request_carries_exactly_the_signature_botocore_computes(
+    monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    # orcli hands botocore its request in a lighter wrapper (orcli/auth/aws.py): the headers botocore would
+    # send for the same request at the same second must come out unchanged, the signature included.
+    import datetime
+
+    pytest.importorskip("botocore", reason="botocore (orcli[aws], a test dependency) signs SigV4")
+    import botocore.auth
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from orcli.auth.aws import SigV4Credentials
+    from orcli.types import Provider
+
+    at = datetime.datetime(2026, 12, 7, 12, 0, 0, tzinfo=datetime.UTC)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: at)
+    provider = Provider(name="bedrock", base_url="https://bedrock-runtime.us-east-1.amazonaws.com", api="bedrock")
+    http = bedrock.DIALECT.build_request(provider, CLAUDE, ChatRequest(({"role": "user", "content": "hi"},)), stream)
+    env = {"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret-test", "AWS_SESSION_TOKEN": "tok"}
+    signed = SigV4Credentials(env, "us-east-1").authorize(http, 0.0, None)
+
+    reference = AWSRequest(method="POST", url=http.url, data=http.body, headers=dict(http.headers))
+    SigV4Auth(Credentials("AKIDTEST", "secret-test", "tok"), "bedrock", "us-east-1").add_auth(reference)
+    assert dict(signed.headers) == dict(reference.headers.items())
+    assert "Signature=" in signed.headers["Authorization"]
