@@ -16,6 +16,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from orcli.wire import DIALECTS
+
 if TYPE_CHECKING:
     import httpx
 
@@ -51,8 +53,6 @@ def scheme_of(provider: Provider) -> str | None:
     """The scheme this provider uses: its key when it names one, else its dialect's keyless scheme."""
     if provider.api_key_env:
         return "header"
-    from orcli.wire import DIALECTS
-
     return DIALECTS[provider.api].keyless_auth
 
 
@@ -104,8 +104,6 @@ def local_cloud_settings(table: Mapping[str, object], env: Mapping[str, str]) ->
     """For `profiles init`, about a profile's provider table without a key: None when its dialect signs with
     no cloud credentials; False when it does and none exist locally; else the settings found beside them
     (an AWS region, a Google Cloud project) to write into the table. Network-free, like planning."""
-    from orcli.wire import DIALECTS
-
     api = table.get("api", "openai")
     registration = DIALECTS.get(api) if isinstance(api, str) else None
     scheme = registration.keyless_auth if registration is not None else None
