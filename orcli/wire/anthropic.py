@@ -43,7 +43,7 @@ from orcli.wire.native import (
     tool_call_json,
     tool_functions,
 )
-from orcli.wire.text import loads, one_line
+from orcli.wire.text import json_or_none, one_line
 
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 API_KEY = Auth(header="x-api-key", prefix="")
@@ -388,10 +388,7 @@ class EventDecoder:
 def parse_error(status: int | None, body: bytes | str) -> UpstreamError:
     """An error response: Anthropic's envelope {"type": "error", "error": {"type", "message"}}, or any text."""
     raw = as_text(body)
-    try:
-        obj = loads(raw) if raw.strip() else None
-    except ValueError:
-        obj = None
+    obj = json_or_none(raw)
     if isinstance(obj, dict) and obj.get("error") is not None:
         return _error_from(obj["error"], raw, status)
     if isinstance(obj, dict) and isinstance(obj.get("message"), str):

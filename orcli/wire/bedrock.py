@@ -42,7 +42,7 @@ from orcli.wire.native import (
     plain_error_text,
     text_of,
 )
-from orcli.wire.text import loads, one_line, scrub
+from orcli.wire.text import json_or_none, one_line, scrub
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 ERROR_TYPE_HEADER = "x-amzn-errortype"  # where Bedrock names an HTTP error's type (its body has only a message)
@@ -215,10 +215,7 @@ class EventDecoder:
 
 
 def _message(raw: str) -> tuple[str, str]:
-    try:
-        obj = loads(raw) if raw.strip() else None
-    except ValueError:
-        obj = None
+    obj = json_or_none(raw)
     if isinstance(obj, Mapping):
         said = obj.get("message", obj.get("Message"))
         if isinstance(said, str):
@@ -239,10 +236,7 @@ def parse_error(status: int | None, body: bytes | str, errortype: str | None = N
     message, detail = _message(raw)
     kind = error_type(errortype)
     if kind is None:  # some errors also name their type in the body
-        try:
-            obj = loads(raw) if raw.strip() else None
-        except ValueError:
-            obj = None
+        obj = json_or_none(raw)
         found = obj.get("__type") if isinstance(obj, Mapping) else None
         kind = error_type(found.rsplit("#", 1)[-1]) if isinstance(found, str) else None
     if status is None and kind:

@@ -45,7 +45,7 @@ from orcli.wire.native import (
     tool_functions,
     wants_json,
 )
-from orcli.wire.text import loads, one_line, scrub
+from orcli.wire.text import json_or_none, loads, one_line, scrub
 
 # -o options under OpenAI's names -> generationConfig fields.
 GENERATION_OPTIONS = {
@@ -400,10 +400,7 @@ def _error_from(err: object, raw: str, status: int | None) -> UpstreamError:
 def parse_error(status: int | None, body: bytes | str) -> UpstreamError:
     """An error response: {"error": {...}} (or that in a one-element list), or any other text."""
     raw = as_text(body)
-    try:
-        obj = loads(raw) if raw.strip() else None
-    except ValueError:
-        obj = None
+    obj = json_or_none(raw)
     if isinstance(obj, list) and obj and isinstance(obj[0], Mapping):
         obj = obj[0]
     if isinstance(obj, Mapping) and obj.get("error") is not None:

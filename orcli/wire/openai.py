@@ -29,7 +29,7 @@ from orcli.wire.base import (
     Usage,
     new_delta,
 )
-from orcli.wire.text import compact_json, loads, one_line, scrub
+from orcli.wire.text import compact_json, json_or_none, loads, one_line, scrub
 
 # --- requests -------------------------------------------------------------------------------------
 
@@ -418,10 +418,7 @@ def _detail_message(detail: object) -> str:
 def parse_error_body(body: bytes | str) -> UpstreamError:
     """An upstream error body of any common shape (OpenAI, OpenRouter, FastAPI, plain text, HTML)."""
     raw = _text(body)
-    try:
-        obj = loads(raw) if raw.strip() else None
-    except ValueError:
-        obj = None
+    obj = json_or_none(raw)
     if isinstance(obj, list) and obj and isinstance(obj[0], dict):
         obj = obj[0]  # Google wraps its error object in a one-element list on some endpoints
     if isinstance(obj, dict):

@@ -70,3 +70,14 @@ def loads(text: str | bytes) -> object:
         return json.loads(text)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
+
+
+def json_or_none(text: str) -> object:
+    """An error body's JSON value, or None when it is empty or not JSON (an HTML page, plain words): what every
+    dialect's error parser starts from before it falls back to the text itself."""
+    if not text.strip():
+        return None
+    try:
+        return loads(text)
+    except ValueError:
+        return None

@@ -20,7 +20,7 @@ from orcli.types import Endpoint, Provider
 from orcli.wire import anthropic, gemini, vertex
 from orcli.wire.base import Answer, Auth, ChatRequest, EventDecoder, HttpRequest, UpstreamError
 from orcli.wire.native import as_text, dumps, headers
-from orcli.wire.text import loads
+from orcli.wire.text import json_or_none
 
 DEFAULT_VERSION = "vertex-2023-10-16"
 
@@ -35,10 +35,7 @@ def build_body(provider: Provider, endpoint: Endpoint, request: ChatRequest, str
 def parse_error(status: int | None, body: bytes | str) -> UpstreamError:
     """Google's {"error": {"code", "status", "message"}} when Vertex refused; Anthropic's envelope otherwise."""
     raw = as_text(body)
-    try:
-        obj = loads(raw) if raw.strip() else None
-    except ValueError:
-        obj = None
+    obj = json_or_none(raw)
     if isinstance(obj, list) and obj:
         obj = obj[0]
     err = obj.get("error") if isinstance(obj, Mapping) else None
