@@ -71,20 +71,6 @@ def _text_of(content: object) -> str | None:
     return None
 
 
-def _usage_of(price: Price | None, answer: Answer, prompt_tokens: int) -> AttemptUsage:
-    """Tokens and cost of an attempt that produced `answer` (whole, or what a broken stream carried)."""
-    usage = answer.usage
-    produced = [answer.content, answer.reasoning, *(c.name + c.arguments for c in answer.tool_calls)]
-    return attempt_usage(
-        price,
-        None if usage is None else usage.prompt_tokens,
-        None if usage is None else usage.completion_tokens,
-        prompt_tokens,
-        "".join(t for t in produced if t),
-        produced=any(produced) or usage is not None,
-    )
-
-
 def tokens_per_second(answer: Answer | None, latency_s: float | None, ttft_s: float | None) -> float | None:
     """A served answer's generation speed for health (docs/health.md): its completion tokens (reported, else
     about four characters a token) over the time from its first token to its end; None when unmeasurable."""
