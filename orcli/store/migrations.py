@@ -6,6 +6,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
+from orcli.store.transaction import immediate
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = []
@@ -151,10 +153,7 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
     """Apply pending migrations in one transaction (`db` in autocommit mode); returns the names applied now."""
     if not check(db, migrations):  # raises SchemaTooNew, before any write
         return []
-    # BEGIN IMMEDIATE takes the write lock before re-reading what is applied: processes racing to open a
-    # fresh store migrate it exactly once.
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):  # the write lock, then what is applied is read again: a fresh store migrates once
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         pending = set(check(db, migrations))
         done: list[str] = []
@@ -163,9 +162,4 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
                 fn(db)
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
                 done.append(fn.__name__)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:  # SQLite may already have rolled back (disk full, I/O error)
-            db.execute("ROLLBACK")
-        raise
     return done

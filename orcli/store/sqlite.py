@@ -41,6 +41,7 @@ from orcli.paths import FILENAME, default_state_dir  # noqa: F401 - re-exported
 from orcli.store import usage
 from orcli.store.migrations import MIGRATIONS, Migration, SchemaTooNew, check, migrate
 from orcli.store.sessions import SqliteSessions
+from orcli.store.transaction import immediate
 from orcli.store.values import outcome_values
 from orcli.types import BudgetSettings, FailureClass, Outcome, Spend
 
@@ -364,16 +365,8 @@ def _with_retry(op: Callable[[], _T], rng: random.Random) -> _T:
 
 
 def _write(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> int:
-    # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to
-    # write can fail with SQLITE_BUSY_SNAPSHOT without waiting on busy_timeout.
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        count = db.execute(sql, args).rowcount
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+    with immediate(db):
+        count: int = db.execute(sql, args).rowcount
     return count
 
 

@@ -14,6 +14,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from orcli.store.transaction import immediate
 from orcli.types import BudgetSettings, Outcome, Spend
 
 if TYPE_CHECKING:  # the Redis store imports UsageRow from here: a shared store loads no sqlite3
@@ -109,18 +110,12 @@ def month_start(now: float) -> int:
 def record(db: sqlite3.Connection, outcome: Outcome, health_row: tuple[object, ...], health_insert: str) -> int:
     """The attempt's health row, its usage row and its day's spend, in one transaction."""
     day = int(outcome.at // DAY_S)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         count = db.execute(health_insert, health_row).rowcount
         db.execute(_INSERT, usage_values(outcome, day))
         db.execute(_DAYS, day_values(outcome, day))
         if outcome.cost_usd:
             db.execute(_SPEND, (day, outcome.cost_usd))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return count
 
 
@@ -211,19 +206,12 @@ def reserve(
     (None, the spend that refused it). A reservation a crashed process never settled lapses after `hold_s`."""
     from orcli.routing.spend import check_budget
 
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         db.execute("DELETE FROM reservations WHERE expires <= ?", (now,))
         seen = spend(db, now)
         if not check_budget(budget, seen, amount).fits:
-            db.execute("COMMIT")
-            return None, seen
+            return None, seen  # (committed on leaving the block: the lapsed holds stay deleted)
         rid = db.execute("INSERT INTO reservations (amount, expires) VALUES (?, ?)", (amount, now + hold_s)).lastrowid
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return rid, seen
 
 
@@ -239,14 +227,8 @@ def prune(db: sqlite3.Connection, now: float, retention_days: int) -> None:
     (oldest,) = db.execute("SELECT min(at) FROM usage").fetchone()
     if oldest is None or oldest >= cutoff - retention_days * DAY_S / 10:
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         db.execute("DELETE FROM usage WHERE at < ?", (cutoff,))
         db.execute("DELETE FROM usage_days WHERE day < ?", (int(cutoff // DAY_S),))
         spend_cutoff = min(cutoff, now - SPEND_KEPT_DAYS * DAY_S)
         db.execute("DELETE FROM spend_days WHERE day < ?", (int(spend_cutoff // DAY_S),))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
