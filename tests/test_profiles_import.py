@@ -133,20 +133,8 @@ def test_a_models_dev_import_is_planned_and_asked_under_the_native_id(cli, tmp_p
 
 
 def test_models_dev_lists_what_it_cannot_write(cli):
-    run = cli(
-        "profiles",
-        "import",
-        "models.dev",
-        "--from",
-        str(MODELS_DEV),
-        "-m",
-        LLAMA,
-        "-m",
-        "openai/gpt-4o-mini",
-        "--into",
-        "x",
-        "--json",
-    )
+    args = ("profiles", "import", "models.dev", "--from", str(MODELS_DEV), "-m", LLAMA, "-m", "openai/gpt-4o-mini")
+    run = cli(*args, "--into", "x", "--json")
     assert run.code == 0, run
     doc = run.json()
     assert "azure" in doc["unmapped"] and "deployment names" in doc["unmapped"]["azure"][0]
@@ -154,19 +142,7 @@ def test_models_dev_lists_what_it_cannot_write(cli):
     assert "azure" not in written["providers"]
     pairs = {(e["provider"], e["upstream_model"]) for e in written["endpoint"]}
     assert ("openai", "gpt-4o-mini") in pairs and ("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo") in pairs
-    again = cli(
-        "profiles",
-        "import",
-        "models.dev",
-        "--from",
-        str(MODELS_DEV),
-        "-m",
-        LLAMA,
-        "-m",
-        "openai/gpt-4o-mini",
-        "--into",
-        "x",
-    )
+    again = cli(*args, "--into", "x")
     assert again.code == 0 and again.out == "" and "already up to date" in again.err, again
 
 
