@@ -195,18 +195,7 @@ def test_serve_holds_the_budget_across_concurrent_requests(cli: Cli, upstream: U
 
 def test_serve_answers_402_with_asks_message(cli: Cli, upstream: Upstream, tmp_path: Path) -> None:
     profile = budget_profile(cli, upstream, "daily_usd = 0.01")
-    env = {**cli.env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orcli", "serve", "--port", "0", "--profile", str(profile), "--json"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = json.loads(proc.stdout.readline())["listening"]
+    with serving(cli, profile) as url:
         body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
         first = httpx.post(f"{url}/chat/completions", json=body, timeout=30)
         assert first.status_code == 200, first.text
@@ -216,7 +205,4 @@ def test_serve_answers_402_with_asks_message(cli: Cli, upstream: Upstream, tmp_p
         assert error["code"] == 402 and "over budget" in error["message"] and "daily_usd = $0.01" in error["message"]
         assert [r["code"] for r in error["metadata"]["rejected"]] == ["budget"]
         assert upstream.count("a") == 1
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert os.path.exists(cli.state_dir / "health.sqlite3")
