@@ -126,6 +126,7 @@ class AwsAccounts:
         self.region = region
         self.keys: dict[str, tuple[str, str | None]] = {}
         self.api_keys: set[str] = set()
+        self.verified = 0  # SigV4 signatures recomputed with botocore and found equal
 
     def add(self, access_key: str, secret: str, token: str | None = None) -> None:
         self.keys[access_key] = (secret, token)
@@ -190,6 +191,7 @@ def check_auth(ex: DialectExchange, accounts: AwsAccounts) -> tuple[int, dict[st
             "Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String "
             f"for this request should have been\n'{canonical}'\n",
         )
+    accounts.verified += 1
     return None
 
 

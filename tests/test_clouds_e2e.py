@@ -322,6 +322,41 @@ def test_serve_fetches_one_token_and_renews_it_shortly_before_expiry(clouds: Clo
     clouds.assert_nothing_leaked(out + err)  # the access log names no token
 
 
+def test_serve_signs_each_bedrock_request_anew_and_bedrock_accepts_every_signature(clouds: Clouds) -> None:
+    # One process signs many requests: botocore signs the first of each shape, orcli fills in the shape for
+    # the rest (orcli/auth/sigv4.py). The fake recomputes every signature with botocore.
+    import httpx
+
+    clouds.profile({"br": "bedrock"})
+    proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["listening"]
+
+        def ask(n: int) -> str:
+            body = {"model": MODEL, "messages": [{"role": "user", "content": f"question {n}"}], "stream": n % 2 == 1}
+            with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=30) as response:
+                text = response.read().decode()
+            assert response.status_code == 200, text
+            if n % 2:
+                return "".join(
+                    json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                    for line in text.splitlines()
+                    if line.startswith("data: {")
+                )
+            return str(json.loads(text)["choices"][0]["message"]["content"])
+
+        assert [ask(n) for n in range(4)] == ["Hello from br"] * 4
+        time.sleep(1.1)  # a later second: a new X-Amz-Date in the same shapes
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(ask, range(4, 12))) == ["Hello from br"] * 8
+        assert clouds.fake.aws.verified == 12
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    clouds.assert_nothing_leaked(out + err)
+
+
 # --- profiles init ---------------------------------------------------------------------------------
 
 

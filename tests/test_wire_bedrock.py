@@ -330,8 +330,9 @@ def test_an_error_without_the_header_reads_the_body_type_or_text() -> None:
 def test_a_signed_request_carries_exactly_the_signature_botocore_computes(
     monkeypatch: pytest.MonkeyPatch, stream: bool
 ) -> None:
-    # orcli hands botocore its request in a lighter wrapper (orcli/auth/aws.py): the headers botocore would
-    # send for the same request at the same second must come out unchanged, the signature included.
+    # The first request of a shape is signed by botocore itself, in a lighter request wrapper (orcli/auth/sigv4.py):
+    # the headers botocore would send for the same request at the same second, the signature included.
+    # tests/test_sigv4.py holds the later requests of a shape to the same.
     import datetime
 
     pytest.importorskip("botocore", reason="botocore (orcli[aws], a test dependency) signs SigV4")

@@ -7,7 +7,8 @@ credentials URI) or the named profile (`AWS_PROFILE`, else `default`) in the sha
 file with something botocore can turn into credentials (static keys, a role, SSO, a credential process).
 Instance metadata is never probed while planning. The attempt then resolves the chain with botocore exactly
 as the AWS CLI would (assume-role and SSO calls happen there, inside the attempt), signs the whole request
-(service `bedrock`, the provider's region) and adds the session token.
+(service `bedrock`, the provider's region) and adds the session token: botocore's SigV4, its canonical form
+kept per request shape (orcli/auth/sigv4.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from orcli.auth import CredentialError
+from orcli.auth.sigv4 import Signer
 from orcli.types import MissingExtra, Provider
 from orcli.wire.base import HttpRequest
 
@@ -132,11 +134,14 @@ def resolve(env: Mapping[str, str]) -> Any:
 
     Keys in `env` are taken as the chain's first link takes them from the process environment; for the other
     links botocore reads the process environment itself (which `env` is, outside tests and benchmarks)."""
+    key = _chain_key(env)
+    found = _resolved.get(key)  # asked every attempt: no lock (and no import statement) once resolved
+    if found is not None:
+        return found
     import botocore.credentials
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
-    key = _chain_key(env)
     with _lock:
         found = _resolved.get(key)
         if found is not None:
@@ -174,35 +179,29 @@ class SigV4Credentials:
         self.secrets: tuple[str, ...] = ()
 
     def authorize(self, request: HttpRequest, deadline: float, client: object) -> HttpRequest:
-        from botocore.auth import SigV4Auth
-        from botocore.exceptions import BotoCoreError
-
         try:
             frozen = resolve(self.env).get_frozen_credentials()  # a role or SSO profile may fetch here
-        except BotoCoreError as exc:
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError  # imported here: this runs every attempt
+
+            if not isinstance(exc, BotoCoreError):
+                raise
             raise CredentialError(f"AWS credentials could not be refreshed ({local_source(self.env)}): {exc}") from None
-        self.secrets = tuple(s for s in (frozen.secret_key, frozen.token) if s)
+        self.secrets = (frozen.secret_key, frozen.token) if frozen.token else (frozen.secret_key,)
         # Accept-Encoding is set by the exchange after signing (what orcli can decode): never signed.
-        unsigned = {k: v for k, v in request.headers.items() if k.lower() not in ("accept-encoding", "authorization")}
-        aws = _bytes_request()(method=request.method, url=request.url, data=request.body, headers=unsigned)
-        SigV4Auth(frozen, "bedrock", self.region).add_auth(aws)
-        return request._replace(headers=dict(aws.headers.items()))
+        headers = signer(self.region).sign(request.method, request.url, request.headers, request.body, frozen)
+        return request._replace(headers=headers)
 
 
-@functools.cache
-def _bytes_request() -> Any:
-    """botocore's AWSRequest whose `body` is the bytes it was given. AWSRequest's own `body` prepares the whole
-    request again on each read (SigV4 reads it to hash the payload) only to return those same bytes: ~13% of
-    signing a Bedrock request. The signature is botocore's, unchanged (the fakes recompute it with botocore)."""
-    from botocore.awsrequest import AWSRequest
+_signers: dict[str, Signer] = {}
 
-    class BytesRequest(AWSRequest):  # type: ignore[misc]
-        @property
-        def body(self) -> bytes:
-            data: bytes = self.data
-            return data
 
-    return BytesRequest
+def signer(region: str) -> Signer:
+    """One SigV4 signer per region for the process: its shapes and signing keys outlive an attempt."""
+    found = _signers.get(region)
+    if found is None:
+        found = _signers.setdefault(region, Signer(region))
+    return found
 
 
 def credentials(provider: Provider, env: Mapping[str, str]) -> SigV4Credentials:
