@@ -39,6 +39,7 @@ _PROFILE_KEYS = (
 
 _lock = threading.Lock()
 _resolved: dict[tuple[str, ...], Any] = {}  # chain inputs -> botocore credentials (refreshable ones refresh)
+_by_mapping: dict[int, tuple[Mapping[str, str], Any]] = {}  # id(env) -> (env, its credentials)
 
 
 def _files(env: Mapping[str, str]) -> tuple[Path, Path]:
@@ -129,13 +130,25 @@ def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def resolve(env: Mapping[str, str]) -> Any:
-    """botocore's credentials from its chain for this environment, resolved once per process (refreshable
-    credentials from roles and SSO renew themselves). Raises CredentialError saying what was tried.
+    """botocore's credentials from its chain for this environment, resolved once per environment mapping for
+    the life of the process, as an AWS SDK client resolves its chain once (refreshable credentials from roles
+    and SSO renew themselves). Raises CredentialError saying what was tried.
 
     Keys in `env` are taken as the chain's first link takes them from the process environment; for the other
     links botocore reads the process environment itself (which `env` is, outside tests and benchmarks)."""
+    seen = _by_mapping.get(id(env))  # asked every attempt: one lookup, no lock, once resolved
+    if seen is not None and seen[0] is env:
+        return seen[1]
+    found = _resolve(env)
+    if len(_by_mapping) >= 64:
+        _by_mapping.clear()
+    _by_mapping[id(env)] = (env, found)  # the mapping itself kept: its id is never another's while cached
+    return found
+
+
+def _resolve(env: Mapping[str, str]) -> Any:
     key = _chain_key(env)
-    found = _resolved.get(key)  # asked every attempt: no lock (and no import statement) once resolved
+    found = _resolved.get(key)
     if found is not None:
         return found
     import botocore.credentials

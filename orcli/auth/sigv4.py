@@ -59,6 +59,12 @@ class Shape(NamedTuple):
     headers: dict[str, str]  # the headers botocore sent, in its order (date and signature replaced per request)
 
 
+class Moment(NamedTuple):
+    second: int  # since the epoch
+    stamp: str  # "20261207T120000Z"
+    scope: str  # "20261207/us-east-1/bedrock/aws4_request"
+
+
 class Signer:
     """Signs Bedrock requests for one region and service with botocore's SigV4, shapes cached."""
 
@@ -68,8 +74,8 @@ class Signer:
         self.clock = time.time  # tests set it, and botocore's, to the same instant
         self._shapes: dict[tuple[object, ...], Shape] = {}
         self._unshaped: set[tuple[object, ...]] = set()  # shapes botocore signs on every request
-        self._keys: dict[tuple[str, str], Any] = {}
-        self._last = (-1, "")  # (second, its timestamp): one attribute, so threads never see half of it
+        self._keys: dict[tuple[str, str], Any] = {}  # (secret, scope) -> primed HMAC
+        self._last = Moment(-1, "", "")  # one attribute, so threads never see half of it
         self._lock = threading.Lock()
 
     def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes, creds: Any) -> dict[str, str]:
@@ -78,27 +84,26 @@ class Signer:
         key = (method, url, tuple(headers.items()), creds.token)
         shape = self._shapes.get(key)
         if shape is not None:
-            return self._finish(shape, self._now(), body, creds)
+            second, now = int(self.clock()), self._last
+            return self._finish(shape, now if now.second == second else self._tick(second), body, creds)
         if key in self._unshaped:
             return self._botocore(method, url, headers, body, creds)[0]
         return self._learn(key, method, url, headers, body, creds)
 
     # -- the per-request part --------------------------------------------------------------------------
-    def _now(self) -> str:
-        """SigV4's timestamp (botocore's SIGV4_TIMESTAMP, UTC), formatted once per second."""
-        second = int(self.clock())
-        last, stamp = self._last
-        if second != last:
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
-            self._last = (second, stamp)
-        return stamp
+    def _tick(self, second: int) -> Moment:
+        """A new second's SigV4 timestamp (botocore's SIGV4_TIMESTAMP, UTC) and scope, kept for that second."""
+        now = self._last = self._moment(second, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)))
+        return now
 
-    def _finish(self, shape: Shape, stamp: str, body: bytes, creds: Any) -> dict[str, str]:
-        day = stamp[:8]
+    def _moment(self, second: int, stamp: str) -> Moment:
+        return Moment(second, stamp, f"{stamp[:8]}/{self.region}/{self.service}/aws4_request")
+
+    def _finish(self, shape: Shape, now: Moment, body: bytes, creds: Any) -> dict[str, str]:
+        stamp, scope = now.stamp, now.scope
         canonical = f"{shape.before_stamp}{stamp}{shape.after_stamp}{_sha256(body).hexdigest()}"
-        scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{_sha256(canonical.encode()).hexdigest()}"
-        mac = self._signing_key(creds.secret_key, day).copy()
+        mac = (self._keys.get((creds.secret_key, scope)) or self._signing_key(creds.secret_key, scope)).copy()
         mac.update(to_sign.encode())
         signature = mac.hexdigest()
         sent = shape.headers.copy()
@@ -109,17 +114,16 @@ class Signer:
         )
         return sent
 
-    def _signing_key(self, secret: str, day: str) -> Any:
-        found = self._keys.get((secret, day))
-        if found is None:
-            found = f"AWS4{secret}".encode()
-            for part in (day, self.region, self.service, "aws4_request"):
-                found = hmac.digest(found, part.encode(), "sha256")
-            found = hmac.new(found, digestmod=_sha256)
-            if len(self._keys) >= _MAX_KEYS:
-                self._keys.clear()
-            self._keys[(secret, day)] = found
-        return found
+    def _signing_key(self, secret: str, scope: str) -> Any:
+        """An HMAC primed with the scope's signing key (its day, region and service), copied per request."""
+        key = f"AWS4{secret}".encode()
+        for part in scope.split("/"):
+            key = hmac.digest(key, part.encode(), "sha256")
+        primed = hmac.new(key, digestmod=_sha256)
+        if len(self._keys) >= _MAX_KEYS:
+            self._keys.clear()
+        self._keys[(secret, scope)] = primed
+        return primed
 
     # -- botocore, once per shape (or always, for a shape it signs differently) ---------------------------
     def _botocore(
@@ -148,7 +152,7 @@ class Signer:
         if canonical.count(stamp) == 1 and marker in head and payload == _sha256(body).hexdigest():
             before, _, after = head.partition(marker)
             candidate = Shape(f"{before}\nx-amz-date:", f"\n{after}\n", signed_headers, sent)
-            if self._finish(candidate, stamp, body, creds) == sent:
+            if self._finish(candidate, self._moment(-1, stamp), body, creds) == sent:
                 shape = candidate
         with self._lock:
             if len(self._shapes) + len(self._unshaped) >= _MAX_SHAPES:
