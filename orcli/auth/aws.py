@@ -39,7 +39,8 @@ _PROFILE_KEYS = (
 
 _lock = threading.Lock()
 _resolved: dict[tuple[str, ...], Any] = {}  # chain inputs -> botocore credentials (refreshable ones refresh)
-_by_mapping: dict[int, tuple[Mapping[str, str], Any]] = {}  # id(env) -> (env, its credentials)
+# id(env) -> (env, its credentials, those frozen if they never change)
+_by_mapping: dict[int, tuple[Mapping[str, str], Any, Any]] = {}
 
 
 def _files(env: Mapping[str, str]) -> tuple[Path, Path]:
@@ -129,21 +130,31 @@ def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(env.get(n, "") for n in names)
 
 
-def resolve(env: Mapping[str, str]) -> Any:
-    """botocore's credentials from its chain for this environment, resolved once per environment mapping for
-    the life of the process, as an AWS SDK client resolves its chain once (refreshable credentials from roles
-    and SSO renew themselves). Raises CredentialError saying what was tried.
+def current(env: Mapping[str, str]) -> Any:
+    """The credentials to sign with now, frozen (botocore's ReadOnlyCredentials). The chain is resolved once per
+    environment mapping for the life of the process, as an AWS SDK client resolves it once; static keys are
+    frozen then, refreshable ones (roles, SSO) asked each time, and may renew over the network here. Raises
+    CredentialError saying what was tried.
 
     Keys in `env` are taken as the chain's first link takes them from the process environment; for the other
     links botocore reads the process environment itself (which `env` is, outside tests and benchmarks)."""
+    _, found, frozen = _remembered(env)
+    return frozen or found.get_frozen_credentials()
+
+
+def _remembered(env: Mapping[str, str]) -> tuple[Mapping[str, str], Any, Any]:
     seen = _by_mapping.get(id(env))  # asked every attempt: one lookup, no lock, once resolved
     if seen is not None and seen[0] is env:
-        return seen[1]
+        return seen
+    import botocore.credentials
+
     found = _resolve(env)
+    static = type(found) is botocore.credentials.Credentials  # not RefreshableCredentials: never changes
     if len(_by_mapping) >= 64:
         _by_mapping.clear()
-    _by_mapping[id(env)] = (env, found)  # the mapping itself kept: its id is never another's while cached
-    return found
+    # The mapping itself kept: its id is never another's while cached.
+    seen = _by_mapping[id(env)] = (env, found, found.get_frozen_credentials() if static else None)
+    return seen
 
 
 def _resolve(env: Mapping[str, str]) -> Any:
@@ -193,7 +204,7 @@ class SigV4Credentials:
 
     def authorize(self, request: HttpRequest, deadline: float, client: object) -> HttpRequest:
         try:
-            frozen = resolve(self.env).get_frozen_credentials()  # a role or SSO profile may fetch here
+            frozen = current(self.env)
         except Exception as exc:
             from botocore.exceptions import BotoCoreError  # imported here: this runs every attempt
 
@@ -203,7 +214,7 @@ class SigV4Credentials:
         self.secrets = (frozen.secret_key, frozen.token) if frozen.token else (frozen.secret_key,)
         # Accept-Encoding is set by the exchange after signing (what orcli can decode): never signed.
         headers = signer(self.region).sign(request.method, request.url, request.headers, request.body, frozen)
-        return request._replace(headers=headers)
+        return HttpRequest(request.url, headers, request.body, request.method)
 
 
 _signers: dict[str, Signer] = {}
