@@ -8,7 +8,8 @@ The fakes (tests/fake_dialects.py, tests/fake_clouds.py) run in another process,
 the measured client's GIL; every dialect answers the same words in the same number of stream events. The cloud
 dialects sign every request (Bedrock: SigV4 with botocore, the stream read by orcli's event-stream framer,
 checked frame for frame against botocore's in tests/test_eventstream.py)
-or carry an OAuth2 token (Vertex: fetched once, in the warm-up, then reused as in any process).
+or carry an OAuth2 token (Vertex: fetched once, in the warm-up, then reused as in any process). The
+`bedrock-key` row is Bedrock with a Bedrock API key instead of SigV4: the dialect without the signature.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from upstream import fake_keys, write_profile  # noqa: E402
+from upstream import fake_keys, key_env, write_profile  # noqa: E402
 
-DIALECTS = ("openai", "anthropic", "gemini", "azure", "bedrock", "vertex", "vertex-anthropic")
+DIALECTS = ("openai", "anthropic", "gemini", "azure", "bedrock", "bedrock-key", "vertex", "vertex-anthropic")
+# Each row's dialect: the row's name, but for `bedrock-key`, Bedrock with a Bedrock API key instead of SigV4
+# (what the dialect costs without the signature).
+API = {"bedrock-key": "bedrock"}
 CLOUD = {
     "bedrock": {"region": "us-east-1"},
+    "bedrock-key": {"region": "us-east-1"},
     "vertex": {"project": "bench", "location": "us-central1"},
     "vertex-anthropic": {"project": "bench", "location": "us-east5"},
 }
 AWS = ("AKIDBENCH", "bench-secret-key", "bench-session-token")
+BEDROCK_KEY = "bench-bedrock-api-key"
 ANSWER = " ".join(f"word{i}" for i in range(200))  # 200 stream events of one word each
 TARGET = 1.1  # a dialect's median over OpenAI's
 
@@ -46,10 +52,10 @@ from fake_dialects import ok
 up = CloudUpstream().start()
 up.split_frames = False
 up.aws.add(*sys.argv[3:6])
-up.aws.api_keys.add("bench-api-key")
+up.aws.api_keys.add(sys.argv[6])
 folder = tempfile.mkdtemp()
 sa = up.google.service_account_file(Path(folder), up.token_uri, "bench")
-for name in sys.argv[6:]:
+for name in sys.argv[7:]:
     up.script(name, ok(sys.argv[2]))
 print(up.url, sa, flush=True)
 sys.stdin.read()
@@ -62,7 +68,7 @@ class _Remote:
 
     def __enter__(self) -> _Remote:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER, *AWS, *DIALECTS],
+            [sys.executable, "-c", _SERVER, str(ROOT / "tests"), ANSWER, *AWS, BEDROCK_KEY, *DIALECTS],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -119,11 +125,17 @@ def bench(n: int = 60) -> list[dict[str, object]]:
     request = ChatRequest(({"role": "user", "content": "hello"},))
     keyed = [name for name in DIALECTS if name not in CLOUD]
     keys = fake_keys(keyed)
+    keys[key_env("bedrock-key")] = BEDROCK_KEY
     with _Remote() as remote, httpx.Client(follow_redirects=False) as client, tempfile.TemporaryDirectory() as tmp:
         keys.update(AWS_ACCESS_KEY_ID=AWS[0], AWS_SECRET_ACCESS_KEY=AWS[1], AWS_SESSION_TOKEN=AWS[2])
         keys.update(GOOGLE_APPLICATION_CREDENTIALS=remote.service_account, HOME=tmp)
         extra = {
-            name: {"api": name, "base_url": remote.base_url(name, name), **CLOUD.get(name, {})} for name in DIALECTS
+            name: {
+                "api": API.get(name, name),
+                "base_url": remote.base_url(name, API.get(name, name)),
+                **CLOUD.get(name, {}),
+            }
+            for name in DIALECTS
         }
         endpoints = [
             {"model": "bench/model", "provider": name, "upstream_model": "bench-model", "max_completion_tokens": 4096}
@@ -136,7 +148,7 @@ def bench(n: int = 60) -> list[dict[str, object]]:
             ["bench/model"],
             endpoints=endpoints,
             provider_extra=extra,  # type: ignore[arg-type]
-            no_key=list(CLOUD),
+            no_key=[name for name in CLOUD if name != "bedrock-key"],
         )
         profile = load_profile_file(path)
         executor = Executor(client, profile.providers, keys, profile.timeouts, reader=Exchange, sink=lambda d: None)
