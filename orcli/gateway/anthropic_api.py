@@ -19,6 +19,7 @@ from orcli.neutralise import neutralise
 from orcli.routing.prompt import estimate_tokens
 from orcli.routing.route import RouteInput
 from orcli.wire.native import tool_call_json
+from orcli.wire.text import compact_json
 
 # Fields the Messages API defines that have no neutral equivalent: accepted, not forwarded.
 _ACCEPTED_UNSENT = frozenset(
@@ -376,4 +377,4 @@ def error_json(status: int, message: str) -> dict[str, Any]:
 
 def event(name: str, doc: Mapping[str, Any]) -> bytes:
     """One server-sent event as the Messages API frames it: a name line and a JSON data line."""
-    return f"event: {name}\ndata: {json.dumps(doc, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    return f"event: {name}\ndata: {compact_json(doc)}\n\n".encode()

@@ -16,6 +16,7 @@ import orcli.gateway.openai_api as openai_api
 from orcli.gateway.anthropic_stream import MessageStream
 from orcli.gateway.body import GatewayRequest
 from orcli.wire.base import Answer, Delta, Usage
+from orcli.wire.text import compact_json
 
 
 class Surface(Protocol):
@@ -94,12 +95,12 @@ class OpenAISurface:
 
     def delta(self, delta: Delta) -> bytes:
         if delta.content and not delta.reasoning and not delta.tool_calls:  # the common case, encoded directly
-            body = '{"content":' + json.dumps(delta.content, ensure_ascii=False) + "}"
+            body = '{"content":' + compact_json(delta.content) + "}"
         else:
             fields = openai_api.delta_json(delta.content, delta.reasoning, delta.tool_calls)
             if not fields:
                 return b""
-            body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+            body = compact_json(fields)
         return self._prefix + body.encode() + b',"finish_reason":null}]}\n\n'
 
     def first_delta(self, delta: Delta) -> bytes:
