@@ -71,3 +71,15 @@ def test_version_imports_neither_typer_nor_rich(tmp_path: Path) -> None:
     assert code == 0 and stdout.startswith("orcli "), stdout
     heavy = _loaded(modules, "typer") + _loaded(modules, "rich") + _loaded(modules, "httpx")
     assert not heavy, "--version must answer before the CLI stack is imported: " + ", ".join(heavy)
+
+
+def test_planning_a_bedrock_provider_imports_no_signing_library(tmp_path: Path) -> None:
+    # The AWS scheme is asked whether credentials exist (network-free); signing, and the hashing behind it,
+    # is imported by the first attempt only (docs/dialects.md "Cloud dialects").
+    env = {**_example_keys(), "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
+    argv = ("explain-route", "--profile", "example", "-m", "anthropic/claude-sonnet-4.5", "--no-stdin", "--json")
+    code, modules, stdout = _modules_after(tmp_path, *argv, env=env)
+    assert code == 0 and '"amazon-bedrock"' in stdout, stdout
+    assert "orcli.auth.aws" in modules  # the probe really asked the AWS scheme
+    signing = _loaded(modules, "botocore") + _loaded(modules, "orcli.auth.sigv4") + _loaded(modules, "hashlib")
+    assert not signing, "planning signs nothing: " + ", ".join(signing)

@@ -18,12 +18,14 @@ import functools
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orcli.auth import CredentialError
-from orcli.auth.sigv4 import Signer
 from orcli.types import MissingExtra, Provider
 from orcli.wire.base import HttpRequest
+
+if TYPE_CHECKING:
+    from orcli.auth.sigv4 import Signer
 
 EXTRA_HINT = "pip install 'orcli[aws]' (botocore)"
 # Keys of a profile from which botocore can build credentials without the instance-metadata service.
@@ -221,9 +223,12 @@ _signers: dict[str, Signer] = {}
 
 
 def signer(region: str) -> Signer:
-    """One SigV4 signer per region for the process: its shapes and signing keys outlive an attempt."""
+    """One SigV4 signer per region for the process: its shapes and signing keys outlive an attempt. Imported
+    here, at the first signature: planning reads this module, and hashlib alone would cost it ~3 ms."""
     found = _signers.get(region)
     if found is None:
+        from orcli.auth.sigv4 import Signer
+
         found = _signers.setdefault(region, Signer(region))
     return found
 
