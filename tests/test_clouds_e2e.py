@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -284,42 +285,45 @@ def test_without_botocore_sigv4_is_rejected_naming_the_pip_install_and_an_api_ke
     assert (run.code, run.out) == (0, "Hello from brk"), run
 
 
-# --- serve: one token for the life of the process -------------------------------------------------
+# --- serve: one token for the life of the process, a signature per request -------------------------
+
+
+@contextmanager
+def serving(clouds: Clouds) -> Iterator[str]:
+    """`orcli serve` for the test's profile on a free port: its URL. Stopped on leaving, and its output (the
+    access log included) checked for every secret."""
+    proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())["listening"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    clouds.assert_nothing_leaked(out + err)
 
 
 def test_serve_fetches_one_token_and_renews_it_shortly_before_expiry(clouds: Clouds) -> None:
     import httpx
 
     clouds.profile({"vc": "vertex-anthropic"})
-    proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
-    try:
-        assert proc.stdout is not None
-        url = json.loads(proc.stdout.readline())["listening"]
-        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 
-        def ask() -> str:
-            answer = httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
-            return str(answer["choices"][0]["message"]["content"])
+    def ask(url: str) -> str:
+        answer = httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
+        return str(answer["choices"][0]["message"]["content"])
 
+    with serving(clouds) as url:
         with ThreadPoolExecutor(4) as pool:
-            assert set(pool.map(lambda _: ask(), range(4))) == {"Hello from vc"}
+            assert set(pool.map(lambda _: ask(url), range(4))) == {"Hello from vc"}
         assert clouds.fake.google.grants == 1  # four requests, some at once: one token, fetched once
-        assert ask() == "Hello from vc" and clouds.fake.google.grants == 1
-        # A fresh serve whose token has 304 s left: orcli renews five minutes before expiry, so after 4 s.
-        clouds.fake.google.expires_in = 304
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
-        assert proc.stdout is not None
-        url = json.loads(proc.stdout.readline())["listening"]
-        assert ask() == "Hello from vc" and clouds.fake.google.grants == 2
-        assert ask() == "Hello from vc" and clouds.fake.google.grants == 2
+        assert ask(url) == "Hello from vc" and clouds.fake.google.grants == 1
+    # A fresh serve whose token has 304 s left: orcli renews five minutes before expiry, so after 4 s.
+    clouds.fake.google.expires_in = 304
+    with serving(clouds) as url:
+        assert ask(url) == "Hello from vc" and clouds.fake.google.grants == 2
+        assert ask(url) == "Hello from vc" and clouds.fake.google.grants == 2
         time.sleep(4.5)
-        assert ask() == "Hello from vc" and clouds.fake.google.grants == 3
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    clouds.assert_nothing_leaked(out + err)  # the access log names no token
+        assert ask(url) == "Hello from vc" and clouds.fake.google.grants == 3
 
 
 def test_serve_signs_each_bedrock_request_anew_and_bedrock_accepts_every_signature(clouds: Clouds) -> None:
@@ -328,33 +332,26 @@ def test_serve_signs_each_bedrock_request_anew_and_bedrock_accepts_every_signatu
     import httpx
 
     clouds.profile({"br": "bedrock"})
-    proc = clouds.cli.popen("serve", "--port", "0", "--json", text=True)
-    try:
-        assert proc.stdout is not None
-        url = json.loads(proc.stdout.readline())["listening"]
 
-        def ask(n: int) -> str:
-            body = {"model": MODEL, "messages": [{"role": "user", "content": f"question {n}"}], "stream": n % 2 == 1}
-            with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=30) as response:
-                text = response.read().decode()
-            assert response.status_code == 200, text
-            if n % 2:
-                return "".join(
-                    json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                    for line in text.splitlines()
-                    if line.startswith("data: {")
-                )
-            return str(json.loads(text)["choices"][0]["message"]["content"])
+    def ask(url: str, n: int) -> str:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": f"question {n}"}], "stream": n % 2 == 1}
+        with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=30) as response:
+            text = response.read().decode()
+        assert response.status_code == 200, text
+        if n % 2:
+            return "".join(
+                json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                for line in text.splitlines()
+                if line.startswith("data: {")
+            )
+        return str(json.loads(text)["choices"][0]["message"]["content"])
 
-        assert [ask(n) for n in range(4)] == ["Hello from br"] * 4
+    with serving(clouds) as url:
+        assert [ask(url, n) for n in range(4)] == ["Hello from br"] * 4
         time.sleep(1.1)  # a later second: a new X-Amz-Date in the same shapes
         with ThreadPoolExecutor(4) as pool:
-            assert list(pool.map(ask, range(4, 12))) == ["Hello from br"] * 8
-        assert clouds.fake.aws.verified == 12
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    clouds.assert_nothing_leaked(out + err)
+            assert list(pool.map(lambda n: ask(url, n), range(4, 12))) == ["Hello from br"] * 8
+    assert clouds.fake.aws.verified == 12
 
 
 # --- profiles init ---------------------------------------------------------------------------------
