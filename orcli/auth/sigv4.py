@@ -1,4 +1,4 @@
-"""SigV4 as botocore computes it, botocore's work done once per request shape (docs/performance.md, "Bedrock").
+"""SigV4 as botocore computes it, botocore's work done once per request shape (docs/performance.md#bedrocks-signature).
 
 A Bedrock attempt to a provider sends the same request line and headers every time; only the second (the
 `X-Amz-Date` header), the body and whose credentials sign change. botocore's `SigV4Auth.add_auth` canonicalises
@@ -47,7 +47,7 @@ _sha256 = _builtin_sha256()
 # Headers orcli sets after signing (what it can decode), or that signing itself replaces: never part of a shape.
 UNSIGNED = frozenset(("accept-encoding", "authorization", "x-amz-date", "x-amz-security-token"))
 _MAX_SHAPES = 256  # URLs x header sets x session tokens seen by one process; dropped wholesale past this
-_MAX_KEYS = 16  # (secret, day) signing keys
+_MAX_KEYS = 16  # (secret, scope) primed signing keys: a scope is a day, a region and a service
 
 
 class Shape(NamedTuple):
