@@ -40,7 +40,6 @@ _PROFILE_KEYS = (
 )
 
 _lock = threading.Lock()
-_resolved: dict[tuple[str, ...], Any] = {}  # chain inputs -> botocore credentials (refreshable ones refresh)
 # id(env) -> (env, its credentials, those frozen if they never change)
 _by_mapping: dict[int, tuple[Mapping[str, str], Any, Any]] = {}
 
@@ -119,19 +118,6 @@ def problem(provider: Provider, env: Mapping[str, str]) -> str | None:
     )
 
 
-def _chain_key(env: Mapping[str, str]) -> tuple[str, ...]:
-    names = (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_CONFIG_FILE",
-        "HOME",
-    )
-    return tuple(env.get(n, "") for n in names)
-
-
 def current(env: Mapping[str, str]) -> Any:
     """The credentials to sign with now, frozen (botocore's ReadOnlyCredentials). The chain is resolved once per
     environment mapping for the life of the process, as an AWS SDK client resolves it once; static keys are
@@ -150,50 +136,44 @@ def _remembered(env: Mapping[str, str]) -> tuple[Mapping[str, str], Any, Any]:
         return seen
     import botocore.credentials
 
-    found = _resolve(env)
-    static = type(found) is botocore.credentials.Credentials  # not RefreshableCredentials: never changes
-    if len(_by_mapping) >= 64:
-        _by_mapping.clear()
-    # The mapping itself kept: its id is never another's while cached.
-    seen = _by_mapping[id(env)] = (env, found, found.get_frozen_credentials() if static else None)
-    return seen
+    with _lock:  # one resolution at a time: a role or SSO profile calls AWS to resolve
+        seen = _by_mapping.get(id(env))
+        if seen is not None and seen[0] is env:
+            return seen
+        found = _resolve(env)
+        static = type(found) is botocore.credentials.Credentials  # not RefreshableCredentials: never changes
+        if len(_by_mapping) >= 64:
+            _by_mapping.clear()
+        # The mapping itself kept: its id is never another's while cached.
+        seen = _by_mapping[id(env)] = (env, found, found.get_frozen_credentials() if static else None)
+        return seen
 
 
 def _resolve(env: Mapping[str, str]) -> Any:
-    key = _chain_key(env)
-    found = _resolved.get(key)
-    if found is not None:
-        return found
+    """botocore's credentials from its chain for `env`; CredentialError saying what was tried."""
     import botocore.credentials
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
-    with _lock:
-        found = _resolved.get(key)
-        if found is not None:
-            return found
-        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-            found = botocore.credentials.Credentials(
-                env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None, "env"
-            )
-            _resolved[key] = found
-            return found
-        session = botocore.session.Session()
-        for name, variable in (
-            ("profile", "AWS_PROFILE"),
-            ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
-            ("config_file", "AWS_CONFIG_FILE"),
-        ):
-            if env.get(variable):
-                session.set_config_variable(name, env[variable])
-        try:
-            found = session.get_credentials()
-        except BotoCoreError as exc:
-            raise CredentialError(f"AWS credentials could not be resolved ({local_source(env)}): {exc}") from None
-        if found is None:
-            raise CredentialError(f"AWS credentials could not be resolved from {local_source(env) or 'any source'}")
-        _resolved[key] = found
-        return found
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return botocore.credentials.Credentials(
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None, "env"
+        )
+    session = botocore.session.Session()
+    for name, variable in (
+        ("profile", "AWS_PROFILE"),
+        ("credentials_file", "AWS_SHARED_CREDENTIALS_FILE"),
+        ("config_file", "AWS_CONFIG_FILE"),
+    ):
+        if env.get(variable):
+            session.set_config_variable(name, env[variable])
+    try:
+        found = session.get_credentials()
+    except BotoCoreError as exc:
+        raise CredentialError(f"AWS credentials could not be resolved ({local_source(env)}): {exc}") from None
+    if found is None:
+        raise CredentialError(f"AWS credentials could not be resolved from {local_source(env) or 'any source'}")
+    return found
 
 
 class SigV4Credentials:
