@@ -121,3 +121,25 @@ def test_a_shape_botocore_signs_differently_is_signed_by_botocore_every_time(mon
         sent = signed_at(monkeypatch, signer, at, url, dated, BODIES[0])
         assert sent == botocore_headers(monkeypatch, at, url, dated, BODIES[0], CREDS)
     assert signer._shapes == {} and len(signer._unshaped) == 1
+
+
+def test_requests_to_one_url_with_other_headers_or_tokens_are_signed_for_what_they_carry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A shape is kept per URL; a request with other headers, another method or another session token to that
+    # URL (two providers on one endpoint, renewed credentials) must not be signed as the kept one.
+    url, headers = SHAPES["converse"]
+    other = {**headers, "X-Custom": "profile header"}
+    renewed = ReadOnlyCredentials(CREDS.access_key, CREDS.secret_key, "session-token-2")
+    signer = Signer("us-east-1")
+    cases = [(headers, CREDS), (other, CREDS), (headers, CREDS), (headers, renewed), (other, renewed)] * 2
+    for n, (sent_headers, creds) in enumerate(cases):
+        at = START + datetime.timedelta(seconds=n)
+        sent = signed_at(monkeypatch, signer, at, url, sent_headers, BODIES[0], creds)
+        assert sent == botocore_headers(monkeypatch, at, url, sent_headers, BODIES[0], creds), n
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: START)
+    signer.clock = START.timestamp
+    put = signer.sign("PUT", url, headers, BODIES[0], CREDS)
+    request = AWSRequest(method="PUT", url=url, data=BODIES[0], headers=dict(headers))
+    SigV4Auth(CREDS, "bedrock", "us-east-1").add_auth(request)
+    assert put == dict(request.headers.items())

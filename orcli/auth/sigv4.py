@@ -5,10 +5,12 @@ A Bedrock attempt to a provider sends the same request line and headers every ti
 the whole request again on each call (URL parsing, an `email.message` for the headers): ~0.18 ms of CPU, most of
 a quarter of a millisecond of a whole loopback answer. So the first request of each shape is signed by botocore
 itself, and from what it produced, its canonical request, signed-header list and headers, orcli keeps a
-*shape*: that canonical request cut around its timestamp and its payload hash. A later request of that shape
-fills in its second and its body's SHA-256 and finishes the signature the way SigV4 defines it and botocore
-does it: SHA-256 of the canonical request, then HMAC-SHA256 with the day's signing key (derived once a day per
-secret, as AWS's documentation suggests, then copied per request).
+*shape*: that canonical request cut around its timestamp and its payload hash, the part before the timestamp
+already fed to a SHA-256. A later request of that shape (kept per URL; its method, headers and session token
+must be the shape's) fills in its second and its body's SHA-256 and finishes the signature the way SigV4
+defines it and botocore does it: SHA-256 of the canonical request (a copy of the fed hash, finished), then
+HMAC-SHA256 with the day's signing key (derived once a day per secret, as AWS's documentation suggests, then
+copied per request).
 
 The hashes are the standard library's: `hmac`, over CPython's own SHA-256 (`_sha2`, `_sha256` before 3.12: what
 hashlib falls back to without OpenSSL) when the interpreter has it, else hashlib's. Hashing ~200 bytes is all
@@ -53,8 +55,11 @@ _MAX_KEYS = 16  # (secret, scope) primed signing keys: a scope is a day, a regio
 class Shape(NamedTuple):
     """What botocore's canonical request for one request shape is around the two values that vary."""
 
-    before_stamp: str  # the canonical request up to the x-amz-date value
-    after_stamp: str  # from after it to just before the payload hash
+    method: str  # the request it was learned from: method, headers (a copy) and session token
+    source: dict[str, str]
+    token: str | None
+    head: Any  # SHA-256 fed the canonical request up to the x-amz-date value (copied per request)
+    after_stamp: bytes  # from after the date to just before the payload hash
     signed_headers: str  # "content-type;host;x-amz-date;..."
     headers: dict[str, str]  # the headers botocore sent, in its order (date and signature replaced per request)
 
@@ -63,6 +68,8 @@ class Moment(NamedTuple):
     second: int  # since the epoch
     stamp: str  # "20261207T120000Z"
     scope: str  # "20261207/us-east-1/bedrock/aws4_request"
+    stamp_bytes: bytes
+    to_sign_head: bytes  # the string to sign up to the canonical request's hash
 
 
 class Signer:
@@ -72,20 +79,21 @@ class Signer:
         self.region = region
         self.service = service
         self.clock = time.time  # tests set it, and botocore's, to the same instant
-        self._shapes: dict[tuple[object, ...], Shape] = {}
+        self._shapes: dict[str, Shape] = {}  # by URL: one shape per URL in use (a new token replaces it)
         self._unshaped: set[tuple[object, ...]] = set()  # shapes botocore signs on every request
         self._keys: dict[tuple[str, str], Any] = {}  # (secret, scope) -> primed HMAC
-        self._last = Moment(-1, "", "")  # one attribute, so threads never see half of it
+        self._last = self._moment(-1, "")  # one attribute, so threads never see half of it
         self._lock = threading.Lock()
 
     def sign(self, method: str, url: str, headers: Mapping[str, str], body: bytes, creds: Any) -> dict[str, str]:
         """The headers to send: `headers` (less the unsigned ones) with X-Amz-Date, the session token and the
         Authorization header. `creds` is botocore's ReadOnlyCredentials (access key, secret key, token)."""
-        key = (method, url, tuple(headers.items()), creds.token)
-        shape = self._shapes.get(key)
-        if shape is not None:
-            second, now = int(self.clock()), self._last
+        shape = self._shapes.get(url)
+        if shape is not None and shape.token == creds.token and shape.method == method and shape.source == headers:
+            now = self._last
+            second = int(self.clock())
             return self._finish(shape, now if now.second == second else self._tick(second), body, creds)
+        key = (method, url, tuple(headers.items()), creds.token)
         if key in self._unshaped:
             return self._botocore(method, url, headers, body, creds)[0]
         return self._learn(key, method, url, headers, body, creds)
@@ -97,20 +105,23 @@ class Signer:
         return now
 
     def _moment(self, second: int, stamp: str) -> Moment:
-        return Moment(second, stamp, f"{stamp[:8]}/{self.region}/{self.service}/aws4_request")
+        scope = f"{stamp[:8]}/{self.region}/{self.service}/aws4_request"
+        return Moment(second, stamp, scope, stamp.encode(), f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n".encode())
 
     def _finish(self, shape: Shape, now: Moment, body: bytes, creds: Any) -> dict[str, str]:
-        stamp, scope = now.stamp, now.scope
-        canonical = f"{shape.before_stamp}{stamp}{shape.after_stamp}{_sha256(body).hexdigest()}"
-        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{_sha256(canonical.encode()).hexdigest()}"
-        mac = (self._keys.get((creds.secret_key, scope)) or self._signing_key(creds.secret_key, scope)).copy()
-        mac.update(to_sign.encode())
-        signature = mac.hexdigest()
-        sent = shape.headers.copy()
+        # Once per signed request: each field read once, by unpacking (docs/performance.md#bedrocks-signature).
+        _, _, _, head, after_stamp, signed_headers, headers = shape
+        _, stamp, scope, stamp_bytes, to_sign_head = now
+        canonical = head.copy()  # the constant part of the canonical request is hashed once per shape
+        canonical.update(b"%s%s%s" % (stamp_bytes, after_stamp, _sha256(body).hexdigest().encode()))
+        secret = creds.secret_key
+        mac = (self._keys.get((secret, scope)) or self._signing_key(secret, scope)).copy()
+        mac.update(to_sign_head + canonical.hexdigest().encode())
+        sent = headers.copy()
         sent["X-Amz-Date"] = stamp
         sent["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
-            f"SignedHeaders={shape.signed_headers}, Signature={signature}"
+            f"SignedHeaders={signed_headers}, Signature={mac.hexdigest()}"
         )
         return sent
 
@@ -151,7 +162,9 @@ class Signer:
         shape: Shape | None = None
         if canonical.count(stamp) == 1 and marker in head and payload == _sha256(body).hexdigest():
             before, _, after = head.partition(marker)
-            candidate = Shape(f"{before}\nx-amz-date:", f"\n{after}\n", signed_headers, sent)
+            prefix = _sha256(f"{before}\nx-amz-date:".encode())
+            source = dict(headers)
+            candidate = Shape(method, source, creds.token, prefix, f"\n{after}\n".encode(), signed_headers, sent)
             if self._finish(candidate, self._moment(-1, stamp), body, creds) == sent:
                 shape = candidate
         with self._lock:
@@ -161,7 +174,7 @@ class Signer:
             if shape is None:
                 self._unshaped.add(key)
             else:
-                self._shapes[key] = shape
+                self._shapes[url] = shape
         return dict(sent)
 
 
