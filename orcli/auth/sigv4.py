@@ -48,7 +48,7 @@ def _builtin_sha256() -> Any:
 _sha256 = _builtin_sha256()
 # Headers orcli sets after signing (what it can decode), or that signing itself replaces: never part of a shape.
 UNSIGNED = frozenset(("accept-encoding", "authorization", "x-amz-date", "x-amz-security-token"))
-_MAX_SHAPES = 256  # URLs x header sets x session tokens seen by one process; dropped wholesale past this
+_MAX_SHAPES = 256  # URLs signed (and kinds botocore signs every time) by one process; dropped wholesale past this
 _MAX_KEYS = 16  # (secret, scope) primed signing keys: a scope is a day, a region and a service
 
 
